@@ -1,0 +1,297 @@
+//! Integration: entries in, tiles and a signed checkpoint out.
+//!
+//! The integrator picks up where the last checkpoint left off. It rebuilds the right edge of the
+//! tree at that size (the partial level-0 tile from the entries, the partial upper tiles from
+//! disk) and checks it against the old checkpoint's root before it builds on it, so a tile
+//! directory or an entries table that was changed behind the log's back stops it instead of
+//! being signed over. New entries stream through in tile-aligned chunks; each full tile is
+//! written once and rolled up into the level above. Before signing, the new root is recomputed
+//! from the tiles just written and proven consistent with the old one by an RFC 9162 check, so
+//! the log never signs a checkpoint it cannot prove consistent with its previous one.
+
+use std::fs::{self, File};
+
+use tlog::hash::{EMPTY_ROOT, Hash, leaf_hash};
+use tlog::merkle::{fold_range, prove_consistency, range_nodes, tree_root, verify_consistency};
+use tlog::tile::{
+    TILE_WIDTH, TileId, TileKind, bundle_bytes, fold_perfect, hash_tile_bytes, hashes_at_level,
+    level_count, parse_hash_tile, partial_width, tile_root,
+};
+
+use crate::Error;
+use crate::entries::EntryReader;
+use crate::source::TileHashReader;
+use crate::tiledir::TileDir;
+
+/// Entries read and hashed per step: a multiple of the tile width that bounds memory.
+const CHUNK: u64 = 32 * TILE_WIDTH;
+
+/// Signs the log's checkpoints and opens the ones it signed before.
+pub trait CheckpointSigner {
+    /// The log's origin line.
+    fn origin(&self) -> &str;
+
+    /// Signs a checkpoint body (`origin\nsize\nroot\n`) and returns the signed note.
+    fn sign(&self, body: &str) -> Result<Vec<u8>, Error>;
+
+    /// Verifies a checkpoint this log signed and returns its size and root.
+    fn open(&self, note: &[u8]) -> Result<(u64, Hash), Error>;
+}
+
+/// What one integration did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Integration {
+    /// The tree size of the previous checkpoint (0 if there was none).
+    pub old_size: u64,
+    /// The tree size of the checkpoint now published.
+    pub size: u64,
+    /// Its root hash.
+    pub root: Hash,
+    /// The signed checkpoint now in the tile directory.
+    pub checkpoint: Vec<u8>,
+}
+
+/// The checkpoint body for a tree.
+pub fn checkpoint_body(origin: &str, size: u64, root: &Hash) -> String {
+    format!("{origin}\n{size}\n{}\n", root.to_base64())
+}
+
+/// Integrates every committed entry into the tiles and publishes a signed checkpoint. Safe to
+/// run again after a crash at any point, and a no-op when nothing new was appended.
+pub fn integrate(
+    entries: &dyn EntryReader,
+    tiles: &TileDir,
+    signer: &dyn CheckpointSigner,
+) -> Result<Integration, Error> {
+    fs::create_dir_all(tiles.root()).map_err(Error::io("creating", tiles.root()))?;
+    let lock_path = tiles.root().join(".integrate.lock");
+    let lock = File::create(&lock_path).map_err(Error::io("creating", &lock_path))?;
+    lock.lock().map_err(Error::io("locking", &lock_path))?;
+
+    let previous = tiles.read_checkpoint()?;
+    let (old_size, old_root) = match &previous {
+        Some(note) => signer.open(note)?,
+        None => (0, EMPTY_ROOT),
+    };
+    let new_size = entries.entry_count()?;
+    if new_size < old_size {
+        return Err(Error::Corrupt(format!(
+            "the checkpoint covers {old_size} entries but only {new_size} are stored: entries \
+             were removed behind the log's back"
+        )));
+    }
+
+    let mut edge = RightEdge::load(entries, tiles, old_size)?;
+    if edge.root() != old_root {
+        return Err(Error::Corrupt(format!(
+            "the stored entries and tiles do not reproduce the root of the last checkpoint \
+             (size {old_size}); refusing to sign over them"
+        )));
+    }
+    if let (Some(note), true) = (&previous, new_size == old_size) {
+        return Ok(Integration {
+            old_size,
+            size: old_size,
+            root: old_root,
+            checkpoint: note.clone(),
+        });
+    }
+
+    let mut start = old_size;
+    while start < new_size {
+        let end = (start - start % CHUNK + CHUNK).min(new_size);
+        let batch = entries.read_entries(start, end)?;
+        let hashes = {
+            use rayon::prelude::*;
+            batch
+                .par_iter()
+                .map(|entry| leaf_hash(entry))
+                .collect::<Vec<_>>()
+        };
+        let mut written = Vec::new();
+        for (entry, hash) in batch.into_iter().zip(hashes) {
+            edge.push_leaf(entry, hash, &mut written)?;
+        }
+        tiles.write_tiles(&written)?;
+        start = end;
+    }
+    tiles.write_tiles(&edge.partial_tiles(new_size)?)?;
+    let root = edge.root();
+
+    // Read the new tree back from disk and prove it extends the old one.
+    let reader = TileHashReader::new(tiles, new_size);
+    let reread = tree_root(new_size, &reader).map_err(|e| Error::Corrupt(e.to_string()))?;
+    if reread != root {
+        return Err(Error::Corrupt(format!(
+            "the tiles written for size {new_size} do not reproduce the computed root"
+        )));
+    }
+    let proof = prove_consistency(old_size, new_size, &reader)
+        .map_err(|e| Error::Corrupt(e.to_string()))?;
+    verify_consistency(old_size, new_size, &proof, &old_root, &root).map_err(|e| {
+        Error::Corrupt(format!(
+            "the new tree is not consistent with the last checkpoint: {e}"
+        ))
+    })?;
+
+    let checkpoint = signer.sign(&checkpoint_body(signer.origin(), new_size, &root))?;
+    tiles.write_checkpoint(&checkpoint)?;
+    remove_replaced_partials(tiles, old_size, new_size)?;
+    Ok(Integration {
+        old_size,
+        size: new_size,
+        root,
+        checkpoint,
+    })
+}
+
+/// Drops partial tiles whose full tile now exists (the spec allows it; readers that still ask
+/// for them are served a prefix of the full tile).
+fn remove_replaced_partials(tiles: &TileDir, old_size: u64, new_size: u64) -> Result<(), Error> {
+    for level in 0..level_count(old_size) {
+        if partial_width(level, old_size) == 0 {
+            continue;
+        }
+        let index = hashes_at_level(level, old_size) / TILE_WIDTH;
+        if hashes_at_level(level, new_size) < (index + 1) * TILE_WIDTH {
+            continue;
+        }
+        let mut kinds = vec![TileKind::Hashes { level }];
+        if level == 0 {
+            kinds.push(TileKind::Entries);
+        }
+        for kind in kinds {
+            for partial in tiles.partial_tiles_of(kind, index)? {
+                tiles.remove_tile(partial)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The unfinished right edge of the tree: at each tile level, the hashes of the tile being
+/// filled, and the entries of the level-0 tile being filled.
+struct RightEdge {
+    rows: Vec<Vec<Hash>>,
+    open_entries: Vec<Vec<u8>>,
+    /// Leaves in the tree so far.
+    size: u64,
+}
+
+impl RightEdge {
+    /// The right edge of the tree of `size` leaves: level 0 recomputed from the entries, the
+    /// levels above read from the partial tiles on disk.
+    fn load(entries: &dyn EntryReader, tiles: &TileDir, size: u64) -> Result<RightEdge, Error> {
+        let mut rows = Vec::new();
+        let open_start = size - size % TILE_WIDTH;
+        let open_entries = entries.read_entries(open_start, size)?;
+        rows.push(open_entries.iter().map(|e| leaf_hash(e)).collect());
+        for level in 1..level_count(size) {
+            let width = partial_width(level, size);
+            if width == 0 {
+                rows.push(Vec::new());
+                continue;
+            }
+            let tile = TileId {
+                kind: TileKind::Hashes { level },
+                index: hashes_at_level(level, size) / TILE_WIDTH,
+                width,
+            };
+            let bytes = tiles.read_tile_for_serving(tile)?.ok_or_else(|| {
+                Error::Corrupt(format!(
+                    "{} is missing; rebuild the tiles from the entries",
+                    tile.path()
+                ))
+            })?;
+            rows.push(parse_hash_tile(tile, &bytes).map_err(|e| Error::Corrupt(e.to_string()))?);
+        }
+        Ok(RightEdge {
+            rows,
+            open_entries,
+            size,
+        })
+    }
+
+    fn push_leaf(
+        &mut self,
+        entry: Vec<u8>,
+        hash: Hash,
+        written: &mut Vec<(TileId, Vec<u8>)>,
+    ) -> Result<(), Error> {
+        self.open_entries.push(entry);
+        self.size += 1;
+        if self.open_entries.len() as u64 == TILE_WIDTH {
+            let index = self.size / TILE_WIDTH - 1;
+            let bundle = bundle_bytes(self.open_entries.iter().map(Vec::as_slice))
+                .map_err(|e| Error::Corrupt(e.to_string()))?;
+            written.push((TileId::full(TileKind::Entries, index), bundle));
+            self.open_entries.clear();
+        }
+        self.push_hash(0, hash, written);
+        Ok(())
+    }
+
+    fn push_hash(&mut self, level: u8, hash: Hash, written: &mut Vec<(TileId, Vec<u8>)>) {
+        if self.rows.len() == usize::from(level) {
+            self.rows.push(Vec::new());
+        }
+        let row = &mut self.rows[usize::from(level)];
+        row.push(hash);
+        if row.len() as u64 == TILE_WIDTH {
+            let index = hashes_at_level(level, self.size) / TILE_WIDTH - 1;
+            let full = std::mem::take(row);
+            written.push((
+                TileId::full(TileKind::Hashes { level }, index),
+                hash_tile_bytes(&full),
+            ));
+            self.push_hash(level + 1, tile_root(&full), written);
+        }
+    }
+
+    /// The partial tiles of the tree at its current size.
+    fn partial_tiles(&self, size: u64) -> Result<Vec<(TileId, Vec<u8>)>, Error> {
+        debug_assert_eq!(size, self.size);
+        let mut out = Vec::new();
+        for (level, row) in self.rows.iter().enumerate() {
+            if row.is_empty() {
+                continue;
+            }
+            let level = level as u8;
+            let tile = TileId {
+                kind: TileKind::Hashes { level },
+                index: hashes_at_level(level, size) / TILE_WIDTH,
+                width: row.len() as u16,
+            };
+            out.push((tile, hash_tile_bytes(row)));
+        }
+        if !self.open_entries.is_empty() {
+            let tile = TileId {
+                kind: TileKind::Entries,
+                index: size / TILE_WIDTH,
+                width: self.open_entries.len() as u16,
+            };
+            let bundle = bundle_bytes(self.open_entries.iter().map(Vec::as_slice))
+                .map_err(|e| Error::Corrupt(e.to_string()))?;
+            out.push((tile, bundle));
+        }
+        Ok(out)
+    }
+
+    /// The root of the tree: the perfect subtrees of every row, largest first, folded.
+    fn root(&self) -> Hash {
+        root_of_rows(&self.rows)
+    }
+}
+
+/// The root of a tree given the partial row of each tile level (level 0 first).
+pub fn root_of_rows(rows: &[Vec<Hash>]) -> Hash {
+    let mut parts = Vec::new();
+    for row in rows.iter().rev() {
+        for node in range_nodes(0, row.len() as u64) {
+            parts.push(fold_perfect(
+                &row[node.first_leaf() as usize..node.end_leaf() as usize],
+            ));
+        }
+    }
+    fold_range(&parts)
+}
