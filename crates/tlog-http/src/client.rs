@@ -43,24 +43,17 @@ impl HttpSource {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let client = builder
-            .build()
-            .map_err(|e| config(format!("HTTP client: {e}")))?;
+        let client = builder.build().map_err(|e| config(format!("HTTP client: {e}")))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| config(format!("starting the HTTP runtime: {e}")))?;
-        Ok(HttpSource {
-            prefix: prefix.trim_end_matches('/').to_owned(),
-            client,
-            runtime,
-        })
+        Ok(HttpSource { prefix: prefix.trim_end_matches('/').to_owned(), client, runtime })
     }
 
     /// Fetches one path below the prefix, refusing bodies over `limit` bytes.
     pub fn get(&self, path: &str, limit: usize) -> Result<Vec<u8>, Error> {
-        self.runtime
-            .block_on(fetch(&self.client, &self.prefix, path, limit))
+        self.runtime.block_on(fetch(&self.client, &self.prefix, path, limit))
     }
 }
 
@@ -78,10 +71,7 @@ async fn fetch(
     limit: usize,
 ) -> Result<Vec<u8>, Error> {
     let url = format!("{prefix}/{path}");
-    let fail = |reason: String| Error::Fetch {
-        what: url.clone(),
-        reason,
-    };
+    let fail = |reason: String| Error::Fetch { what: url.clone(), reason };
     let mut delay = Duration::from_millis(100);
     let mut attempt = 1;
     loop {
@@ -104,34 +94,18 @@ async fn fetch_once(
     url: &str,
     limit: usize,
 ) -> Result<Vec<u8>, (String, bool)> {
-    let mut response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| (e.to_string(), true))?;
+    let mut response = client.get(url).send().await.map_err(|e| (e.to_string(), true))?;
     let status = response.status();
     if !status.is_success() {
-        return Err((
-            format!("the server answered {status}"),
-            status.is_server_error(),
-        ));
+        return Err((format!("the server answered {status}"), status.is_server_error()));
     }
-    if response
-        .content_length()
-        .is_some_and(|len| len > limit as u64)
-    {
-        return Err((
-            format!("the response is larger than the {limit} bytes allowed"),
-            false,
-        ));
+    if response.content_length().is_some_and(|len| len > limit as u64) {
+        return Err((format!("the response is larger than the {limit} bytes allowed"), false));
     }
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| (e.to_string(), true))? {
         if body.len() + chunk.len() > limit {
-            return Err((
-                format!("the response is larger than the {limit} bytes allowed"),
-                false,
-            ));
+            return Err((format!("the response is larger than the {limit} bytes allowed"), false));
         }
         body.extend_from_slice(&chunk);
     }

@@ -8,3 +8,4 @@
 pub mod client;
 pub mod server;
 pub mod tls;
+pub mod witness_client;

@@ -31,22 +31,13 @@ pub fn router(tiles: TileDir, prefix: &str) -> Router {
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*path}", get(tile))
         .with_state(Arc::new(tiles));
-    if prefix.is_empty() {
-        routes
-    } else {
-        Router::new().nest(prefix, routes)
-    }
+    if prefix.is_empty() { routes } else { Router::new().nest(prefix, routes) }
 }
 
 fn text(status: StatusCode, message: impl Into<String>) -> Response {
     let mut body = message.into();
     body.push('\n');
-    (
-        status,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        body,
-    )
-        .into_response()
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
 async fn read_blocking<T: Send + 'static>(
@@ -54,14 +45,10 @@ async fn read_blocking<T: Send + 'static>(
 ) -> Result<Option<T>, Response> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(found)) => Ok(found),
-        Ok(Err(error)) => Err(text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("reading the log failed: {error}"),
-        )),
-        Err(_) => Err(text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "reading the log failed",
-        )),
+        Ok(Err(error)) => {
+            Err(text(StatusCode::INTERNAL_SERVER_ERROR, format!("reading the log failed: {error}")))
+        }
+        Err(_) => Err(text(StatusCode::INTERNAL_SERVER_ERROR, "reading the log failed")),
     }
 }
 
@@ -69,14 +56,8 @@ async fn checkpoint(State(tiles): State<Arc<TileDir>>) -> Response {
     match read_blocking(move || tiles.read_checkpoint()).await {
         Ok(Some(bytes)) => (
             [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("text/plain; charset=utf-8"),
-                ),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static(CHECKPOINT_CACHE),
-                ),
+                (header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8")),
+                (header::CACHE_CONTROL, HeaderValue::from_static(CHECKPOINT_CACHE)),
             ],
             bytes,
         )
@@ -94,19 +75,13 @@ async fn tile(State(tiles): State<Arc<TileDir>>, Path(path): Path<String>) -> Re
     match read_blocking(move || tiles.read_tile_for_serving(id)).await {
         Ok(Some(bytes)) => (
             [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/octet-stream"),
-                ),
+                (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
                 (header::CACHE_CONTROL, HeaderValue::from_static(TILE_CACHE)),
             ],
             Body::from(bytes),
         )
             .into_response(),
-        Ok(None) => text(
-            StatusCode::NOT_FOUND,
-            format!("{} is not in this log", id.path()),
-        ),
+        Ok(None) => text(StatusCode::NOT_FOUND, format!("{} is not in this log", id.path())),
         Err(response) => response,
     }
 }
@@ -119,9 +94,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let Some(tls) = tls else {
-        return axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        return axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
     let mut shutdown = std::pin::pin!(shutdown);

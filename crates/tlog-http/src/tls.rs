@@ -18,10 +18,7 @@ pub struct TlsFileError {
 }
 
 fn file_error(path: &Path, reason: impl ToString) -> TlsFileError {
-    TlsFileError {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    }
+    TlsFileError { path: path.to_path_buf(), reason: reason.to_string() }
 }
 
 /// The crypto provider every TLS endpoint uses.

@@ -29,15 +29,12 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS log_entries (
 
 /// Applies the durability settings every connection that appends must use.
 pub fn configure(conn: &Connection) -> Result<(), Error> {
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(Error::sqlite("busy timeout"))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(Error::sqlite("busy timeout"))?;
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))
         .map_err(Error::sqlite("enabling WAL"))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Config(format!(
-            "the database refused WAL mode (it is in {mode} mode)"
-        )));
+        return Err(Error::Config(format!("the database refused WAL mode (it is in {mode} mode)")));
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
         .map_err(Error::sqlite("setting synchronous = FULL"))?;
@@ -53,10 +50,7 @@ pub fn append_in(tx: &Transaction<'_>, entries: &[&[u8]]) -> Result<u64, Error> 
         .map_err(Error::sqlite("preparing the entry insert"))?;
     for (offset, entry) in entries.iter().enumerate() {
         if entry.len() > MAX_ENTRY_SIZE {
-            return Err(Error::EntryTooLarge {
-                index: offset,
-                size: entry.len(),
-            });
+            return Err(Error::EntryTooLarge { index: offset, size: entry.len() });
         }
         let index = first + offset as u64;
         insert
@@ -77,11 +71,7 @@ fn count(conn: &Connection) -> Result<u64, Error> {
 
 fn read(conn: &Connection, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> {
     if start > end {
-        return Err(Error::Range {
-            start,
-            end,
-            count: count(conn)?,
-        });
+        return Err(Error::Range { start, end, count: count(conn)? });
     }
     let mut select = conn
         .prepare_cached(
@@ -93,9 +83,7 @@ fn read(conn: &Connection, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> 
         .map_err(Error::sqlite("reading entries"))?;
     let mut out = Vec::with_capacity((end - start) as usize);
     while let Some(row) = rows.next().map_err(Error::sqlite("reading entries"))? {
-        let idx: i64 = row
-            .get(0)
-            .map_err(Error::sqlite("reading an entry index"))?;
+        let idx: i64 = row.get(0).map_err(Error::sqlite("reading an entry index"))?;
         if idx as u64 != start + out.len() as u64 {
             return Err(Error::Corrupt(format!(
                 "the entries table has a gap: entry {} is missing",
@@ -105,11 +93,7 @@ fn read(conn: &Connection, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> 
         out.push(row.get(1).map_err(Error::sqlite("reading an entry"))?);
     }
     if out.len() as u64 != end - start {
-        return Err(Error::Range {
-            start,
-            end,
-            count: count(conn)?,
-        });
+        return Err(Error::Range { start, end, count: count(conn)? });
     }
     Ok(out)
 }
@@ -127,8 +111,7 @@ impl SqliteEntries {
             source,
         })?;
         configure(&conn)?;
-        conn.execute_batch(SCHEMA)
-            .map_err(Error::sqlite("creating the entries table"))?;
+        conn.execute_batch(SCHEMA).map_err(Error::sqlite("creating the entries table"))?;
         Ok(SqliteEntries { conn })
     }
 
@@ -183,10 +166,7 @@ mod tests {
         assert_eq!(store.append(&[]).unwrap(), 2);
         assert_eq!(store.append(&[b"c"]).unwrap(), 2);
         assert_eq!(store.entry_count().unwrap(), 3);
-        assert_eq!(
-            store.read_entries(1, 3).unwrap(),
-            vec![b"b".to_vec(), b"c".to_vec()]
-        );
+        assert_eq!(store.read_entries(1, 3).unwrap(), vec![b"b".to_vec(), b"c".to_vec()]);
         assert!(matches!(store.read_entries(2, 4), Err(Error::Range { .. })));
     }
 
@@ -197,16 +177,9 @@ mod tests {
         let big = vec![0u8; 65_536];
         assert!(matches!(
             store.append(&[b"ok", &big]),
-            Err(Error::EntryTooLarge {
-                index: 1,
-                size: 65_536
-            })
+            Err(Error::EntryTooLarge { index: 1, size: 65_536 })
         ));
-        assert_eq!(
-            store.entry_count().unwrap(),
-            0,
-            "nothing of a refused batch is kept"
-        );
+        assert_eq!(store.entry_count().unwrap(), 0, "nothing of a refused batch is kept");
     }
 
     #[test]

@@ -44,10 +44,8 @@ impl GroupCommitter {
                             Err(_) => break,
                         }
                     }
-                    let refs: Vec<&[u8]> = batch
-                        .iter()
-                        .flat_map(|r| r.entries.iter().map(Vec::as_slice))
-                        .collect();
+                    let refs: Vec<&[u8]> =
+                        batch.iter().flat_map(|r| r.entries.iter().map(Vec::as_slice)).collect();
                     match store.append(&refs) {
                         Ok(first_index) => {
                             let mut next = first_index;
@@ -73,9 +71,7 @@ impl GroupCommitter {
     /// Appends entries as one unit and returns the index of the first once they are durable.
     pub fn append(&self, entries: Vec<Vec<u8>>) -> Result<u64, Error> {
         let (reply, answer) = mpsc::sync_channel(1);
-        self.queue
-            .send(Request { entries, reply })
-            .map_err(|_| Error::WriterStopped)?;
+        self.queue.send(Request { entries, reply }).map_err(|_| Error::WriterStopped)?;
         match answer.recv() {
             Ok(Ok(index)) => Ok(index),
             Ok(Err(message)) => Err(Error::Config(format!("append failed: {message}"))),
@@ -104,10 +100,8 @@ mod tests {
                 })
             })
             .collect();
-        let acknowledged: Vec<(u64, Vec<u8>)> = writers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap())
-            .collect();
+        let acknowledged: Vec<(u64, Vec<u8>)> =
+            writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
         drop(committer);
         handle.join().unwrap();
         let store = SqliteEntries::open(&path).unwrap();

@@ -56,12 +56,22 @@ pub fn checkpoint_body(origin: &str, size: u64, root: &Hash) -> String {
     format!("{origin}\n{size}\n{}\n", root.to_base64())
 }
 
+/// Publishes a checkpoint as the log signed it, without cosignatures.
+pub fn without_witnesses(integration: &Integration) -> Result<Vec<u8>, Error> {
+    Ok(integration.checkpoint.clone())
+}
+
 /// Integrates every committed entry into the tiles and publishes a signed checkpoint. Safe to
 /// run again after a crash at any point, and a no-op when nothing new was appended.
+///
+/// `cosign` sees the signed checkpoint after the tiles are durable and before anything is
+/// published, and returns the note to publish: the log's checkpoint with the cosignatures its
+/// witnesses returned. When it fails, nothing is published and the old checkpoint stands.
 pub fn integrate(
     entries: &dyn EntryReader,
     tiles: &TileDir,
     signer: &dyn CheckpointSigner,
+    cosign: &mut dyn FnMut(&Integration) -> Result<Vec<u8>, Error>,
 ) -> Result<Integration, Error> {
     fs::create_dir_all(tiles.root()).map_err(Error::io("creating", tiles.root()))?;
     let lock_path = tiles.root().join(".integrate.lock");
@@ -103,10 +113,7 @@ pub fn integrate(
         let batch = entries.read_entries(start, end)?;
         let hashes = {
             use rayon::prelude::*;
-            batch
-                .par_iter()
-                .map(|entry| leaf_hash(entry))
-                .collect::<Vec<_>>()
+            batch.par_iter().map(|entry| leaf_hash(entry)).collect::<Vec<_>>()
         };
         let mut written = Vec::new();
         for (entry, hash) in batch.into_iter().zip(hashes) {
@@ -129,20 +136,15 @@ pub fn integrate(
     let proof = prove_consistency(old_size, new_size, &reader)
         .map_err(|e| Error::Corrupt(e.to_string()))?;
     verify_consistency(old_size, new_size, &proof, &old_root, &root).map_err(|e| {
-        Error::Corrupt(format!(
-            "the new tree is not consistent with the last checkpoint: {e}"
-        ))
+        Error::Corrupt(format!("the new tree is not consistent with the last checkpoint: {e}"))
     })?;
 
     let checkpoint = signer.sign(&checkpoint_body(signer.origin(), new_size, &root))?;
-    tiles.write_checkpoint(&checkpoint)?;
+    let mut integration = Integration { old_size, size: new_size, root, checkpoint };
+    integration.checkpoint = cosign(&integration)?;
+    tiles.write_checkpoint(&integration.checkpoint)?;
     remove_replaced_partials(tiles, old_size, new_size)?;
-    Ok(Integration {
-        old_size,
-        size: new_size,
-        root,
-        checkpoint,
-    })
+    Ok(integration)
 }
 
 /// Drops partial tiles whose full tile now exists (the spec allows it; readers that still ask
@@ -205,11 +207,7 @@ impl RightEdge {
             })?;
             rows.push(parse_hash_tile(tile, &bytes).map_err(|e| Error::Corrupt(e.to_string()))?);
         }
-        Ok(RightEdge {
-            rows,
-            open_entries,
-            size,
-        })
+        Ok(RightEdge { rows, open_entries, size })
     }
 
     fn push_leaf(
@@ -240,10 +238,7 @@ impl RightEdge {
         if row.len() as u64 == TILE_WIDTH {
             let index = hashes_at_level(level, self.size) / TILE_WIDTH - 1;
             let full = std::mem::take(row);
-            written.push((
-                TileId::full(TileKind::Hashes { level }, index),
-                hash_tile_bytes(&full),
-            ));
+            written.push((TileId::full(TileKind::Hashes { level }, index), hash_tile_bytes(&full)));
             self.push_hash(level + 1, tile_root(&full), written);
         }
     }
@@ -288,10 +283,51 @@ pub fn root_of_rows(rows: &[Vec<Hash>]) -> Hash {
     let mut parts = Vec::new();
     for row in rows.iter().rev() {
         for node in range_nodes(0, row.len() as u64) {
-            parts.push(fold_perfect(
-                &row[node.first_leaf() as usize..node.end_leaf() as usize],
-            ));
+            parts.push(fold_perfect(&row[node.first_leaf() as usize..node.end_leaf() as usize]));
         }
     }
     fold_range(&parts)
+}
+
+/// A [`CheckpointSigner`] holding the log's Ed25519 note key, whose name is the origin.
+pub struct NoteSigner {
+    signer: tlog::note::Signer,
+    policy: tlog::checkpoint::Policy,
+}
+
+impl NoteSigner {
+    /// Wraps the log's key. Its name must be the log's origin and its kind Ed25519 (0x01).
+    pub fn new(signer: tlog::note::Signer) -> Result<NoteSigner, Error> {
+        if signer.kind() != tlog::note::KeyKind::Ed25519 {
+            return Err(Error::Config(
+                "a log signs checkpoints with an Ed25519 key, not a witness cosignature key".into(),
+            ));
+        }
+        let policy = tlog::checkpoint::Policy {
+            log_keys: vec![signer.verifier()],
+            witnesses: Vec::new(),
+            quorum: 0,
+        };
+        Ok(NoteSigner { signer, policy })
+    }
+}
+
+impl CheckpointSigner for NoteSigner {
+    fn origin(&self) -> &str {
+        self.signer.name()
+    }
+
+    fn sign(&self, body: &str) -> Result<Vec<u8>, Error> {
+        let checkpoint = tlog::checkpoint::Checkpoint::parse(body)
+            .map_err(|e| Error::Checkpoint(e.to_string()))?;
+        tlog::checkpoint::sign(&checkpoint, &self.signer)
+            .map_err(|e| Error::Checkpoint(e.to_string()))
+    }
+
+    fn open(&self, note: &[u8]) -> Result<(u64, Hash), Error> {
+        let verified = self.policy.verify_origin(note, self.origin()).map_err(|e| {
+            Error::Checkpoint(format!("the log's own checkpoint does not verify with its key: {e}"))
+        })?;
+        Ok((verified.checkpoint.size, verified.checkpoint.root))
+    }
 }

@@ -86,10 +86,7 @@ pub enum Error {
 impl Error {
     /// An adapter for `map_err` that names what was being done.
     pub(crate) fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
-        move |source| Error::Sqlite {
-            context: context.to_owned(),
-            source,
-        }
+        move |source| Error::Sqlite { context: context.to_owned(), source }
     }
 
     /// An adapter for `map_err` on file operations.
@@ -98,10 +95,6 @@ impl Error {
         path: impl Into<PathBuf>,
     ) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| Error::Io { action, path, source }
     }
 }

@@ -33,11 +33,10 @@ impl TileSource for TileDir {
         tiles
             .par_iter()
             .map(|tile| {
-                self.read_tile_for_serving(*tile)?
-                    .ok_or_else(|| Error::Fetch {
-                        what: tile.path(),
-                        reason: "no such tile in the log directory".into(),
-                    })
+                self.read_tile_for_serving(*tile)?.ok_or_else(|| Error::Fetch {
+                    what: tile.path(),
+                    reason: "no such tile in the log directory".into(),
+                })
             })
             .collect()
     }
@@ -63,9 +62,7 @@ impl<S: TileSource + ?Sized> HashReader for TileHashReader<'_, S> {
         let locations: Vec<_> = nodes.iter().map(|node| locate_node(*node)).collect();
         let mut needed: BTreeMap<(u8, u64), TileId> = BTreeMap::new();
         for (node, loc) in nodes.iter().zip(&locations) {
-            let kind = TileKind::Hashes {
-                level: loc.tile_level,
-            };
+            let kind = TileKind::Hashes { level: loc.tile_level };
             let tile = tile_for_size(kind, loc.tile_index, self.size)
                 .filter(|tile| loc.offset + loc.count <= usize::from(tile.width))
                 .ok_or_else(|| {

@@ -91,10 +91,7 @@ impl TileDir {
         let mut dirs = BTreeSet::new();
         for (tile, _) in tiles {
             let path = self.tile_path(*tile);
-            let parent = path
-                .parent()
-                .expect("tile paths have a parent")
-                .to_path_buf();
+            let parent = path.parent().expect("tile paths have a parent").to_path_buf();
             if !dirs.contains(&parent) {
                 fs::create_dir_all(&parent).map_err(Error::io("creating", &parent))?;
                 dirs.insert(parent);
@@ -176,9 +173,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 
 /// Makes the entries (creations, renames) of a directory durable.
 pub fn sync_dir(dir: &Path) -> Result<(), Error> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("syncing directory", dir))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(Error::io("syncing directory", dir))
 }
 
 #[cfg(test)]
@@ -191,37 +186,19 @@ mod tests {
         let tiles = TileDir::new(dir.path());
         let full: Vec<u8> = (0..=255u8).flat_map(|i| [i; 32]).collect();
         let level0 = TileKind::Hashes { level: 0 };
-        tiles
-            .write_tiles(&[(TileId::full(level0, 3), full.clone())])
-            .unwrap();
-        let partial = TileId {
-            kind: level0,
-            index: 3,
-            width: 5,
-        };
+        tiles.write_tiles(&[(TileId::full(level0, 3), full.clone())]).unwrap();
+        let partial = TileId { kind: level0, index: 3, width: 5 };
         assert_eq!(tiles.read_tile(partial).unwrap(), None);
-        assert_eq!(
-            tiles.read_tile_for_serving(partial).unwrap().unwrap(),
-            full[..160]
-        );
+        assert_eq!(tiles.read_tile_for_serving(partial).unwrap().unwrap(), full[..160]);
 
         let entries: Vec<Vec<u8>> = (0..256u32).map(|i| vec![7; (i % 5) as usize]).collect();
         let bundle = tlog::tile::bundle_bytes(entries.iter().map(Vec::as_slice)).unwrap();
-        tiles
-            .write_tiles(&[(TileId::full(TileKind::Entries, 0), bundle)])
-            .unwrap();
+        tiles.write_tiles(&[(TileId::full(TileKind::Entries, 0), bundle)]).unwrap();
         let cut = tiles
-            .read_tile_for_serving(TileId {
-                kind: TileKind::Entries,
-                index: 0,
-                width: 3,
-            })
+            .read_tile_for_serving(TileId { kind: TileKind::Entries, index: 0, width: 3 })
             .unwrap()
             .unwrap();
-        assert_eq!(
-            parse_bundle(&cut, 3).unwrap(),
-            vec![&[][..], &[7][..], &[7, 7][..]]
-        );
+        assert_eq!(parse_bundle(&cut, 3).unwrap(), vec![&[][..], &[7][..], &[7, 7][..]]);
     }
 
     #[test]

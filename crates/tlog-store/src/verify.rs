@@ -46,13 +46,8 @@ pub fn verify_tree(
     progress: &mut dyn FnMut(u64),
 ) -> Result<Verified, Error> {
     let levels = level_count(size);
-    let mut report = Verified {
-        size,
-        root: *root,
-        hash_tiles: 0,
-        entry_bundles: 0,
-        entry_bytes: 0,
-    };
+    let mut report =
+        Verified { size, root: *root, hash_tiles: 0, entry_bundles: 0, entry_bytes: 0 };
 
     // All hashes of every level above 0, and the partial level-0 tile.
     let mut upper: Vec<Vec<Hash>> = vec![Vec::new()];
@@ -111,10 +106,7 @@ pub fn verify_tree(
             let hashes = tile_for_size(TileKind::Hashes { level: 0 }, index, size)
                 .expect("index is inside the tree");
             ids.push(hashes);
-            ids.push(TileId {
-                kind: TileKind::Entries,
-                ..hashes
-            });
+            ids.push(TileId { kind: TileKind::Entries, ..hashes });
         }
         let fetched = source.tiles(&ids)?;
         let checked: Vec<Result<u64, Error>> = {
@@ -145,14 +137,7 @@ fn check_level0_tile(
 ) -> Result<u64, Error> {
     let hashes = parse_hash_tile(tile, tile_bytes).map_err(|e| Error::Corrupt(e.to_string()))?;
     let entries = parse_bundle(bundle_bytes, usize::from(tile.width)).map_err(|e| {
-        Error::Corrupt(format!(
-            "{}: {e}",
-            TileId {
-                kind: TileKind::Entries,
-                ..tile
-            }
-            .path()
-        ))
+        Error::Corrupt(format!("{}: {e}", TileId { kind: TileKind::Entries, ..tile }.path()))
     })?;
     let mut bytes = 0;
     for (offset, (entry, hash)) in entries.iter().zip(&hashes).enumerate() {

@@ -158,7 +158,10 @@ mod tests {
         assert_eq!(Hash::from_hex(&h.to_hex()), Ok(h));
         assert_eq!(Hash::from_hex(&h.to_hex().to_uppercase()), Ok(h));
         assert!(Hash::from_base64("AAAA").is_err());
-        assert!(Hash::from_base64(&"A".repeat(44)).is_err(), "44 chars without padding is 33 bytes");
+        assert!(
+            Hash::from_base64(&"A".repeat(44)).is_err(),
+            "44 chars without padding is 33 bytes"
+        );
         assert!(Hash::from_hex(&"g".repeat(64)).is_err());
         assert!(Hash::from_hex("00").is_err());
     }

@@ -467,10 +467,7 @@ mod tests {
             parse_bundle(&bytes[..bytes.len() - 1], 3),
             Err(BundleError::Truncated { complete: 2 })
         );
-        assert_eq!(
-            bundle_bytes([&vec![0u8; 65_536][..]]),
-            Err(BundleError::EntryTooLarge(65_536))
-        );
+        assert_eq!(bundle_bytes([&vec![0u8; 65_536][..]]), Err(BundleError::EntryTooLarge(65_536)));
     }
 
     #[test]

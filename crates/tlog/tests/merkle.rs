@@ -133,12 +133,15 @@ fn every_pair_of_sizes_up_to_eight() {
             // The proof is for this index and size only.
             for other in 0..size {
                 if other != index {
-                    assert!(verify_inclusion(&leaves[index as usize], other, size, &proof, &root)
-                        .is_err());
+                    assert!(
+                        verify_inclusion(&leaves[index as usize], other, size, &proof, &root)
+                            .is_err()
+                    );
                 }
             }
-            assert!(verify_inclusion(&leaves[index as usize], index, size * 2, &proof, &root)
-                .is_err());
+            assert!(
+                verify_inclusion(&leaves[index as usize], index, size * 2, &proof, &root).is_err()
+            );
         }
         for size1 in 0..=size {
             let proof = prove_consistency(size1, size, &tree).unwrap();
