@@ -1,0 +1,57 @@
+//! `juki key`: generating note-signing keys.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::Subcommand;
+use tlog::note::{KeyKind, Signer};
+
+use crate::passphrase;
+
+#[derive(Subcommand)]
+pub enum KeyCommand {
+    /// Generate a key pair: write the private key to FILE (mode 0600) and print the verifier key
+    /// (`name+id+base64`) on stdout.
+    Generate {
+        /// The key's name. For a log, its origin (e.g. `registry.example.jp/204072`).
+        #[arg(long)]
+        name: String,
+        /// Where to write the private key. It must not exist.
+        #[arg(long)]
+        out: PathBuf,
+        /// Seal the key with the passphrase held in this environment variable.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+        /// Make a witness cosignature key (type 0x04) instead of a log/operator key (0x01).
+        #[arg(long)]
+        witness: bool,
+    },
+}
+
+pub fn run(command: KeyCommand) -> Result<ExitCode> {
+    match command {
+        KeyCommand::Generate { name, out, passphrase_env, witness } => {
+            let kind = if witness { KeyKind::Cosignature } else { KeyKind::Ed25519 };
+            let passphrase = passphrase_env.as_deref().map(passphrase::from_env).transpose()?;
+            let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+            keyfile::random_bytes(seed.as_mut())?;
+            let signer = Signer::from_seed(&name, kind, *seed)
+                .with_context(|| format!("{name:?} cannot be a key name"))?;
+            keyfile::write(
+                &out,
+                &signer.to_private_string(),
+                passphrase.as_deref().map(|p| p.as_str()),
+            )?;
+            println!("{}", signer.verifier());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Loads a signing key from a key file.
+pub fn load_signer(path: &std::path::Path, passphrase_env: Option<&str>) -> Result<Signer> {
+    let secret = passphrase::read_key(path, passphrase_env)?;
+    Signer::parse(&secret)
+        .with_context(|| format!("{} does not hold a juki signing key", path.display()))
+}

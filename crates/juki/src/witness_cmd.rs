@@ -1,0 +1,79 @@
+//! `juki witness`: running a c2sp.org/tlog-witness witness.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use clap::Subcommand;
+use serde::Deserialize;
+use witness::{LogConfig, Witness};
+
+#[derive(Subcommand)]
+pub enum WitnessCommand {
+    /// Serve `POST <prefix>/add-checkpoint` for the logs in the configuration.
+    Serve {
+        /// The witness configuration (TOML): `key`, `listen`, `state`, optional `prefix`, and a
+        /// `[[log]]` table per log with its `origin` and `vkeys`.
+        #[arg(long)]
+        config: PathBuf,
+        /// The environment variable holding the key's passphrase (default JUKI_PASSPHRASE).
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+    },
+}
+
+/// The witness configuration file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// The witness's cosignature key file.
+    key: PathBuf,
+    /// Where to listen.
+    listen: String,
+    /// The state database.
+    state: PathBuf,
+    /// URL path prefix for the submission API.
+    #[serde(default)]
+    prefix: String,
+    /// The logs this witness cosigns.
+    #[serde(default, rename = "log")]
+    logs: Vec<LogConfig>,
+}
+
+fn relative_to(base: &Path, path: &Path) -> PathBuf {
+    if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
+}
+
+pub fn run(command: WitnessCommand) -> Result<ExitCode> {
+    let WitnessCommand::Serve { config, passphrase_env } = command;
+    let text = std::fs::read_to_string(&config)
+        .with_context(|| format!("reading {}", config.display()))?;
+    let parsed: Config =
+        toml::from_str(&text).with_context(|| format!("{} is malformed", config.display()))?;
+    let base = config.parent().unwrap_or(Path::new("."));
+    let signer =
+        crate::key::load_signer(&relative_to(base, &parsed.key), passphrase_env.as_deref())?;
+    let witness = Arc::new(Witness::open(signer, &parsed.logs, &relative_to(base, &parsed.state))?);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&parsed.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", parsed.listen))?;
+        println!(
+            "listening on http://{}{} as {}",
+            listener.local_addr()?,
+            parsed.prefix.trim_end_matches('/'),
+            witness.vkey()
+        );
+        std::io::stdout().flush()?;
+        let app = witness::router(witness, &parsed.prefix);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
