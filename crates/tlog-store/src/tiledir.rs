@@ -69,20 +69,17 @@ impl TileDir {
         if tile.is_full() {
             return Ok(None);
         }
-        let Some(full) = self.read_tile(TileId::full(tile.kind, tile.index))? else {
-            return Ok(None);
-        };
-        let width = usize::from(tile.width);
-        match tile.kind {
-            TileKind::Hashes { .. } => Ok(full.get(..tile.hash_tile_len()).map(<[u8]>::to_vec)),
-            TileKind::Entries => {
-                let entries = parse_bundle(&full, 256).map_err(|e| {
-                    Error::Corrupt(format!("{} is not a valid bundle: {e}", tile.path()))
-                })?;
-                let len: usize = entries[..width].iter().map(|e| 2 + e.len()).sum();
-                Ok(Some(full[..len].to_vec()))
+        // The full tile, or else the narrowest wider partial tile that is still on disk.
+        let mut wider = self.partial_tiles_of(tile.kind, tile.index)?;
+        wider.retain(|t| t.width > tile.width);
+        wider.sort_by_key(|t| t.width);
+        let candidates = std::iter::once(TileId::full(tile.kind, tile.index)).chain(wider);
+        for source in candidates {
+            if let Some(bytes) = self.read_tile(source)? {
+                return prefix_of(source, &bytes, tile).map(Some);
             }
         }
+        Ok(None)
     }
 
     /// Writes a set of tiles: each to a temporary file, synced and renamed, then their
@@ -149,6 +146,29 @@ impl TileDir {
             }
         }
         Ok(out)
+    }
+}
+
+/// The first `tile.width` hashes or entries of a wider tile of the same kind and index.
+fn prefix_of(source: TileId, bytes: &[u8], tile: TileId) -> Result<Vec<u8>, Error> {
+    let corrupt = |why: String| Error::Corrupt(format!("{}: {why}", source.path()));
+    match tile.kind {
+        TileKind::Hashes { .. } => {
+            if bytes.len() != source.hash_tile_len() {
+                return Err(corrupt(format!(
+                    "{} bytes instead of {}",
+                    bytes.len(),
+                    source.hash_tile_len()
+                )));
+            }
+            Ok(bytes[..tile.hash_tile_len()].to_vec())
+        }
+        TileKind::Entries => {
+            let entries = parse_bundle(bytes, usize::from(source.width))
+                .map_err(|e| corrupt(e.to_string()))?;
+            let len: usize = entries[..usize::from(tile.width)].iter().map(|e| 2 + e.len()).sum();
+            Ok(bytes[..len].to_vec())
+        }
     }
 }
 
