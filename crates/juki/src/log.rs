@@ -431,6 +431,11 @@ fn ask_witness(
                     .map(|v| v.signature.clone())
                     .ok_or_else(|| "it answered without its cosignature".to_owned());
             }
+            WitnessReply::Conflict(latest) if latest == old => {
+                return Err(format!(
+                    "it has cosigned another tree of size {latest}: this checkpoint forks the log"
+                ));
+            }
             WitnessReply::Conflict(latest) => old = latest,
             WitnessReply::Refused { status, reason } => {
                 return Err(format!("it answered {status}: {reason}"));
