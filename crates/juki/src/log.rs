@@ -566,13 +566,13 @@ fn verify(
     let note = source.checkpoint()?;
     let verified = policy.verify_origin(&note, &origin).context("the log's checkpoint")?;
     let (size, root) = (verified.checkpoint.size, verified.checkpoint.root);
-    if let Some((old_size, _)) = earlier {
-        if old_size > size {
-            bail!(
-                "the log went backwards: it now serves size {size}, but the earlier checkpoint \
-                 has size {old_size}"
-            );
-        }
+    if let Some((old_size, _)) = earlier
+        && old_size > size
+    {
+        bail!(
+            "the log went backwards: it now serves size {size}, but the earlier checkpoint has \
+             size {old_size}"
+        );
     }
     let report = verify_tree(source.as_ref(), size, &root, &mut |_| {})?;
     if let Some(old) = earlier {

@@ -24,10 +24,10 @@ pub fn for_opening(variable: Option<&str>, what: &str) -> Result<Zeroizing<Strin
     if let Some(name) = variable {
         return from_env(name);
     }
-    if let Ok(value) = std::env::var(DEFAULT_VARIABLE) {
-        if !value.is_empty() {
-            return Ok(Zeroizing::new(value));
-        }
+    if let Ok(value) = std::env::var(DEFAULT_VARIABLE)
+        && !value.is_empty()
+    {
+        return Ok(Zeroizing::new(value));
     }
     if !std::io::stdin().is_terminal() {
         bail!(

@@ -4,7 +4,6 @@
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use tlog_store::entries::{EntryReader as _, SqliteEntries};
 

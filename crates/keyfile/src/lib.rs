@@ -95,26 +95,13 @@ pub fn write(path: &Path, secret: &str, passphrase: Option<&str>) -> Result<(), 
         Some(passphrase) => seal(secret, passphrase, DEFAULT_M_KIB, DEFAULT_T)?,
         None => Zeroizing::new(format!("{secret}\n")),
     };
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|source| match source.kind() {
+    let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(
+        |source| match source.kind() {
             std::io::ErrorKind::AlreadyExists => KeyFileError::Exists(path.to_path_buf()),
-            _ => KeyFileError::Io {
-                action: "creating",
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
-    let io = |action| {
-        move |source| KeyFileError::Io {
-            action,
-            path: path.to_path_buf(),
-            source,
-        }
-    };
+            _ => KeyFileError::Io { action: "creating", path: path.to_path_buf(), source },
+        },
+    )?;
+    let io = |action| move |source| KeyFileError::Io { action, path: path.to_path_buf(), source };
     file.write_all(contents.as_bytes()).map_err(io("writing"))?;
     file.sync_all().map_err(io("syncing"))?;
     Ok(())
@@ -134,10 +121,7 @@ pub fn read(path: &Path, passphrase: Option<&str>) -> Result<Zeroizing<String>, 
     })?;
     let mode = meta.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
-        return Err(KeyFileError::Permissions {
-            path: path.to_path_buf(),
-            mode,
-        });
+        return Err(KeyFileError::Permissions { path: path.to_path_buf(), mode });
     }
     let text = read_limited(path)?;
     if !text.starts_with(MAGIC) {
@@ -152,26 +136,16 @@ pub fn read(path: &Path, passphrase: Option<&str>) -> Result<Zeroizing<String>, 
     }
     let passphrase = passphrase.ok_or_else(|| KeyFileError::NeedsPassphrase(path.to_path_buf()))?;
     unseal(&text, passphrase).map_err(|e| match e {
-        Unseal::Malformed(reason) => KeyFileError::Malformed {
-            path: path.to_path_buf(),
-            reason,
-        },
+        Unseal::Malformed(reason) => KeyFileError::Malformed { path: path.to_path_buf(), reason },
         Unseal::Failed => KeyFileError::WrongPassphrase(path.to_path_buf()),
     })
 }
 
 fn read_limited(path: &Path) -> Result<Zeroizing<String>, KeyFileError> {
-    let io = |source| KeyFileError::Io {
-        action: "reading",
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |source| KeyFileError::Io { action: "reading", path: path.to_path_buf(), source };
     let len = fs::metadata(path).map_err(io)?.len();
     if len > MAX_FILE {
-        return Err(KeyFileError::Malformed {
-            path: path.to_path_buf(),
-            reason: "too large",
-        });
+        return Err(KeyFileError::Malformed { path: path.to_path_buf(), reason: "too large" });
     }
     let bytes = Zeroizing::new(fs::read(path).map_err(io)?);
     let text = std::str::from_utf8(&bytes).map_err(|_| KeyFileError::Malformed {
@@ -212,18 +186,9 @@ fn seal(
         .map_err(|()| KeyFileError::Random("argon2 parameters rejected".into()))?;
     let cipher = XChaCha20Poly1305::new_from_slice(key.as_ref()).expect("32-byte key");
     let sealed = cipher
-        .encrypt(
-            &XNonce::from(nonce),
-            Payload {
-                msg: secret.as_bytes(),
-                aad: header.as_bytes(),
-            },
-        )
+        .encrypt(&XNonce::from(nonce), Payload { msg: secret.as_bytes(), aad: header.as_bytes() })
         .expect("encryption of a short message cannot fail");
-    Ok(Zeroizing::new(format!(
-        "{header}{}\n",
-        BASE64.encode(sealed)
-    )))
+    Ok(Zeroizing::new(format!("{header}{}\n", BASE64.encode(sealed))))
 }
 
 enum Unseal {
@@ -252,17 +217,13 @@ fn unseal(text: &str, passphrase: &str) -> Result<Zeroizing<String>, Unseal> {
     };
     let m = number(m, "m=", MAX_M_KIB)?;
     let t = number(t, "t=", MAX_T)?;
-    let salt = BASE64
-        .decode(salt)
-        .map_err(|_| Unseal::Malformed("bad salt"))?;
+    let salt = BASE64.decode(salt).map_err(|_| Unseal::Malformed("bad salt"))?;
     let nonce = aead
         .strip_prefix("xchacha20poly1305 ")
         .and_then(|n| BASE64.decode(n).ok())
         .and_then(|n| <[u8; 24]>::try_from(n).ok())
         .ok_or(Unseal::Malformed("bad nonce"))?;
-    let sealed = BASE64
-        .decode(body)
-        .map_err(|_| Unseal::Malformed("bad ciphertext"))?;
+    let sealed = BASE64.decode(body).map_err(|_| Unseal::Malformed("bad ciphertext"))?;
     let header_len = magic.len() + kdf.len() + aead.len() + 3;
     let key = derive(passphrase, &salt, m, t).map_err(|()| Unseal::Malformed("bad salt"))?;
     let cipher = XChaCha20Poly1305::new_from_slice(key.as_ref()).expect("32-byte key");
@@ -270,10 +231,7 @@ fn unseal(text: &str, passphrase: &str) -> Result<Zeroizing<String>, Unseal> {
         cipher
             .decrypt(
                 &XNonce::from(nonce),
-                Payload {
-                    msg: &sealed,
-                    aad: &text.as_bytes()[..header_len],
-                },
+                Payload { msg: &sealed, aad: &text.as_bytes()[..header_len] },
             )
             .map_err(|_| Unseal::Failed)?,
     );
@@ -292,20 +250,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
         write(&path, "PRIVATE+KEY+x", None).unwrap();
-        assert_eq!(
-            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
         assert_eq!(*read(&path, None).unwrap(), "PRIVATE+KEY+x");
-        assert!(matches!(
-            write(&path, "other", None),
-            Err(KeyFileError::Exists(_))
-        ));
+        assert!(matches!(write(&path, "other", None), Err(KeyFileError::Exists(_))));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(
-            read(&path, None),
-            Err(KeyFileError::Permissions { mode: 0o644, .. })
-        ));
+        assert!(matches!(read(&path, None), Err(KeyFileError::Permissions { mode: 0o644, .. })));
     }
 
     #[test]
@@ -313,19 +262,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
         let sealed = seal("PRIVATE+KEY+secret", PASS, 256, 1).unwrap();
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .unwrap();
+        let mut file =
+            OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).unwrap();
         file.write_all(sealed.as_bytes()).unwrap();
         assert!(is_sealed(&path).unwrap());
         assert!(!sealed.contains("secret"));
-        assert!(matches!(
-            read(&path, None),
-            Err(KeyFileError::NeedsPassphrase(_))
-        ));
+        assert!(matches!(read(&path, None), Err(KeyFileError::NeedsPassphrase(_))));
         assert!(matches!(
             read(&path, Some("wrong passphrase!!")),
             Err(KeyFileError::WrongPassphrase(_))
@@ -343,13 +285,7 @@ mod tests {
     fn short_passphrases_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k");
-        assert!(matches!(
-            write(&path, "x", Some("short")),
-            Err(KeyFileError::WeakPassphrase)
-        ));
-        assert!(
-            !path.exists(),
-            "nothing is written when the passphrase is refused"
-        );
+        assert!(matches!(write(&path, "x", Some("short")), Err(KeyFileError::WeakPassphrase)));
+        assert!(!path.exists(), "nothing is written when the passphrase is refused");
     }
 }
