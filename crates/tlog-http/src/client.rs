@@ -39,6 +39,9 @@ impl HttpSource {
         if let Some(pem) = ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| config(format!("the CA certificate file is not PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(config("the CA certificate file holds no PEM certificate".into()));
+            }
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }

@@ -49,7 +49,7 @@ impl WitnessClient {
     pub fn add_checkpoint(&self, body: Vec<u8>) -> Result<WitnessReply, Error> {
         let fail = |reason: String| Error::Fetch { what: self.url.clone(), reason };
         self.runtime.block_on(async {
-            let response = self
+            let mut response = self
                 .client
                 .post(&self.url)
                 .body(body)
@@ -66,9 +66,14 @@ impl WitnessClient {
             if response.content_length().is_some_and(|n| n > MAX_RESPONSE_SIZE as u64) {
                 return Err(fail("the witness's answer is too large".into()));
             }
-            let bytes = response.bytes().await.map_err(|e| fail(e.to_string()))?;
-            if bytes.len() > MAX_RESPONSE_SIZE {
-                return Err(fail("the witness's answer is too large".into()));
+            // Read chunk by chunk: without a Content-Length, reading the whole body first would
+            // let a hostile witness make the log buffer an endless answer.
+            let mut bytes = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
+                if bytes.len() + chunk.len() > MAX_RESPONSE_SIZE {
+                    return Err(fail("the witness's answer is too large".into()));
+                }
+                bytes.extend_from_slice(&chunk);
             }
             match status {
                 200 => parse_response(&bytes)
@@ -83,5 +88,46 @@ impl WitnessClient {
                 }),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read as _, Write as _};
+    use std::net::TcpListener;
+
+    use super::*;
+
+    /// A witness that answers 200 with an endless chunked body must not be read to the end.
+    #[test]
+    fn an_endless_answer_is_cut_off_at_the_limit() {
+        const SENT_AT_MOST: usize = 256 << 20;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request).unwrap();
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\
+                        transfer-encoding: chunked\r\n\r\n";
+            stream.write_all(head.as_bytes()).unwrap();
+            let line = "\u{2014} w AAAAAAA=\n".repeat(4096);
+            let chunk = format!("{:x}\r\n{line}\r\n", line.len());
+            let mut sent = 0;
+            while sent < SENT_AT_MOST {
+                if stream.write_all(chunk.as_bytes()).is_err() {
+                    return sent;
+                }
+                sent += line.len();
+            }
+            let _ = stream.write_all(b"0\r\n\r\n");
+            sent
+        });
+        let client = WitnessClient::new(&format!("http://{addr}")).unwrap();
+        let error = client.add_checkpoint(b"old 0\n\n".to_vec()).unwrap_err();
+        assert!(error.to_string().contains("too large"), "{error}");
+        drop(client);
+        let sent = server.join().unwrap();
+        assert!(sent < SENT_AT_MOST / 4, "the client read {sent} bytes of an endless answer");
     }
 }

@@ -4,8 +4,12 @@
 //! An `add-checkpoint` request is decided by the pure `tlog::witness::decide` against that state
 //! inside one SQLite `BEGIN IMMEDIATE` transaction, and the new state is committed before the
 //! cosignature is returned: two racing requests cannot both pass the check, and a cosigned
-//! checkpoint is never forgotten by a restart. Requests that carry a valid log signature but
-//! fail a consistency check (a fork, a bad proof) are kept as evidence of log misbehaviour.
+//! checkpoint is never forgotten by a restart.
+//!
+//! A checkpoint validly signed by the log with the size of the one cosigned but another root
+//! is proof that the log forked: it is kept as evidence (once per checkpoint). Other refusals
+//! are not, because anyone can replay a published checkpoint with a stale size or a junk proof,
+//! and keeping those would let anyone fill the witness's disk.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -55,10 +59,10 @@ CREATE TABLE IF NOT EXISTS latest (
 CREATE TABLE IF NOT EXISTS evidence (
     id INTEGER PRIMARY KEY,
     origin TEXT NOT NULL,
-    status INTEGER NOT NULL,
+    checkpoint BLOB NOT NULL,
     reason TEXT NOT NULL,
-    request BLOB NOT NULL,
-    received_at INTEGER NOT NULL
+    received_at INTEGER NOT NULL,
+    UNIQUE (origin, checkpoint)
 ) STRICT;
 ";
 
@@ -114,7 +118,12 @@ impl Witness {
         }
         let conn = Connection::open(state)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(WitnessError::Config(format!(
+                "the state database refused WAL mode (it is in {mode} mode)"
+            )));
+        }
         conn.execute_batch("PRAGMA synchronous = FULL;")?;
         conn.execute_batch(SCHEMA)?;
         Ok(Witness { signer, logs: trusted, db: Mutex::new(conn) })
@@ -199,12 +208,19 @@ impl Witness {
                 })
             }
             Err(refusal) => {
-                // A validly signed checkpoint that contradicts what was cosigned is evidence.
-                if matches!(refusal.status(), 409 | 422) {
+                if let Some((size, root)) = latest
+                    && matches!(refusal.status(), 409 | 422)
+                    && forks(&request.checkpoint, size, &root)
+                {
                     tx.execute(
-                        "INSERT INTO evidence (origin, status, reason, request, received_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![origin, refusal.status(), refusal.to_string(), body, now as i64],
+                        "INSERT OR IGNORE INTO evidence (origin, checkpoint, reason, received_at)
+                         VALUES (?1, ?2, ?3, ?4)",
+                        params![
+                            origin,
+                            request.checkpoint,
+                            format!("a second tree of size {size} with another root"),
+                            now as i64
+                        ],
                     )?;
                     tx.commit()?;
                 }
@@ -212,6 +228,15 @@ impl Witness {
             }
         }
     }
+}
+
+/// Whether a checkpoint (whose log signature has verified) has the cosigned size but another
+/// root: the log signed two different trees of one size.
+fn forks(note: &[u8], size: u64, root: &Hash) -> bool {
+    tlog::note::Note::parse(note)
+        .ok()
+        .and_then(|note| tlog::checkpoint::Checkpoint::parse(note.text()).ok())
+        .is_some_and(|c| c.size == size && c.root != *root)
 }
 
 fn read_latest(conn: &Connection, origin: &str) -> Result<Option<(u64, Hash)>, WitnessError> {
