@@ -98,18 +98,8 @@ pub enum LogCommand {
     Verify {
         /// The log's tlog-tiles URL prefix, or a log directory.
         source: String,
-        /// The log's verifier key.
-        #[arg(long)]
-        vkey: String,
-        /// The origin the checkpoint must carry (default: the key's name).
-        #[arg(long)]
-        origin: Option<String>,
-        /// A witness's cosignature verifier key. Repeat for more.
-        #[arg(long = "witness", value_name = "VKEY")]
-        witnesses: Vec<String>,
-        /// How many of the witnesses must have cosigned.
-        #[arg(long, default_value_t = 0)]
-        quorum: usize,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// An earlier checkpoint of this log that the current one must be consistent with.
         #[arg(long, value_name = "CHECKPOINT-FILE")]
         since: Option<PathBuf>,
@@ -121,22 +111,46 @@ pub enum LogCommand {
     VerifyReceipt {
         /// The receipt file.
         file: PathBuf,
-        /// The log's verifier key.
-        #[arg(long)]
-        vkey: String,
-        /// The origin the checkpoint must carry (default: the key's name).
-        #[arg(long)]
-        origin: Option<String>,
-        /// A witness's cosignature verifier key. Repeat for more.
-        #[arg(long = "witness", value_name = "VKEY")]
-        witnesses: Vec<String>,
-        /// How many of the witnesses must have cosigned.
-        #[arg(long, default_value_t = 0)]
-        quorum: usize,
+        #[command(flatten)]
+        trust: TrustArgs,
         /// The entry the receipt is for (default: the entry carried in the receipt).
         #[arg(long)]
         entry: Option<PathBuf>,
     },
+}
+
+/// Whom a verifier trusts: the log's key and origin, and a witness quorum.
+#[derive(clap::Args)]
+pub struct TrustArgs {
+    /// The log's verifier key.
+    #[arg(long)]
+    vkey: String,
+    /// The origin the checkpoint must carry (default: the key's name).
+    #[arg(long)]
+    origin: Option<String>,
+    /// A witness's cosignature verifier key. Repeat for more.
+    #[arg(long = "witness", value_name = "VKEY")]
+    witnesses: Vec<String>,
+    /// How many of the witnesses must have cosigned.
+    #[arg(long, default_value_t = 0)]
+    quorum: usize,
+}
+
+impl TrustArgs {
+    /// The checkpoint policy and the origin to require.
+    fn policy(&self) -> Result<(Policy, String)> {
+        let log_key =
+            VerifierKey::parse(&self.vkey).with_context(|| format!("--vkey {:?}", self.vkey))?;
+        let witnesses = self
+            .witnesses
+            .iter()
+            .map(|w| VerifierKey::parse(w).with_context(|| format!("--witness {w:?}")))
+            .collect::<Result<Vec<_>>>()?;
+        let origin = self.origin.clone().unwrap_or_else(|| log_key.name().to_owned());
+        let policy = Policy { log_keys: vec![log_key], witnesses, quorum: self.quorum };
+        policy.validate()?;
+        Ok((policy, origin))
+    }
 }
 
 #[derive(Subcommand)]
@@ -188,13 +202,13 @@ pub fn run(command: LogCommand) -> Result<ExitCode> {
         LogCommand::Prove(ProveCommand::Consistency { dir, old, new }) => {
             prove_consistency_cmd(&dir, old, new)
         }
-        LogCommand::Verify { source, vkey, origin, witnesses, quorum, since, ca } => {
-            let policy = policy(&vkey, &witnesses, quorum)?;
-            verify(&source, &policy, origin.as_deref(), since.as_deref(), ca.as_deref())
+        LogCommand::Verify { source, trust, since, ca } => {
+            let (policy, origin) = trust.policy()?;
+            verify(&source, &policy, &origin, since.as_deref(), ca.as_deref())
         }
-        LogCommand::VerifyReceipt { file, vkey, origin, witnesses, quorum, entry } => {
-            let policy = policy(&vkey, &witnesses, quorum)?;
-            verify_receipt(&file, &policy, origin.as_deref(), entry.as_deref())
+        LogCommand::VerifyReceipt { file, trust, entry } => {
+            let (policy, origin) = trust.policy()?;
+            verify_receipt(&file, &policy, &origin, entry.as_deref())
         }
     }
 }
@@ -516,17 +530,6 @@ fn prove_consistency_cmd(dir: &Path, old: u64, new: Option<u64>) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-fn policy(vkey: &str, witnesses: &[String], quorum: usize) -> Result<Policy> {
-    let log_key = VerifierKey::parse(vkey).with_context(|| format!("--vkey {vkey:?}"))?;
-    let witnesses = witnesses
-        .iter()
-        .map(|w| VerifierKey::parse(w).with_context(|| format!("--witness {w:?}")))
-        .collect::<Result<Vec<_>>>()?;
-    let policy = Policy { log_keys: vec![log_key], witnesses, quorum };
-    policy.validate()?;
-    Ok(policy)
-}
-
 fn open_source(source: &str, ca: Option<&Path>) -> Result<Box<dyn TileSource>> {
     if source.starts_with("http://") || source.starts_with("https://") {
         let pem = ca.map(std::fs::read).transpose().context("reading the CA certificate")?;
@@ -545,18 +548,17 @@ fn open_source(source: &str, ca: Option<&Path>) -> Result<Box<dyn TileSource>> {
 fn verify(
     source: &str,
     policy: &Policy,
-    origin: Option<&str>,
+    origin: &str,
     since: Option<&Path>,
     ca: Option<&Path>,
 ) -> Result<ExitCode> {
-    let origin = origin.unwrap_or(policy.log_keys[0].name()).to_owned();
     let source = open_source(source, ca)?;
     let earlier = since
         .map(|path| -> Result<_> {
             let note =
                 std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let log_only = Policy { witnesses: Vec::new(), quorum: 0, ..policy.clone() };
-            let verified = log_only.verify_origin(&note, &origin).with_context(|| {
+            let verified = log_only.verify_origin(&note, origin).with_context(|| {
                 format!("the earlier checkpoint {} is not valid", path.display())
             })?;
             Ok((verified.checkpoint.size, verified.checkpoint.root))
@@ -564,7 +566,7 @@ fn verify(
         .transpose()?;
     let started = Instant::now();
     let note = source.checkpoint()?;
-    let verified = policy.verify_origin(&note, &origin).context("the log's checkpoint")?;
+    let verified = policy.verify_origin(&note, origin).context("the log's checkpoint")?;
     let (size, root) = (verified.checkpoint.size, verified.checkpoint.root);
     if let Some((old_size, _)) = earlier
         && old_size > size
@@ -599,10 +601,9 @@ fn verify(
 fn verify_receipt(
     file: &Path,
     policy: &Policy,
-    origin: Option<&str>,
+    origin: &str,
     entry: Option<&Path>,
 ) -> Result<ExitCode> {
-    let origin = origin.unwrap_or(policy.log_keys[0].name());
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let receipt =
         Receipt::parse(&bytes).with_context(|| format!("{} is not a receipt", file.display()))?;

@@ -114,36 +114,30 @@ impl Drop for Server {
     }
 }
 
+/// Appends one generated line per number through `juki log append`'s stdin.
+fn append_generated(log: &Path, numbers: std::ops::Range<u32>) {
+    let mut child = juki()
+        .args(["log", "append", "--quiet", "--dir", p(log)])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = std::io::BufWriter::new(child.stdin.take().unwrap());
+    for i in numbers {
+        writeln!(stdin, "resident-change {i:07} {}", "x".repeat((i % 64) as usize)).unwrap();
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
+
 #[test]
 fn a_million_entries_are_appended_checkpointed_served_and_verified_whole() {
     let fixture = Fixture::new("juki.test/million");
     let log = fixture.log();
-    let mut child = juki()
-        .args(["log", "append", "--quiet", "--dir", p(&log)])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = std::io::BufWriter::new(child.stdin.take().unwrap());
-    for i in 0..400_000u32 {
-        writeln!(stdin, "resident-change {i:07} {}", "x".repeat((i % 64) as usize)).unwrap();
-    }
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    append_generated(&log, 0..400_000);
     ok(&["log", "checkpoint", "--dir", p(&log)]);
     let earlier = fixture.dir.path().join("earlier.checkpoint");
     std::fs::copy(log.join("tlog/checkpoint"), &earlier).unwrap();
-
-    let mut child = juki()
-        .args(["log", "append", "--quiet", "--dir", p(&log)])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = std::io::BufWriter::new(child.stdin.take().unwrap());
-    for i in 400_000..1_000_000u32 {
-        writeln!(stdin, "resident-change {i:07} {}", "x".repeat((i % 64) as usize)).unwrap();
-    }
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    append_generated(&log, 400_000..1_000_000);
     let checkpoint = ok(&["log", "checkpoint", "--dir", p(&log)]);
     assert!(checkpoint.starts_with("juki.test/million\n1000000\n"), "{checkpoint}");
 

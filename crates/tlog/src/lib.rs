@@ -17,6 +17,7 @@
 pub mod checkpoint;
 pub mod cosignature;
 pub mod hash;
+mod lines;
 pub mod merkle;
 pub mod note;
 pub mod receipt;

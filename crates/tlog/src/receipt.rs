@@ -17,6 +17,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::checkpoint::{Checkpoint, CheckpointError, Policy, VerifiedCheckpoint, parse_decimal};
 use crate::hash::Hash;
+use crate::lines::{ProofLinesError, next_line, read_proof_lines, write_proof_lines};
 use crate::merkle::{ProofError, verify_inclusion};
 use crate::note::{MAX_NOTE_SIZE, Note};
 
@@ -27,7 +28,7 @@ pub const HEADER: &str = "c2sp.org/tlog-proof@v1";
 pub const MAX_RECEIPT_SIZE: usize = 1 << 20;
 
 /// The most inclusion-proof lines [`Receipt::parse`] accepts.
-pub const MAX_PROOF_LINES: usize = 63;
+pub use crate::lines::MAX_PROOF_LINES;
 
 /// Why a receipt could not be parsed or did not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,13 +78,6 @@ pub struct Receipt {
     pub checkpoint: Vec<u8>,
 }
 
-/// Splits off the next newline-terminated line, which must be UTF-8.
-fn next_line(input: &[u8]) -> Option<(&str, &[u8])> {
-    let end = input.iter().position(|&b| b == b'\n')?;
-    let line = std::str::from_utf8(&input[..end]).ok()?;
-    Some((line, &input[end + 1..]))
-}
-
 impl Receipt {
     /// Parses a receipt strictly. The checkpoint must be a structurally valid signed note
     /// whose text is a checkpoint; its signatures are not checked here.
@@ -106,20 +100,11 @@ impl Receipt {
             .strip_prefix("index ")
             .and_then(parse_decimal)
             .ok_or(ReceiptError::InvalidIndex)?;
-        let mut proof = Vec::new();
-        loop {
-            let (line, after) = next_line(rest).ok_or(ReceiptError::Truncated)?;
-            rest = after;
-            if line.is_empty() {
-                break;
-            }
-            if proof.len() == MAX_PROOF_LINES {
-                return Err(ReceiptError::TooManyProofLines);
-            }
-            let hash = Hash::from_base64(line)
-                .map_err(|_| ReceiptError::InvalidProofLine(proof.len() + 1))?;
-            proof.push(hash);
-        }
+        let (proof, rest) = read_proof_lines(rest).map_err(|e| match e {
+            ProofLinesError::Truncated => ReceiptError::Truncated,
+            ProofLinesError::TooMany => ReceiptError::TooManyProofLines,
+            ProofLinesError::Invalid(line) => ReceiptError::InvalidProofLine(line),
+        })?;
         let note = Note::parse(rest).map_err(CheckpointError::from)?;
         Checkpoint::parse(note.text())?;
         Ok(Receipt { extra, index, proof, checkpoint: rest.to_vec() })
@@ -136,11 +121,7 @@ impl Receipt {
             out.push(b'\n');
         }
         out.extend_from_slice(format!("index {}\n", self.index).as_bytes());
-        for hash in &self.proof {
-            out.extend_from_slice(hash.to_base64().as_bytes());
-            out.push(b'\n');
-        }
-        out.push(b'\n');
+        write_proof_lines(&mut out, &self.proof);
         out.extend_from_slice(&self.checkpoint);
         out
     }

@@ -21,6 +21,7 @@ use std::fmt;
 use crate::checkpoint::{Checkpoint, CheckpointError, parse_decimal};
 use crate::cosignature::{self, CosignatureError};
 use crate::hash::{EMPTY_ROOT, Hash};
+use crate::lines::{ProofLinesError, next_line, read_proof_lines, write_proof_lines};
 use crate::merkle::{ProofError, verify_consistency};
 use crate::note::{self, MAX_SIGNATURES, Note, NoteError, NoteSignature, Signer, Verifiers};
 
@@ -28,7 +29,7 @@ use crate::note::{self, MAX_SIGNATURES, Note, NoteError, NoteSignature, Signer, 
 pub const MAX_BODY_SIZE: usize = 1 << 20;
 
 /// The most consistency-proof lines a request may carry.
-pub const MAX_PROOF_LINES: usize = 63;
+pub use crate::lines::MAX_PROOF_LINES;
 
 /// The content type of a 409 response body.
 pub const SIZE_CONTENT_TYPE: &str = "text/x.tlog.size";
@@ -76,13 +77,6 @@ pub struct AddCheckpoint {
     pub checkpoint: Vec<u8>,
 }
 
-/// Splits off the next newline-terminated line, which must be UTF-8.
-fn next_line(input: &[u8]) -> Option<(&str, &[u8])> {
-    let end = input.iter().position(|&b| b == b'\n')?;
-    let line = std::str::from_utf8(&input[..end]).ok()?;
-    Some((line, &input[end + 1..]))
-}
-
 impl AddCheckpoint {
     /// Parses a request body strictly. The checkpoint must be a structurally valid signed note
     /// whose text is a checkpoint; its signatures are checked by [`decide`].
@@ -90,25 +84,16 @@ impl AddCheckpoint {
         if body.len() > MAX_BODY_SIZE {
             return Err(RequestError::TooLarge { size: body.len() });
         }
-        let (line, mut rest) = next_line(body).ok_or(RequestError::InvalidOldSize)?;
+        let (line, rest) = next_line(body).ok_or(RequestError::InvalidOldSize)?;
         let old = line
             .strip_prefix("old ")
             .and_then(parse_decimal)
             .ok_or(RequestError::InvalidOldSize)?;
-        let mut proof = Vec::new();
-        loop {
-            let (line, after) = next_line(rest).ok_or(RequestError::Truncated)?;
-            rest = after;
-            if line.is_empty() {
-                break;
-            }
-            if proof.len() == MAX_PROOF_LINES {
-                return Err(RequestError::TooManyProofLines);
-            }
-            let hash = Hash::from_base64(line)
-                .map_err(|_| RequestError::InvalidProofLine(proof.len() + 1))?;
-            proof.push(hash);
-        }
+        let (proof, rest) = read_proof_lines(rest).map_err(|e| match e {
+            ProofLinesError::Truncated => RequestError::Truncated,
+            ProofLinesError::TooMany => RequestError::TooManyProofLines,
+            ProofLinesError::Invalid(line) => RequestError::InvalidProofLine(line),
+        })?;
         let request = AddCheckpoint { old, proof, checkpoint: rest.to_vec() };
         request.parsed_checkpoint()?;
         Ok(request)
@@ -118,11 +103,7 @@ impl AddCheckpoint {
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(32 + 45 * self.proof.len() + self.checkpoint.len());
         out.extend_from_slice(format!("old {}\n", self.old).as_bytes());
-        for hash in &self.proof {
-            out.extend_from_slice(hash.to_base64().as_bytes());
-            out.push(b'\n');
-        }
-        out.push(b'\n');
+        write_proof_lines(&mut out, &self.proof);
         out.extend_from_slice(&self.checkpoint);
         out
     }
