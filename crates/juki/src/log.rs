@@ -72,6 +72,13 @@ pub enum LogCommand {
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
     },
+    /// Rebuild every tile of the checkpointed tree from the entries, replacing lost or damaged
+    /// tiles. Refuses if the entries no longer reproduce the checkpoint.
+    Rebuild {
+        /// The log directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
     /// Serve the log's checkpoint and tiles over HTTP (c2sp.org/tlog-tiles).
     Serve {
         /// The log directory.
@@ -191,6 +198,13 @@ pub fn run(command: LogCommand) -> Result<ExitCode> {
             let log = LogDir::open(&dir)?;
             let integration = checkpoint(&log, passphrase_env.as_deref())?;
             std::io::stdout().write_all(&integration.checkpoint)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        LogCommand::Rebuild { dir } => {
+            let log = LogDir::open(&dir)?;
+            let verifier = tlog_store::integrate::VerifyOnly::new(log.vkey()?, &log.config.origin);
+            let size = tlog_store::integrate::rebuild(&log.entries()?, &log.tiles(), &verifier)?;
+            println!("rebuilt the tiles of {} at size {size}", log.config.origin);
             Ok(ExitCode::SUCCESS)
         }
         LogCommand::Serve { dir, listen, prefix, tls_cert, tls_key } => {
@@ -531,7 +545,7 @@ fn prove_consistency_cmd(dir: &Path, old: u64, new: Option<u64>) -> Result<ExitC
 }
 
 fn open_source(source: &str, ca: Option<&Path>) -> Result<Box<dyn TileSource>> {
-    if source.starts_with("http://") || source.starts_with("https://") {
+    if is_url(source) {
         let pem = ca.map(std::fs::read).transpose().context("reading the CA certificate")?;
         return Ok(Box::new(HttpSource::new(source, pem.as_deref())?));
     }
@@ -545,14 +559,18 @@ fn open_source(source: &str, ca: Option<&Path>) -> Result<Box<dyn TileSource>> {
     }
 }
 
+fn is_url(location: &str) -> bool {
+    location.starts_with("http://") || location.starts_with("https://")
+}
+
 fn verify(
-    source: &str,
+    location: &str,
     policy: &Policy,
     origin: &str,
     since: Option<&Path>,
     ca: Option<&Path>,
 ) -> Result<ExitCode> {
-    let source = open_source(source, ca)?;
+    let source = open_source(location, ca)?;
     let earlier = since
         .map(|path| -> Result<_> {
             let note =
@@ -580,6 +598,14 @@ fn verify(
     if let Some(old) = earlier {
         check_consistency(source.as_ref(), old, (size, root))?;
     }
+    // Given a log directory, the entries database must hold what the tiles commit to.
+    let entries_db = Path::new(location).join("entries.db");
+    let self_checked = if !is_url(location) && entries_db.exists() {
+        let entries = tlog_store::entries::SqliteEntries::open(&entries_db)?;
+        Some(tlog_store::verify::check_entries(&entries, source.as_ref(), size)?)
+    } else {
+        None
+    };
     let seconds = started.elapsed().as_secs_f64();
     println!("verified {origin}: {size} entries, root {root}");
     println!(
@@ -594,6 +620,9 @@ fn verify(
     }
     if let Some((old_size, _)) = earlier {
         println!("  consistent with the earlier checkpoint at size {old_size}");
+    }
+    if let Some(count) = self_checked {
+        println!("  the entries database matches the tiles ({count} entries)");
     }
     Ok(ExitCode::SUCCESS)
 }

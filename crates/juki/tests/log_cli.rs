@@ -417,3 +417,24 @@ fn witnessed_checkpoints_and_a_refused_fork() {
     ]);
     assert!(served.contains(": 3 entries"), "{served}");
 }
+
+#[test]
+fn lost_tiles_are_rebuilt_and_changed_entries_are_not_blessed() {
+    let fixture = Fixture::new("juki.test/rebuild");
+    let log = fixture.log();
+    append_generated(&log, 0..1_000);
+    ok(&["log", "checkpoint", "--dir", p(&log)]);
+    std::fs::remove_dir_all(log.join("tlog/tile")).unwrap();
+    let error = fails(&["log", "verify", p(&log), "--vkey", &fixture.vkey]);
+    assert!(error.contains("no such tile"), "{error}");
+    let out = ok(&["log", "rebuild", "--dir", p(&log)]);
+    assert!(out.contains("at size 1000"), "{out}");
+    ok(&["log", "verify", p(&log), "--vkey", &fixture.vkey]);
+
+    let mut entries = SqliteEntries::open(&log.join("entries.db")).unwrap();
+    entries.connection().execute("UPDATE log_entries SET entry = x'00' WHERE idx = 7", []).unwrap();
+    let error = fails(&["log", "verify", p(&log), "--vkey", &fixture.vkey]);
+    assert!(error.contains("entry 7 in the entries database does not match"), "{error}");
+    let error = fails(&["log", "rebuild", "--dir", p(&log)]);
+    assert!(error.contains("changed behind the log's back"), "{error}");
+}

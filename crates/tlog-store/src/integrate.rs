@@ -26,16 +26,19 @@ use crate::tiledir::TileDir;
 /// Entries read and hashed per step: a multiple of the tile width that bounds memory.
 const CHUNK: u64 = 32 * TILE_WIDTH;
 
+/// Opens the checkpoints a log signed.
+pub trait CheckpointVerifier {
+    /// Verifies a checkpoint this log signed and returns its size and root.
+    fn open(&self, note: &[u8]) -> Result<(u64, Hash), Error>;
+}
+
 /// Signs the log's checkpoints and opens the ones it signed before.
-pub trait CheckpointSigner {
+pub trait CheckpointSigner: CheckpointVerifier {
     /// The log's origin line.
     fn origin(&self) -> &str;
 
     /// Signs a checkpoint body (`origin\nsize\nroot\n`) and returns the signed note.
     fn sign(&self, body: &str) -> Result<Vec<u8>, Error>;
-
-    /// Verifies a checkpoint this log signed and returns its size and root.
-    fn open(&self, note: &[u8]) -> Result<(u64, Hash), Error>;
 }
 
 /// What one integration did.
@@ -73,10 +76,8 @@ pub fn integrate(
     signer: &dyn CheckpointSigner,
     cosign: &mut dyn FnMut(&Integration) -> Result<Vec<u8>, Error>,
 ) -> Result<Integration, Error> {
+    let _lock = lock(tiles)?;
     fs::create_dir_all(tiles.root()).map_err(Error::io("creating", tiles.root()))?;
-    let lock_path = tiles.root().join(".integrate.lock");
-    let lock = File::create(&lock_path).map_err(Error::io("creating", &lock_path))?;
-    lock.lock().map_err(Error::io("locking", &lock_path))?;
 
     let previous = tiles.read_checkpoint()?;
     let (old_size, old_root) = match &previous {
@@ -107,22 +108,7 @@ pub fn integrate(
         });
     }
 
-    let mut start = old_size;
-    while start < new_size {
-        let end = (start - start % CHUNK + CHUNK).min(new_size);
-        let batch = entries.read_entries(start, end)?;
-        let hashes = {
-            use rayon::prelude::*;
-            batch.par_iter().map(|entry| leaf_hash(entry)).collect::<Vec<_>>()
-        };
-        let mut written = Vec::new();
-        for (entry, hash) in batch.into_iter().zip(hashes) {
-            edge.push_leaf(entry, hash, &mut written)?;
-        }
-        tiles.write_tiles(&written)?;
-        start = end;
-    }
-    tiles.write_tiles(&edge.partial_tiles(new_size)?)?;
+    extend(entries, tiles, &mut edge, new_size)?;
     let root = edge.root();
 
     // Read the new tree back from disk and prove it extends the old one.
@@ -145,6 +131,105 @@ pub fn integrate(
     tiles.write_checkpoint(&integration.checkpoint)?;
     remove_replaced_partials(tiles, old_size, new_size)?;
     Ok(integration)
+}
+
+/// Takes the lock that serialises integrations and rebuilds of one tile directory. The lock
+/// file sits beside the directory, so that a rebuild can replace the directory while holding it.
+fn lock(tiles: &TileDir) -> Result<File, Error> {
+    let root = tiles.root();
+    let name = root.file_name().and_then(|n| n.to_str()).unwrap_or("tiles");
+    let path = root.with_file_name(format!(".{name}.lock"));
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(Error::io("creating", parent))?;
+    }
+    let file = File::create(&path).map_err(Error::io("creating", &path))?;
+    file.lock().map_err(Error::io("locking", &path))?;
+    Ok(file)
+}
+
+/// Streams entries from the edge's size up to `end` into the tiles, in tile-aligned chunks,
+/// and writes the partial tiles at `end`. Every tile written is durable when this returns.
+fn extend(
+    entries: &dyn EntryReader,
+    tiles: &TileDir,
+    edge: &mut RightEdge,
+    end: u64,
+) -> Result<(), Error> {
+    let mut start = edge.size;
+    while start < end {
+        let stop = (start - start % CHUNK + CHUNK).min(end);
+        let batch = entries.read_entries(start, stop)?;
+        let hashes = {
+            use rayon::prelude::*;
+            batch.par_iter().map(|entry| leaf_hash(entry)).collect::<Vec<_>>()
+        };
+        let mut written = Vec::new();
+        for (entry, hash) in batch.into_iter().zip(hashes) {
+            edge.push_leaf(entry, hash, &mut written)?;
+        }
+        tiles.write_tiles(&written)?;
+        start = stop;
+    }
+    tiles.write_tiles(&edge.partial_tiles(end)?)
+}
+
+/// Rebuilds every tile of the checkpointed tree from the entries into a fresh directory, which
+/// then replaces the tile directory; returns the checkpoint's size. The rebuilt tree must
+/// reproduce the checkpoint's root, so this repairs lost or damaged tiles but never blesses
+/// entries that were changed. Entries appended after the checkpoint are left for the next
+/// integration.
+pub fn rebuild(
+    entries: &dyn EntryReader,
+    tiles: &TileDir,
+    verifier: &dyn CheckpointVerifier,
+) -> Result<u64, Error> {
+    let _lock = lock(tiles)?;
+    let root = tiles.root();
+    let name = root.file_name().and_then(|n| n.to_str()).unwrap_or("tiles").to_owned();
+    let fresh = TileDir::new(root.with_file_name(format!("{name}.rebuild")));
+    let replaced = root.with_file_name(format!("{name}.replaced"));
+    // A crash between the two renames below leaves the checkpoint in the replaced directory.
+    let note = match tiles.read_checkpoint()? {
+        Some(note) => Some(note),
+        None => TileDir::new(&replaced).read_checkpoint()?,
+    };
+    let (size, expected) = match &note {
+        Some(note) => verifier.open(note)?,
+        None => (0, EMPTY_ROOT),
+    };
+    let stored = entries.entry_count()?;
+    if stored < size {
+        return Err(Error::Corrupt(format!(
+            "the checkpoint covers {size} entries but only {stored} are stored: entries were \
+             removed behind the log's back"
+        )));
+    }
+    if fresh.root().exists() {
+        fs::remove_dir_all(fresh.root()).map_err(Error::io("removing", fresh.root()))?;
+    }
+    fs::create_dir_all(fresh.root()).map_err(Error::io("creating", fresh.root()))?;
+    let mut edge = RightEdge::load(entries, &fresh, 0)?;
+    extend(entries, &fresh, &mut edge, size)?;
+    if edge.root() != expected {
+        return Err(Error::Corrupt(format!(
+            "the stored entries do not reproduce the root of the checkpoint (size {size}): they \
+             were changed behind the log's back; the tiles were not replaced"
+        )));
+    }
+    if let Some(note) = &note {
+        fresh.write_checkpoint(note)?;
+    }
+    if root.exists() {
+        fs::rename(root, &replaced).map_err(Error::io("moving aside", root))?;
+    }
+    fs::rename(fresh.root(), root).map_err(Error::io("moving into place", root))?;
+    if let Some(parent) = root.parent() {
+        crate::tiledir::sync_dir(parent)?;
+    }
+    if replaced.exists() {
+        fs::remove_dir_all(&replaced).map_err(Error::io("removing", &replaced))?;
+    }
+    Ok(size)
 }
 
 /// Drops partial tiles whose full tile now exists (the spec allows it; readers that still ask
@@ -323,11 +408,42 @@ impl CheckpointSigner for NoteSigner {
         tlog::checkpoint::sign(&checkpoint, &self.signer)
             .map_err(|e| Error::Checkpoint(e.to_string()))
     }
+}
 
+impl CheckpointVerifier for NoteSigner {
     fn open(&self, note: &[u8]) -> Result<(u64, Hash), Error> {
-        let verified = self.policy.verify_origin(note, self.origin()).map_err(|e| {
-            Error::Checkpoint(format!("the log's own checkpoint does not verify with its key: {e}"))
-        })?;
-        Ok((verified.checkpoint.size, verified.checkpoint.root))
+        open_own(&self.policy, note, self.origin())
     }
+}
+
+/// A [`CheckpointVerifier`] from the log's verifier key alone, for work that needs no signing.
+pub struct VerifyOnly {
+    policy: tlog::checkpoint::Policy,
+    origin: String,
+}
+
+impl VerifyOnly {
+    /// Opens checkpoints of `origin` signed by `vkey`.
+    pub fn new(vkey: tlog::note::VerifierKey, origin: &str) -> VerifyOnly {
+        let policy =
+            tlog::checkpoint::Policy { log_keys: vec![vkey], witnesses: Vec::new(), quorum: 0 };
+        VerifyOnly { policy, origin: origin.to_owned() }
+    }
+}
+
+impl CheckpointVerifier for VerifyOnly {
+    fn open(&self, note: &[u8]) -> Result<(u64, Hash), Error> {
+        open_own(&self.policy, note, &self.origin)
+    }
+}
+
+fn open_own(
+    policy: &tlog::checkpoint::Policy,
+    note: &[u8],
+    origin: &str,
+) -> Result<(u64, Hash), Error> {
+    let verified = policy.verify_origin(note, origin).map_err(|e| {
+        Error::Checkpoint(format!("the log's own checkpoint does not verify with its key: {e}"))
+    })?;
+    Ok((verified.checkpoint.size, verified.checkpoint.root))
 }

@@ -185,3 +185,50 @@ pub fn check_consistency(
     })?;
     Ok(proof)
 }
+
+/// Checks that the first `size` entries in the entries database are the ones the published
+/// tiles commit to: a node's self-check that nothing in its database was changed behind the
+/// log's back. Returns the number of entries checked.
+pub fn check_entries(
+    entries: &dyn crate::entries::EntryReader,
+    source: &dyn TileSource,
+    size: u64,
+) -> Result<u64, Error> {
+    let stored = entries.entry_count()?;
+    if stored < size {
+        return Err(Error::Corrupt(format!(
+            "the entries database holds {stored} entries but the checkpoint covers {size}"
+        )));
+    }
+    let tiles = size.div_ceil(TILE_WIDTH);
+    let mut first = 0;
+    while first < tiles {
+        let last = (first + BATCH_TILES).min(tiles);
+        let ids: Vec<TileId> = (first..last)
+            .map(|index| {
+                tile_for_size(TileKind::Hashes { level: 0 }, index, size).expect("inside the tree")
+            })
+            .collect();
+        let fetched = source.tiles(&ids)?;
+        let start = first * TILE_WIDTH;
+        let batch = entries.read_entries(start, (last * TILE_WIDTH).min(size))?;
+        let mut leaves = Vec::with_capacity(batch.len());
+        for (id, bytes) in ids.iter().zip(&fetched) {
+            leaves.extend(parse_hash_tile(*id, bytes).map_err(|e| Error::Corrupt(e.to_string()))?);
+        }
+        let mismatch = {
+            use rayon::prelude::*;
+            batch.par_iter().zip(&leaves).position_first(|(entry, leaf)| leaf_hash(entry) != *leaf)
+        };
+        if let Some(offset) = mismatch {
+            let index = start + offset as u64;
+            return Err(Error::Corrupt(format!(
+                "entry {index} in the entries database does not match its leaf in {}: it was \
+                 changed behind the log's back",
+                ids[offset / TILE_WIDTH as usize].path()
+            )));
+        }
+        first = last;
+    }
+    Ok(size)
+}

@@ -9,7 +9,7 @@ use tlog::tile::{TileId, TileKind};
 use tlog::{Hash, leaf_hash};
 use tlog_store::Error;
 use tlog_store::entries::{EntryReader, SqliteEntries};
-use tlog_store::integrate::{Integration, NoteSigner, integrate, without_witnesses};
+use tlog_store::integrate::{Integration, NoteSigner, integrate, rebuild, without_witnesses};
 use tlog_store::source::{TileHashReader, TileSource};
 use tlog_store::tiledir::TileDir;
 use tlog_store::verify::{check_consistency, verify_tree};
@@ -168,4 +168,46 @@ fn a_checkpoint_signed_by_another_key_is_not_built_on() {
     let error = log.integrate().unwrap_err();
     assert!(error.to_string().contains("does not verify with its key"), "{error}");
     assert_eq!(log.entries.entry_count().unwrap(), 4);
+}
+
+#[test]
+fn lost_tiles_are_rebuilt_from_the_entries() {
+    let mut log = Log::new();
+    log.append(70_000);
+    let done = log.integrate().unwrap();
+    log.append(10);
+    fs::remove_dir_all(log.tiles.root().join("tile/1")).unwrap();
+    let error = log.integrate().unwrap_err();
+    assert!(error.to_string().contains("rebuild the tiles"), "{error}");
+
+    assert_eq!(rebuild(&log.entries, &log.tiles, &log.signer).unwrap(), 70_000);
+    verify_tree(&log.tiles, done.size, &done.root, &mut |_| {}).unwrap();
+    assert_eq!(log.tiles.read_checkpoint().unwrap().unwrap(), done.checkpoint);
+    let next = log.integrate().unwrap();
+    assert_eq!((next.size, next.root), (70_010, log.expected_root()));
+
+    // The whole directory gone, and a crash that left only the replaced copy behind.
+    let root = log.tiles.root().to_path_buf();
+    fs::rename(&root, root.with_file_name("tlog.replaced")).unwrap();
+    assert_eq!(rebuild(&log.entries, &log.tiles, &log.signer).unwrap(), 70_010);
+    assert!(!root.with_file_name("tlog.replaced").exists());
+    verify_tree(&log.tiles, next.size, &next.root, &mut |_| {}).unwrap();
+}
+
+#[test]
+fn a_rebuild_never_blesses_changed_entries() {
+    let mut log = Log::new();
+    log.append(600);
+    log.integrate().unwrap();
+    log.entries
+        .connection()
+        .execute("UPDATE log_entries SET entry = x'01' WHERE idx = 3", [])
+        .unwrap();
+    let before =
+        fs::read(log.tiles.tile_path(TileId::full(TileKind::Hashes { level: 0 }, 0))).unwrap();
+    let error = rebuild(&log.entries, &log.tiles, &log.signer).unwrap_err();
+    assert!(error.to_string().contains("were changed"), "{error}");
+    let after =
+        fs::read(log.tiles.tile_path(TileId::full(TileKind::Hashes { level: 0 }, 0))).unwrap();
+    assert_eq!(before, after, "the old tiles stand");
 }
