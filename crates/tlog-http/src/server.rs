@@ -27,9 +27,15 @@ pub const TILE_CACHE: &str = "public, max-age=31536000, immutable";
 /// The read API of one log directory, mounted under `prefix` (empty, or `/something`).
 pub fn router(tiles: TileDir, prefix: &str) -> Router {
     let prefix = prefix.trim_end_matches('/');
+    // Entry bundles compress well and the specification asks for compression; hash tiles are
+    // random bytes and are sent as they are.
+    let bundles = Router::new()
+        .route("/tile/entries/{*path}", get(bundle))
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true));
     let routes = Router::new()
         .route("/checkpoint", get(checkpoint))
         .route("/tile/{*path}", get(tile))
+        .merge(bundles)
         .with_state(Arc::new(tiles));
     if prefix.is_empty() { routes } else { Router::new().nest(prefix, routes) }
 }
@@ -65,6 +71,10 @@ async fn checkpoint(State(tiles): State<Arc<TileDir>>) -> Response {
         Ok(None) => text(StatusCode::NOT_FOUND, "this log has no checkpoint yet"),
         Err(response) => response,
     }
+}
+
+async fn bundle(state: State<Arc<TileDir>>, Path(path): Path<String>) -> Response {
+    tile(state, Path(format!("entries/{path}"))).await
 }
 
 async fn tile(State(tiles): State<Arc<TileDir>>, Path(path): Path<String>) -> Response {

@@ -544,3 +544,34 @@ fn the_read_api_over_tls_with_a_private_ca() {
     assert!(error.to_string().contains("cert.pem"), "{error}");
     assert!(HttpSource::new(&url, Some(b"not a certificate")).is_err());
 }
+
+/// Entry bundles are sent gzip-compressed to clients that accept it (and the HTTP client
+/// undoes it); hash tiles, which are random bytes, are not.
+#[test]
+fn entry_bundles_are_compressed_and_hash_tiles_are_not() {
+    let log = Log::new();
+    let server = Server::start(log.tiles.clone(), "", None);
+    let head = |target: &str| {
+        let mut stream = TcpStream::connect(server.addr).unwrap();
+        let request = format!(
+            "GET {target} HTTP/1.1\r\nHost: {}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n",
+            server.addr
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).unwrap();
+        let end = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+        (head, response.len() - end - 4)
+    };
+    let bundle_path = format!("/{}", bundle(0, 256).path());
+    let (bundle_head, compressed_len) = head(&bundle_path);
+    assert!(bundle_head.contains("content-encoding: gzip"), "{bundle_head}");
+    assert!(compressed_len < log.on_disk(bundle(0, 256)).len(), "the bundle got smaller");
+    let (tile_head, _) = head(&format!("/{}", hashes(0, 0, 256).path()));
+    assert!(tile_head.starts_with("http/1.1 200"), "{tile_head}");
+    assert!(!tile_head.contains("content-encoding"), "{tile_head}");
+    // A client that does not ask for gzip gets the bundle as it is.
+    let (status, plain) = raw_get(server.addr, &bundle_path);
+    assert_eq!((status, plain), (200, log.on_disk(bundle(0, 256))));
+}
