@@ -1,0 +1,16 @@
+//! The municipal registry's rules, as pure functions over data.
+//!
+//! - [`fields`]: the `key value` text body of every signed event, with its one escaping.
+//! - [`event`]: the events themselves (genesis, enrolment, revocation, code block, change).
+//! - [`rules`]: who may sign what, and the state machine of each reason.
+//! - [`state`]: a registry's whole state in memory, built from the log.
+//! - [`time`]: UTC instants as events write them.
+//!
+//! No I/O happens here: the store feeds events and state in, and writes out what comes back.
+#![forbid(unsafe_code)]
+
+pub mod event;
+pub mod fields;
+pub mod rules;
+pub mod state;
+pub mod time;

@@ -1,0 +1,482 @@
+//! The rules every registry event must pass before it is applied: who may sign it, and what
+//! state change it may make. Pure: the caller supplies the registry's current state through
+//! [`RegistryView`] and applies the returned [`Effect`].
+//!
+//! Authority follows the log's order, not the clocks in the events: an operator may sign once
+//! the enrolment is in the log and is never again trusted once the revocation is, whatever
+//! time a later event claims. The event's own time must not precede the enrolment, and at
+//! admission (not on replay) it must be within [`MAX_CLOCK_SKEW`] of the node's clock, so a
+//! stolen key cannot be used later to sign backdated changes.
+
+use std::collections::BTreeSet;
+
+use registry_domain::{
+    ChangeReason, IdentityRecordParts, MunicipalityCode, ReasonFamily, RecordStatus, ResidentCode,
+};
+use tlog::note::{self, NoteError, VerifierKey, Verifiers};
+
+use crate::event::{Change, Event, EventError, Role};
+use crate::time::Timestamp;
+
+/// How far an event's time may be from the node's clock when it is admitted (seconds).
+pub const MAX_CLOCK_SKEW: u64 = 600;
+
+/// An operator as the log has recorded it so far.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operator {
+    /// The operator's key.
+    pub key: VerifierKey,
+    /// What the operator may do.
+    pub role: Role,
+    /// When the enrolment was signed.
+    pub enrolled: Timestamp,
+    /// Whether a revocation is in the log.
+    pub revoked: bool,
+}
+
+/// What the rules need to know about one municipality's registry.
+pub trait RegistryView {
+    /// The municipality.
+    fn municipality(&self) -> MunicipalityCode;
+    /// The admin key, once the genesis event is in the log.
+    fn admin(&self) -> Option<VerifierKey>;
+    /// Every operator ever enrolled, revoked or not.
+    fn operators(&self) -> Vec<Operator>;
+    /// The current snapshot of a resident's record.
+    fn resident(&self, code: ResidentCode) -> Option<IdentityRecordParts>;
+    /// Whether a code lies in a block allocated to this municipality.
+    fn in_code_pool(&self, code: ResidentCode) -> bool;
+    /// Whether a code was ever given to anyone here (current, closed or replaced records).
+    fn code_ever_used(&self, code: ResidentCode) -> bool;
+}
+
+/// What applying an accepted event does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Start the registry with this admin key.
+    Genesis(crate::event::Genesis),
+    /// Enrol an operator.
+    Enrol(crate::event::Enrolment),
+    /// Revoke an operator.
+    Revoke(crate::event::Revocation),
+    /// Add a code block to the pool.
+    CodeBlock(crate::event::CodeBlock),
+    /// Store the new snapshot (and, for a code change, retire the previous code).
+    Change {
+        /// The change.
+        change: Change,
+        /// The operators whose signatures authorised it.
+        signers: Vec<VerifierKey>,
+    },
+}
+
+/// Why an event is refused. Messages name codes and reasons, never personal data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The note or its text is malformed.
+    #[error("malformed event: {0}")]
+    Malformed(String),
+    /// The event is for another municipality.
+    #[error("the event is for municipality {found}, but this registry is {expected}")]
+    WrongMunicipality {
+        /// This registry.
+        expected: MunicipalityCode,
+        /// The event's.
+        found: MunicipalityCode,
+    },
+    /// A signature required is missing or does not verify.
+    #[error("not signed as required: {0}")]
+    Unsigned(String),
+    /// A signer is not allowed to sign this event.
+    #[error("not authorised: {0}")]
+    Unauthorised(String),
+    /// The change needs two different operators and has fewer.
+    #[error("{reason} ({label}) needs two different operators; {signed} signed")]
+    SecondOperatorMissing {
+        /// The reason's code.
+        reason: &'static str,
+        /// Its Japanese label.
+        label: &'static str,
+        /// How many authorised operators signed.
+        signed: usize,
+    },
+    /// The change is not a legal transition from the current record.
+    #[error("illegal change: {0}")]
+    IllegalTransition(String),
+    /// The event's time is too far from the node's clock.
+    #[error("the event was signed at {event}, but it is now {now}: sign it again")]
+    Stale {
+        /// The event's time.
+        event: Timestamp,
+        /// The node's time.
+        now: Timestamp,
+    },
+}
+
+/// Opens, checks and decides one signed event. `now` is the node's clock at admission, or
+/// `None` when replaying the log (the freshness check applies only at admission).
+pub fn decide(
+    note_bytes: &[u8],
+    view: &dyn RegistryView,
+    national: &VerifierKey,
+    now: Option<Timestamp>,
+) -> Result<Effect, Refusal> {
+    let parsed = note::Note::parse(note_bytes).map_err(|e| Refusal::Malformed(e.to_string()))?;
+    let event =
+        Event::parse(parsed.text()).map_err(|e: EventError| Refusal::Malformed(e.to_string()))?;
+    if event.municipality() != view.municipality() {
+        return Err(Refusal::WrongMunicipality {
+            expected: view.municipality(),
+            found: event.municipality(),
+        });
+    }
+    let time = match &event {
+        Event::Genesis(g) => g.time,
+        Event::Enrolment(e) => e.time,
+        Event::Revocation(r) => r.time,
+        Event::CodeBlock(b) => b.time,
+        Event::Change(c) => c.time,
+    };
+    if let Some(now) = now
+        && time.unix().abs_diff(now.unix()) > MAX_CLOCK_SKEW
+    {
+        return Err(Refusal::Stale { event: time, now });
+    }
+    match event {
+        Event::Genesis(genesis) => {
+            if view.admin().is_some() {
+                return Err(Refusal::IllegalTransition(
+                    "the registry already has its genesis".into(),
+                ));
+            }
+            require_signature(note_bytes, &genesis.admin, "the admin key named in the genesis")?;
+            Ok(Effect::Genesis(genesis))
+        }
+        Event::Enrolment(enrolment) => {
+            let admin = admin(view)?;
+            require_signature(note_bytes, &admin, "the municipality's admin key")?;
+            if view.operators().iter().any(|o| o.key == enrolment.operator) {
+                return Err(Refusal::IllegalTransition(format!(
+                    "the operator key {} is already enrolled (or was revoked): use a new key",
+                    enrolment.operator
+                )));
+            }
+            Ok(Effect::Enrol(enrolment))
+        }
+        Event::Revocation(revocation) => {
+            let admin = admin(view)?;
+            require_signature(note_bytes, &admin, "the municipality's admin key")?;
+            match view.operators().iter().find(|o| o.key == revocation.operator) {
+                Some(o) if !o.revoked => Ok(Effect::Revoke(revocation)),
+                Some(_) => {
+                    Err(Refusal::IllegalTransition("the operator is already revoked".into()))
+                }
+                None => Err(Refusal::IllegalTransition("no such operator is enrolled here".into())),
+            }
+        }
+        Event::CodeBlock(block) => {
+            admin(view)?;
+            require_signature(note_bytes, national, "the national key")?;
+            Ok(Effect::CodeBlock(block))
+        }
+        Event::Change(change) => {
+            admin(view)?;
+            let signers = authorised_signers(note_bytes, view, change.time)?;
+            let reason = change.reason();
+            let needed = if reason.needs_two_operators() { 2 } else { 1 };
+            if signers.len() < needed {
+                return Err(Refusal::SecondOperatorMissing {
+                    reason: reason.code(),
+                    label: reason.label(),
+                    signed: signers.len(),
+                });
+            }
+            check_transition(&change, view)?;
+            Ok(Effect::Change { change, signers })
+        }
+    }
+}
+
+fn admin(view: &dyn RegistryView) -> Result<VerifierKey, Refusal> {
+    view.admin().ok_or_else(|| {
+        Refusal::IllegalTransition("the registry has no genesis yet (run `juki init`)".into())
+    })
+}
+
+/// The note must carry a valid signature by `key`.
+fn require_signature(note_bytes: &[u8], key: &VerifierKey, who: &str) -> Result<(), Refusal> {
+    let known: Verifiers = [key.clone()].into_iter().collect();
+    match note::open(note_bytes, &known) {
+        Ok(_) => Ok(()),
+        Err(NoteError::NotSigned) => Err(Refusal::Unsigned(format!("no signature by {who}"))),
+        Err(e) => Err(Refusal::Unsigned(format!("{who}: {e}"))),
+    }
+}
+
+/// The distinct operators whose valid signatures are on the note and who may sign at `time`.
+fn authorised_signers(
+    note_bytes: &[u8],
+    view: &dyn RegistryView,
+    time: Timestamp,
+) -> Result<Vec<VerifierKey>, Refusal> {
+    let operators = view.operators();
+    let known: Verifiers = operators.iter().map(|o| o.key.clone()).collect();
+    let opened = match note::open(note_bytes, &known) {
+        Ok(opened) => opened,
+        Err(NoteError::NotSigned) => {
+            return Err(Refusal::Unsigned(
+                "no signature by an operator enrolled in this municipality".into(),
+            ));
+        }
+        Err(e) => return Err(Refusal::Unsigned(e.to_string())),
+    };
+    let mut signers = Vec::new();
+    let mut seen = BTreeSet::new();
+    for verified in opened.verified() {
+        let operator =
+            operators.iter().find(|o| o.key == verified.key).expect("opened with these keys");
+        if operator.revoked {
+            return Err(Refusal::Unauthorised(format!(
+                "operator {} is revoked",
+                operator.key.name()
+            )));
+        }
+        if time < operator.enrolled {
+            return Err(Refusal::Unauthorised(format!(
+                "operator {} signed before being enrolled",
+                operator.key.name()
+            )));
+        }
+        if seen.insert(*operator.key.public_key()) {
+            signers.push(operator.key.clone());
+        }
+    }
+    Ok(signers)
+}
+
+fn illegal(message: impl Into<String>) -> Refusal {
+    Refusal::IllegalTransition(message.into())
+}
+
+/// The state machine: whether `change` may follow the resident's current record.
+fn check_transition(change: &Change, view: &dyn RegistryView) -> Result<(), Refusal> {
+    let record = &change.record;
+    let reason = change.reason();
+    let here = view.municipality();
+    let closes = matches!(record.status, RecordStatus::Closed { .. });
+    // The status the reason leads to.
+    let must_close = reason.family() == ReasonFamily::Deletion;
+    if closes != must_close {
+        return Err(illegal(format!(
+            "{} ({}) {} the record",
+            reason.code(),
+            reason.label(),
+            if must_close { "closes" } else { "leaves open" }
+        )));
+    }
+    if record.address.municipality() != here && !closes {
+        return Err(illegal(format!(
+            "a resident of {here} must have an address in {here}; the record says {}",
+            record.address.municipality()
+        )));
+    }
+    if record.latest_change.date() < record.birth_date {
+        return Err(illegal("the change takes effect before the resident was born"));
+    }
+    match (reason == ChangeReason::MoveOut, change.moved_to) {
+        (true, None) => {
+            return Err(illegal("a move-out names the municipality moved to (moved-to)"));
+        }
+        (true, Some(to)) if to == here => {
+            return Err(illegal("a move-out goes to another municipality; use move-within"));
+        }
+        (false, Some(_)) => return Err(illegal("only a move-out names a municipality moved to")),
+        _ => {}
+    }
+    let code_change = matches!(
+        reason,
+        ChangeReason::ResidentCodeChange | ChangeReason::ResidentCodeExOfficioEntry
+    );
+    if change.previous_code.is_some() != code_change {
+        return Err(illegal(
+            "previous-resident is given with, and only with, a resident-code change",
+        ));
+    }
+
+    // The record this change follows.
+    let current = match change.previous_code {
+        Some(previous) => {
+            let current = view
+                .resident(previous)
+                .ok_or_else(|| illegal("no resident has the code being replaced"))?;
+            fresh_code(record.resident_code, view)?;
+            Some(current)
+        }
+        None => view.resident(record.resident_code),
+    };
+    if current.is_none() && reason.family() != ReasonFamily::Entry {
+        return Err(illegal(format!(
+            "{} ({}) needs an existing record, and there is none",
+            reason.code(),
+            reason.label()
+        )));
+    }
+    let expected_history = current.as_ref().map_or(1, |c| c.history_number.get() + 1);
+    if record.history_number.get() != expected_history {
+        return Err(illegal(format!(
+            "the change must create history number {expected_history}, not {}: it was signed \
+             against another state of the record",
+            record.history_number
+        )));
+    }
+
+    match (reason.family(), &current) {
+        (ReasonFamily::Entry, None) => {
+            if reason.is_cancellation() {
+                return Err(illegal("a cancellation needs an existing record"));
+            }
+            if matches!(reason, ChangeReason::MoveIn | ChangeReason::MoveInFromAbroad) {
+                // A person moving in keeps the code they have; it need not come from our pool.
+                Ok(())
+            } else {
+                fresh_code(record.resident_code, view)
+            }
+        }
+        (ReasonFamily::Entry, Some(current)) => match current.status {
+            RecordStatus::Active => Err(illegal("the resident is already registered here")),
+            RecordStatus::Closed { .. } if reason.is_cancellation() => {
+                same_identity(current, record, "a cancellation of a deletion")
+            }
+            RecordStatus::Closed { .. }
+                if matches!(reason, ChangeReason::MoveIn | ChangeReason::MoveInFromAbroad) =>
+            {
+                Ok(())
+            }
+            RecordStatus::Closed { .. } => Err(illegal(
+                "a closed record changes only by a cancellation (異動の取消し) or a move back in",
+            )),
+        },
+        (_, None) => Err(illegal(format!(
+            "{} ({}) needs an existing record, and there is none",
+            reason.code(),
+            reason.label()
+        ))),
+        (_, Some(current)) if !matches!(current.status, RecordStatus::Active) => {
+            Err(illegal("a closed record changes only by a cancellation (異動の取消し)"))
+        }
+        (ReasonFamily::Deletion, Some(current)) => same_identity(current, record, "a deletion"),
+        (ReasonFamily::Correction, Some(current)) => check_correction(reason, current, record),
+    }
+}
+
+/// A code for a new record: from this municipality's pool and never used here.
+fn fresh_code(code: ResidentCode, view: &dyn RegistryView) -> Result<(), Refusal> {
+    if !view.in_code_pool(code) {
+        return Err(illegal(format!(
+            "the resident code is not in a block allocated to {}",
+            view.municipality()
+        )));
+    }
+    if view.code_ever_used(code) {
+        return Err(illegal("the resident code was already given to someone"));
+    }
+    Ok(())
+}
+
+/// The identity fields (everything but the code, status, history and change) are unchanged.
+fn same_identity(
+    current: &IdentityRecordParts,
+    next: &IdentityRecordParts,
+    what: &str,
+) -> Result<(), Refusal> {
+    if current.name != next.name
+        || current.birth_date != next.birth_date
+        || current.sex != next.sex
+        || current.address != next.address
+        || current.individual_number != next.individual_number
+    {
+        return Err(illegal(format!("{what} does not change the identity fields")));
+    }
+    Ok(())
+}
+
+/// Which fields each correction may change.
+fn check_correction(
+    reason: ChangeReason,
+    current: &IdentityRecordParts,
+    next: &IdentityRecordParts,
+) -> Result<(), Refusal> {
+    use ChangeReason as R;
+    let changed = |field: &str| -> bool {
+        match field {
+            "name" => {
+                current.name.name() != next.name.name()
+                    || current.name.reading() != next.name.reading()
+            }
+            "former" => current.name.former() != next.name.former(),
+            "birth" => current.birth_date != next.birth_date,
+            "sex" => current.sex != next.sex,
+            "address" => current.address != next.address,
+            "individual-number" => current.individual_number != next.individual_number,
+            "code" => current.resident_code != next.resident_code,
+            _ => unreachable!("known fields"),
+        }
+    };
+    let allowed: &[&str] = match reason {
+        R::MoveWithin => &["address"],
+        R::NameChange => &["name", "former"],
+        R::FormerSurnameEntry | R::FormerSurnameChange | R::FormerSurnameDeletion => &["former"],
+        R::IndividualNumberChange
+        | R::IndividualNumberExOfficioCorrection
+        | R::IndividualNumberExOfficioEntry => &["individual-number"],
+        R::ResidentCodeChange | R::ResidentCodeExOfficioEntry => &["code"],
+        R::MinorCorrection
+        | R::ExOfficioCorrection
+        | R::ClericalCorrection
+        | R::CancellationCorrection => {
+            &["name", "former", "birth", "sex", "address", "individual-number"]
+        }
+        other => return Err(illegal(format!("{} is not a correction", other.code()))),
+    };
+    for field in ["name", "former", "birth", "sex", "address", "individual-number", "code"] {
+        if changed(field) && !allowed.contains(&field) {
+            return Err(illegal(format!(
+                "{} ({}) may not change the {field} field",
+                reason.code(),
+                reason.label()
+            )));
+        }
+    }
+    let must_change: &[&str] = match reason {
+        R::MoveWithin => &["address"],
+        R::NameChange => &["name"],
+        R::ResidentCodeChange | R::ResidentCodeExOfficioEntry => &["code"],
+        R::FormerSurnameEntry | R::FormerSurnameChange | R::FormerSurnameDeletion => &["former"],
+        _ => &[],
+    };
+    for field in must_change {
+        if !changed(field) {
+            return Err(illegal(format!(
+                "{} ({}) must change the {field} field",
+                reason.code(),
+                reason.label()
+            )));
+        }
+    }
+    match reason {
+        R::FormerSurnameEntry
+            if current.name.former().is_some() || next.name.former().is_none() =>
+        {
+            Err(illegal("a former surname is entered where none is recorded"))
+        }
+        R::FormerSurnameDeletion if next.name.former().is_some() => {
+            Err(illegal("a deletion of the former surname leaves none"))
+        }
+        R::FormerSurnameChange
+            if current.name.former().is_none() || next.name.former().is_none() =>
+        {
+            Err(illegal("a change of former surname needs one before and after"))
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,121 @@
+//! A registry's whole state in memory, built by applying accepted events in log order.
+//!
+//! This is what the log says the registry is. The store keeps the same state in indexed tables
+//! for lookups; `juki registry verify` rebuilds this from the log and compares the two.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use registry_domain::{IdentityRecordParts, MunicipalityCode, ResidentCode};
+use tlog::note::VerifierKey;
+
+use crate::rules::{Effect, Operator, RegistryView};
+
+/// The state of one municipality's registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegistryState {
+    municipality: MunicipalityCode,
+    admin: Option<VerifierKey>,
+    operators: Vec<Operator>,
+    /// Every snapshot of every record, oldest first, by the code it was recorded under.
+    histories: BTreeMap<ResidentCode, Vec<IdentityRecordParts>>,
+    /// Codes replaced by a resident-code change.
+    retired: BTreeSet<ResidentCode>,
+    /// Allocated blocks of ten-digit bases, `(first, count)`.
+    blocks: Vec<(u64, u64)>,
+}
+
+impl RegistryState {
+    /// An empty registry for a municipality.
+    pub fn new(municipality: MunicipalityCode) -> RegistryState {
+        RegistryState {
+            municipality,
+            admin: None,
+            operators: Vec::new(),
+            histories: BTreeMap::new(),
+            retired: BTreeSet::new(),
+            blocks: Vec::new(),
+        }
+    }
+
+    /// Applies an accepted event.
+    pub fn apply(&mut self, effect: &Effect) {
+        match effect {
+            Effect::Genesis(genesis) => self.admin = Some(genesis.admin.clone()),
+            Effect::Enrol(enrolment) => self.operators.push(Operator {
+                key: enrolment.operator.clone(),
+                role: enrolment.role,
+                enrolled: enrolment.time,
+                revoked: false,
+            }),
+            Effect::Revoke(revocation) => {
+                for operator in &mut self.operators {
+                    if operator.key == revocation.operator {
+                        operator.revoked = true;
+                    }
+                }
+            }
+            Effect::CodeBlock(block) => self.blocks.push((block.first, block.count)),
+            Effect::Change { change, .. } => {
+                if let Some(previous) = change.previous_code {
+                    // The history moves to the new code; the old code is retired for good.
+                    let mut history = self.histories.remove(&previous).unwrap_or_default();
+                    history.push(change.record.clone());
+                    self.histories.insert(change.record.resident_code, history);
+                    self.retired.insert(previous);
+                } else {
+                    self.histories
+                        .entry(change.record.resident_code)
+                        .or_default()
+                        .push(change.record.clone());
+                }
+            }
+        }
+    }
+
+    /// Every current record, by resident code.
+    pub fn current(&self) -> impl Iterator<Item = &IdentityRecordParts> {
+        self.histories.values().filter_map(|h| h.last())
+    }
+
+    /// A resident's snapshots, oldest first.
+    pub fn history(&self, code: ResidentCode) -> Option<&[IdentityRecordParts]> {
+        self.histories.get(&code).map(Vec::as_slice)
+    }
+
+    /// The allocated code blocks.
+    pub fn blocks(&self) -> &[(u64, u64)] {
+        &self.blocks
+    }
+
+    /// The codes retired by resident-code changes.
+    pub fn retired(&self) -> &BTreeSet<ResidentCode> {
+        &self.retired
+    }
+}
+
+impl RegistryView for RegistryState {
+    fn municipality(&self) -> MunicipalityCode {
+        self.municipality
+    }
+
+    fn admin(&self) -> Option<VerifierKey> {
+        self.admin.clone()
+    }
+
+    fn operators(&self) -> Vec<Operator> {
+        self.operators.clone()
+    }
+
+    fn resident(&self, code: ResidentCode) -> Option<IdentityRecordParts> {
+        self.histories.get(&code).and_then(|h| h.last()).cloned()
+    }
+
+    fn in_code_pool(&self, code: ResidentCode) -> bool {
+        let base = code.ten_digits();
+        self.blocks.iter().any(|&(first, count)| base >= first && base < first + count)
+    }
+
+    fn code_ever_used(&self, code: ResidentCode) -> bool {
+        self.histories.contains_key(&code) || self.retired.contains(&code)
+    }
+}
