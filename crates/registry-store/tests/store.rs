@@ -1,0 +1,242 @@
+//! The registry store: signed events applied in one transaction each, refusals that change
+//! nothing, and `verify` naming every edit made to the database behind the log's back.
+
+use registry_core::event::{Change, CodeBlock, Enrolment, Event, Genesis, Role};
+use registry_core::time::Timestamp;
+use registry_domain::{
+    Address, ChangeInfo, ChangeReason, Date, HistoryNumber, IdentityRecordParts, MunicipalityCode,
+    Name, NameReading, PersonName, RecordStatus, ResidentCode, Sex,
+};
+use registry_store::{Registry, StoreError};
+use tlog::note::{KeyKind, Note, Signer};
+
+const NOW: u64 = 1_795_512_600;
+
+fn achi() -> MunicipalityCode {
+    MunicipalityCode::parse("204072").unwrap()
+}
+
+fn key(name: &str, seed: u8) -> Signer {
+    Signer::from_seed(name, KeyKind::Ed25519, [seed; 32]).unwrap()
+}
+
+fn sign(event: &Event, signers: &[&Signer]) -> Vec<u8> {
+    let mut note = Note::new(event.to_text()).unwrap();
+    for signer in signers {
+        note.sign(signer).unwrap();
+    }
+    note.to_bytes()
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_unix(NOW)
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    registry: Registry,
+    clerk: Signer,
+    supervisor: Signer,
+    seed: u64,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let national = key("national.juki.test", 1);
+        let admin = key("admin.204072.juki.test", 2);
+        let clerk = key("op.204072.juki.test/tanaka", 3);
+        let supervisor = key("op.204072.juki.test/suzuki", 4);
+        let mut registry =
+            Registry::create(&dir.path().join("registry.db"), achi(), &national.verifier())
+                .unwrap();
+        let genesis =
+            Event::Genesis(Genesis { municipality: achi(), admin: admin.verifier(), time: now() });
+        registry.submit(&sign(&genesis, &[&admin]), now()).unwrap();
+        for (op, role) in [(&clerk, Role::Clerk), (&supervisor, Role::Supervisor)] {
+            let enrol = Event::Enrolment(Enrolment {
+                municipality: achi(),
+                operator: op.verifier(),
+                role,
+                time: now(),
+            });
+            registry.submit(&sign(&enrol, &[&admin]), now()).unwrap();
+        }
+        let block = Event::CodeBlock(CodeBlock {
+            municipality: achi(),
+            first: 2_040_700_000,
+            count: 10_000,
+            time: now(),
+        });
+        registry.submit(&sign(&block, &[&national]), now()).unwrap();
+        Fixture { _dir: dir, registry, clerk, supervisor, seed: 0x9e37_79b9_7f4a_7c15 }
+    }
+
+    fn birth(&mut self, name: &str, reading: &str) -> IdentityRecordParts {
+        let seed = &mut self.seed;
+        let code = self
+            .registry
+            .draw_code(&mut || {
+                *seed ^= *seed << 13;
+                *seed ^= *seed >> 7;
+                *seed ^= *seed << 17;
+                *seed
+            })
+            .unwrap();
+        let record = IdentityRecordParts {
+            resident_code: code,
+            name: Name::new(
+                PersonName::new(name).unwrap(),
+                NameReading::new(reading).unwrap(),
+                None,
+            ),
+            birth_date: Date::parse("2026-11-20").unwrap(),
+            sex: Sex::from_code(1).unwrap(),
+            address: Address::new(achi(), "大字智里 1234番地").unwrap(),
+            individual_number: None,
+            latest_change: ChangeInfo::new(ChangeReason::Birth, Date::parse("2026-11-20").unwrap()),
+            history_number: HistoryNumber::new(1).unwrap(),
+            status: RecordStatus::Active,
+        };
+        let event = Event::Change(Change {
+            municipality: achi(),
+            record: record.clone(),
+            previous_code: None,
+            moved_to: None,
+            time: now(),
+        });
+        self.registry.submit(&sign(&event, &[&self.clerk]), now()).unwrap();
+        record
+    }
+
+    fn change(
+        &mut self,
+        record: &IdentityRecordParts,
+        reason: ChangeReason,
+        edit: impl FnOnce(&mut Change),
+        two: bool,
+    ) -> Result<IdentityRecordParts, StoreError> {
+        let mut next = record.clone();
+        next.latest_change = ChangeInfo::new(reason, Date::parse("2026-11-24").unwrap());
+        next.history_number = next.history_number.next().unwrap();
+        if reason.family() == registry_domain::ReasonFamily::Deletion {
+            next.status = RecordStatus::Closed { reason };
+        }
+        let mut change = Change {
+            municipality: achi(),
+            record: next,
+            previous_code: None,
+            moved_to: None,
+            time: now(),
+        };
+        edit(&mut change);
+        let signers: Vec<&Signer> =
+            if two { vec![&self.clerk, &self.supervisor] } else { vec![&self.clerk] };
+        self.registry.submit(&sign(&Event::Change(change.clone()), &signers), now())?;
+        Ok(change.record)
+    }
+}
+
+fn day() -> (Fixture, Vec<IdentityRecordParts>) {
+    let mut f = Fixture::new();
+    let a = f.birth("熊谷 一郎", "クマガイ イチロウ");
+    let b = f.birth("熊谷 二郎", "クマガイ ジロウ");
+    let c = f.birth("原 三郎", "ハラ サブロウ");
+    let a = f
+        .change(
+            &a,
+            ChangeReason::MoveWithin,
+            |c| c.record.address = Address::new(achi(), "大字駒場 5番地").unwrap(),
+            false,
+        )
+        .unwrap();
+    let c = f.change(&c, ChangeReason::Death, |_| {}, true).unwrap();
+    (f, vec![a, b, c])
+}
+
+#[test]
+fn a_day_applies_and_verifies_clean() {
+    let (f, records) = day();
+    assert_eq!(f.registry.verify().unwrap(), vec![]);
+    assert_eq!(f.registry.resident(records[0].resident_code).unwrap().unwrap(), records[0]);
+    assert_eq!(f.registry.history(records[0].resident_code).unwrap().len(), 2);
+    let found = f.registry.search(Some("くまがい"), None, 10).unwrap();
+    assert_eq!(found.len(), 2, "hiragana finds the katakana readings");
+    let found = f
+        .registry
+        .search(Some("クマガイ　ジロウ"), Some(Date::parse("2026-11-20").unwrap()), 10)
+        .unwrap();
+    assert_eq!(found, vec![records[1].clone()]);
+}
+
+#[test]
+fn a_refused_event_changes_nothing() {
+    let (mut f, records) = day();
+    let before = f.registry.event_count().unwrap();
+    let error = f.change(&records[1], ChangeReason::Death, |_| {}, false).unwrap_err();
+    assert!(error.to_string().contains("needs two different operators"), "{error}");
+    let error = f
+        .change(
+            &records[2],
+            ChangeReason::MoveWithin,
+            |c| c.record.status = RecordStatus::Active,
+            false,
+        )
+        .unwrap_err();
+    assert!(error.to_string().contains("closed record"), "{error}");
+    assert_eq!(f.registry.event_count().unwrap(), before);
+    assert_eq!(f.registry.verify().unwrap(), vec![]);
+}
+
+fn edit(f: &mut Fixture, sql: &str, params: &[&dyn rusqlite::ToSql]) {
+    let changed = f.registry.connection().execute(sql, params).unwrap();
+    assert_eq!(changed, 1, "{sql}");
+}
+
+#[test]
+fn edits_behind_the_logs_back_are_named() {
+    let (mut f, records) = day();
+    let a = records[0].resident_code.to_string();
+    let b = records[1].resident_code.to_string();
+
+    edit(&mut f, "UPDATE residents SET address = '大字駒場 999番地' WHERE code = ?1", &[&a]);
+    let found: Vec<String> = f.registry.verify().unwrap().iter().map(ToString::to_string).collect();
+    assert_eq!(found, vec![format!("resident {a}: field address differs from the log")]);
+
+    edit(&mut f, "DELETE FROM residents WHERE code = ?1", &[&b]);
+    let found: Vec<String> = f.registry.verify().unwrap().iter().map(ToString::to_string).collect();
+    assert!(
+        found.contains(&format!(
+            "resident {b}: is missing from the residents table (deleted behind the log's back)"
+        )),
+        "{found:?}"
+    );
+
+    let invented = ResidentCode::from_ten_digits(2_040_709_999).unwrap().to_string();
+    edit(
+        &mut f,
+        "INSERT INTO residents SELECT ?1, history, status, name, reading, former_name, former_reading, birth, sex, address_municipality, address, individual_number, reason, effective, event_idx, name_key, reading_key, address_key FROM residents WHERE code = ?2",
+        &[&invented, &a],
+    );
+    let found: Vec<String> = f.registry.verify().unwrap().iter().map(ToString::to_string).collect();
+    assert!(found.contains(&format!("resident {invented}: is in the residents table but not in the log (inserted behind the log's back)")), "{found:?}");
+
+    // Rewriting a stored event: its commitment in the log no longer matches.
+    let idx: i64 = f
+        .registry
+        .connection()
+        .query_row("SELECT event_idx FROM residents WHERE code = ?1", [&a], |r| r.get(0))
+        .unwrap();
+    edit(
+        &mut f,
+        "UPDATE events SET note = CAST(replace(CAST(note AS TEXT), '駒場', '駒場東') AS BLOB) WHERE idx = ?1",
+        &[&idx],
+    );
+    let found: Vec<String> = f.registry.verify().unwrap().iter().map(ToString::to_string).collect();
+    assert!(
+        found.contains(&format!(
+            "event {idx} does not match its log entry: it was rewritten behind the log's back"
+        )),
+        "{found:?}"
+    );
+}
