@@ -201,6 +201,35 @@ impl Registry {
         Ok(Applied { index, effect })
     }
 
+    /// Validates and applies many signed events in order, in one transaction (group commit):
+    /// each is decided against the state left by the ones before it; refused ones are skipped
+    /// and reported in their place. Everything accepted is durable when this returns; a
+    /// database failure applies none of them.
+    pub fn submit_many(
+        &mut self,
+        notes: &[&[u8]],
+        now: Timestamp,
+    ) -> Result<Vec<Result<Applied, Refusal>>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(notes.len());
+        for note in notes {
+            let view = SqlView::new(&tx, self.municipality);
+            let decided = decide(note, &view, &self.national, Some(now));
+            if let Some(failure) = view.failure() {
+                return Err(failure);
+            }
+            match decided {
+                Ok(effect) => {
+                    let index = append(&tx, note, &effect)?;
+                    results.push(Ok(Applied { index, effect }));
+                }
+                Err(refusal) => results.push(Err(refusal)),
+            }
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+
     /// The current record of a resident, read from the signed event that made it.
     pub fn resident(&self, code: ResidentCode) -> Result<Option<IdentityRecordParts>, StoreError> {
         record_of(&self.conn, code)
@@ -223,17 +252,33 @@ impl Registry {
         birth: Option<registry_domain::Date>,
         limit: usize,
     ) -> Result<Vec<IdentityRecordParts>, StoreError> {
-        let key = text.map(fold::fold_for_match);
-        let mut select = self.conn.prepare(
-            "SELECT code FROM residents
-             WHERE (?1 IS NULL OR reading_key = ?1 OR name_key = ?1
-                    OR reading_key LIKE ?1 || '%' OR name_key LIKE ?1 || '%')
-               AND (?2 IS NULL OR birth = ?2)
-             ORDER BY reading_key, code LIMIT ?3",
-        )?;
-        let codes: Vec<String> = select
-            .query_map(params![key, birth.map(|b| b.to_string()), limit as i64], |r| r.get(0))?
-            .collect::<Result<_, _>>()?;
+        let birth = birth.map(|b| b.to_string());
+        let codes: Vec<String> = match text.map(fold::fold_for_match) {
+            // A prefix of the folded name or reading, as two index range scans.
+            Some(key) => {
+                let end = format!("{key}\u{10FFFF}");
+                let mut select = self.conn.prepare_cached(
+                    "SELECT code, reading_key FROM residents
+                       WHERE reading_key >= ?1 AND reading_key < ?2 AND (?3 IS NULL OR birth = ?3)
+                     UNION
+                     SELECT code, reading_key FROM residents
+                       WHERE name_key >= ?1 AND name_key < ?2 AND (?3 IS NULL OR birth = ?3)
+                     ORDER BY 2, 1 LIMIT ?4",
+                )?;
+                select
+                    .query_map(params![key, end, birth, limit as i64], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?
+            }
+            None => {
+                let mut select = self.conn.prepare_cached(
+                    "SELECT code FROM residents WHERE (?1 IS NULL OR birth = ?1)
+                     ORDER BY reading_key, code LIMIT ?2",
+                )?;
+                select
+                    .query_map(params![birth, limit as i64], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?
+            }
+        };
         codes
             .into_iter()
             .filter_map(|code| ResidentCode::parse(&code).ok())
