@@ -33,19 +33,30 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Registry figures: signed changes validated and durably applied, and lookup latency by
+    /// resident code and by name reading, beside this machine's Ed25519 verification rate.
+    Registry {
+        /// Residents registered before the lookups are measured.
+        #[arg(long, default_value_t = 1_000_000)]
+        residents: u64,
+        /// Changes per transaction (group commit).
+        #[arg(long, default_value_t = 1_000)]
+        batch: usize,
+    },
 }
 
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
     match command {
         BenchCommand::Log { entries, writers, dir } => bench_log(entries, writers, dir),
+        BenchCommand::Registry { residents, batch } => crate::bench_registry::run(residents, batch),
     }
 }
 
-fn rate(count: u64, elapsed: Duration) -> f64 {
+pub fn rate(count: u64, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(1e-9)
 }
 
-fn line(name: &str, value: f64, unit: &str, note: &str) {
+pub fn line(name: &str, value: f64, unit: &str, note: &str) {
     println!("{name:<44} {value:>14.0} {unit:<12} {note}");
 }
 
@@ -229,7 +240,7 @@ fn bench_log(total: u64, writers: usize, dir: Option<std::path::PathBuf>) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
-fn tempfile_dir() -> Result<TempDir> {
+pub fn tempfile_dir() -> Result<TempDir> {
     let mut suffix = [0u8; 8];
     keyfile::random_bytes(&mut suffix)?;
     let name: String = suffix.iter().map(|b| format!("{b:02x}")).collect();
@@ -239,10 +250,10 @@ fn tempfile_dir() -> Result<TempDir> {
 }
 
 /// A directory removed when dropped.
-struct TempDir(std::path::PathBuf);
+pub struct TempDir(std::path::PathBuf);
 
 impl TempDir {
-    fn path(&self) -> &std::path::Path {
+    pub fn path(&self) -> &std::path::Path {
         &self.0
     }
 }

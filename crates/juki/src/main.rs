@@ -5,10 +5,15 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_registry;
+mod code_cmd;
 mod key;
 mod log;
 mod logdir;
 mod passphrase;
+mod registry_cmd;
+mod registrydir;
+mod resident;
 mod witness_cmd;
 
 use std::process::ExitCode;
@@ -37,6 +42,24 @@ enum Command {
     /// Measure this machine and juki's hot paths.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Create a municipality's registry.
+    #[command(subcommand)]
+    Init(registry_cmd::InitCommand),
+    /// Issue resident-code blocks (national key) and add them to a registry's pool.
+    #[command(subcommand)]
+    CodeBlock(registry_cmd::CodeBlockCommand),
+    /// Enrol, revoke and list the operators who sign changes (admin key).
+    #[command(subcommand)]
+    Operator(registry_cmd::OperatorCommand),
+    /// Record changes to residents' records, and show, list and search them.
+    #[command(subcommand)]
+    Resident(resident::ResidentCommand),
+    /// Checkpoint a registry's log and verify the registry against it.
+    #[command(subcommand)]
+    Registry(registry_cmd::RegistryCommand),
+    /// Check municipality codes, resident codes and individual numbers.
+    #[command(subcommand)]
+    Code(code_cmd::CodeCommand),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +69,12 @@ fn main() -> ExitCode {
         Command::Log(command) => log::run(command),
         Command::Witness(command) => witness_cmd::run(command),
         Command::Bench(command) => bench::run(command),
+        Command::Init(command) => registry_cmd::run_init(command),
+        Command::CodeBlock(command) => registry_cmd::run_code_block(command),
+        Command::Operator(command) => registry_cmd::run_operator(command),
+        Command::Resident(command) => resident::run(command),
+        Command::Registry(command) => registry_cmd::run_registry(command),
+        Command::Code(command) => code_cmd::run(command),
     };
     match result {
         Ok(code) => code,

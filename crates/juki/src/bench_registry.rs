@@ -1,0 +1,236 @@
+//! `juki bench registry`: how fast a municipality's registry validates and durably applies
+//! signed changes, and how fast it answers lookups with a million residents.
+//!
+//! Every change is a real signed `juki.change/v1` event, checked by the same rules as at the
+//! counter (signature, authority, state machine) and written with its log entry and derived
+//! rows in a transaction. The events are signed before the clock starts: signing is the
+//! clerks' work, not the node's. This machine's Ed25519 verification rate is measured in the
+//! same run as the bound: every change costs at least one verification.
+
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail, ensure};
+use registry_core::event::{Change, CodeBlock, Enrolment, Event, Genesis, Role};
+use registry_core::time::Timestamp;
+use registry_domain::{
+    Address, ChangeInfo, ChangeReason, Date, HistoryNumber, IdentityRecordParts, MunicipalityCode,
+    Name, NameReading, PersonName, RecordStatus, ResidentCode, Sex,
+};
+use registry_store::Registry;
+use tlog::note::{KeyKind, Note, Signer};
+
+use crate::bench::{line, rate, tempfile_dir};
+
+const KANA: [&str; 40] = [
+    "ア", "イ", "ウ", "エ", "オ", "カ", "キ", "ク", "ケ", "コ", "サ", "シ", "ス", "セ", "ソ", "タ",
+    "チ", "ツ", "テ", "ト", "ナ", "ニ", "ヌ", "ネ", "ノ", "ハ", "ヒ", "フ", "ヘ", "ホ", "マ", "ミ",
+    "ム", "メ", "モ", "ヤ", "ユ", "ヨ", "ラ", "リ",
+];
+const KANJI: [&str; 40] = [
+    "山", "田", "川", "中", "村", "木", "林", "森", "本", "井", "石", "松", "竹", "原", "野", "上",
+    "下", "小", "大", "高", "長", "藤", "佐", "鈴", "伊", "加", "吉", "清", "斎", "池", "岡", "島",
+    "谷", "橋", "西", "東", "北", "南", "花", "子",
+];
+
+/// A synthetic person's (name, reading) from a number: three syllables each for the family
+/// and given names, so readings are nearly unique.
+fn person(i: u64) -> (String, String) {
+    let digit = |k: u32| (i / 40u64.pow(k) % 40) as usize;
+    let reading = format!(
+        "{}{}{}\u{3000}{}{}{}",
+        KANA[digit(0)],
+        KANA[digit(1)],
+        KANA[digit(2)],
+        KANA[digit(3)],
+        KANA[digit(4)],
+        KANA[digit(5)]
+    );
+    let name =
+        format!("{}{} {}{}", KANJI[digit(0)], KANJI[digit(1)], KANJI[digit(2)], KANJI[digit(3)]);
+    (name, reading)
+}
+
+fn birth(
+    municipality: MunicipalityCode,
+    code: ResidentCode,
+    i: u64,
+    time: Timestamp,
+) -> Result<Event> {
+    let (name, reading) = person(i);
+    let born = Date::new(1930 + (i % 95) as u16, 1 + (i % 12) as u8, 1 + (i % 28) as u8)?;
+    let record = IdentityRecordParts {
+        resident_code: code,
+        name: Name::new(PersonName::new(&name)?, NameReading::new(&reading)?, None),
+        birth_date: born,
+        sex: Sex::from_code(1 + (i % 2) as u8)?,
+        address: Address::new(municipality, &format!("大字智里 {}番地", i % 5000 + 1))?,
+        individual_number: None,
+        latest_change: ChangeInfo::new(ChangeReason::Birth, born),
+        history_number: HistoryNumber::new(1)?,
+        status: RecordStatus::Active,
+    };
+    Ok(Event::Change(Change { municipality, record, previous_code: None, moved_to: None, time }))
+}
+
+fn signed(event: &Event, signer: &Signer) -> Result<Vec<u8>> {
+    let mut note = Note::new(event.to_text())?;
+    note.sign(signer)?;
+    Ok(note.to_bytes())
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub fn run(residents: u64, batch: usize) -> Result<ExitCode> {
+    ensure!(residents >= 10_000 && batch >= 1, "--residents must be at least 10000");
+    let temp = tempfile_dir()?;
+    let municipality = MunicipalityCode::parse("204072")?;
+    let now = Timestamp::from_unix(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs(),
+    );
+    println!(
+        "juki bench registry: {residents} residents of {} ({}), batches of {batch}, in {}",
+        municipality,
+        municipality.name(),
+        temp.path().display()
+    );
+
+    // The bound: Ed25519 verifications per second on one core.
+    let probe = Signer::from_seed("bench.juki.test/probe", KeyKind::Ed25519, [9; 32])?;
+    let probe_note =
+        signed(&birth(municipality, ResidentCode::from_ten_digits(1)?, 1, now)?, &probe)?;
+    let known: tlog::note::Verifiers = [probe.verifier()].into_iter().collect();
+    let n = 20_000u64;
+    let start = Instant::now();
+    for _ in 0..n {
+        tlog::note::open(std::hint::black_box(&probe_note), &known)?;
+    }
+    let verify_rate = rate(n, start.elapsed());
+    line(
+        "Ed25519 note verifications (1 core)",
+        verify_rate,
+        "per s",
+        "the bound for one signature each",
+    );
+
+    let national = Signer::from_seed("national.bench.juki.test", KeyKind::Ed25519, [1; 32])?;
+    let admin = Signer::from_seed("admin.204072.bench.juki.test", KeyKind::Ed25519, [2; 32])?;
+    let clerk = Signer::from_seed("op.204072.bench.juki.test/clerk", KeyKind::Ed25519, [3; 32])?;
+    let mut registry =
+        Registry::create(&temp.path().join("registry.db"), municipality, &national.verifier())?;
+    let first = 1_000_000_000u64;
+    let setup = [
+        signed(
+            &Event::Genesis(Genesis { municipality, admin: admin.verifier(), time: now }),
+            &admin,
+        )?,
+        signed(
+            &Event::Enrolment(Enrolment {
+                municipality,
+                operator: clerk.verifier(),
+                role: Role::Clerk,
+                time: now,
+            }),
+            &admin,
+        )?,
+        signed(
+            &Event::CodeBlock(CodeBlock {
+                municipality,
+                first,
+                count: (2 * residents).min(registry_core::event::MAX_BLOCK),
+                time: now,
+            }),
+            &national,
+        )?,
+    ];
+    for note in &setup {
+        registry.submit(note, now)?;
+    }
+
+    // Sign every birth first (the clerks' side), in parallel.
+    let start = Instant::now();
+    let notes: Vec<Vec<u8>> = {
+        use rayon::prelude::*;
+        (0..residents)
+            .into_par_iter()
+            .map(|i| {
+                let code = ResidentCode::from_ten_digits(first + 2 * i)?;
+                signed(&birth(municipality, code, i, now)?, &clerk)
+            })
+            .collect::<Result<_>>()?
+    };
+    println!("  (signed {residents} births in {:.1}s, not counted)", start.elapsed().as_secs_f64());
+
+    // One transaction per change, for a sample: what a single clerk's change costs.
+    let sample = 2_000usize.min(notes.len() / 10);
+    let start = Instant::now();
+    for note in &notes[..sample] {
+        registry.submit(note, now)?;
+    }
+    line(
+        "changes validated and applied, 1 per transaction",
+        rate(sample as u64, start.elapsed()),
+        "changes/s",
+        "one fsync each",
+    );
+    // Group commit: many changes per transaction.
+    let start = Instant::now();
+    for chunk in notes[sample..].chunks(batch) {
+        let refs: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
+        for result in registry.submit_many(&refs, now)? {
+            if let Err(refusal) = result {
+                bail!("a benchmark change was refused: {refusal}");
+            }
+        }
+    }
+    let applied = (notes.len() - sample) as u64;
+    let apply_rate = rate(applied, start.elapsed());
+    line(
+        &format!("changes validated and applied, {batch} per transaction"),
+        apply_rate,
+        "changes/s",
+        &format!(
+            "{:.0}% of one core's Ed25519 bound (target >= 5,000)",
+            100.0 * apply_rate / verify_rate
+        ),
+    );
+    drop(notes);
+
+    // Lookups with every resident registered.
+    let mut by_code = Vec::with_capacity(10_000);
+    for k in 0..10_000u64 {
+        let i = k.wrapping_mul(2_654_435_761) % residents;
+        let code = ResidentCode::from_ten_digits(first + 2 * i)?;
+        let start = Instant::now();
+        let found = registry.resident(code)?;
+        by_code.push(start.elapsed());
+        ensure!(found.is_some(), "resident {i} not found");
+    }
+    by_code.sort();
+    let mut by_reading = Vec::with_capacity(10_000);
+    for k in 0..10_000u64 {
+        let i = k.wrapping_mul(40_503) % residents;
+        let (_, reading) = person(i);
+        let start = Instant::now();
+        let found = registry.search(Some(&reading), None, 10)?;
+        by_reading.push(start.elapsed());
+        ensure!(!found.is_empty(), "reading {i} not found");
+    }
+    by_reading.sort();
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    println!(
+        "{:<44} {:>8.0} µs p50 {:>8.0} µs p99",
+        "lookup by resident code",
+        micros(percentile(&by_code, 0.5)),
+        micros(percentile(&by_code, 0.99))
+    );
+    println!(
+        "{:<44} {:>8.0} µs p50 {:>8.0} µs p99",
+        "search by name reading (exact, folded)",
+        micros(percentile(&by_reading, 0.5)),
+        micros(percentile(&by_reading, 0.99))
+    );
+    Ok(ExitCode::SUCCESS)
+}

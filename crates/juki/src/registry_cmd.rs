@@ -1,0 +1,803 @@
+//! `juki init municipal`, `juki code-block`, `juki operator` and `juki registry`: setting up a
+//! municipality's registry, its resident-code pool and its operators, and checkpointing and
+//! verifying its log. The resident commands are in `resident`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use clap::Subcommand;
+use registry_core::event::{CodeBlock, Enrolment, Event, Genesis, MAX_BLOCK, Revocation, Role};
+use registry_core::rules::Refusal;
+use registry_domain::MunicipalityCode;
+use registry_store::{Applied, Registry, StoreError};
+use tlog::checkpoint::Policy;
+use tlog::note::{KeyKind, Note, Signer, VerifierKey};
+use tlog_store::entries::EntryReader as _;
+use zeroize::Zeroizing;
+
+use crate::passphrase;
+use crate::registrydir::{
+    self, CONFIG, DATABASE, NODE_KEY, RegistryConfig, RegistryDir, TILES, admin_key_name,
+    national_key_name, operator_key_name,
+};
+
+/// The origin of a municipality's registry log unless `--origin` says otherwise.
+fn default_origin(code: MunicipalityCode) -> String {
+    format!("juki.local/registry/{code}")
+}
+
+#[derive(Subcommand)]
+pub enum InitCommand {
+    /// Create a municipality's registry in a new directory.
+    ///
+    /// Creates DIR with registry.toml, registry.db, node.key (the node's checkpoint key) and
+    /// tlog/ (the registry log's tiles). Generates the municipality's admin key into the separate
+    /// file given with --admin-out: it enrols and revokes operators, so keep it offline (on
+    /// removable media, sealed with a passphrase) and never in DIR. Records the genesis event
+    /// signed by it and publishes the first checkpoint. The national key, which allocates
+    /// resident-code blocks, is either given (--national-vkey) or generated (--national-key-out).
+    ///
+    /// Example: juki init municipal --code 204072 --dir /srv/juki/204072 --admin-out
+    /// /media/usb/admin.key --national-vkey national.juki.local+…
+    Municipal {
+        /// The municipality's six-digit code (全国地方公共団体コード), e.g. 204072 for 阿智村.
+        #[arg(long)]
+        code: String,
+        /// The registry directory to create; it must not hold a registry yet.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Where to write the municipality's admin key (outside DIR). It must not exist.
+        #[arg(long, value_name = "FILE")]
+        admin_out: PathBuf,
+        /// The national key's verifier key, which signs resident-code blocks.
+        #[arg(long, value_name = "VKEY", group = "national")]
+        national_vkey: Option<String>,
+        /// Generate a national key into this file instead (for a test or a first node) and
+        /// print its verifier key.
+        #[arg(long, value_name = "FILE", group = "national")]
+        national_key_out: Option<PathBuf>,
+        /// The registry log's origin (default juki.local/registry/CODE).
+        #[arg(long)]
+        origin: Option<String>,
+        /// Seal the admin key (and a generated national key) with the passphrase in this
+        /// environment variable. Recommended: the admin key is the registry's root of trust.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CodeBlockCommand {
+    /// Issue a block of resident codes to a municipality, signed by the national key, into a
+    /// `juki.code-block/v1` file for `juki code-block add`.
+    ///
+    /// The block is the ten-digit bases FIRST .. FIRST+COUNT-1; each resident code is a base
+    /// followed by its check digit. The node accepts the file only within 10 minutes of its
+    /// signing (as every signed event), so add it promptly.
+    Issue {
+        /// The national key file (passphrase from --passphrase-env, JUKI_PASSPHRASE or a
+        /// prompt if it is sealed).
+        #[arg(long, value_name = "FILE")]
+        national_key: PathBuf,
+        /// The municipality the block is for, e.g. 204072.
+        #[arg(long, value_name = "CODE")]
+        municipality: String,
+        /// The first ten-digit base of the block, e.g. 2040720000.
+        #[arg(long, value_name = "TEN_DIGITS")]
+        first: String,
+        /// How many codes the block holds (1 to 10,000,000).
+        #[arg(long, value_name = "N")]
+        count: u64,
+        /// Where to write the signed block. It must not exist.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The environment variable holding the national key's passphrase.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+    },
+    /// Add a signed code block (from `juki code-block issue`) to the registry's pool.
+    Add {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The signed code-block file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum OperatorCommand {
+    /// Enrol an operator (a clerk or a supervisor), signed by the municipality's admin key.
+    ///
+    /// The operator's key is named op.CODE.HOST/HANDLE, where HOST is the registry origin's
+    /// host (juki.local by default), e.g. op.204072.juki.local/tanaka. With --out, a new key is
+    /// generated into the clerk's key file, sealed with the passphrase in --passphrase-env
+    /// (operators' keys should always be sealed); with --vkey, a key the operator generated
+    /// themselves (`juki key generate --name op.CODE.HOST/HANDLE`) is enrolled.
+    Enroll {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The admin key file (passphrase from --admin-passphrase-env, JUKI_PASSPHRASE or a
+        /// prompt).
+        #[arg(long, value_name = "FILE")]
+        admin_key: PathBuf,
+        /// The operator's handle: 1 to 32 lower-case letters, digits, '.', '_' or '-', e.g.
+        /// tanaka.
+        #[arg(long, value_name = "HANDLE")]
+        name: String,
+        /// What the operator does: a clerk at the counter, or a supervisor who approves.
+        #[arg(long, value_parser = ["clerk", "supervisor"])]
+        role: String,
+        /// Generate the operator's key into this file (it must not exist).
+        #[arg(long, value_name = "KEYFILE", group = "operator_key")]
+        out: Option<PathBuf>,
+        /// Enrol this verifier key instead of generating one.
+        #[arg(long, value_name = "VKEY", group = "operator_key")]
+        vkey: Option<String>,
+        /// Seal the generated key file with the passphrase in this environment variable.
+        #[arg(long, value_name = "VAR", requires = "out")]
+        passphrase_env: Option<String>,
+        /// The environment variable holding the admin key's passphrase.
+        #[arg(long, value_name = "VAR")]
+        admin_passphrase_env: Option<String>,
+    },
+    /// Revoke an operator's key: nothing it signs is accepted after this.
+    Revoke {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The admin key file (passphrase from --admin-passphrase-env, JUKI_PASSPHRASE or a
+        /// prompt).
+        #[arg(long, value_name = "FILE")]
+        admin_key: PathBuf,
+        /// The operator's verifier key, as `juki operator list` shows it.
+        #[arg(long)]
+        vkey: String,
+        /// The environment variable holding the admin key's passphrase.
+        #[arg(long, value_name = "VAR")]
+        admin_passphrase_env: Option<String>,
+    },
+    /// List the operators ever enrolled, with their roles and whether they are revoked.
+    List {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum RegistryCommand {
+    /// Integrate the registry log's new events into its tiles and publish a checkpoint signed
+    /// by the node key. The tiles hold commitments (event kind and hash), no personal data.
+    Checkpoint {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Check the registry against its log: replay every signed event through the rules and
+    /// compare the result with the stored tables, and check the log's entries against the
+    /// published tiles and checkpoint. Prints every difference (by resident code and field,
+    /// never values) and exits non-zero if there is any.
+    Verify {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+/// Submits a signed event; a refusal says that nothing was recorded.
+pub fn submit(registry: &mut Registry, note: &[u8]) -> Result<Applied> {
+    let now = registrydir::now()?;
+    registry.submit(note, now).map_err(|error| match error {
+        StoreError::Refused(refusal) => refused(&refusal),
+        other => anyhow!(other),
+    })
+}
+
+/// The error for a refused event.
+pub fn refused(refusal: &Refusal) -> anyhow::Error {
+    anyhow!("refused: {refusal}. Nothing was recorded")
+}
+
+/// Signs an event's text with each signer, in order.
+pub fn sign(event: &Event, signers: &[&Signer]) -> Result<Vec<u8>> {
+    let mut note = Note::new(event.to_text()).context("the event text cannot be signed")?;
+    for signer in signers {
+        note.sign(signer).with_context(|| format!("signing with {}", signer.name()))?;
+    }
+    Ok(note.to_bytes())
+}
+
+/// A new Ed25519 key named `name`, from the system's random generator.
+fn generate(name: &str) -> Result<Signer> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    keyfile::random_bytes(seed.as_mut())?;
+    Signer::from_seed(name, KeyKind::Ed25519, *seed)
+        .with_context(|| format!("{name:?} cannot be a key name"))
+}
+
+fn write_key(path: &Path, signer: &Signer, passphrase: Option<&str>) -> Result<()> {
+    keyfile::write(path, &signer.to_private_string(), passphrase)
+        .with_context(|| format!("writing the key file {}", path.display()))
+}
+
+/// The municipality's code, name and prefecture, for messages.
+pub fn describe(code: MunicipalityCode) -> String {
+    format!("{code} {} ({})", code.name(), code.prefecture().name())
+}
+
+pub fn parse_municipality(flag: &str, text: &str) -> Result<MunicipalityCode> {
+    MunicipalityCode::parse(text).map_err(|e| anyhow!("{flag}: {e}"))
+}
+
+/// Files and directories created by a command that fails half-way, removed on drop unless
+/// the command completed.
+#[derive(Default)]
+struct Undo {
+    files: Vec<PathBuf>,
+    dirs: Vec<PathBuf>,
+    done: bool,
+}
+
+impl Drop for Undo {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        for file in self.files.iter().rev() {
+            let _ = std::fs::remove_file(file);
+        }
+        for dir in self.dirs.iter().rev() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+pub fn run_init(command: InitCommand) -> Result<ExitCode> {
+    let InitCommand::Municipal {
+        code,
+        dir,
+        admin_out,
+        national_vkey,
+        national_key_out,
+        origin,
+        passphrase_env,
+    } = command;
+    let municipality = parse_municipality("--code", &code)?;
+    if national_vkey.is_none() && national_key_out.is_none() {
+        bail!("give the national key's verifier key (--national-vkey) or --national-key-out FILE");
+    }
+    let origin = origin.unwrap_or_else(|| default_origin(municipality));
+    if !tlog::note::is_valid_key_name(&origin) || registrydir::origin_host(&origin).is_empty() {
+        bail!(
+            "--origin {origin:?} cannot be a log origin: use a schema-less URL without spaces or \
+             '+', e.g. {}",
+            default_origin(municipality)
+        );
+    }
+    if dir.exists() && !dir.is_dir() {
+        bail!("{} exists and is not a directory", dir.display());
+    }
+    if registrydir::holds_registry(&dir) {
+        bail!(
+            "{} already holds a registry (or part of one); choose a new directory",
+            dir.display()
+        );
+    }
+    let inside = |path: &Path| -> Result<bool> {
+        let dir = std::path::absolute(&dir)?;
+        Ok(std::path::absolute(path)?.starts_with(dir))
+    };
+    if admin_out.exists() {
+        bail!("{} already exists; key files are never overwritten", admin_out.display());
+    }
+    if inside(&admin_out)? {
+        bail!(
+            "--admin-out {} is inside the registry directory; the admin key must be kept apart \
+             from the node (e.g. on removable media)",
+            admin_out.display()
+        );
+    }
+    if let Some(out) = &national_key_out {
+        if out.exists() {
+            bail!("{} already exists; key files are never overwritten", out.display());
+        }
+        if std::path::absolute(out)? == std::path::absolute(&admin_out)? {
+            bail!("--national-key-out and --admin-out must be different files");
+        }
+        if inside(out)? {
+            bail!("--national-key-out {} is inside the registry directory", out.display());
+        }
+    }
+    let given_national = national_vkey
+        .as_deref()
+        .map(|text| -> Result<VerifierKey> {
+            let key =
+                VerifierKey::parse(text).with_context(|| format!("--national-vkey {text:?}"))?;
+            if key.kind() != KeyKind::Ed25519 {
+                bail!("--national-vkey: the national key must be an Ed25519 (type 0x01) key");
+            }
+            Ok(key)
+        })
+        .transpose()?;
+    let passphrase = passphrase_env.as_deref().map(passphrase::from_env).transpose()?;
+    let passphrase = passphrase.as_deref().map(|p| p.as_str());
+
+    let admin = generate(&admin_key_name(municipality, &origin))?;
+    let node = generate(&origin)?;
+    let generated_national = match &national_key_out {
+        Some(_) => Some(generate(&national_key_name(&origin))?),
+        None => None,
+    };
+    let national = match (&given_national, &generated_national) {
+        (Some(key), _) => key.clone(),
+        (None, Some(signer)) => signer.verifier(),
+        (None, None) => bail!("give --national-vkey or --national-key-out"),
+    };
+
+    let mut undo = Undo::default();
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        undo.dirs.push(dir.clone());
+    }
+    write_key(&admin_out, &admin, passphrase)?;
+    undo.files.push(admin_out.clone());
+    if let (Some(out), Some(signer)) = (&national_key_out, &generated_national) {
+        write_key(out, signer, passphrase)?;
+        undo.files.push(out.clone());
+    }
+    let node_key = dir.join(NODE_KEY);
+    write_key(&node_key, &node, None)?;
+    undo.files.push(node_key);
+    let db = dir.join(DATABASE);
+    undo.files.extend(["", "-wal", "-shm"].map(|s| dir.join(format!("{DATABASE}{s}"))));
+    undo.dirs.push(dir.join(TILES));
+    undo.files.push(dir.join(format!(".{TILES}.lock")));
+    let mut registry = Registry::create(&db, municipality, &national)?;
+    let genesis = Event::Genesis(Genesis {
+        municipality,
+        admin: admin.verifier(),
+        time: registrydir::now()?,
+    });
+    submit(&mut registry, &sign(&genesis, &[&admin])?)?;
+    let config = RegistryConfig {
+        municipality: municipality.to_string(),
+        origin: origin.clone(),
+        key: PathBuf::from(NODE_KEY),
+        vkey: node.verifier().to_string(),
+        national: national.to_string(),
+    };
+    let config_path = dir.join(CONFIG);
+    tlog_store::tiledir::write_atomic(&config_path, toml::to_string_pretty(&config)?.as_bytes())?;
+    undo.files.push(config_path);
+    tlog_store::tiledir::sync_dir(&dir)?;
+    let opened = RegistryDir { dir: dir.clone(), config, municipality };
+    let integration = opened.checkpoint(&mut registry)?;
+    undo.done = true;
+
+    eprintln!("created the registry of {} in {}", describe(municipality), dir.display());
+    eprintln!(
+        "  {CONFIG}, {DATABASE} (genesis recorded), {NODE_KEY} (checkpoint key), {TILES}/ \
+         (checkpoint at size {})",
+        integration.size
+    );
+    eprintln!(
+        "admin key written to {}{}: keep it offline; it enrols and revokes operators",
+        admin_out.display(),
+        if passphrase.is_some() { " (sealed)" } else { " (NOT sealed: use --passphrase-env)" }
+    );
+    if let Some(out) = &national_key_out {
+        eprintln!("national key written to {}: it signs resident-code blocks", out.display());
+    }
+    println!("municipality {municipality}");
+    println!("origin {origin}");
+    println!("node-vkey {}", node.verifier());
+    println!("admin-vkey {}", admin.verifier());
+    println!("national-vkey {national}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Exactly ten ASCII digits.
+fn parse_ten_digits(text: &str) -> Result<u64> {
+    if text.len() != 10 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        bail!(
+            "--first is the block's first ten-digit base: exactly ten ASCII digits, e.g. 2040720000"
+        );
+    }
+    Ok(text.parse()?)
+}
+
+/// The `juki.code-block/v1` event in a signed note file.
+fn read_code_block(path: &Path) -> Result<(Vec<u8>, CodeBlock)> {
+    let size =
+        std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
+    if size > 1 << 20 {
+        bail!("{} is {size} bytes: not a code-block file", path.display());
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let note = Note::parse(&bytes)
+        .with_context(|| format!("{} is not a signed note (a code-block file)", path.display()))?;
+    match Event::parse(note.text()) {
+        Ok(Event::CodeBlock(block)) => Ok((bytes, block)),
+        Ok(_) => bail!("{} is a signed event, but not a code block", path.display()),
+        Err(e) => Err(anyhow!("{} is not a code block: {e}", path.display())),
+    }
+}
+
+pub fn run_code_block(command: CodeBlockCommand) -> Result<ExitCode> {
+    match command {
+        CodeBlockCommand::Issue {
+            national_key,
+            municipality,
+            first,
+            count,
+            out,
+            passphrase_env,
+        } => {
+            let municipality = parse_municipality("--municipality", &municipality)?;
+            let first = parse_ten_digits(&first)?;
+            if count == 0 || count > MAX_BLOCK || first + count > 10_000_000_000 {
+                bail!(
+                    "--count must be 1 to {MAX_BLOCK}, and the block must end at or below \
+                     9999999999"
+                );
+            }
+            if out.exists() {
+                bail!("{} already exists; choose another file", out.display());
+            }
+            let signer = crate::key::load_signer(&national_key, passphrase_env.as_deref())?;
+            if signer.kind() != KeyKind::Ed25519 {
+                bail!("{} is a witness key, not the national key", national_key.display());
+            }
+            let event = Event::CodeBlock(CodeBlock {
+                municipality,
+                first,
+                count,
+                time: registrydir::now()?,
+            });
+            let note = sign(&event, &[&signer])?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .with_context(|| format!("creating {}", out.display()))?;
+            file.write_all(&note)?;
+            file.sync_all()?;
+            eprintln!(
+                "issued {count} resident codes (ten-digit bases {first:010} to {:010}) to {}, \
+                 signed by {}; add them with `juki code-block add --dir DIR {}` within 10 minutes",
+                first + count - 1,
+                describe(municipality),
+                signer.name(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        CodeBlockCommand::Add { dir, file } => {
+            let registry_dir = RegistryDir::open(&dir)?;
+            let mut registry = registry_dir.registry()?;
+            let (note, block) = read_code_block(&file)?;
+            if block.municipality != registry.municipality() {
+                bail!(
+                    "{} is a block for {}, but this is the registry of {}. Nothing was recorded",
+                    file.display(),
+                    describe(block.municipality),
+                    describe(registry.municipality())
+                );
+            }
+            let blocks: Vec<(i64, i64)> = {
+                let conn = registry.connection();
+                let mut select = conn.prepare("SELECT first, count FROM code_blocks")?;
+                select.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+            };
+            let (first, end) = (block.first as i64, (block.first + block.count) as i64);
+            if blocks.iter().any(|&(f, c)| first < f + c && f < end) {
+                bail!(
+                    "{} overlaps a code block already in the pool (was it added before?). Nothing \
+                     was recorded",
+                    file.display()
+                );
+            }
+            let applied = submit(&mut registry, &note)?;
+            let total: u64 = blocks.iter().map(|&(_, c)| c as u64).sum::<u64>() + block.count;
+            println!(
+                "added {} resident codes ({:010} to {:010}) as event {}; the pool now holds {total}",
+                block.count,
+                block.first,
+                block.first + block.count - 1,
+                applied.index
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// A valid operator handle.
+fn check_handle(handle: &str) -> Result<()> {
+    let ok = (1..=32).contains(&handle.len())
+        && handle.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+        && handle.as_bytes()[0].is_ascii_alphanumeric();
+    if !ok {
+        bail!(
+            "--name is the operator's handle: 1 to 32 lower-case ASCII letters, digits, '.', '_' \
+             or '-', starting with a letter or digit, e.g. tanaka"
+        );
+    }
+    Ok(())
+}
+
+/// Loads the admin key and checks it is this registry's.
+fn load_admin(registry: &mut Registry, path: &Path, variable: Option<&str>) -> Result<Signer> {
+    let admin: Option<String> = registry
+        .connection()
+        .query_row("SELECT value FROM meta WHERE key = 'admin'", [], |r| r.get(0))
+        .ok();
+    let signer = crate::key::load_signer(path, variable)?;
+    if admin.as_deref() != Some(signer.verifier().to_string().as_str()) {
+        bail!(
+            "{} ({}) is not the admin key of this registry. Nothing was recorded",
+            path.display(),
+            signer.name()
+        );
+    }
+    Ok(signer)
+}
+
+pub fn run_operator(command: OperatorCommand) -> Result<ExitCode> {
+    match command {
+        OperatorCommand::Enroll {
+            dir,
+            admin_key,
+            name,
+            role,
+            out,
+            vkey,
+            passphrase_env,
+            admin_passphrase_env,
+        } => {
+            let registry_dir = RegistryDir::open(&dir)?;
+            let mut registry = registry_dir.registry()?;
+            let municipality = registry.municipality();
+            check_handle(&name)?;
+            if out.is_none() && vkey.is_none() {
+                bail!("give --out KEYFILE to generate the operator's key, or --vkey VKEY");
+            }
+            let role: Role = role.parse().map_err(|()| anyhow!("--role is clerk or supervisor"))?;
+            let key_name = operator_key_name(municipality, &registry_dir.config.origin, &name);
+            let operators = registry.operators()?;
+            if operators.iter().any(|o| o.key.name() == key_name && !o.revoked) {
+                bail!(
+                    "an operator with the handle {name} is already enrolled (see `juki operator \
+                     list`); revoke that key first or choose another handle"
+                );
+            }
+            let given = vkey
+                .as_deref()
+                .map(|text| -> Result<VerifierKey> {
+                    let key =
+                        VerifierKey::parse(text).with_context(|| format!("--vkey {text:?}"))?;
+                    if key.kind() != KeyKind::Ed25519 {
+                        bail!("--vkey: an operator key is an Ed25519 (type 0x01) key");
+                    }
+                    if key.name() != key_name {
+                        bail!(
+                            "--vkey: the key is named {:?}, but operator {name}'s key must be \
+                             named {key_name:?}; generate it with `juki key generate --name \
+                             {key_name} --out FILE --passphrase-env VAR`",
+                            key.name()
+                        );
+                    }
+                    Ok(key)
+                })
+                .transpose()?;
+            if let Some(out) = &out
+                && out.exists()
+            {
+                bail!("{} already exists; key files are never overwritten", out.display());
+            }
+            let new_passphrase = passphrase_env.as_deref().map(passphrase::from_env).transpose()?;
+            let admin = load_admin(&mut registry, &admin_key, admin_passphrase_env.as_deref())?;
+            let mut undo = Undo::default();
+            let operator = match (&given, &out) {
+                (Some(key), _) => key.clone(),
+                (None, Some(out)) => {
+                    let signer = generate(&key_name)?;
+                    write_key(out, &signer, new_passphrase.as_deref().map(|p| p.as_str()))?;
+                    undo.files.push(out.clone());
+                    signer.verifier()
+                }
+                (None, None) => bail!("give --out KEYFILE to generate the key, or --vkey VKEY"),
+            };
+            let event = Event::Enrolment(Enrolment {
+                municipality,
+                operator: operator.clone(),
+                role,
+                time: registrydir::now()?,
+            });
+            let applied = submit(&mut registry, &sign(&event, &[&admin])?)?;
+            undo.done = true;
+            if let Some(out) = &out {
+                eprintln!(
+                    "wrote {name}'s key to {}{}",
+                    out.display(),
+                    if new_passphrase.is_some() {
+                        " (sealed)"
+                    } else {
+                        " (NOT sealed: operators' keys should be sealed with --passphrase-env)"
+                    }
+                );
+            }
+            eprintln!(
+                "enrolled {name} as {} of {} (event {})",
+                role.code(),
+                describe(municipality),
+                applied.index
+            );
+            println!("{operator}");
+            Ok(ExitCode::SUCCESS)
+        }
+        OperatorCommand::Revoke { dir, admin_key, vkey, admin_passphrase_env } => {
+            let registry_dir = RegistryDir::open(&dir)?;
+            let mut registry = registry_dir.registry()?;
+            let municipality = registry.municipality();
+            let operator = VerifierKey::parse(&vkey).with_context(|| format!("--vkey {vkey:?}"))?;
+            match registry.operators()?.iter().find(|o| o.key == operator) {
+                None => bail!(
+                    "no operator with this key is enrolled in {}; see `juki operator list`",
+                    describe(municipality)
+                ),
+                Some(o) if o.revoked => bail!("{} is already revoked", operator.name()),
+                Some(_) => {}
+            }
+            let admin = load_admin(&mut registry, &admin_key, admin_passphrase_env.as_deref())?;
+            let event = Event::Revocation(Revocation {
+                municipality,
+                operator: operator.clone(),
+                time: registrydir::now()?,
+            });
+            let applied = submit(&mut registry, &sign(&event, &[&admin])?)?;
+            println!(
+                "revoked {} (event {}): nothing it signs is accepted from now on",
+                operator.name(),
+                applied.index
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        OperatorCommand::List { dir } => {
+            let registry_dir = RegistryDir::open(&dir)?;
+            let registry = registry_dir.registry()?;
+            let operators = registry.operators()?;
+            if operators.is_empty() {
+                eprintln!("no operators are enrolled yet; enrol one with `juki operator enroll`");
+            }
+            for o in operators {
+                println!(
+                    "{:<10} {:<8} enrolled {}  {}",
+                    o.role.code(),
+                    if o.revoked { "revoked" } else { "active" },
+                    o.enrolled,
+                    o.key
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn run_registry(command: RegistryCommand) -> Result<ExitCode> {
+    match command {
+        RegistryCommand::Checkpoint { dir } => {
+            let registry_dir = RegistryDir::open(&dir)?;
+            let mut registry = registry_dir.registry()?;
+            let integration = registry_dir.checkpoint(&mut registry)?;
+            eprintln!(
+                "checkpointed {} at size {} (was {})",
+                registry_dir.config.origin, integration.size, integration.old_size
+            );
+            std::io::stdout().write_all(&integration.checkpoint)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        RegistryCommand::Verify { dir } => verify(&dir),
+    }
+}
+
+/// The resident whose history holds the event at `index`, from the history table: a hint for
+/// differences about one event.
+fn resident_of_event(registry: &mut Registry, index: u64) -> Option<String> {
+    registry
+        .connection()
+        .query_row("SELECT code, number FROM history WHERE event_idx = ?1", [index as i64], |r| {
+            Ok(format!(
+                "resident {}'s history entry {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)?
+            ))
+        })
+        .ok()
+}
+
+fn verify(dir: &Path) -> Result<ExitCode> {
+    let registry_dir = RegistryDir::open(dir)?;
+    let mut registry = registry_dir.registry()?;
+    let mut problems: Vec<String> = Vec::new();
+    for difference in registry.verify()? {
+        let mut line = difference.to_string();
+        // A difference about one event ("event N …") names no resident: the event itself is
+        // what cannot be trusted. The history table says whose record it made; say so.
+        if difference.resident.is_none()
+            && let Some(index) = difference
+                .what
+                .strip_prefix("event ")
+                .and_then(|rest| rest.split(' ').next())
+                .and_then(|n| n.parse::<u64>().ok())
+            && let Some(hint) = resident_of_event(&mut registry, index)
+        {
+            line.push_str(&format!(" (the tables record it as {hint})"));
+        }
+        problems.push(line);
+    }
+    let events = registry.connection().entry_count()?;
+    let tiles = registry_dir.tiles();
+    let mut checkpointed = None;
+    match tiles.read_checkpoint()? {
+        None => eprintln!("note: no checkpoint yet; run `juki registry checkpoint`"),
+        Some(note) => {
+            let policy =
+                Policy { log_keys: vec![registry_dir.vkey()?], witnesses: vec![], quorum: 0 };
+            match policy.verify_origin(&note, &registry_dir.config.origin) {
+                Err(e) => problems.push(format!("the published checkpoint does not verify: {e}")),
+                Ok(verified) => {
+                    let (size, root) = (verified.checkpoint.size, verified.checkpoint.root);
+                    let conn = &*registry.connection();
+                    let checked = tlog_store::verify::verify_tree(&tiles, size, &root, &mut |_| {})
+                        .map_err(|e| format!("the tiles do not match the checkpoint: {e}"))
+                        .and_then(|_| {
+                            tlog_store::verify::check_entries(conn, &tiles, size).map_err(|e| {
+                                format!("the log's entries do not match the tiles: {e}")
+                            })
+                        });
+                    match checked {
+                        Ok(_) => checkpointed = Some(size),
+                        Err(problem) => problems.push(problem),
+                    }
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        let residents: i64 =
+            registry.connection().query_row("SELECT count(*) FROM residents", [], |r| r.get(0))?;
+        println!(
+            "registry of {} verified: {events} events replayed, {residents} resident record{} \
+             and their history match the log",
+            describe(registry.municipality()),
+            if residents == 1 { "" } else { "s" }
+        );
+        if let Some(size) = checkpointed {
+            println!(
+                "  the log's entries match the tiles and the checkpoint signed by the node key \
+                 (size {size}{})",
+                if size < events {
+                    format!("; {} newer events are not checkpointed yet", events - size)
+                } else {
+                    String::new()
+                }
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    for problem in &problems {
+        println!("{problem}");
+    }
+    eprintln!(
+        "error: the registry of {} differs from its log in {} way{}; the derived tables or the \
+         events were changed behind the log's back",
+        describe(registry.municipality()),
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    );
+    Ok(ExitCode::FAILURE)
+}

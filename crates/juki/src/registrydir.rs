@@ -1,0 +1,166 @@
+//! A registry directory: one municipality's registry on a node.
+//!
+//! ```text
+//! D/registry.toml   municipality, log origin, node key file, node and national verifier keys
+//! D/registry.db     the registry (registry-store): signed events, log entries, derived tables
+//! D/node.key        the node's checkpoint key, named after the origin (0600, not sealed: the
+//!                   node signs checkpoints unattended)
+//! D/tlog/           tiles and checkpoint of the registry log, servable as they are
+//! ```
+//!
+//! The municipality's admin key and the operators' keys are never kept here: the admin key is
+//! written to a separate file at `juki init municipal` and kept offline, and each operator holds
+//! their own passphrase-sealed key file.
+//!
+//! Key names follow the origin's host (the origin up to its first `/`, `juki.local` for the
+//! default origin `juki.local/registry/<code>`): the admin key is `admin.<code>.<host>`, an
+//! operator's key `op.<code>.<host>/<handle>`, and a national key generated at init
+//! `national.<host>`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use registry_core::time::Timestamp;
+use registry_domain::MunicipalityCode;
+use registry_store::Registry;
+use serde::{Deserialize, Serialize};
+use tlog::note::VerifierKey;
+use tlog_store::integrate::{Integration, NoteSigner, integrate};
+use tlog_store::tiledir::TileDir;
+
+use crate::logdir::check_log_key;
+
+/// The configuration file's name.
+pub const CONFIG: &str = "registry.toml";
+/// The database's name.
+pub const DATABASE: &str = "registry.db";
+/// The node key's file name.
+pub const NODE_KEY: &str = "node.key";
+/// The tile directory's name.
+pub const TILES: &str = "tlog";
+
+/// `registry.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// The municipality's code (全国地方公共団体コード).
+    pub municipality: String,
+    /// The registry log's origin line; also the node key's name.
+    pub origin: String,
+    /// The node's checkpoint key file, relative to the directory unless absolute.
+    pub key: PathBuf,
+    /// The node key's verifier key.
+    pub vkey: String,
+    /// The national key that signs resident-code blocks.
+    pub national: String,
+}
+
+/// An opened registry directory.
+pub struct RegistryDir {
+    pub dir: PathBuf,
+    pub config: RegistryConfig,
+    pub municipality: MunicipalityCode,
+}
+
+/// Whether `dir` already holds (part of) a registry.
+pub fn holds_registry(dir: &Path) -> bool {
+    [CONFIG, DATABASE, NODE_KEY, TILES].iter().any(|name| dir.join(name).exists())
+}
+
+impl RegistryDir {
+    /// Opens a registry directory made by `juki init municipal`.
+    pub fn open(dir: &Path) -> Result<RegistryDir> {
+        let path = dir.join(CONFIG);
+        let text = fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is not a registry directory (no {CONFIG}); create one with `juki init \
+                 municipal`",
+                dir.display()
+            )
+        })?;
+        let config: RegistryConfig =
+            toml::from_str(&text).with_context(|| format!("{} is malformed", path.display()))?;
+        let municipality = MunicipalityCode::parse(&config.municipality)
+            .with_context(|| format!("the municipality in {}", path.display()))?;
+        Ok(RegistryDir { dir: dir.to_path_buf(), config, municipality })
+    }
+
+    /// Opens the registry database and checks it belongs to this directory's configuration.
+    pub fn registry(&self) -> Result<Registry> {
+        let registry = Registry::open(&self.dir.join(DATABASE))?;
+        if registry.municipality() != self.municipality {
+            bail!(
+                "{} is the registry of {} but {CONFIG} says {}; the directory was altered",
+                DATABASE,
+                registry.municipality(),
+                self.municipality
+            );
+        }
+        if registry.national().to_string() != self.config.national {
+            bail!(
+                "{DATABASE} and {CONFIG} name different national keys; the directory was altered"
+            );
+        }
+        Ok(registry)
+    }
+
+    /// The registry log's tiles and checkpoint.
+    pub fn tiles(&self) -> TileDir {
+        TileDir::new(self.dir.join(TILES))
+    }
+
+    /// The node's verifier key.
+    pub fn vkey(&self) -> Result<VerifierKey> {
+        VerifierKey::parse(&self.config.vkey).with_context(|| format!("bad vkey in {CONFIG}"))
+    }
+
+    /// The node's checkpoint signer, checked against the configured verifier key.
+    pub fn signer(&self) -> Result<NoteSigner> {
+        let path = self.dir.join(&self.config.key);
+        let signer = crate::key::load_signer(&path, None)?;
+        check_log_key(&signer.verifier(), &self.config.origin)?;
+        if signer.verifier().to_string() != self.config.vkey {
+            bail!("{} is not the node key this registry was created with", path.display());
+        }
+        Ok(NoteSigner::new(signer)?)
+    }
+
+    /// Integrates the registry log's new entries into the tiles and publishes a checkpoint
+    /// signed by the node key.
+    pub fn checkpoint(&self, registry: &mut Registry) -> Result<Integration> {
+        let signer = self.signer()?;
+        let tiles = self.tiles();
+        let conn = &*registry.connection();
+        Ok(integrate(conn, &tiles, &signer, &mut |i: &Integration| Ok(i.checkpoint.clone()))?)
+    }
+}
+
+/// The host part of an origin (up to the first `/`), used in key names.
+pub fn origin_host(origin: &str) -> &str {
+    origin.split('/').next().unwrap_or(origin)
+}
+
+/// The admin key's name.
+pub fn admin_key_name(municipality: MunicipalityCode, origin: &str) -> String {
+    format!("admin.{municipality}.{}", origin_host(origin))
+}
+
+/// An operator key's name.
+pub fn operator_key_name(municipality: MunicipalityCode, origin: &str, handle: &str) -> String {
+    format!("op.{municipality}.{}/{handle}", origin_host(origin))
+}
+
+/// The national key's name, when init generates it.
+pub fn national_key_name(origin: &str) -> String {
+    format!("national.{}", origin_host(origin))
+}
+
+/// The node's clock, as events write it.
+pub fn now() -> Result<Timestamp> {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the system clock is before 1970")?
+        .as_secs();
+    Ok(Timestamp::from_unix(seconds))
+}

@@ -1,0 +1,892 @@
+//! `juki resident`: recording changes to residents' identity records (本人確認情報), and showing,
+//! listing and searching them.
+//!
+//! Every change is a `juki.change/v1` event carrying the whole record after the change, built
+//! here from the current record (read from the signed event that made it), signed by the
+//! operator's key (`--key`) and, where the reason needs two operators, by a second operator's
+//! key (`--approve-key`), then submitted to the registry, which decides it by the rules and
+//! records it in one transaction. A refused change records nothing.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use clap::{ArgGroup, Subcommand, ValueEnum};
+use registry_core::event::{Change, Event};
+use registry_domain::{
+    Address, ChangeInfo, ChangeReason, Date, FormerSurname, IdentityRecordParts, IndividualNumber,
+    MunicipalityCode, Name, NameReading, PersonName, ReasonFamily, RecordStatus, ResidentCode, Sex,
+};
+use registry_store::Registry;
+use tlog::note::Signer;
+use zeroize::Zeroizing;
+
+use crate::registry_cmd::{describe, parse_municipality, sign, submit};
+use crate::registrydir::{self, RegistryDir};
+
+/// The variable holding the approving operator's passphrase.
+pub const APPROVE_VARIABLE: &str = "JUKI_APPROVE_PASSPHRASE";
+
+/// Who signs a change, where, and when it takes effect.
+#[derive(clap::Args)]
+pub struct Signing {
+    /// The registry directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Your operator key file. Its passphrase comes from JUKI_PASSPHRASE or a prompt.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// A second operator's key file, for changes that need two operators (消除, death,
+    /// corrections other than a move or of the former surname, name changes, code changes,
+    /// cancellations). Its
+    /// passphrase comes from JUKI_APPROVE_PASSPHRASE or a prompt.
+    #[arg(long, value_name = "FILE")]
+    approve_key: Option<PathBuf>,
+    /// The date the change takes effect (異動年月日), YYYY-MM-DD. Default: today (UTC); for a
+    /// birth, the date of birth.
+    #[arg(long, value_name = "DATE")]
+    effective: Option<String>,
+}
+
+/// The identity fields of a person entering the register.
+#[derive(clap::Args)]
+pub struct Identity {
+    /// 氏名: the name as in the family register, e.g. "熊谷 花子".
+    #[arg(long)]
+    name: String,
+    /// フリガナ: the reading in katakana, family and given name separated by one space, e.g.
+    /// "クマガイ ハナコ".
+    #[arg(long)]
+    reading: String,
+    /// 生年月日: the date of birth, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    birth: String,
+    /// 性別: 1 or male (男), 2 or female (女).
+    #[arg(long)]
+    sex: String,
+    /// 住所: the address in this municipality after its name, e.g. "大字智里 1234番地".
+    #[arg(long)]
+    address: String,
+    /// 個人番号: the 12-digit individual number, if known.
+    #[arg(long, value_name = "DIGITS")]
+    individual_number: Option<String>,
+    /// 旧氏: a former surname to record, with --former-reading.
+    #[arg(long, requires = "former_reading")]
+    former_name: Option<String>,
+    /// The former surname's reading in katakana.
+    #[arg(long, requires = "former_name")]
+    former_reading: Option<String>,
+}
+
+/// Fields a correction may change; each is optional.
+#[derive(clap::Args)]
+pub struct Fields {
+    /// The corrected name (氏名).
+    #[arg(long)]
+    name: Option<String>,
+    /// The corrected reading (フリガナ), in katakana.
+    #[arg(long)]
+    reading: Option<String>,
+    /// The corrected date of birth, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    birth: Option<String>,
+    /// The corrected sex: 1 or male, 2 or female.
+    #[arg(long)]
+    sex: Option<String>,
+    /// The corrected address in this municipality (after its name).
+    #[arg(long)]
+    address: Option<String>,
+    /// The corrected 12-digit individual number (個人番号).
+    #[arg(long, value_name = "DIGITS")]
+    individual_number: Option<String>,
+    /// The former surname (旧氏) to record.
+    #[arg(long)]
+    former_name: Option<String>,
+    /// The former surname's reading, in katakana.
+    #[arg(long)]
+    former_reading: Option<String>,
+    /// Remove the recorded former surname (with --kind former-surname).
+    #[arg(long, conflicts_with_all = ["former_name", "former_reading"])]
+    clear_former: bool,
+}
+
+/// Which correction (修正) is recorded.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum CorrectionKind {
+    /// 誤記修正: a clerical error corrected (any field; two operators).
+    Clerical,
+    /// 職権修正: corrected by the mayor's authority (any field; two operators).
+    ExOfficio,
+    /// 軽微な修正: a minor correction, e.g. an address renamed (any field; two operators).
+    Minor,
+    /// 氏名の変更: a change of name notified by the family-register office (name, reading and
+    /// former surname only; two operators).
+    NameChange,
+    /// 旧氏の記載・変更・削除: the former surname entered, changed or removed (--clear-former);
+    /// one operator.
+    FormerSurname,
+}
+
+#[derive(Subcommand)]
+pub enum ResidentCommand {
+    /// 出生: record a birth. Draws a new resident code from the town's pool and prints it.
+    ///
+    /// Example: juki resident birth --dir D --key tanaka.key --name "熊谷 花子" --reading
+    /// "クマガイ ハナコ" --birth 2026-11-20 --sex 2 --address "大字智里 1234番地"
+    Birth {
+        #[command(flatten)]
+        signing: Signing,
+        #[command(flatten)]
+        identity: Identity,
+    },
+    /// 転入: record a person moving in from another municipality (or, with --from-abroad,
+    /// from abroad). The person keeps their resident code (--code); a former resident who
+    /// moved away and comes back continues their record.
+    MoveIn {
+        #[command(flatten)]
+        signing: Signing,
+        /// The person's resident code (住民票コード), from the notice of moving out.
+        #[arg(long)]
+        code: String,
+        #[command(flatten)]
+        identity: Identity,
+        /// The person comes from abroad (国外転入).
+        #[arg(long)]
+        from_abroad: bool,
+    },
+    /// 転出: record a resident moving out to another municipality (--to CODE) or abroad
+    /// (--abroad). Closes the record; needs two operators.
+    #[command(group(ArgGroup::new("destination").required(true).args(["to", "abroad"])))]
+    MoveOut {
+        #[command(flatten)]
+        signing: Signing,
+        /// The resident code.
+        #[arg(long)]
+        code: String,
+        /// The municipality moved to, e.g. 202029.
+        #[arg(long, value_name = "MUNICIPALITY")]
+        to: Option<String>,
+        /// The resident moves abroad (国外転出).
+        #[arg(long)]
+        abroad: bool,
+    },
+    /// 転居: record a move within the municipality: only the address changes.
+    Move {
+        #[command(flatten)]
+        signing: Signing,
+        /// The resident code.
+        #[arg(long)]
+        code: String,
+        /// The new address in this municipality (after its name).
+        #[arg(long)]
+        address: String,
+    },
+    /// 死亡: record a death. Closes the record; needs two operators.
+    Death {
+        #[command(flatten)]
+        signing: Signing,
+        /// The resident code.
+        #[arg(long)]
+        code: String,
+    },
+    /// 修正: correct an active record. Give the kind and the fields that change.
+    Correct {
+        #[command(flatten)]
+        signing: Signing,
+        /// The resident code.
+        #[arg(long)]
+        code: String,
+        /// Which correction.
+        #[arg(long, value_enum)]
+        kind: CorrectionKind,
+        #[command(flatten)]
+        fields: Fields,
+    },
+    /// 異動の取消し: cancel the latest change to a record; needs two operators.
+    ///
+    /// If the record is closed (a move out, a death), it is reopened unchanged
+    /// (cancellation-entry, 異動の取消し（増）). If it is open and the latest change entered it (a
+    /// birth, a move in, a reopening), it is closed again (cancellation-deletion,
+    /// 異動の取消し（減）). If it is open and the latest change corrected it (a move, a
+    /// correction, a name change), the fields are restored to what they were before
+    /// (cancellation-correction, 異動の取消し（修正）). A resident-code change cannot be
+    /// cancelled.
+    Cancel {
+        #[command(flatten)]
+        signing: Signing,
+        /// The resident code.
+        #[arg(long)]
+        code: String,
+    },
+    /// 住民票コードの変更請求: give a resident a new code, drawn from the pool; the old code is
+    /// retired for good. Needs two operators. Prints the new code.
+    CodeChange {
+        #[command(flatten)]
+        signing: Signing,
+        /// The resident's current code.
+        #[arg(long)]
+        code: String,
+    },
+    /// Show a resident's current record.
+    Show {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The resident code.
+        #[arg(long)]
+        code: String,
+    },
+    /// List every snapshot of a resident's record, oldest first (履歴).
+    History {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The resident code.
+        #[arg(long)]
+        code: String,
+    },
+    /// Search residents by reading or name (width, kana and old kanji folded; a prefix
+    /// matches), and by date of birth.
+    #[command(group(ArgGroup::new("criteria").required(true).multiple(true).args(["reading", "name", "birth"])))]
+    Search {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// A reading (katakana or hiragana), or its beginning.
+        #[arg(long, conflicts_with = "name")]
+        reading: Option<String>,
+        /// A name, or its beginning.
+        #[arg(long)]
+        name: Option<String>,
+        /// The date of birth, YYYY-MM-DD.
+        #[arg(long, value_name = "DATE")]
+        birth: Option<String>,
+        /// At most this many results.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+fn parse_code(text: &str) -> Result<ResidentCode> {
+    ResidentCode::parse(text).map_err(|e| anyhow!("--code: {e}"))
+}
+
+fn parse_date(flag: &str, text: &str) -> Result<Date> {
+    Date::parse(text).map_err(|e| anyhow!("{flag}: {e}"))
+}
+
+fn parse_sex(text: &str) -> Result<Sex> {
+    match text.trim() {
+        "1" | "male" | "m" | "男" => Ok(Sex::Male),
+        "2" | "female" | "f" | "女" => Ok(Sex::Female),
+        _ => bail!("--sex is 1 or male (男), 2 or female (女)"),
+    }
+}
+
+fn parse_name(text: &str) -> Result<PersonName> {
+    PersonName::new(text).map_err(|e| anyhow!("--name: {e}"))
+}
+
+fn parse_reading(flag: &str, text: &str) -> Result<NameReading> {
+    NameReading::new(text).map_err(|e| anyhow!("{flag}: {e}"))
+}
+
+fn parse_address(municipality: MunicipalityCode, text: &str) -> Result<Address> {
+    Address::new(municipality, text).map_err(|e| anyhow!("--address: {e}"))
+}
+
+fn parse_individual_number(text: &str) -> Result<IndividualNumber> {
+    IndividualNumber::parse(text).map_err(|e| anyhow!("--individual-number: {e}"))
+}
+
+fn former(name: Option<&str>, reading: Option<&str>) -> Result<Option<FormerSurname>> {
+    match (name, reading) {
+        (Some(name), Some(reading)) => Ok(Some(FormerSurname::new(
+            PersonName::new(name).map_err(|e| anyhow!("--former-name: {e}"))?,
+            parse_reading("--former-reading", reading)?,
+        ))),
+        (None, None) => Ok(None),
+        _ => bail!("a former surname (--former-name) comes with its reading (--former-reading)"),
+    }
+}
+
+/// Today's date (UTC), the default effective date.
+fn today() -> Result<Date> {
+    Ok(Date::parse(&registrydir::now()?.date_text())?)
+}
+
+impl Signing {
+    fn effective(&self) -> Result<Date> {
+        match &self.effective {
+            Some(text) => parse_date("--effective", text),
+            None => today(),
+        }
+    }
+}
+
+impl Identity {
+    /// The record of a person entering the register for `reason`.
+    fn record(
+        &self,
+        municipality: MunicipalityCode,
+        code: ResidentCode,
+        reason: ChangeReason,
+        effective: Date,
+        history_number: registry_domain::HistoryNumber,
+    ) -> Result<IdentityRecordParts> {
+        let name = Name::new(
+            parse_name(&self.name)?,
+            parse_reading("--reading", &self.reading)?,
+            former(self.former_name.as_deref(), self.former_reading.as_deref())?,
+        );
+        Ok(IdentityRecordParts {
+            resident_code: code,
+            name,
+            birth_date: parse_date("--birth", &self.birth)?,
+            sex: parse_sex(&self.sex)?,
+            address: parse_address(municipality, &self.address)?,
+            individual_number: self
+                .individual_number
+                .as_deref()
+                .map(parse_individual_number)
+                .transpose()?,
+            latest_change: ChangeInfo::new(reason, effective),
+            history_number,
+            status: RecordStatus::Active,
+        })
+    }
+}
+
+/// The snapshot after `current` for `reason`, with the identity fields unchanged.
+fn next_snapshot(
+    current: &IdentityRecordParts,
+    reason: ChangeReason,
+    effective: Date,
+) -> Result<IdentityRecordParts> {
+    let mut next = current.clone();
+    next.latest_change = ChangeInfo::new(reason, effective);
+    next.history_number = current.history_number.next().context("the record's history is full")?;
+    next.status = if reason.family() == ReasonFamily::Deletion {
+        RecordStatus::Closed { reason }
+    } else {
+        RecordStatus::Active
+    };
+    Ok(next)
+}
+
+fn current_record(registry: &Registry, code: ResidentCode) -> Result<IdentityRecordParts> {
+    registry.resident(code)?.ok_or_else(|| {
+        anyhow!(
+            "no resident with this code is recorded in {}; check the code (`juki code check`) or \
+             find the resident with `juki resident search`. Nothing was recorded",
+            describe(registry.municipality())
+        )
+    })
+}
+
+/// A fresh resident code from the pool, drawn with the system's random generator.
+fn draw_code(registry: &Registry) -> Result<ResidentCode> {
+    let mut bytes = vec![0u8; 8 * 256];
+    keyfile::random_bytes(&mut bytes)?;
+    let mut chunks = bytes.chunks_exact(8);
+    Ok(registry.draw_code(&mut || {
+        let chunk = chunks.next().unwrap_or(&[0; 8]);
+        u64::from_le_bytes(chunk.try_into().expect("eight bytes"))
+    })?)
+}
+
+/// Loads an operator's key file. A sealed file's passphrase comes from `variable` (never
+/// from the other operator's) or, on a terminal, a prompt.
+fn load_operator_key(path: &Path, flag: &str, variable: &str, whose: &str) -> Result<Signer> {
+    let secret = if keyfile::is_sealed(path)? {
+        let passphrase = match std::env::var(variable) {
+            Ok(value) if !value.is_empty() => Zeroizing::new(value),
+            _ if std::io::stdin().is_terminal() => Zeroizing::new(rpassword::prompt_password(
+                format!("Passphrase for {whose} key {}: ", path.display()),
+            )?),
+            _ => bail!(
+                "{flag} {} is passphrase-protected and there is no terminal to ask on; set \
+                 {variable}",
+                path.display()
+            ),
+        };
+        keyfile::read(path, Some(&passphrase))?
+    } else {
+        keyfile::read(path, None)?
+    };
+    Signer::parse(&secret)
+        .with_context(|| format!("{flag} {} does not hold a juki signing key", path.display()))
+}
+
+/// Signs the change with the operators' keys, submits it and prints what was recorded.
+fn sign_and_submit(
+    registry: &mut Registry,
+    signing: &Signing,
+    mut change: Change,
+    note_lines: &[String],
+) -> Result<ExitCode> {
+    let reason = change.reason();
+    let municipality = registry.municipality();
+    if reason.needs_two_operators() && signing.approve_key.is_none() {
+        bail!(
+            "{} ({}) needs two different operators: a second operator signs with \
+             --approve-key FILE. Nothing was recorded",
+            reason.code(),
+            reason.label()
+        );
+    }
+    let key =
+        load_operator_key(&signing.key, "--key", crate::passphrase::DEFAULT_VARIABLE, "your")?;
+    let approver = signing
+        .approve_key
+        .as_deref()
+        .map(|path| {
+            load_operator_key(path, "--approve-key", APPROVE_VARIABLE, "the approving operator's")
+        })
+        .transpose()?;
+    let operators = registry.operators()?;
+    let mut signers = vec![(&signing.key, &key)];
+    if let (Some(path), Some(approver)) = (&signing.approve_key, &approver) {
+        signers.push((path, approver));
+    }
+    for (i, (path, signer)) in signers.iter().enumerate() {
+        let flag = if i == 0 { "--key" } else { "--approve-key" };
+        match operators.iter().find(|o| o.key == signer.verifier()) {
+            None => bail!(
+                "{flag} {}: the key {} is not an operator enrolled in {}'s registry (see `juki \
+                 operator list`). Nothing was recorded",
+                path.display(),
+                signer.name(),
+                describe(municipality)
+            ),
+            Some(o) if o.revoked => bail!(
+                "{flag} {}: the operator key {} was revoked and can sign nothing more. Nothing \
+                 was recorded",
+                path.display(),
+                signer.name()
+            ),
+            Some(_) => {}
+        }
+    }
+    if let Some(approver) = &approver
+        && approver.verifier() == key.verifier()
+    {
+        bail!(
+            "--key and --approve-key hold the same operator's key; the second operator must be \
+             someone else. Nothing was recorded"
+        );
+    }
+    change.time = registrydir::now()?;
+    let record = change.record.clone();
+    let previous = change.previous_code;
+    let moved_to = change.moved_to;
+    let signer_refs: Vec<&Signer> = signers.iter().map(|(_, s)| *s).collect();
+    let note = sign(&Event::Change(change), &signer_refs)?;
+    let applied = submit(registry, &note)?;
+    println!("resident {}", record.resident_code);
+    println!("history {}", record.history_number);
+    println!("reason {} {}", reason.code(), reason.label());
+    println!("effective {}", record.latest_change.date());
+    if let Some(previous) = previous {
+        println!("previous-code {previous}");
+    }
+    if let Some(to) = moved_to {
+        println!("moved-to {}", describe(to));
+    }
+    for line in note_lines {
+        println!("{line}");
+    }
+    println!("event {}", applied.index);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn run(command: ResidentCommand) -> Result<ExitCode> {
+    match command {
+        ResidentCommand::Birth { signing, identity } => {
+            let dir = RegistryDir::open(&signing.dir)?;
+            let mut registry = dir.registry()?;
+            let birth = parse_date("--birth", &identity.birth)?;
+            let effective = match &signing.effective {
+                Some(text) => parse_date("--effective", text)?,
+                None => birth,
+            };
+            // Validate the input before drawing a code.
+            let placeholder = ResidentCode::from_ten_digits(0).expect("a valid base");
+            identity.record(
+                registry.municipality(),
+                placeholder,
+                ChangeReason::Birth,
+                effective,
+                registry_domain::HistoryNumber::FIRST,
+            )?;
+            let code = draw_code(&registry)?;
+            let record = identity.record(
+                registry.municipality(),
+                code,
+                ChangeReason::Birth,
+                effective,
+                registry_domain::HistoryNumber::FIRST,
+            )?;
+            record_change(&mut registry, &signing, record, None, None, &[])
+        }
+        ResidentCommand::MoveIn { signing, code, identity, from_abroad } => {
+            let dir = RegistryDir::open(&signing.dir)?;
+            let mut registry = dir.registry()?;
+            let code = parse_code(&code)?;
+            let reason =
+                if from_abroad { ChangeReason::MoveInFromAbroad } else { ChangeReason::MoveIn };
+            let history_number = match registry.resident(code)? {
+                None => registry_domain::HistoryNumber::FIRST,
+                Some(current) if current.status == RecordStatus::Active => bail!(
+                    "the person with this code is already a resident of {}. Nothing was recorded",
+                    describe(registry.municipality())
+                ),
+                Some(current) => {
+                    current.history_number.next().context("the record's history is full")?
+                }
+            };
+            let record = identity.record(
+                registry.municipality(),
+                code,
+                reason,
+                signing.effective()?,
+                history_number,
+            )?;
+            record_change(&mut registry, &signing, record, None, None, &[])
+        }
+        ResidentCommand::MoveOut { signing, code, to, abroad } => {
+            let dir = RegistryDir::open(&signing.dir)?;
+            let mut registry = dir.registry()?;
+            let code = parse_code(&code)?;
+            let (reason, to) = match (to, abroad) {
+                (Some(to), false) => {
+                    (ChangeReason::MoveOut, Some(parse_municipality("--to", &to)?))
+                }
+                (None, true) => (ChangeReason::MoveOutAbroad, None),
+                _ => bail!("give the destination: --to MUNICIPALITY or --abroad"),
+            };
+            if to == Some(registry.municipality()) {
+                bail!(
+                    "--to is this municipality; a move within it is `juki resident move`. \
+                     Nothing was recorded"
+                );
+            }
+            let current = current_record(&registry, code)?;
+            let next = next_snapshot(&current, reason, signing.effective()?)?;
+            record_change(&mut registry, &signing, next, None, to, &[])
+        }
+        ResidentCommand::Move { signing, code, address } => {
+            let dir = RegistryDir::open(&signing.dir)?;
+            let mut registry = dir.registry()?;
+            let code = parse_code(&code)?;
+            let current = current_record(&registry, code)?;
+            let mut next = next_snapshot(&current, ChangeReason::MoveWithin, signing.effective()?)?;
+            next.address = parse_address(registry.municipality(), &address)?;
+            if next.address == current.address {
+                bail!("--address is the address already recorded. Nothing was recorded");
+            }
+            record_change(&mut registry, &signing, next, None, None, &[])
+        }
+        ResidentCommand::Death { signing, code } => {
+            let dir = RegistryDir::open(&signing.dir)?;
+            let mut registry = dir.registry()?;
+            let code = parse_code(&code)?;
+            let current = current_record(&registry, code)?;
+            let next = next_snapshot(&current, ChangeReason::Death, signing.effective()?)?;
+            record_change(&mut registry, &signing, next, None, None, &[])
+        }
+        ResidentCommand::Correct { signing, code, kind, fields } => {
+            let dir = RegistryDir::open(&signing.dir)?;
+            let mut registry = dir.registry()?;
+            let code = parse_code(&code)?;
+            let current = current_record(&registry, code)?;
+            let next = correct(&registry, &current, kind, &fields, signing.effective()?)?;
+            record_change(&mut registry, &signing, next, None, None, &[])
+        }
+        ResidentCommand::Cancel { signing, code } => {
+            let dir = RegistryDir::open(&signing.dir)?;
+            let mut registry = dir.registry()?;
+            let code = parse_code(&code)?;
+            let current = current_record(&registry, code)?;
+            let history = registry.history(code)?;
+            let next = cancellation(&current, &history, signing.effective()?)?;
+            let line = format!(
+                "cancelled {} {} of history {}",
+                current.latest_change.reason().code(),
+                current.latest_change.reason().label(),
+                current.history_number
+            );
+            record_change(&mut registry, &signing, next, None, None, &[line])
+        }
+        ResidentCommand::CodeChange { signing, code } => {
+            let dir = RegistryDir::open(&signing.dir)?;
+            let mut registry = dir.registry()?;
+            let code = parse_code(&code)?;
+            let current = current_record(&registry, code)?;
+            let mut next =
+                next_snapshot(&current, ChangeReason::ResidentCodeChange, signing.effective()?)?;
+            if current.status != RecordStatus::Active {
+                bail!(
+                    "the record is closed; a closed record changes only by a cancellation. \
+                     Nothing was recorded"
+                );
+            }
+            if signing.approve_key.is_none() {
+                // Fail before drawing a code (the rules would refuse anyway).
+                let r = ChangeReason::ResidentCodeChange;
+                bail!(
+                    "{} ({}) needs two different operators: a second operator signs with \
+                     --approve-key FILE. Nothing was recorded",
+                    r.code(),
+                    r.label()
+                );
+            }
+            next.resident_code = draw_code(&registry)?;
+            record_change(&mut registry, &signing, next, Some(code), None, &[])
+        }
+        ResidentCommand::Show { dir, code } => {
+            let dir = RegistryDir::open(&dir)?;
+            let registry = dir.registry()?;
+            let code = parse_code(&code)?;
+            let record = current_record(&registry, code)?;
+            show(&record);
+            Ok(ExitCode::SUCCESS)
+        }
+        ResidentCommand::History { dir, code } => {
+            let dir = RegistryDir::open(&dir)?;
+            let registry = dir.registry()?;
+            let code = parse_code(&code)?;
+            current_record(&registry, code)?;
+            for snapshot in registry.history(code)? {
+                println!("{}", history_line(&snapshot));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ResidentCommand::Search { dir, reading, name, birth, limit } => {
+            let dir = RegistryDir::open(&dir)?;
+            let registry = dir.registry()?;
+            let birth = birth.as_deref().map(|b| parse_date("--birth", b)).transpose()?;
+            let text = reading.or(name);
+            if let Some(text) = &text
+                && text.trim().is_empty()
+            {
+                bail!("the search text is empty; give a name or reading, or its beginning");
+            }
+            let found = registry.search(text.as_deref(), birth, limit)?;
+            if found.is_empty() {
+                eprintln!("no resident matches");
+            }
+            for record in &found {
+                println!(
+                    "{}  {}  {}  {}  {}  {}",
+                    record.resident_code,
+                    record.name.name(),
+                    record.name.reading(),
+                    record.birth_date,
+                    record.address.full_text(),
+                    status_text(record.status)
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Wraps a record into a change and records it.
+fn record_change(
+    registry: &mut Registry,
+    signing: &Signing,
+    record: IdentityRecordParts,
+    previous_code: Option<ResidentCode>,
+    moved_to: Option<MunicipalityCode>,
+    note_lines: &[String],
+) -> Result<ExitCode> {
+    let change = Change {
+        municipality: registry.municipality(),
+        record,
+        previous_code,
+        moved_to,
+        time: registrydir::now()?,
+    };
+    sign_and_submit(registry, signing, change, note_lines)
+}
+
+/// The record after a correction of `kind` with the given fields.
+fn correct(
+    registry: &Registry,
+    current: &IdentityRecordParts,
+    kind: CorrectionKind,
+    fields: &Fields,
+    effective: Date,
+) -> Result<IdentityRecordParts> {
+    let current_former = current.name.former().cloned();
+    let former_given = fields.former_name.is_some() || fields.former_reading.is_some();
+    let reason = match kind {
+        CorrectionKind::Clerical => ChangeReason::ClericalCorrection,
+        CorrectionKind::ExOfficio => ChangeReason::ExOfficioCorrection,
+        CorrectionKind::Minor => ChangeReason::MinorCorrection,
+        CorrectionKind::NameChange => ChangeReason::NameChange,
+        CorrectionKind::FormerSurname if fields.clear_former => ChangeReason::FormerSurnameDeletion,
+        CorrectionKind::FormerSurname if current_former.is_some() => {
+            ChangeReason::FormerSurnameChange
+        }
+        CorrectionKind::FormerSurname => ChangeReason::FormerSurnameEntry,
+    };
+    let mut next = next_snapshot(current, reason, effective)?;
+    let name = match &fields.name {
+        Some(text) => parse_name(text)?,
+        None => current.name.name().clone(),
+    };
+    let reading = match &fields.reading {
+        Some(text) => parse_reading("--reading", text)?,
+        None => current.name.reading().clone(),
+    };
+    let former = if fields.clear_former {
+        if current_former.is_none() {
+            bail!("--clear-former: no former surname is recorded. Nothing was recorded");
+        }
+        None
+    } else if former_given {
+        let name = match (&fields.former_name, &current_former) {
+            (Some(text), _) => Some(text.clone()),
+            (None, Some(f)) => Some(f.surname().to_string()),
+            (None, None) => None,
+        };
+        let reading = match (&fields.former_reading, &current_former) {
+            (Some(text), _) => Some(text.clone()),
+            (None, Some(f)) => Some(f.reading().to_string()),
+            (None, None) => None,
+        };
+        former(name.as_deref(), reading.as_deref())?
+    } else {
+        current_former.clone()
+    };
+    next.name = Name::new(name, reading, former);
+    if let Some(text) = &fields.birth {
+        next.birth_date = parse_date("--birth", text)?;
+    }
+    if let Some(text) = &fields.sex {
+        next.sex = parse_sex(text)?;
+    }
+    if let Some(text) = &fields.address {
+        next.address = parse_address(registry.municipality(), text)?;
+    }
+    if let Some(text) = &fields.individual_number {
+        next.individual_number = Some(parse_individual_number(text)?);
+    }
+    let unchanged = next.name == current.name
+        && next.birth_date == current.birth_date
+        && next.sex == current.sex
+        && next.address == current.address
+        && next.individual_number == current.individual_number;
+    if unchanged {
+        bail!(
+            "nothing to correct: give the fields that change (--name, --reading, --birth, --sex, \
+             --address, --individual-number, --former-name, --former-reading or --clear-former) \
+             with values other than those recorded. Nothing was recorded"
+        );
+    }
+    Ok(next)
+}
+
+/// The cancellation of the latest change to a record (see `juki resident cancel --help`).
+fn cancellation(
+    current: &IdentityRecordParts,
+    history: &[IdentityRecordParts],
+    effective: Date,
+) -> Result<IdentityRecordParts> {
+    let latest = current.latest_change.reason();
+    if current.status != RecordStatus::Active {
+        return next_snapshot(current, ChangeReason::CancellationEntry, effective);
+    }
+    match latest.family() {
+        ReasonFamily::Entry => {
+            next_snapshot(current, ChangeReason::CancellationDeletion, effective)
+        }
+        ReasonFamily::Deletion => bail!("the record is open but its latest change closed it"),
+        ReasonFamily::Correction => {
+            if matches!(
+                latest,
+                ChangeReason::ResidentCodeChange | ChangeReason::ResidentCodeExOfficioEntry
+            ) {
+                bail!(
+                    "the latest change is a resident-code change, which cannot be cancelled (the \
+                     old code is retired for good); if needed, give the resident another new code \
+                     with `juki resident code-change`. Nothing was recorded"
+                );
+            }
+            let before = history
+                .len()
+                .checked_sub(2)
+                .and_then(|i| history.get(i))
+                .context("the record has no earlier snapshot to restore")?;
+            let mut next = next_snapshot(current, ChangeReason::CancellationCorrection, effective)?;
+            next.name = before.name.clone();
+            next.birth_date = before.birth_date;
+            next.sex = before.sex;
+            next.address = before.address.clone();
+            next.individual_number = before.individual_number;
+            Ok(next)
+        }
+    }
+}
+
+fn status_text(status: RecordStatus) -> String {
+    match status {
+        RecordStatus::Active => "active (住民)".to_owned(),
+        RecordStatus::Closed { reason } => {
+            format!("closed (除票): {} {}", reason.code(), reason.label())
+        }
+    }
+}
+
+fn show(record: &IdentityRecordParts) {
+    let municipality = record.address.municipality();
+    println!("resident-code {}", record.resident_code);
+    println!("name {}", record.name.name());
+    println!("reading {}", record.name.reading());
+    if let Some(former) = record.name.former() {
+        println!("former-surname {} ({})", former.surname(), former.reading());
+    }
+    match record.birth_date.wareki() {
+        Ok(wareki) => println!("birth {} ({wareki})", record.birth_date),
+        Err(_) => println!("birth {}", record.birth_date),
+    }
+    println!("sex {} {}", record.sex.code(), record.sex.label());
+    println!("address {}", record.address.full_text());
+    println!("address-municipality {}", describe(municipality));
+    match record.individual_number {
+        Some(number) => println!("individual-number {number}"),
+        None => println!("individual-number none"),
+    }
+    println!("status {}", status_text(record.status));
+    let change = record.latest_change;
+    println!(
+        "latest-change {} {} ({}) effective {}",
+        change.reason().code(),
+        change.reason().label(),
+        change.reason().family().label(),
+        change.date()
+    );
+    println!("history {}", record.history_number);
+}
+
+fn history_line(record: &IdentityRecordParts) -> String {
+    let change = record.latest_change;
+    format!(
+        "{:>3}  {}  {:<24} {}  {}  {} ({})  {}  {}",
+        record.history_number.get(),
+        change.date(),
+        change.reason().code(),
+        change.reason().label(),
+        record.resident_code,
+        record.name.name(),
+        record.name.reading(),
+        record.address.full_text(),
+        match record.status {
+            RecordStatus::Active => "active",
+            RecordStatus::Closed { .. } => "closed",
+        }
+    )
+}

@@ -1,0 +1,1059 @@
+//! The municipal registry through the `juki` command, as a town hall would use it: real
+//! processes on real files. A day in 阿智村 from `juki init municipal` to a clean `juki registry
+//! verify`; every refusal with a clear error that records nothing; edits to the SQLite file
+//! behind the log's back, each named by `juki registry verify`; and `juki code check`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use registry_domain::ResidentCode;
+use registry_store::Registry;
+
+/// The clerk Tanaka's passphrase (her key is sealed).
+const TANAKA_PASSPHRASE: &str = "tanaka passphrase 1";
+/// The supervisor Suzuki's passphrase (his key is sealed; he approves).
+const SUZUKI_PASSPHRASE: &str = "suzuki passphrase 2";
+/// The admin key's passphrase.
+const ADMIN_PASSPHRASE: &str = "admin passphrase 3";
+
+fn juki() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_juki"));
+    command
+        .env_remove("JUKI_PASSPHRASE")
+        .env_remove("JUKI_APPROVE_PASSPHRASE")
+        .env("ADMIN_PASSPHRASE", ADMIN_PASSPHRASE)
+        .env("TANAKA_PASSPHRASE", TANAKA_PASSPHRASE)
+        .env("SUZUKI_PASSPHRASE", SUZUKI_PASSPHRASE);
+    command
+}
+
+/// Runs juki with the operators' passphrases set as a script would set them: the first
+/// operator's in JUKI_PASSPHRASE, the approving one's in JUKI_APPROVE_PASSPHRASE.
+fn run(args: &[&str]) -> Output {
+    juki()
+        .args(args)
+        .env("JUKI_PASSPHRASE", TANAKA_PASSPHRASE)
+        .env("JUKI_APPROVE_PASSPHRASE", SUZUKI_PASSPHRASE)
+        .output()
+        .expect("running juki")
+}
+
+/// Runs juki, requires success and returns stdout.
+fn ok(args: &[&str]) -> String {
+    let output = run(args);
+    assert!(
+        output.status.success(),
+        "juki {args:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+/// Runs juki, requires failure, and returns stdout and stderr together.
+fn fails(args: &[&str]) -> String {
+    let output = run(args);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "juki {args:?} should have failed:\n{stdout}");
+    assert!(stderr.contains("error: "), "an error says so: {stderr}");
+    assert!(!stderr.contains("panicked"), "no panics: {stderr}");
+    format!("{stdout}{stderr}")
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The value of the `key value` line starting with `key`.
+fn field(output: &str, key: &str) -> String {
+    output
+        .lines()
+        .find_map(|line| line.strip_prefix(key).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("no {key:?} line in {output}"))
+        .to_owned()
+}
+
+/// A town's registry with its keys, its code pool and three operators.
+struct Town {
+    tmp: tempfile::TempDir,
+    code: &'static str,
+    node_vkey: String,
+}
+
+impl Town {
+    /// Initialises the registry, adds a block of 1,000 codes, and enrols Tanaka (a clerk with
+    /// a sealed key file made by enrol), Sato (a clerk who brings her own key) and Suzuki (a
+    /// supervisor). With `sealed`, the admin, national and Suzuki's keys are sealed too (each
+    /// opening costs an Argon2 derivation, so the tests that are not about it skip it).
+    fn new(code: &'static str, first: &str, sealed: bool) -> Town {
+        let tmp = tempfile::tempdir().unwrap();
+        let town = Town { tmp, code, node_vkey: String::new() };
+        let (dir, admin, national) =
+            (town.dir(), town.file("admin.key"), town.file("national.key"));
+        let mut args = vec![
+            "init",
+            "municipal",
+            "--code",
+            code,
+            "--dir",
+            p(&dir),
+            "--admin-out",
+            p(&admin),
+            "--national-key-out",
+            p(&national),
+        ];
+        if sealed {
+            args.extend(["--passphrase-env", "ADMIN_PASSPHRASE"]);
+        }
+        let init = ok(&args);
+        let node_vkey = field(&init, "node-vkey");
+        assert!(node_vkey.starts_with(&format!("juki.local/registry/{code}+")), "{init}");
+        assert!(field(&init, "admin-vkey").starts_with(&format!("admin.{code}.juki.local+")));
+        let town = Town { node_vkey, ..town };
+        for name in ["registry.toml", "registry.db", "node.key", "tlog/checkpoint"] {
+            assert!(town.dir().join(name).exists(), "{name}");
+        }
+        let block = town.file("block.note");
+        juki_env(
+            &[
+                "code-block",
+                "issue",
+                "--national-key",
+                p(&town.file("national.key")),
+                "--municipality",
+                code,
+                "--first",
+                first,
+                "--count",
+                "1000",
+                "--out",
+                p(&block),
+                "--passphrase-env",
+                "ADMIN_PASSPHRASE",
+            ],
+            &[],
+        );
+        let added = ok(&["code-block", "add", "--dir", p(&town.dir()), p(&block)]);
+        assert!(added.contains("the pool now holds 1000"), "{added}");
+        town.enrol("tanaka", "clerk", Some("TANAKA_PASSPHRASE"));
+        town.enrol("suzuki", "supervisor", sealed.then_some("SUZUKI_PASSPHRASE"));
+        let sato = format!("op.{code}.juki.local/sato");
+        let vkey = ok(&["key", "generate", "--name", &sato, "--out", p(&town.file("sato.key"))]);
+        ok(&[
+            "operator",
+            "enroll",
+            "--dir",
+            p(&town.dir()),
+            "--admin-key",
+            p(&town.file("admin.key")),
+            "--admin-passphrase-env",
+            "ADMIN_PASSPHRASE",
+            "--name",
+            "sato",
+            "--role",
+            "clerk",
+            "--vkey",
+            vkey.trim(),
+        ]);
+        town
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.tmp.path().join("registry")
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    fn key(&self, operator: &str) -> String {
+        p(&self.file(&format!("{operator}.key"))).to_owned()
+    }
+
+    fn enrol(&self, name: &str, role: &str, passphrase_env: Option<&str>) -> String {
+        let out = self.key(name);
+        let (dir, admin) = (self.dir(), self.file("admin.key"));
+        let mut args = vec![
+            "operator",
+            "enroll",
+            "--dir",
+            p(&dir),
+            "--admin-key",
+            p(&admin),
+            "--admin-passphrase-env",
+            "ADMIN_PASSPHRASE",
+            "--name",
+            name,
+            "--role",
+            role,
+            "--out",
+            &out,
+        ];
+        if let Some(var) = passphrase_env {
+            args.extend(["--passphrase-env", var]);
+        }
+        ok(&args).trim().to_owned()
+    }
+
+    /// `juki resident SUBCOMMAND --dir D ARGS…`, which must succeed.
+    fn resident(&self, subcommand: &str, args: &[&str]) -> String {
+        let dir = self.dir();
+        let mut all = vec!["resident", subcommand, "--dir", p(&dir)];
+        all.extend_from_slice(args);
+        ok(&all)
+    }
+
+    /// `juki resident SUBCOMMAND --dir D ARGS…`, which must fail and record nothing.
+    fn refused(&self, subcommand: &str, args: &[&str]) -> String {
+        let before = self.events();
+        let dir = self.dir();
+        let mut all = vec!["resident", subcommand, "--dir", p(&dir)];
+        all.extend_from_slice(args);
+        let error = fails(&all);
+        assert_eq!(self.events(), before, "a refused change records nothing: {error}");
+        error
+    }
+
+    fn events(&self) -> u64 {
+        Registry::open(&self.dir().join("registry.db")).unwrap().event_count().unwrap()
+    }
+
+    fn birth(&self, key: &str, name: &str, reading: &str, born: &str, sex: &str) -> String {
+        let out = self.resident(
+            "birth",
+            &[
+                "--key",
+                key,
+                "--name",
+                name,
+                "--reading",
+                reading,
+                "--birth",
+                born,
+                "--sex",
+                sex,
+                "--address",
+                "大字智里 1234番地",
+            ],
+        );
+        assert_eq!(field(&out, "history"), "1", "{out}");
+        assert_eq!(field(&out, "effective"), born, "a birth takes effect on the birth date");
+        let code = field(&out, "resident");
+        let parsed = ResidentCode::parse(&code).expect("a valid resident code");
+        assert!(self.code_block().contains(&parsed.ten_digits()), "drawn from the pool");
+        code
+    }
+
+    fn code_block(&self) -> std::ops::Range<u64> {
+        match self.code {
+            "204072" => 2_040_720_000..2_040_721_000,
+            _ => 2_020_290_000..2_020_291_000,
+        }
+    }
+}
+
+/// Runs juki with extra environment variables and requires success.
+fn juki_env(args: &[&str], env: &[(&str, &str)]) -> String {
+    let output = juki().args(args).envs(env.iter().copied()).output().unwrap();
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A resident code from another town's pool, for people moving in.
+fn code_from_elsewhere(ten: u64) -> String {
+    ResidentCode::from_ten_digits(ten).unwrap().to_string()
+}
+
+#[test]
+fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
+    let town = Town::new("204072", "2040720000", true);
+    let (tanaka, sato, suzuki) = (town.key("tanaka"), town.key("sato"), town.key("suzuki"));
+    let list = ok(&["operator", "list", "--dir", p(&town.dir())]);
+    assert_eq!(list.lines().count(), 3, "{list}");
+    assert!(list.contains("supervisor active") && list.contains("op.204072.juki.local/sato+"));
+
+    // Morning: two births, by two clerks, each one signature.
+    let hanako = town.birth(&tanaka, "熊谷 花子", "クマガイ ハナコ", "2025-04-01", "2");
+    let taro = town.birth(&sato, "熊谷 太郎", "クマガイ タロウ", "2025-06-15", "male");
+    assert_ne!(hanako, taro);
+
+    // People move in from elsewhere, keeping their codes.
+    let ken = code_from_elsewhere(2_022_050_001);
+    let out = town.resident(
+        "move-in",
+        &[
+            "--key",
+            &tanaka,
+            "--code",
+            &ken,
+            "--name",
+            "井原 健",
+            "--reading",
+            "イハラ ケン",
+            "--birth",
+            "1990-02-03",
+            "--sex",
+            "1",
+            "--address",
+            "大字駒場 10番地",
+            "--individual-number",
+            "123456789018",
+        ],
+    );
+    assert_eq!(
+        (field(&out, "resident"), field(&out, "reason")),
+        (ken.clone(), "move-in 国内転入".into())
+    );
+    let grandfather = code_from_elsewhere(2_022_050_002);
+    town.resident(
+        "move-in",
+        &[
+            "--key",
+            &sato,
+            "--code",
+            &grandfather,
+            "--name",
+            "原 三郎",
+            "--reading",
+            "ハラ サブロウ",
+            "--birth",
+            "1931-07-07",
+            "--sex",
+            "男",
+            "--address",
+            "大字駒場 10番地",
+            "--effective",
+            "2026-01-05",
+        ],
+    );
+
+    // Moves within the town (転居): one clerk.
+    let out = town
+        .resident("move", &["--key", &tanaka, "--code", &hanako, "--address", "大字春日 5番地"]);
+    assert_eq!(field(&out, "history"), "2");
+    town.resident("move", &["--key", &sato, "--code", &taro, "--address", "大字春日 5番地"]);
+
+    // Taro's family moves out to 松本市: two operators.
+    let out = town.resident(
+        "move-out",
+        &["--key", &sato, "--approve-key", &suzuki, "--code", &taro, "--to", "202029"],
+    );
+    assert_eq!(field(&out, "moved-to"), "202029 松本市 (長野県)");
+
+    // A death, signed by a clerk and approved by the supervisor.
+    let out = town.resident(
+        "death",
+        &[
+            "--key",
+            &tanaka,
+            "--approve-key",
+            &suzuki,
+            "--code",
+            &grandfather,
+            "--effective",
+            "2026-11-01",
+        ],
+    );
+    assert_eq!(
+        (field(&out, "reason"), field(&out, "effective")),
+        ("death 死亡".into(), "2026-11-01".into())
+    );
+
+    // Corrections: a clerical error in Ken's date of birth (two operators); Hanako records a
+    // former surname (one operator).
+    town.resident(
+        "correct",
+        &[
+            "--key",
+            &tanaka,
+            "--approve-key",
+            &suzuki,
+            "--code",
+            &ken,
+            "--kind",
+            "clerical",
+            "--birth",
+            "1990-02-13",
+        ],
+    );
+    let out = town.resident(
+        "correct",
+        &[
+            "--key",
+            &tanaka,
+            "--code",
+            &hanako,
+            "--kind",
+            "former-surname",
+            "--former-name",
+            "原",
+            "--former-reading",
+            "ハラ",
+        ],
+    );
+    assert_eq!(field(&out, "reason"), "former-surname-entry 旧氏の記載");
+
+    // A name change (氏名の変更, notified by the 戸籍 office), with two clerks.
+    let out = town.resident(
+        "correct",
+        &[
+            "--key",
+            &tanaka,
+            "--approve-key",
+            &sato,
+            "--code",
+            &hanako,
+            "--kind",
+            "name-change",
+            "--name",
+            "井原 花子",
+            "--reading",
+            "イハラ ハナコ",
+        ],
+    );
+    assert_eq!(field(&out, "reason"), "name-change 氏名の変更");
+
+    // Cancellations: Taro's move-out was a mistake (the record is reopened), and so was the
+    // correction of Ken's birth date (the earlier value is restored).
+    let out = town.resident("cancel", &["--key", &sato, "--approve-key", &suzuki, "--code", &taro]);
+    assert_eq!(field(&out, "reason"), "cancellation-entry 異動の取消し（増）");
+    assert_eq!(field(&out, "cancelled"), "move-out 国内転出 of history 3");
+    let out =
+        town.resident("cancel", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &ken]);
+    assert_eq!(field(&out, "reason"), "cancellation-correction 異動の取消し（修正）");
+    let shown = town.resident("show", &["--code", &ken]);
+    assert!(shown.contains("birth 1990-02-03 (平成2年2月3日)"), "{shown}");
+
+    // A resident-code change: a fresh code from the pool; the old one is gone for good.
+    let out = town
+        .resident("code-change", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &hanako]);
+    let new_code = field(&out, "resident");
+    assert_eq!(field(&out, "previous-code"), hanako);
+    assert!(town.code_block().contains(&ResidentCode::parse(&new_code).unwrap().ten_digits()));
+    let error = fails(&["resident", "show", "--dir", p(&town.dir()), "--code", &hanako]);
+    assert!(error.contains("no resident with this code"), "{error}");
+
+    // What a clerk sees.
+    let shown = town.resident("show", &["--code", &new_code]);
+    for expected in [
+        "name 井原 花子",
+        "reading イハラ　ハナコ",
+        "former-surname 原 (ハラ)",
+        "birth 2025-04-01 (令和7年4月1日)",
+        "sex 2 女",
+        "address 長野県阿智村大字春日 5番地",
+        "address-municipality 204072 阿智村 (長野県)",
+        "status active (住民)",
+        "history 5",
+    ] {
+        assert!(shown.contains(expected), "{expected:?} in {shown}");
+    }
+    let history = town.resident("history", &["--code", &new_code]);
+    let reasons: Vec<&str> =
+        history.lines().map(|l| l.split_whitespace().nth(2).unwrap()).collect();
+    assert_eq!(
+        reasons,
+        ["birth", "move-within", "former-surname-entry", "name-change", "resident-code-change"],
+        "{history}"
+    );
+    let dead = town.resident("show", &["--code", &grandfather]);
+    assert!(dead.contains("status closed (除票): death 死亡"), "{dead}");
+    assert!(dead.contains("(昭和6年7月7日)"), "{dead}");
+
+    // Search: hiragana finds the katakana reading; a prefix and a birth date narrow it.
+    let found = town.resident("search", &["--reading", "くまがい"]);
+    assert_eq!(found.lines().count(), 1, "{found}");
+    assert!(found.starts_with(&taro), "{found}");
+    let found = town.resident("search", &["--reading", "イハラ"]);
+    assert_eq!(found.lines().count(), 2, "{found}");
+    let found = town.resident("search", &["--name", "井原", "--birth", "2025-04-01"]);
+    assert_eq!(found.lines().count(), 1, "{found}");
+    assert!(found.starts_with(&new_code), "{found}");
+
+    // The end of the day: checkpoint, and everything verifies.
+    let events = town.events();
+    let checkpoint = ok(&["registry", "checkpoint", "--dir", p(&town.dir())]);
+    assert!(
+        checkpoint.starts_with(&format!("juki.local/registry/204072\n{events}\n")),
+        "{checkpoint}"
+    );
+    let report = ok(&["registry", "verify", "--dir", p(&town.dir())]);
+    assert!(report.contains(&format!("{events} events replayed, 4 resident records")), "{report}");
+    assert!(
+        report.contains(&format!("checkpoint signed by the node key (size {events})")),
+        "{report}"
+    );
+    // Any auditor verifies the registry's log like any other log.
+    let report = ok(&["log", "verify", p(&town.dir()), "--vkey", &town.node_vkey]);
+    assert!(
+        report.contains(&format!("verified juki.local/registry/204072: {events} entries")),
+        "{report}"
+    );
+    let report = ok(&["log", "verify", p(&town.dir().join("tlog")), "--vkey", &town.node_vkey]);
+    assert!(report.contains(&format!("{events} entries")), "{report}");
+
+    // The public tiles hold commitments only: no name, address or code appears in them.
+    let mut public = Vec::new();
+    collect_files(&town.dir().join("tlog"), &mut public);
+    let secrets = ["熊谷", "井原", "智里", "春日", &hanako, &new_code, &ken, "123456789018"];
+    for path in public {
+        let bytes = std::fs::read(&path).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        for secret in secrets {
+            assert!(!text.contains(secret), "{} holds personal data", path.display());
+        }
+    }
+}
+
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_files(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn every_refusal_is_clear_and_records_nothing() {
+    let town = Town::new("204072", "2040720000", false);
+    let (tanaka, sato, suzuki) = (town.key("tanaka"), town.key("sato"), town.key("suzuki"));
+    let hanako = town.birth(&tanaka, "熊谷 花子", "クマガイ ハナコ", "2025-04-01", "2");
+    let ichiro = town.birth(&tanaka, "熊谷 一郎", "クマガイ イチロウ", "2025-04-01", "1");
+    town.resident("death", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &ichiro]);
+    let personal = ["熊谷", "花子", "クマガイ", "智里", &hanako, &ichiro];
+    let no_personal_data = |error: &str| {
+        for secret in personal {
+            assert!(!error.contains(secret), "the error repeats personal data: {error}");
+        }
+    };
+
+    // Illegal transitions, decided by the rules: a name change that also changes the date of
+    // birth; a move of a closed record (an event for a closed record); a death twice.
+    let error = town.refused(
+        "correct",
+        &[
+            "--key",
+            &tanaka,
+            "--approve-key",
+            &suzuki,
+            "--code",
+            &hanako,
+            "--kind",
+            "name-change",
+            "--name",
+            "熊谷 花",
+            "--birth",
+            "2025-04-02",
+        ],
+    );
+    assert!(
+        error.contains(
+            "refused: illegal change: name-change (氏名の変更) may not change the birth field"
+        ),
+        "{error}"
+    );
+    no_personal_data(&error);
+    let error =
+        town.refused("move", &["--key", &tanaka, "--code", &ichiro, "--address", "大字駒場 1番地"]);
+    assert!(error.contains("a closed record changes only by a cancellation"), "{error}");
+    no_personal_data(&error);
+    let error =
+        town.refused("death", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &ichiro]);
+    assert!(error.contains("closed record"), "{error}");
+    let error = town.refused(
+        "correct",
+        &[
+            "--key",
+            &tanaka,
+            "--approve-key",
+            &suzuki,
+            "--code",
+            &ichiro,
+            "--kind",
+            "clerical",
+            "--sex",
+            "2",
+        ],
+    );
+    assert!(error.contains("closed record"), "{error}");
+    // Moving in someone who already lives here; a change that takes effect before the birth.
+    let error = town.refused(
+        "move-in",
+        &[
+            "--key",
+            &tanaka,
+            "--code",
+            &hanako,
+            "--name",
+            "熊谷 花子",
+            "--reading",
+            "クマガイ ハナコ",
+            "--birth",
+            "2025-04-01",
+            "--sex",
+            "2",
+            "--address",
+            "大字智里 1番地",
+        ],
+    );
+    assert!(error.contains("already a resident"), "{error}");
+    let error = town.refused(
+        "move",
+        &[
+            "--key",
+            &tanaka,
+            "--code",
+            &hanako,
+            "--address",
+            "大字駒場 1番地",
+            "--effective",
+            "2025-03-01",
+        ],
+    );
+    assert!(error.contains("before the resident was born"), "{error}");
+    // A birth with a code that is not in the pool cannot happen through the CLI (it draws
+    // codes), but a move-out to this very town can be asked for.
+    let error = town.refused(
+        "move-out",
+        &["--key", &tanaka, "--approve-key", &suzuki, "--code", &hanako, "--to", "204072"],
+    );
+    assert!(error.contains("`juki resident move`"), "{error}");
+
+    // The two-person rule: no second operator, or the same operator twice.
+    for reason in ["death", "code-change", "cancel"] {
+        let error = town.refused(reason, &["--key", &tanaka, "--code", &hanako]);
+        assert!(error.contains("needs two different operators"), "{reason}: {error}");
+        assert!(error.contains("--approve-key"), "{error}");
+    }
+    let error = town.refused("move-out", &["--key", &tanaka, "--code", &hanako, "--to", "202029"]);
+    assert!(error.contains("move-out (国内転出) needs two different operators"), "{error}");
+    let error = town.refused("death", &["--key", &sato, "--approve-key", &sato, "--code", &hanako]);
+    assert!(error.contains("same operator"), "{error}");
+
+    // A key that was never enrolled, and an operator of another town.
+    let stranger = p(&town.file("stranger.key")).to_owned();
+    ok(&["key", "generate", "--name", "op.204072.juki.local/stranger", "--out", &stranger]);
+    let error = town
+        .refused("move", &["--key", &stranger, "--code", &hanako, "--address", "大字駒場 1番地"]);
+    assert!(error.contains("is not an operator enrolled in 204072 阿智村"), "{error}");
+    no_personal_data(&error);
+    let matsumoto = Town::new("202029", "2020290000", false);
+    let foreign = matsumoto.key("sato");
+    let error = town
+        .refused("move", &["--key", &foreign, "--code", &hanako, "--address", "大字駒場 1番地"]);
+    assert!(
+        error.contains("op.202029.juki.local/sato") && error.contains("not an operator enrolled"),
+        "{error}"
+    );
+    let error =
+        town.refused("death", &["--key", &tanaka, "--approve-key", &foreign, "--code", &hanako]);
+    assert!(
+        error.contains("--approve-key") && error.contains("not an operator enrolled"),
+        "{error}"
+    );
+    // A wrong passphrase opens nothing.
+    let before = town.events();
+    let output = juki()
+        .args([
+            "resident",
+            "move",
+            "--dir",
+            p(&town.dir()),
+            "--key",
+            &tanaka,
+            "--code",
+            &hanako,
+            "--address",
+            "大字駒場 1番地",
+        ])
+        .env("JUKI_PASSPHRASE", "not tanaka's passphrase")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("wrong passphrase"));
+    assert_eq!(town.events(), before);
+
+    // A revoked operator can sign nothing more, alone or as the approver.
+    let sato_vkey = ok(&["operator", "list", "--dir", p(&town.dir())])
+        .lines()
+        .find(|l| l.contains("/sato+"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap()
+        .to_owned();
+    let admin = p(&town.file("admin.key")).to_owned();
+    let dir = p(&town.dir()).to_owned();
+    let revoke = [
+        "operator",
+        "revoke",
+        "--dir",
+        &dir,
+        "--admin-key",
+        &admin,
+        "--admin-passphrase-env",
+        "ADMIN_PASSPHRASE",
+        "--vkey",
+        &sato_vkey,
+    ];
+    ok(&revoke);
+    let error =
+        town.refused("move", &["--key", &sato, "--code", &hanako, "--address", "大字駒場 1番地"]);
+    assert!(error.contains("was revoked"), "{error}");
+    let error =
+        town.refused("death", &["--key", &tanaka, "--approve-key", &sato, "--code", &hanako]);
+    assert!(error.contains("--approve-key") && error.contains("was revoked"), "{error}");
+    let before = town.events();
+    let error = fails(&revoke);
+    assert!(error.contains("already revoked"), "{error}");
+    // Only the admin key enrols or revokes.
+    let error = fails(&[
+        "operator",
+        "enroll",
+        "--dir",
+        &dir,
+        "--admin-key",
+        &tanaka,
+        "--name",
+        "rogue",
+        "--role",
+        "supervisor",
+        "--out",
+        p(&town.file("rogue.key")),
+    ]);
+    assert!(error.contains("is not the admin key of this registry"), "{error}");
+    assert!(!town.file("rogue.key").exists(), "no key file is left behind");
+    assert_eq!(town.events(), before);
+    // Sato comes back with a new key: the handle is free again once the old key is revoked.
+    let new_key = p(&town.file("sato-new.key")).to_owned();
+    ok(&[
+        "operator",
+        "enroll",
+        "--dir",
+        &dir,
+        "--admin-key",
+        &admin,
+        "--admin-passphrase-env",
+        "ADMIN_PASSPHRASE",
+        "--name",
+        "sato",
+        "--role",
+        "clerk",
+        "--out",
+        &new_key,
+    ]);
+    town.resident("move", &["--key", &new_key, "--code", &hanako, "--address", "大字駒場 2番地"]);
+
+    // Bad input: told what is wrong, without repeating it.
+    let error = town.refused(
+        "birth",
+        &[
+            "--key",
+            &tanaka,
+            "--name",
+            "熊谷 次郎",
+            "--reading",
+            "くまがい じろう",
+            "--birth",
+            "2026-01-01",
+            "--sex",
+            "1",
+            "--address",
+            "大字智里 1番地",
+        ],
+    );
+    assert!(error.contains("--reading") && error.contains("hiragana"), "{error}");
+    assert!(!error.contains("くまがい"), "{error}");
+    let mut typo = hanako.clone().into_bytes();
+    typo[10] = if typo[10] == b'9' { b'0' } else { typo[10] + 1 };
+    let typo = String::from_utf8(typo).unwrap();
+    let error =
+        town.refused("move", &["--key", &tanaka, "--code", &typo, "--address", "大字駒場 1番地"]);
+    assert!(error.contains("--code") && error.contains("check digit"), "{error}");
+    assert!(!error.contains(&typo), "{error}");
+    let error = town.refused(
+        "correct",
+        &["--key", &tanaka, "--approve-key", &suzuki, "--code", &hanako, "--kind", "clerical"],
+    );
+    assert!(error.contains("nothing to correct"), "{error}");
+    let error = town.refused(
+        "move",
+        &[
+            "--key",
+            &tanaka,
+            "--code",
+            &hanako,
+            "--address",
+            "大字駒場 1番地",
+            "--effective",
+            "2025-02-30",
+        ],
+    );
+    assert!(error.contains("--effective"), "{error}");
+
+    // Code blocks: for another town, or the same block twice.
+    let block = town.file("matsumoto-block.note");
+    juki_env(
+        &[
+            "code-block",
+            "issue",
+            "--national-key",
+            p(&town.file("national.key")),
+            "--municipality",
+            "202029",
+            "--first",
+            "2020290000",
+            "--count",
+            "10",
+            "--out",
+            p(&block),
+            "--passphrase-env",
+            "ADMIN_PASSPHRASE",
+        ],
+        &[],
+    );
+    let before = town.events();
+    let error = fails(&["code-block", "add", "--dir", &dir, p(&block)]);
+    assert!(error.contains("is a block for 202029"), "{error}");
+    let error = fails(&["code-block", "add", "--dir", &dir, p(&town.file("block.note"))]);
+    assert!(error.contains("overlaps a code block"), "{error}");
+    // A block signed by a key other than the national key (松本市's national key).
+    let forged = town.file("forged.note");
+    juki_env(
+        &[
+            "code-block",
+            "issue",
+            "--national-key",
+            p(&matsumoto.file("national.key")),
+            "--municipality",
+            "204072",
+            "--first",
+            "2040730000",
+            "--count",
+            "10",
+            "--out",
+            p(&forged),
+            "--passphrase-env",
+            "ADMIN_PASSPHRASE",
+        ],
+        &[],
+    );
+    let error = fails(&["code-block", "add", "--dir", &dir, p(&forged)]);
+    assert!(error.contains("no signature by the national key"), "{error}");
+    assert_eq!(town.events(), before);
+
+    // A registry is created once.
+    let error = fails(&[
+        "init",
+        "municipal",
+        "--code",
+        "204072",
+        "--dir",
+        &dir,
+        "--admin-out",
+        p(&town.file("admin2.key")),
+        "--national-key-out",
+        p(&town.file("national2.key")),
+    ]);
+    assert!(error.contains("already holds a registry"), "{error}");
+    assert!(!town.file("admin2.key").exists());
+    let error = fails(&[
+        "init",
+        "municipal",
+        "--code",
+        "204071",
+        "--dir",
+        p(&town.file("x")),
+        "--admin-out",
+        p(&town.file("admin3.key")),
+        "--national-key-out",
+        p(&town.file("national3.key")),
+    ]);
+    assert!(error.contains("check digit"), "{error}");
+    assert!(!town.file("x").exists() && !town.file("admin3.key").exists());
+
+    // After all that, the registry is exactly what its log says.
+    ok(&["registry", "checkpoint", "--dir", &dir]);
+    ok(&["registry", "verify", "--dir", &dir]);
+}
+
+/// Copies a directory tree (a registry directory whose processes have all exited).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of the town's registry, edited with `sql` behind the log's back; returns the
+/// output of `juki registry verify`, which must fail.
+fn tamper(town: &Town, name: &str, sql: &[(&str, Vec<String>)]) -> String {
+    let copy = town.file(name);
+    copy_dir(&town.dir(), &copy);
+    let conn = rusqlite::Connection::open(copy.join("registry.db")).unwrap();
+    for (statement, params) in sql {
+        let changed = conn.execute(statement, rusqlite::params_from_iter(params)).unwrap();
+        assert!(changed >= 1, "{statement}");
+    }
+    drop(conn);
+    fails(&["registry", "verify", "--dir", p(&copy)])
+}
+
+#[test]
+fn edits_behind_the_logs_back_are_named_by_registry_verify() {
+    let town = Town::new("204072", "2040720000", false);
+    let (tanaka, suzuki) = (town.key("tanaka"), town.key("suzuki"));
+    let a = town.birth(&tanaka, "熊谷 花子", "クマガイ ハナコ", "2025-04-01", "2");
+    let b = town.birth(&tanaka, "熊谷 一郎", "クマガイ イチロウ", "2025-05-01", "1");
+    town.resident("move", &["--key", &tanaka, "--code", &a, "--address", "大字駒場 5番地"]);
+    town.resident("death", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &b]);
+    ok(&["registry", "checkpoint", "--dir", p(&town.dir())]);
+    ok(&["registry", "verify", "--dir", p(&town.dir())]);
+    let values = ["駒場", "智里", "熊谷", "クマガイ", "999番地"];
+    let no_values = |report: &str| {
+        for value in values {
+            assert!(!report.contains(value), "verify repeats a value: {report}");
+        }
+    };
+
+    // An address changed.
+    let report = tamper(
+        &town,
+        "address",
+        &[("UPDATE residents SET address = '大字駒場 999番地' WHERE code = ?1", vec![a.clone()])],
+    );
+    assert!(
+        report.contains(&format!("resident {a}: field address differs from the log")),
+        "{report}"
+    );
+    assert!(!report.contains(&format!("resident {b}")), "{report}");
+    no_values(&report);
+
+    // A resident deleted.
+    let report =
+        tamper(&town, "deleted", &[("DELETE FROM residents WHERE code = ?1", vec![b.clone()])]);
+    assert!(
+        report.contains(&format!(
+            "resident {b}: is missing from the residents table (deleted behind the log's back)"
+        )),
+        "{report}"
+    );
+    no_values(&report);
+
+    // A resident invented.
+    let invented = ResidentCode::from_ten_digits(2_040_720_999).unwrap().to_string();
+    let copy_row = "INSERT INTO residents SELECT ?1, history, status, name, reading, former_name, \
+                    former_reading, birth, sex, address_municipality, address, individual_number, \
+                    reason, effective, event_idx, name_key, reading_key, address_key FROM residents \
+                    WHERE code = ?2";
+    let report = tamper(&town, "inserted", &[(copy_row, vec![invented.clone(), a.clone()])]);
+    assert!(
+        report.contains(&format!(
+            "resident {invented}: is in the residents table but not in the log"
+        )),
+        "{report}"
+    );
+    no_values(&report);
+
+    // A stored event rewritten: it no longer matches its log entry, and the record it made
+    // differs from what the log says.
+    let rewrite = "UPDATE events SET note = CAST(replace(CAST(note AS TEXT), '駒場 5番地', '駒場 6番地') AS BLOB) \
+                   WHERE idx = (SELECT event_idx FROM residents WHERE code = ?1)";
+    let report = tamper(&town, "rewritten", &[(rewrite, vec![a.clone()])]);
+    assert!(
+        report.contains("does not match its log entry: it was rewritten behind the log's back"),
+        "{report}"
+    );
+    assert!(report.contains(&format!("resident {a}'s history entry 2")), "{report}");
+    assert!(
+        report.contains(&format!("resident {a}: field history differs from the log")),
+        "{report}"
+    );
+    no_values(&report);
+
+    // The event and its log entry both rewritten (the commitment recomputed): the published
+    // tiles no longer match the entries.
+    let copy = town.file("rewritten-with-entry");
+    copy_dir(&town.dir(), &copy);
+    {
+        let conn = rusqlite::Connection::open(copy.join("registry.db")).unwrap();
+        let idx: i64 = conn
+            .query_row("SELECT event_idx FROM residents WHERE code = ?1", [&a], |r| r.get(0))
+            .unwrap();
+        let note: Vec<u8> =
+            conn.query_row("SELECT note FROM events WHERE idx = ?1", [idx], |r| r.get(0)).unwrap();
+        let forged =
+            String::from_utf8(note).unwrap().replace("駒場 5番地", "駒場 6番地").into_bytes();
+        conn.execute("UPDATE events SET note = ?1 WHERE idx = ?2", rusqlite::params![forged, idx])
+            .unwrap();
+        let entry = registry_store::commitment(&forged);
+        conn.execute(
+            "UPDATE log_entries SET entry = ?1 WHERE idx = ?2",
+            rusqlite::params![entry, idx],
+        )
+        .unwrap();
+    }
+    let report = fails(&["registry", "verify", "--dir", p(&copy)]);
+    assert!(report.contains("the log's entries do not match the tiles"), "{report}");
+    no_values(&report);
+
+    // The original is untouched and still verifies.
+    ok(&["registry", "verify", "--dir", p(&town.dir())]);
+}
+
+#[test]
+fn code_check_tells_valid_codes_from_mistyped_ones() {
+    let out = ok(&["code", "check", "204072", "011011", "131016", "12345678903", "123456789018"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 5, "{out}");
+    assert!(
+        lines[0].starts_with("204072: valid municipality code: 阿智村 (あちむら), 長野県"),
+        "{out}"
+    );
+    assert!(lines[1].contains("札幌市 中央区") && lines[1].contains("北海道"), "{out}");
+    assert!(lines[2].contains("千代田区") && lines[2].contains("東京都"), "{out}");
+    assert_eq!(lines[3], "argument 4: valid resident code (住民票コード)");
+    assert_eq!(lines[4], "argument 5: valid individual number (個人番号)");
+
+    let output = run(&[
+        "code",
+        "check",
+        "204072",
+        "204071",
+        "200000",
+        "12345678904",
+        "123456789017",
+        "12345",
+        "２０４０７２",
+    ]);
+    assert!(!output.status.success());
+    let out = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].contains("valid municipality code"), "{out}");
+    assert!(lines[1].starts_with("204071: invalid: wrong check digit"), "{out}");
+    assert!(
+        lines[2].starts_with("200000: invalid: no such municipality")
+            && lines[2].contains("valid check digit"),
+        "{out}"
+    );
+    assert!(
+        lines[3].starts_with("argument 4: invalid") && lines[3].contains("check digit"),
+        "{out}"
+    );
+    assert!(lines[4].starts_with("argument 5: invalid") && lines[4].contains("個人番号"), "{out}");
+    assert!(lines[5].contains("5 characters is no code"), "{out}");
+    assert!(lines[6].contains("full-width"), "{out}");
+    assert!(
+        !out.contains("12345678904") && !out.contains("123456789017"),
+        "personal codes are not echoed: {out}"
+    );
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("error: 6 of 7 codes are invalid"), "{stderr}");
+}
