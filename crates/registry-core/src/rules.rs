@@ -4,9 +4,10 @@
 //!
 //! Authority follows the log's order, not the clocks in the events: an operator may sign once
 //! the enrolment is in the log and is never again trusted once the revocation is, whatever
-//! time a later event claims. The event's own time must not precede the enrolment, and at
+//! time a later event claims. A change's own time must not precede the enrolment, and at
 //! admission (not on replay) it must be within [`MAX_CLOCK_SKEW`] of the node's clock, so a
-//! stolen key cannot be used later to sign backdated changes.
+//! stolen key cannot be used later to sign backdated changes. Events signed with offline keys
+//! (enrolments, revocations, code blocks) carry no such window.
 
 use std::collections::BTreeSet;
 
@@ -48,6 +49,10 @@ pub trait RegistryView {
     fn in_code_pool(&self, code: ResidentCode) -> bool;
     /// Whether a code was ever given to anyone here (current, closed or replaced records).
     fn code_ever_used(&self, code: ResidentCode) -> bool;
+    /// The code blocks allocated so far, as `(first, count)` of ten-digit bases.
+    fn code_blocks(&self) -> Vec<(u64, u64)>;
+    /// A resident's snapshot with the given history number.
+    fn snapshot(&self, code: ResidentCode, number: u32) -> Option<IdentityRecordParts>;
 }
 
 /// What applying an accepted event does.
@@ -130,17 +135,12 @@ pub fn decide(
             found: event.municipality(),
         });
     }
-    let time = match &event {
-        Event::Genesis(g) => g.time,
-        Event::Enrolment(e) => e.time,
-        Event::Revocation(r) => r.time,
-        Event::CodeBlock(b) => b.time,
-        Event::Change(c) => c.time,
-    };
-    if let Some(now) = now
-        && time.unix().abs_diff(now.unix()) > MAX_CLOCK_SKEW
+    // Changes are signed at the counter and must arrive fresh. Enrolments, revocations and
+    // code blocks are signed with offline keys whose authority does not depend on time.
+    if let (Event::Change(change), Some(now)) = (&event, now)
+        && change.time.unix().abs_diff(now.unix()) > MAX_CLOCK_SKEW
     {
-        return Err(Refusal::Stale { event: time, now });
+        return Err(Refusal::Stale { event: change.time, now });
     }
     match event {
         Event::Genesis(genesis) => {
@@ -177,6 +177,16 @@ pub fn decide(
         Event::CodeBlock(block) => {
             admin(view)?;
             require_signature(note_bytes, national, "the national key")?;
+            let end = block.first + block.count;
+            if view
+                .code_blocks()
+                .iter()
+                .any(|&(first, count)| block.first < first + count && first < end)
+            {
+                return Err(Refusal::IllegalTransition(
+                    "the code block overlaps a block already allocated here".into(),
+                ));
+            }
             Ok(Effect::CodeBlock(block))
         }
         Event::Change(change) => {
@@ -336,7 +346,11 @@ fn check_transition(change: &Change, view: &dyn RegistryView) -> Result<(), Refu
                 return Err(illegal("a cancellation needs an existing record"));
             }
             if matches!(reason, ChangeReason::MoveIn | ChangeReason::MoveInFromAbroad) {
-                // A person moving in keeps the code they have; it need not come from our pool.
+                // A person moving in keeps the code they have; it need not come from our pool,
+                // but a code retired here (replaced by a code change) is never used again.
+                if view.code_ever_used(record.resident_code) {
+                    return Err(illegal("the resident code was retired here and is never reused"));
+                }
                 Ok(())
             } else {
                 fresh_code(record.resident_code, view)
@@ -365,6 +379,25 @@ fn check_transition(change: &Change, view: &dyn RegistryView) -> Result<(), Refu
             Err(illegal("a closed record changes only by a cancellation (異動の取消し)"))
         }
         (ReasonFamily::Deletion, Some(current)) => same_identity(current, record, "a deletion"),
+        (ReasonFamily::Correction, Some(current))
+            if reason == ChangeReason::CancellationCorrection =>
+        {
+            // Undoing the latest correction brings back the snapshot before it.
+            let before = current
+                .history_number
+                .get()
+                .checked_sub(1)
+                .and_then(|n| view.snapshot(current.resident_code, n))
+                .ok_or_else(|| illegal("there is no earlier snapshot to return to"))?;
+            if current.latest_change.reason().family() != ReasonFamily::Correction {
+                return Err(illegal(
+                    "cancellation-correction undoes a correction; the latest change is not one",
+                ));
+            }
+            same_identity(&before, record, "a cancellation of a correction").map_err(|_| {
+                illegal("a cancellation of a correction restores the record as it was before it")
+            })
+        }
         (ReasonFamily::Correction, Some(current)) => check_correction(reason, current, record),
     }
 }

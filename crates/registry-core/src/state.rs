@@ -118,4 +118,12 @@ impl RegistryView for RegistryState {
     fn code_ever_used(&self, code: ResidentCode) -> bool {
         self.histories.contains_key(&code) || self.retired.contains(&code)
     }
+
+    fn code_blocks(&self) -> Vec<(u64, u64)> {
+        self.blocks.clone()
+    }
+
+    fn snapshot(&self, code: ResidentCode, number: u32) -> Option<IdentityRecordParts> {
+        self.histories.get(&code)?.iter().find(|r| r.history_number.get() == number).cloned()
+    }
 }

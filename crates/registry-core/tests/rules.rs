@@ -424,3 +424,68 @@ fn signatures_and_authority_are_enforced() {
     });
     assert!(matches!(town.refuse(&sign(&genesis, &[&stranger])), Refusal::IllegalTransition(_)));
 }
+
+#[test]
+fn blocks_retired_codes_and_cancellations_follow_the_log() {
+    let mut town = Town::new();
+    let (clerk, supervisor) = (clerk(), supervisor());
+    // An overlapping block is refused; a block signed offline long ago is not stale.
+    let overlap = Event::CodeBlock(CodeBlock {
+        municipality: achi(),
+        first: 2_040_720_500,
+        count: 1000,
+        time: Timestamp::from_unix(NOW - 86_400),
+    });
+    let refusal = town.refuse(&sign(&overlap, &[&national()]));
+    assert!(refusal.to_string().contains("overlaps"), "{refusal}");
+    let later = Event::CodeBlock(CodeBlock {
+        municipality: achi(),
+        first: 2_040_730_000,
+        count: 1000,
+        time: Timestamp::from_unix(NOW - 86_400),
+    });
+    town.accept(&sign(&later, &[&national()]));
+
+    // A code retired by a code change is never used again, not even by a move-in.
+    let code = town.new_code();
+    let birth = newborn(code, "2026-11-20");
+    town.accept(&sign(
+        &change(Change {
+            municipality: achi(),
+            record: birth.clone(),
+            previous_code: None,
+            moved_to: None,
+            time: Timestamp::from_unix(NOW),
+        }),
+        &[&clerk],
+    ));
+    let mut recoded = next(&birth, ChangeReason::ResidentCodeChange, "2026-11-21");
+    recoded.record.resident_code = town.new_code();
+    recoded.previous_code = Some(code);
+    town.accept(&sign(&change(recoded.clone()), &[&clerk, &supervisor]));
+    let mut returning = newborn(code, "1990-01-01");
+    returning.latest_change = ChangeInfo::new(ChangeReason::MoveIn, date("2026-11-22"));
+    let refusal = town.refuse(&sign(
+        &change(Change {
+            municipality: achi(),
+            record: returning,
+            previous_code: None,
+            moved_to: None,
+            time: Timestamp::from_unix(NOW),
+        }),
+        &[&clerk],
+    ));
+    assert!(refusal.to_string().contains("retired"), "{refusal}");
+
+    // A cancellation of a correction restores the record as it was, and nothing else.
+    let mut corrected = next(&recoded.record, ChangeReason::ClericalCorrection, "2026-11-22");
+    corrected.record.sex = Sex::from_code(1).unwrap();
+    town.accept(&sign(&change(corrected.clone()), &[&clerk, &supervisor]));
+    let mut wrong = next(&corrected.record, ChangeReason::CancellationCorrection, "2026-11-23");
+    wrong.record.address = Address::new(achi(), "大字駒場 9番地").unwrap();
+    let refusal = town.refuse(&sign(&change(wrong), &[&clerk, &supervisor]));
+    assert!(refusal.to_string().contains("restores the record"), "{refusal}");
+    let mut undo = next(&corrected.record, ChangeReason::CancellationCorrection, "2026-11-23");
+    undo.record.sex = recoded.record.sex;
+    town.accept(&sign(&change(undo), &[&clerk, &supervisor]));
+}

@@ -615,4 +615,30 @@ impl RegistryView for SqlView<'_> {
                 .map_err(StoreError::from),
         )
     }
+
+    fn code_blocks(&self) -> Vec<(u64, u64)> {
+        let read = || -> Result<Vec<(u64, u64)>, StoreError> {
+            let mut select = self.conn.prepare_cached("SELECT first, count FROM code_blocks")?;
+            let rows = select
+                .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<_, _>>()?;
+            Ok(rows)
+        };
+        self.note(read())
+    }
+
+    fn snapshot(&self, code: ResidentCode, number: u32) -> Option<IdentityRecordParts> {
+        let read = || -> Result<Option<IdentityRecordParts>, StoreError> {
+            let idx: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT event_idx FROM history WHERE code = ?1 AND number = ?2",
+                    params![code.to_string(), number],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            idx.map(|idx| change_at(self.conn, idx).map(|c| c.record)).transpose()
+        };
+        self.note(read())
+    }
 }
