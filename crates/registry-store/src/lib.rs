@@ -139,7 +139,7 @@ impl Registry {
             return Err(StoreError::Setup(format!("{} already exists", path.display())));
         }
         let conn = Connection::open(path)?;
-        entries::configure(&conn)?;
+        configure(&conn)?;
         conn.execute_batch(entries::SCHEMA)?;
         conn.execute_batch(SCHEMA)?;
         conn.execute(
@@ -158,7 +158,7 @@ impl Registry {
             )));
         }
         let conn = Connection::open(path)?;
-        entries::configure(&conn)?;
+        configure(&conn)?;
         let meta = |key: &str| -> Result<String, StoreError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()?
@@ -350,6 +350,14 @@ impl Registry {
     pub fn replay(&self) -> Result<(RegistryState, Vec<verify::Difference>), StoreError> {
         verify::replay(&self.conn, self.municipality, &self.national)
     }
+}
+
+/// Durability as for every log (WAL, `synchronous = FULL`), and a page cache large enough
+/// that the indexes of a large town stay in memory.
+fn configure(conn: &Connection) -> Result<(), StoreError> {
+    entries::configure(conn)?;
+    conn.execute_batch("PRAGMA cache_size = -262144;")?;
+    Ok(())
 }
 
 /// Appends the event and its commitment and applies the effect to the derived tables.
