@@ -11,6 +11,7 @@ mod key;
 mod log;
 mod logdir;
 mod passphrase;
+mod pki_cmd;
 mod registry_cmd;
 mod registrydir;
 mod resident;
@@ -60,6 +61,9 @@ enum Command {
     /// Check municipality codes, resident codes and individual numbers.
     #[command(subcommand)]
     Code(code_cmd::CodeCommand),
+    /// The network's certificate authority: create it, issue, sign CSRs, revoke, show.
+    #[command(subcommand)]
+    Pki(pki_cmd::PkiCommand),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +79,7 @@ fn main() -> ExitCode {
         Command::Resident(command) => resident::run(command),
         Command::Registry(command) => registry_cmd::run_registry(command),
         Command::Code(command) => code_cmd::run(command),
+        Command::Pki(command) => pki_cmd::run(command),
     };
     match result {
         Ok(code) => code,

@@ -1,7 +1,8 @@
 //! Private key files.
 //!
-//! A key file holds one secret line (for note signers, Go's `PRIVATE+KEY+…` form). It is created
-//! with mode 0600 and never overwritten. With a passphrase the line is sealed:
+//! A key file holds one secret: a line (for note signers, Go's `PRIVATE+KEY+…` form) or a PEM
+//! block (for TLS keys, so that other tools can read an unsealed one). It is created with mode
+//! 0600 and never overwritten. With a passphrase the line is sealed:
 //!
 //! ```text
 //! juki-sealed-key/v1
@@ -93,7 +94,7 @@ pub fn random_bytes(out: &mut [u8]) -> Result<(), KeyFileError> {
 pub fn write(path: &Path, secret: &str, passphrase: Option<&str>) -> Result<(), KeyFileError> {
     let contents = match passphrase {
         Some(passphrase) => seal(secret, passphrase, DEFAULT_M_KIB, DEFAULT_T)?,
-        None => Zeroizing::new(format!("{secret}\n")),
+        None => Zeroizing::new(format!("{}\n", secret.trim_end_matches('\n'))),
     };
     let mut file = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(
         |source| match source.kind() {
@@ -124,6 +125,15 @@ pub fn read(path: &Path, passphrase: Option<&str>) -> Result<Zeroizing<String>, 
         return Err(KeyFileError::Permissions { path: path.to_path_buf(), mode });
     }
     let text = read_limited(path)?;
+    if text.starts_with("-----BEGIN ") {
+        if !text.trim_end().ends_with("-----") {
+            return Err(KeyFileError::Malformed {
+                path: path.to_path_buf(),
+                reason: "a PEM block without its END line",
+            });
+        }
+        return Ok(Zeroizing::new(text.to_string()));
+    }
     if !text.starts_with(MAGIC) {
         let line = text.trim_end_matches('\n');
         if line.is_empty() || line.contains('\n') {
@@ -279,6 +289,26 @@ mod tests {
         assert!(matches!(unseal(&edited, PASS), Err(Unseal::Failed)));
         let hostile = sealed.replace("m=256", "m=99999999");
         assert!(matches!(unseal(&hostile, PASS), Err(Unseal::Malformed(_))));
+    }
+
+    #[test]
+    fn pem_keys_are_kept_as_pem_plain_or_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pem =
+            "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMG\nByqGSM49\n-----END PRIVATE KEY-----\n";
+        let plain = dir.path().join("plain");
+        write(&plain, pem, None).unwrap();
+        assert_eq!(fs::read_to_string(&plain).unwrap(), pem, "other tools can read it");
+        assert_eq!(*read(&plain, None).unwrap(), pem);
+        let sealed_path = dir.path().join("sealed");
+        let sealed = seal(pem, PASS, 256, 1).unwrap();
+        let mut file =
+            OpenOptions::new().write(true).create_new(true).mode(0o600).open(&sealed_path).unwrap();
+        file.write_all(sealed.as_bytes()).unwrap();
+        assert_eq!(*read(&sealed_path, Some(PASS)).unwrap(), pem);
+        let broken = dir.path().join("broken");
+        write(&broken, "-----BEGIN PRIVATE KEY-----\nMIGH", None).unwrap();
+        assert!(matches!(read(&broken, None), Err(KeyFileError::Malformed { .. })));
     }
 
     #[test]
