@@ -4,31 +4,14 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, SystemTime};
 
 use tlog_store::entries::{EntryReader as _, SqliteEntries};
 
-fn juki() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_juki"));
-    command.env_remove("JUKI_PASSPHRASE");
-    command
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn ok(args: &[&str]) -> String {
-    let output = juki().args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "juki {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
+mod support;
+use support::{juki, ok, p};
 
 /// A small deterministic generator, seeded from the clock; the seed is printed so a failure
 /// can be replayed with JUKI_CRASH_SEED.

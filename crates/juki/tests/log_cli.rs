@@ -3,45 +3,12 @@
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 
 use tlog_store::entries::{EntryReader as _, SqliteEntries};
 
-fn juki() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_juki"));
-    command.env_remove("JUKI_PASSPHRASE");
-    command
-}
-
-/// Runs juki and returns its output, whatever the exit status.
-fn run(args: &[&str]) -> Output {
-    juki().args(args).output().expect("running juki")
-}
-
-/// Runs juki, requires success and returns stdout.
-fn ok(args: &[&str]) -> String {
-    let output = run(args);
-    assert!(
-        output.status.success(),
-        "juki {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8 output")
-}
-
-/// Runs juki, requires failure, and returns stderr.
-fn fails(args: &[&str]) -> String {
-    let output = run(args);
-    assert!(!output.status.success(), "juki {args:?} should have failed");
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(stderr.contains("error: "), "an error says so: {stderr}");
-    assert!(!stderr.contains("panicked"), "no panics: {stderr}");
-    stderr
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
+mod support;
+use support::{fails, juki, ok, p};
 
 /// A key and a log directory in a temporary directory.
 struct Fixture {

@@ -2,54 +2,22 @@
 //! a revoked certificate is refused by a server enforcing the CRL the CA wrote.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use pki::{ClientAuth, certs_from_pem, client_config, crls_from_pem, key_from_pem};
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection};
 
+mod support;
+use support::{fails, juki, ok, p, run};
+
 const HOST: &str = "national.juki.test";
-
-fn juki() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_juki"));
-    command.env_remove("JUKI_PASSPHRASE");
-    command
-}
-
-fn run(args: &[&str]) -> Output {
-    juki().args(args).output().expect("running juki")
-}
 
 /// Runs juki, requires success, returns stdout and stderr.
 fn ok2(args: &[&str]) -> (String, String) {
     let output = run(args);
-    assert!(
-        output.status.success(),
-        "juki {args:?} failed:\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (
-        String::from_utf8(output.stdout).expect("utf-8 output"),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-fn ok(args: &[&str]) -> String {
-    ok2(args).0
-}
-
-fn fails(args: &[&str]) -> String {
-    let output = run(args);
-    assert!(!output.status.success(), "juki {args:?} should have failed");
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(stderr.contains("error: "), "an error says so: {stderr}");
-    assert!(!stderr.contains("panicked"), "no panics: {stderr}");
-    stderr
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
+    (support::succeeded(args, output), stderr)
 }
 
 fn field<'a>(output: &'a str, name: &str) -> &'a str {
