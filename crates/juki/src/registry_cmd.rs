@@ -12,9 +12,9 @@ use registry_core::event::{CodeBlock, Enrolment, Event, Genesis, MAX_BLOCK, Revo
 use registry_core::rules::Refusal;
 use registry_domain::MunicipalityCode;
 use registry_store::{Applied, Registry, StoreError};
-use tlog::checkpoint::Policy;
 use tlog::note::{KeyKind, Note, Signer, VerifierKey};
 use tlog_store::entries::EntryReader as _;
+use tlog_store::integrate::{CheckpointVerifier as _, VerifyOnly};
 use zeroize::Zeroizing;
 
 use crate::passphrase;
@@ -745,12 +745,10 @@ fn verify(dir: &Path) -> Result<ExitCode> {
     match tiles.read_checkpoint()? {
         None => eprintln!("note: no checkpoint yet; run `juki registry checkpoint`"),
         Some(note) => {
-            let policy =
-                Policy { log_keys: vec![registry_dir.vkey()?], witnesses: vec![], quorum: 0 };
-            match policy.verify_origin(&note, &registry_dir.config.origin) {
+            let verifier = VerifyOnly::new(registry_dir.vkey()?, &registry_dir.config.origin);
+            match verifier.open(&note) {
                 Err(e) => problems.push(format!("the published checkpoint does not verify: {e}")),
-                Ok(verified) => {
-                    let (size, root) = (verified.checkpoint.size, verified.checkpoint.root);
+                Ok((size, root)) => {
                     let conn = &*registry.connection();
                     let checked = tlog_store::verify::verify_tree(&tiles, size, &root, &mut |_| {})
                         .map_err(|e| format!("the tiles do not match the checkpoint: {e}"))

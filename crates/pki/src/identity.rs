@@ -200,18 +200,14 @@ impl fmt::Display for Identity {
 fn check_code(role: Role, code: &str) -> Result<(), IdentityError> {
     let invalid = |reason| IdentityError::InvalidCode { role, code: code.to_owned(), reason };
     match role {
-        Role::Municipal => {
-            let digits: Vec<u32> = code.chars().filter_map(|c| c.to_digit(10)).collect();
-            if digits.len() != 6 || code.len() != 6 {
-                return Err(invalid("a municipality code is 6 ASCII digits"));
+        // The check-digit rule lives in the domain crate alone.
+        Role::Municipal => match registry_domain::check_jis_x0402(code) {
+            Ok(()) => Ok(()),
+            Err(registry_domain::MunicipalityCodeError::CheckDigit { .. }) => {
+                Err(invalid("the last digit is not the JIS X 0402 check digit"))
             }
-            // JIS X 0402 check digit: (11 − (6a+5b+4c+3d+2e) mod 11) mod 10.
-            let sum: u32 = digits[..5].iter().zip([6, 5, 4, 3, 2]).map(|(d, w)| d * w).sum();
-            if (11 - sum % 11) % 10 != digits[5] {
-                return Err(invalid("the last digit is not the JIS X 0402 check digit"));
-            }
-            Ok(())
-        }
+            Err(_) => Err(invalid("a municipality code is 6 ASCII digits")),
+        },
         Role::Prefecture => match code.parse::<u8>() {
             Ok(1..=47) if code.len() == 2 && code.bytes().all(|b| b.is_ascii_digit()) => Ok(()),
             _ => Err(invalid("a prefecture number is two digits from 01 to 47")),
