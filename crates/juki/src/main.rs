@@ -7,9 +7,11 @@
 mod bench;
 mod bench_registry;
 mod code_cmd;
+mod demo;
 mod key;
 mod log;
 mod logdir;
+mod node;
 mod passphrase;
 mod pki_cmd;
 mod registry_cmd;
@@ -49,6 +51,9 @@ enum Command {
     /// Issue resident-code blocks (national key) and add them to a registry's pool.
     #[command(subcommand)]
     CodeBlock(registry_cmd::CodeBlockCommand),
+    /// Certify moves between municipalities and complete them with a notice (national key).
+    #[command(subcommand)]
+    Move(registry_cmd::MoveCommand),
     /// Enrol, revoke and list the operators who sign changes (admin key).
     #[command(subcommand)]
     Operator(registry_cmd::OperatorCommand),
@@ -64,6 +69,14 @@ enum Command {
     /// The network's certificate authority: create it, issue, sign CSRs, revoke, show.
     #[command(subcommand)]
     Pki(pki_cmd::PkiCommand),
+    /// Run one node of the network (municipal, prefecture or national) from its node.toml.
+    Serve {
+        /// The node's configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: std::path::PathBuf,
+    },
+    /// Build and run a whole network on this machine and play a day of a town's work.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,10 +89,13 @@ fn main() -> ExitCode {
         Command::Init(command) => registry_cmd::run_init(command),
         Command::CodeBlock(command) => registry_cmd::run_code_block(command),
         Command::Operator(command) => registry_cmd::run_operator(command),
+        Command::Move(command) => registry_cmd::run_move(command),
         Command::Resident(command) => resident::run(command),
         Command::Registry(command) => registry_cmd::run_registry(command),
         Command::Code(command) => code_cmd::run(command),
         Command::Pki(command) => pki_cmd::run(command),
+        Command::Serve { config } => node::serve(config),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => code,

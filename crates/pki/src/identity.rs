@@ -28,7 +28,8 @@ pub enum Role {
     Witness,
     /// A government agency that reads through the national node; carries its agency id.
     Agency,
-    /// An operator's console.
+    /// A clerk's console in a town office; carries the town's 6-digit municipality code, so a
+    /// town's office listener admits only its own consoles.
     Console,
 }
 
@@ -57,7 +58,7 @@ impl Role {
 
     /// Whether an identity of this role carries a code.
     pub fn has_code(self) -> bool {
-        matches!(self, Role::Municipal | Role::Prefecture | Role::Agency)
+        matches!(self, Role::Municipal | Role::Prefecture | Role::Agency | Role::Console)
     }
 }
 
@@ -96,10 +97,10 @@ pub enum IdentityError {
         "unknown role {0:?}: expected municipal, prefecture, national, witness, agency or console"
     )]
     UnknownRole(String),
-    /// A municipal, prefecture or agency identity without its code.
+    /// A municipal, prefecture, agency or console identity without its code.
     #[error("a {0} identity needs a code")]
     MissingCode(Role),
-    /// A national, witness or console identity with a code.
+    /// A national or witness identity with a code.
     #[error("a {role} identity has no code, but {code:?} was given")]
     UnexpectedCode {
         /// The role.
@@ -162,7 +163,12 @@ impl Identity {
         Identity::new(Role::Agency, Some(id))
     }
 
-    /// An identity of a role without a code (national, witness, console).
+    /// A clerk's console of the town with this municipality code.
+    pub fn console(code: &str) -> Result<Self, IdentityError> {
+        Identity::new(Role::Console, Some(code))
+    }
+
+    /// An identity of a role without a code (national, witness).
     pub fn without_code(role: Role) -> Result<Self, IdentityError> {
         Identity::new(role, None)
     }
@@ -201,7 +207,7 @@ fn check_code(role: Role, code: &str) -> Result<(), IdentityError> {
     let invalid = |reason| IdentityError::InvalidCode { role, code: code.to_owned(), reason };
     match role {
         // The check-digit rule lives in the domain crate alone.
-        Role::Municipal => match registry_domain::check_jis_x0402(code) {
+        Role::Municipal | Role::Console => match registry_domain::check_jis_x0402(code) {
             Ok(()) => Ok(()),
             Err(registry_domain::MunicipalityCodeError::CheckDigit { .. }) => {
                 Err(invalid("the last digit is not the JIS X 0402 check digit"))
@@ -225,7 +231,7 @@ fn check_code(role: Role, code: &str) -> Result<(), IdentityError> {
                 ))
             }
         }
-        Role::National | Role::Witness | Role::Console => {
+        Role::National | Role::Witness => {
             Err(IdentityError::UnexpectedCode { role, code: code.to_owned() })
         }
     }

@@ -1,6 +1,7 @@
 //! rustls configurations for the network: TLS 1.3 only, aws-lc-rs, the network's CA as the only
-//! trust root, and its CRL enforced on both sides; plus a server configuration whose certificate
-//! and CRL can be replaced while the node keeps serving.
+//! trust root, and its CRL enforced on both sides (a CRL past its `nextUpdate` refuses every
+//! peer, so an old list cannot be replayed to hide a revocation); plus a server configuration
+//! whose certificate and CRL can be replaced while the node keeps serving.
 //!
 //! ## Rotation without downtime
 //!
@@ -109,8 +110,10 @@ fn root_store(roots: &[CertificateDer<'static>]) -> Result<Arc<RootCertStore>, T
 
 /// A TLS 1.3 server configuration presenting `chain`/`key`. With [`ClientAuth::Required`], a
 /// client must present a certificate issued by one of `ca_roots` and not revoked by `crls`;
-/// revocation is checked for the whole chain, and a chain whose revocation status is unknown is
-/// refused. With [`ClientAuth::None`] the CRLs are not used by the server.
+/// revocation is checked for the whole chain, a chain whose revocation status is unknown is
+/// refused, and so is every client while a CRL is past its `nextUpdate` (a stale list could
+/// hide a revocation; publish a new CRL before the old one expires). With [`ClientAuth::None`]
+/// the CRLs are not used by the server.
 pub fn server_config(
     chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
@@ -126,6 +129,7 @@ pub fn server_config(
             let verifier =
                 WebPkiClientVerifier::builder_with_provider(root_store(ca_roots)?, provider)
                     .with_crls(crls)
+                    .enforce_revocation_expiration()
                     .build()?;
             builder.with_client_cert_verifier(verifier)
         }
@@ -137,7 +141,8 @@ pub fn server_config(
 }
 
 /// A TLS 1.3 client configuration presenting `chain`/`key` as client certificate, trusting only
-/// `ca_roots` and refusing servers revoked by `crls`. The server's host name is checked against
+/// `ca_roots` and refusing servers revoked by `crls` (or any server while a CRL is past its
+/// `nextUpdate`; see [`server_verifier`]). The server's host name is checked against
 /// its DNS/IP SANs by rustls; its role is for the caller to check with
 /// [`peer_identity`](crate::peer_identity) on `peer_certificates()`.
 pub fn client_config(
@@ -162,18 +167,28 @@ pub fn anonymous_client_config(
     Ok(Arc::new(config))
 }
 
+/// The verifier every juki client uses for servers: chains to `ca_roots` only, revocation
+/// checked against `crls` for the whole chain, an unknown revocation status refused, and every
+/// server refused while a CRL is past its `nextUpdate`. [`client_config`] and
+/// [`anonymous_client_config`] use it; it is public so that a caller can wrap it with further
+/// checks (for instance the server's expected identity) and still verify exactly as they do.
+pub fn server_verifier(
+    ca_roots: &[CertificateDer<'static>],
+    crls: Vec<CertificateRevocationListDer<'static>>,
+) -> Result<Arc<WebPkiServerVerifier>, TlsConfigError> {
+    Ok(WebPkiServerVerifier::builder_with_provider(root_store(ca_roots)?, provider())
+        .with_crls(crls)
+        .enforce_revocation_expiration()
+        .build()?)
+}
+
 fn client_builder(
     ca_roots: &[CertificateDer<'static>],
     crls: Vec<CertificateRevocationListDer<'static>>,
 ) -> Result<rustls::ConfigBuilder<ClientConfig, rustls::client::WantsClientCert>, TlsConfigError> {
-    let provider = provider();
-    let verifier =
-        WebPkiServerVerifier::builder_with_provider(root_store(ca_roots)?, provider.clone())
-            .with_crls(crls)
-            .build()?;
-    Ok(ClientConfig::builder_with_provider(provider)
+    Ok(ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_webpki_verifier(verifier))
+        .with_webpki_verifier(server_verifier(ca_roots, crls)?))
 }
 
 struct Settings {

@@ -58,13 +58,14 @@ fn handshake(
 
 struct Network {
     ca: Ca,
+    ca_key_pem: String,
     roots: Vec<CertificateDer<'static>>,
 }
 
 impl Network {
     fn new() -> Self {
-        let (ca, cert_pem, _) = Ca::init("juki test CA").unwrap();
-        Network { ca, roots: certs_from_pem(&cert_pem).unwrap() }
+        let (ca, cert_pem, ca_key_pem) = Ca::init("juki test CA").unwrap();
+        Network { ca, ca_key_pem, roots: certs_from_pem(&cert_pem).unwrap() }
     }
 
     fn server(&self, crls: Vec<CertificateRevocationListDer<'static>>) -> Arc<ServerConfig> {
@@ -170,7 +171,7 @@ fn revoked_client_is_refused() {
 fn crl_from_a_loaded_ca_is_enforced() {
     let (_, cert_pem, key_pem) = Ca::init("reloaded CA").unwrap();
     let ca = Ca::load(&cert_pem, &key_pem).unwrap();
-    let net = Network { ca, roots: certs_from_pem(&cert_pem).unwrap() };
+    let net = Network { ca, ca_key_pem: key_pem, roots: certs_from_pem(&cert_pem).unwrap() };
     let (cert, key) = net.municipal(Validity::days(1));
     let crl = net
         .ca
@@ -370,4 +371,107 @@ fn rotation_changes_the_certificate_for_new_handshakes() {
         handshake(reloadable.current(), client),
         Err(Refused::Server(rustls::Error::InvalidCertificate(rustls::CertificateError::Revoked)))
     ));
+}
+
+/// A CRL revoking nobody whose `nextUpdate` is `offset` seconds from now (negative: already
+/// past). `Ca::crl` always starts a list now (and rcgen refuses a `nextUpdate` before its
+/// `thisUpdate`), so an expired list is signed here with the CA's key, as a CA that stopped
+/// publishing would have left it.
+fn crl_due(net: &Network, offset: i64) -> Vec<CertificateRevocationListDer<'static>> {
+    let now = time::OffsetDateTime::now_utc();
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: now + time::Duration::seconds(offset.min(0) - 3600),
+        next_update: now + time::Duration::seconds(offset),
+        crl_number: rcgen::SerialNumber::from(1u64),
+        issuing_distribution_point: None,
+        revoked_certs: vec![],
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    let key = rcgen::KeyPair::from_pem(&net.ca_key_pem).unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_der(net.ca.cert_der(), key).unwrap();
+    vec![params.signed_by(&issuer).unwrap().der().clone()]
+}
+
+#[test]
+fn server_refuses_every_client_while_its_crl_is_expired() {
+    let net = Network::new();
+    let (cert, key) = net.municipal(Validity::days(1));
+    match handshake(net.server(crl_due(&net, -60)), net.client_from(&cert, &key)) {
+        Err(Refused::Server(rustls::Error::InvalidCertificate(e))) => assert!(
+            matches!(
+                e,
+                rustls::CertificateError::ExpiredRevocationList
+                    | rustls::CertificateError::ExpiredRevocationListContext { .. }
+            ),
+            "{e:?}"
+        ),
+        other => panic!("expected an expired CRL error, got {:?}", other.err()),
+    }
+    // The same client, with a CRL that is still current, is let in.
+    handshake(net.server(crl_due(&net, 3600)), net.client_from(&cert, &key)).unwrap();
+}
+
+#[test]
+fn client_refuses_every_server_while_its_crl_is_expired() {
+    let net = Network::new();
+    let (cert, key) = net.municipal(Validity::days(1));
+    let client_with = |crls| {
+        client_config(certs_from_pem(&cert).unwrap(), key_from_pem(&key).unwrap(), &net.roots, crls)
+            .unwrap()
+    };
+    match handshake(net.server(vec![]), client_with(crl_due(&net, -60))) {
+        Err(Refused::Client(rustls::Error::InvalidCertificate(e))) => assert!(
+            matches!(
+                e,
+                rustls::CertificateError::ExpiredRevocationList
+                    | rustls::CertificateError::ExpiredRevocationListContext { .. }
+            ),
+            "{e:?}"
+        ),
+        other => panic!("expected the client to refuse an expired CRL, got {:?}", other.err()),
+    }
+    handshake(net.server(vec![]), client_with(crl_due(&net, 3600))).unwrap();
+    // The anonymous client uses the same verifier.
+    let anonymous = pki::anonymous_client_config(&net.roots, crl_due(&net, -60)).unwrap();
+    let open_server = {
+        let national = Identity::without_code(Role::National).unwrap();
+        let (cert, key) = net.ca.issue(&national, &[HOST], Validity::days(1)).unwrap();
+        server_config(
+            certs_from_pem(&cert).unwrap(),
+            key_from_pem(&key).unwrap(),
+            &net.roots,
+            vec![],
+            ClientAuth::None,
+        )
+        .unwrap()
+    };
+    assert!(matches!(
+        handshake(open_server, anonymous),
+        Err(Refused::Client(rustls::Error::InvalidCertificate(_)))
+    ));
+}
+
+#[test]
+fn reloaded_expired_crl_refuses_and_a_fresh_one_readmits() {
+    let net = Network::new();
+    let national = Identity::without_code(Role::National).unwrap();
+    let (server_cert, server_key) = net.ca.issue(&national, &[HOST], Validity::days(1)).unwrap();
+    let (cert, key) = net.municipal(Validity::days(1));
+    let client = net.client_from(&cert, &key);
+    let reloadable = ReloadableServerConfig::new(
+        certs_from_pem(&server_cert).unwrap(),
+        key_from_pem(&server_key).unwrap(),
+        net.roots.clone(),
+        crl_due(&net, 3600),
+        ClientAuth::Required,
+    )
+    .unwrap();
+    handshake(reloadable.current(), client.clone()).unwrap();
+    reloadable.set_crls(crl_due(&net, -60)).unwrap();
+    assert!(matches!(
+        handshake(reloadable.current(), client.clone()),
+        Err(Refused::Server(rustls::Error::InvalidCertificate(_)))
+    ));
+    reloadable.set_crls(crl_due(&net, 3600)).unwrap();
+    handshake(reloadable.current(), client).unwrap();
 }

@@ -1,0 +1,380 @@
+//! `juki demo`: a whole network on this machine, on the embedded default (SQLite) — a CA, the
+//! national node, the Nagano prefecture node, the municipal nodes of 阿智村 (204072), 下諏訪町
+//! (203611) and 松本市 (202029), and an agency — each node a real `juki serve` process talking
+//! mutual TLS on loopback. It registers synthetic residents, runs a day of a town's work
+//! including a move between towns and a wide-area certificate copy, checks that every tier
+//! agrees, prints what happened and where to look, and keeps running until Ctrl-C.
+
+pub mod clerk;
+pub mod setup;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use registry_domain::{Address, ChangeReason, ResidentCode};
+
+use clerk::{Clerk, change, next, synthetic, today};
+use setup::{Network, TOWNS};
+
+/// `juki demo`'s arguments.
+#[derive(Args)]
+pub struct DemoArgs {
+    /// The directory to build the network in (reused when it already holds one).
+    #[arg(long, default_value = "juki-demo")]
+    dir: PathBuf,
+    /// How many synthetic residents to register across the three towns.
+    #[arg(long, default_value_t = 3000)]
+    residents: u64,
+    /// Stop after the scenario; exit 0 only if every step succeeded.
+    #[arg(long)]
+    exit: bool,
+}
+
+/// The node processes; killed when dropped.
+pub struct Nodes {
+    children: Vec<(String, Child)>,
+}
+
+impl Nodes {
+    /// Starts every node of `network` as a `juki serve` process, logging to
+    /// `<node dir>/node.log`.
+    pub fn start(network: &Network) -> Result<Nodes> {
+        let mut nodes = Nodes { children: Vec::new() };
+        for node in &network.nodes {
+            nodes.children.push((node.name.clone(), start_node(&node.config)?));
+        }
+        Ok(nodes)
+    }
+
+    /// Stops every node (SIGKILL: an acknowledged write must survive that anyway).
+    pub fn stop(&mut self) {
+        for (_, child) in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.children.clear();
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Starts one node from its `node.toml`.
+pub fn start_node(config: &Path) -> Result<Child> {
+    let dir = config.parent().context("node.toml has a directory")?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log"))?;
+    let exe = std::env::current_exe()?;
+    Command::new(exe)
+        .args(["serve", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting the node of {}", config.display()))
+}
+
+/// `juki demo`.
+pub fn run(args: DemoArgs) -> Result<ExitCode> {
+    let network = if args.dir.join("network.json").exists() {
+        println!("reusing the network in {}", args.dir.display());
+        Network::load(&args.dir)?
+    } else {
+        println!(
+            "building a network in {} (CA, keys, registries, operators) …",
+            args.dir.display()
+        );
+        setup::create(&args.dir)?
+    };
+    let mut nodes = Nodes::start(&network)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let ok = runtime.block_on(scenario(&network, args.residents));
+    println!();
+    println!("where to look:");
+    println!("  {}/network.json          nodes, URLs, log keys, credentials", args.dir.display());
+    for node in &network.nodes {
+        for log in &node.logs {
+            println!("  {:<10} {}  {}/checkpoint", node.name, log.origin, log.url);
+        }
+    }
+    println!("  node logs: {}/nodes/<name>/node.log", args.dir.display());
+    println!(
+        "  verify a log from outside: curl --cacert {} <url>/checkpoint",
+        network.ca.display()
+    );
+    if args.exit {
+        nodes.stop();
+        return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+    }
+    println!();
+    println!("the network keeps running; press Ctrl-C to stop it");
+    runtime.block_on(async {
+        let _ = tokio::signal::ctrl_c().await;
+    });
+    nodes.stop();
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Prints a step's outcome; returns whether it succeeded.
+fn report<T>(what: &str, started: Instant, result: &Result<T>) -> bool {
+    let took = started.elapsed();
+    match result {
+        Ok(_) => {
+            println!("  ok    {what} ({:.1} s)", took.as_secs_f64());
+            true
+        }
+        Err(e) => {
+            println!("  FAIL  {what}: {e:#}");
+            false
+        }
+    }
+}
+
+async fn scenario(network: &Network, residents: u64) -> bool {
+    let mut ok = true;
+    macro_rules! step {
+        ($what:expr, $body:expr) => {{
+            let started = Instant::now();
+            let result = $body.await;
+            ok &= report(&$what, started, &result);
+            result
+        }};
+    }
+    let clerks = match step!("the clerks' consoles connect", async {
+        TOWNS.iter().map(|(_, code)| Clerk::new(network, code)).collect::<Result<Vec<_>>>()
+    }) {
+        Ok(clerks) => clerks,
+        Err(_) => return false,
+    };
+    if step!(
+        "every node is up and every town has a code block from the national node",
+        wait_ready(network, &clerks)
+    )
+    .is_err()
+    {
+        return false;
+    }
+    let registered = match step!(
+        format!("register {residents} synthetic residents in the three towns"),
+        register(&clerks, residents)
+    ) {
+        Ok(r) => r,
+        Err(_) => return false,
+    };
+    let achi = &clerks[0];
+    let _ = step!(
+        "a day at 阿智村: a birth, a move within the village, a death, a lookup and a copy",
+        day(achi, &registered[0])
+    );
+    let moved = step!(
+        "a move from 下諏訪町 to 阿智村: move-out, certificate from the national node, move-in",
+        move_between(&clerks[1], achi, &registered[1][0])
+    );
+    let _ = step!("a wide-area copy (広域交付) at 松本市 of a resident of 阿智村", async {
+        let copy = clerks[2]
+            .copy(registered[0][1].resident_code, Some("204072"), "本人確認 (wide-area)")
+            .await?;
+        anyhow::ensure!(
+            copy.starts_with("juki.copy/v1\nmunicipality 204072\n"),
+            "not a copy from 阿智村"
+        );
+        Ok(())
+    });
+    let _ = step!(
+        "the pension agency asks the national node for a resident's identity information",
+        agency(network, &registered[2][0])
+    );
+    let _ = step!(
+        "every tier agrees: the same checkpoints at the towns, the prefecture and the national node",
+        agree(network, Duration::from_secs(60))
+    );
+    if let Ok(code) = moved {
+        let _ = step!("the resident who moved is active in exactly one town", async {
+            let a = clerks[0].lookup(code, "確認").await?;
+            let b = clerks[1].lookup(code, "確認").await?;
+            anyhow::ensure!(
+                a.status == "active" && b.status == "closed",
+                "阿智村: {}, 下諏訪町: {}",
+                a.status,
+                b.status
+            );
+            Ok(())
+        });
+    }
+    ok
+}
+
+async fn wait_ready(network: &Network, clerks: &[Clerk]) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for clerk in clerks {
+        loop {
+            match clerk.status().await {
+                Ok(status) if status.pool.unwrap_or(0) > 0 => break,
+                Ok(_) | Err(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await
+                }
+                Ok(_) => bail!("{} has no code block yet", clerk.code),
+                Err(e) => return Err(e.context(format!("{} does not answer", clerk.code))),
+            }
+        }
+    }
+    let _ = network;
+    Ok(())
+}
+
+async fn register(
+    clerks: &[Clerk],
+    residents: u64,
+) -> Result<Vec<Vec<registry_domain::IdentityRecordParts>>> {
+    let per_town = residents.div_ceil(clerks.len() as u64).max(3);
+    let work = clerks.iter().enumerate().map(|(t, clerk)| async move {
+        let mut records = Vec::new();
+        for i in 0..per_town {
+            let code = clerk.fresh_code().await?;
+            let record =
+                synthetic(code, clerk.code, t as u64 * 1_000_000 + i, ChangeReason::Birth, None)?;
+            clerk.submit(change(clerk.code, record.clone())).await?;
+            records.push(record);
+        }
+        anyhow::Ok(records)
+    });
+    futures_util::future::try_join_all(work).await
+}
+
+async fn day(clerk: &Clerk, residents: &[registry_domain::IdentityRecordParts]) -> Result<()> {
+    let today = today()?;
+    let code = clerk.fresh_code().await?;
+    let mut baby = synthetic(code, clerk.code, 7_777_777, ChangeReason::Birth, Some(today))?;
+    baby.birth_date = today;
+    clerk.submit(change(clerk.code, baby)).await.context("birth")?;
+    let mover = &residents[2];
+    let mut moved = next(mover, ChangeReason::MoveWithin, today)?;
+    moved.address = Address::new(clerk.code, "大字駒場 483番地")?;
+    clerk.submit(change(clerk.code, moved)).await.context("move within")?;
+    let died = next(&residents[3], ChangeReason::Death, today)?;
+    clerk.submit(change(clerk.code, died)).await.context("death (two operators)")?;
+    let record = clerk.lookup(residents[1].resident_code, "窓口での本人確認").await?;
+    anyhow::ensure!(record.status == "active", "the looked-up resident is not active");
+    let copy = clerk.copy(residents[1].resident_code, None, "本人の請求").await?;
+    anyhow::ensure!(copy.starts_with("juki.copy/v1\n"), "the copy is not a juki.copy/v1");
+    Ok(())
+}
+
+async fn move_between(
+    from: &Clerk,
+    to: &Clerk,
+    resident: &registry_domain::IdentityRecordParts,
+) -> Result<ResidentCode> {
+    let today = today()?;
+    let code = resident.resident_code;
+    let mut out = change(from.code, next(resident, ChangeReason::MoveOut, today)?);
+    out.moved_to = Some(to.code);
+    from.submit(out).await.context("move-out (two operators)")?;
+    let from_code = from.code.to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let certificate = loop {
+        if let Some(certificate) = to.move_out_certificate(code, &from_code).await? {
+            break certificate;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the national node has no move-out of {code} after 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let mut record = resident.clone();
+    record.address = Address::new(to.code, "大字智里 3番地")?;
+    record.latest_change = registry_domain::ChangeInfo::new(ChangeReason::MoveIn, today);
+    record.history_number = registry_domain::HistoryNumber::new(1)?;
+    record.status = registry_domain::RecordStatus::Active;
+    let mut moving_in = change(to.code, record);
+    moving_in.move_out = Some(certificate);
+    to.submit(moving_in).await.context("move-in")?;
+    Ok(code)
+}
+
+async fn agency(network: &Network, resident: &registry_domain::IdentityRecordParts) -> Result<()> {
+    let files = net::TlsFiles {
+        cert: network.agency.cert.clone(),
+        key: network.agency.key.clone(),
+        ca: network.ca.clone(),
+        crl: Some(network.ca_dir.join("crl.pem")),
+    };
+    let client = net::Client::new(&files)?;
+    let national = network.node("national")?;
+    let request = crate::node::upstream::IdentityRequest {
+        resident: resident.resident_code.to_string(),
+        purpose: "年金の支給 (pension payment)".into(),
+    };
+    // The national node has the record once the town's batch has propagated.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = crate::node::post(
+            &client,
+            &format!("{}/v1/identity", national.network_url),
+            serde_json::to_vec(&request)?,
+            Some("urn:juki:national"),
+        )
+        .await?;
+        if response.status.is_success() {
+            let record: serde_json::Value = serde_json::from_slice(&response.body)?;
+            anyhow::ensure!(
+                record["resident"] == resident.resident_code.to_string(),
+                "another resident came back"
+            );
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the national node answered {}: {}",
+            response.status,
+            response.text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until every town's published checkpoint is what the prefecture and the national node
+/// hold for it.
+pub async fn agree(network: &Network, within: Duration) -> Result<()> {
+    let client = net::Client::anonymous(network.ca.clone(), Some(network.ca_dir.join("crl.pem")))?;
+    let prefecture = network.node("nagano")?;
+    let national = network.node("national")?;
+    let deadline = Instant::now() + within;
+    loop {
+        let mut differences = Vec::new();
+        for (name, code) in TOWNS {
+            let town = network.node(name)?;
+            let own = crate::node::get(
+                &client,
+                &format!("{}/registry/checkpoint", town.public_url),
+                None,
+            )
+            .await?;
+            for upper in [prefecture, national] {
+                let mirrored = crate::node::get(
+                    &client,
+                    &format!("{}/mirrors/{code}/checkpoint", upper.public_url),
+                    None,
+                )
+                .await?;
+                if own.body != mirrored.body || !own.status.is_success() {
+                    differences.push(format!("{name} vs {}", upper.name));
+                }
+            }
+        }
+        if differences.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("after {} s these still differ: {}", within.as_secs(), differences.join(", "));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,451 @@
+//! Building a whole network in one directory, with the same commands an administrator runs
+//! (`juki pki`, `juki init municipal`, `juki operator enroll`, `juki key generate`), and
+//! writing each node's `node.toml` and the network's `network.json`.
+//!
+//! ```text
+//! DIR/network.json             what scripts and tests need to drive the network
+//! DIR/ca/                      the CA (ca.crt, ca.key, revoked.txt, crl.pem)
+//! DIR/nodes/<name>/            a node's data directory, node.toml and tls/ (cert and key)
+//! DIR/credentials/<town>/      a town's admin key, operators' keys and console certificate
+//! DIR/credentials/agency/      the agency's certificate
+//! ```
+//!
+//! Demo keys are not sealed, so that the demo runs unattended; a real deployment seals the
+//! admin and operator keys (`--passphrase-env`) and keeps the admin key and the CA offline.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use crate::node::config::{Listen, NodeConfig, NodeRole, Peer, TlsConfig, Town};
+
+/// The towns of the demo: name, code.
+pub const TOWNS: [(&str, &str); 3] =
+    [("achi", "204072"), ("shimosuwa", "203611"), ("matsumoto", "202029")];
+
+/// `network.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Network {
+    /// The CA certificate.
+    pub ca: PathBuf,
+    /// The CA directory (revocation).
+    pub ca_dir: PathBuf,
+    /// Every node.
+    pub nodes: Vec<NodeEntry>,
+    /// Witnesses.
+    pub witnesses: Vec<WitnessEntry>,
+    /// The agency's client credential.
+    pub agency: Credential,
+    /// Each town's clerks: console certificate and operator keys.
+    pub operators: Vec<TownOperators>,
+    /// The national key's file (the national node's directory).
+    pub national_key: PathBuf,
+}
+
+/// A node in `network.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeEntry {
+    /// Its name.
+    pub name: String,
+    /// municipal, prefecture or national.
+    pub role: String,
+    /// Its code (none for national).
+    pub code: Option<String>,
+    /// The API clients use: a town's office API, or an upper node's inter-node API.
+    pub api_url: String,
+    /// The inter-node API.
+    pub network_url: String,
+    /// The public read endpoint.
+    pub public_url: String,
+    /// Its logs.
+    pub logs: Vec<LogEntry>,
+    /// Its node.toml.
+    pub config: PathBuf,
+}
+
+/// A log in `network.json`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// The origin.
+    pub origin: String,
+    /// The tlog-tiles prefix (`<url>/checkpoint`, `<url>/tile/…`).
+    pub url: String,
+    /// The log's verifier key.
+    pub vkey: String,
+}
+
+/// A witness.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct WitnessEntry {
+    /// Its name.
+    pub name: String,
+    /// Its URL.
+    pub url: String,
+    /// Its cosignature verifier key.
+    pub vkey: String,
+}
+
+/// A client certificate and key.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Credential {
+    /// The identity URI.
+    pub identity: String,
+    /// The certificate.
+    pub cert: PathBuf,
+    /// The key.
+    pub key: PathBuf,
+}
+
+/// A town's clerks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TownOperators {
+    /// The municipality code.
+    pub code: String,
+    /// The console certificate the clerks' client presents.
+    pub console: Credential,
+    /// The admin key (offline in real life).
+    pub admin_key: PathBuf,
+    /// A clerk's operator key.
+    pub clerk_key: PathBuf,
+    /// A supervisor's operator key (the second operator for sensitive changes).
+    pub supervisor_key: PathBuf,
+}
+
+impl Network {
+    /// Reads `DIR/network.json`.
+    pub fn load(dir: &Path) -> Result<Network> {
+        let path = dir.join("network.json");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is malformed", path.display()))
+    }
+
+    /// A node by name.
+    pub fn node(&self, name: &str) -> Result<&NodeEntry> {
+        self.nodes.iter().find(|n| n.name == name).with_context(|| format!("no node {name}"))
+    }
+
+    /// A town's operators by code.
+    pub fn town(&self, code: &str) -> Result<&TownOperators> {
+        self.operators.iter().find(|o| o.code == code).with_context(|| format!("no town {code}"))
+    }
+}
+
+/// Runs `juki ARGS`, capturing output; returns stdout.
+fn juki(args: &[&str]) -> Result<String> {
+    let exe = std::env::current_exe().context("finding the juki binary")?;
+    let output = Command::new(exe)
+        .args(args)
+        .env_remove("JUKI_PASSPHRASE")
+        .output()
+        .with_context(|| format!("running juki {}", args.join(" ")))?;
+    if !output.status.success() {
+        bail!("juki {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr).trim());
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().expect("demo paths are UTF-8")
+}
+
+fn free_port() -> Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?)
+}
+
+fn field<'a>(output: &'a str, key: &str) -> Result<&'a str> {
+    output
+        .lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(' ')))
+        .with_context(|| format!("no {key} in the command's output"))
+}
+
+/// Creates the network in `dir` (which must not hold one yet).
+pub fn create(dir: &Path) -> Result<Network> {
+    let dir = std::path::absolute(dir)?;
+    if dir.join("network.json").exists() {
+        bail!("{} already holds a network", dir.display());
+    }
+    std::fs::create_dir_all(&dir)?;
+    let ca_dir = dir.join("ca");
+    if !ca_dir.exists() {
+        juki(&["pki", "init-ca", "--dir", p(&ca_dir), "--name", "juki demo network CA"])?;
+    }
+    let nodes_dir = dir.join("nodes");
+    let creds = dir.join("credentials");
+    let issue = |role: &str, code: Option<&str>, hosts: bool, out: &Path| -> Result<()> {
+        std::fs::create_dir_all(out.parent().expect("has a parent"))?;
+        let mut args = vec!["pki", "issue", "--ca", p(&ca_dir), "--role", role, "--out", p(out)];
+        if let Some(code) = code {
+            args.extend(["--code", code]);
+        }
+        if hosts {
+            args.extend(["--host", "127.0.0.1", "--host", "localhost"]);
+        }
+        juki(&args)?;
+        Ok(())
+    };
+
+    // The national node and its keys.
+    let national_dir = nodes_dir.join("national");
+    std::fs::create_dir_all(&national_dir)?;
+    let national_key = national_dir.join(crate::node::upstream::NATIONAL_KEY);
+    let national_vkey =
+        juki(&["key", "generate", "--name", "national.juki.local", "--out", p(&national_key)])?
+            .trim()
+            .to_owned();
+    let national_origin = "juki.local/national".to_owned();
+    let national_node_vkey = juki(&[
+        "key",
+        "generate",
+        "--name",
+        &national_origin,
+        "--out",
+        p(&national_dir.join("node.key")),
+    ])?
+    .trim()
+    .to_owned();
+    issue("national", None, true, &national_dir.join("tls/node"))?;
+
+    // The prefecture.
+    let pref_dir = nodes_dir.join("nagano");
+    std::fs::create_dir_all(&pref_dir)?;
+    let pref_origin = "juki.local/prefecture/20".to_owned();
+    let pref_vkey =
+        juki(&["key", "generate", "--name", &pref_origin, "--out", p(&pref_dir.join("node.key"))])?
+            .trim()
+            .to_owned();
+    issue("prefecture", Some("20"), true, &pref_dir.join("tls/node"))?;
+
+    // The towns.
+    let mut towns = Vec::new();
+    let mut operators = Vec::new();
+    for (name, code) in TOWNS {
+        let town_dir = nodes_dir.join(name);
+        let cred = creds.join(name);
+        std::fs::create_dir_all(&cred)?;
+        let admin = cred.join("admin.key");
+        let out = juki(&[
+            "init",
+            "municipal",
+            "--code",
+            code,
+            "--dir",
+            p(&town_dir),
+            "--admin-out",
+            p(&admin),
+            "--national-vkey",
+            &national_vkey,
+        ])?;
+        let origin = field(&out, "origin")?.to_owned();
+        let vkey = field(&out, "node-vkey")?.to_owned();
+        juki(&[
+            "key",
+            "generate",
+            "--name",
+            &format!("{origin}/provisions"),
+            "--out",
+            p(&town_dir.join(crate::node::PROVISION_KEY)),
+        ])?;
+        issue("municipal", Some(code), true, &town_dir.join("tls/node"))?;
+        let console = cred.join("console");
+        issue("console", Some(code), false, &console)?;
+        let clerk = cred.join("clerk.key");
+        let supervisor = cred.join("supervisor.key");
+        for (handle, role, key) in
+            [("tanaka", "clerk", &clerk), ("suzuki", "supervisor", &supervisor)]
+        {
+            juki(&[
+                "operator",
+                "enroll",
+                "--dir",
+                p(&town_dir),
+                "--admin-key",
+                p(&admin),
+                "--name",
+                handle,
+                "--role",
+                role,
+                "--out",
+                p(key),
+            ])?;
+        }
+        operators.push(TownOperators {
+            code: code.to_owned(),
+            console: Credential {
+                identity: format!("urn:juki:console:{code}"),
+                cert: console.with_extension("crt"),
+                key: console.with_extension("key"),
+            },
+            admin_key: admin,
+            clerk_key: clerk,
+            supervisor_key: supervisor,
+        });
+        towns.push((name, code, origin, vkey, town_dir));
+    }
+    let agency = creds.join("agency/pension");
+    issue("agency", Some("pension-service"), false, &agency)?;
+
+    // Addresses and configurations.
+    let tls = |node_dir: &Path| TlsConfig {
+        ca: ca_dir.join("ca.crt"),
+        cert: node_dir.join("tls/node.crt"),
+        key: node_dir.join("tls/node.key"),
+        crl: ca_dir.join("crl.pem"),
+    };
+    let national_listen = Listen { office: None, network: free_port()?, public: free_port()? };
+    let pref_listen = Listen { office: None, network: free_port()?, public: free_port()? };
+    let town_listens: Vec<Listen> = towns
+        .iter()
+        .map(|_| {
+            Ok(Listen { office: Some(free_port()?), network: free_port()?, public: free_port()? })
+        })
+        .collect::<Result<_>>()?;
+    let url = |addr: SocketAddr| format!("https://{addr}");
+    let national_peer = Peer {
+        url: url(national_listen.network),
+        identity: "urn:juki:national".into(),
+        vkey: national_node_vkey.clone(),
+    };
+    let pref_peer = Peer {
+        url: url(pref_listen.network),
+        identity: "urn:juki:prefecture:20".into(),
+        vkey: pref_vkey.clone(),
+    };
+    let town_entries: Vec<Town> = towns
+        .iter()
+        .zip(&town_listens)
+        .map(|((_, code, origin, vkey, _), listen)| Town {
+            code: code.to_string(),
+            origin: origin.clone(),
+            vkey: vkey.clone(),
+            url: url(listen.network),
+        })
+        .collect();
+    let base = |name: &str, role, code: Option<&str>, dir: &Path, origin: &str, listen: Listen| {
+        NodeConfig {
+            name: name.to_owned(),
+            role,
+            code: code.map(str::to_owned),
+            dir: dir.to_path_buf(),
+            origin: origin.to_owned(),
+            tls: tls(dir),
+            listen,
+            upstream: None,
+            national: None,
+            national_key: national_vkey.clone(),
+            towns: Vec::new(),
+            prefectures: Vec::new(),
+            pool_low: 200,
+            interval_ms: 50,
+            max_batch: 4096,
+        }
+    };
+    let mut configs = Vec::new();
+    let mut national = base(
+        "national",
+        NodeRole::National,
+        None,
+        &national_dir,
+        &national_origin,
+        national_listen.clone(),
+    );
+    national.towns = town_entries.clone();
+    national.prefectures = vec![pref_peer.clone()];
+    configs.push(national);
+    let mut pref = base(
+        "nagano",
+        NodeRole::Prefecture,
+        Some("20"),
+        &pref_dir,
+        &pref_origin,
+        pref_listen.clone(),
+    );
+    pref.towns = town_entries.clone();
+    pref.upstream = Some(national_peer.clone());
+    configs.push(pref);
+    for ((name, code, origin, _, town_dir), listen) in towns.iter().zip(&town_listens) {
+        let mut town =
+            base(name, NodeRole::Municipal, Some(code), town_dir, origin, listen.clone());
+        town.upstream = Some(pref_peer.clone());
+        town.national = Some(national_peer.clone());
+        town.towns = town_entries.iter().filter(|t| t.code != *code).cloned().collect();
+        configs.push(town);
+    }
+
+    let mut nodes = Vec::new();
+    for config in &configs {
+        let path = config.dir.join("node.toml");
+        std::fs::write(&path, toml::to_string_pretty(config)?)?;
+        let public = url(config.listen.public);
+        let logs = match config.role {
+            NodeRole::Municipal => {
+                let town = town_entries
+                    .iter()
+                    .find(|t| Some(&t.code) == config.code.as_ref())
+                    .expect("a town");
+                let provisions =
+                    std::fs::read_to_string(config.dir.join(crate::node::PROVISION_KEY))?;
+                let provisions =
+                    tlog::note::Signer::parse(provisions.trim())?.verifier().to_string();
+                vec![
+                    LogEntry {
+                        origin: town.origin.clone(),
+                        url: format!("{public}/registry"),
+                        vkey: town.vkey.clone(),
+                    },
+                    LogEntry {
+                        origin: format!("{}/provisions", town.origin),
+                        url: format!("{public}/provisions"),
+                        vkey: provisions,
+                    },
+                ]
+            }
+            NodeRole::Prefecture => vec![LogEntry {
+                origin: pref_origin.clone(),
+                url: format!("{public}/provisions"),
+                vkey: pref_vkey.clone(),
+            }],
+            NodeRole::National => vec![LogEntry {
+                origin: national_origin.clone(),
+                url: format!("{public}/provisions"),
+                vkey: national_node_vkey.clone(),
+            }],
+        };
+        let network_url = url(config.listen.network);
+        nodes.push(NodeEntry {
+            name: config.name.clone(),
+            role: match config.role {
+                NodeRole::Municipal => "municipal",
+                NodeRole::Prefecture => "prefecture",
+                NodeRole::National => "national",
+            }
+            .into(),
+            code: config.code.clone(),
+            api_url: config.listen.office.map(url).unwrap_or_else(|| network_url.clone()),
+            network_url,
+            public_url: public,
+            logs,
+            config: path,
+        });
+    }
+    let network = Network {
+        ca: ca_dir.join("ca.crt"),
+        ca_dir,
+        nodes,
+        witnesses: Vec::new(),
+        agency: Credential {
+            identity: "urn:juki:agency:pension-service".into(),
+            cert: agency.with_extension("crt"),
+            key: agency.with_extension("key"),
+        },
+        operators,
+        national_key,
+    };
+    std::fs::write(dir.join("network.json"), serde_json::to_string_pretty(&network)?)?;
+    Ok(network)
+}

@@ -1,0 +1,222 @@
+//! `node.toml`: what one node of the network is, where it listens, whom it trusts.
+//!
+//! Paths are relative to the configuration file's directory. Every peer is named by the
+//! identity its certificate must carry (`urn:juki:…`) and, where it signs logs or receipts, by
+//! its verifier key; nothing here is a secret except the key files it points at.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, bail};
+use serde::{Deserialize, Serialize};
+use tlog::note::VerifierKey;
+
+/// A node's role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// A municipality's registry node.
+    Municipal,
+    /// A prefecture's node: mirrors its municipalities, forwards to the national node.
+    Prefecture,
+    /// The national node: mirrors every municipality, allocates codes, certifies moves.
+    National,
+}
+
+/// `node.toml`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// A short name for people (`achi`, `nagano`, `national`).
+    pub name: String,
+    /// What this node is.
+    pub role: NodeRole,
+    /// The municipality code (municipal) or prefecture number (prefecture); none for national.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// The data directory.
+    pub dir: PathBuf,
+    /// The node's log origin; its node key (`node.key` in the data directory) is named after it.
+    pub origin: String,
+    /// TLS material.
+    pub tls: TlsConfig,
+    /// Where it listens.
+    pub listen: Listen,
+    /// The node this one replicates to (municipal: its prefecture; prefecture: the national node).
+    #[serde(default)]
+    pub upstream: Option<Peer>,
+    /// The national node (municipal: code blocks and move certificates).
+    #[serde(default)]
+    pub national: Option<Peer>,
+    /// The national key that signs code blocks, move certificates and move notices.
+    pub national_key: String,
+    /// Municipalities this node knows: for an upstream node the ones it mirrors (and, for the
+    /// national node, where move notices go); for a municipality, the towns it may ask for a
+    /// wide-area copy.
+    #[serde(default)]
+    pub towns: Vec<Town>,
+    /// Prefecture nodes the national node accepts batches from.
+    #[serde(default)]
+    pub prefectures: Vec<Peer>,
+    /// How many unused codes a municipality keeps in its pool before it asks for a new block.
+    #[serde(default = "default_pool_low")]
+    pub pool_low: u64,
+    /// How often (milliseconds) the node integrates its logs and pushes upstream.
+    #[serde(default = "default_interval")]
+    pub interval_ms: u64,
+    /// The most events one batch carries.
+    #[serde(default = "default_batch")]
+    pub max_batch: usize,
+}
+
+fn default_pool_low() -> u64 {
+    200
+}
+
+fn default_interval() -> u64 {
+    50
+}
+
+fn default_batch() -> usize {
+    4096
+}
+
+/// TLS files.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The network CA's certificate.
+    pub ca: PathBuf,
+    /// This node's certificate chain.
+    pub cert: PathBuf,
+    /// Its private key (PKCS#8 PEM).
+    pub key: PathBuf,
+    /// The CA's revocation list, reloaded when it changes.
+    pub crl: PathBuf,
+}
+
+/// Listening addresses.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Listen {
+    /// The town office's network (clerks; mutual TLS, console certificates of this town).
+    #[serde(default)]
+    pub office: Option<SocketAddr>,
+    /// The inter-node network (mutual TLS).
+    pub network: SocketAddr,
+    /// The public read endpoints (checkpoints and tiles; server TLS only).
+    pub public: SocketAddr,
+}
+
+/// Another node.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// Its inter-node API, `https://host:port`.
+    pub url: String,
+    /// The identity its certificate must carry.
+    pub identity: String,
+    /// Its node key (receipts, checkpoints).
+    pub vkey: String,
+}
+
+/// A municipality known to this node.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Town {
+    /// Its code.
+    pub code: String,
+    /// Its registry log's origin.
+    pub origin: String,
+    /// Its node key.
+    pub vkey: String,
+    /// Its inter-node API.
+    pub url: String,
+}
+
+impl NodeConfig {
+    /// Reads a configuration file and resolves its paths against the file's directory.
+    pub fn load(path: &Path) -> Result<NodeConfig> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the node configuration {}", path.display()))?;
+        let mut config: NodeConfig =
+            toml::from_str(&text).with_context(|| format!("{} is malformed", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        resolve(&mut config.dir);
+        resolve(&mut config.tls.ca);
+        resolve(&mut config.tls.cert);
+        resolve(&mut config.tls.key);
+        resolve(&mut config.tls.crl);
+        config.check().with_context(|| format!("in {}", path.display()))?;
+        Ok(config)
+    }
+
+    /// Checks what the types cannot: the role's required parts and the keys.
+    pub fn check(&self) -> Result<()> {
+        VerifierKey::parse(&self.national_key).context("national_key is not a verifier key")?;
+        for town in &self.towns {
+            registry_domain::MunicipalityCode::parse(&town.code)
+                .with_context(|| format!("towns: {:?} is not a municipality code", town.code))?;
+            VerifierKey::parse(&town.vkey)
+                .with_context(|| format!("towns: the vkey of {} is malformed", town.code))?;
+        }
+        for peer in self.upstream.iter().chain(&self.national).chain(&self.prefectures) {
+            VerifierKey::parse(&peer.vkey)
+                .with_context(|| format!("the vkey of {} is malformed", peer.identity))?;
+            pki::Identity::from_uri(&peer.identity)
+                .with_context(|| format!("{:?} is not an identity URI", peer.identity))?;
+        }
+        match self.role {
+            NodeRole::Municipal => {
+                let Some(code) = &self.code else { bail!("a municipal node needs its code") };
+                registry_domain::MunicipalityCode::parse(code)
+                    .with_context(|| format!("{code:?} is not a municipality code"))?;
+                if self.listen.office.is_none() {
+                    bail!("a municipal node needs listen.office for the town office's clerks");
+                }
+                if self.upstream.is_none() || self.national.is_none() {
+                    bail!("a municipal node needs [upstream] (its prefecture) and [national]");
+                }
+            }
+            NodeRole::Prefecture => {
+                let Some(code) = &self.code else { bail!("a prefecture node needs its number") };
+                code.parse::<registry_domain::PrefectureCode>()
+                    .with_context(|| format!("{code:?} is not a prefecture number"))?;
+                if self.upstream.is_none() {
+                    bail!("a prefecture node needs [upstream] (the national node)");
+                }
+            }
+            NodeRole::National => {
+                if self.code.is_some() {
+                    bail!("the national node has no code");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// This node's identity, as its certificate must carry it.
+    pub fn identity(&self) -> Result<pki::Identity> {
+        let role = match self.role {
+            NodeRole::Municipal => pki::Role::Municipal,
+            NodeRole::Prefecture => pki::Role::Prefecture,
+            NodeRole::National => pki::Role::National,
+        };
+        Ok(pki::Identity::new(role, self.code.as_deref())?)
+    }
+
+    /// The national key.
+    pub fn national_key(&self) -> VerifierKey {
+        VerifierKey::parse(&self.national_key).expect("checked at load")
+    }
+
+    /// A known town.
+    pub fn town(&self, code: &str) -> Option<&Town> {
+        self.towns.iter().find(|t| t.code == code)
+    }
+}

@@ -1,0 +1,126 @@
+//! What a node hands out and what it records when it does: the certificate copy of a resident's
+//! record (住民票の写し, `juki.copy/v1`, signed by the issuing town's node key) and the private
+//! provision record (`juki.provision/v1`) appended to the provision log before the copy leaves.
+//! Texts use the registry events' `key value` format.
+
+use registry_core::fields::Writer;
+use registry_domain::{FormerSurname, IdentityRecordParts, RecordStatus};
+use serde::{Deserialize, Serialize};
+
+/// The copy's first line.
+pub const COPY: &str = "juki.copy/v1";
+/// The provision record's first line.
+pub const PROVISION: &str = "juki.provision/v1";
+
+/// A provision: who gave what to whom, why.
+pub struct Provision<'a> {
+    /// `copy`, `wide-area-copy`, `lookup`, `move-out-certificate`, `identity`.
+    pub kind: &'a str,
+    /// The resident's code.
+    pub resident: &'a str,
+    /// The node that provided (identity URI).
+    pub by: &'a str,
+    /// The verified identity of the requester.
+    pub to: &'a str,
+    /// For a wide-area copy: the town that issued the record.
+    pub source: Option<&'a str>,
+    /// The declared purpose.
+    pub purpose: &'a str,
+    /// POSIX seconds.
+    pub time: u64,
+}
+
+impl Provision<'_> {
+    /// The record's text.
+    pub fn to_text(&self) -> String {
+        Writer::new(PROVISION)
+            .field("kind", self.kind)
+            .field("resident", self.resident)
+            .field("by", self.by)
+            .field("to", self.to)
+            .optional("source", self.source)
+            .field("purpose", self.purpose)
+            .field("time", self.time)
+            .finish()
+    }
+}
+
+/// The text of a certificate copy of `record`, issued by `municipality` for provision
+/// `provision` of its provision log.
+pub fn copy_text(
+    municipality: &str,
+    record: &IdentityRecordParts,
+    provision: u64,
+    time: u64,
+) -> String {
+    Writer::new(COPY)
+        .field("municipality", municipality)
+        .field("resident", record.resident_code)
+        .field("status", status(record))
+        .field("name", record.name.name())
+        .field("reading", record.name.reading())
+        .optional("former-name", record.name.former().map(FormerSurname::surname))
+        .optional("former-reading", record.name.former().map(FormerSurname::reading))
+        .field("birth", record.birth_date)
+        .field("sex", record.sex)
+        .field("address", record.address.full_text())
+        .field("reason", record.latest_change.reason())
+        .field("effective", record.latest_change.date())
+        .field("history", record.history_number)
+        .field("provision", provision)
+        .field("issued", time)
+        .finish()
+}
+
+fn status(record: &IdentityRecordParts) -> &'static str {
+    match record.status {
+        RecordStatus::Active => "active",
+        RecordStatus::Closed { .. } => "closed",
+    }
+}
+
+/// A resident's record as the office API returns it.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct RecordJson {
+    /// 住民票コード.
+    pub resident: String,
+    /// `active` or `closed`.
+    pub status: String,
+    /// 氏名.
+    pub name: String,
+    /// Reading.
+    pub reading: String,
+    /// 生年月日.
+    pub birth: String,
+    /// 性別 code.
+    pub sex: u8,
+    /// The address's municipality.
+    pub municipality: String,
+    /// 住所.
+    pub address: String,
+    /// The latest change's reason.
+    pub reason: String,
+    /// Its date.
+    pub effective: String,
+    /// 履歴番号.
+    pub history: u32,
+}
+
+impl RecordJson {
+    /// From a record.
+    pub fn of(record: &IdentityRecordParts) -> RecordJson {
+        RecordJson {
+            resident: record.resident_code.to_string(),
+            status: status(record).to_owned(),
+            name: record.name.name().to_string(),
+            reading: record.name.reading().to_string(),
+            birth: record.birth_date.to_string(),
+            sex: record.sex.code(),
+            municipality: record.address.municipality().to_string(),
+            address: record.address.full_text(),
+            reason: record.latest_change.reason().code().to_owned(),
+            effective: record.latest_change.date().to_string(),
+            history: record.history_number.get(),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! The node's provision log and its local bookkeeping, in `node.db`.
+//!
+//! Every provision of identity data (a certificate copy, a wide-area copy, a lookup, a move
+//! certificate, an agency's query) and every code-block allocation is a record here, appended
+//! before the answer leaves the node. The record itself stays private (`records`); the public
+//! log entry is its commitment (`registry_store::commitment`), so the provision log's tiles
+//! carry no personal data, and a resident who is shown a record can check it is in the log.
+//!
+//! The same database keeps what the node must remember across restarts: replication
+//! acknowledgements (the durable outbox is the log itself, from the acknowledged size on),
+//! alerts, and the national node's allocations and pending move notices.
+
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+use tlog_store::entries;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS records (
+    idx INTEGER PRIMARY KEY NOT NULL,
+    kind TEXT NOT NULL,
+    resident TEXT,
+    body BLOB NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS records_resident ON records (resident);
+CREATE TABLE IF NOT EXISTS acks (
+    log TEXT NOT NULL,
+    upstream TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    receipt BLOB NOT NULL,
+    PRIMARY KEY (log, upstream)
+) STRICT;
+CREATE TABLE IF NOT EXISTS received (
+    log TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    checkpoint BLOB NOT NULL,
+    PRIMARY KEY (log, size)
+) STRICT;
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    peer TEXT NOT NULL,
+    detail TEXT NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS allocations (
+    first INTEGER PRIMARY KEY NOT NULL,
+    municipality TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    note BLOB NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS notices (
+    move_in TEXT PRIMARY KEY NOT NULL,
+    municipality TEXT NOT NULL,
+    note BLOB NOT NULL,
+    delivered INTEGER NOT NULL DEFAULT 0
+) STRICT;
+";
+
+/// `node.db`.
+pub struct Journal {
+    conn: Connection,
+}
+
+/// An alert: something that looks like an attack or a fault, with no personal data.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Alert {
+    /// POSIX seconds.
+    pub time: u64,
+    /// A stable kind (`bad-checkpoint`, `fork`, `wrong-peer`, …).
+    pub kind: String,
+    /// The peer's identity URI, or its address when it had none.
+    pub peer: String,
+    /// What happened (codes and sizes only).
+    pub detail: String,
+}
+
+impl Journal {
+    /// Opens (creating if needed) `node.db` at `path`.
+    pub fn open(path: &Path) -> Result<Journal> {
+        let conn = Connection::open(path)
+            .with_context(|| format!("cannot open the node database {}", path.display()))?;
+        entries::configure(&conn)?;
+        conn.execute_batch(entries::SCHEMA)?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Journal { conn })
+    }
+
+    /// The connection (the provision log's entries are read from it for integration).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Appends a record to the provision log; durable when this returns. Returns its index.
+    pub fn append(&mut self, kind: &str, resident: Option<&str>, body: &[u8]) -> Result<u64> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let commitment = registry_store::commitment(body);
+        let index = entries::append_in(&tx, &[&commitment])?;
+        tx.execute(
+            "INSERT INTO records (idx, kind, resident, body) VALUES (?1, ?2, ?3, ?4)",
+            params![index as i64, kind, resident, body],
+        )?;
+        tx.commit()?;
+        Ok(index)
+    }
+
+    /// The provision records about a resident, oldest first.
+    pub fn records_about(&self, resident: &str) -> Result<Vec<(u64, String, Vec<u8>)>> {
+        let mut select = self
+            .conn
+            .prepare("SELECT idx, kind, body FROM records WHERE resident = ?1 ORDER BY idx")?;
+        let rows = select
+            .query_map([resident], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The number of provision records.
+    pub fn record_count(&self) -> Result<u64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// What `upstream` acknowledged of `log`: the size and the signed receipt.
+    pub fn ack(&self, log: &str, upstream: &str) -> Result<Option<(u64, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT size, receipt FROM acks WHERE log = ?1 AND upstream = ?2",
+                [log, upstream],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Records an acknowledgement (durably).
+    pub fn set_ack(&mut self, log: &str, upstream: &str, size: u64, receipt: &[u8]) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO acks (log, upstream, size, receipt) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (log, upstream) DO UPDATE SET size = excluded.size, receipt = excluded.receipt",
+            params![log, upstream, size as i64, receipt],
+        )?;
+        Ok(())
+    }
+
+    /// Keeps a downstream log's signed checkpoint (a mirror forwards batches ending at these).
+    pub fn keep_checkpoint(&mut self, log: &str, size: u64, checkpoint: &[u8]) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO received (log, size, checkpoint) VALUES (?1, ?2, ?3)",
+            params![log, size as i64, checkpoint],
+        )?;
+        Ok(())
+    }
+
+    /// The largest kept checkpoint of `log` with a size in `(above, at_most]`.
+    pub fn kept_checkpoint(
+        &self,
+        log: &str,
+        above: u64,
+        at_most: u64,
+    ) -> Result<Option<(u64, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT size, checkpoint FROM received WHERE log = ?1 AND size > ?2 AND size <= ?3
+                 ORDER BY size DESC LIMIT 1",
+                params![log, above as i64, at_most as i64],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
+    /// Records an alert and reports it on stderr.
+    pub fn alert(&mut self, kind: &str, peer: &str, detail: &str) -> Result<()> {
+        let time = super::unix_now();
+        eprintln!("ALERT {kind} from {peer}: {detail}");
+        self.conn.execute(
+            "INSERT INTO alerts (time, kind, peer, detail) VALUES (?1, ?2, ?3, ?4)",
+            params![time as i64, kind, peer, detail],
+        )?;
+        Ok(())
+    }
+
+    /// Every alert, oldest first.
+    pub fn alerts(&self) -> Result<Vec<Alert>> {
+        let mut select =
+            self.conn.prepare("SELECT time, kind, peer, detail FROM alerts ORDER BY id")?;
+        let rows = select.query_map([], |r| {
+            Ok(Alert {
+                time: r.get::<_, i64>(0)? as u64,
+                kind: r.get(1)?,
+                peer: r.get(2)?,
+                detail: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The national node's allocations: the end of the highest block (the next free base).
+    pub fn next_free_base(&self) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(max(first + count), 0) FROM allocations",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// The signed blocks allocated to a municipality, in allocation order.
+    pub fn allocations_of(&self, municipality: &str) -> Result<Vec<Vec<u8>>> {
+        let mut select = self
+            .conn
+            .prepare("SELECT note FROM allocations WHERE municipality = ?1 ORDER BY first")?;
+        let rows = select.query_map([municipality], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Records an allocation and its provision-log record in one transaction.
+    pub fn allocate(
+        &mut self,
+        municipality: &str,
+        first: u64,
+        count: u64,
+        note: &[u8],
+    ) -> Result<u64> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO allocations (first, municipality, count, note) VALUES (?1, ?2, ?3, ?4)",
+            params![first as i64, municipality, count as i64, note],
+        )?;
+        let commitment = registry_store::commitment(note);
+        let index = entries::append_in(&tx, &[&commitment])?;
+        tx.execute(
+            "INSERT INTO records (idx, kind, resident, body) VALUES (?1, 'code-block', NULL, ?2)",
+            params![index as i64, note],
+        )?;
+        tx.commit()?;
+        Ok(index)
+    }
+
+    /// Queues a move notice for delivery (idempotent per move-in) and logs it.
+    pub fn queue_notice(
+        &mut self,
+        move_in: &str,
+        municipality: &str,
+        note: &[u8],
+        resident: &str,
+    ) -> Result<()> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO notices (move_in, municipality, note) VALUES (?1, ?2, ?3)",
+            params![move_in, municipality, note],
+        )?;
+        if inserted == 1 {
+            let commitment = registry_store::commitment(note);
+            let index = entries::append_in(&tx, &[&commitment])?;
+            tx.execute(
+                "INSERT INTO records (idx, kind, resident, body) VALUES (?1, 'move-notice', ?2, ?3)",
+                params![index as i64, resident, note],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Notices not yet delivered: `(move_in, municipality, note)`.
+    pub fn pending_notices(&self) -> Result<Vec<(String, String, Vec<u8>)>> {
+        let mut select = self.conn.prepare(
+            "SELECT move_in, municipality, note FROM notices WHERE delivered = 0 ORDER BY rowid",
+        )?;
+        let rows = select.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Marks a notice delivered.
+    pub fn notice_delivered(&mut self, move_in: &str) -> Result<()> {
+        self.conn.execute("UPDATE notices SET delivered = 1 WHERE move_in = ?1", [move_in])?;
+        Ok(())
+    }
+}
+
+impl tlog_store::entries::EntryReader for Journal {
+    fn entry_count(&self) -> Result<u64, tlog_store::Error> {
+        self.conn.entry_count()
+    }
+
+    fn read_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, tlog_store::Error> {
+        self.conn.read_entries(start, end)
+    }
+}

@@ -1,0 +1,296 @@
+//! A municipality's registry as an upstream node keeps it: a full replica
+//! (`registry_store::Registry`) that every event must pass again — signatures, the enrolment
+//! chain, authority and each state transition, by the same rules as the town's own node — and
+//! the town's log rebuilt from those events, whose root must equal the town's signed checkpoint
+//! before anything is committed.
+
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use registry_domain::MunicipalityCode;
+use registry_store::Registry;
+use tlog::Hash;
+use tlog::checkpoint::Policy;
+use tlog::note::VerifierKey;
+use tlog_store::integrate::{CheckpointSigner, CheckpointVerifier, VerifyOnly, integrate};
+use tlog_store::tiledir::TileDir;
+
+use super::config::Town;
+use super::journal::Journal;
+use super::outbox::{BatchSource, root_at};
+use super::protocol::{Batch, BatchError};
+
+/// One mirrored municipality.
+pub struct Mirror {
+    /// The municipality.
+    pub code: MunicipalityCode,
+    /// Its registry log's origin.
+    pub origin: String,
+    /// Its node key.
+    pub vkey: VerifierKey,
+    /// The replica.
+    pub registry: Registry,
+    /// The replica's tiles; their checkpoint is the town's own, as received.
+    pub tiles: TileDir,
+}
+
+/// What became of an accepted batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Applied: the replica now holds the log up to `size`.
+    Applied {
+        /// The new size.
+        size: u64,
+        /// Its root.
+        root: Hash,
+    },
+    /// Nothing to apply: the replica already holds the batch (a resend).
+    Holds {
+        /// What the replica holds.
+        size: u64,
+        /// Its root.
+        root: Hash,
+    },
+}
+
+/// Why a batch is refused.
+#[derive(Debug)]
+pub enum Refused {
+    /// The batch starts beyond or before what the replica holds without being a resend of it:
+    /// the sender should send from `have`.
+    Behind {
+        /// What the replica holds.
+        have: u64,
+        /// Its root.
+        root: Hash,
+    },
+    /// The batch is invalid: forged, inconsistent, or breaking the rules. Recorded as an alert.
+    Invalid {
+        /// A stable alert kind.
+        kind: &'static str,
+        /// What was wrong (codes and sizes, no personal data).
+        message: String,
+    },
+    /// This node failed.
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Refused {
+    fn from(error: anyhow::Error) -> Refused {
+        Refused::Internal(error)
+    }
+}
+
+/// The town's received checkpoint, used as the "signature" when the replica integrates its
+/// tiles: integration succeeds only if the tree built from the replica's entries has exactly
+/// the received checkpoint's size and root.
+struct Received<'a> {
+    note: &'a [u8],
+    verifier: VerifyOnly,
+    origin: &'a str,
+}
+
+impl CheckpointVerifier for Received<'_> {
+    fn open(&self, note: &[u8]) -> Result<(u64, Hash), tlog_store::Error> {
+        self.verifier.open(note)
+    }
+}
+
+impl CheckpointSigner for Received<'_> {
+    fn origin(&self) -> &str {
+        self.origin
+    }
+
+    fn sign(&self, body: &str) -> Result<Vec<u8>, tlog_store::Error> {
+        let note = tlog::note::Note::parse(self.note)
+            .map_err(|e| tlog_store::Error::Checkpoint(e.to_string()))?;
+        if note.text() != body {
+            return Err(tlog_store::Error::Checkpoint(format!(
+                "the replica's tree ({}) is not the town's checkpoint ({})",
+                body.replace('\n', " "),
+                note.text().replace('\n', " ")
+            )));
+        }
+        Ok(self.note.to_vec())
+    }
+}
+
+impl Mirror {
+    /// Opens the replica of `town` under `dir`, creating it when new.
+    pub fn open(dir: &Path, town: &Town, national: &VerifierKey) -> Result<Mirror> {
+        let code = MunicipalityCode::parse(&town.code)?;
+        let vkey = VerifierKey::parse(&town.vkey)?;
+        let dir = dir.join(&town.code);
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let path = dir.join("registry.db");
+        let registry = if path.exists() {
+            Registry::open(&path)?
+        } else {
+            Registry::create(&path, code, national)?
+        };
+        Ok(Mirror {
+            code,
+            origin: town.origin.clone(),
+            vkey,
+            registry,
+            tiles: TileDir::new(dir.join("tlog")),
+        })
+    }
+
+    /// What the replica holds: size and root.
+    pub fn head(&self) -> Result<(u64, Hash)> {
+        Ok((self.registry.log_size()?, self.registry.log_root()?))
+    }
+
+    /// The size the replica's tiles cover (its last integrated checkpoint).
+    pub fn tiles_size(&self) -> Result<u64> {
+        let Some(note) = self.tiles.read_checkpoint()? else { return Ok(0) };
+        Ok(VerifyOnly::new(self.vkey.clone(), &self.origin).open(&note)?.0)
+    }
+
+    /// Verifies and applies a batch, all or nothing. `precheck` sees each event before it is
+    /// applied (the national node refuses a move-in of someone active in another town).
+    pub fn accept(
+        &mut self,
+        batch: &Batch,
+        journal: &mut Journal,
+        precheck: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<Accepted, Refused> {
+        let (have, root) = self.head()?;
+        if batch.end() <= have && !batch.events.is_empty() {
+            return self.resend(batch, have, root);
+        }
+        if batch.from != have {
+            return Err(Refused::Behind { have, root });
+        }
+        let checked =
+            batch.check(&self.origin, &self.vkey, &root).map_err(|e| Refused::Invalid {
+                kind: match e {
+                    BatchError::Checkpoint { .. } => "bad-checkpoint",
+                    BatchError::Inconsistent { .. } => "inconsistent-proof",
+                    _ => "malformed-batch",
+                },
+                message: e.to_string(),
+            })?;
+        for (i, event) in batch.events.iter().enumerate() {
+            precheck(event.as_bytes()).map_err(|message| Refused::Invalid {
+                kind: "refused-event",
+                message: format!(
+                    "event {} of the batch (log index {}): {message}",
+                    i,
+                    batch.from + i as u64
+                ),
+            })?;
+        }
+        let notes: Vec<&[u8]> = batch.events.iter().map(|e| e.as_bytes()).collect();
+        let replication = self.registry.replicate(&notes).map_err(|e| match e {
+            registry_store::StoreError::BatchRefused { position, index, refusal } => {
+                Refused::Invalid {
+                    kind: "refused-event",
+                    message: format!(
+                        "event {position} of the batch (log index {index}) is refused: {refusal}"
+                    ),
+                }
+            }
+            other => Refused::Internal(other.into()),
+        })?;
+        if replication.size() != checked.size || replication.root() != checked.root {
+            let message = format!(
+                "the events do not reproduce the town's checkpoint: they give size {} root {}, \
+                 the checkpoint says size {} root {}",
+                replication.size(),
+                replication.root().to_base64(),
+                checked.size,
+                checked.root.to_base64()
+            );
+            drop(replication);
+            return Err(Refused::Invalid { kind: "wrong-root", message });
+        }
+        replication.commit().map_err(|e| Refused::Internal(e.into()))?;
+        journal.keep_checkpoint(&self.origin, checked.size, batch.checkpoint.as_bytes())?;
+        self.integrate(batch.checkpoint.as_bytes())?;
+        Ok(Accepted::Applied { size: checked.size, root: checked.root })
+    }
+
+    /// A batch the replica already holds: the same events (checked by the root at its end)
+    /// are a harmless resend; other events at those positions are a fork.
+    fn resend(&self, batch: &Batch, have: u64, root: Hash) -> Result<Accepted, Refused> {
+        let policy = Policy { log_keys: vec![self.vkey.clone()], witnesses: Vec::new(), quorum: 0 };
+        let verified =
+            policy.verify_origin(batch.checkpoint.as_bytes(), &self.origin).map_err(|e| {
+                Refused::Invalid {
+                    kind: "bad-checkpoint",
+                    message: format!("the resent batch's checkpoint does not verify: {e}"),
+                }
+            })?;
+        let end = batch.end();
+        let ours = if end == have { root } else { root_at(&self.tiles, self.tiles_size()?, end)? };
+        if verified.checkpoint.size != end || verified.checkpoint.root != ours {
+            return Err(Refused::Invalid {
+                kind: "fork",
+                message: format!(
+                    "a batch for {} ending at {end} carries a checkpoint that is not the tree \
+                     this node holds: the town's node signed two different histories",
+                    self.code
+                ),
+            });
+        }
+        Ok(Accepted::Holds { size: have, root })
+    }
+
+    /// Writes the replica's tiles up to the received checkpoint.
+    fn integrate(&mut self, checkpoint: &[u8]) -> Result<()> {
+        let received = Received {
+            note: checkpoint,
+            verifier: VerifyOnly::new(self.vkey.clone(), &self.origin),
+            origin: &self.origin,
+        };
+        let conn = &*self.registry.connection();
+        integrate(conn, &self.tiles, &received, &mut |i| Ok(i.checkpoint.clone()))
+            .context("integrating the replica's tiles")?;
+        Ok(())
+    }
+
+    /// After a crash between applying a batch and integrating it, integrates up to the newest
+    /// kept checkpoint that matches the replica.
+    pub fn recover(&mut self, journal: &Journal) -> Result<()> {
+        let (size, _) = self.head()?;
+        if self.tiles_size()? == size {
+            return Ok(());
+        }
+        if let Some((kept, note)) = journal.kept_checkpoint(&self.origin, 0, size)?
+            && kept == size
+        {
+            self.integrate(&note)?;
+        }
+        Ok(())
+    }
+}
+
+/// A mirror as the source of the batches a prefecture forwards to the national node.
+pub struct Forward<'a> {
+    /// The mirror.
+    pub mirror: &'a mut Mirror,
+    /// The node database with the kept checkpoints.
+    pub journal: &'a Journal,
+}
+
+impl BatchSource for Forward<'_> {
+    fn events(&mut self, from: u64, to: u64) -> Result<Vec<Vec<u8>>> {
+        Ok(self.mirror.registry.events(from, to)?)
+    }
+
+    fn checkpoint(&mut self, acked: u64, limit: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        let covered = self.mirror.tiles_size()?;
+        self.journal.kept_checkpoint(&self.mirror.origin, acked, limit.min(covered))
+    }
+
+    fn tiles(&self) -> &TileDir {
+        &self.mirror.tiles
+    }
+
+    fn tiles_size(&self) -> Result<u64> {
+        self.mirror.tiles_size()
+    }
+}

@@ -1,0 +1,113 @@
+//! The sending side of replication: the durable outbox is the log itself, from the size the
+//! upstream node last acknowledged with a signed receipt. Each round sends the next batch (at
+//! most `max_batch` events) with the checkpoint at its end and the consistency proof from the
+//! acknowledged size, and records the new acknowledgement only after verifying the receipt.
+
+use anyhow::{Context as _, Result, bail};
+use tlog::Hash;
+use tlog::merkle::{prove_consistency, tree_root};
+use tlog::note::VerifierKey;
+use tlog_store::source::TileHashReader;
+use tlog_store::tiledir::TileDir;
+
+use super::protocol::{Batch, Receipt};
+
+/// Where a batch's events and checkpoints come from.
+pub trait BatchSource {
+    /// The signed events `[from, to)`.
+    fn events(&mut self, from: u64, to: u64) -> Result<Vec<Vec<u8>>>;
+    /// A signed checkpoint of the log at a size in `(acked, limit]` (the largest available),
+    /// or none when nothing new is checkpointed.
+    fn checkpoint(&mut self, acked: u64, limit: u64) -> Result<Option<(u64, Vec<u8>)>>;
+    /// The tiles of the log (the proof is read from them).
+    fn tiles(&self) -> &TileDir;
+    /// The size the tiles cover.
+    fn tiles_size(&self) -> Result<u64>;
+}
+
+/// Builds the batch after `acked`, if there is anything to send.
+pub fn next_batch(
+    municipality: &str,
+    source: &mut dyn BatchSource,
+    acked: u64,
+    max_batch: usize,
+) -> Result<Option<Batch>> {
+    let Some((size, checkpoint)) = source.checkpoint(acked, acked + max_batch as u64)? else {
+        return Ok(None);
+    };
+    let covered = source.tiles_size()?;
+    let reader = TileHashReader::new(source.tiles(), covered);
+    let proof = if acked == 0 {
+        Vec::new()
+    } else {
+        prove_consistency(acked, size, &reader)
+            .map_err(|e| anyhow::anyhow!("cannot prove consistency from the tiles: {e}"))?
+    };
+    let events = source.events(acked, size)?;
+    let events = events
+        .into_iter()
+        .map(|e| String::from_utf8(e).context("a stored event is not UTF-8"))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(Batch {
+        municipality: municipality.to_owned(),
+        from: acked,
+        checkpoint: String::from_utf8(checkpoint).context("a checkpoint is not UTF-8")?,
+        proof: proof.iter().map(Hash::to_base64).collect(),
+        events,
+    }))
+}
+
+/// The root of the tree of `size` leaves, read from tiles covering `covered`.
+pub fn root_at(tiles: &TileDir, covered: u64, size: u64) -> Result<Hash> {
+    let reader = TileHashReader::new(tiles, covered);
+    tree_root(size, &reader).map_err(|e| anyhow::anyhow!("cannot read the root at {size}: {e}"))
+}
+
+/// What the upstream node said about a batch.
+pub enum Answer {
+    /// It applied the batch: its receipt.
+    Applied(Vec<u8>),
+    /// It already holds the log up to this size (a resend, or it caught up by pulling): its
+    /// receipt for that size.
+    Holds(u64, Vec<u8>),
+}
+
+/// Checks an upstream answer against what the log holds and returns the new acknowledged size
+/// with the receipt to keep.
+pub fn acknowledge(
+    answer: Answer,
+    batch: &Batch,
+    log: &str,
+    upstream: &VerifierKey,
+    tiles: &TileDir,
+    covered: u64,
+) -> Result<(u64, Vec<u8>)> {
+    match answer {
+        Answer::Applied(receipt) => {
+            let root = root_at(tiles, covered, batch.end())?;
+            Receipt::verify(&receipt, upstream, log, batch.end(), &root)
+                .context("the upstream node's receipt")?;
+            Ok((batch.end(), receipt))
+        }
+        Answer::Holds(size, receipt) => {
+            if size > covered {
+                // Upstream is ahead of what this node has checkpointed (it pulled from the
+                // town directly): nothing before `covered` needs sending.
+                let opened = Receipt::parse(
+                    tlog::note::Note::parse(&receipt)
+                        .context("the upstream node's receipt")?
+                        .text(),
+                )?;
+                if opened.log != log || opened.size != size {
+                    bail!("the upstream node's receipt does not match its answer");
+                }
+                return Ok((covered, receipt));
+            }
+            let root = root_at(tiles, covered, size)?;
+            Receipt::verify(&receipt, upstream, log, size, &root).context(
+                "the upstream node holds a tree that is not this log's: its receipt does not match",
+            )?;
+            Ok((size, receipt))
+        }
+    }
+}

@@ -1,0 +1,752 @@
+//! The prefecture and national nodes: they mirror municipalities' registries, verify every
+//! batch before acknowledging it with a signed receipt, forward what they hold (prefecture →
+//! national) from the same durable outbox the towns use, and pull from a town directly when
+//! its batches stop arriving. The national node also allocates resident-code blocks, certifies
+//! move-outs (転出証明書情報) and tells the old town when the move-in is recorded (転入通知).
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use registry_core::event::{CodeBlock, Event};
+use registry_core::moves::{MoveNotice, MoveOutCertificate};
+use registry_domain::{ChangeReason, MunicipalityCode, RecordStatus, ResidentCode};
+use serde::Deserialize;
+use tlog::note::{Signer, VerifierKey};
+use tlog_store::integrate::NoteSigner;
+use tlog_store::tiledir::TileDir;
+
+use super::config::{NodeConfig, NodeRole};
+use super::documents::{Provision, RecordJson};
+use super::journal::Journal;
+use super::mirror::{Accepted, Forward, Mirror, Refused};
+use super::municipal::{BatchAnswer, BlockRequest, Status, send_batch};
+use super::outbox::{acknowledge, next_batch};
+use super::protocol::{Batch, Receipt};
+use super::{ApiError, Backoff, blocking, lock, unix_now};
+
+/// How many codes one block holds.
+pub const BLOCK_SIZE: u64 = 100_000;
+/// The national key's file in the national node's directory.
+pub const NATIONAL_KEY: &str = "national.key";
+
+/// A prefecture or national node's state.
+pub struct Hub {
+    config: Arc<NodeConfig>,
+    identity: pki::Identity,
+    mirrors: BTreeMap<String, Mutex<Mirror>>,
+    /// When each town's last batch arrived (pushed or pulled).
+    heard: Mutex<BTreeMap<String, Instant>>,
+    journal: Mutex<Journal>,
+    /// Batches are verified and applied one at a time, so that the national node's
+    /// cross-town checks see a consistent picture.
+    apply: Mutex<()>,
+    node_key: Signer,
+    provision_signer: NoteSigner,
+    provision_tiles: TileDir,
+    national_key: Option<Signer>,
+    client: net::Client,
+}
+
+impl Hub {
+    /// Opens the node's directory.
+    pub fn open(config: Arc<NodeConfig>) -> Result<Hub> {
+        std::fs::create_dir_all(&config.dir)?;
+        let journal = Journal::open(&config.dir.join(super::NODE_DB))?;
+        let national = config.national_key();
+        let mut mirrors = BTreeMap::new();
+        for town in &config.towns {
+            let mut mirror = Mirror::open(&config.dir.join("mirrors"), town, &national)?;
+            mirror.recover(&journal)?;
+            mirrors.insert(town.code.clone(), Mutex::new(mirror));
+        }
+        let key_path = config.dir.join("node.key");
+        let node_key = super::node_signer(&key_path, &config.origin)?;
+        let provision_signer = NoteSigner::new(super::node_signer(&key_path, &config.origin)?)?;
+        let national_key = match config.role {
+            NodeRole::National => {
+                let signer = crate::key::load_signer(&config.dir.join(NATIONAL_KEY), None)?;
+                if signer.verifier() != national {
+                    bail!("{NATIONAL_KEY} is not the national key named in node.toml");
+                }
+                Some(signer)
+            }
+            _ => None,
+        };
+        Ok(Hub {
+            identity: config.identity()?,
+            mirrors,
+            heard: Mutex::new(BTreeMap::new()),
+            journal: Mutex::new(journal),
+            apply: Mutex::new(()),
+            node_key,
+            provision_signer,
+            provision_tiles: TileDir::new(config.dir.join(super::PROVISION_TILES)),
+            national_key,
+            client: net::Client::new(&super::tls_files(&config))?,
+            config,
+        })
+    }
+
+    fn integrate(&self) -> Result<()> {
+        let journal = lock(&self.journal);
+        super::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
+        Ok(())
+    }
+
+    /// Who may send batches for `code`: its own node at a prefecture, its prefecture at the
+    /// national node.
+    fn sender_of(&self, code: &MunicipalityCode) -> Result<pki::Identity> {
+        Ok(match self.config.role {
+            NodeRole::Prefecture => pki::Identity::municipal(&code.to_string())?,
+            _ => pki::Identity::prefecture(&code.prefecture().to_string())?,
+        })
+    }
+
+    /// Verifies and applies a batch; returns the answer to send.
+    fn receive(&self, batch: &Batch, peer: &str) -> Result<(StatusCode, BatchAnswer), ApiError> {
+        let _apply = lock(&self.apply);
+        let mirror = self.mirrors.get(&batch.municipality).ok_or_else(|| {
+            ApiError::forbidden(format!("this node does not mirror {}", batch.municipality))
+        })?;
+        let moves = self.moves_in(batch)?;
+        let mut mirror = lock(mirror);
+        let origin = mirror.origin.clone();
+        let mut journal = lock(&self.journal);
+        let mut precheck = |_: &[u8]| Ok(());
+        let outcome = mirror.accept(batch, &mut journal, &mut precheck);
+        let (status, label, size, root) = match outcome {
+            Ok(Accepted::Applied { size, root }) => (StatusCode::OK, "applied", size, root),
+            Ok(Accepted::Holds { size, root }) => (StatusCode::OK, "holds", size, root),
+            Err(Refused::Behind { have, root }) => (StatusCode::OK, "holds", have, root),
+            Err(Refused::Invalid { kind, message }) => {
+                journal.alert(kind, peer, &format!("{}: {message}", batch.municipality))?;
+                return Err(ApiError::refused(format!(
+                    "batch {}..{} of {} refused; nothing was applied: {message}",
+                    batch.from,
+                    batch.end(),
+                    batch.municipality
+                )));
+            }
+            Err(Refused::Internal(e)) => return Err(e.into()),
+        };
+        drop(journal);
+        drop(mirror);
+        if label == "applied" {
+            lock(&self.heard).insert(batch.municipality.clone(), Instant::now());
+            if let Some(national) = &self.national_key {
+                self.notify_moves(national, batch, &moves)?;
+            }
+        }
+        let receipt =
+            Receipt { receiver: self.identity.to_uri(), log: origin, size, root, time: unix_now() };
+        let receipt = receipt.sign(&self.node_key).map_err(|e| anyhow!(e))?;
+        let receipt = String::from_utf8(receipt).map_err(|e| anyhow!(e))?;
+        Ok((status, BatchAnswer { status: label.into(), size, receipt }))
+    }
+
+    /// The national node's check that a move-in does not make anyone active in two towns:
+    /// returns the batch's move-ins `(index in batch, code)`.
+    fn moves_in(&self, batch: &Batch) -> Result<Vec<(usize, ResidentCode)>, ApiError> {
+        let mut moves = Vec::new();
+        if self.national_key.is_none() {
+            return Ok(moves);
+        }
+        for (i, text) in batch.events.iter().enumerate() {
+            let Ok(note) = tlog::note::Note::parse(text.as_bytes()) else { continue };
+            let Ok(Event::Change(change)) = Event::parse(note.text()) else { continue };
+            if change.reason() != ChangeReason::MoveIn {
+                continue;
+            }
+            let code = change.record.resident_code;
+            for (town, mirror) in &self.mirrors {
+                if *town == batch.municipality {
+                    continue;
+                }
+                let record = lock(mirror).registry.resident(code).map_err(anyhow::Error::from)?;
+                if matches!(record, Some(r) if r.status == RecordStatus::Active) {
+                    let message = format!(
+                        "event {i} moves resident {code} into {} while the resident is active in {town}",
+                        batch.municipality
+                    );
+                    lock(&self.journal).alert(
+                        "active-in-two-towns",
+                        &batch.municipality,
+                        &message,
+                    )?;
+                    return Err(ApiError::refused(format!(
+                        "batch refused; nothing was applied: {message}"
+                    )));
+                }
+            }
+            moves.push((i, code));
+        }
+        Ok(moves)
+    }
+
+    /// Queues the move notices (転入通知) for the towns the batch's move-ins came from.
+    fn notify_moves(
+        &self,
+        national: &Signer,
+        batch: &Batch,
+        moves: &[(usize, ResidentCode)],
+    ) -> Result<()> {
+        for &(i, code) in moves {
+            let note = batch.events[i].as_bytes();
+            let notice =
+                notice_for(note, unix_time()).with_context(|| format!("move-in {code}"))?;
+            let from = notice.municipality.to_string();
+            let signed = sign_text(&Event::MoveNotice(notice).to_text(), national)?;
+            let key = tlog::hash::sha256(note).to_base64();
+            lock(&self.journal).queue_notice(&key, &from, &signed, &code.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Allocates (or hands again) a code block.
+    fn code_block(&self, town: &str, held: u64) -> Result<Vec<u8>, ApiError> {
+        let national = self
+            .national_key
+            .as_ref()
+            .ok_or_else(|| ApiError::not_found("only the national node allocates code blocks"))?;
+        let municipality = MunicipalityCode::parse(town).map_err(|e| anyhow!(e))?;
+        let mut journal = lock(&self.journal);
+        let allocated = journal.allocations_of(town)?;
+        if (held as usize) < allocated.len() {
+            // The town did not receive (or did not record) a block already allocated to it.
+            return Ok(allocated[held as usize].clone());
+        }
+        let first = journal.next_free_base()?;
+        let block = Event::CodeBlock(CodeBlock {
+            municipality,
+            first,
+            count: BLOCK_SIZE,
+            time: unix_time(),
+        });
+        let note = sign_text(&block.to_text(), national)?;
+        journal.allocate(town, first, BLOCK_SIZE, &note)?;
+        Ok(note)
+    }
+
+    /// Certifies a move-out found in town `from`'s mirror for the town asking.
+    fn certify(
+        &self,
+        from: &str,
+        code: ResidentCode,
+        to: &pki::Identity,
+    ) -> Result<Vec<u8>, ApiError> {
+        let national = self
+            .national_key
+            .as_ref()
+            .ok_or_else(|| ApiError::not_found("only the national node certifies move-outs"))?;
+        let mirror = self.mirrors.get(from).ok_or_else(|| {
+            ApiError::not_found(format!("{from} is not a town this node mirrors"))
+        })?;
+        let (note, change) = {
+            let mirror = lock(mirror);
+            let Some((_, note)) =
+                mirror.registry.current_event(code).map_err(anyhow::Error::from)?
+            else {
+                return Err(ApiError::not_found(format!(
+                    "{from} has recorded no move-out of {code} (yet)"
+                )));
+            };
+            let parsed = tlog::note::Note::parse(&note).map_err(|e| anyhow!(e))?;
+            let Ok(Event::Change(change)) = Event::parse(parsed.text()) else {
+                return Err(ApiError::not_found(format!(
+                    "{from} has recorded no move-out of {code}"
+                )));
+            };
+            (note, change)
+        };
+        let moved_to = change.moved_to.map(|m| m.to_string());
+        if change.reason() != ChangeReason::MoveOut || moved_to.as_deref() != to.code.as_deref() {
+            return Err(ApiError::not_found(format!(
+                "{from} has recorded no move-out of {code} to {}",
+                to.code.as_deref().unwrap_or("?")
+            )));
+        }
+        let certificate =
+            registry_core::moves::MoveOutCertificate::from_move_out(&note, &change, unix_time())
+                .map_err(|e| ApiError::refused(e.to_string()))?;
+        let signed = sign_text(&certificate.to_text(), national)?;
+        let provision = Provision {
+            kind: "move-out-certificate",
+            resident: &code.to_string(),
+            by: &self.identity.to_uri(),
+            to: &to.to_uri(),
+            source: Some(from),
+            purpose: "転入 (move-in)",
+            time: unix_now(),
+        };
+        lock(&self.journal).append(
+            "move-out-certificate",
+            Some(&code.to_string()),
+            provision.to_text().as_bytes(),
+        )?;
+        Ok(signed)
+    }
+
+    /// Pulls a town's new events directly from its node.
+    async fn pull(self: &Arc<Self>, code: &str) -> Result<bool> {
+        let town = self.config.town(code).ok_or_else(|| anyhow!("unknown town {code}"))?.clone();
+        let have = {
+            let mirror = lock(self.mirrors.get(code).expect("mirrored"));
+            mirror.head()?.0
+        };
+        let identity = pki::Identity::municipal(code)?.to_uri();
+        let response = crate::node::get(
+            &self.client,
+            &format!("{}/v1/replication/batch?from={have}", town.url),
+            Some(identity.as_str()),
+        )
+        .await?;
+        if response.status == StatusCode::NO_CONTENT {
+            return Ok(false);
+        }
+        if !response.status.is_success() {
+            bail!("{code} refused the pull: {} {}", response.status, response.text());
+        }
+        let batch: Batch = serde_json::from_slice(&response.body).context("the pulled batch")?;
+        if batch.municipality != code {
+            bail!("{code} sent a batch for {}", batch.municipality);
+        }
+        let hub = self.clone();
+        let peer = identity.clone();
+        let result = tokio::task::spawn_blocking(move || hub.receive(&batch, &peer)).await?;
+        match result {
+            Ok((status, _)) => Ok(status == StatusCode::OK),
+            Err(ApiError(_, message)) => bail!("{message}"),
+        }
+    }
+
+    /// One forwarding round to the national node, for every mirror.
+    async fn forward(self: &Arc<Self>) -> Result<bool> {
+        let Some(upstream) = self.config.upstream.clone() else { return Ok(false) };
+        let mut sent = false;
+        for code in self.mirrors.keys() {
+            let hub = self.clone();
+            let (code, identity) = (code.clone(), upstream.identity.clone());
+            let max = self.config.max_batch;
+            let batch = tokio::task::spawn_blocking(move || -> Result<Option<Batch>> {
+                let mut mirror = lock(hub.mirrors.get(&code).expect("mirrored"));
+                let journal = lock(&hub.journal);
+                let acked = journal.ack(&mirror.origin, &identity)?.map_or(0, |(s, _)| s);
+                let mut source = Forward { mirror: &mut mirror, journal: &journal };
+                next_batch(&code, &mut source, acked, max)
+            })
+            .await??;
+            let Some(batch) = batch else { continue };
+            let answer = send_batch(&self.client, &upstream, &batch).await?;
+            let hub = self.clone();
+            let upstream = upstream.clone();
+            tokio::task::spawn_blocking(move || -> Result<()> {
+                let mirror = lock(hub.mirrors.get(&batch.municipality).expect("mirrored"));
+                let vkey = VerifierKey::parse(&upstream.vkey)?;
+                let covered = mirror.tiles_size()?;
+                let (size, receipt) =
+                    acknowledge(answer, &batch, &mirror.origin, &vkey, &mirror.tiles, covered)?;
+                lock(&hub.journal).set_ack(&mirror.origin, &upstream.identity, size, &receipt)
+            })
+            .await??;
+            sent = true;
+        }
+        Ok(sent)
+    }
+
+    /// Delivers queued move notices.
+    async fn deliver_notices(self: &Arc<Self>) -> Result<()> {
+        let pending = { lock(&self.journal).pending_notices()? };
+        for (key, town, note) in pending {
+            let Some(target) = self.config.town(&town).cloned() else { continue };
+            let identity = pki::Identity::municipal(&town)?.to_uri();
+            let response = crate::node::post(
+                &self.client,
+                &format!("{}/v1/move-notices", target.url),
+                note,
+                Some(identity.as_str()),
+            )
+            .await?;
+            if !response.status.is_success() {
+                bail!("{town} refused a move notice: {} {}", response.status, response.text());
+            }
+            lock(&self.journal).notice_delivered(&key)?;
+        }
+        Ok(())
+    }
+}
+
+/// The move notice (転入通知) for a move-in note: to the town the certificate it carries names.
+fn notice_for(move_in: &[u8], time: registry_core::time::Timestamp) -> Result<MoveNotice> {
+    let note = tlog::note::Note::parse(move_in)?;
+    let Event::Change(change) = Event::parse(note.text())? else { bail!("not a change") };
+    let certificate = change.move_out.as_deref().context("the move-in carries no certificate")?;
+    let certificate = tlog::note::Note::parse(certificate.as_bytes())?;
+    let certificate = MoveOutCertificate::parse(certificate.text())?;
+    Ok(MoveNotice {
+        municipality: certificate.from,
+        resident: certificate.resident,
+        to: certificate.to,
+        event: certificate.event,
+        move_in: registry_core::moves::note_hash(move_in),
+        time,
+    })
+}
+
+fn unix_time() -> registry_core::time::Timestamp {
+    registry_core::time::Timestamp::from_unix(unix_now())
+}
+
+fn sign_text(text: &str, signer: &Signer) -> Result<Vec<u8>> {
+    let mut note = tlog::note::Note::new(text)?;
+    note.sign(signer)?;
+    Ok(note.to_bytes())
+}
+
+type Shared = Arc<Hub>;
+
+async fn replicate(State(hub): State<Shared>, peer: net::Peer, body: Bytes) -> Response {
+    let batch: Batch = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(e) => {
+            return ApiError::bad(format!("the batch is not valid JSON: {e}")).into_response();
+        }
+    };
+    let Ok(code) = MunicipalityCode::parse(&batch.municipality) else {
+        return ApiError::bad("the batch's municipality is not a municipality code")
+            .into_response();
+    };
+    let sender = match hub.sender_of(&code) {
+        Ok(sender) => sender,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let peer_uri = peer.identity.to_uri();
+    if peer.identity != sender || !hub.mirrors.contains_key(&batch.municipality) {
+        let message = format!(
+            "{peer_uri} may not send batches for {code}: this node accepts them only from {}",
+            sender.to_uri()
+        );
+        let hub2 = hub.clone();
+        let (p, m) = (peer_uri.clone(), message.clone());
+        let _ = blocking(move || Ok(lock(&hub2.journal).alert("wrong-sender", &p, &m)?)).await;
+        return ApiError::forbidden(message).into_response();
+    }
+    match blocking(move || hub.receive(&batch, &peer_uri)).await {
+        Ok((status, answer)) => (status, Json(answer)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn code_blocks(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+    Json(request): Json<BlockRequest>,
+) -> Result<Bytes, ApiError> {
+    if peer.identity.role != pki::Role::Municipal {
+        return Err(ApiError::forbidden("code blocks are allocated to municipal nodes"));
+    }
+    let town = peer.identity.code.clone().unwrap_or_default();
+    if hub.config.town(&town).is_none() {
+        return Err(ApiError::forbidden(format!("{town} is not a town this node serves")));
+    }
+    blocking(move || hub.code_block(&town, request.blocks).map(Bytes::from)).await
+}
+
+#[derive(Deserialize)]
+struct FromTown {
+    from: String,
+}
+
+async fn move_outs(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+    Path(code): Path<String>,
+    Query(query): Query<FromTown>,
+) -> Result<Bytes, ApiError> {
+    if peer.identity.role != pki::Role::Municipal {
+        return Err(ApiError::forbidden("move-out certificates go to municipal nodes"));
+    }
+    let code =
+        ResidentCode::parse(&code).map_err(|e| ApiError::bad(format!("resident code: {e}")))?;
+    let first = {
+        let hub = hub.clone();
+        let (from, peer) = (query.from.clone(), peer.identity.clone());
+        blocking(move || hub.certify(&from, code, &peer)).await
+    };
+    match first {
+        Ok(certificate) => Ok(Bytes::from(certificate)),
+        Err(ApiError(StatusCode::NOT_FOUND, _)) if hub.mirrors.contains_key(&query.from) => {
+            // The move-out may not have reached this node yet: pull it from the town.
+            let _ = hub.pull(&query.from).await;
+            let (from, peer) = (query.from.clone(), peer.identity.clone());
+            blocking(move || hub.certify(&from, code, &peer)).await.map(Bytes::from)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// An agency's request for a resident's identity information.
+#[derive(Deserialize, serde::Serialize)]
+pub struct IdentityRequest {
+    /// The resident's code.
+    pub resident: String,
+    /// The lawful purpose.
+    pub purpose: String,
+}
+
+async fn identity(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+    Json(request): Json<IdentityRequest>,
+) -> Result<Json<RecordJson>, ApiError> {
+    if peer.identity.role != pki::Role::Agency {
+        return Err(ApiError::forbidden("identity information is provided to agencies"));
+    }
+    let code = ResidentCode::parse(&request.resident)
+        .map_err(|e| ApiError::bad(format!("resident code: {e}")))?;
+    if request.purpose.trim().is_empty()
+        || request.purpose.len() > 200
+        || request.purpose.contains('\n')
+    {
+        return Err(ApiError::bad(
+            "a provision needs a declared purpose (one line, at most 200 bytes)",
+        ));
+    }
+    blocking(move || {
+        let mut found = None;
+        for mirror in hub.mirrors.values() {
+            if let Some(record) =
+                lock(mirror).registry.resident(code).map_err(anyhow::Error::from)?
+                && (found.is_none() || record.status == RecordStatus::Active)
+            {
+                found = Some(record);
+            }
+        }
+        let record = found.ok_or_else(|| ApiError::not_found(format!("no resident {code}")))?;
+        let provision = Provision {
+            kind: "identity",
+            resident: &code.to_string(),
+            by: &hub.identity.to_uri(),
+            to: &peer.identity.to_uri(),
+            source: None,
+            purpose: &request.purpose,
+            time: unix_now(),
+        };
+        lock(&hub.journal).append(
+            "identity",
+            Some(&code.to_string()),
+            provision.to_text().as_bytes(),
+        )?;
+        Ok(Json(RecordJson::of(&record)))
+    })
+    .await
+}
+
+async fn status(State(hub): State<Shared>, _peer: net::Peer) -> Result<Json<Status>, ApiError> {
+    blocking(move || {
+        let mut logs = BTreeMap::new();
+        for mirror in hub.mirrors.values() {
+            let mirror = lock(mirror);
+            logs.insert(mirror.origin.clone(), mirror.tiles_size()?);
+        }
+        let journal = lock(&hub.journal);
+        Ok(Json(Status {
+            name: hub.config.name.clone(),
+            identity: hub.identity.to_uri(),
+            logs,
+            acked: None,
+            pool: None,
+            alerts: journal.alerts()?.len(),
+        }))
+    })
+    .await
+}
+
+async fn alerts(
+    State(hub): State<Shared>,
+    _peer: net::Peer,
+) -> Result<Json<Vec<super::journal::Alert>>, ApiError> {
+    blocking(move || Ok(Json(lock(&hub.journal).alerts()?))).await
+}
+
+/// A mirror's latest checkpoint as received from the town, for comparison by anyone.
+async fn mirror_checkpoint(
+    State(hub): State<Shared>,
+    Path(code): Path<String>,
+) -> Result<Bytes, ApiError> {
+    let mirror = hub
+        .mirrors
+        .get(&code)
+        .ok_or_else(|| ApiError::not_found(format!("{code} is not mirrored here")))?;
+    let tiles = lock(mirror).tiles.clone();
+    blocking(move || {
+        tiles
+            .read_checkpoint()
+            .map_err(anyhow::Error::from)?
+            .map(Bytes::from)
+            .ok_or_else(|| ApiError::not_found("no checkpoint yet"))
+    })
+    .await
+}
+
+/// The node's listeners, bound and ready.
+pub struct Listeners {
+    servers: Vec<(tokio::net::TcpListener, Router, Arc<pki::ReloadableServerConfig>)>,
+}
+
+impl Listeners {
+    /// Binds every listener with its TLS configuration, and watches the TLS files (rotation,
+    /// new revocation lists) for all of them.
+    pub async fn bind(
+        config: &NodeConfig,
+        listeners: &[(SocketAddr, Router, pki::ClientAuth)],
+    ) -> Result<Listeners> {
+        let files = super::tls_files(config);
+        let mut servers = Vec::new();
+        let mut configs = Vec::new();
+        for (addr, router, auth) in listeners {
+            let tls = files.server_config(*auth)?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            configs.push(tls.clone());
+            servers.push((listener, router.clone(), tls));
+        }
+        net::watch(files, configs, Duration::from_secs(1));
+        Ok(Listeners { servers })
+    }
+
+    /// Serves until `shutdown`.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let mut tasks = Vec::new();
+        for (listener, router, tls) in self.servers {
+            let mut stopped = stopped.clone();
+            tasks.push(tokio::spawn(async move {
+                let signal = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                if let Err(e) = net::serve(listener, router, tls, signal).await {
+                    eprintln!("a listener failed: {e}");
+                }
+            }));
+        }
+        shutdown.await;
+        let _ = stop.send(true);
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Runs a prefecture or national node until `shutdown`.
+pub async fn run(
+    config: Arc<NodeConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let hub = Arc::new(tokio::task::block_in_place(|| Hub::open(config.clone()))?);
+    tokio::task::block_in_place(|| hub.integrate())?;
+    let mut network = Router::new()
+        .route("/v1/replicate", post(replicate))
+        .route("/v1/status", get(status))
+        .route("/v1/alerts", get(alerts));
+    if config.role == NodeRole::National {
+        network = network
+            .route("/v1/code-blocks", post(code_blocks))
+            .route("/v1/move-outs/{code}", get(move_outs))
+            .route("/v1/identity", post(identity));
+    }
+    let network = network.with_state(hub.clone());
+    let public = tlog_http::server::router(hub.provision_tiles.clone(), "/provisions").merge(
+        Router::new()
+            .route("/mirrors/{code}/checkpoint", get(mirror_checkpoint))
+            .with_state(hub.clone()),
+    );
+    let servers = Listeners::bind(
+        &config,
+        &[
+            (config.listen.network, network, pki::ClientAuth::Required),
+            (config.listen.public, public, pki::ClientAuth::None),
+        ],
+    )
+    .await?;
+    eprintln!(
+        "{} ({}) serving: network https://{}, public https://{}; mirroring {} towns",
+        config.name,
+        hub.identity.to_uri(),
+        config.listen.network,
+        config.listen.public,
+        hub.mirrors.len()
+    );
+
+    let interval = Duration::from_millis(config.interval_ms);
+    let mut tasks = Vec::new();
+    {
+        let hub = hub.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut backoff = Backoff::new(interval);
+            loop {
+                let integrated = {
+                    let hub = hub.clone();
+                    tokio::task::spawn_blocking(move || hub.integrate()).await
+                };
+                if let Ok(Err(e)) = integrated {
+                    eprintln!("{}: provision log: {e:#}", hub.config.name);
+                }
+                let delay = match hub.forward().await {
+                    Ok(true) => Duration::ZERO,
+                    Ok(false) => backoff.reset(),
+                    Err(e) => {
+                        eprintln!("{}: forwarding to the national node: {e:#}", hub.config.name);
+                        backoff.fail()
+                    }
+                };
+                if let Err(e) = hub.deliver_notices().await {
+                    eprintln!("{}: move notices: {e:#}", hub.config.name);
+                }
+                tokio::time::sleep(delay).await;
+            }
+        }));
+    }
+    {
+        // Catch-up: a town whose batches have not arrived for a while is pulled directly.
+        let hub = hub.clone();
+        tasks.push(tokio::spawn(async move {
+            let quiet = Duration::from_secs(3);
+            let mut failing: HashSet<String> = HashSet::new();
+            loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                for code in hub.mirrors.keys() {
+                    let last = lock(&hub.heard).get(code).copied();
+                    if last.is_some_and(|t| t.elapsed() < quiet) {
+                        continue;
+                    }
+                    match hub.pull(code).await {
+                        Ok(_) => {
+                            failing.remove(code);
+                        }
+                        Err(e) => {
+                            if failing.insert(code.clone()) {
+                                eprintln!("{}: pulling from {code}: {e:#}", hub.config.name);
+                            }
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    servers.run(shutdown).await;
+    for task in tasks {
+        task.abort();
+    }
+    Ok(())
+}
