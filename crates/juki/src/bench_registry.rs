@@ -70,7 +70,14 @@ fn birth(
         history_number: HistoryNumber::new(1)?,
         status: RecordStatus::Active,
     };
-    Ok(Event::Change(Change { municipality, record, previous_code: None, moved_to: None, time }))
+    Ok(Event::Change(Change {
+        municipality,
+        record,
+        previous_code: None,
+        moved_to: None,
+        move_out: None,
+        time,
+    }))
 }
 
 fn signed(event: &Event, signer: &Signer) -> Result<Vec<u8>> {

@@ -77,6 +77,9 @@ enum Command {
     },
     /// Build and run a whole network on this machine and play a day of a town's work.
     Demo(demo::DemoArgs),
+    /// Drive a network built by `juki demo`: load it with registrations, check every tier agrees.
+    #[command(subcommand)]
+    Network(demo::tools::NetworkCommand),
 }
 
 fn main() -> ExitCode {
@@ -96,6 +99,7 @@ fn main() -> ExitCode {
         Command::Pki(command) => pki_cmd::run(command),
         Command::Serve { config } => node::serve(config),
         Command::Demo(args) => demo::run(args),
+        Command::Network(command) => demo::tools::run(command),
     };
     match result {
         Ok(code) => code,

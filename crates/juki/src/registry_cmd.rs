@@ -1,6 +1,8 @@
-//! `juki init municipal`, `juki code-block`, `juki operator` and `juki registry`: setting up a
-//! municipality's registry, its resident-code pool and its operators, and checkpointing and
-//! verifying its log. The resident commands are in `resident`.
+//! `juki init municipal`, `juki code-block`, `juki operator`, `juki move` and `juki registry`:
+//! setting up a municipality's registry, its resident-code pool and its operators, certifying
+//! moves between municipalities and completing them with the national key (what the national
+//! node does online, done offline), and checkpointing and verifying its log. The resident
+//! commands are in `resident`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -9,8 +11,9 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Subcommand;
 use registry_core::event::{CodeBlock, Enrolment, Event, Genesis, MAX_BLOCK, Revocation, Role};
+use registry_core::moves::{MoveNotice, MoveOutCertificate, note_hash};
 use registry_core::rules::Refusal;
-use registry_domain::MunicipalityCode;
+use registry_domain::{ChangeReason, MunicipalityCode, ResidentCode};
 use registry_store::{Applied, Registry, StoreError};
 use tlog::note::{KeyKind, Note, Signer, VerifierKey};
 use tlog_store::entries::EntryReader as _;
@@ -165,6 +168,59 @@ pub enum OperatorCommand {
         /// The registry directory.
         #[arg(long)]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MoveCommand {
+    /// 転出証明書情報: certify a resident's move out of a municipality, signed by the national
+    /// key, for the municipality moved to (`juki resident move-in --move-out FILE`).
+    ///
+    /// Reads the registry moved out of (without changing it), finds the move-out (国内転出) that
+    /// closed the resident's record, and signs a `juki.move-out/v1` certificate naming it by
+    /// the SHA-256 of its exact signed note, with the identity that carries over. Writes the
+    /// certificate to --out, or to standard output.
+    Certify {
+        /// The national key file (passphrase from --passphrase-env, JUKI_PASSPHRASE or a
+        /// prompt if it is sealed).
+        #[arg(long, value_name = "FILE")]
+        national_key: PathBuf,
+        /// The registry directory of the municipality moved out of.
+        #[arg(long, value_name = "DIR")]
+        from_registry: PathBuf,
+        /// The resident code of the person who moved out.
+        #[arg(long, value_name = "CODE")]
+        resident: String,
+        /// Write the certificate here (it must not exist) instead of to standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// The environment variable holding the national key's passphrase.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+    },
+    /// 転入通知: tell the municipality moved out of that the resident has moved in, signed by the
+    /// national key, and record the notice in its registry. This completes the move there.
+    ///
+    /// Reads the registry moved to (without changing it), finds the move-in that made the
+    /// resident's record and the certificate it carries, and submits a `juki.move-notice/v1`
+    /// naming the move-out and the move-in to the registry moved out of.
+    Notice {
+        /// The national key file (passphrase from --passphrase-env, JUKI_PASSPHRASE or a
+        /// prompt if it is sealed).
+        #[arg(long, value_name = "FILE")]
+        national_key: PathBuf,
+        /// The registry directory of the municipality moved out of, which records the notice.
+        #[arg(long, value_name = "DIR")]
+        from_registry: PathBuf,
+        /// The registry directory of the municipality moved to.
+        #[arg(long, value_name = "DIR")]
+        to_registry: PathBuf,
+        /// The resident code of the person who moved.
+        #[arg(long, value_name = "CODE")]
+        resident: String,
+        /// The environment variable holding the national key's passphrase.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
     },
 }
 
@@ -798,4 +854,149 @@ fn verify(dir: &Path) -> Result<ExitCode> {
         if problems.len() == 1 { "" } else { "s" }
     );
     Ok(ExitCode::FAILURE)
+}
+
+/// Loads the national key and checks every registry given trusts it.
+fn load_national(path: &Path, variable: Option<&str>, registries: &[&Registry]) -> Result<Signer> {
+    let signer = crate::key::load_signer(path, variable)?;
+    if signer.kind() != KeyKind::Ed25519 {
+        bail!("{} is a witness key, not the national key", path.display());
+    }
+    for registry in registries {
+        if signer.verifier() != *registry.national() {
+            bail!(
+                "{} ({}) is not the national key of the registry of {}. Nothing was signed",
+                path.display(),
+                signer.name(),
+                describe(registry.municipality())
+            );
+        }
+    }
+    Ok(signer)
+}
+
+fn parse_resident(text: &str) -> Result<ResidentCode> {
+    ResidentCode::parse(text).map_err(|e| anyhow!("--resident: {e}"))
+}
+
+/// The change that made a resident's current record, with its exact note and log index.
+fn current_change(
+    registry: &Registry,
+    code: ResidentCode,
+) -> Result<(u64, Vec<u8>, registry_core::event::Change)> {
+    let (index, note) = registry.current_event(code)?.ok_or_else(|| {
+        anyhow!(
+            "no resident {code} is recorded in the registry of {}. Nothing was signed",
+            describe(registry.municipality())
+        )
+    })?;
+    let parsed = Note::parse(&note).context("the stored event is not a signed note")?;
+    match Event::parse(parsed.text()) {
+        Ok(Event::Change(change)) => Ok((index, note, change)),
+        _ => bail!("the stored event {index} is not a change; run `juki registry verify`"),
+    }
+}
+
+pub fn run_move(command: MoveCommand) -> Result<ExitCode> {
+    match command {
+        MoveCommand::Certify { national_key, from_registry, resident, out, passphrase_env } => {
+            let code = parse_resident(&resident)?;
+            let registry = RegistryDir::open(&from_registry)?.registry()?;
+            let from = registry.municipality();
+            let (index, note, change) = current_change(&registry, code)?;
+            if let Some(out) = &out
+                && out.exists()
+            {
+                bail!("{} already exists; choose another file", out.display());
+            }
+            let certificate =
+                MoveOutCertificate::from_move_out(&note, &change, registrydir::now()?).map_err(
+                    |e| {
+                        anyhow!(
+                            "resident {code}'s record in {} was not closed by a move-out to \
+                             another municipality: {e}. Nothing was signed",
+                            describe(from)
+                        )
+                    },
+                )?;
+            let signer = load_national(&national_key, passphrase_env.as_deref(), &[&registry])?;
+            let mut signed =
+                Note::new(certificate.to_text()).context("the certificate cannot be signed")?;
+            signed.sign(&signer).with_context(|| format!("signing with {}", signer.name()))?;
+            let bytes = signed.to_bytes();
+            match &out {
+                Some(out) => {
+                    let mut file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(out)
+                        .with_context(|| format!("creating {}", out.display()))?;
+                    file.write_all(&bytes)?;
+                    file.sync_all()?;
+                }
+                None => std::io::stdout().write_all(&bytes)?,
+            }
+            eprintln!(
+                "certified the move of resident {code} from {} to {} (move-out event {index}), \
+                 signed by {}; the municipality moved to records it with `juki resident move-in \
+                 --move-out FILE`",
+                describe(from),
+                describe(certificate.to),
+                signer.name()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        MoveCommand::Notice {
+            national_key,
+            from_registry,
+            to_registry,
+            resident,
+            passphrase_env,
+        } => {
+            let code = parse_resident(&resident)?;
+            let mut from = RegistryDir::open(&from_registry)?.registry()?;
+            let to = RegistryDir::open(&to_registry)?.registry()?;
+            let (index, note, change) = current_change(&to, code)?;
+            let (ChangeReason::MoveIn, Some(embedded)) = (change.reason(), &change.move_out) else {
+                bail!(
+                    "resident {code}'s current record in {} was not made by a move-in from \
+                     another municipality (it is {}); there is no move to notify. Nothing was \
+                     recorded",
+                    describe(to.municipality()),
+                    change.reason().code()
+                );
+            };
+            let known: tlog::note::Verifiers = [to.national().clone()].into_iter().collect();
+            let opened = tlog::note::open(embedded.as_bytes(), &known)
+                .context("the move-in's certificate does not verify with the national key")?;
+            let certificate = MoveOutCertificate::parse(opened.text())
+                .context("the move-in's certificate does not parse")?;
+            if certificate.from != from.municipality() {
+                bail!(
+                    "resident {code} moved in to {} from {}, not from {}. Nothing was recorded",
+                    describe(to.municipality()),
+                    describe(certificate.from),
+                    describe(from.municipality())
+                );
+            }
+            let signer = load_national(&national_key, passphrase_env.as_deref(), &[&from, &to])?;
+            let notice = Event::MoveNotice(MoveNotice {
+                municipality: from.municipality(),
+                resident: code,
+                to: to.municipality(),
+                event: certificate.event,
+                move_in: note_hash(&note),
+                time: registrydir::now()?,
+            });
+            let applied = submit(&mut from, &sign(&notice, &[&signer])?)?;
+            println!(
+                "recorded the move-in notice for resident {code} in {} as event {}: the move to \
+                 {} (its event {index}) is complete",
+                describe(from.municipality()),
+                applied.index,
+                describe(to.municipality())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
 }

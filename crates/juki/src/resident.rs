@@ -5,7 +5,8 @@
 //! here from the current record (read from the signed event that made it), signed by the
 //! operator's key (`--key`) and, where the reason needs two operators, by a second operator's
 //! key (`--approve-key`), then submitted to the registry, which decides it by the rules and
-//! records it in one transaction. A refused change records nothing.
+//! records it in one transaction. A refused change records nothing. A move-in from another
+//! municipality carries the move-out certificate (`juki move certify`) as it was signed.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -14,12 +15,13 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{ArgGroup, Subcommand, ValueEnum};
 use registry_core::event::{Change, Event};
+use registry_core::moves::MoveOutCertificate;
 use registry_domain::{
     Address, ChangeInfo, ChangeReason, Date, FormerSurname, IdentityRecordParts, IndividualNumber,
     MunicipalityCode, Name, NameReading, PersonName, ReasonFamily, RecordStatus, ResidentCode, Sex,
 };
 use registry_store::Registry;
-use tlog::note::Signer;
+use tlog::note::{Note, Signer};
 use zeroize::Zeroizing;
 
 use crate::registry_cmd::{describe, parse_municipality, sign, submit};
@@ -140,18 +142,24 @@ pub enum ResidentCommand {
         #[command(flatten)]
         identity: Identity,
     },
-    /// 転入: record a person moving in from another municipality (or, with --from-abroad,
-    /// from abroad). The person keeps their resident code (--code); a former resident who
-    /// moved away and comes back continues their record.
+    /// 転入: record a person moving in from another municipality, with the move-out
+    /// certificate (--move-out FILE, from `juki move certify`), or from abroad (--from-abroad).
+    /// The person keeps their resident code (--code); a former resident who moved away and
+    /// comes back continues their record. The code, name, reading, former surname, date of
+    /// birth and sex must be those the certificate states.
     MoveIn {
         #[command(flatten)]
         signing: Signing,
-        /// The person's resident code (住民票コード), from the notice of moving out.
+        /// The person's resident code (住民票コード), from the move-out certificate.
         #[arg(long)]
         code: String,
         #[command(flatten)]
         identity: Identity,
-        /// The person comes from abroad (国外転入).
+        /// The move-out certificate (転出証明書情報): the signed `juki.move-out/v1` file the
+        /// national node issued for the move out of the previous municipality.
+        #[arg(long, value_name = "FILE", conflicts_with = "from_abroad")]
+        move_out: Option<PathBuf>,
+        /// The person comes from abroad (国外転入); no certificate.
         #[arg(long)]
         from_abroad: bool,
     },
@@ -386,7 +394,7 @@ fn current_record(registry: &Registry, code: ResidentCode) -> Result<IdentityRec
 }
 
 /// A fresh resident code from the pool, drawn with the system's random generator.
-fn draw_code(registry: &Registry) -> Result<ResidentCode> {
+pub fn draw_code(registry: &Registry) -> Result<ResidentCode> {
     let mut bytes = vec![0u8; 8 * 256];
     keyfile::random_bytes(&mut bytes)?;
     let mut chunks = bytes.chunks_exact(8);
@@ -530,10 +538,19 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
             )?;
             record_change(&mut registry, &signing, record, None, None, &[])
         }
-        ResidentCommand::MoveIn { signing, code, identity, from_abroad } => {
+        ResidentCommand::MoveIn { signing, code, identity, move_out, from_abroad } => {
             let dir = RegistryDir::open(&signing.dir)?;
             let mut registry = dir.registry()?;
             let code = parse_code(&code)?;
+            let certificate = match (&move_out, from_abroad) {
+                (Some(path), false) => Some(read_move_out(path)?),
+                (None, true) => None,
+                _ => bail!(
+                    "a move-in from another municipality (国内転入) needs the move-out certificate: \
+                     --move-out FILE, issued by the national node (`juki move certify`); for a \
+                     move-in from abroad give --from-abroad. Nothing was recorded"
+                ),
+            };
             let reason =
                 if from_abroad { ChangeReason::MoveInFromAbroad } else { ChangeReason::MoveIn };
             let history_number = match registry.resident(code)? {
@@ -553,7 +570,19 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
                 signing.effective()?,
                 history_number,
             )?;
-            record_change(&mut registry, &signing, record, None, None, &[])
+            let lines: Vec<String> = certificate
+                .iter()
+                .map(|(_, c)| format!("moved-in-from {}", describe(c.from)))
+                .collect();
+            let change = Change {
+                municipality: registry.municipality(),
+                record,
+                previous_code: None,
+                moved_to: None,
+                move_out: certificate.map(|(note, _)| note),
+                time: registrydir::now()?,
+            };
+            sign_and_submit(&mut registry, &signing, change, &lines)
         }
         ResidentCommand::MoveOut { signing, code, to, abroad } => {
             let dir = RegistryDir::open(&signing.dir)?;
@@ -707,9 +736,32 @@ fn record_change(
         record,
         previous_code,
         moved_to,
+        move_out: None,
         time: registrydir::now()?,
     };
     sign_and_submit(registry, signing, change, note_lines)
+}
+
+/// A move-out certificate file: its exact text (the signed note, carried into the move-in as
+/// it is) and what it says. Its signature is checked by the rules, over these bytes.
+fn read_move_out(path: &Path) -> Result<(String, MoveOutCertificate)> {
+    let size =
+        std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
+    if size > 1 << 20 {
+        bail!("--move-out {} is {size} bytes: not a move-out certificate", path.display());
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let note = Note::parse(&bytes).with_context(|| {
+        format!("--move-out {} is not a signed note (a move-out certificate)", path.display())
+    })?;
+    let certificate = MoveOutCertificate::parse(note.text()).with_context(|| {
+        format!(
+            "--move-out {} is a signed note, but not a move-out certificate (juki.move-out/v1)",
+            path.display()
+        )
+    })?;
+    let text = String::from_utf8(bytes).context("a signed note is UTF-8")?;
+    Ok((text, certificate))
 }
 
 /// The record after a correction of `kind` with the given fields.

@@ -7,6 +7,7 @@
 
 pub mod clerk;
 pub mod setup;
+pub mod tools;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
@@ -190,10 +191,17 @@ async fn scenario(network: &Network, residents: u64) -> bool {
         "the pension agency asks the national node for a resident's identity information",
         agency(network, &registered[2][0])
     );
+    if moved.is_ok() {
+        let _ =
+            step!("the move notice (転入通知) is recorded at 下諏訪町", notice_recorded(network));
+    }
     let _ = step!(
         "every tier agrees: the same checkpoints at the towns, the prefecture and the national node",
         agree(network, Duration::from_secs(60))
     );
+    let _ = step!("the mirrors hold exactly the towns' events and residents", async {
+        tools::compare_databases(&network.dir()?)
+    });
     if let Ok(code) = moved {
         let _ = step!("the resident who moved is active in exactly one town", async {
             let a = clerks[0].lookup(code, "確認").await?;
@@ -340,6 +348,24 @@ async fn agency(network: &Network, resident: &registry_domain::IdentityRecordPar
     }
 }
 
+/// Waits until 下諏訪町's registry records the national node's move notice.
+async fn notice_recorded(network: &Network) -> Result<()> {
+    let path = network.dir()?.join("nodes/shimosuwa/registry.db");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let conn = rusqlite::Connection::open_with_flags(
+            &path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )?;
+        let count: i64 = conn.query_row("SELECT count(*) FROM move_notices", [], |r| r.get(0))?;
+        if count > 0 {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "no move notice after 30 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Waits until every town's published checkpoint is what the prefecture and the national node
 /// hold for it.
 pub async fn agree(network: &Network, within: Duration) -> Result<()> {
@@ -351,21 +377,18 @@ pub async fn agree(network: &Network, within: Duration) -> Result<()> {
         let mut differences = Vec::new();
         for (name, code) in TOWNS {
             let town = network.node(name)?;
-            let own = crate::node::get(
-                &client,
-                &format!("{}/registry/checkpoint", town.public_url),
-                None,
-            )
-            .await?;
+            // A node that does not answer (yet) is a difference until the deadline.
+            let own =
+                crate::node::get(&client, &format!("{}/registry/checkpoint", town.public_url), None)
+                    .await;
             for upper in [prefecture, national] {
-                let mirrored = crate::node::get(
-                    &client,
-                    &format!("{}/mirrors/{code}/checkpoint", upper.public_url),
-                    None,
-                )
-                .await?;
-                if own.body != mirrored.body || !own.status.is_success() {
-                    differences.push(format!("{name} vs {}", upper.name));
+                let url = format!("{}/mirrors/{code}/checkpoint", upper.public_url);
+                let mirrored = crate::node::get(&client, &url, None).await;
+                match (&own, &mirrored) {
+                    (Ok(own), Ok(mirrored))
+                        if own.status.is_success() && own.body == mirrored.body => {}
+                    (Err(e), _) | (_, Err(e)) => differences.push(format!("{name}: {e}")),
+                    _ => differences.push(format!("{name} vs {}", upper.name)),
                 }
             }
         }

@@ -123,6 +123,11 @@ impl Network {
         serde_json::from_str(&text).with_context(|| format!("{} is malformed", path.display()))
     }
 
+    /// The network's directory (where the CA directory is).
+    pub fn dir(&self) -> Result<PathBuf> {
+        Ok(self.ca_dir.parent().context("the CA directory has a parent")?.to_path_buf())
+    }
+
     /// A node by name.
     pub fn node(&self, name: &str) -> Result<&NodeEntry> {
         self.nodes.iter().find(|n| n.name == name).with_context(|| format!("no node {name}"))

@@ -87,11 +87,6 @@ impl Journal {
         Ok(Journal { conn })
     }
 
-    /// The connection (the provision log's entries are read from it for integration).
-    pub fn connection(&self) -> &Connection {
-        &self.conn
-    }
-
     /// Appends a record to the provision log; durable when this returns. Returns its index.
     pub fn append(&mut self, kind: &str, resident: Option<&str>, body: &[u8]) -> Result<u64> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -103,21 +98,6 @@ impl Journal {
         )?;
         tx.commit()?;
         Ok(index)
-    }
-
-    /// The provision records about a resident, oldest first.
-    pub fn records_about(&self, resident: &str) -> Result<Vec<(u64, String, Vec<u8>)>> {
-        let mut select = self
-            .conn
-            .prepare("SELECT idx, kind, body FROM records WHERE resident = ?1 ORDER BY idx")?;
-        let rows = select
-            .query_map([resident], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
-    /// The number of provision records.
-    pub fn record_count(&self) -> Result<u64> {
-        Ok(self.conn.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     /// What `upstream` acknowledged of `log`: the size and the signed receipt.
