@@ -180,8 +180,7 @@ fn acknowledged_changes_survive_killed_and_stopped_nodes_exactly_once() {
     }
     ok(&["network", "agree", "--dir", p(dir.path()), "--within", "90"]);
     drop(nodes);
-    let compared =
-        ok(&["network", "compare", "--dir", p(dir.path())]);
+    let compared = ok(&["network", "compare", "--dir", p(dir.path())]);
     assert!(compared.contains("databases agree"), "{compared}");
 
     for (name, code) in TOWNS {

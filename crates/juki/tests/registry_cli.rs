@@ -78,30 +78,44 @@ struct Town {
     tmp: tempfile::TempDir,
     code: &'static str,
     node_vkey: String,
+    /// The national key file this registry trusts (its own, or another town's).
+    national_key: PathBuf,
+    national_vkey: String,
 }
 
 impl Town {
     /// Initialises the registry, adds a block of 1,000 codes, and enrols Tanaka (a clerk with
     /// a sealed key file made by enrol), Sato (a clerk who brings her own key) and Suzuki (a
     /// supervisor). With `sealed`, the admin, national and Suzuki's keys are sealed too (each
-    /// opening costs an Argon2 derivation, so the tests that are not about it skip it).
+    /// opening costs an Argon2 derivation, so the tests that are not about it skip it). The
+    /// town generates its own national key.
     fn new(code: &'static str, first: &str, sealed: bool) -> Town {
+        Town::create(code, first, sealed, None)
+    }
+
+    /// A town in the same network as `other`: its registry trusts `other`'s national key.
+    fn beside(code: &'static str, first: &str, other: &Town) -> Town {
+        Town::create(code, first, false, Some(other))
+    }
+
+    fn create(code: &'static str, first: &str, sealed: bool, network: Option<&Town>) -> Town {
         let tmp = tempfile::tempdir().unwrap();
-        let town = Town { tmp, code, node_vkey: String::new() };
+        let own_national = tmp.path().join("national.key");
+        let town = Town {
+            tmp,
+            code,
+            node_vkey: String::new(),
+            national_key: network.map_or(own_national, |n| n.national_key.clone()),
+            national_vkey: String::new(),
+        };
         let (dir, admin, national) =
             (town.dir(), town.file("admin.key"), town.file("national.key"));
-        let mut args = vec![
-            "init",
-            "municipal",
-            "--code",
-            code,
-            "--dir",
-            p(&dir),
-            "--admin-out",
-            p(&admin),
-            "--national-key-out",
-            p(&national),
-        ];
+        let mut args =
+            vec!["init", "municipal", "--code", code, "--dir", p(&dir), "--admin-out", p(&admin)];
+        match network {
+            Some(other) => args.extend(["--national-vkey", &other.national_vkey]),
+            None => args.extend(["--national-key-out", p(&national)]),
+        }
         if sealed {
             args.extend(["--passphrase-env", "ADMIN_PASSPHRASE"]);
         }
@@ -109,7 +123,8 @@ impl Town {
         let node_vkey = field(&init, "node-vkey");
         assert!(node_vkey.starts_with(&format!("juki.local/registry/{code}+")), "{init}");
         assert!(field(&init, "admin-vkey").starts_with(&format!("admin.{code}.juki.local+")));
-        let town = Town { node_vkey, ..town };
+        let national_vkey = field(&init, "national-vkey");
+        let town = Town { node_vkey, national_vkey, ..town };
         for name in ["registry.toml", "registry.db", "node.key", "tlog/checkpoint"] {
             assert!(town.dir().join(name).exists(), "{name}");
         }
@@ -119,7 +134,7 @@ impl Town {
                 "code-block",
                 "issue",
                 "--national-key",
-                p(&town.file("national.key")),
+                p(&town.national_key),
                 "--municipality",
                 code,
                 "--first",
@@ -277,7 +292,9 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
     let taro = town.birth(&sato, "熊谷 太郎", "クマガイ タロウ", "2025-06-15", "male");
     assert_ne!(hanako, taro);
 
-    // People move in from elsewhere, keeping their codes.
+    // People move in from abroad, keeping the codes they were given before they left (moves
+    // from another town, with the national node's certificate, are in
+    // `a_move_between_two_towns_is_certified_moved_in_and_notified`).
     let ken = code_from_elsewhere(2_022_050_001);
     let out = town.resident(
         "move-in",
@@ -298,11 +315,12 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
             "大字駒場 10番地",
             "--individual-number",
             "123456789018",
+            "--from-abroad",
         ],
     );
     assert_eq!(
         (field(&out, "resident"), field(&out, "reason")),
-        (ken.clone(), "move-in 国内転入".into())
+        (ken.clone(), "move-in-from-abroad 国外転入等".into())
     );
     let grandfather = code_from_elsewhere(2_022_050_002);
     town.resident(
@@ -324,6 +342,7 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
             "大字駒場 10番地",
             "--effective",
             "2026-01-05",
+            "--from-abroad",
         ],
     );
 
@@ -597,6 +616,7 @@ fn every_refusal_is_clear_and_records_nothing() {
             "2",
             "--address",
             "大字智里 1番地",
+            "--from-abroad",
         ],
     );
     assert!(error.contains("already a resident"), "{error}");
@@ -876,6 +896,262 @@ fn every_refusal_is_clear_and_records_nothing() {
     // After all that, the registry is exactly what its log says.
     ok(&["registry", "checkpoint", "--dir", &dir]);
     ok(&["registry", "verify", "--dir", &dir]);
+}
+
+/// `juki resident move-in` arguments for a person of 阿智村 moving in to 松本市.
+fn move_in_args<'a>(
+    key: &'a str,
+    code: &'a str,
+    (name, reading, birth, sex): (&'a str, &'a str, &'a str, &'a str),
+    certificate: Option<&'a str>,
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "--key",
+        key,
+        "--code",
+        code,
+        "--name",
+        name,
+        "--reading",
+        reading,
+        "--birth",
+        birth,
+        "--sex",
+        sex,
+        "--address",
+        "中央1丁目 2番3号",
+    ];
+    if let Some(certificate) = certificate {
+        args.extend(["--move-out", certificate]);
+    }
+    args
+}
+
+#[test]
+fn a_move_between_two_towns_is_certified_moved_in_and_notified() {
+    let achi = Town::new("204072", "2040720000", false);
+    let matsumoto = Town::beside("202029", "2020290000", &achi);
+    let (tanaka, suzuki) = (achi.key("tanaka"), achi.key("suzuki"));
+    let (clerk, supervisor) = (matsumoto.key("tanaka"), matsumoto.key("suzuki"));
+    let hanako_identity = ("熊谷 花子", "クマガイ ハナコ", "2025-04-01", "2");
+    let hanako = achi.birth(&tanaka, "熊谷 花子", "クマガイ ハナコ", "2025-04-01", "2");
+    let ichiro = achi.birth(&tanaka, "熊谷 一郎", "クマガイ イチロウ", "2025-04-01", "1");
+    let taro = achi.birth(&tanaka, "熊谷 太郎", "クマガイ タロウ", "2025-06-15", "1");
+    let jiro = achi.birth(&tanaka, "熊谷 次郎", "クマガイ ジロウ", "2025-06-15", "1");
+    for (code, to) in [(&hanako, "202029"), (&ichiro, "203611"), (&taro, "202029")] {
+        let out = achi.resident(
+            "move-out",
+            &["--key", &tanaka, "--approve-key", &suzuki, "--code", code, "--to", to],
+        );
+        assert_eq!(field(&out, "reason"), "move-out 国内転出");
+    }
+    let personal = ["熊谷", "花子", "クマガイ", "ハナコ", "2025-04-0", "中央1丁目"];
+    let no_personal_data = |error: &str| {
+        for secret in personal {
+            assert!(!error.contains(secret), "the error repeats personal data: {error}");
+        }
+    };
+
+    // The national key certifies each move-out, reading 阿智村's registry.
+    let national = p(&achi.national_key).to_owned();
+    let certify = |code: &str, file: &str| -> String {
+        let out = p(&achi.file(file)).to_owned();
+        let before = achi.events();
+        ok(&[
+            "move",
+            "certify",
+            "--national-key",
+            &national,
+            "--from-registry",
+            p(&achi.dir()),
+            "--resident",
+            code,
+            "--out",
+            &out,
+        ]);
+        assert_eq!(achi.events(), before, "certifying records nothing");
+        out
+    };
+    let hanako_certificate = certify(&hanako, "hanako.move-out");
+    let ichiro_certificate = certify(&ichiro, "ichiro.move-out");
+    let taro_certificate = certify(&taro, "taro.move-out");
+    let text = std::fs::read_to_string(&hanako_certificate).unwrap();
+    assert!(text.starts_with("juki.move-out/v1\nfrom 204072\nto 202029\nresident "), "{text}");
+    assert!(text.contains("\n— national.juki.local "), "signed by the national key: {text}");
+    let printed = ok(&[
+        "move",
+        "certify",
+        "--national-key",
+        &national,
+        "--from-registry",
+        p(&achi.dir()),
+        "--resident",
+        &hanako,
+    ]);
+    assert!(printed.starts_with("juki.move-out/v1\n"), "without --out, to stdout: {printed}");
+    // Only a move-out is certified, and only with the national key of the registry.
+    let error = fails(&[
+        "move",
+        "certify",
+        "--national-key",
+        &national,
+        "--from-registry",
+        p(&achi.dir()),
+        "--resident",
+        &jiro,
+    ]);
+    assert!(error.contains("was not closed by a move-out"), "{error}");
+    assert!(error.contains("the change is birth"), "{error}");
+    let stranger = p(&achi.file("stranger-national.key")).to_owned();
+    ok(&["key", "generate", "--name", "national.juki.local", "--out", &stranger]);
+    let error = fails(&[
+        "move",
+        "certify",
+        "--national-key",
+        &stranger,
+        "--from-registry",
+        p(&achi.dir()),
+        "--resident",
+        &hanako,
+    ]);
+    assert!(error.contains("is not the national key of the registry of 204072"), "{error}");
+
+    // 松本市 refuses a move-in without a certificate, with one signed by another key, with one
+    // for a move elsewhere, and with an identity other than the certificate's.
+    let error = matsumoto.refused("move-in", &move_in_args(&clerk, &hanako, hanako_identity, None));
+    assert!(error.contains("needs the move-out certificate: --move-out FILE"), "{error}");
+    let forged = p(&matsumoto.file("forged.move-out")).to_owned();
+    {
+        let note = tlog::note::Note::parse(text.as_bytes()).unwrap();
+        let mut forgery = tlog::note::Note::new(note.text()).unwrap();
+        let key = tlog::note::Signer::from_seed(
+            "national.juki.local",
+            tlog::note::KeyKind::Ed25519,
+            [7; 32],
+        )
+        .unwrap();
+        forgery.sign(&key).unwrap();
+        std::fs::write(&forged, forgery.to_bytes()).unwrap();
+    }
+    let error = matsumoto
+        .refused("move-in", &move_in_args(&clerk, &hanako, hanako_identity, Some(&forged)));
+    assert!(error.contains("no signature by the national key"), "{error}");
+    no_personal_data(&error);
+    let error = matsumoto.refused(
+        "move-in",
+        &move_in_args(
+            &clerk,
+            &ichiro,
+            ("熊谷 一郎", "クマガイ イチロウ", "2025-04-01", "1"),
+            Some(&ichiro_certificate),
+        ),
+    );
+    assert!(error.contains("is for a move to 203611, not to 202029"), "{error}");
+    let error = matsumoto.refused(
+        "move-in",
+        &move_in_args(
+            &clerk,
+            &hanako,
+            ("熊谷 花子", "クマガイ ハナコ", "2025-04-02", "2"),
+            Some(&hanako_certificate),
+        ),
+    );
+    assert!(error.contains("the date of birth differs from the move-out certificate's"), "{error}");
+    no_personal_data(&error);
+    let error = matsumoto.refused(
+        "move-in",
+        &move_in_args(&clerk, &taro, hanako_identity, Some(&hanako_certificate)),
+    );
+    assert!(error.contains(&format!("is for resident {hanako}, not {taro}")), "{error}");
+
+    // With the certificate and the identity it states, Hanako moves in, keeping her code.
+    let out = matsumoto.resident(
+        "move-in",
+        &move_in_args(&clerk, &hanako, hanako_identity, Some(&hanako_certificate)),
+    );
+    assert_eq!(field(&out, "resident"), hanako);
+    assert_eq!(field(&out, "reason"), "move-in 国内転入");
+    assert_eq!(field(&out, "moved-in-from"), "204072 阿智村 (長野県)");
+    let shown = matsumoto.resident("show", &["--code", &hanako]);
+    assert!(shown.contains("status active (住民)") && shown.contains("松本市中央1丁目"), "{shown}");
+    let error = matsumoto.refused(
+        "move-in",
+        &move_in_args(&clerk, &hanako, hanako_identity, Some(&hanako_certificate)),
+    );
+    assert!(error.contains("already a resident"), "{error}");
+
+    // The national key tells 阿智村, which records the notice: the move is complete there.
+    let notice = |code: &str| -> Vec<String> {
+        [
+            "move",
+            "notice",
+            "--national-key",
+            &national,
+            "--from-registry",
+            p(&achi.dir()),
+            "--to-registry",
+            p(&matsumoto.dir()),
+            "--resident",
+            code,
+        ]
+        .map(str::to_owned)
+        .to_vec()
+    };
+    let args = notice(&hanako);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let before = achi.events();
+    let out = ok(&args);
+    assert!(out.contains(&format!("move-in notice for resident {hanako} in 204072")), "{out}");
+    assert!(out.contains("is complete"), "{out}");
+    assert_eq!(achi.events(), before + 1);
+    let shown = achi.resident("show", &["--code", &hanako]);
+    assert!(shown.contains("status closed (除票): move-out 国内転出"), "{shown}");
+    let error = fails(&args);
+    assert!(error.contains("already recorded"), "{error}");
+    let error =
+        achi.refused("cancel", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &hanako]);
+    assert!(error.contains("can no longer be cancelled"), "{error}");
+    assert_eq!(achi.events(), before + 1);
+
+    // A notice for someone who did not move in there, or whose move-out was cancelled.
+    let args = notice(&ichiro);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let error = fails(&args);
+    assert!(error.contains(&format!("no resident {ichiro} is recorded in the registry of 202029")));
+    matsumoto.resident(
+        "move-in",
+        &move_in_args(
+            &clerk,
+            &taro,
+            ("熊谷 太郎", "クマガイ タロウ", "2025-06-15", "1"),
+            Some(&taro_certificate),
+        ),
+    );
+    achi.resident("cancel", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &taro]);
+    let before = achi.events();
+    let args = notice(&taro);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let error = fails(&args);
+    assert!(error.contains(&format!("resident {taro}'s record here is not closed by a move-out")));
+    assert_eq!(achi.events(), before);
+
+    // A certificate is used once: Hanako's move-in is cancelled in 松本市, and neither the same
+    // certificate nor a new one for the same move-out moves her in again.
+    matsumoto
+        .resident("cancel", &["--key", &clerk, "--approve-key", &supervisor, "--code", &hanako]);
+    let again = certify(&hanako, "hanako-again.move-out");
+    for certificate in [&hanako_certificate, &again] {
+        let error = matsumoto
+            .refused("move-in", &move_in_args(&clerk, &hanako, hanako_identity, Some(certificate)));
+        assert!(error.contains("was already used for a move-in here"), "{error}");
+        no_personal_data(&error);
+    }
+
+    // Both registries are what their logs say.
+    for town in [&achi, &matsumoto] {
+        ok(&["registry", "checkpoint", "--dir", p(&town.dir())]);
+        ok(&["registry", "verify", "--dir", p(&town.dir())]);
+    }
 }
 
 /// Copies a directory tree (a registry directory whose processes have all exited).

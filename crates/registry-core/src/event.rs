@@ -9,7 +9,11 @@
 //! - `juki.code-block/v1`: a block of resident codes allocated to the municipality; signed by the
 //!   national key.
 //! - `juki.change/v1`: a change to one resident's identity record, carrying the whole record
-//!   after the change; signed by one or two enrolled operators.
+//!   after the change; signed by one or two enrolled operators. A move-in from another
+//!   municipality (国内転入) carries the move-out certificate
+//!   ([`crate::moves::MoveOutCertificate`]) it is based on, as the exact signed note.
+//! - `juki.move-notice/v1`: the notice that a resident who moved out of this municipality has
+//!   moved in where they went (転入通知, [`crate::moves::MoveNotice`]); signed by the national key.
 //!
 //! Parsing is strict and canonical: fields appear once each in the order given here, values are
 //! in their one escaped form, and every value must already be in the canonical form its domain
@@ -25,6 +29,7 @@ use registry_domain::{
 use tlog::note::{KeyKind, VerifierKey};
 
 use crate::fields::{Fields, FieldsError, Reader, Writer};
+use crate::moves::{self, MoveNotice};
 use crate::time::Timestamp;
 
 /// Header of the registry genesis event.
@@ -37,6 +42,8 @@ pub const REVOKE: &str = "juki.revoke/v1";
 pub const CODE_BLOCK: &str = "juki.code-block/v1";
 /// Header of a change to a resident's record.
 pub const CHANGE: &str = "juki.change/v1";
+/// Header of a move-in notice to the municipality moved out of.
+pub const MOVE_NOTICE: &str = "juki.move-notice/v1";
 
 /// The largest resident-code block one allocation may hold.
 pub const MAX_BLOCK: u64 = 10_000_000;
@@ -156,6 +163,10 @@ pub struct Change {
     pub previous_code: Option<ResidentCode>,
     /// For a move out, the municipality moved to.
     pub moved_to: Option<MunicipalityCode>,
+    /// For a move in from another municipality (国内転入), the move-out certificate
+    /// (`juki.move-out/v1`, signed by the national key): the exact bytes of the signed note,
+    /// verified as they are.
+    pub move_out: Option<String>,
     /// When the operators signed it.
     pub time: Timestamp,
 }
@@ -180,10 +191,12 @@ pub enum Event {
     CodeBlock(CodeBlock),
     /// `juki.change/v1`.
     Change(Change),
+    /// `juki.move-notice/v1`.
+    MoveNotice(MoveNotice),
 }
 
 /// Parses a field with `FromStr` and insists the value was written canonically.
-fn typed<T>(reader: &mut Reader<'_>, field: &'static str) -> Result<T, EventError>
+pub(crate) fn typed<T>(reader: &mut Reader<'_>, field: &'static str) -> Result<T, EventError>
 where
     T: std::str::FromStr + ToString,
     T::Err: ToString,
@@ -192,7 +205,7 @@ where
     canonical(text, field)
 }
 
-fn canonical<T>(text: &str, field: &'static str) -> Result<T, EventError>
+pub(crate) fn canonical<T>(text: &str, field: &'static str) -> Result<T, EventError>
 where
     T: std::str::FromStr + ToString,
     T::Err: ToString,
@@ -205,7 +218,10 @@ where
     Ok(value)
 }
 
-fn optional<T>(reader: &mut Reader<'_>, field: &'static str) -> Result<Option<T>, EventError>
+pub(crate) fn optional<T>(
+    reader: &mut Reader<'_>,
+    field: &'static str,
+) -> Result<Option<T>, EventError>
 where
     T: std::str::FromStr + ToString,
     T::Err: ToString,
@@ -224,7 +240,7 @@ fn vkey(reader: &mut Reader<'_>, field: &'static str) -> Result<VerifierKey, Eve
     Ok(key)
 }
 
-fn municipality(reader: &mut Reader<'_>) -> Result<MunicipalityCode, EventError> {
+pub(crate) fn municipality(reader: &mut Reader<'_>) -> Result<MunicipalityCode, EventError> {
     typed(reader, "municipality")
 }
 
@@ -238,6 +254,7 @@ impl Event {
             REVOKE => parse_revocation(text).map(Event::Revocation),
             CODE_BLOCK => parse_code_block(text).map(Event::CodeBlock),
             CHANGE => parse_change(text).map(Event::Change),
+            MOVE_NOTICE => moves::parse_notice(text).map(Event::MoveNotice),
             _ => Err(EventError::UnknownType),
         }
     }
@@ -268,6 +285,7 @@ impl Event {
                 .field("time", b.time)
                 .finish(),
             Event::Change(c) => change_text(c),
+            Event::MoveNotice(n) => moves::notice_text(n),
         }
     }
 
@@ -279,6 +297,7 @@ impl Event {
             Event::Revocation(r) => r.municipality,
             Event::CodeBlock(b) => b.municipality,
             Event::Change(c) => c.municipality,
+            Event::MoveNotice(n) => n.municipality,
         }
     }
 }
@@ -342,6 +361,25 @@ fn parse_code_block(text: &str) -> Result<CodeBlock, EventError> {
     Ok(CodeBlock { municipality, first, count, time })
 }
 
+/// The `name`, `reading`, `former-name` and `former-reading` fields, as a change writes them.
+pub(crate) fn name_fields(r: &mut Reader<'_>) -> Result<Name, EventError> {
+    let name: PersonName = typed(r, "name")?;
+    let reading: NameReading = typed(r, "reading")?;
+    let former_name: Option<PersonName> = optional(r, "former-name")?;
+    let former_reading: Option<NameReading> = optional(r, "former-reading")?;
+    let former = match (former_name, former_reading) {
+        (Some(name), Some(reading)) => Some(FormerSurname::new(name, reading)),
+        (None, None) => None,
+        _ => {
+            return Err(EventError::Invalid {
+                field: "former-name",
+                reason: "a former surname and its reading come together".into(),
+            });
+        }
+    };
+    Ok(Name::new(name, reading, former))
+}
+
 fn change_text(c: &Change) -> String {
     let record = &c.record;
     let mut w = Writer::new(CHANGE);
@@ -368,6 +406,7 @@ fn change_text(c: &Change) -> String {
         .optional("individual-number", record.individual_number)
         .optional("previous-resident", c.previous_code)
         .optional("moved-to", c.moved_to)
+        .optional("move-out", c.move_out.as_deref())
         .field("time", c.time);
     w.finish()
 }
@@ -387,20 +426,7 @@ fn parse_change(text: &str) -> Result<Change, EventError> {
             return Err(EventError::Invalid { field: "status", reason: "active or closed".into() });
         }
     };
-    let name: PersonName = typed(&mut r, "name")?;
-    let reading: NameReading = typed(&mut r, "reading")?;
-    let former_name: Option<PersonName> = optional(&mut r, "former-name")?;
-    let former_reading: Option<NameReading> = optional(&mut r, "former-reading")?;
-    let former = match (former_name, former_reading) {
-        (Some(name), Some(reading)) => Some(FormerSurname::new(name, reading)),
-        (None, None) => None,
-        _ => {
-            return Err(EventError::Invalid {
-                field: "former-name",
-                reason: "a former surname and its reading come together".into(),
-            });
-        }
-    };
+    let name = name_fields(&mut r)?;
     let birth_date: Date = typed(&mut r, "birth")?;
     let sex: Sex = typed(&mut r, "sex")?;
     let address_municipality: MunicipalityCode = typed(&mut r, "address-municipality")?;
@@ -413,11 +439,12 @@ fn parse_change(text: &str) -> Result<Change, EventError> {
     let individual_number: Option<IndividualNumber> = optional(&mut r, "individual-number")?;
     let previous_code: Option<ResidentCode> = optional(&mut r, "previous-resident")?;
     let moved_to: Option<MunicipalityCode> = optional(&mut r, "moved-to")?;
+    let move_out = r.optional("move-out")?.map(str::to_owned);
     let time: Timestamp = typed(&mut r, "time")?;
     r.finish()?;
     let record = IdentityRecordParts {
         resident_code,
-        name: Name::new(name, reading, former),
+        name,
         birth_date,
         sex,
         address,
@@ -426,5 +453,5 @@ fn parse_change(text: &str) -> Result<Change, EventError> {
         history_number,
         status,
     };
-    Ok(Change { municipality, record, previous_code, moved_to, time })
+    Ok(Change { municipality, record, previous_code, moved_to, move_out, time })
 }

@@ -1,7 +1,10 @@
 //! The municipal registry's rules, as pure functions over data.
 //!
 //! - [`fields`]: the `key value` text body of every signed event, with its one escaping.
-//! - [`event`]: the events themselves (genesis, enrolment, revocation, code block, change).
+//! - [`event`]: the events themselves (genesis, enrolment, revocation, code block, change,
+//!   move-in notice).
+//! - [`moves`]: moves between municipalities: the move-out certificate and the move-in notice,
+//!   both signed by the national key.
 //! - [`rules`]: who may sign what, and the state machine of each reason.
 //! - [`state`]: a registry's whole state in memory, built from the log.
 //! - [`time`]: UTC instants as events write them.
@@ -11,6 +14,7 @@
 
 pub mod event;
 pub mod fields;
+pub mod moves;
 pub mod rules;
 pub mod state;
 pub mod time;

@@ -8,15 +8,22 @@
 //! admission (not on replay) it must be within [`MAX_CLOCK_SKEW`] of the node's clock, so a
 //! stolen key cannot be used later to sign backdated changes. Events signed with offline keys
 //! (enrolments, revocations, code blocks) carry no such window.
+//!
+//! Moves between municipalities ([`crate::moves`]) are authorised by the national key, like code
+//! blocks: a move-in from another municipality must carry a move-out certificate it signed, and
+//! a move-in notice must be signed by it. A certificate is opened over its exact signed bytes,
+//! as embedded in the move-in, and is used at most once in a registry.
 
 use std::collections::BTreeSet;
 
 use registry_domain::{
     ChangeReason, IdentityRecordParts, MunicipalityCode, ReasonFamily, RecordStatus, ResidentCode,
 };
+use tlog::Hash;
 use tlog::note::{self, NoteError, VerifierKey, Verifiers};
 
 use crate::event::{Change, Event, EventError, Role};
+use crate::moves::{MoveNotice, MoveOutCertificate, note_hash};
 use crate::time::Timestamp;
 
 /// How far an event's time may be from the node's clock when it is admitted (seconds).
@@ -33,6 +40,15 @@ pub struct Operator {
     pub enrolled: Timestamp,
     /// Whether a revocation is in the log.
     pub revoked: bool,
+}
+
+/// The change event that made a resident's current record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CurrentEvent {
+    /// SHA-256 of its exact signed note ([`crate::moves::note_hash`]).
+    pub note_hash: Hash,
+    /// The municipality moved to, for a move-out.
+    pub moved_to: Option<MunicipalityCode>,
 }
 
 /// What the rules need to know about one municipality's registry.
@@ -53,6 +69,13 @@ pub trait RegistryView {
     fn code_blocks(&self) -> Vec<(u64, u64)>;
     /// A resident's snapshot with the given history number.
     fn snapshot(&self, code: ResidentCode, number: u32) -> Option<IdentityRecordParts>;
+    /// The change event that made a resident's current record.
+    fn current_event(&self, code: ResidentCode) -> Option<CurrentEvent>;
+    /// Whether a move-in here already used a certificate for the move-out whose note has this
+    /// hash (the certificate's `event`).
+    fn move_out_used(&self, move_out: &Hash) -> bool;
+    /// Whether a move-in notice for the move-out whose note has this hash is recorded here.
+    fn move_notice_recorded(&self, move_out: &Hash) -> bool;
 }
 
 /// What applying an accepted event does.
@@ -72,7 +95,14 @@ pub enum Effect {
         change: Change,
         /// The operators whose signatures authorised it.
         signers: Vec<VerifierKey>,
+        /// SHA-256 of the exact signed note ([`crate::moves::note_hash`]).
+        note_hash: Hash,
+        /// For a move-in from another municipality, the certificate it used (opened and
+        /// checked), which cannot be used here again.
+        move_out: Option<MoveOutCertificate>,
     },
+    /// Record a move-in notice: the move-out it names is complete.
+    MoveNotice(MoveNotice),
 }
 
 /// Why an event is refused. Messages name codes and reasons, never personal data.
@@ -201,8 +231,14 @@ pub fn decide(
                     signed: signers.len(),
                 });
             }
-            check_transition(&change, view)?;
-            Ok(Effect::Change { change, signers })
+            let move_out = check_transition(&change, view, national)?;
+            Ok(Effect::Change { change, signers, note_hash: note_hash(note_bytes), move_out })
+        }
+        Event::MoveNotice(notice) => {
+            admin(view)?;
+            require_signature(note_bytes, national, "the national key")?;
+            check_notice(&notice, view)?;
+            Ok(Effect::MoveNotice(notice))
         }
     }
 }
@@ -268,8 +304,13 @@ fn illegal(message: impl Into<String>) -> Refusal {
     Refusal::IllegalTransition(message.into())
 }
 
-/// The state machine: whether `change` may follow the resident's current record.
-fn check_transition(change: &Change, view: &dyn RegistryView) -> Result<(), Refusal> {
+/// The state machine: whether `change` may follow the resident's current record. Returns the
+/// move-out certificate a move-in carries, opened and checked.
+fn check_transition(
+    change: &Change,
+    view: &dyn RegistryView,
+    national: &VerifierKey,
+) -> Result<Option<MoveOutCertificate>, Refusal> {
     let record = &change.record;
     let reason = change.reason();
     let here = view.municipality();
@@ -301,6 +342,19 @@ fn check_transition(change: &Change, view: &dyn RegistryView) -> Result<(), Refu
             return Err(illegal("a move-out goes to another municipality; use move-within"));
         }
         (false, Some(_)) => return Err(illegal("only a move-out names a municipality moved to")),
+        _ => {}
+    }
+    match (reason == ChangeReason::MoveIn, &change.move_out) {
+        (true, None) => {
+            return Err(illegal(
+                "a move-in from another municipality (国内転入) carries the move-out certificate \
+                 (move-out) the national node issued; a move-in from abroad is \
+                 move-in-from-abroad",
+            ));
+        }
+        (false, Some(_)) => {
+            return Err(illegal("only a move-in (国内転入) carries a move-out certificate"));
+        }
         _ => {}
     }
     let code_change = matches!(
@@ -340,7 +394,7 @@ fn check_transition(change: &Change, view: &dyn RegistryView) -> Result<(), Refu
         )));
     }
 
-    match (reason.family(), &current) {
+    let allowed = match (reason.family(), &current) {
         (ReasonFamily::Entry, None) => {
             if reason.is_cancellation() {
                 return Err(illegal("a cancellation needs an existing record"));
@@ -359,6 +413,14 @@ fn check_transition(change: &Change, view: &dyn RegistryView) -> Result<(), Refu
         (ReasonFamily::Entry, Some(current)) => match current.status {
             RecordStatus::Active => Err(illegal("the resident is already registered here")),
             RecordStatus::Closed { .. } if reason.is_cancellation() => {
+                if let Some(made) = view.current_event(current.resident_code)
+                    && view.move_notice_recorded(&made.note_hash)
+                {
+                    return Err(illegal(
+                        "the move-out was completed by a move-in notice (転入通知) and can no \
+                         longer be cancelled here",
+                    ));
+                }
                 same_identity(current, record, "a cancellation of a deletion")
             }
             RecordStatus::Closed { .. }
@@ -399,7 +461,117 @@ fn check_transition(change: &Change, view: &dyn RegistryView) -> Result<(), Refu
             })
         }
         (ReasonFamily::Correction, Some(current)) => check_correction(reason, current, record),
+    };
+    allowed?;
+    change
+        .move_out
+        .as_deref()
+        .map(|certificate| check_certificate(certificate, record, view, national))
+        .transpose()
+}
+
+/// A move-in's certificate: signed by the national key, for a move from elsewhere to here of
+/// this resident with this identity, not before the move-in, and not used here before.
+fn check_certificate(
+    certificate: &str,
+    record: &IdentityRecordParts,
+    view: &dyn RegistryView,
+    national: &VerifierKey,
+) -> Result<MoveOutCertificate, Refusal> {
+    let here = view.municipality();
+    let known: Verifiers = [national.clone()].into_iter().collect();
+    let opened = match note::open(certificate.as_bytes(), &known) {
+        Ok(opened) => opened,
+        Err(NoteError::NotSigned) => {
+            return Err(Refusal::Unsigned(
+                "the move-out certificate has no signature by the national key".into(),
+            ));
+        }
+        Err(e) => return Err(Refusal::Unsigned(format!("the move-out certificate: {e}"))),
+    };
+    let certificate = MoveOutCertificate::parse(opened.text())
+        .map_err(|e| Refusal::Malformed(format!("the move-out certificate: {e}")))?;
+    if certificate.from == here {
+        return Err(illegal(format!(
+            "the move-out certificate is for a move out of {here} itself, not into it"
+        )));
     }
+    if certificate.to != here {
+        return Err(illegal(format!(
+            "the move-out certificate is for a move to {}, not to {here}",
+            certificate.to
+        )));
+    }
+    if certificate.resident != record.resident_code {
+        return Err(illegal(format!(
+            "the move-out certificate is for resident {}, not {}",
+            certificate.resident, record.resident_code
+        )));
+    }
+    let name = &record.name;
+    for (field, same) in [
+        ("name", certificate.name.name() == name.name()),
+        ("reading", certificate.name.reading() == name.reading()),
+        ("former surname", certificate.name.former() == name.former()),
+        ("date of birth", certificate.birth == record.birth_date),
+        ("sex", certificate.sex == record.sex),
+    ] {
+        if !same {
+            return Err(illegal(format!(
+                "the {field} differs from the move-out certificate's: a person moving in keeps \
+                 the identity recorded where they moved out (correct it afterwards if needed)"
+            )));
+        }
+    }
+    if record.latest_change.date() < certificate.moved_out {
+        return Err(illegal("the move-in takes effect before the move-out it follows"));
+    }
+    if view.move_out_used(&certificate.event) {
+        return Err(illegal(format!(
+            "the move-out certificate for resident {} (move-out event {}) was already used for \
+             a move-in here; a certificate is used once",
+            certificate.resident, certificate.event
+        )));
+    }
+    Ok(certificate)
+}
+
+/// A move-in notice: it names the move-out that closed the resident's current record here,
+/// to the municipality the notice says, and none was recorded for it before.
+fn check_notice(notice: &MoveNotice, view: &dyn RegistryView) -> Result<(), Refusal> {
+    let code = notice.resident;
+    let record = view
+        .resident(code)
+        .ok_or_else(|| illegal(format!("no resident {code} was ever recorded here")))?;
+    if record.status != (RecordStatus::Closed { reason: ChangeReason::MoveOut }) {
+        return Err(illegal(format!(
+            "resident {code}'s record here is not closed by a move-out (国内転出); a move-in \
+             notice completes a move-out"
+        )));
+    }
+    let made = view.current_event(code).ok_or_else(|| {
+        illegal(format!("the event that made resident {code}'s record is not known here"))
+    })?;
+    if made.moved_to != Some(notice.to) {
+        return Err(illegal(format!(
+            "resident {code} moved out to {}, but the notice is of a move-in at {}",
+            made.moved_to.map_or_else(|| "nowhere".to_owned(), |m| m.to_string()),
+            notice.to
+        )));
+    }
+    if made.note_hash != notice.event {
+        return Err(illegal(format!(
+            "the notice names move-out event {}, but resident {code}'s record was closed by \
+             event {}",
+            notice.event, made.note_hash
+        )));
+    }
+    if view.move_notice_recorded(&notice.event) {
+        return Err(illegal(format!(
+            "a move-in notice for resident {code}'s move-out is already recorded"
+        )));
+    }
+    Ok(())
 }
 
 /// A code for a new record: from this municipality's pool and never used here.

@@ -6,9 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use registry_domain::{IdentityRecordParts, MunicipalityCode, ResidentCode};
+use tlog::Hash;
 use tlog::note::VerifierKey;
 
-use crate::rules::{Effect, Operator, RegistryView};
+use crate::moves::{MoveNotice, MoveOutCertificate};
+use crate::rules::{CurrentEvent, Effect, Operator, RegistryView};
 
 /// The state of one municipality's registry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +24,12 @@ pub struct RegistryState {
     retired: BTreeSet<ResidentCode>,
     /// Allocated blocks of ten-digit bases, `(first, count)`.
     blocks: Vec<(u64, u64)>,
+    /// The event that made each current record.
+    made: BTreeMap<ResidentCode, CurrentEvent>,
+    /// The certificates used by move-ins here, by the hash of the move-out they certify.
+    move_ins: BTreeMap<Hash, MoveOutCertificate>,
+    /// The move-in notices recorded here, by the hash of the move-out they complete.
+    move_notices: BTreeMap<Hash, MoveNotice>,
 }
 
 impl RegistryState {
@@ -34,6 +42,9 @@ impl RegistryState {
             histories: BTreeMap::new(),
             retired: BTreeSet::new(),
             blocks: Vec::new(),
+            made: BTreeMap::new(),
+            move_ins: BTreeMap::new(),
+            move_notices: BTreeMap::new(),
         }
     }
 
@@ -55,7 +66,18 @@ impl RegistryState {
                 }
             }
             Effect::CodeBlock(block) => self.blocks.push((block.first, block.count)),
-            Effect::Change { change, .. } => {
+            Effect::Change { change, note_hash, move_out, .. } => {
+                let code = change.record.resident_code;
+                if let Some(certificate) = move_out {
+                    self.move_ins.insert(certificate.event, certificate.clone());
+                }
+                if let Some(previous) = change.previous_code {
+                    self.made.remove(&previous);
+                }
+                self.made.insert(
+                    code,
+                    CurrentEvent { note_hash: *note_hash, moved_to: change.moved_to },
+                );
                 if let Some(previous) = change.previous_code {
                     // The history moves to the new code; the old code is retired for good.
                     let mut history = self.histories.remove(&previous).unwrap_or_default();
@@ -68,6 +90,9 @@ impl RegistryState {
                         .or_default()
                         .push(change.record.clone());
                 }
+            }
+            Effect::MoveNotice(notice) => {
+                self.move_notices.insert(notice.event, notice.clone());
             }
         }
     }
@@ -90,6 +115,16 @@ impl RegistryState {
     /// The codes retired by resident-code changes.
     pub fn retired(&self) -> &BTreeSet<ResidentCode> {
         &self.retired
+    }
+
+    /// The certificates used by move-ins here, by the hash of the move-out each certifies.
+    pub fn move_ins(&self) -> &BTreeMap<Hash, MoveOutCertificate> {
+        &self.move_ins
+    }
+
+    /// The move-in notices recorded here, by the hash of the move-out each completes.
+    pub fn move_notices(&self) -> &BTreeMap<Hash, MoveNotice> {
+        &self.move_notices
     }
 }
 
@@ -125,5 +160,17 @@ impl RegistryView for RegistryState {
 
     fn snapshot(&self, code: ResidentCode, number: u32) -> Option<IdentityRecordParts> {
         self.histories.get(&code)?.iter().find(|r| r.history_number.get() == number).cloned()
+    }
+
+    fn current_event(&self, code: ResidentCode) -> Option<CurrentEvent> {
+        self.made.get(&code).copied()
+    }
+
+    fn move_out_used(&self, move_out: &Hash) -> bool {
+        self.move_ins.contains_key(move_out)
+    }
+
+    fn move_notice_recorded(&self, move_out: &Hash) -> bool {
+        self.move_notices.contains_key(move_out)
     }
 }

@@ -152,6 +152,7 @@ fn next(record: &IdentityRecordParts, reason: ChangeReason, effective: &str) -> 
         record,
         previous_code: None,
         moved_to: None,
+        move_out: None,
         time: Timestamp::from_unix(NOW),
     }
 }
@@ -178,6 +179,7 @@ fn events_round_trip_through_their_text() {
         record,
         previous_code: None,
         moved_to: None,
+        move_out: None,
         time: Timestamp::from_unix(NOW),
     });
     let text = event.to_text();
@@ -217,6 +219,7 @@ fn a_day_in_the_town() {
             record: birth.clone(),
             previous_code: None,
             moved_to: None,
+            move_out: None,
             time: Timestamp::from_unix(NOW),
         }),
         &[&clerk],
@@ -287,6 +290,7 @@ fn illegal_transitions_are_refused() {
         record: birth.clone(),
         previous_code: None,
         moved_to: None,
+        move_out: None,
         time: Timestamp::from_unix(NOW),
     };
     town.accept(&sign(&change(born.clone()), &[&clerk]));
@@ -350,6 +354,7 @@ fn signatures_and_authority_are_enforced() {
         record: newborn(code, "2026-11-20"),
         previous_code: None,
         moved_to: None,
+        move_out: None,
         time: Timestamp::from_unix(NOW),
     });
 
@@ -372,6 +377,7 @@ fn signatures_and_authority_are_enforced() {
         record: newborn(code, "2026-11-20"),
         previous_code: None,
         moved_to: None,
+        move_out: None,
         time: Timestamp::from_unix(NOW),
     });
     assert!(matches!(town.refuse(&sign(&other, &[&clerk])), Refusal::WrongMunicipality { .. }));
@@ -454,6 +460,7 @@ fn blocks_retired_codes_and_cancellations_follow_the_log() {
             record: birth.clone(),
             previous_code: None,
             moved_to: None,
+            move_out: None,
             time: Timestamp::from_unix(NOW),
         }),
         &[&clerk],
@@ -463,13 +470,14 @@ fn blocks_retired_codes_and_cancellations_follow_the_log() {
     recoded.previous_code = Some(code);
     town.accept(&sign(&change(recoded.clone()), &[&clerk, &supervisor]));
     let mut returning = newborn(code, "1990-01-01");
-    returning.latest_change = ChangeInfo::new(ChangeReason::MoveIn, date("2026-11-22"));
+    returning.latest_change = ChangeInfo::new(ChangeReason::MoveInFromAbroad, date("2026-11-22"));
     let refusal = town.refuse(&sign(
         &change(Change {
             municipality: achi(),
             record: returning,
             previous_code: None,
             moved_to: None,
+            move_out: None,
             time: Timestamp::from_unix(NOW),
         }),
         &[&clerk],

@@ -4,8 +4,15 @@
 //! exact signed bytes in `events` (private: it holds personal data), and a commitment to those
 //! bytes as the public log entry in `log_entries` (see [`commitment`]), from which tiles and
 //! checkpoints are derived by `tlog-store`. The tables `residents`, `history`, `operators`,
-//! `code_blocks` and `retired_codes` are derived from the events and written in the same
-//! transaction, for lookups and search.
+//! `code_blocks`, `retired_codes`, `move_ins` (the move-out certificates used here) and
+//! `move_notices` are derived from the events and written in the same transaction, for lookups
+//! and search. The same transaction keeps the log's right edge (a [`Frontier`], in `meta`), so
+//! the root of the log at its current size costs no more than reading one row.
+//!
+//! Events enter in two ways: [`Registry::submit`] admits what the municipality's operators and
+//! the national node sign now (with the freshness check), and [`Registry::replicate`] applies a
+//! batch another node's registry already accepted, all or nothing, and lets the caller compare
+//! the new root with that node's signed checkpoint before anything is committed.
 //!
 //! Validation never trusts the derived tables' copies of personal data: a resident's current
 //! record is read back from the signed event that made it. [`Registry::verify`] replays the
@@ -15,12 +22,15 @@
 use std::path::Path;
 
 use registry_core::event::{Event, Role};
-use registry_core::rules::{Effect, Operator, Refusal, RegistryView, decide};
+use registry_core::moves::note_hash;
+use registry_core::rules::{CurrentEvent, Effect, Operator, Refusal, RegistryView, decide};
 use registry_core::state::RegistryState;
 use registry_core::time::Timestamp;
 use registry_domain::{IdentityRecordParts, MunicipalityCode, RecordStatus, ResidentCode, fold};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use sha2::{Digest, Sha256};
+use tlog::Hash;
+use tlog::merkle::Frontier;
 use tlog::note::VerifierKey;
 use tlog_store::entries::{self, EntryReader};
 
@@ -44,6 +54,29 @@ pub enum StoreError {
     /// The registry is not set up as expected.
     #[error("{0}")]
     Setup(String),
+    /// An event of a replicated batch was refused; nothing of the batch was applied.
+    #[error(
+        "event {position} of the batch (log index {index}) is refused: {refusal}; nothing of the \
+         batch was applied"
+    )]
+    BatchRefused {
+        /// Its position in the batch, from 0.
+        position: usize,
+        /// The log index it would have had.
+        index: u64,
+        /// Why.
+        refusal: Refusal,
+    },
+    /// Events were asked for outside the log.
+    #[error("events {from}..{to} are not in the log, which holds {size} events")]
+    Range {
+        /// The first index asked for.
+        from: u64,
+        /// The end asked for (exclusive).
+        to: u64,
+        /// The log's size.
+        size: u64,
+    },
 }
 
 const SCHEMA: &str = "
@@ -96,6 +129,19 @@ CREATE TABLE IF NOT EXISTS retired_codes (
     replaced_by TEXT NOT NULL,
     event_idx INTEGER NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS move_ins (
+    move_out TEXT PRIMARY KEY NOT NULL,
+    code TEXT NOT NULL,
+    from_municipality TEXT NOT NULL,
+    event_idx INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS move_notices (
+    move_out TEXT PRIMARY KEY NOT NULL,
+    code TEXT NOT NULL,
+    to_municipality TEXT NOT NULL,
+    move_in TEXT NOT NULL,
+    event_idx INTEGER NOT NULL
+) STRICT;
 ";
 
 /// The public log entry for a signed event: its kind and the SHA-256 of its exact bytes.
@@ -119,6 +165,50 @@ pub struct Applied {
     pub index: u64,
     /// What it did.
     pub effect: Effect,
+}
+
+/// A replicated batch, applied inside a transaction that is not committed yet: compare
+/// [`Replication::size`] and [`Replication::root`] with the sender's signed checkpoint, then
+/// [`Replication::commit`]. Dropped without committing, it rolls everything back.
+pub struct Replication<'a> {
+    tx: Transaction<'a>,
+    frontier: Frontier,
+    applied: Vec<Applied>,
+}
+
+impl Replication<'_> {
+    /// The log's size with the batch applied.
+    pub fn size(&self) -> u64 {
+        self.frontier.size()
+    }
+
+    /// The log's Merkle root with the batch applied.
+    pub fn root(&self) -> Hash {
+        self.frontier.root()
+    }
+
+    /// What each event of the batch did, in order.
+    pub fn applied(&self) -> &[Applied] {
+        &self.applied
+    }
+
+    /// Commits the batch; it is durable when this returns.
+    pub fn commit(self) -> Result<Replicated, StoreError> {
+        let (size, root) = (self.size(), self.root());
+        self.tx.commit()?;
+        Ok(Replicated { size, root, applied: self.applied })
+    }
+}
+
+/// A committed replicated batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Replicated {
+    /// The log's new size.
+    pub size: u64,
+    /// The log's new root.
+    pub root: Hash,
+    /// What each event of the batch did, in order.
+    pub applied: Vec<Applied>,
 }
 
 /// One municipality's registry database.
@@ -146,6 +236,7 @@ impl Registry {
             "INSERT INTO meta (key, value) VALUES ('municipality', ?1), ('national', ?2)",
             params![municipality.to_string(), national.to_string()],
         )?;
+        save_frontier(&conn, &Frontier::new())?;
         Ok(Registry { conn, municipality, national: national.clone() })
     }
 
@@ -159,6 +250,8 @@ impl Registry {
         }
         let conn = Connection::open(path)?;
         configure(&conn)?;
+        // Tables added since the registry was created.
+        conn.execute_batch(SCHEMA)?;
         let meta = |key: &str| -> Result<String, StoreError> {
             conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
                 .optional()?
@@ -196,7 +289,9 @@ impl Registry {
             return Err(failure);
         }
         let effect = decided?;
-        let index = append(&tx, note, &effect)?;
+        let mut frontier = load_frontier(&tx)?;
+        let index = append(&tx, note, &effect, &mut frontier)?;
+        save_frontier(&tx, &frontier)?;
         tx.commit()?;
         Ok(Applied { index, effect })
     }
@@ -211,6 +306,7 @@ impl Registry {
         now: Timestamp,
     ) -> Result<Vec<Result<Applied, Refusal>>, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut frontier = load_frontier(&tx)?;
         let mut results = Vec::with_capacity(notes.len());
         for note in notes {
             let view = SqlView::new(&tx, self.municipality);
@@ -220,14 +316,130 @@ impl Registry {
             }
             match decided {
                 Ok(effect) => {
-                    let index = append(&tx, note, &effect)?;
+                    let index = append(&tx, note, &effect, &mut frontier)?;
                     results.push(Ok(Applied { index, effect }));
                 }
                 Err(refusal) => results.push(Err(refusal)),
             }
         }
+        save_frontier(&tx, &frontier)?;
         tx.commit()?;
         Ok(results)
+    }
+
+    /// Applies a batch of signed events that the municipality's own registry already accepted
+    /// (a replica at a prefecture or the national node), in order, in one transaction: each is
+    /// decided by the same rules against the state the ones before it left, without the
+    /// freshness check (a replica applies old events). All or nothing: the first refusal rolls
+    /// the whole batch back and names the event's position in the batch
+    /// ([`StoreError::BatchRefused`]).
+    ///
+    /// Nothing is committed when this returns: check the returned [`Replication`]'s size and
+    /// root against the sender's signed checkpoint, then commit it; drop it to roll back.
+    pub fn replicate(&mut self, notes: &[&[u8]]) -> Result<Replication<'_>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut frontier = load_frontier(&tx)?;
+        let mut applied = Vec::with_capacity(notes.len());
+        for (position, note) in notes.iter().enumerate() {
+            let view = SqlView::new(&tx, self.municipality);
+            let decided = decide(note, &view, &self.national, None);
+            if let Some(failure) = view.failure() {
+                return Err(failure);
+            }
+            let effect = decided.map_err(|refusal| StoreError::BatchRefused {
+                position,
+                index: frontier.size(),
+                refusal,
+            })?;
+            let index = append(&tx, note, &effect, &mut frontier)?;
+            applied.push(Applied { index, effect });
+        }
+        save_frontier(&tx, &frontier)?;
+        Ok(Replication { tx, frontier, applied })
+    }
+
+    /// The number of events in the registry log.
+    pub fn log_size(&self) -> Result<u64, StoreError> {
+        Ok(self.conn.entry_count()?)
+    }
+
+    /// The Merkle root of the registry log at its current size (from the kept right edge; rebuilt
+    /// from the entries if it is missing or stale).
+    pub fn log_root(&self) -> Result<Hash, StoreError> {
+        Ok(load_frontier(&self.conn)?.root())
+    }
+
+    /// The exact signed events `from..to` of the log, for sending upstream.
+    pub fn events(&self, from: u64, to: u64) -> Result<Vec<Vec<u8>>, StoreError> {
+        let size = self.log_size()?;
+        if from > to || to > size {
+            return Err(StoreError::Range { from, to, size });
+        }
+        let mut select = self.conn.prepare_cached(
+            "SELECT idx, note FROM events WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+        )?;
+        let mut rows = select.query(params![from as i64, to as i64])?;
+        let mut notes = Vec::with_capacity((to - from) as usize);
+        while let Some(row) = rows.next()? {
+            let idx = row.get::<_, i64>(0)? as u64;
+            if idx != from + notes.len() as u64 {
+                break;
+            }
+            notes.push(row.get(1)?);
+        }
+        if notes.len() as u64 != to - from {
+            return Err(StoreError::Corrupt(format!(
+                "event {} is missing from the events table",
+                from + notes.len() as u64
+            )));
+        }
+        Ok(notes)
+    }
+
+    /// How many codes of the allocated blocks have not been given to anyone here yet (every
+    /// code of a block minus those of current, closed and retired records): when it runs low,
+    /// ask the national node for another block.
+    pub fn pool_remaining(&self) -> Result<u64, StoreError> {
+        let blocks: Vec<(u64, u64)> = SqlView::new(&self.conn, self.municipality).try_blocks()?;
+        let mut remaining = 0u64;
+        for (first, count) in blocks {
+            // Codes are eleven digits, the ten-digit base and a check digit, so the codes of a
+            // block are a range of the text primary keys: from the first base's ten digits
+            // (a prefix sorts first) up to the end base's.
+            let low = format!("{first:010}");
+            let end = first + count;
+            let high = if end < 10_000_000_000 { format!("{end:010}") } else { ":".to_owned() };
+            let used: i64 = self.conn.query_row(
+                "SELECT (SELECT count(*) FROM residents WHERE code >= ?1 AND code < ?2)
+                      + (SELECT count(*) FROM retired_codes WHERE code >= ?1 AND code < ?2)",
+                params![low, high],
+                |r| r.get(0),
+            )?;
+            remaining += count.saturating_sub(used as u64);
+        }
+        Ok(remaining)
+    }
+
+    /// The event that made a resident's current record: its log index and exact signed note
+    /// (for the national node, a move-out to certify).
+    pub fn current_event(&self, code: ResidentCode) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        current_note(&self.conn, code)
+    }
+
+    /// Whether a move-in here already used a certificate for the move-out whose signed note has
+    /// this hash.
+    pub fn move_out_used(&self, move_out: &Hash) -> Result<bool, StoreError> {
+        exists(&self.conn, "SELECT EXISTS (SELECT 1 FROM move_ins WHERE move_out = ?1)", move_out)
+    }
+
+    /// Whether a move-in notice is recorded here for the move-out whose signed note has this
+    /// hash.
+    pub fn move_notice_recorded(&self, move_out: &Hash) -> Result<bool, StoreError> {
+        exists(
+            &self.conn,
+            "SELECT EXISTS (SELECT 1 FROM move_notices WHERE move_out = ?1)",
+            move_out,
+        )
     }
 
     /// The current record of a resident, read from the signed event that made it.
@@ -360,10 +572,77 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Appends the event and its commitment and applies the effect to the derived tables.
-fn append(tx: &Transaction<'_>, note: &[u8], effect: &Effect) -> Result<u64, StoreError> {
+/// The log's right edge, as kept in `meta` (hex of [`Frontier::to_bytes`]); rebuilt from the
+/// entries if it is missing or does not match the entries' count.
+fn load_frontier(conn: &Connection) -> Result<Frontier, StoreError> {
+    let size = conn.entry_count()?;
+    let stored: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'frontier'", [], |r| r.get(0))
+        .optional()?;
+    if let Some(frontier) =
+        stored.as_deref().and_then(from_hex).and_then(|b| Frontier::from_bytes(&b))
+        && frontier.size() == size
+    {
+        return Ok(frontier);
+    }
+    frontier_of_entries(conn, size)
+}
+
+/// The right edge of the first `size` entries, computed from them.
+fn frontier_of_entries(conn: &Connection, size: u64) -> Result<Frontier, StoreError> {
+    const CHUNK: u64 = 4096;
+    let mut frontier = Frontier::new();
+    let mut start = 0;
+    while start < size {
+        let end = (start + CHUNK).min(size);
+        for entry in conn.read_entries(start, end)? {
+            frontier.push(tlog::leaf_hash(&entry));
+        }
+        start = end;
+    }
+    Ok(frontier)
+}
+
+fn save_frontier(conn: &Connection, frontier: &Frontier) -> Result<(), StoreError> {
+    conn.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('frontier', ?1)",
+        [to_hex(&frontier.to_bytes())],
+    )?;
+    Ok(())
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+}
+
+fn exists(conn: &Connection, query: &str, hash: &Hash) -> Result<bool, StoreError> {
+    Ok(conn.query_row(query, [hash.to_base64()], |r| r.get(0))?)
+}
+
+/// Appends the event and its commitment, extends the frontier, and applies the effect to the
+/// derived tables.
+fn append(
+    tx: &Transaction<'_>,
+    note: &[u8],
+    effect: &Effect,
+    frontier: &mut Frontier,
+) -> Result<u64, StoreError> {
     let commitment = commitment(note);
     let index = entries::append_in(tx, &[&commitment])?;
+    if index != frontier.size() {
+        return Err(StoreError::Corrupt(format!(
+            "the log holds {index} entries but its kept right edge covers {}",
+            frontier.size()
+        )));
+    }
+    frontier.push(tlog::leaf_hash(&commitment));
     tx.execute("INSERT INTO events (idx, note) VALUES (?1, ?2)", params![index as i64, note])?;
     let idx = index as i64;
     match effect {
@@ -396,9 +675,29 @@ fn append(tx: &Transaction<'_>, note: &[u8], effect: &Effect) -> Result<u64, Sto
                 params![idx, block.first as i64, block.count as i64],
             )?;
         }
-        Effect::Change { change, .. } => {
+        Effect::MoveNotice(notice) => {
+            tx.execute(
+                "INSERT INTO move_notices (move_out, code, to_municipality, move_in, event_idx)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    notice.event.to_base64(),
+                    notice.resident.to_string(),
+                    notice.to.to_string(),
+                    notice.move_in.to_base64(),
+                    idx
+                ],
+            )?;
+        }
+        Effect::Change { change, move_out, .. } => {
             let record = &change.record;
             let code = record.resident_code.to_string();
+            if let Some(certificate) = move_out {
+                tx.execute(
+                    "INSERT INTO move_ins (move_out, code, from_municipality, event_idx)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![certificate.event.to_base64(), code, certificate.from.to_string(), idx],
+                )?;
+            }
             if let Some(previous) = change.previous_code {
                 let previous = previous.to_string();
                 tx.execute("DELETE FROM residents WHERE code = ?1", [&previous])?;
@@ -490,7 +789,12 @@ fn change_at(conn: &Connection, idx: i64) -> Result<registry_core::event::Change
         .query_row("SELECT note FROM events WHERE idx = ?1", [idx], |r| r.get(0))
         .optional()?
         .ok_or_else(|| StoreError::Corrupt(format!("event {idx} is missing")))?;
-    let parsed = tlog::note::Note::parse(&note)
+    change_of(idx, &note)
+}
+
+/// The change event in `note`, stored at `idx`.
+fn change_of(idx: i64, note: &[u8]) -> Result<registry_core::event::Change, StoreError> {
+    let parsed = tlog::note::Note::parse(note)
         .map_err(|e| StoreError::Corrupt(format!("event {idx} is not a signed note: {e}")))?;
     match Event::parse(parsed.text()) {
         Ok(Event::Change(change)) => Ok(change),
@@ -499,17 +803,30 @@ fn change_at(conn: &Connection, idx: i64) -> Result<registry_core::event::Change
     }
 }
 
-fn record_of(
+/// The log index and exact note of the event that made a resident's current record.
+fn current_note(
     conn: &Connection,
     code: ResidentCode,
-) -> Result<Option<IdentityRecordParts>, StoreError> {
+) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
     let idx: Option<i64> = conn
         .query_row("SELECT event_idx FROM residents WHERE code = ?1", [code.to_string()], |r| {
             r.get(0)
         })
         .optional()?;
     let Some(idx) = idx else { return Ok(None) };
-    let change = change_at(conn, idx)?;
+    let note: Vec<u8> = conn
+        .query_row("SELECT note FROM events WHERE idx = ?1", [idx], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt(format!("event {idx} is missing")))?;
+    Ok(Some((idx as u64, note)))
+}
+
+fn record_of(
+    conn: &Connection,
+    code: ResidentCode,
+) -> Result<Option<IdentityRecordParts>, StoreError> {
+    let Some((idx, note)) = current_note(conn, code)? else { return Ok(None) };
+    let change = change_of(idx as i64, &note)?;
     if change.record.resident_code != code {
         return Err(StoreError::Corrupt(format!(
             "the residents table points resident {code} at an event for another resident"
@@ -546,6 +863,25 @@ impl<'a> SqlView<'a> {
 }
 
 impl SqlView<'_> {
+    fn try_blocks(&self) -> Result<Vec<(u64, u64)>, StoreError> {
+        let mut select = self.conn.prepare_cached("SELECT first, count FROM code_blocks")?;
+        let rows = select
+            .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    fn try_current_event(&self, code: ResidentCode) -> Result<Option<CurrentEvent>, StoreError> {
+        let Some((idx, note)) = current_note(self.conn, code)? else { return Ok(None) };
+        let change = change_of(idx as i64, &note)?;
+        if change.record.resident_code != code {
+            return Err(StoreError::Corrupt(format!(
+                "the residents table points resident {code} at an event for another resident"
+            )));
+        }
+        Ok(Some(CurrentEvent { note_hash: note_hash(&note), moved_to: change.moved_to }))
+    }
+
     fn try_operators(&self) -> Result<Vec<Operator>, StoreError> {
         let mut select = self.conn.prepare_cached(
             "SELECT vkey, role, enrolled_at, revoked_idx IS NOT NULL FROM operators ORDER BY enrolled_idx",
@@ -625,14 +961,7 @@ impl RegistryView for SqlView<'_> {
     }
 
     fn code_blocks(&self) -> Vec<(u64, u64)> {
-        let read = || -> Result<Vec<(u64, u64)>, StoreError> {
-            let mut select = self.conn.prepare_cached("SELECT first, count FROM code_blocks")?;
-            let rows = select
-                .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))?
-                .collect::<Result<_, _>>()?;
-            Ok(rows)
-        };
-        self.note(read())
+        self.note(self.try_blocks())
     }
 
     fn snapshot(&self, code: ResidentCode, number: u32) -> Option<IdentityRecordParts> {
@@ -648,5 +977,25 @@ impl RegistryView for SqlView<'_> {
             idx.map(|idx| change_at(self.conn, idx).map(|c| c.record)).transpose()
         };
         self.note(read())
+    }
+
+    fn current_event(&self, code: ResidentCode) -> Option<CurrentEvent> {
+        self.note(self.try_current_event(code))
+    }
+
+    fn move_out_used(&self, move_out: &Hash) -> bool {
+        self.note(exists(
+            self.conn,
+            "SELECT EXISTS (SELECT 1 FROM move_ins WHERE move_out = ?1)",
+            move_out,
+        ))
+    }
+
+    fn move_notice_recorded(&self, move_out: &Hash) -> bool {
+        self.note(exists(
+            self.conn,
+            "SELECT EXISTS (SELECT 1 FROM move_notices WHERE move_out = ?1)",
+            move_out,
+        ))
     }
 }

@@ -4,7 +4,9 @@
 //! checking it against its public log entry; the state that comes out is what the log says the
 //! registry is. Every row of the derived tables is then compared with it, column by column, so
 //! a field changed, a row deleted or inserted, or an event rewritten behind the log's back is
-//! named — by resident code and field, never by value.
+//! named — by resident code and field, never by value. The tables of moves (`move_ins`,
+//! `move_notices`) and the log's kept right edge (the frontier in `meta`) are checked the same
+//! way.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -16,7 +18,7 @@ use rusqlite::Connection;
 use tlog::note::VerifierKey;
 use tlog_store::entries::EntryReader;
 
-use crate::{ResidentRow, StoreError, commitment};
+use crate::{ResidentRow, StoreError, commitment, frontier_of_entries};
 
 /// One way the stored data differs from what the log says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,7 +129,71 @@ pub fn verify(
     compare_history(conn, &provenance, &mut differences)?;
     compare_operators(conn, &state, &mut differences)?;
     compare_blocks_and_codes(conn, &state, &mut differences)?;
+    compare_moves(conn, &state, &mut differences)?;
+    compare_frontier(conn, &mut differences)?;
     Ok(differences)
+}
+
+fn compare_moves(
+    conn: &Connection,
+    state: &RegistryState,
+    differences: &mut Vec<Difference>,
+) -> Result<(), StoreError> {
+    let expected: BTreeSet<(String, String, String)> = state
+        .move_ins()
+        .iter()
+        .map(|(hash, c)| (hash.to_base64(), c.resident.to_string(), c.from.to_string()))
+        .collect();
+    let mut select = conn.prepare("SELECT move_out, code, from_municipality FROM move_ins")?;
+    let found: BTreeSet<(String, String, String)> = select
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<Result<_, _>>()?;
+    for (_, code, _) in found.symmetric_difference(&expected) {
+        differences.push(Difference {
+            resident: ResidentCode::parse(code).ok(),
+            what: "the move_ins table (certificates used) differs from the log".into(),
+        });
+    }
+    let expected: BTreeSet<(String, String, String, String)> = state
+        .move_notices()
+        .iter()
+        .map(|(hash, n)| {
+            (hash.to_base64(), n.resident.to_string(), n.to.to_string(), n.move_in.to_base64())
+        })
+        .collect();
+    let mut select =
+        conn.prepare("SELECT move_out, code, to_municipality, move_in FROM move_notices")?;
+    let found: BTreeSet<(String, String, String, String)> = select
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    for (_, code, _, _) in found.symmetric_difference(&expected) {
+        differences.push(Difference {
+            resident: ResidentCode::parse(code).ok(),
+            what: "the move_notices table differs from the log".into(),
+        });
+    }
+    Ok(())
+}
+
+/// The right edge kept in `meta` must be the one the entries make.
+fn compare_frontier(
+    conn: &Connection,
+    differences: &mut Vec<Difference>,
+) -> Result<(), StoreError> {
+    let size = conn.entry_count()?;
+    let stored: Option<String> =
+        conn.query_row("SELECT value FROM meta WHERE key = 'frontier'", [], |r| r.get(0)).ok();
+    let Some(stored) = stored else {
+        // A registry made before the frontier was kept: the next append writes it.
+        return Ok(());
+    };
+    let expected = crate::to_hex(&frontier_of_entries(conn, size)?.to_bytes());
+    if stored != expected {
+        differences.push(general(
+            "the log's right edge kept in the meta table (frontier) differs from the log's entries",
+        ));
+    }
+    Ok(())
 }
 
 fn compare_residents(

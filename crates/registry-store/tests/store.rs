@@ -103,6 +103,7 @@ impl Fixture {
             record: record.clone(),
             previous_code: None,
             moved_to: None,
+            move_out: None,
             time: now(),
         });
         self.registry.submit(&sign(&event, &[&self.clerk]), now()).unwrap();
@@ -127,6 +128,7 @@ impl Fixture {
             record: next,
             previous_code: None,
             moved_to: None,
+            move_out: None,
             time: now(),
         };
         edit(&mut change);

@@ -9,7 +9,7 @@
 //! needs as [`NodeId`]s and asks a [`HashReader`] for them in one batch, so the I/O stays with the
 //! caller and a whole proof costs one round trip.
 
-use crate::hash::{EMPTY_ROOT, Hash, node_hash};
+use crate::hash::{EMPTY_ROOT, HASH_SIZE, Hash, node_hash};
 
 /// A perfect subtree: the `2^level` leaves starting at leaf `index << level`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -387,6 +387,34 @@ impl Frontier {
         let hashes: Vec<Hash> = self.nodes.iter().map(|&(_, h)| h).collect();
         fold_range(&hashes)
     }
+
+    /// The frontier as bytes, for keeping it beside a log: the size as eight big-endian bytes,
+    /// then the hash of each maximal perfect subtree, largest first (their levels are the set
+    /// bits of the size).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.nodes.len() * HASH_SIZE);
+        out.extend_from_slice(&self.size.to_be_bytes());
+        for (_, hash) in &self.nodes {
+            out.extend_from_slice(&hash.0);
+        }
+        out
+    }
+
+    /// Reads [`Frontier::to_bytes`]; `None` unless the bytes are a size followed by exactly one
+    /// hash per set bit of it.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Frontier> {
+        let (size, hashes) = bytes.split_first_chunk::<8>()?;
+        let size = u64::from_be_bytes(*size);
+        if hashes.len() != size.count_ones() as usize * HASH_SIZE {
+            return None;
+        }
+        let levels = (0..64u8).rev().filter(|level| size & (1u64 << level) != 0);
+        let nodes = levels
+            .zip(hashes.chunks_exact(HASH_SIZE))
+            .map(|(level, hash)| Some((level, Hash::from_slice(hash)?)))
+            .collect::<Option<Vec<_>>>()?;
+        Some(Frontier { size, nodes })
+    }
 }
 
 /// The Merkle tree hash of a list of leaf hashes.
@@ -546,5 +574,28 @@ mod tests {
         }
         assert_eq!(frontier.size(), 1000);
         assert_eq!(frontier.root(), mth(&all));
+    }
+
+    #[test]
+    fn frontier_bytes_round_trip_and_bad_ones_are_refused() {
+        let all = leaves(70);
+        let mut frontier = Frontier::new();
+        for (n, leaf) in all.iter().enumerate() {
+            let bytes = frontier.to_bytes();
+            assert_eq!(bytes.len(), 8 + (n as u64).count_ones() as usize * HASH_SIZE);
+            let back = Frontier::from_bytes(&bytes).unwrap();
+            assert_eq!(back, frontier, "size {n}");
+            assert_eq!(back.root(), mth(&all[..n]));
+            frontier.push(*leaf);
+        }
+        let bytes = frontier.to_bytes();
+        assert_eq!(Frontier::from_bytes(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(Frontier::from_bytes(&bytes[..7]), None);
+        let mut longer = bytes.clone();
+        longer.extend_from_slice(&[0; HASH_SIZE]);
+        assert_eq!(Frontier::from_bytes(&longer), None);
+        let mut other_size = bytes;
+        other_size[7] ^= 1;
+        assert_eq!(Frontier::from_bytes(&other_size), None, "70 and 71 have different bit counts");
     }
 }

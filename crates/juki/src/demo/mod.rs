@@ -378,9 +378,12 @@ pub async fn agree(network: &Network, within: Duration) -> Result<()> {
         for (name, code) in TOWNS {
             let town = network.node(name)?;
             // A node that does not answer (yet) is a difference until the deadline.
-            let own =
-                crate::node::get(&client, &format!("{}/registry/checkpoint", town.public_url), None)
-                    .await;
+            let own = crate::node::get(
+                &client,
+                &format!("{}/registry/checkpoint", town.public_url),
+                None,
+            )
+            .await;
             for upper in [prefecture, national] {
                 let url = format!("{}/mirrors/{code}/checkpoint", upper.public_url);
                 let mirrored = crate::node::get(&client, &url, None).await;

@@ -101,7 +101,7 @@ async fn load(network: &Network, town: &str, count: u64, rate: f64, seed: u64) -
                 }
                 Err(e) => {
                     failures += 1;
-                    if failures == 1 || failures % 50 == 0 {
+                    if failures == 1 || failures.is_multiple_of(50) {
                         eprintln!("change {i}: {e:#}; retrying");
                     }
                     if failures > 600 {

@@ -216,7 +216,7 @@ pub struct BatchAnswer {
 /// Sends a batch to an upstream node and returns its answer.
 pub async fn send_batch(client: &net::Client, upstream: &Peer, batch: &Batch) -> Result<Answer> {
     let response = crate::node::post(
-        &client,
+        client,
         &format!("{}/v1/replicate", upstream.url),
         serde_json::to_vec(batch)?,
         Some(upstream.identity.as_str()),
@@ -338,7 +338,7 @@ async fn submit_event(
             Effect::Change { change, .. } => {
                 ("change", Some(change.record.resident_code.to_string()))
             }
-            _ => ("other", None),
+            Effect::MoveNotice(notice) => ("move-notice", Some(notice.resident.to_string())),
         };
         Ok(Json(Submitted { index: applied.index, kind, resident }))
     })
