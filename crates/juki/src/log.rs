@@ -423,7 +423,7 @@ pub fn checkpoint(log: &LogDir, passphrase_env: Option<&str>) -> Result<Integrat
 }
 
 /// Submits the checkpoint to one witness, following its 409 answers to the size it knows.
-fn ask_witness(
+pub fn ask_witness(
     tiles: &TileDir,
     integration: &Integration,
     client: &WitnessClient,

@@ -27,6 +27,20 @@ struct Nodes {
 impl Nodes {
     fn start_all(dir: &Path) -> Nodes {
         let mut nodes = Nodes { dir: dir.to_path_buf(), children: BTreeMap::new() };
+        let witness = dir.join("witness");
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(witness.join("witness.log"))
+            .unwrap();
+        let child = juki()
+            .args(["witness", "serve", "--config", p(&witness.join("witness.toml"))])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("starting the witness");
+        nodes.children.insert("witness".to_owned(), child);
         for name in ["national", "nagano", "achi", "shimosuwa", "matsumoto"] {
             nodes.start(name);
         }

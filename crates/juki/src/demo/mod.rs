@@ -44,6 +44,9 @@ impl Nodes {
     /// `<node dir>/node.log`.
     pub fn start(network: &Network) -> Result<Nodes> {
         let mut nodes = Nodes { children: Vec::new() };
+        for witness in &network.witnesses {
+            nodes.children.push((witness.name.clone(), start_witness(&witness.config)?));
+        }
         for node in &network.nodes {
             nodes.children.push((node.name.clone(), start_node(&node.config)?));
         }
@@ -79,6 +82,21 @@ pub fn start_node(config: &Path) -> Result<Child> {
         .stderr(log)
         .spawn()
         .with_context(|| format!("starting the node of {}", config.display()))
+}
+
+/// Starts a witness from its configuration, logging to `witness.log` beside it.
+pub fn start_witness(config: &Path) -> Result<Child> {
+    let dir = config.parent().context("witness.toml has a directory")?;
+    let log =
+        std::fs::OpenOptions::new().create(true).append(true).open(dir.join("witness.log"))?;
+    Command::new(std::env::current_exe()?)
+        .args(["witness", "serve", "--config"])
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("starting the witness of {}", config.display()))
 }
 
 /// `juki demo`.

@@ -86,6 +86,8 @@ pub struct WitnessEntry {
     pub url: String,
     /// Its cosignature verifier key.
     pub vkey: String,
+    /// Its configuration (`juki witness serve --config`).
+    pub config: PathBuf,
 }
 
 /// A client certificate and key.
@@ -295,6 +297,35 @@ pub fn create(dir: &Path) -> Result<Network> {
     let agency = creds.join("agency/pension");
     issue("agency", Some("pension-service"), false, &agency)?;
 
+    // The witness: it cosigns each town's registry checkpoints after checking consistency.
+    let witness_dir = dir.join("witness");
+    std::fs::create_dir_all(&witness_dir)?;
+    let witness_vkey = juki(&[
+        "key",
+        "generate",
+        "--witness",
+        "--name",
+        "witness.juki.local",
+        "--out",
+        p(&witness_dir.join("witness.key")),
+    ])?
+    .trim()
+    .to_owned();
+    let witness_addr = free_port()?;
+    let mut witness_toml =
+        format!("key = \"witness.key\"\nlisten = \"{witness_addr}\"\nstate = \"witness.db\"\n");
+    for (_, _, origin, vkey, _) in &towns {
+        witness_toml.push_str(&format!("\n[[log]]\norigin = \"{origin}\"\nvkeys = [\"{vkey}\"]\n"));
+    }
+    let witness_config = witness_dir.join("witness.toml");
+    std::fs::write(&witness_config, witness_toml)?;
+    let witness = WitnessEntry {
+        name: "witness".into(),
+        url: format!("http://{witness_addr}"),
+        vkey: witness_vkey,
+        config: witness_config,
+    };
+
     // Addresses and configurations.
     let tls = |node_dir: &Path| TlsConfig {
         ca: ca_dir.join("ca.crt"),
@@ -348,6 +379,8 @@ pub fn create(dir: &Path) -> Result<Network> {
             pool_low: 200,
             interval_ms: 50,
             max_batch: 4096,
+            witnesses: Vec::new(),
+            witness_quorum: 0,
         }
     };
     let mut configs = Vec::new();
@@ -377,6 +410,11 @@ pub fn create(dir: &Path) -> Result<Network> {
         let mut town =
             base(name, NodeRole::Municipal, Some(code), town_dir, origin, listen.clone());
         town.upstream = Some(pref_peer.clone());
+        town.witnesses = vec![crate::node::config::Witness {
+            url: witness.url.clone(),
+            vkey: witness.vkey.clone(),
+        }];
+        town.witness_quorum = 1;
         town.national = Some(national_peer.clone());
         town.towns = town_entries.iter().filter(|t| t.code != *code).cloned().collect();
         configs.push(town);
@@ -442,7 +480,7 @@ pub fn create(dir: &Path) -> Result<Network> {
         ca: ca_dir.join("ca.crt"),
         ca_dir,
         nodes,
-        witnesses: Vec::new(),
+        witnesses: vec![witness],
         agency: Credential {
             identity: "urn:juki:agency:pension-service".into(),
             cert: agency.with_extension("crt"),

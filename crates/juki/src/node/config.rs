@@ -58,6 +58,12 @@ pub struct NodeConfig {
     /// Prefecture nodes the national node accepts batches from.
     #[serde(default)]
     pub prefectures: Vec<Peer>,
+    /// Witnesses that cosign the node's registry checkpoints before they are published.
+    #[serde(default)]
+    pub witnesses: Vec<Witness>,
+    /// How many of them must cosign.
+    #[serde(default)]
+    pub witness_quorum: usize,
     /// How many unused codes a municipality keeps in its pool before it asks for a new block.
     #[serde(default = "default_pool_low")]
     pub pool_low: u64,
@@ -120,6 +126,16 @@ pub struct Peer {
     pub vkey: String,
 }
 
+/// A witness.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Witness {
+    /// Its tlog-witness submission prefix (`<url>/add-checkpoint`).
+    pub url: String,
+    /// Its cosignature verifier key.
+    pub vkey: String,
+}
+
 /// A municipality known to this node.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -164,6 +180,16 @@ impl NodeConfig {
                 .with_context(|| format!("towns: {:?} is not a municipality code", town.code))?;
             VerifierKey::parse(&town.vkey)
                 .with_context(|| format!("towns: the vkey of {} is malformed", town.code))?;
+        }
+        for witness in &self.witnesses {
+            let vkey = VerifierKey::parse(&witness.vkey)
+                .with_context(|| format!("the witness {} has a malformed vkey", witness.url))?;
+            if vkey.kind() != tlog::note::KeyKind::Cosignature {
+                bail!("the witness {}'s vkey is not a cosignature key", witness.url);
+            }
+        }
+        if self.witness_quorum > self.witnesses.len() {
+            bail!("witness_quorum is larger than the number of witnesses");
         }
         for peer in self.upstream.iter().chain(&self.national).chain(&self.prefectures) {
             VerifierKey::parse(&peer.vkey)

@@ -45,6 +45,7 @@ pub struct Town {
     provision_signer: NoteSigner,
     provision_tiles: TileDir,
     client: net::Client,
+    witnesses: Vec<(String, tlog_http::witness_client::WitnessClient, VerifierKey)>,
 }
 
 impl Town {
@@ -76,7 +77,19 @@ impl Town {
             &provision_origin,
         )?)?;
         let client = net::Client::new(&super::tls_files(&config))?;
+        let witnesses = config
+            .witnesses
+            .iter()
+            .map(|w| -> Result<_> {
+                Ok((
+                    w.url.clone(),
+                    tlog_http::witness_client::WitnessClient::new(&w.url)?,
+                    VerifierKey::parse(&w.vkey)?,
+                ))
+            })
+            .collect::<Result<_>>()?;
         Ok(Town {
+            witnesses,
             identity: config.identity()?,
             code,
             provision_tiles: TileDir::new(config.dir.join(super::PROVISION_TILES)),
@@ -99,12 +112,36 @@ impl Town {
         self.config.national.as_ref().expect("checked at load")
     }
 
-    /// Integrates both logs.
+    /// Integrates both logs. The registry checkpoint is published only once the witness
+    /// quorum has cosigned it (the previous one stands otherwise).
     fn integrate(&self) -> Result<()> {
         {
             let mut registry = lock(&self.registry);
             let conn = &*registry.connection();
-            super::integrate_log(conn, &self.dir.tiles(), &self.registry_signer)?;
+            let tiles = self.dir.tiles();
+            let quorum = self.config.witness_quorum;
+            let mut cosign = |integration: &tlog_store::integrate::Integration| {
+                if self.witnesses.is_empty() {
+                    return Ok(integration.checkpoint.clone());
+                }
+                let mut cosignatures = Vec::new();
+                for (url, client, vkey) in &self.witnesses {
+                    match crate::log::ask_witness(&tiles, integration, client, vkey) {
+                        Ok(signature) => cosignatures.push(signature),
+                        Err(reason) => eprintln!("witness {url} did not cosign: {reason}"),
+                    }
+                }
+                if cosignatures.len() < quorum {
+                    return Err(tlog_store::Error::Config(format!(
+                        "{} of the {quorum} witness cosignatures needed; size {} not published",
+                        cosignatures.len(),
+                        integration.size
+                    )));
+                }
+                tlog::note::append_signatures(&integration.checkpoint, &cosignatures)
+                    .map_err(|e| tlog_store::Error::Checkpoint(e.to_string()))
+            };
+            tlog_store::integrate::integrate(conn, &tiles, &self.registry_signer, &mut cosign)?;
         }
         let journal = lock(&self.journal);
         super::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
@@ -671,7 +708,10 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let town = Arc::new(tokio::task::block_in_place(|| Town::open(config.clone()))?);
-    tokio::task::block_in_place(|| town.integrate())?;
+    {
+        let town = town.clone();
+        tokio::task::spawn_blocking(move || town.integrate()).await??;
+    }
 
     let office = Router::new()
         .route("/v1/events", post(submit_event))
