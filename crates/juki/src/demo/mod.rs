@@ -123,10 +123,15 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         }
     }
     println!("  node logs: {}/nodes/<name>/node.log", args.dir.display());
-    println!(
-        "  verify a log from outside: curl --cacert {} <url>/checkpoint",
-        network.ca.display()
-    );
+    if let Some(log) = network.nodes.iter().find(|n| n.name == "achi").and_then(|n| n.logs.first())
+    {
+        println!(
+            "  verify a log from outside: juki log verify {} --vkey {} --ca {}",
+            log.url,
+            log.vkey,
+            network.ca.display()
+        );
+    }
     if args.exit {
         nodes.stop();
         return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
