@@ -334,6 +334,8 @@ type Shared = Arc<Town>;
 fn clerk(town: &Town, peer: &net::Peer) -> Result<(), ApiError> {
     let expected = pki::Identity::console(&town.code.to_string()).map_err(|e| anyhow!(e))?;
     if peer.identity != expected {
+        let detail = format!("a {} certificate at the office API of {}", peer.identity, town.code);
+        lock(&town.journal).alert("wrong-peer", &peer.identity.to_uri(), &detail)?;
         return Err(ApiError::forbidden(format!(
             "this is the office API of {}: only its consoles ({}) may use it, not {}",
             town.code,
@@ -363,10 +365,28 @@ async fn submit_event(
     clerk(&town, &peer)?;
     blocking(move || {
         let mut registry = lock(&town.registry);
-        let applied = registry.submit(&body, now()?).map_err(|e| match e {
-            StoreError::Refused(refusal) => ApiError::refused(format!("refused: {refusal}")),
-            other => ApiError::from(anyhow::Error::from(other)),
-        })?;
+        let applied = match registry.submit(&body, now()?) {
+            Ok(applied) => applied,
+            Err(StoreError::Refused(refusal)) => {
+                use registry_core::rules::Refusal;
+                // A signature that does not verify, a key without authority or another town's
+                // event at a town's own counter is how a forgery looks: record it.
+                if matches!(
+                    refusal,
+                    Refusal::Unsigned(_)
+                        | Refusal::Unauthorised(_)
+                        | Refusal::WrongMunicipality { .. }
+                ) {
+                    lock(&town.journal).alert(
+                        "unauthorised-event",
+                        &peer.identity.to_uri(),
+                        &refusal.to_string(),
+                    )?;
+                }
+                return Err(ApiError::refused(format!("refused: {refusal}")));
+            }
+            Err(other) => return Err(anyhow::Error::from(other).into()),
+        };
         let (kind, resident) = match &applied.effect {
             Effect::Genesis(_) => ("genesis", None),
             Effect::Enrol(_) => ("enrolment", None),
@@ -702,6 +722,13 @@ async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Sta
     .await
 }
 
+async fn alerts(
+    State(town): State<Shared>,
+    _peer: net::Peer,
+) -> Result<Json<Vec<super::journal::Alert>>, ApiError> {
+    blocking(move || Ok(Json(lock(&town.journal).alerts()?))).await
+}
+
 /// Runs a municipal node until `shutdown`.
 pub async fn run(
     config: Arc<NodeConfig>,
@@ -720,12 +747,14 @@ pub async fn run(
         .route("/v1/copies", post(copy))
         .route("/v1/move-outs/{code}", get(move_out_certificate))
         .route("/v1/status", get(status))
+        .route("/v1/alerts", get(alerts))
         .with_state(town.clone());
     let network = Router::new()
         .route("/v1/wide-area/copies", post(wide_area_copy))
         .route("/v1/move-notices", post(move_notice))
         .route("/v1/replication/batch", get(pull))
         .route("/v1/status", get(status))
+        .route("/v1/alerts", get(alerts))
         .with_state(town.clone());
     let public = tlog_http::server::router(town.dir.tiles(), "/registry")
         .merge(tlog_http::server::router(town.provision_tiles.clone(), "/provisions"));
