@@ -38,6 +38,9 @@ pub struct Town {
     identity: pki::Identity,
     dir: RegistryDir,
     registry: Mutex<Registry>,
+    /// A second connection to the registry database, for integration: the log's tiles are
+    /// built (and the witnesses asked) without holding up the counter.
+    integrator: Mutex<rusqlite::Connection>,
     journal: Mutex<Journal>,
     /// The registry log's key: signs its checkpoints, copies and batch checkpoints.
     node_key: Signer,
@@ -67,6 +70,8 @@ impl Town {
             bail!("node.toml's national key is not the registry's");
         }
         let registry = dir.registry()?;
+        let integrator = rusqlite::Connection::open(config.dir.join(crate::registrydir::DATABASE))?;
+        tlog_store::entries::configure(&integrator)?;
         let journal = Journal::open(&config.dir.join(super::NODE_DB))?;
         let key_path = config.dir.join(&dir.config.key);
         let node_key = super::node_signer(&key_path, &config.origin)?;
@@ -96,6 +101,7 @@ impl Town {
             config,
             dir,
             registry: Mutex::new(registry),
+            integrator: Mutex::new(integrator),
             journal: Mutex::new(journal),
             node_key,
             registry_signer,
@@ -116,8 +122,8 @@ impl Town {
     /// quorum has cosigned it (the previous one stands otherwise).
     fn integrate(&self) -> Result<()> {
         {
-            let mut registry = lock(&self.registry);
-            let conn = &*registry.connection();
+            let conn = lock(&self.integrator);
+            let conn = &*conn;
             let tiles = self.dir.tiles();
             let quorum = self.config.witness_quorum;
             let mut cosign = |integration: &tlog_store::integrate::Integration| {
