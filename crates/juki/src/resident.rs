@@ -367,7 +367,7 @@ impl Identity {
 }
 
 /// The snapshot after `current` for `reason`, with the identity fields unchanged.
-fn next_snapshot(
+pub fn next_snapshot(
     current: &IdentityRecordParts,
     reason: ChangeReason,
     effective: Date,

@@ -253,17 +253,5 @@ pub fn change(town: MunicipalityCode, record: IdentityRecordParts) -> Change {
     }
 }
 
-/// The next snapshot of `current` for a change of `reason` on `date`.
-pub fn next(
-    current: &IdentityRecordParts,
-    reason: ChangeReason,
-    date: Date,
-) -> Result<IdentityRecordParts> {
-    let mut record = current.clone();
-    record.latest_change = ChangeInfo::new(reason, date);
-    record.history_number = current.history_number.next().context("history number overflow")?;
-    if reason.family() == registry_domain::ReasonFamily::Deletion {
-        record.status = RecordStatus::Closed { reason };
-    }
-    Ok(record)
-}
+/// The next snapshot of `current` for a change of `reason` on `date` (as the local CLI makes it).
+pub use crate::resident::next_snapshot as next;
