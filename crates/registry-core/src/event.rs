@@ -395,12 +395,7 @@ fn change_text(c: &Change) -> String {
                 RecordStatus::Closed { .. } => "closed",
             },
         )
-        .field("name", record.name.name())
-        .field("reading", record.name.reading())
-        .optional("former-name", record.name.former().map(FormerSurname::surname))
-        .optional("former-reading", record.name.former().map(FormerSurname::reading))
-        .field("birth", record.birth_date)
-        .field("sex", record.sex)
+        .identity(&record.name, record.birth_date, record.sex)
         .field("address-municipality", record.address.municipality())
         .field("address", record.address.rest())
         .optional("individual-number", record.individual_number)

@@ -141,6 +141,23 @@ impl Writer {
         self
     }
 
+    /// Adds the identity fields every document about a person carries, in this order: `name`,
+    /// `reading`, `former-name` and `former-reading` where recorded, `birth`, `sex`.
+    pub fn identity(
+        &mut self,
+        name: &registry_domain::Name,
+        birth: registry_domain::Date,
+        sex: registry_domain::Sex,
+    ) -> &mut Writer {
+        use registry_domain::FormerSurname;
+        self.field("name", name.name())
+            .field("reading", name.reading())
+            .optional("former-name", name.former().map(FormerSurname::surname))
+            .optional("former-reading", name.former().map(FormerSurname::reading))
+            .field("birth", birth)
+            .field("sex", sex)
+    }
+
     /// The finished body.
     pub fn finish(&self) -> String {
         self.text.clone()

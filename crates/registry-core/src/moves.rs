@@ -46,7 +46,7 @@
 //! ```
 
 use registry_domain::{
-    ChangeReason, Date, FormerSurname, MunicipalityCode, Name, RecordStatus, ResidentCode, Sex,
+    ChangeReason, Date, MunicipalityCode, Name, RecordStatus, ResidentCode, Sex,
 };
 use tlog::Hash;
 use tlog::note::Note;
@@ -170,12 +170,7 @@ impl MoveOutCertificate {
             .field("to", self.to)
             .field("resident", self.resident)
             .field("event", self.event.to_base64())
-            .field("name", self.name.name())
-            .field("reading", self.name.reading())
-            .optional("former-name", self.name.former().map(FormerSurname::surname))
-            .optional("former-reading", self.name.former().map(FormerSurname::reading))
-            .field("birth", self.birth)
-            .field("sex", self.sex)
+            .identity(&self.name, self.birth, self.sex)
             .field("moved-out", self.moved_out)
             .field("time", self.time)
             .finish()

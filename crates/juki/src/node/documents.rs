@@ -4,7 +4,7 @@
 //! Texts use the registry events' `key value` format.
 
 use registry_core::fields::Writer;
-use registry_domain::{FormerSurname, IdentityRecordParts, RecordStatus};
+use registry_domain::{IdentityRecordParts, RecordStatus};
 use serde::{Deserialize, Serialize};
 
 /// The copy's first line.
@@ -57,12 +57,7 @@ pub fn copy_text(
         .field("municipality", municipality)
         .field("resident", record.resident_code)
         .field("status", status(record))
-        .field("name", record.name.name())
-        .field("reading", record.name.reading())
-        .optional("former-name", record.name.former().map(FormerSurname::surname))
-        .optional("former-reading", record.name.former().map(FormerSurname::reading))
-        .field("birth", record.birth_date)
-        .field("sex", record.sex)
+        .identity(&record.name, record.birth_date, record.sex)
         .field("address", record.address.full_text())
         .field("reason", record.latest_change.reason())
         .field("effective", record.latest_change.date())
