@@ -218,6 +218,12 @@ async fn scenario(network: &Network, residents: u64) -> bool {
         let _ =
             step!("the move notice (転入通知) is recorded at 下諏訪町", notice_recorded(network));
     }
+    let _ = step!("every town has published a checkpoint of all its events", async {
+        for clerk in &clerks {
+            published(clerk, Duration::from_secs(30)).await?;
+        }
+        anyhow::Ok(())
+    });
     let _ = step!(
         "every tier agrees: the same checkpoints at the towns, the prefecture and the national node",
         agree(network, Duration::from_secs(60))
@@ -368,6 +374,25 @@ async fn agency(network: &Network, resident: &registry_domain::IdentityRecordPar
             response.text()
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until a town's published checkpoint covers every event in its registry log.
+async fn published(clerk: &Clerk, within: Duration) -> Result<()> {
+    let deadline = Instant::now() + within;
+    loop {
+        let status = clerk.status().await?;
+        let published = status.logs.values().next().copied();
+        if published.is_some() && published == status.events {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "{} has published {published:?} of {:?} events",
+            clerk.code,
+            status.events
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

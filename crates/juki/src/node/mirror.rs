@@ -213,8 +213,10 @@ impl Mirror {
         Ok(Accepted::Applied { size: checked.size, root: checked.root })
     }
 
-    /// A batch the replica already holds: the same events (checked by the root at its end)
-    /// are a harmless resend; other events at those positions are a fork.
+    /// A batch the replica already holds: the same events (its checkpoint is the tree held
+    /// here, and each event is the one held at its index) are a harmless resend; another
+    /// checkpoint at that size is a fork, and other events under the held checkpoint are
+    /// refused like events that do not reproduce their checkpoint.
     fn resend(&self, batch: &Batch, have: u64, root: Hash) -> Result<Accepted, Refused> {
         let policy = Policy { log_keys: vec![self.vkey.clone()], witnesses: Vec::new(), quorum: 0 };
         let verified =
@@ -225,14 +227,31 @@ impl Mirror {
                 }
             })?;
         let end = batch.end();
+        let size = verified.checkpoint.size;
+        if size != end {
+            let error = BatchError::SizeMismatch { from: batch.from, end, size };
+            return Err(Refused::Invalid { kind: "malformed-batch", message: error.to_string() });
+        }
         let ours = if end == have { root } else { root_at(&self.tiles, self.tiles_size()?, end)? };
-        if verified.checkpoint.size != end || verified.checkpoint.root != ours {
+        if verified.checkpoint.root != ours {
             return Err(Refused::Invalid {
                 kind: "fork",
                 message: format!(
                     "a batch for {} ending at {end} carries a checkpoint that is not the tree \
                      this node holds: the town's node signed two different histories",
                     self.code
+                ),
+            });
+        }
+        // The checkpoint is the tree held here; the events must be the ones it covers.
+        let held = self.registry.events(batch.from, end).map_err(anyhow::Error::from)?;
+        if let Some(i) = held.iter().zip(&batch.events).position(|(h, e)| h != e.as_bytes()) {
+            return Err(Refused::Invalid {
+                kind: "wrong-root",
+                message: format!(
+                    "event {i} of the resent batch (log index {}) is not the event this node \
+                     holds there: the events do not reproduce the town's checkpoint",
+                    batch.from + i as u64
                 ),
             });
         }

@@ -48,7 +48,21 @@ pub struct Town {
     provision_signer: NoteSigner,
     provision_tiles: TileDir,
     client: net::Client,
-    witnesses: Vec<(String, tlog_http::witness_client::WitnessClient, VerifierKey)>,
+    witnesses: Witnesses,
+}
+
+/// The witnesses' clients: URL, client, cosignature key. Each client owns a small runtime,
+/// which must not be dropped on an async worker thread (tokio panics, and a node that fails to
+/// start would panic instead of saying why); they are dropped on a thread of their own.
+struct Witnesses(Vec<(String, tlog_http::witness_client::WitnessClient, VerifierKey)>);
+
+impl Drop for Witnesses {
+    fn drop(&mut self) {
+        let clients = std::mem::take(&mut self.0);
+        if !clients.is_empty() {
+            let _ = std::thread::spawn(move || drop(clients)).join();
+        }
+    }
 }
 
 impl Town {
@@ -94,7 +108,7 @@ impl Town {
             })
             .collect::<Result<_>>()?;
         Ok(Town {
-            witnesses,
+            witnesses: Witnesses(witnesses),
             identity: config.identity()?,
             code,
             provision_tiles: TileDir::new(config.dir.join(super::PROVISION_TILES)),
@@ -127,11 +141,11 @@ impl Town {
             let tiles = self.dir.tiles();
             let quorum = self.config.witness_quorum;
             let mut cosign = |integration: &tlog_store::integrate::Integration| {
-                if self.witnesses.is_empty() {
+                if self.witnesses.0.is_empty() {
                     return Ok(integration.checkpoint.clone());
                 }
                 let mut cosignatures = Vec::new();
-                for (url, client, vkey) in &self.witnesses {
+                for (url, client, vkey) in &self.witnesses.0 {
                     match crate::log::ask_witness(&tiles, integration, client, vkey) {
                         Ok(signature) => cosignatures.push(signature),
                         Err(reason) => eprintln!("witness {url} did not cosign: {reason}"),
@@ -702,6 +716,8 @@ pub struct Status {
     pub acked: Option<u64>,
     /// For a municipality: unused codes in its pool.
     pub pool: Option<u64>,
+    /// For a municipality: events in its registry log, published or not yet.
+    pub events: Option<u64>,
     /// Alerts recorded.
     pub alerts: usize,
 }
@@ -713,7 +729,11 @@ async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Sta
             town.config.origin.clone(),
             tiles_size(&town.dir.tiles(), &town.dir.vkey()?, &town.config.origin)?,
         );
-        let pool = lock(&town.registry).pool_remaining().map_err(anyhow::Error::from)?;
+        let (pool, events) = {
+            let registry = lock(&town.registry);
+            let pool = registry.pool_remaining().map_err(anyhow::Error::from)?;
+            (pool, registry.log_size().map_err(anyhow::Error::from)?)
+        };
         let journal = lock(&town.journal);
         let acked = journal.ack(&town.config.origin, &town.upstream().identity)?.map(|(s, _)| s);
         Ok(Json(Status {
@@ -722,6 +742,7 @@ async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Sta
             logs,
             acked,
             pool: Some(pool),
+            events: Some(events),
             alerts: journal.alerts()?.len(),
         }))
     })
@@ -733,6 +754,24 @@ async fn alerts(
     _peer: net::Peer,
 ) -> Result<Json<Vec<super::journal::Alert>>, ApiError> {
     blocking(move || Ok(Json(lock(&town.journal).alerts()?))).await
+}
+
+/// The office API's status: like every office endpoint, for this town's consoles only.
+async fn office_status(
+    State(town): State<Shared>,
+    peer: net::Peer,
+) -> Result<Json<Status>, ApiError> {
+    clerk(&town, &peer)?;
+    status(State(town), peer).await
+}
+
+/// The office API's alerts: for this town's consoles only.
+async fn office_alerts(
+    State(town): State<Shared>,
+    peer: net::Peer,
+) -> Result<Json<Vec<super::journal::Alert>>, ApiError> {
+    clerk(&town, &peer)?;
+    alerts(State(town), peer).await
 }
 
 /// Runs a municipal node until `shutdown`.
@@ -752,8 +791,8 @@ pub async fn run(
         .route("/v1/residents/{code}", get(lookup))
         .route("/v1/copies", post(copy))
         .route("/v1/move-outs/{code}", get(move_out_certificate))
-        .route("/v1/status", get(status))
-        .route("/v1/alerts", get(alerts))
+        .route("/v1/status", get(office_status))
+        .route("/v1/alerts", get(office_alerts))
         .with_state(town.clone());
     let network = Router::new()
         .route("/v1/wide-area/copies", post(wide_area_copy))

@@ -565,6 +565,7 @@ async fn status(State(hub): State<Shared>, _peer: net::Peer) -> Result<Json<Stat
             logs,
             acked: None,
             pool: None,
+            events: None,
             alerts: journal.alerts()?.len(),
         }))
     })
