@@ -43,12 +43,61 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         batch: usize,
     },
+    /// Network figures: propagation latency town → national (p50/p99) under a steady load, and
+    /// the national node's rate of verified changes ingested (in process and end to end through
+    /// real nodes on loopback), beside this machine's Ed25519 verification rate.
+    Network {
+        /// Changes per second submitted across the three towns while propagation is measured
+        /// (default: about 5× the whole country's busiest hour; the run prints why).
+        #[arg(long, default_value_t = 50.0)]
+        rate: f64,
+        /// How long that load runs, in seconds.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Births loaded into the towns for the end-to-end ingest figure (0: skip it).
+        #[arg(long, default_value_t = 60_000)]
+        ingest: u64,
+        /// Births replicated in process for the national node's ingest figure (0: skip it).
+        #[arg(long, default_value_t = 40_000)]
+        replicate: u64,
+        /// Events per batch in process (the nodes send at most 4,096).
+        #[arg(long, default_value_t = 4096)]
+        batch: usize,
+        /// Milliseconds between polls of the upper nodes' mirror checkpoints.
+        #[arg(long, default_value_t = 5)]
+        poll_ms: u64,
+        /// Seconds `openssl speed ed25519` runs.
+        #[arg(long, default_value_t = 3)]
+        openssl_seconds: u64,
+        /// Where to build the network (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
     match command {
         BenchCommand::Log { entries, writers, dir } => bench_log(entries, writers, dir),
         BenchCommand::Registry { residents, batch } => crate::bench_registry::run(residents, batch),
+        BenchCommand::Network {
+            rate,
+            seconds,
+            ingest,
+            replicate,
+            batch,
+            poll_ms,
+            openssl_seconds,
+            dir,
+        } => crate::bench_network::run(crate::bench_network::Options {
+            rate,
+            seconds,
+            ingest,
+            replicate,
+            batch,
+            poll: Duration::from_millis(poll_ms),
+            openssl_seconds,
+            dir,
+        }),
     }
 }
 

@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod bench;
+mod bench_network;
 mod bench_registry;
 mod code_cmd;
 mod demo;
