@@ -116,11 +116,17 @@ impl CheckpointSigner for Received<'_> {
     }
 }
 
+/// Where the replica of `code` under `dir` keeps its tiles.
+pub fn tiles_of(dir: &Path, code: &str) -> TileDir {
+    TileDir::new(dir.join(code).join("tlog"))
+}
+
 impl Mirror {
     /// Opens the replica of `town` under `dir`, creating it when new.
     pub fn open(dir: &Path, town: &Town, national: &VerifierKey) -> Result<Mirror> {
         let code = MunicipalityCode::parse(&town.code)?;
         let vkey = VerifierKey::parse(&town.vkey)?;
+        let tiles = tiles_of(dir, &town.code);
         let dir = dir.join(&town.code);
         fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("registry.db");
@@ -129,13 +135,7 @@ impl Mirror {
         } else {
             Registry::create(&path, code, national)?
         };
-        Ok(Mirror {
-            code,
-            origin: town.origin.clone(),
-            vkey,
-            registry,
-            tiles: TileDir::new(dir.join("tlog")),
-        })
+        Ok(Mirror { code, origin: town.origin.clone(), vkey, registry, tiles })
     }
 
     /// What the replica holds: size and root.

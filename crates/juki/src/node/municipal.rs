@@ -782,7 +782,10 @@ pub async fn run(
     let town = Arc::new(tokio::task::block_in_place(|| Town::open(config.clone()))?);
     {
         let town = town.clone();
-        tokio::task::spawn_blocking(move || town.integrate()).await??;
+        // A witness that cannot be reached yet delays publication; it does not stop the node.
+        if let Err(e) = tokio::task::spawn_blocking(move || town.integrate()).await? {
+            eprintln!("{}: the first checkpoint is not published yet: {e:#}", config.name);
+        }
     }
 
     let office = Router::new()

@@ -584,11 +584,12 @@ async fn mirror_checkpoint(
     State(hub): State<Shared>,
     Path(code): Path<String>,
 ) -> Result<Bytes, ApiError> {
-    let mirror = hub
-        .mirrors
-        .get(&code)
-        .ok_or_else(|| ApiError::not_found(format!("{code} is not mirrored here")))?;
-    let tiles = lock(mirror).tiles.clone();
+    if !hub.mirrors.contains_key(&code) {
+        return Err(ApiError::not_found(format!("{code} is not mirrored here")));
+    }
+    // Read from the tile directory without the mirror's lock, which a batch holds while it
+    // is verified: the checkpoint file is replaced atomically.
+    let tiles = super::mirror::tiles_of(&hub.config.dir.join("mirrors"), &code);
     blocking(move || {
         tiles
             .read_checkpoint()
