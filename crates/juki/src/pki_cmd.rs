@@ -40,8 +40,9 @@ pub struct IdentityArgs {
     /// The role: municipal, prefecture, national, witness, agency or console.
     #[arg(long)]
     role: String,
-    /// The role's code: a municipality code (municipal, e.g. 204072), a prefecture number
-    /// (prefecture, e.g. 20) or an agency id (agency). The other roles have none.
+    /// The role's code: a municipality code (municipal, and console for the town's office,
+    /// e.g. 204072), a prefecture number (prefecture, e.g. 20) or an agency id (agency). The
+    /// national and witness roles have none.
     #[arg(long)]
     code: Option<String>,
     /// A DNS name or IP address the certificate is valid for (repeatable; none for a client).
