@@ -462,10 +462,10 @@ fn in_process(
         url: "https://127.0.0.1:9".into(),
     };
     let mut mirror = Mirror::open(&dir.join("mirrors"), &town_entry, &national.verifier())?;
-    let mut journal = Journal::open(&dir.join("node.db"))?;
+    let journal = std::sync::Mutex::new(Journal::open(&dir.join("node.db"))?);
     let start = Instant::now();
     for batch in &batches {
-        match mirror.accept(batch, &mut journal, &mut |_| Ok(())) {
+        match mirror.accept(batch, &journal) {
             Ok(Accepted::Applied { .. }) => {}
             Ok(other) => bail!("the replica did not apply a batch: {other:?}"),
             Err(refused) => bail!("the replica refused a batch: {refused:?}"),

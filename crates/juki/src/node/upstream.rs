@@ -25,7 +25,7 @@ use tlog::note::{Signer, VerifierKey};
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 
-use super::config::{NodeConfig, NodeRole};
+use super::config::{NodeConfig, NodeRole, Peer};
 use super::documents::{Provision, RecordJson};
 use super::journal::Journal;
 use super::mirror::{Accepted, Forward, Mirror, Refused};
@@ -114,22 +114,27 @@ impl Hub {
 
     /// Verifies and applies a batch; returns the answer to send.
     fn receive(&self, batch: &Batch, peer: &str) -> Result<(StatusCode, BatchAnswer), ApiError> {
-        let _apply = lock(&self.apply);
+        // Batches of different towns are verified and applied in parallel, each under its own
+        // mirror's lock. At the national node a batch that moves someone in is applied alone,
+        // so that the check that nobody is active in two towns sees a settled picture.
+        let _apply = (self.national_key.is_some() && has_move_in(batch)).then(|| lock(&self.apply));
         let mirror = self.mirrors.get(&batch.municipality).ok_or_else(|| {
             ApiError::forbidden(format!("this node does not mirror {}", batch.municipality))
         })?;
         let moves = self.moves_in(batch)?;
         let mut mirror = lock(mirror);
         let origin = mirror.origin.clone();
-        let mut journal = lock(&self.journal);
-        let mut precheck = |_: &[u8]| Ok(());
-        let outcome = mirror.accept(batch, &mut journal, &mut precheck);
+        let outcome = mirror.accept(batch, &self.journal);
         let (status, label, size, root) = match outcome {
             Ok(Accepted::Applied { size, root }) => (StatusCode::OK, "applied", size, root),
             Ok(Accepted::Holds { size, root }) => (StatusCode::OK, "holds", size, root),
             Err(Refused::Behind { have, root }) => (StatusCode::OK, "holds", have, root),
             Err(Refused::Invalid { kind, message }) => {
-                journal.alert(kind, peer, &format!("{}: {message}", batch.municipality))?;
+                lock(&self.journal).alert(
+                    kind,
+                    peer,
+                    &format!("{}: {message}", batch.municipality),
+                )?;
                 return Err(ApiError::refused(format!(
                     "batch {}..{} of {} refused; nothing was applied: {message}",
                     batch.from,
@@ -139,7 +144,6 @@ impl Hub {
             }
             Err(Refused::Internal(e)) => return Err(e.into()),
         };
-        drop(journal);
         drop(mirror);
         if label == "applied" {
             lock(&self.heard).insert(batch.municipality.clone(), Instant::now());
@@ -329,38 +333,53 @@ impl Hub {
         }
     }
 
-    /// One forwarding round to the national node, for every mirror.
+    /// One forwarding round to the national node: every mirror's next batch, the towns in
+    /// parallel. Returns whether anything was sent; the first failure is reported after every
+    /// town had its turn.
     async fn forward(self: &Arc<Self>) -> Result<bool> {
         let Some(upstream) = self.config.upstream.clone() else { return Ok(false) };
+        let rounds = self.mirrors.keys().map(|code| self.forward_town(code.clone(), &upstream));
         let mut sent = false;
-        for code in self.mirrors.keys() {
-            let hub = self.clone();
-            let (code, identity) = (code.clone(), upstream.identity.clone());
-            let max = self.config.max_batch;
-            let batch = tokio::task::spawn_blocking(move || -> Result<Option<Batch>> {
-                let mut mirror = lock(hub.mirrors.get(&code).expect("mirrored"));
-                let journal = lock(&hub.journal);
-                let acked = journal.ack(&mirror.origin, &identity)?.map_or(0, |(s, _)| s);
-                let mut source = Forward { mirror: &mut mirror, journal: &journal };
-                next_batch(&code, &mut source, acked, max)
-            })
-            .await??;
-            let Some(batch) = batch else { continue };
-            let answer = send_batch(&self.client, &upstream, &batch).await?;
-            let hub = self.clone();
-            let upstream = upstream.clone();
-            tokio::task::spawn_blocking(move || -> Result<()> {
-                let mirror = lock(hub.mirrors.get(&batch.municipality).expect("mirrored"));
-                let vkey = VerifierKey::parse(&upstream.vkey)?;
-                let covered = mirror.tiles_size()?;
-                let (size, receipt) =
-                    acknowledge(answer, &batch, &mirror.origin, &vkey, &mirror.tiles, covered)?;
-                lock(&hub.journal).set_ack(&mirror.origin, &upstream.identity, size, &receipt)
-            })
-            .await??;
-            sent = true;
+        let mut failure = None;
+        for result in futures_util::future::join_all(rounds).await {
+            match result {
+                Ok(s) => sent |= s,
+                Err(e) => failure = failure.or(Some(e)),
+            }
         }
-        Ok(sent)
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
+    }
+
+    /// Sends one town's next batch to the national node and records its receipt.
+    async fn forward_town(self: &Arc<Self>, code: String, upstream: &Peer) -> Result<bool> {
+        let hub = self.clone();
+        let identity = upstream.identity.clone();
+        let max = self.config.max_batch;
+        let batch = tokio::task::spawn_blocking(move || -> Result<Option<Batch>> {
+            let mut mirror = lock(hub.mirrors.get(&code).expect("mirrored"));
+            let acked = lock(&hub.journal).ack(&mirror.origin, &identity)?.map_or(0, |(s, _)| s);
+            let journal = lock(&hub.journal);
+            let mut source = Forward { mirror: &mut mirror, journal: &journal };
+            next_batch(&code, &mut source, acked, max)
+        })
+        .await??;
+        let Some(batch) = batch else { return Ok(false) };
+        let answer = send_batch(&self.client, upstream, &batch).await?;
+        let hub = self.clone();
+        let upstream = upstream.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let mirror = lock(hub.mirrors.get(&batch.municipality).expect("mirrored"));
+            let vkey = VerifierKey::parse(&upstream.vkey)?;
+            let covered = mirror.tiles_size()?;
+            let (size, receipt) =
+                acknowledge(answer, &batch, &mirror.origin, &vkey, &mirror.tiles, covered)?;
+            lock(&hub.journal).set_ack(&mirror.origin, &upstream.identity, size, &receipt)
+        })
+        .await??;
+        Ok(true)
     }
 
     /// Delivers queued move notices.
@@ -383,6 +402,15 @@ impl Hub {
         }
         Ok(())
     }
+}
+
+/// Whether a batch holds a move-in (国内転入), by its events' reason line; the rules parse
+/// each event properly when they apply it.
+fn has_move_in(batch: &Batch) -> bool {
+    batch
+        .events
+        .iter()
+        .any(|e| e.starts_with("juki.change/v1\n") && e.contains("\nreason move-in\n"))
 }
 
 /// The move notice (転入通知) for a move-in note: to the town the certificate it carries names.
