@@ -47,8 +47,9 @@ pub struct Hub {
     /// When each town's last batch arrived (pushed or pulled).
     heard: Mutex<BTreeMap<String, Instant>>,
     journal: Mutex<Journal>,
-    /// Batches are verified and applied one at a time, so that the national node's
-    /// cross-town checks see a consistent picture.
+    /// Taken by a batch that moves someone in (national node): it is applied alone, so that
+    /// the check that nobody is active in two towns sees a settled picture. Other batches of
+    /// different towns are applied in parallel, each under its mirror's lock.
     apply: Mutex<()>,
     node_key: Signer,
     provision_signer: NoteSigner,
