@@ -952,7 +952,7 @@ fn end_to_end(
          and the prefecture restarted (resetting its retry back-off), and the national \
          node's\n  mirror checkpoints are polled until they cover everything (timed: national \
          ingest, over the network,\n  the prefecture sending its towns' batches of 4,096 \
-         in parallel, the national node verifying each).
+         in parallel, the national node verifying each)."
     );
     runtime.block_on(crate::demo::agree(network, Duration::from_secs(60)))?;
     procs.stop("national");
