@@ -892,7 +892,7 @@ impl SqlView<'_> {
         rows.into_iter()
             .map(|(vkey, role, enrolled, revoked)| {
                 Ok(Operator {
-                    key: VerifierKey::parse(&vkey)
+                    key: parse_key(&vkey)
                         .map_err(|e| StoreError::Corrupt(format!("operators table: {e}")))?,
                     role: role.parse::<Role>().map_err(|()| {
                         StoreError::Corrupt("operators table: unknown role".into())
@@ -903,6 +903,30 @@ impl SqlView<'_> {
             })
             .collect()
     }
+}
+
+/// Parses a stored verifier key, remembering the last few thousand: every event is decided
+/// against the operators and the admin key, and decoding a key (its curve point and ID) costs
+/// more than reading it. A pure function of the text, so the memo never goes stale.
+fn parse_key(text: &str) -> Result<VerifierKey, tlog::note::KeyError> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const KEPT: usize = 4096;
+    thread_local! {
+        static PARSED: RefCell<HashMap<String, VerifierKey>> = RefCell::new(HashMap::new());
+    }
+    if let Some(key) = PARSED.with(|p| p.borrow().get(text).cloned()) {
+        return Ok(key);
+    }
+    let key = VerifierKey::parse(text)?;
+    PARSED.with(|p| {
+        let mut parsed = p.borrow_mut();
+        if parsed.len() >= KEPT {
+            parsed.clear();
+        }
+        parsed.insert(text.to_owned(), key.clone());
+    });
+    Ok(key)
 }
 
 impl RegistryView for SqlView<'_> {
@@ -917,8 +941,7 @@ impl RegistryView for SqlView<'_> {
                 .query_row("SELECT value FROM meta WHERE key = 'admin'", [], |r| r.get(0))
                 .optional()?;
             text.map(|t| {
-                VerifierKey::parse(&t)
-                    .map_err(|e| StoreError::Corrupt(format!("meta admin key: {e}")))
+                parse_key(&t).map_err(|e| StoreError::Corrupt(format!("meta admin key: {e}")))
             })
             .transpose()
         };
