@@ -781,3 +781,36 @@ pub async fn run(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::clerk::{change, synthetic};
+    use registry_domain::ResidentCode;
+
+    fn batch_of(reasons: &[ChangeReason]) -> Batch {
+        let town = MunicipalityCode::parse("204072").unwrap();
+        let events = reasons
+            .iter()
+            .enumerate()
+            .map(|(i, &reason)| {
+                let code = ResidentCode::from_ten_digits(1_000 + i as u64).unwrap();
+                let record = synthetic(code, town, i as u64, reason, None).unwrap();
+                Event::Change(change(town, record)).to_text()
+            })
+            .collect();
+        Batch {
+            municipality: town.to_string(),
+            from: 0,
+            checkpoint: String::new(),
+            proof: Vec::new(),
+            events,
+        }
+    }
+
+    #[test]
+    fn only_batches_with_a_move_in_are_applied_alone() {
+        assert!(!has_move_in(&batch_of(&[ChangeReason::Birth, ChangeReason::MoveInFromAbroad])));
+        assert!(has_move_in(&batch_of(&[ChangeReason::Birth, ChangeReason::MoveIn])));
+    }
+}
