@@ -30,7 +30,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use registry_core::event::{CodeBlock, Enrolment, Event, Genesis, Role};
 use registry_domain::{ChangeReason, MunicipalityCode, ResidentCode};
 use registry_store::Registry;
-use tlog::note::{KeyKind, Note, Signer};
+use tlog::note::{KeyKind, Signer};
 use tlog_store::integrate::{NoteSigner, checkpoint_body};
 use tlog_store::tiledir::TileDir;
 
@@ -296,15 +296,9 @@ fn openssl_verify_rate(seconds: u64) -> Result<f64> {
         .context("no Ed25519 verify/s figure in openssl speed's output")
 }
 
-fn signed(text: &str, signer: &Signer) -> Result<Vec<u8>> {
-    let mut note = Note::new(text)?;
-    note.sign(signer)?;
-    Ok(note.to_bytes())
-}
-
 fn birth(town: MunicipalityCode, code: ResidentCode, i: u64, clerk: &Signer) -> Result<Vec<u8>> {
     let record = synthetic(code, town, i, ChangeReason::Birth, None)?;
-    signed(&Event::Change(change(town, record)).to_text(), clerk)
+    crate::node::sign_text(Event::Change(change(town, record)).to_text(), clerk)
 }
 
 /// `tlog::note::open` of a one-signature birth, on one core.
@@ -348,7 +342,7 @@ impl BatchSource for TownSource<'_> {
         }
         let end = self.size.min(limit);
         let root = root_at(&self.tiles, self.size, end)?;
-        let note = signed(&checkpoint_body(&self.origin, end, &root), self.key)?;
+        let note = crate::node::sign_text(checkpoint_body(&self.origin, end, &root), self.key)?;
         Ok(Some((end, note)))
     }
 
@@ -374,7 +368,7 @@ fn in_process(
     let count = options.replicate;
     ensure!(count < registry_core::event::MAX_BLOCK, "--replicate must be below one code block");
     let municipality = MunicipalityCode::parse("204072")?;
-    let now = crate::demo::clerk::now();
+    let now = crate::node::timestamp_now();
     let origin = "bench.juki.test/registry/204072".to_owned();
     let national = Signer::from_seed("national.bench.juki.test", KeyKind::Ed25519, [1; 32])?;
     let admin = Signer::from_seed("admin.204072.bench.juki.test", KeyKind::Ed25519, [2; 32])?;
@@ -390,12 +384,12 @@ fn in_process(
     let mut town = Registry::create(&dir.join("town.db"), municipality, &national.verifier())?;
     let first = 1_000_000_000u64;
     let setup = [
-        signed(
-            &Event::Genesis(Genesis { municipality, admin: admin.verifier(), time: now }).to_text(),
+        crate::node::sign_text(
+            Event::Genesis(Genesis { municipality, admin: admin.verifier(), time: now }).to_text(),
             &admin,
         )?,
-        signed(
-            &Event::Enrolment(Enrolment {
+        crate::node::sign_text(
+            Event::Enrolment(Enrolment {
                 municipality,
                 operator: clerk.verifier(),
                 role: Role::Clerk,
@@ -404,8 +398,8 @@ fn in_process(
             .to_text(),
             &admin,
         )?,
-        signed(
-            &Event::CodeBlock(CodeBlock {
+        crate::node::sign_text(
+            Event::CodeBlock(CodeBlock {
                 municipality,
                 first,
                 count: (count + 1).min(registry_core::event::MAX_BLOCK),
@@ -578,19 +572,8 @@ fn wait_listening(url: &str) -> Result<()> {
 
 /// Waits until every node answers and every town has a code block.
 async fn wait_ready(network: &Network, anonymous: &net::Client, clerks: &[Clerk]) -> Result<()> {
+    crate::demo::towns_ready(clerks).await?;
     let deadline = Instant::now() + Duration::from_secs(60);
-    for clerk in clerks {
-        loop {
-            match clerk.status().await {
-                Ok(status) if status.pool.unwrap_or(0) > 0 => break,
-                Ok(_) | Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await
-                }
-                Ok(_) => bail!("{} has no code block yet", clerk.code),
-                Err(e) => return Err(e.context(format!("{} does not answer", clerk.code))),
-            }
-        }
-    }
     for name in ["nagano", "national"] {
         wait_answers(network, anonymous, name, deadline).await?;
     }

@@ -4,7 +4,6 @@
 
 use anyhow::{Context as _, Result, bail};
 use registry_core::event::{Change, Event};
-use registry_core::time::Timestamp;
 use registry_domain::{
     Address, ChangeInfo, ChangeReason, Date, HistoryNumber, IdentityRecordParts, MunicipalityCode,
     Name, NameReading, PersonName, RecordStatus, ResidentCode, Sex,
@@ -189,14 +188,9 @@ fn encode(text: &str) -> String {
     out
 }
 
-/// The clock as events write it.
-pub fn now() -> Timestamp {
-    Timestamp::from_unix(crate::node::unix_now())
-}
-
 /// Today by the clock (UTC), as a date.
 pub fn today() -> Result<Date> {
-    Ok(Date::parse(&now().date_text())?)
+    Ok(Date::parse(&crate::node::timestamp_now().date_text())?)
 }
 
 const KANA: [&str; 20] = [
@@ -249,7 +243,7 @@ pub fn change(town: MunicipalityCode, record: IdentityRecordParts) -> Change {
         previous_code: None,
         moved_to: None,
         move_out: None,
-        time: now(),
+        time: crate::node::timestamp_now(),
     }
 }
 

@@ -178,7 +178,7 @@ async fn scenario(network: &Network, residents: u64) -> bool {
     };
     if step!(
         "every node is up and every town has a code block from the national node",
-        wait_ready(network, &clerks)
+        towns_ready(&clerks)
     )
     .is_err()
     {
@@ -247,7 +247,8 @@ async fn scenario(network: &Network, residents: u64) -> bool {
     ok
 }
 
-async fn wait_ready(network: &Network, clerks: &[Clerk]) -> Result<()> {
+/// Waits until every town answers its clerks and has a code block from the national node.
+pub async fn towns_ready(clerks: &[Clerk]) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     for clerk in clerks {
         loop {
@@ -261,7 +262,6 @@ async fn wait_ready(network: &Network, clerks: &[Clerk]) -> Result<()> {
             }
         }
     }
-    let _ = network;
     Ok(())
 }
 

@@ -90,12 +90,7 @@ impl Journal {
     /// Appends a record to the provision log; durable when this returns. Returns its index.
     pub fn append(&mut self, kind: &str, resident: Option<&str>, body: &[u8]) -> Result<u64> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let commitment = registry_store::commitment(body);
-        let index = entries::append_in(&tx, &[&commitment])?;
-        tx.execute(
-            "INSERT INTO records (idx, kind, resident, body) VALUES (?1, ?2, ?3, ?4)",
-            params![index as i64, kind, resident, body],
-        )?;
+        let index = record_in(&tx, kind, resident, body)?;
         tx.commit()?;
         Ok(index)
     }
@@ -206,12 +201,7 @@ impl Journal {
             "INSERT INTO allocations (first, municipality, count, note) VALUES (?1, ?2, ?3, ?4)",
             params![first as i64, municipality, count as i64, note],
         )?;
-        let commitment = registry_store::commitment(note);
-        let index = entries::append_in(&tx, &[&commitment])?;
-        tx.execute(
-            "INSERT INTO records (idx, kind, resident, body) VALUES (?1, 'code-block', NULL, ?2)",
-            params![index as i64, note],
-        )?;
+        let index = record_in(&tx, "code-block", None, note)?;
         tx.commit()?;
         Ok(index)
     }
@@ -230,12 +220,7 @@ impl Journal {
             params![move_in, municipality, note],
         )?;
         if inserted == 1 {
-            let commitment = registry_store::commitment(note);
-            let index = entries::append_in(&tx, &[&commitment])?;
-            tx.execute(
-                "INSERT INTO records (idx, kind, resident, body) VALUES (?1, 'move-notice', ?2, ?3)",
-                params![index as i64, resident, note],
-            )?;
+            record_in(&tx, "move-notice", Some(resident), note)?;
         }
         tx.commit()?;
         Ok(())
@@ -255,6 +240,22 @@ impl Journal {
         self.conn.execute("UPDATE notices SET delivered = 1 WHERE move_in = ?1", [move_in])?;
         Ok(())
     }
+}
+
+/// Appends a record to the provision log inside `tx`: its commitment as the public entry, the
+/// record itself in `records`. Returns its index.
+fn record_in(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    resident: Option<&str>,
+    body: &[u8],
+) -> Result<u64> {
+    let index = entries::append_in(tx, &[&registry_store::commitment(body)])?;
+    tx.execute(
+        "INSERT INTO records (idx, kind, resident, body) VALUES (?1, ?2, ?3, ?4)",
+        params![index as i64, kind, resident, body],
+    )?;
+    Ok(index)
 }
 
 impl tlog_store::entries::EntryReader for Journal {

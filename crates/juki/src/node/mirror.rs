@@ -145,8 +145,7 @@ impl Mirror {
 
     /// The size the replica's tiles cover (its last integrated checkpoint).
     pub fn tiles_size(&self) -> Result<u64> {
-        let Some(note) = self.tiles.read_checkpoint()? else { return Ok(0) };
-        Ok(VerifyOnly::new(self.vkey.clone(), &self.origin).open(&note)?.0)
+        super::published_size(&self.tiles, &self.vkey, &self.origin)
     }
 
     /// Verifies and applies a batch, all or nothing. The node database is locked only to keep

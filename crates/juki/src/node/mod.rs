@@ -52,6 +52,30 @@ pub fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// The node's clock as events and certificates write it.
+pub fn timestamp_now() -> registry_core::time::Timestamp {
+    registry_core::time::Timestamp::from_unix(unix_now())
+}
+
+/// Signs `text` as a note with one signature.
+pub fn sign_text(text: impl Into<String>, signer: &tlog::note::Signer) -> Result<Vec<u8>> {
+    let mut note = tlog::note::Note::new(text)?;
+    note.sign(signer)?;
+    Ok(note.to_bytes())
+}
+
+/// The size of a log's published checkpoint in `tiles` (0 before the first), verified with
+/// the log's key.
+pub fn published_size(
+    tiles: &TileDir,
+    vkey: &tlog::note::VerifierKey,
+    origin: &str,
+) -> Result<u64> {
+    use tlog_store::integrate::CheckpointVerifier as _;
+    let Some(note) = tiles.read_checkpoint()? else { return Ok(0) };
+    Ok(tlog_store::integrate::VerifyOnly::new(vkey.clone(), origin).open(&note)?.0)
+}
+
 /// The provision log's origin for a node whose main origin is `origin`.
 pub fn provision_origin(role: NodeRole, origin: &str) -> String {
     match role {

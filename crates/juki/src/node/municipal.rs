@@ -44,6 +44,8 @@ pub struct Town {
     journal: Mutex<Journal>,
     /// The registry log's key: signs its checkpoints, copies and batch checkpoints.
     node_key: Signer,
+    /// Its verifier key.
+    vkey: VerifierKey,
     registry_signer: NoteSigner,
     provision_signer: NoteSigner,
     provision_tiles: TileDir,
@@ -117,6 +119,7 @@ impl Town {
             registry: Mutex::new(registry),
             integrator: Mutex::new(integrator),
             journal: Mutex::new(journal),
+            vkey: node_key.verifier(),
             node_key,
             registry_signer,
             provision_signer,
@@ -196,7 +199,7 @@ impl Town {
         tokio::task::spawn_blocking(move || -> Result<()> {
             let vkey = VerifierKey::parse(&upstream.vkey)?;
             let tiles = town.dir.tiles();
-            let covered = tiles_size(&tiles, &town.dir.vkey()?, &town.config.origin)?;
+            let covered = super::published_size(&tiles, &town.vkey, &town.config.origin)?;
             let (size, receipt) =
                 acknowledge(answer, &batch, &town.config.origin, &vkey, &tiles, covered)?;
             lock(&town.journal).set_ack(&town.config.origin, &upstream.identity, size, &receipt)
@@ -236,7 +239,7 @@ impl Town {
         let town = self.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mut registry = lock(&town.registry);
-            match registry.submit(&response.body, now()?) {
+            match registry.submit(&response.body, crate::registrydir::now()?) {
                 Ok(_) => Ok(()),
                 // The block was already added (an answer to a repeated request).
                 Err(StoreError::Refused(refusal)) if refusal.to_string().contains("overlaps") => {
@@ -299,13 +302,6 @@ pub async fn send_batch(client: &net::Client, upstream: &Peer, batch: &Batch) ->
     })
 }
 
-/// The size covered by a log's tiles (its published checkpoint).
-fn tiles_size(tiles: &TileDir, vkey: &VerifierKey, origin: &str) -> Result<u64> {
-    use tlog_store::integrate::CheckpointVerifier as _;
-    let Some(note) = tiles.read_checkpoint()? else { return Ok(0) };
-    Ok(tlog_store::integrate::VerifyOnly::new(vkey.clone(), origin).open(&note)?.0)
-}
-
 /// The node's own registry log as the source of batches.
 struct Own<'a> {
     town: &'a Town,
@@ -331,9 +327,7 @@ impl BatchSource for Own<'_> {
         // size of its own tree; the root is read from the tiles).
         let root = root_at(&self.tiles, size, limit)?;
         let body = checkpoint_body(&self.town.config.origin, limit, &root);
-        let mut note = tlog::note::Note::new(body)?;
-        note.sign(&self.town.node_key)?;
-        Ok(Some((limit, note.to_bytes())))
+        Ok(Some((limit, super::sign_text(body, &self.town.node_key)?)))
     }
 
     fn tiles(&self) -> &TileDir {
@@ -341,12 +335,8 @@ impl BatchSource for Own<'_> {
     }
 
     fn tiles_size(&self) -> Result<u64> {
-        tiles_size(&self.tiles, &self.town.dir.vkey()?, &self.town.config.origin)
+        super::published_size(&self.tiles, &self.town.vkey, &self.town.config.origin)
     }
-}
-
-fn now() -> Result<registry_core::time::Timestamp> {
-    crate::registrydir::now()
 }
 
 type Shared = Arc<Town>;
@@ -385,7 +375,7 @@ async fn submit_event(
     clerk(&town, &peer)?;
     blocking(move || {
         let mut registry = lock(&town.registry);
-        let applied = match registry.submit(&body, now()?) {
+        let applied = match registry.submit(&body, crate::registrydir::now()?) {
             Ok(applied) => applied,
             Err(StoreError::Refused(refusal)) => {
                 use registry_core::rules::Refusal;
@@ -523,10 +513,7 @@ fn issue_copy(
         Some(&code.to_string()),
         provision.to_text().as_bytes(),
     )?;
-    let mut note = tlog::note::Note::new(copy_text(&town.code.to_string(), &record, index, time))
-        .map_err(|e| anyhow!(e))?;
-    note.sign(&town.node_key).map_err(|e| anyhow!(e))?;
-    Ok(note.to_bytes())
+    Ok(super::sign_text(copy_text(&town.code.to_string(), &record, index, time), &town.node_key)?)
 }
 
 async fn copy(
@@ -664,7 +651,7 @@ async fn move_notice(
     }
     blocking(move || {
         let mut registry = lock(&town.registry);
-        match registry.submit(&body, now()?) {
+        match registry.submit(&body, crate::registrydir::now()?) {
             Ok(_) => Ok("recorded\n"),
             Err(StoreError::Refused(refusal)) if refusal.to_string().contains("already") => {
                 Ok("already recorded\n")
@@ -727,7 +714,7 @@ async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Sta
         let mut logs = std::collections::BTreeMap::new();
         logs.insert(
             town.config.origin.clone(),
-            tiles_size(&town.dir.tiles(), &town.dir.vkey()?, &town.config.origin)?,
+            super::published_size(&town.dir.tiles(), &town.vkey, &town.config.origin)?,
         );
         let (pool, events) = {
             let registry = lock(&town.registry);

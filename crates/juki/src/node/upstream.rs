@@ -207,10 +207,10 @@ impl Hub {
     ) -> Result<()> {
         for &(i, code) in moves {
             let note = batch.events[i].as_bytes();
-            let notice =
-                notice_for(note, unix_time()).with_context(|| format!("move-in {code}"))?;
+            let notice = notice_for(note, super::timestamp_now())
+                .with_context(|| format!("move-in {code}"))?;
             let from = notice.municipality.to_string();
-            let signed = sign_text(&Event::MoveNotice(notice).to_text(), national)?;
+            let signed = super::sign_text(Event::MoveNotice(notice).to_text(), national)?;
             let key = tlog::hash::sha256(note).to_base64();
             lock(&self.journal).queue_notice(&key, &from, &signed, &code.to_string())?;
         }
@@ -235,9 +235,9 @@ impl Hub {
             municipality,
             first,
             count: BLOCK_SIZE,
-            time: unix_time(),
+            time: super::timestamp_now(),
         });
-        let note = sign_text(&block.to_text(), national)?;
+        let note = super::sign_text(block.to_text(), national)?;
         journal.allocate(town, first, BLOCK_SIZE, &note)?;
         Ok(note)
     }
@@ -280,10 +280,13 @@ impl Hub {
                 to.code.as_deref().unwrap_or("?")
             )));
         }
-        let certificate =
-            registry_core::moves::MoveOutCertificate::from_move_out(&note, &change, unix_time())
-                .map_err(|e| ApiError::refused(e.to_string()))?;
-        let signed = sign_text(&certificate.to_text(), national)?;
+        let certificate = registry_core::moves::MoveOutCertificate::from_move_out(
+            &note,
+            &change,
+            super::timestamp_now(),
+        )
+        .map_err(|e| ApiError::refused(e.to_string()))?;
+        let signed = super::sign_text(certificate.to_text(), national)?;
         let provision = Provision {
             kind: "move-out-certificate",
             resident: &code.to_string(),
@@ -361,8 +364,8 @@ impl Hub {
         let max = self.config.max_batch;
         let batch = tokio::task::spawn_blocking(move || -> Result<Option<Batch>> {
             let mut mirror = lock(hub.mirrors.get(&code).expect("mirrored"));
-            let acked = lock(&hub.journal).ack(&mirror.origin, &identity)?.map_or(0, |(s, _)| s);
             let journal = lock(&hub.journal);
+            let acked = journal.ack(&mirror.origin, &identity)?.map_or(0, |(s, _)| s);
             let mut source = Forward { mirror: &mut mirror, journal: &journal };
             next_batch(&code, &mut source, acked, max)
         })
@@ -429,16 +432,6 @@ fn notice_for(move_in: &[u8], time: registry_core::time::Timestamp) -> Result<Mo
         move_in: registry_core::moves::note_hash(move_in),
         time,
     })
-}
-
-fn unix_time() -> registry_core::time::Timestamp {
-    registry_core::time::Timestamp::from_unix(unix_now())
-}
-
-fn sign_text(text: &str, signer: &Signer) -> Result<Vec<u8>> {
-    let mut note = tlog::note::Note::new(text)?;
-    note.sign(signer)?;
-    Ok(note.to_bytes())
 }
 
 type Shared = Arc<Hub>;
