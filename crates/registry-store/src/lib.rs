@@ -19,11 +19,14 @@
 //! whole log through the rules and reports every way the tables, the events and the log
 //! entries differ from what the log says.
 
+use std::cell::RefCell;
 use std::path::Path;
 
 use registry_core::event::{Event, Role};
 use registry_core::moves::note_hash;
-use registry_core::rules::{CurrentEvent, Effect, Operator, Refusal, RegistryView, decide};
+use registry_core::rules::{
+    CurrentEvent, Effect, Operator, Refusal, RegistryView, decide, decide_prechecked,
+};
 use registry_core::state::RegistryState;
 use registry_core::time::Timestamp;
 use registry_domain::{IdentityRecordParts, MunicipalityCode, RecordStatus, ResidentCode, fold};
@@ -31,7 +34,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use sha2::{Digest, Sha256};
 use tlog::Hash;
 use tlog::merkle::Frontier;
-use tlog::note::VerifierKey;
+use tlog::note::{Prechecked, VerifierKey, Verifiers};
 use tlog_store::entries::{self, EntryReader};
 
 pub mod verify;
@@ -285,9 +288,8 @@ impl Registry {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let view = SqlView::new(&tx, self.municipality);
         let decided = decide(note, &view, &self.national, Some(now));
-        if let Some(failure) = view.failure() {
-            return Err(failure);
-        }
+        view.take_failure()?;
+        drop(view);
         let effect = decided?;
         let mut frontier = load_frontier(&tx)?;
         let index = append(&tx, note, &effect, &mut frontier)?;
@@ -308,15 +310,16 @@ impl Registry {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut frontier = load_frontier(&tx)?;
         let mut results = Vec::with_capacity(notes.len());
+        let view = SqlView::new(&tx, self.municipality);
+        let prechecked = precheck(notes, &view, &self.national);
+        view.take_failure()?;
         for note in notes {
-            let view = SqlView::new(&tx, self.municipality);
-            let decided = decide(note, &view, &self.national, Some(now));
-            if let Some(failure) = view.failure() {
-                return Err(failure);
-            }
+            let decided = decide_prechecked(note, &view, &self.national, Some(now), &prechecked);
+            view.take_failure()?;
             match decided {
                 Ok(effect) => {
                     let index = append(&tx, note, &effect, &mut frontier)?;
+                    view.applied(&effect);
                     results.push(Ok(Applied { index, effect }));
                 }
                 Err(refusal) => results.push(Err(refusal)),
@@ -340,20 +343,22 @@ impl Registry {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut frontier = load_frontier(&tx)?;
         let mut applied = Vec::with_capacity(notes.len());
+        let view = SqlView::new(&tx, self.municipality);
+        let prechecked = precheck(notes, &view, &self.national);
+        view.take_failure()?;
         for (position, note) in notes.iter().enumerate() {
-            let view = SqlView::new(&tx, self.municipality);
-            let decided = decide(note, &view, &self.national, None);
-            if let Some(failure) = view.failure() {
-                return Err(failure);
-            }
+            let decided = decide_prechecked(note, &view, &self.national, None, &prechecked);
+            view.take_failure()?;
             let effect = decided.map_err(|refusal| StoreError::BatchRefused {
                 position,
                 index: frontier.size(),
                 refusal,
             })?;
             let index = append(&tx, note, &effect, &mut frontier)?;
+            view.applied(&effect);
             applied.push(Applied { index, effect });
         }
+        drop(view);
         save_frontier(&tx, &frontier)?;
         Ok(Replication { tx, frontier, applied })
     }
@@ -409,7 +414,7 @@ impl Registry {
             let low = format!("{first:010}");
             let end = first + count;
             let high = if end < 10_000_000_000 { format!("{end:010}") } else { ":".to_owned() };
-            let used: i64 = self.conn.query_row(
+            let used: i64 = self.conn.row(
                 "SELECT (SELECT count(*) FROM residents WHERE code >= ?1 AND code < ?2)
                       + (SELECT count(*) FROM retired_codes WHERE code >= ?1 AND code < ?2)",
                 params![low, high],
@@ -536,9 +541,7 @@ impl Registry {
             let code = ResidentCode::from_ten_digits(base)
                 .map_err(|e| StoreError::Corrupt(format!("code block: {e}")))?;
             let used = view.code_ever_used(code);
-            if let Some(failure) = view.failed.borrow_mut().take() {
-                return Err(failure);
-            }
+            view.take_failure()?;
             if !used {
                 return Ok(code);
             }
@@ -564,11 +567,43 @@ impl Registry {
     }
 }
 
+/// One-row statements and writes through the connection's statement cache: the hot paths run
+/// the same few statements for every event, and parsing their SQL would cost more than running
+/// them.
+trait Cached {
+    /// `query_row` through a cached statement.
+    fn row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+    /// `execute` through a cached statement.
+    fn run<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+}
+
+impl Cached for Connection {
+    fn row<T, P: rusqlite::Params, F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn run<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+}
+
 /// Durability as for every log (WAL, `synchronous = FULL`), and a page cache large enough
 /// that the indexes of a large town stay in memory.
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     entries::configure(conn)?;
     conn.execute_batch("PRAGMA cache_size = -262144;")?;
+    // Every statement of the hot paths stays prepared (see [`Cached`]).
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(())
 }
 
@@ -576,9 +611,8 @@ fn configure(conn: &Connection) -> Result<(), StoreError> {
 /// entries if it is missing or does not match the entries' count.
 fn load_frontier(conn: &Connection) -> Result<Frontier, StoreError> {
     let size = conn.entry_count()?;
-    let stored: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'frontier'", [], |r| r.get(0))
-        .optional()?;
+    let stored: Option<String> =
+        conn.row("SELECT value FROM meta WHERE key = 'frontier'", [], |r| r.get(0)).optional()?;
     if let Some(frontier) =
         stored.as_deref().and_then(from_hex).and_then(|b| Frontier::from_bytes(&b))
         && frontier.size() == size
@@ -604,7 +638,7 @@ fn frontier_of_entries(conn: &Connection, size: u64) -> Result<Frontier, StoreEr
 }
 
 fn save_frontier(conn: &Connection, frontier: &Frontier) -> Result<(), StoreError> {
-    conn.execute(
+    conn.run(
         "INSERT OR REPLACE INTO meta (key, value) VALUES ('frontier', ?1)",
         [to_hex(&frontier.to_bytes())],
     )?;
@@ -623,7 +657,7 @@ fn from_hex(text: &str) -> Option<Vec<u8>> {
 }
 
 fn exists(conn: &Connection, query: &str, hash: &Hash) -> Result<bool, StoreError> {
-    Ok(conn.query_row(query, [hash.to_base64()], |r| r.get(0))?)
+    Ok(conn.row(query, [hash.to_base64()], |r| r.get(0))?)
 }
 
 /// Appends the event and its commitment, extends the frontier, and applies the effect to the
@@ -643,17 +677,17 @@ fn append(
         )));
     }
     frontier.push(tlog::leaf_hash(&commitment));
-    tx.execute("INSERT INTO events (idx, note) VALUES (?1, ?2)", params![index as i64, note])?;
+    tx.run("INSERT INTO events (idx, note) VALUES (?1, ?2)", params![index as i64, note])?;
     let idx = index as i64;
     match effect {
         Effect::Genesis(genesis) => {
-            tx.execute(
+            tx.run(
                 "INSERT INTO meta (key, value) VALUES ('admin', ?1)",
                 [genesis.admin.to_string()],
             )?;
         }
         Effect::Enrol(enrolment) => {
-            tx.execute(
+            tx.run(
                 "INSERT INTO operators (vkey, role, enrolled_at, enrolled_idx) VALUES (?1, ?2, ?3, ?4)",
                 params![
                     enrolment.operator.to_string(),
@@ -664,19 +698,19 @@ fn append(
             )?;
         }
         Effect::Revoke(revocation) => {
-            tx.execute(
+            tx.run(
                 "UPDATE operators SET revoked_idx = ?1 WHERE vkey = ?2",
                 params![idx, revocation.operator.to_string()],
             )?;
         }
         Effect::CodeBlock(block) => {
-            tx.execute(
+            tx.run(
                 "INSERT INTO code_blocks (idx, first, count) VALUES (?1, ?2, ?3)",
                 params![idx, block.first as i64, block.count as i64],
             )?;
         }
         Effect::MoveNotice(notice) => {
-            tx.execute(
+            tx.run(
                 "INSERT INTO move_notices (move_out, code, to_municipality, move_in, event_idx)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -692,7 +726,7 @@ fn append(
             let record = &change.record;
             let code = record.resident_code.to_string();
             if let Some(certificate) = move_out {
-                tx.execute(
+                tx.run(
                     "INSERT INTO move_ins (move_out, code, from_municipality, event_idx)
                      VALUES (?1, ?2, ?3, ?4)",
                     params![certificate.event.to_base64(), code, certificate.from.to_string(), idx],
@@ -700,22 +734,19 @@ fn append(
             }
             if let Some(previous) = change.previous_code {
                 let previous = previous.to_string();
-                tx.execute("DELETE FROM residents WHERE code = ?1", [&previous])?;
-                tx.execute(
-                    "UPDATE history SET code = ?1 WHERE code = ?2",
-                    params![code, previous],
-                )?;
-                tx.execute(
+                tx.run("DELETE FROM residents WHERE code = ?1", [&previous])?;
+                tx.run("UPDATE history SET code = ?1 WHERE code = ?2", params![code, previous])?;
+                tx.run(
                     "INSERT INTO retired_codes (code, replaced_by, event_idx) VALUES (?1, ?2, ?3)",
                     params![previous, code, idx],
                 )?;
             }
-            tx.execute(
+            tx.run(
                 "INSERT INTO history (code, number, event_idx) VALUES (?1, ?2, ?3)",
                 params![code, record.history_number.get(), idx],
             )?;
             let row = ResidentRow::of(record, index);
-            tx.execute(
+            tx.run(
                 "INSERT OR REPLACE INTO residents (code, history, status, name, reading,
                     former_name, former_reading, birth, sex, address_municipality, address,
                     individual_number, reason, effective, event_idx, name_key, reading_key,
@@ -786,7 +817,7 @@ impl ResidentRow {
 /// The change event stored at `idx`.
 fn change_at(conn: &Connection, idx: i64) -> Result<registry_core::event::Change, StoreError> {
     let note: Vec<u8> = conn
-        .query_row("SELECT note FROM events WHERE idx = ?1", [idx], |r| r.get(0))
+        .row("SELECT note FROM events WHERE idx = ?1", [idx], |r| r.get(0))
         .optional()?
         .ok_or_else(|| StoreError::Corrupt(format!("event {idx} is missing")))?;
     change_of(idx, &note)
@@ -809,13 +840,11 @@ fn current_note(
     code: ResidentCode,
 ) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
     let idx: Option<i64> = conn
-        .query_row("SELECT event_idx FROM residents WHERE code = ?1", [code.to_string()], |r| {
-            r.get(0)
-        })
+        .row("SELECT event_idx FROM residents WHERE code = ?1", [code.to_string()], |r| r.get(0))
         .optional()?;
     let Some(idx) = idx else { return Ok(None) };
     let note: Vec<u8> = conn
-        .query_row("SELECT note FROM events WHERE idx = ?1", [idx], |r| r.get(0))
+        .row("SELECT note FROM events WHERE idx = ?1", [idx], |r| r.get(0))
         .optional()?
         .ok_or_else(|| StoreError::Corrupt(format!("event {idx} is missing")))?;
     Ok(Some((idx as u64, note)))
@@ -835,18 +864,47 @@ fn record_of(
     Ok(Some(change.record))
 }
 
+/// The Ed25519 signatures of a batch by every key that may sign one of its events now (the
+/// operators, the admin key, the national key), verified together on every core
+/// ([`Prechecked`]). Signatures by operators enrolled within the batch, and any left out, are
+/// verified singly when the rules open their notes.
+fn precheck(notes: &[&[u8]], view: &SqlView<'_>, national: &VerifierKey) -> Prechecked {
+    use rayon::prelude::*;
+    let mut keys: Verifiers = view.operators().into_iter().map(|o| o.key).collect();
+    keys.extend(view.admin());
+    keys.push(national.clone());
+    notes
+        .par_chunks(tlog::precheck::CHUNK)
+        .map(|chunk| Prechecked::check(chunk, &keys))
+        .reduce(Prechecked::none, Prechecked::merge)
+}
+
 /// The registry as the rules see it, read from the tables inside the current transaction.
 /// The rules' view cannot fail, so the first read failure is kept in `failed` and the caller
-/// aborts the transaction with it after deciding.
+/// aborts the transaction with it after deciding ([`SqlView::take_failure`]).
+///
+/// Within one transaction the admin key, the operators and the code blocks are read once and
+/// kept: only the events that change them (genesis, enrolment, revocation, code block) clear
+/// them, through [`SqlView::applied`], which the writer calls after applying each event.
 struct SqlView<'a> {
     conn: &'a Connection,
     municipality: MunicipalityCode,
-    failed: std::cell::RefCell<Option<StoreError>>,
+    failed: RefCell<Option<StoreError>>,
+    admin: RefCell<Option<Option<VerifierKey>>>,
+    operators: RefCell<Option<Vec<Operator>>>,
+    blocks: RefCell<Option<Vec<(u64, u64)>>>,
 }
 
 impl<'a> SqlView<'a> {
     fn new(conn: &'a Connection, municipality: MunicipalityCode) -> SqlView<'a> {
-        SqlView { conn, municipality, failed: std::cell::RefCell::new(None) }
+        SqlView {
+            conn,
+            municipality,
+            failed: RefCell::new(None),
+            admin: RefCell::new(None),
+            operators: RefCell::new(None),
+            blocks: RefCell::new(None),
+        }
     }
 
     fn note<T: Default>(&self, result: Result<T, StoreError>) -> T {
@@ -856,9 +914,41 @@ impl<'a> SqlView<'a> {
         })
     }
 
-    /// The first read failure, if any.
-    fn failure(self) -> Option<StoreError> {
-        self.failed.into_inner()
+    /// A read kept for the transaction: `read` runs once, and again after [`SqlView::applied`]
+    /// cleared it. A failed read is not kept.
+    fn kept<T: Clone + Default>(
+        &self,
+        cell: &RefCell<Option<T>>,
+        read: impl FnOnce() -> Result<T, StoreError>,
+    ) -> T {
+        if let Some(value) = cell.borrow().as_ref() {
+            return value.clone();
+        }
+        match read() {
+            Ok(value) => {
+                *cell.borrow_mut() = Some(value.clone());
+                value
+            }
+            Err(error) => self.note(Err(error)),
+        }
+    }
+
+    /// The first read failure since the last call, as an error.
+    fn take_failure(&self) -> Result<(), StoreError> {
+        match self.failed.borrow_mut().take() {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+
+    /// Forgets what `effect`, just written, changed.
+    fn applied(&self, effect: &Effect) {
+        match effect {
+            Effect::Genesis(_) => *self.admin.borrow_mut() = None,
+            Effect::Enrol(_) | Effect::Revoke(_) => *self.operators.borrow_mut() = None,
+            Effect::CodeBlock(_) => *self.blocks.borrow_mut() = None,
+            Effect::Change { .. } | Effect::MoveNotice(_) => {}
+        }
     }
 }
 
@@ -938,18 +1028,18 @@ impl RegistryView for SqlView<'_> {
         let read = || -> Result<Option<VerifierKey>, StoreError> {
             let text: Option<String> = self
                 .conn
-                .query_row("SELECT value FROM meta WHERE key = 'admin'", [], |r| r.get(0))
+                .row("SELECT value FROM meta WHERE key = 'admin'", [], |r| r.get(0))
                 .optional()?;
             text.map(|t| {
                 parse_key(&t).map_err(|e| StoreError::Corrupt(format!("meta admin key: {e}")))
             })
             .transpose()
         };
-        self.note(read())
+        self.kept(&self.admin, read)
     }
 
     fn operators(&self) -> Vec<Operator> {
-        self.note(self.try_operators())
+        self.kept(&self.operators, || self.try_operators())
     }
 
     fn resident(&self, code: ResidentCode) -> Option<IdentityRecordParts> {
@@ -960,7 +1050,7 @@ impl RegistryView for SqlView<'_> {
         let base = code.ten_digits() as i64;
         self.note(
             self.conn
-                .query_row(
+                .row(
                     "SELECT EXISTS (SELECT 1 FROM code_blocks WHERE ?1 >= first AND ?1 < first + count)",
                     [base],
                     |r| r.get(0),
@@ -973,7 +1063,7 @@ impl RegistryView for SqlView<'_> {
         let code = code.to_string();
         self.note(
             self.conn
-                .query_row(
+                .row(
                     "SELECT EXISTS (SELECT 1 FROM residents WHERE code = ?1)
                          OR EXISTS (SELECT 1 FROM retired_codes WHERE code = ?1)",
                     [code],
@@ -984,14 +1074,14 @@ impl RegistryView for SqlView<'_> {
     }
 
     fn code_blocks(&self) -> Vec<(u64, u64)> {
-        self.note(self.try_blocks())
+        self.kept(&self.blocks, || self.try_blocks())
     }
 
     fn snapshot(&self, code: ResidentCode, number: u32) -> Option<IdentityRecordParts> {
         let read = || -> Result<Option<IdentityRecordParts>, StoreError> {
             let idx: Option<i64> = self
                 .conn
-                .query_row(
+                .row(
                     "SELECT event_idx FROM history WHERE code = ?1 AND number = ?2",
                     params![code.to_string(), number],
                     |r| r.get(0),

@@ -62,7 +62,8 @@ pub fn append_in(tx: &Transaction<'_>, entries: &[&[u8]]) -> Result<u64, Error> 
 
 fn count(conn: &Connection) -> Result<u64, Error> {
     let max: Option<i64> = conn
-        .query_row("SELECT max(idx) FROM log_entries", [], |row| row.get(0))
+        .prepare_cached("SELECT max(idx) FROM log_entries")
+        .and_then(|mut select| select.query_row([], |row| row.get(0)))
         .optional()
         .map_err(Error::sqlite("counting entries"))?
         .flatten();

@@ -8,6 +8,7 @@
 //! - [`merkle`]: inclusion and consistency proofs (RFC 6962 construction, RFC 9162 verification).
 //! - [`tile`]: c2sp.org/tlog-tiles coordinates, paths, partial tiles and entry bundles.
 //! - [`note`]: c2sp.org/signed-note signing, opening and key strings.
+//! - [`precheck`]: the Ed25519 signatures of many notes verified at once (batch verification).
 //! - [`checkpoint`]: c2sp.org/tlog-checkpoint bodies and witness policies.
 //! - [`cosignature`]: c2sp.org/tlog-cosignature (`cosignature/v1`, type 0x04).
 //! - [`receipt`]: c2sp.org/tlog-proof offline receipts.
@@ -20,6 +21,7 @@ pub mod hash;
 mod lines;
 pub mod merkle;
 pub mod note;
+pub mod precheck;
 pub mod receipt;
 pub mod tile;
 pub mod witness;

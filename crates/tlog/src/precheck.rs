@@ -1,0 +1,261 @@
+//! Ed25519 signatures of many notes checked at once, ahead of opening them one by one.
+//!
+//! A node that receives thousands of signed notes in one batch (a replica applying a town's
+//! events) spends most of its time on curve arithmetic if it opens each note on its own.
+//! [`Prechecked::check`] verifies all their Ed25519 signatures by known keys with ed25519-dalek's
+//! batch verification, which shares the work between signatures, and remembers which
+//! (key, signature, text) triples verified; [`crate::note::open_prechecked`] then opens each
+//! note exactly as [`crate::note::open`] does, by the same rules, except that a remembered
+//! triple needs no arithmetic. A signature that is not remembered is verified singly.
+//!
+//! What the batch check accepts. Batch verification is sound: a signature passes only if it
+//! satisfies the Ed25519 equation, except with probability about 2⁻¹²⁸ over the batch's
+//! coefficients, which are derived from every input. It is not as strict as the single check
+//! ([`ed25519_dalek::VerifyingKey::verify_strict`]) in three ways, each of which needs the
+//! signing key itself: an `R` with a small-order component, a small-order `R`, or an `R`
+//! encoded non-canonically. A key's own holder can sign anything under that key anyway, so
+//! these give nobody an authority they do not have; a replayed log (which opens every note
+//! singly) reports such a signature. Weak (small-order) keys, for which anyone could make a
+//! signature that passes the batch check, are never batched: their signatures go to the single
+//! check, which rejects them.
+//!
+//! Pure: no I/O, no threads. A caller with many cores checks chunks in parallel and
+//! [`Prechecked::merge`]s the results.
+
+use std::collections::HashSet;
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use sha2::{Digest, Sha256};
+
+use crate::note::{KeyKind, Note, VerifierKey, Verifiers};
+
+/// How many signatures one batch equation covers. Larger batches share more work (the
+/// multiscalar multiplication gets cheaper per point), but a single bad signature sends its
+/// whole chunk to the single check.
+pub const CHUNK: usize = 256;
+
+/// The (key, signature, text) triples whose Ed25519 signatures verified in a batch.
+#[derive(Clone, Debug, Default)]
+pub struct Prechecked {
+    verified: HashSet<[u8; 32]>,
+}
+
+/// One signature to check: the key, its signature, and the text it signs.
+struct Item<'a> {
+    key: &'a VerifyingKey,
+    signature: Signature,
+    text: &'a str,
+}
+
+impl Prechecked {
+    /// Nothing checked ahead: every signature is verified singly when its note is opened.
+    pub fn none() -> Prechecked {
+        Prechecked::default()
+    }
+
+    /// Checks the Ed25519 signatures, by the keys in `keys`, of every note in `notes`. Notes
+    /// that do not parse, signatures by unknown, ambiguous, weak or cosignature keys, and
+    /// signatures of the wrong length are left out (opening the note will verify or reject
+    /// them); chunks whose batch equation fails are checked signature by signature.
+    pub fn check(notes: &[&[u8]], keys: &Verifiers) -> Prechecked {
+        let eligible: Vec<&VerifierKey> = keys
+            .keys()
+            .iter()
+            .filter(|k| k.kind() == KeyKind::Ed25519 && !k.verifying_key().is_weak())
+            .collect();
+        let parsed: Vec<Note> = notes.iter().filter_map(|n| Note::parse(n).ok()).collect();
+        let mut items = Vec::new();
+        for note in &parsed {
+            for line in note.signatures() {
+                let mut matching =
+                    eligible.iter().filter(|k| k.id() == line.id && k.name() == line.name);
+                let (Some(key), None) = (matching.next(), matching.next()) else { continue };
+                let Ok(bytes) = <[u8; 64]>::try_from(line.bytes.as_slice()) else { continue };
+                items.push(Item {
+                    key: key.verifying_key(),
+                    signature: Signature::from_bytes(&bytes),
+                    text: note.text(),
+                });
+            }
+        }
+        let mut prechecked = Prechecked::default();
+        for chunk in items.chunks(CHUNK) {
+            let messages: Vec<&[u8]> = chunk.iter().map(|i| i.text.as_bytes()).collect();
+            let signatures: Vec<Signature> = chunk.iter().map(|i| i.signature).collect();
+            let keys: Vec<VerifyingKey> = chunk.iter().map(|i| *i.key).collect();
+            let all = ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok();
+            for item in chunk {
+                if all || item.key.verify_strict(item.text.as_bytes(), &item.signature).is_ok() {
+                    prechecked.verified.insert(triple(
+                        item.key.as_bytes(),
+                        &item.signature.to_bytes(),
+                        item.text,
+                    ));
+                }
+            }
+        }
+        prechecked
+    }
+
+    /// Both sets of checked signatures.
+    pub fn merge(mut self, other: Prechecked) -> Prechecked {
+        self.verified.extend(other.verified);
+        self
+    }
+
+    /// How many distinct signatures verified.
+    pub fn len(&self) -> usize {
+        self.verified.len()
+    }
+
+    /// Whether none did.
+    pub fn is_empty(&self) -> bool {
+        self.verified.is_empty()
+    }
+
+    /// Whether `signature` by `key` over `text` verified here.
+    pub(crate) fn holds(&self, key: &VerifierKey, signature: &[u8], text: &str) -> bool {
+        !self.verified.is_empty()
+            && key.kind() == KeyKind::Ed25519
+            && self.verified.contains(&triple(key.public_key(), signature, text))
+    }
+}
+
+/// The identity of a (public key, signature, text) triple. The key and the signature have fixed
+/// lengths, so the concatenation is unambiguous.
+fn triple(public_key: &[u8; 32], signature: &[u8], text: &str) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(public_key);
+    hash.update(signature);
+    hash.update(text.as_bytes());
+    hash.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::note::{NoteError, Signer, open, open_prechecked};
+
+    fn signer(name: &str, byte: u8) -> Signer {
+        Signer::from_seed(name, KeyKind::Ed25519, [byte; 32]).unwrap()
+    }
+
+    fn signed(text: &str, signers: &[&Signer]) -> Vec<u8> {
+        let mut note = Note::new(text).unwrap();
+        for s in signers {
+            note.sign(s).unwrap();
+        }
+        note.to_bytes()
+    }
+
+    /// Replaces the first signature's bytes with another valid-looking but wrong signature.
+    fn forged(note: &[u8], by: &Signer) -> Vec<u8> {
+        let parsed = Note::parse(note).unwrap();
+        let mut out = Note::new(parsed.text()).unwrap();
+        let mut wrong = by.sign("another text\n").unwrap();
+        wrong.name = parsed.signatures()[0].name.clone();
+        wrong.id = parsed.signatures()[0].id;
+        out.push_signature(wrong).unwrap();
+        out.to_bytes()
+    }
+
+    #[test]
+    fn a_batch_of_good_signatures_is_remembered_and_opens_like_open() {
+        let (alice, bob) = (signer("alice", 1), signer("bob", 2));
+        let known: Verifiers = [alice.verifier(), bob.verifier()].into_iter().collect();
+        let notes: Vec<Vec<u8>> = (0..600)
+            .map(|i| {
+                let text = format!("event {i}\n");
+                if i % 3 == 0 { signed(&text, &[&alice, &bob]) } else { signed(&text, &[&alice]) }
+            })
+            .collect();
+        let refs: Vec<&[u8]> = notes.iter().map(Vec::as_slice).collect();
+        let prechecked = Prechecked::check(&refs, &known);
+        assert_eq!(prechecked.len(), 800);
+        for note in &notes {
+            assert_eq!(open_prechecked(note, &known, &prechecked), open(note, &known));
+        }
+    }
+
+    #[test]
+    fn one_bad_signature_is_left_out_and_still_rejected_when_opened() {
+        let alice = signer("alice", 1);
+        let known: Verifiers = [alice.verifier()].into_iter().collect();
+        let mut notes: Vec<Vec<u8>> =
+            (0..300).map(|i| signed(&format!("event {i}\n"), &[&alice])).collect();
+        notes[17] = forged(&notes[17], &alice);
+        let refs: Vec<&[u8]> = notes.iter().map(Vec::as_slice).collect();
+        let prechecked = Prechecked::check(&refs, &known);
+        assert_eq!(prechecked.len(), 299, "every good signature of the failed chunk is kept");
+        assert!(matches!(
+            open_prechecked(&notes[17], &known, &prechecked),
+            Err(NoteError::InvalidSignature { .. })
+        ));
+        assert!(open_prechecked(&notes[18], &known, &prechecked).is_ok());
+    }
+
+    #[test]
+    fn a_remembered_signature_does_not_vouch_for_another_text_or_key() {
+        let (alice, mallory) = (signer("alice", 1), signer("mallory", 3));
+        let known: Verifiers = [alice.verifier()].into_iter().collect();
+        let note = signed("pay 1 yen\n", &[&alice]);
+        let prechecked = Prechecked::check(&[&note], &known);
+        assert_eq!(prechecked.len(), 1);
+        // The same signature line under another text.
+        let signature = Note::parse(&note).unwrap().signatures()[0].clone();
+        let mut moved = Note::new("pay 1,000,000 yen\n").unwrap();
+        moved.push_signature(signature.clone()).unwrap();
+        assert!(matches!(
+            open_prechecked(&moved.to_bytes(), &known, &prechecked),
+            Err(NoteError::InvalidSignature { .. })
+        ));
+        // The same name and ID configured with another key.
+        let impostor =
+            VerifierKey::new("alice", KeyKind::Ed25519, mallory.verifier().public_key()).unwrap();
+        let other: Verifiers = [impostor].into_iter().collect();
+        let renamed = {
+            let mut n = Note::new("pay 1 yen\n").unwrap();
+            let mut s = signature;
+            s.id = other.keys()[0].id();
+            n.push_signature(s).unwrap();
+            n.to_bytes()
+        };
+        assert!(open_prechecked(&renamed, &other, &prechecked).is_err());
+    }
+
+    #[test]
+    fn unknown_keys_cosignature_keys_and_bad_notes_are_left_to_open() {
+        let alice = signer("alice", 1);
+        let witness = Signer::from_seed("witness", KeyKind::Cosignature, [4; 32]).unwrap();
+        let known: Verifiers = [witness.verifier()].into_iter().collect();
+        let note = signed("text\n", &[&alice]);
+        let prechecked = Prechecked::check(&[&note, b"not a note"], &known);
+        assert!(prechecked.is_empty());
+        assert_eq!(Prechecked::none().merge(prechecked).len(), 0);
+    }
+
+    #[test]
+    fn a_weak_key_is_never_batched() {
+        // The identity point, a small-order key.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let weak = VerifierKey::new("weak", KeyKind::Ed25519, &identity).unwrap();
+        let known: Verifiers = [weak.clone()].into_iter().collect();
+        let mut note = Note::new("anything\n").unwrap();
+        note.push_signature(crate::note::NoteSignature {
+            name: "weak".into(),
+            id: weak.id(),
+            bytes: {
+                // R = identity, s = 0: satisfies s·B = R + h·A for A = identity.
+                let mut bytes = vec![0u8; 64];
+                bytes[0] = 1;
+                bytes
+            },
+        })
+        .unwrap();
+        let note = note.to_bytes();
+        let prechecked = Prechecked::check(&[&note], &known);
+        assert!(prechecked.is_empty());
+        assert!(open_prechecked(&note, &known, &prechecked).is_err());
+    }
+}
