@@ -193,7 +193,7 @@ pub fn decide_prechecked(
                 ));
             }
             require_signature(
-                note_bytes,
+                &parsed,
                 prechecked,
                 &genesis.admin,
                 "the admin key named in the genesis",
@@ -202,7 +202,7 @@ pub fn decide_prechecked(
         }
         Event::Enrolment(enrolment) => {
             let admin = admin(view)?;
-            require_signature(note_bytes, prechecked, &admin, "the municipality's admin key")?;
+            require_signature(&parsed, prechecked, &admin, "the municipality's admin key")?;
             if view.operators().iter().any(|o| o.key == enrolment.operator) {
                 return Err(Refusal::IllegalTransition(format!(
                     "the operator key {} is already enrolled (or was revoked): use a new key",
@@ -213,7 +213,7 @@ pub fn decide_prechecked(
         }
         Event::Revocation(revocation) => {
             let admin = admin(view)?;
-            require_signature(note_bytes, prechecked, &admin, "the municipality's admin key")?;
+            require_signature(&parsed, prechecked, &admin, "the municipality's admin key")?;
             match view.operators().iter().find(|o| o.key == revocation.operator) {
                 Some(o) if !o.revoked => Ok(Effect::Revoke(revocation)),
                 Some(_) => {
@@ -224,7 +224,7 @@ pub fn decide_prechecked(
         }
         Event::CodeBlock(block) => {
             admin(view)?;
-            require_signature(note_bytes, prechecked, national, "the national key")?;
+            require_signature(&parsed, prechecked, national, "the national key")?;
             let end = block.first + block.count;
             if view
                 .code_blocks()
@@ -239,7 +239,7 @@ pub fn decide_prechecked(
         }
         Event::Change(change) => {
             admin(view)?;
-            let signers = authorised_signers(note_bytes, prechecked, view, change.time)?;
+            let signers = authorised_signers(parsed, prechecked, view, change.time)?;
             let reason = change.reason();
             let needed = if reason.needs_two_operators() { 2 } else { 1 };
             if signers.len() < needed {
@@ -254,7 +254,7 @@ pub fn decide_prechecked(
         }
         Event::MoveNotice(notice) => {
             admin(view)?;
-            require_signature(note_bytes, prechecked, national, "the national key")?;
+            require_signature(&parsed, prechecked, national, "the national key")?;
             check_notice(&notice, view)?;
             Ok(Effect::MoveNotice(notice))
         }
@@ -269,13 +269,13 @@ fn admin(view: &dyn RegistryView) -> Result<VerifierKey, Refusal> {
 
 /// The note must carry a valid signature by `key`.
 fn require_signature(
-    note_bytes: &[u8],
+    parsed: &note::Note,
     prechecked: &Prechecked,
     key: &VerifierKey,
     who: &str,
 ) -> Result<(), Refusal> {
     let known: Verifiers = [key.clone()].into_iter().collect();
-    match note::open_prechecked(note_bytes, &known, prechecked) {
+    match note::open_parsed(parsed.clone(), &known, prechecked) {
         Ok(_) => Ok(()),
         Err(NoteError::NotSigned) => Err(Refusal::Unsigned(format!("no signature by {who}"))),
         Err(e) => Err(Refusal::Unsigned(format!("{who}: {e}"))),
@@ -284,14 +284,14 @@ fn require_signature(
 
 /// The distinct operators whose valid signatures are on the note and who may sign at `time`.
 fn authorised_signers(
-    note_bytes: &[u8],
+    parsed: note::Note,
     prechecked: &Prechecked,
     view: &dyn RegistryView,
     time: Timestamp,
 ) -> Result<Vec<VerifierKey>, Refusal> {
     let operators = view.operators();
     let known: Verifiers = operators.iter().map(|o| o.key.clone()).collect();
-    let opened = match note::open_prechecked(note_bytes, &known, prechecked) {
+    let opened = match note::open_parsed(parsed, &known, prechecked) {
         Ok(opened) => opened,
         Err(NoteError::NotSigned) => {
             return Err(Refusal::Unsigned(

@@ -310,11 +310,10 @@ impl Registry {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut frontier = load_frontier(&tx)?;
         let mut results = Vec::with_capacity(notes.len());
+        // Admission checks every signature singly and strictly (see `replicate` for batches).
         let view = SqlView::new(&tx, self.municipality);
-        let prechecked = precheck(notes, &view, &self.national);
-        view.take_failure()?;
         for note in notes {
-            let decided = decide_prechecked(note, &view, &self.national, Some(now), &prechecked);
+            let decided = decide(note, &view, &self.national, Some(now));
             view.take_failure()?;
             match decided {
                 Ok(effect) => {
@@ -336,6 +335,10 @@ impl Registry {
     /// freshness check (a replica applies old events). All or nothing: the first refusal rolls
     /// the whole batch back and names the event's position in the batch
     /// ([`StoreError::BatchRefused`]).
+    ///
+    /// The batch's signatures are verified together first, on every core ([`Prechecked`]):
+    /// what a replica applies was admitted, signature by signature, by the strict single check
+    /// at the municipality's own node.
     ///
     /// Nothing is committed when this returns: check the returned [`Replication`]'s size and
     /// root against the sender's signed checkpoint, then commit it; drop it to roll back.

@@ -808,7 +808,15 @@ pub fn open_prechecked(
     known: &Verifiers,
     prechecked: &Prechecked,
 ) -> Result<OpenedNote, NoteError> {
-    let note = Note::parse(note)?;
+    open_parsed(Note::parse(note)?, known, prechecked)
+}
+
+/// [`open_prechecked`] of a note the caller has already parsed with [`Note::parse`].
+pub fn open_parsed(
+    note: Note,
+    known: &Verifiers,
+    prechecked: &Prechecked,
+) -> Result<OpenedNote, NoteError> {
     let mut verified: Vec<VerifiedSignature> = Vec::new();
     let mut unverified: Vec<NoteSignature> = Vec::new();
     for signature in &note.signatures {
