@@ -57,8 +57,9 @@ pub enum BenchCommand {
         /// Births loaded into the towns for the end-to-end ingest figure (0: skip it).
         #[arg(long, default_value_t = 60_000)]
         ingest: u64,
-        /// Births replicated in process for the national node's ingest figure (0: skip it).
-        #[arg(long, default_value_t = 40_000)]
+        /// Births replicated in process for the national node's ingest figure, spread over the
+        /// three towns, and as many again for one town alone (0: skip it).
+        #[arg(long, default_value_t = 60_000)]
         replicate: u64,
         /// Events per batch in process (the nodes send at most 4,096).
         #[arg(long, default_value_t = 4096)]

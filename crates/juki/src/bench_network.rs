@@ -458,14 +458,8 @@ fn build_town(
     Ok(BuiltTown { municipality, entry, clerk, births, batches, size })
 }
 
-/// Applies a town's batches to a fresh replica under `dir`, as the national node does.
-fn accept_all(
-    dir: &Path,
-    town: &BuiltTown,
-    national: &Signer,
-    journal: &Mutex<Journal>,
-) -> Result<()> {
-    let mut mirror = Mirror::open(dir, &town.entry, &national.verifier())?;
+/// Applies a town's batches to its replica, as the national node does.
+fn accept_all(mirror: &mut Mirror, town: &BuiltTown, journal: &Mutex<Journal>) -> Result<()> {
     for batch in &town.batches {
         match mirror.accept(batch, journal) {
             Ok(Accepted::Applied { .. }) => {}
@@ -517,13 +511,18 @@ fn in_process(dir: &Path, options: &Options, bound: f64, bound_name: &str) -> Re
 
     // The three towns' replicas at once, as the national node applies them.
     let journal = Mutex::new(Journal::open(&dir.join("node.db"))?);
+    let mut mirrors: Vec<Mirror> = towns
+        .iter()
+        .map(|town| Mirror::open(&dir.join("mirrors"), &town.entry, &national.verifier()))
+        .collect::<Result<_>>()?;
     let start = Instant::now();
     std::thread::scope(|scope| {
         let running: Vec<_> = towns
             .iter()
-            .map(|town| {
-                let (journal, national) = (&journal, &national);
-                scope.spawn(move || accept_all(&dir.join("mirrors"), town, national, journal))
+            .zip(&mut mirrors)
+            .map(|(town, mirror)| {
+                let journal = &journal;
+                scope.spawn(move || accept_all(mirror, town, journal))
             })
             .collect();
         running
@@ -546,8 +545,9 @@ fn in_process(dir: &Path, options: &Options, bound: f64, bound_name: &str) -> Re
     let (size, municipality, clerk, births) =
         (town.size, town.municipality, &town.clerk, &town.births);
     let journal = Mutex::new(Journal::open(&dir.join("single-node.db"))?);
+    let mut mirror = Mirror::open(&dir.join("single-mirrors"), &town.entry, &national.verifier())?;
     let start = Instant::now();
-    accept_all(&dir.join("single-mirrors"), town, &national, &journal)?;
+    accept_all(&mut mirror, town, &journal)?;
     let one_town = rate(size, start.elapsed());
     line(
         &format!("Mirror::accept, one town ({municipality}) alone"),

@@ -755,7 +755,7 @@ fn append(
                     individual_number, reason, effective, event_idx, name_key, reading_key,
                     address_key)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-                rusqlite::params_from_iter(row.values()),
+                rusqlite::params_from_iter(row.into_values()),
             )?;
         }
     }
@@ -802,16 +802,16 @@ impl ResidentRow {
         ResidentRow { columns }
     }
 
-    fn values(&self) -> Vec<rusqlite::types::Value> {
+    fn into_values(self) -> Vec<rusqlite::types::Value> {
         use rusqlite::types::Value;
         self.columns
-            .iter()
+            .into_iter()
             .map(|(name, value)| match (name, value) {
                 (_, None) => Value::Null,
-                (&"history" | &"sex" | &"event_idx", Some(v)) => {
+                ("history" | "sex" | "event_idx", Some(v)) => {
                     Value::Integer(v.parse().expect("numeric column"))
                 }
-                (_, Some(v)) => Value::Text(v.clone()),
+                (_, Some(v)) => Value::Text(v),
             })
             .collect()
     }

@@ -167,6 +167,10 @@ impl Hub {
             return Ok(moves);
         }
         for (i, text) in batch.events.iter().enumerate() {
+            // Most events are not move-ins; only those that may be are parsed here.
+            if !may_be_move_in(text) {
+                continue;
+            }
             let Ok(note) = tlog::note::Note::parse(text.as_bytes()) else { continue };
             let Ok(Event::Change(change)) = Event::parse(note.text()) else { continue };
             if change.reason() != ChangeReason::MoveIn {
@@ -408,13 +412,17 @@ impl Hub {
     }
 }
 
-/// Whether a batch holds a move-in (国内転入), by its events' reason line; the rules parse
-/// each event properly when they apply it.
+/// Whether a signed event may be a move-in (国内転入), from its bytes alone. A field list has
+/// exactly one encoding (`registry_core::fields`: no raw line feed in a value, one escaped
+/// form), so a change whose reason is a move-in holds the line `reason move-in`: an event
+/// without it is certainly not one. The rules parse every event properly when they apply it.
+fn may_be_move_in(event: &str) -> bool {
+    event.starts_with("juki.change/v1\n") && event.contains("\nreason move-in\n")
+}
+
+/// Whether a batch may hold a move-in.
 fn has_move_in(batch: &Batch) -> bool {
-    batch
-        .events
-        .iter()
-        .any(|e| e.starts_with("juki.change/v1\n") && e.contains("\nreason move-in\n"))
+    batch.events.iter().any(|e| may_be_move_in(e))
 }
 
 /// The move notice (転入通知) for a move-in note: to the town the certificate it carries names.
@@ -805,5 +813,19 @@ mod tests {
     fn only_batches_with_a_move_in_are_applied_alone() {
         assert!(!has_move_in(&batch_of(&[ChangeReason::Birth, ChangeReason::MoveInFromAbroad])));
         assert!(has_move_in(&batch_of(&[ChangeReason::Birth, ChangeReason::MoveIn])));
+    }
+
+    #[test]
+    fn the_move_in_filter_finds_exactly_the_move_ins() {
+        for &reason in ChangeReason::ALL {
+            let batch = batch_of(&[reason]);
+            let event = &batch.events[0];
+            let parsed = match Event::parse(event).unwrap() {
+                Event::Change(change) => change.reason(),
+                other => panic!("not a change: {other:?}"),
+            };
+            assert_eq!(parsed, reason);
+            assert_eq!(may_be_move_in(event), reason == ChangeReason::MoveIn, "{reason:?}");
+        }
     }
 }
