@@ -213,6 +213,30 @@ fn a_replica_applies_the_log_in_batches_and_reaches_the_same_root() {
 }
 
 #[test]
+fn a_whole_log_in_one_batch_is_checked_by_the_keys_it_establishes() {
+    // The batch's signatures are checked together against the keys known when it starts
+    // (none: no genesis yet); the admin key, the operators and the code blocks it establishes
+    // are checked singly by the rules, and the outcome is the town's.
+    let town = busy_town();
+    let events = town.all_events();
+    let (_dir, mut replica) = town.replica();
+    let batch: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
+    let replicated = replica.replicate(&batch).unwrap().commit().unwrap();
+    assert_eq!(replicated.root, town.registry.log_root().unwrap());
+    assert_eq!(replica.verify().unwrap(), vec![]);
+
+    // A change signed by a key the town never enrolled: refused, nothing applied.
+    let stranger = key("op.204072.juki.test/stranger", 99);
+    let code = ResidentCode::from_ten_digits(2_040_720_500).unwrap();
+    let current = town.registry.resident(code).unwrap().unwrap();
+    let forged = sign(&Event::Change(town.next(&current, ChangeReason::MoveWithin)), &[&stranger]);
+    let size = replica.log_size().unwrap();
+    let error = replica.replicate(&[&forged]).err().expect("refused");
+    assert!(matches!(error, StoreError::BatchRefused { position: 0, .. }), "{error}");
+    assert_eq!(replica.log_size().unwrap(), size);
+}
+
+#[test]
 fn replicas_apply_old_events_that_admission_would_call_stale() {
     let town = busy_town();
     let events = town.all_events();
