@@ -51,7 +51,10 @@ pub fn run(command: KeyCommand) -> Result<ExitCode> {
 
 /// Loads a signing key from a key file.
 pub fn load_signer(path: &std::path::Path, passphrase_env: Option<&str>) -> Result<Signer> {
-    let secret = passphrase::read_key(path, passphrase_env)?;
-    Signer::parse(&secret)
-        .with_context(|| format!("{} does not hold a juki signing key", path.display()))
+    let passphrase = if keyfile::is_sealed(path)? {
+        Some(passphrase::for_opening(passphrase_env, &path.display().to_string())?)
+    } else {
+        None
+    };
+    Ok(tlog_store::keys::load_signer(path, passphrase.as_deref().map(|p| p.as_str()))?)
 }

@@ -12,12 +12,11 @@ use clap::Subcommand;
 use tlog::checkpoint::Policy;
 use tlog::leaf_hash;
 use tlog::merkle::prove_consistency;
-use tlog::note::{NoteSignature, VerifierKey, Verifiers};
+use tlog::note::VerifierKey;
 use tlog::receipt::Receipt;
 use tlog::tile::MAX_ENTRY_SIZE;
-use tlog::witness::AddCheckpoint;
 use tlog_http::client::HttpSource;
-use tlog_http::witness_client::{WitnessClient, WitnessReply};
+use tlog_http::witness_client::WitnessSet;
 use tlog_store::entries::EntryReader as _;
 use tlog_store::group_commit::MAX_BATCH;
 use tlog_store::integrate::{Integration, integrate};
@@ -388,89 +387,19 @@ pub fn checkpoint(log: &LogDir, passphrase_env: Option<&str>) -> Result<Integrat
     let signer = log.signer(passphrase_env)?;
     let entries = log.entries()?;
     let tiles = log.tiles();
-    let witnesses: Vec<(String, WitnessClient, VerifierKey)> = log
-        .config
-        .witness
-        .iter()
-        .map(|w| -> Result<_> {
-            Ok((w.url.clone(), WitnessClient::new(&w.url)?, VerifierKey::parse(&w.vkey)?))
-        })
-        .collect::<Result<_>>()?;
-    let quorum = log.config.witness_quorum;
+    let witnesses = WitnessSet::new(
+        log.config
+            .witness
+            .iter()
+            .map(|w| Ok((w.url.clone(), VerifierKey::parse(&w.vkey)?)))
+            .collect::<Result<Vec<_>>>()?,
+        log.config.witness_quorum,
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let mut cosign = |integration: &Integration| -> Result<Vec<u8>, tlog_store::Error> {
-        if witnesses.is_empty() {
-            return Ok(integration.checkpoint.clone());
-        }
-        let mut cosignatures = Vec::new();
-        for (url, client, vkey) in &witnesses {
-            match ask_witness(&tiles, integration, client, vkey) {
-                Ok(signature) => cosignatures.push(signature),
-                Err(reason) => eprintln!("warning: witness {url} did not cosign: {reason}"),
-            }
-        }
-        if cosignatures.len() < quorum {
-            return Err(tlog_store::Error::Config(format!(
-                "only {} of the {quorum} witness cosignatures needed were obtained; the \
-                 checkpoint for size {} was not published (the previous one stands)",
-                cosignatures.len(),
-                integration.size
-            )));
-        }
-        tlog::note::append_signatures(&integration.checkpoint, &cosignatures)
-            .map_err(|e| tlog_store::Error::Checkpoint(e.to_string()))
+        runtime.block_on(witnesses.cosign(&tiles, integration))
     };
     Ok(integrate(&entries, &tiles, &signer, &mut cosign)?)
-}
-
-/// Submits the checkpoint to one witness, following its 409 answers to the size it knows.
-pub fn ask_witness(
-    tiles: &TileDir,
-    integration: &Integration,
-    client: &WitnessClient,
-    vkey: &VerifierKey,
-) -> std::result::Result<NoteSignature, String> {
-    let size = integration.size;
-    let mut old = integration.old_size;
-    for _ in 0..3 {
-        if old > size {
-            return Err(format!(
-                "it has cosigned size {old}, larger than this log's {size}: the log was rolled \
-                 back or forked"
-            ));
-        }
-        let proof = if old == 0 || old == size {
-            Vec::new()
-        } else {
-            prove_consistency(old, size, &TileHashReader::new(tiles, size))
-                .map_err(|e| e.to_string())?
-        };
-        let body = AddCheckpoint { old, proof, checkpoint: integration.checkpoint.clone() };
-        match client.add_checkpoint(body.to_bytes()).map_err(|e| e.to_string())? {
-            WitnessReply::Cosigned(lines) => {
-                let cosigned = tlog::note::append_signatures(&integration.checkpoint, &lines)
-                    .map_err(|e| e.to_string())?;
-                let opened =
-                    tlog::note::open(&cosigned, &[vkey.clone()].into_iter().collect::<Verifiers>())
-                        .map_err(|e| format!("its cosignature does not verify: {e}"))?;
-                return opened
-                    .verified()
-                    .iter()
-                    .find(|v| v.key == *vkey)
-                    .map(|v| v.signature.clone())
-                    .ok_or_else(|| "it answered without its cosignature".to_owned());
-            }
-            WitnessReply::Conflict(latest) if latest == old => {
-                return Err(format!(
-                    "it has cosigned another tree of size {latest}: this checkpoint forks the log"
-                ));
-            }
-            WitnessReply::Conflict(latest) => old = latest,
-            WitnessReply::Refused { status, reason } => {
-                return Err(format!("it answered {status}: {reason}"));
-            }
-        }
-    }
-    Err("it kept answering 409".into())
 }
 
 fn serve(dir: &Path, listen: &str, prefix: &str, tls: Option<(&Path, &Path)>) -> Result<ExitCode> {

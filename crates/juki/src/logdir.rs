@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
-use tlog::note::{KeyKind, VerifierKey};
+use tlog::note::VerifierKey;
 use tlog_store::entries::SqliteEntries;
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
@@ -107,15 +107,5 @@ impl LogDir {
 
 /// A log key must be an Ed25519 note key named after the origin.
 pub fn check_log_key(vkey: &VerifierKey, origin: &str) -> Result<()> {
-    if vkey.kind() != KeyKind::Ed25519 {
-        bail!("a log key must be an Ed25519 key; this is a witness cosignature key");
-    }
-    if vkey.name() != origin {
-        bail!(
-            "the key is named {:?} but the log's origin is {origin:?}; a log's key is named after \
-             its origin (generate one with `juki key generate --name {origin}`)",
-            vkey.name()
-        );
-    }
-    Ok(())
+    Ok(tlog_store::keys::check_log_key(vkey, origin)?)
 }

@@ -5,18 +5,15 @@
 #![forbid(unsafe_code)]
 
 mod bench;
-mod bench_network;
-mod bench_registry;
 mod code_cmd;
-mod demo;
+mod demo_cmd;
 mod key;
 mod log;
 mod logdir;
-mod node;
+mod network_cmd;
 mod passphrase;
 mod pki_cmd;
 mod registry_cmd;
-mod registrydir;
 mod resident;
 mod witness_cmd;
 
@@ -77,10 +74,22 @@ enum Command {
         config: std::path::PathBuf,
     },
     /// Build and run a whole network on this machine and play a day of a town's work.
-    Demo(demo::DemoArgs),
+    Demo(demo_cmd::DemoArgs),
     /// Drive a network built by `juki demo`: load it with registrations, check every tier agrees.
     #[command(subcommand)]
-    Network(demo::tools::NetworkCommand),
+    Network(network_cmd::NetworkCommand),
+}
+
+/// The system clock as events write it: the command line's one clock.
+pub fn now() -> registry_core::time::Timestamp {
+    use node::clock::Clock as _;
+    node::clock::SystemClock.timestamp()
+}
+
+/// `juki serve --config FILE`.
+fn serve(config: &std::path::Path) -> anyhow::Result<ExitCode> {
+    node::serve(node::config::NodeConfig::load(config)?)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -98,9 +107,9 @@ fn main() -> ExitCode {
         Command::Registry(command) => registry_cmd::run_registry(command),
         Command::Code(command) => code_cmd::run(command),
         Command::Pki(command) => pki_cmd::run(command),
-        Command::Serve { config } => node::serve(config),
-        Command::Demo(args) => demo::run(args),
-        Command::Network(command) => demo::tools::run(command),
+        Command::Serve { config } => serve(&config),
+        Command::Demo(args) => demo_cmd::run(args),
+        Command::Network(command) => network_cmd::run(command),
     };
     match result {
         Ok(code) => code,

@@ -21,9 +21,9 @@ use tlog_store::integrate::{CheckpointVerifier as _, VerifyOnly};
 use zeroize::Zeroizing;
 
 use crate::passphrase;
-use crate::registrydir::{
-    self, CONFIG, DATABASE, NODE_KEY, RegistryConfig, RegistryDir, TILES, admin_key_name,
-    national_key_name, operator_key_name,
+use registry_store::dir::{
+    self as registrydir, CONFIG, DATABASE, NODE_KEY, RegistryConfig, RegistryDir, TILES,
+    admin_key_name, national_key_name, operator_key_name,
 };
 
 /// The origin of a municipality's registry log unless `--origin` says otherwise.
@@ -246,7 +246,7 @@ pub enum RegistryCommand {
 
 /// Submits a signed event; a refusal says that nothing was recorded.
 pub fn submit(registry: &mut Registry, note: &[u8]) -> Result<Applied> {
-    let now = registrydir::now()?;
+    let now = crate::now();
     registry.submit(note, now).map_err(|error| match error {
         StoreError::Refused(refusal) => refused(&refusal),
         other => anyhow!(other),
@@ -413,11 +413,8 @@ pub fn run_init(command: InitCommand) -> Result<ExitCode> {
     undo.dirs.push(dir.join(TILES));
     undo.files.push(dir.join(format!(".{TILES}.lock")));
     let mut registry = Registry::create(&db, municipality, &national)?;
-    let genesis = Event::Genesis(Genesis {
-        municipality,
-        admin: admin.verifier(),
-        time: registrydir::now()?,
-    });
+    let genesis =
+        Event::Genesis(Genesis { municipality, admin: admin.verifier(), time: crate::now() });
     submit(&mut registry, &sign(&genesis, &[&admin])?)?;
     let config = RegistryConfig {
         municipality: municipality.to_string(),
@@ -508,12 +505,8 @@ pub fn run_code_block(command: CodeBlockCommand) -> Result<ExitCode> {
             if signer.kind() != KeyKind::Ed25519 {
                 bail!("{} is a witness key, not the national key", national_key.display());
             }
-            let event = Event::CodeBlock(CodeBlock {
-                municipality,
-                first,
-                count,
-                time: registrydir::now()?,
-            });
+            let event =
+                Event::CodeBlock(CodeBlock { municipality, first, count, time: crate::now() });
             let note = sign(&event, &[&signer])?;
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
@@ -671,7 +664,7 @@ pub fn run_operator(command: OperatorCommand) -> Result<ExitCode> {
                 municipality,
                 operator: operator.clone(),
                 role,
-                time: registrydir::now()?,
+                time: crate::now(),
             });
             let applied = submit(&mut registry, &sign(&event, &[&admin])?)?;
             undo.done = true;
@@ -712,7 +705,7 @@ pub fn run_operator(command: OperatorCommand) -> Result<ExitCode> {
             let event = Event::Revocation(Revocation {
                 municipality,
                 operator: operator.clone(),
-                time: registrydir::now()?,
+                time: crate::now(),
             });
             let applied = submit(&mut registry, &sign(&event, &[&admin])?)?;
             println!(
@@ -909,16 +902,14 @@ pub fn run_move(command: MoveCommand) -> Result<ExitCode> {
             {
                 bail!("{} already exists; choose another file", out.display());
             }
-            let certificate =
-                MoveOutCertificate::from_move_out(&note, &change, registrydir::now()?).map_err(
-                    |e| {
-                        anyhow!(
-                            "resident {code}'s record in {} was not closed by a move-out to \
+            let certificate = MoveOutCertificate::from_move_out(&note, &change, crate::now())
+                .map_err(|e| {
+                    anyhow!(
+                        "resident {code}'s record in {} was not closed by a move-out to \
                              another municipality: {e}. Nothing was signed",
-                            describe(from)
-                        )
-                    },
-                )?;
+                        describe(from)
+                    )
+                })?;
             let signer = load_national(&national_key, passphrase_env.as_deref(), &[&registry])?;
             let mut signed =
                 Note::new(certificate.to_text()).context("the certificate cannot be signed")?;
@@ -986,7 +977,7 @@ pub fn run_move(command: MoveCommand) -> Result<ExitCode> {
                 to: to.municipality(),
                 event: certificate.event,
                 move_in: note_hash(&note),
-                time: registrydir::now()?,
+                time: crate::now(),
             });
             let applied = submit(&mut from, &sign(&notice, &[&signer])?)?;
             println!(

@@ -25,7 +25,7 @@ use tlog::note::{Note, Signer};
 use zeroize::Zeroizing;
 
 use crate::registry_cmd::{describe, parse_municipality, sign, submit};
-use crate::registrydir::{self, RegistryDir};
+use registry_store::dir::RegistryDir;
 
 /// The variable holding the approving operator's passphrase.
 pub const APPROVE_VARIABLE: &str = "JUKI_APPROVE_PASSPHRASE";
@@ -321,7 +321,7 @@ fn former(name: Option<&str>, reading: Option<&str>) -> Result<Option<FormerSurn
 
 /// Today's date (UTC), the default effective date.
 fn today() -> Result<Date> {
-    Ok(Date::parse(&registrydir::now()?.date_text())?)
+    Ok(Date::parse(&crate::now().date_text())?)
 }
 
 impl Signing {
@@ -372,15 +372,7 @@ pub fn next_snapshot(
     reason: ChangeReason,
     effective: Date,
 ) -> Result<IdentityRecordParts> {
-    let mut next = current.clone();
-    next.latest_change = ChangeInfo::new(reason, effective);
-    next.history_number = current.history_number.next().context("the record's history is full")?;
-    next.status = if reason.family() == ReasonFamily::Deletion {
-        RecordStatus::Closed { reason }
-    } else {
-        RecordStatus::Active
-    };
-    Ok(next)
+    current.next_snapshot(reason, effective).context("the record's history is full")
 }
 
 fn current_record(registry: &Registry, code: ResidentCode) -> Result<IdentityRecordParts> {
@@ -391,17 +383,6 @@ fn current_record(registry: &Registry, code: ResidentCode) -> Result<IdentityRec
             describe(registry.municipality())
         )
     })
-}
-
-/// A fresh resident code from the pool, drawn with the system's random generator.
-pub fn draw_code(registry: &Registry) -> Result<ResidentCode> {
-    let mut bytes = vec![0u8; 8 * 256];
-    keyfile::random_bytes(&mut bytes)?;
-    let mut chunks = bytes.chunks_exact(8);
-    Ok(registry.draw_code(&mut || {
-        let chunk = chunks.next().unwrap_or(&[0; 8]);
-        u64::from_le_bytes(chunk.try_into().expect("eight bytes"))
-    })?)
 }
 
 /// Loads an operator's key file. A sealed file's passphrase comes from `variable` (never
@@ -485,7 +466,7 @@ fn sign_and_submit(
              someone else. Nothing was recorded"
         );
     }
-    change.time = registrydir::now()?;
+    change.time = crate::now();
     let record = change.record.clone();
     let previous = change.previous_code;
     let moved_to = change.moved_to;
@@ -528,7 +509,7 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
                 effective,
                 registry_domain::HistoryNumber::FIRST,
             )?;
-            let code = draw_code(&registry)?;
+            let code = registry.draw_fresh_code()?;
             let record = identity.record(
                 registry.municipality(),
                 code,
@@ -580,7 +561,7 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
                 previous_code: None,
                 moved_to: None,
                 move_out: certificate.map(|(note, _)| note),
-                time: registrydir::now()?,
+                time: crate::now(),
             };
             sign_and_submit(&mut registry, &signing, change, &lines)
         }
@@ -671,7 +652,7 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
                     r.label()
                 );
             }
-            next.resident_code = draw_code(&registry)?;
+            next.resident_code = registry.draw_fresh_code()?;
             record_change(&mut registry, &signing, next, Some(code), None, &[])
         }
         ResidentCommand::Show { dir, code } => {
@@ -737,7 +718,7 @@ fn record_change(
         previous_code,
         moved_to,
         move_out: None,
-        time: registrydir::now()?,
+        time: crate::now(),
     };
     sign_and_submit(registry, signing, change, note_lines)
 }

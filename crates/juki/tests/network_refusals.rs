@@ -297,7 +297,8 @@ impl Network {
             post(&self.console(code), &format!("{}/v1/codes", self.node(name).api_url), vec![])
                 .await
                 .expect("a fresh code");
-        ResidentCode::parse(String::from_utf8_lossy(&reply.body).trim()).expect("a resident code")
+        let fresh: Value = serde_json::from_slice(&reply.body).expect("a JSON answer");
+        ResidentCode::parse(fresh["code"].as_str().expect("a code")).expect("a resident code")
     }
 }
 

@@ -46,7 +46,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of an error answer is read (its beginning is shown in [`ClientError::Status`]).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 /// How much of an error answer is shown.
-const ERROR_EXCERPT: usize = 500;
+const ERROR_EXCERPT: usize = 4096;
 
 /// Which server a call may go to. The server's identity is read from its verified certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -668,7 +668,7 @@ mod tests {
     #[test]
     fn excerpts_are_short_and_whole_characters() {
         assert_eq!(excerpt(b"  not found\n"), "not found");
-        let long = "あ".repeat(400);
+        let long = "あ".repeat(2000);
         let cut = excerpt(long.as_bytes());
         assert!(cut.ends_with('…') && cut.len() <= ERROR_EXCERPT + '…'.len_utf8(), "{cut}");
     }

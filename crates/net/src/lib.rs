@@ -19,11 +19,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod call;
 pub mod client;
 pub mod files;
 pub mod reload;
 pub mod server;
 
+pub use call::Answer;
 pub use client::{Client, ClientError, ClientOptions, Expect, Response, ServerCert};
 pub use files::{LoadError, TlsFiles};
 pub use reload::watch;

@@ -126,6 +126,23 @@ pub struct IdentityRecordParts {
     pub status: RecordStatus,
 }
 
+impl IdentityRecordParts {
+    /// The snapshot after this one for a change of `reason` effective on `effective`, with the
+    /// identity fields unchanged: the next 履歴番号, and closed when `reason` is a 消除.
+    /// `None` once the record's history is full.
+    pub fn next_snapshot(&self, reason: ChangeReason, effective: Date) -> Option<Self> {
+        let mut next = self.clone();
+        next.latest_change = ChangeInfo::new(reason, effective);
+        next.history_number = self.history_number.next()?;
+        next.status = if reason.family() == crate::reason::ReasonFamily::Deletion {
+            RecordStatus::Closed { reason }
+        } else {
+            RecordStatus::Active
+        };
+        Some(next)
+    }
+}
+
 /// 本人確認情報: one snapshot of a resident's identity record.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct IdentityRecord {

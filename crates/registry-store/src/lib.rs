@@ -37,6 +37,7 @@ use tlog::merkle::Frontier;
 use tlog::note::{Prechecked, VerifierKey, Verifiers};
 use tlog_store::entries::{self, EntryReader};
 
+pub mod dir;
 pub mod verify;
 
 /// What went wrong in the registry store.
@@ -404,6 +405,11 @@ impl Registry {
         Ok(notes)
     }
 
+    /// How many code blocks the national key has allocated to this registry.
+    pub fn code_block_count(&self) -> Result<u64, StoreError> {
+        Ok(SqlView::new(&self.conn, self.municipality).try_blocks()?.len() as u64)
+    }
+
     /// How many codes of the allocated blocks have not been given to anyone here yet (every
     /// code of a block minus those of current, closed and retired records): when it runs low,
     /// ask the national node for another block.
@@ -509,6 +515,19 @@ impl Registry {
     /// The operators, with their roles and whether they are revoked.
     pub fn operators(&self) -> Result<Vec<Operator>, StoreError> {
         SqlView::new(&self.conn, self.municipality).try_operators()
+    }
+
+    /// A fresh resident code drawn at random from the pool with the operating system's random
+    /// generator, so that codes cannot be predicted from one another.
+    pub fn draw_fresh_code(&self) -> Result<ResidentCode, StoreError> {
+        let mut bytes = vec![0u8; 8 * 256];
+        getrandom::fill(&mut bytes)
+            .map_err(|e| StoreError::Setup(format!("the system's random generator failed: {e}")))?;
+        let mut chunks = bytes.chunks_exact(8);
+        self.draw_code(&mut || {
+            let chunk = chunks.next().unwrap_or(&[0; 8]);
+            u64::from_le_bytes(chunk.try_into().expect("eight bytes"))
+        })
     }
 
     /// A fresh resident code drawn at random from the pool (`random` supplies the randomness).

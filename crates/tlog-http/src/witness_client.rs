@@ -3,9 +3,15 @@
 
 use std::time::Duration;
 
-use tlog::note::NoteSignature;
-use tlog::witness::{MAX_RESPONSE_SIZE, SIZE_CONTENT_TYPE, parse_response, parse_size_body};
+use tlog::merkle::prove_consistency;
+use tlog::note::{NoteSignature, VerifierKey, Verifiers};
+use tlog::witness::{
+    AddCheckpoint, MAX_RESPONSE_SIZE, SIZE_CONTENT_TYPE, parse_response, parse_size_body,
+};
 use tlog_store::Error;
+use tlog_store::integrate::Integration;
+use tlog_store::source::TileHashReader;
+use tlog_store::tiledir::TileDir;
 
 /// What a witness answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,32 +29,60 @@ pub enum WitnessReply {
     },
 }
 
-/// A witness at a submission prefix.
-pub struct WitnessClient {
+/// A witness at a submission prefix, called from async code (a node's runtime).
+pub struct AsyncWitnessClient {
     url: String,
     client: reqwest::Client,
+}
+
+/// A witness at a submission prefix, called from blocking code: an [`AsyncWitnessClient`] on
+/// a small runtime of its own (the command line, tests).
+pub struct WitnessClient {
+    inner: AsyncWitnessClient,
     runtime: tokio::runtime::Runtime,
 }
 
 impl WitnessClient {
     /// A client for the witness whose submission prefix is `prefix`.
     pub fn new(prefix: &str) -> Result<WitnessClient, Error> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::Config(format!("starting the HTTP runtime: {e}")))?;
-        let url = format!("{}/add-checkpoint", prefix.trim_end_matches('/'));
-        Ok(WitnessClient { url, client, runtime })
+        Ok(WitnessClient { inner: AsyncWitnessClient::new(prefix)?, runtime })
     }
 
     /// Posts an `add-checkpoint` body.
     pub fn add_checkpoint(&self, body: Vec<u8>) -> Result<WitnessReply, Error> {
+        self.runtime.block_on(self.inner.add_checkpoint(body))
+    }
+
+    /// Asks the witness to cosign `integration`'s checkpoint (see [`ask_witness`]).
+    pub fn ask(
+        &self,
+        tiles: &TileDir,
+        integration: &Integration,
+        vkey: &VerifierKey,
+    ) -> Result<NoteSignature, String> {
+        self.runtime.block_on(ask_witness(tiles, integration, &self.inner, vkey))
+    }
+}
+
+impl AsyncWitnessClient {
+    /// A client for the witness whose submission prefix is `prefix`.
+    pub fn new(prefix: &str) -> Result<AsyncWitnessClient, Error> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+        let url = format!("{}/add-checkpoint", prefix.trim_end_matches('/'));
+        Ok(AsyncWitnessClient { url, client })
+    }
+
+    /// Posts an `add-checkpoint` body.
+    pub async fn add_checkpoint(&self, body: Vec<u8>) -> Result<WitnessReply, Error> {
         let fail = |reason: String| Error::Fetch { what: self.url.clone(), reason };
-        self.runtime.block_on(async {
+        {
             let mut response = self
                 .client
                 .post(&self.url)
@@ -87,7 +121,115 @@ impl WitnessClient {
                     reason: String::from_utf8_lossy(&bytes).trim().chars().take(500).collect(),
                 }),
             }
-        })
+        }
+    }
+}
+
+/// Submits `integration`'s checkpoint to one witness with the consistency proof from the size
+/// it last cosigned, following its 409 answers to that size (at most three times), and returns
+/// its verified cosignature.
+pub async fn ask_witness(
+    tiles: &TileDir,
+    integration: &Integration,
+    client: &AsyncWitnessClient,
+    vkey: &VerifierKey,
+) -> Result<NoteSignature, String> {
+    let size = integration.size;
+    let mut old = integration.old_size;
+    for _ in 0..3 {
+        if old > size {
+            return Err(format!(
+                "it has cosigned size {old}, larger than this log's {size}: the log was rolled \
+                 back or forked"
+            ));
+        }
+        let proof = if old == 0 || old == size {
+            Vec::new()
+        } else {
+            prove_consistency(old, size, &TileHashReader::new(tiles, size))
+                .map_err(|e| e.to_string())?
+        };
+        let body = AddCheckpoint { old, proof, checkpoint: integration.checkpoint.clone() };
+        match client.add_checkpoint(body.to_bytes()).await.map_err(|e| e.to_string())? {
+            WitnessReply::Cosigned(lines) => {
+                let cosigned = tlog::note::append_signatures(&integration.checkpoint, &lines)
+                    .map_err(|e| e.to_string())?;
+                let opened =
+                    tlog::note::open(&cosigned, &[vkey.clone()].into_iter().collect::<Verifiers>())
+                        .map_err(|e| format!("its cosignature does not verify: {e}"))?;
+                return opened
+                    .verified()
+                    .iter()
+                    .find(|v| v.key == *vkey)
+                    .map(|v| v.signature.clone())
+                    .ok_or_else(|| "it answered without its cosignature".to_owned());
+            }
+            WitnessReply::Conflict(latest) if latest == old => {
+                return Err(format!(
+                    "it has cosigned another tree of size {latest}: this checkpoint forks the log"
+                ));
+            }
+            WitnessReply::Conflict(latest) => old = latest,
+            WitnessReply::Refused { status, reason } => {
+                return Err(format!("it answered {status}: {reason}"));
+            }
+        }
+    }
+    Err("it kept answering 409".to_owned())
+}
+
+/// The witnesses a log asks, and how many of them must cosign before a checkpoint is
+/// published.
+pub struct WitnessSet {
+    witnesses: Vec<(String, AsyncWitnessClient, VerifierKey)>,
+    quorum: usize,
+}
+
+impl WitnessSet {
+    /// The witnesses at `(submission prefix, cosignature key)`, `quorum` of which must cosign.
+    pub fn new(
+        witnesses: impl IntoIterator<Item = (String, VerifierKey)>,
+        quorum: usize,
+    ) -> Result<WitnessSet, Error> {
+        let witnesses = witnesses
+            .into_iter()
+            .map(|(url, vkey)| Ok((url.clone(), AsyncWitnessClient::new(&url)?, vkey)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        Ok(WitnessSet { witnesses, quorum })
+    }
+
+    /// Asks every witness to cosign `integration`'s checkpoint and returns the checkpoint with
+    /// the cosignatures appended, or an error when fewer than the quorum cosigned (the
+    /// previous checkpoint then stands). A witness that does not cosign is reported on stderr.
+    pub async fn cosign(
+        &self,
+        tiles: &TileDir,
+        integration: &Integration,
+    ) -> Result<Vec<u8>, Error> {
+        if self.witnesses.is_empty() {
+            return Ok(integration.checkpoint.clone());
+        }
+        let asks = self.witnesses.iter().map(|(url, client, vkey)| async move {
+            (url, ask_witness(tiles, integration, client, vkey).await)
+        });
+        let mut cosignatures = Vec::new();
+        for (url, answer) in futures_util::future::join_all(asks).await {
+            match answer {
+                Ok(signature) => cosignatures.push(signature),
+                Err(reason) => eprintln!("warning: witness {url} did not cosign: {reason}"),
+            }
+        }
+        if cosignatures.len() < self.quorum {
+            return Err(Error::Config(format!(
+                "only {} of the {} witness cosignatures needed were obtained; the checkpoint for \
+                 size {} was not published (the previous one stands)",
+                cosignatures.len(),
+                self.quorum,
+                integration.size
+            )));
+        }
+        tlog::note::append_signatures(&integration.checkpoint, &cosignatures)
+            .map_err(|e| Error::Checkpoint(e.to_string()))
     }
 }
 

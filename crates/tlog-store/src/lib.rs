@@ -16,6 +16,7 @@
 pub mod entries;
 pub mod group_commit;
 pub mod integrate;
+pub mod keys;
 pub mod source;
 pub mod tiledir;
 pub mod verify;

@@ -1,17 +1,17 @@
-//! A clerk's client over the network: it holds the operator keys, signs each change at the
-//! "counter" and sends it to the town's office API through the console's certificate. The node
-//! never sees an operator key.
+//! A clerk's client of a town's office API: it holds the operator keys, signs each change at
+//! the "counter" and sends it to the town's node through the console's certificate. The node
+//! never sees an operator key. Every answer is decoded into its `wire` type; a refusal is a
+//! [`crate::Refused`] carrying the node's error body.
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use registry_core::event::{Change, Event};
-use registry_domain::{
-    Address, ChangeInfo, ChangeReason, Date, HistoryNumber, IdentityRecordParts, MunicipalityCode,
-    Name, NameReading, PersonName, RecordStatus, ResidentCode, Sex,
-};
+use registry_core::time::Timestamp;
+use registry_domain::{IdentityRecordParts, MunicipalityCode, ResidentCode};
 use tlog::note::{Note, Signer};
 
-use super::setup::{Network, TownOperators};
-use crate::node::documents::RecordJson;
+use wire::api::{CopyRequest, FreshCode, RecordJson, Status, Submitted};
+
+use crate::{call_get, call_post};
 
 /// A town office's clerk and supervisor at one console.
 pub struct Clerk {
@@ -23,34 +23,22 @@ pub struct Clerk {
     supervisor: Signer,
 }
 
-/// The node's answer to a submitted event.
-#[derive(serde::Deserialize, Debug)]
-pub struct Submitted {
-    /// Its index in the registry log.
-    pub index: u64,
-}
-
 impl Clerk {
-    /// The clerks of `code` in `network`.
-    pub fn new(network: &Network, code: &str) -> Result<Clerk> {
-        let town: &TownOperators = network.town(code)?;
-        let node = network
-            .nodes
-            .iter()
-            .find(|n| n.code.as_deref() == Some(code))
-            .context("no such town node")?;
-        let files = net::TlsFiles {
-            cert: town.console.cert.clone(),
-            key: town.console.key.clone(),
-            ca: network.ca.clone(),
-            crl: Some(network.ca_dir.join("crl.pem")),
-        };
+    /// The clerk and supervisor of town `code` at a console whose TLS files are `files`,
+    /// calling the office API at `url` (`https://host:port`).
+    pub fn new(
+        code: MunicipalityCode,
+        url: &str,
+        files: &net::TlsFiles,
+        clerk: Signer,
+        supervisor: Signer,
+    ) -> Result<Clerk> {
         Ok(Clerk {
-            code: MunicipalityCode::parse(code)?,
-            url: node.api_url.clone(),
-            client: net::Client::new(&files)?,
-            clerk: crate::key::load_signer(&town.clerk_key, None)?,
-            supervisor: crate::key::load_signer(&town.supervisor_key, None)?,
+            code,
+            url: url.trim_end_matches('/').to_owned(),
+            client: net::Client::new(files)?,
+            clerk,
+            supervisor,
         })
     }
 
@@ -72,7 +60,7 @@ impl Clerk {
 
     /// Submits an already signed event.
     pub async fn submit_note(&self, note: Vec<u8>) -> Result<Submitted> {
-        let response = crate::node::post(
+        let response = call_post(
             &self.client,
             &format!("{}/v1/events", self.url),
             note,
@@ -87,7 +75,7 @@ impl Clerk {
 
     /// A fresh resident code from the town's pool.
     pub async fn fresh_code(&self) -> Result<ResidentCode> {
-        let response = crate::node::post(
+        let response = call_post(
             &self.client,
             &format!("{}/v1/codes", self.url),
             Vec::new(),
@@ -97,12 +85,13 @@ impl Clerk {
         if !response.status.is_success() {
             bail!("{} gave no code: {}", self.code, response.text().trim());
         }
-        Ok(ResidentCode::parse(response.text().trim())?)
+        let fresh: FreshCode = serde_json::from_slice(&response.body)?;
+        Ok(ResidentCode::parse(&fresh.code)?)
     }
 
     /// Looks a resident up (a logged provision).
     pub async fn lookup(&self, code: ResidentCode, purpose: &str) -> Result<RecordJson> {
-        let response = crate::node::get(
+        let response = call_get(
             &self.client,
             &format!("{}/v1/residents/{code}?purpose={}", self.url, encode(purpose)),
             Some(self.identity().as_str()),
@@ -121,13 +110,13 @@ impl Clerk {
         keeper: Option<&str>,
         purpose: &str,
     ) -> Result<String> {
-        let request = crate::node::municipal::CopyRequest {
+        let request = CopyRequest {
             resident: code.to_string(),
             municipality: keeper.map(str::to_owned),
             purpose: purpose.to_owned(),
             requested_by: None,
         };
-        let response = crate::node::post(
+        let response = call_post(
             &self.client,
             &format!("{}/v1/copies", self.url),
             serde_json::to_vec(&request)?,
@@ -146,13 +135,13 @@ impl Clerk {
         code: ResidentCode,
         from: &str,
     ) -> Result<Option<String>> {
-        let response = crate::node::get(
+        let response = call_get(
             &self.client,
             &format!("{}/v1/move-outs/{code}?from={from}", self.url),
             Some(self.identity().as_str()),
         )
         .await?;
-        if response.status == axum::http::StatusCode::NOT_FOUND {
+        if response.status == 404 {
             return Ok(None);
         }
         if !response.status.is_success() {
@@ -162,8 +151,8 @@ impl Clerk {
     }
 
     /// The node's status.
-    pub async fn status(&self) -> Result<crate::node::municipal::Status> {
-        let response = crate::node::get(
+    pub async fn status(&self) -> Result<Status> {
+        let response = call_get(
             &self.client,
             &format!("{}/v1/status", self.url),
             Some(self.identity().as_str()),
@@ -188,64 +177,7 @@ fn encode(text: &str) -> String {
     out
 }
 
-/// Today by the clock (UTC), as a date.
-pub fn today() -> Result<Date> {
-    Ok(Date::parse(&crate::node::timestamp_now().date_text())?)
+/// A change recording `record` in `town`, stamped `time`.
+pub fn change(town: MunicipalityCode, record: IdentityRecordParts, time: Timestamp) -> Change {
+    Change { municipality: town, record, previous_code: None, moved_to: None, move_out: None, time }
 }
-
-const KANA: [&str; 20] = [
-    "ア", "イ", "ウ", "エ", "オ", "カ", "キ", "ク", "ケ", "コ", "サ", "シ", "ス", "セ", "ソ", "タ",
-    "チ", "ツ", "テ", "ト",
-];
-const KANJI: [&str; 20] = [
-    "山", "田", "川", "中", "村", "木", "林", "森", "本", "井", "石", "松", "竹", "原", "野", "上",
-    "下", "小", "大", "高",
-];
-
-/// A synthetic resident's record: name, reading, birth date and sex from a number.
-pub fn synthetic(
-    code: ResidentCode,
-    town: MunicipalityCode,
-    i: u64,
-    reason: ChangeReason,
-    date: Option<Date>,
-) -> Result<IdentityRecordParts> {
-    let d = |k: u32| (i / 20u64.pow(k) % 20) as usize;
-    let reading = format!(
-        "{}{}{}\u{3000}{}{}{}",
-        KANA[d(0)],
-        KANA[d(1)],
-        KANA[d(2)],
-        KANA[d(3)],
-        KANA[d(4)],
-        KANA[(d(0) + d(5)) % 20]
-    );
-    let name = format!("{}{} {}{}", KANJI[d(0)], KANJI[d(1)], KANJI[d(2)], KANJI[d(3)]);
-    let born = Date::new(1935 + (i % 88) as u16, 1 + (i % 12) as u8, 1 + (i % 28) as u8)?;
-    Ok(IdentityRecordParts {
-        resident_code: code,
-        name: Name::new(PersonName::new(&name)?, NameReading::new(&reading)?, None),
-        birth_date: born,
-        sex: Sex::from_code(1 + (i % 2) as u8)?,
-        address: Address::new(town, &format!("{}番地{}", 1 + i % 3000, 1 + i % 7))?,
-        individual_number: None,
-        latest_change: ChangeInfo::new(reason, date.unwrap_or(born)),
-        history_number: HistoryNumber::new(1)?,
-        status: RecordStatus::Active,
-    })
-}
-
-/// A change recording `record` in `town`.
-pub fn change(town: MunicipalityCode, record: IdentityRecordParts) -> Change {
-    Change {
-        municipality: town,
-        record,
-        previous_code: None,
-        moved_to: None,
-        move_out: None,
-        time: crate::node::timestamp_now(),
-    }
-}
-
-/// The next snapshot of `current` for a change of `reason` on `date` (as the local CLI makes it).
-pub use crate::resident::next_snapshot as next;

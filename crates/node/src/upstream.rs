@@ -5,7 +5,6 @@
 //! move-outs (転出証明書情報) and tells the old town when the move-in is recorded (転入通知).
 
 use std::collections::{BTreeMap, HashSet};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -20,19 +19,22 @@ use axum::routing::{get, post};
 use registry_core::event::{CodeBlock, Event};
 use registry_core::moves::{MoveNotice, MoveOutCertificate};
 use registry_domain::{ChangeReason, MunicipalityCode, RecordStatus, ResidentCode};
-use serde::Deserialize;
 use tlog::note::{Signer, VerifierKey};
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 
-use super::config::{NodeConfig, NodeRole, Peer};
-use super::documents::{Provision, RecordJson};
-use super::journal::Journal;
-use super::mirror::{Accepted, Forward, Mirror, Refused};
-use super::municipal::{BatchAnswer, BlockRequest, Status, send_batch};
-use super::outbox::{acknowledge, next_batch};
-use super::protocol::{Batch, Receipt};
-use super::{ApiError, Backoff, blocking, lock, unix_now};
+use wire::api::{BatchAnswer, BlockRequest, FromTown, IdentityRequest, Status};
+use wire::documents::{Provision, RecordJson};
+use wire::{Batch, Receipt};
+
+use crate::clock::Clock;
+use crate::config::{NodeConfig, NodeRole, Peer};
+use crate::http::{ApiError, blocking};
+use crate::journal::Journal;
+use crate::listeners::{Listener, Listeners};
+use crate::mirror::{Accepted, Forward, Mirror, Refused};
+use crate::outbox::{acknowledge, next_batch, send_batch};
+use crate::{Backoff, lock};
 
 /// How many codes one block holds.
 pub const BLOCK_SIZE: u64 = 100_000;
@@ -56,13 +58,14 @@ pub struct Hub {
     provision_tiles: TileDir,
     national_key: Option<Signer>,
     client: net::Client,
+    clock: Arc<dyn Clock>,
 }
 
 impl Hub {
     /// Opens the node's directory.
-    pub fn open(config: Arc<NodeConfig>) -> Result<Hub> {
+    pub fn open(config: Arc<NodeConfig>, clock: Arc<dyn Clock>) -> Result<Hub> {
         std::fs::create_dir_all(&config.dir)?;
-        let journal = Journal::open(&config.dir.join(super::NODE_DB))?;
+        let journal = Journal::open(&config.dir.join(crate::NODE_DB))?;
         let national = config.national_key();
         let mut mirrors = BTreeMap::new();
         for town in &config.towns {
@@ -71,11 +74,12 @@ impl Hub {
             mirrors.insert(town.code.clone(), Mutex::new(mirror));
         }
         let key_path = config.dir.join("node.key");
-        let node_key = super::node_signer(&key_path, &config.origin)?;
-        let provision_signer = NoteSigner::new(super::node_signer(&key_path, &config.origin)?)?;
+        let node_key = tlog_store::keys::load_log_signer(&key_path, &config.origin)?;
+        let provision_signer =
+            NoteSigner::new(tlog_store::keys::load_log_signer(&key_path, &config.origin)?)?;
         let national_key = match config.role {
             NodeRole::National => {
-                let signer = crate::key::load_signer(&config.dir.join(NATIONAL_KEY), None)?;
+                let signer = tlog_store::keys::load_signer(&config.dir.join(NATIONAL_KEY), None)?;
                 if signer.verifier() != national {
                     bail!("{NATIONAL_KEY} is not the national key named in node.toml");
                 }
@@ -91,16 +95,17 @@ impl Hub {
             apply: Mutex::new(()),
             node_key,
             provision_signer,
-            provision_tiles: TileDir::new(config.dir.join(super::PROVISION_TILES)),
+            provision_tiles: TileDir::new(config.dir.join(crate::PROVISION_TILES)),
             national_key,
-            client: net::Client::new(&super::tls_files(&config))?,
+            client: net::Client::new(&crate::tls_files(&config))?,
+            clock,
             config,
         })
     }
 
     fn integrate(&self) -> Result<()> {
         let journal = lock(&self.journal);
-        super::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
+        crate::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
         Ok(())
     }
 
@@ -126,12 +131,13 @@ impl Hub {
         let mut mirror = lock(mirror);
         let origin = mirror.origin.clone();
         let outcome = mirror.accept(batch, &self.journal);
-        let (status, label, size, root) = match outcome {
-            Ok(Accepted::Applied { size, root }) => (StatusCode::OK, "applied", size, root),
-            Ok(Accepted::Holds { size, root }) => (StatusCode::OK, "holds", size, root),
-            Err(Refused::Behind { have, root }) => (StatusCode::OK, "holds", have, root),
+        let (applied, size, root) = match outcome {
+            Ok(Accepted::Applied { size, root }) => (true, size, root),
+            Ok(Accepted::Holds { size, root }) => (false, size, root),
+            Err(Refused::Behind { have, root }) => (false, have, root),
             Err(Refused::Invalid { kind, message }) => {
                 lock(&self.journal).alert(
+                    self.clock.unix(),
                     kind,
                     peer,
                     &format!("{}: {message}", batch.municipality),
@@ -146,17 +152,27 @@ impl Hub {
             Err(Refused::Internal(e)) => return Err(e.into()),
         };
         drop(mirror);
-        if label == "applied" {
+        if applied {
             lock(&self.heard).insert(batch.municipality.clone(), Instant::now());
             if let Some(national) = &self.national_key {
                 self.notify_moves(national, batch, &moves)?;
             }
         }
-        let receipt =
-            Receipt { receiver: self.identity.to_uri(), log: origin, size, root, time: unix_now() };
+        let receipt = Receipt {
+            receiver: self.identity.to_uri(),
+            log: origin,
+            size,
+            root,
+            time: self.clock.unix(),
+        };
         let receipt = receipt.sign(&self.node_key).map_err(|e| anyhow!(e))?;
         let receipt = String::from_utf8(receipt).map_err(|e| anyhow!(e))?;
-        Ok((status, BatchAnswer { status: label.into(), size, receipt }))
+        let answer = if applied {
+            BatchAnswer::Applied { size, receipt }
+        } else {
+            BatchAnswer::Holds { size, receipt }
+        };
+        Ok((StatusCode::OK, answer))
     }
 
     /// The national node's check that a move-in does not make anyone active in two towns:
@@ -188,6 +204,7 @@ impl Hub {
                         batch.municipality
                     );
                     lock(&self.journal).alert(
+                        self.clock.unix(),
                         "active-in-two-towns",
                         &batch.municipality,
                         &message,
@@ -211,10 +228,10 @@ impl Hub {
     ) -> Result<()> {
         for &(i, code) in moves {
             let note = batch.events[i].as_bytes();
-            let notice = notice_for(note, super::timestamp_now())
+            let notice = notice_for(note, self.clock.timestamp())
                 .with_context(|| format!("move-in {code}"))?;
             let from = notice.municipality.to_string();
-            let signed = super::sign_text(Event::MoveNotice(notice).to_text(), national)?;
+            let signed = crate::sign_text(Event::MoveNotice(notice).to_text(), national)?;
             let key = tlog::hash::sha256(note).to_base64();
             lock(&self.journal).queue_notice(&key, &from, &signed, &code.to_string())?;
         }
@@ -239,9 +256,9 @@ impl Hub {
             municipality,
             first,
             count: BLOCK_SIZE,
-            time: super::timestamp_now(),
+            time: self.clock.timestamp(),
         });
-        let note = super::sign_text(block.to_text(), national)?;
+        let note = crate::sign_text(block.to_text(), national)?;
         journal.allocate(town, first, BLOCK_SIZE, &note)?;
         Ok(note)
     }
@@ -287,10 +304,10 @@ impl Hub {
         let certificate = registry_core::moves::MoveOutCertificate::from_move_out(
             &note,
             &change,
-            super::timestamp_now(),
+            self.clock.timestamp(),
         )
         .map_err(|e| ApiError::refused(e.to_string()))?;
-        let signed = super::sign_text(certificate.to_text(), national)?;
+        let signed = crate::sign_text(certificate.to_text(), national)?;
         let provision = Provision {
             kind: "move-out-certificate",
             resident: &code.to_string(),
@@ -298,7 +315,7 @@ impl Hub {
             to: &to.to_uri(),
             source: Some(from),
             purpose: "転入 (move-in)",
-            time: unix_now(),
+            time: self.clock.unix(),
         };
         lock(&self.journal).append(
             "move-out-certificate",
@@ -316,9 +333,9 @@ impl Hub {
             mirror.head()?.0
         };
         let identity = pki::Identity::municipal(code)?.to_uri();
-        let response = crate::node::get(
+        let response = crate::http::get(
             &self.client,
-            &format!("{}/v1/replication/batch?from={have}", town.url),
+            &town.endpoint(&format!("/v1/replication/batch?from={have}"))?,
             Some(identity.as_str()),
         )
         .await?;
@@ -396,9 +413,9 @@ impl Hub {
         for (key, town, note) in pending {
             let Some(target) = self.config.town(&town).cloned() else { continue };
             let identity = pki::Identity::municipal(&town)?.to_uri();
-            let response = crate::node::post(
+            let response = crate::http::post(
                 &self.client,
-                &format!("{}/v1/move-notices", target.url),
+                &target.endpoint("/v1/move-notices")?,
                 note,
                 Some(identity.as_str()),
             )
@@ -467,7 +484,10 @@ async fn replicate(State(hub): State<Shared>, peer: net::Peer, body: Bytes) -> R
         );
         let hub2 = hub.clone();
         let (p, m) = (peer_uri.clone(), message.clone());
-        let _ = blocking(move || Ok(lock(&hub2.journal).alert("wrong-sender", &p, &m)?)).await;
+        let _ = blocking(move || {
+            Ok(lock(&hub2.journal).alert(hub2.clock.unix(), "wrong-sender", &p, &m)?)
+        })
+        .await;
         return ApiError::forbidden(message).into_response();
     }
     match blocking(move || hub.receive(&batch, &peer_uri)).await {
@@ -489,11 +509,6 @@ async fn code_blocks(
         return Err(ApiError::forbidden(format!("{town} is not a town this node serves")));
     }
     blocking(move || hub.code_block(&town, request.blocks).map(Bytes::from)).await
-}
-
-#[derive(Deserialize)]
-struct FromTown {
-    from: String,
 }
 
 async fn move_outs(
@@ -522,15 +537,6 @@ async fn move_outs(
         }
         Err(e) => Err(e),
     }
-}
-
-/// An agency's request for a resident's identity information.
-#[derive(Deserialize, serde::Serialize)]
-pub struct IdentityRequest {
-    /// The resident's code.
-    pub resident: String,
-    /// The lawful purpose.
-    pub purpose: String,
 }
 
 async fn identity(
@@ -569,7 +575,7 @@ async fn identity(
             to: &peer.identity.to_uri(),
             source: None,
             purpose: &request.purpose,
-            time: unix_now(),
+            time: hub.clock.unix(),
         };
         lock(&hub.journal).append(
             "identity",
@@ -605,7 +611,7 @@ async fn status(State(hub): State<Shared>, _peer: net::Peer) -> Result<Json<Stat
 async fn alerts(
     State(hub): State<Shared>,
     _peer: net::Peer,
-) -> Result<Json<Vec<super::journal::Alert>>, ApiError> {
+) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
     blocking(move || Ok(Json(lock(&hub.journal).alerts()?))).await
 }
 
@@ -619,7 +625,7 @@ async fn mirror_checkpoint(
     }
     // Read from the tile directory without the mirror's lock, which a batch holds while it
     // is verified: the checkpoint file is replaced atomically.
-    let tiles = super::mirror::tiles_of(&hub.config.dir.join("mirrors"), &code);
+    let tiles = crate::mirror::tiles_of(&hub.config.dir.join("mirrors"), &code);
     blocking(move || {
         tiles
             .read_checkpoint()
@@ -630,62 +636,13 @@ async fn mirror_checkpoint(
     .await
 }
 
-/// The node's listeners, bound and ready.
-pub struct Listeners {
-    servers: Vec<(tokio::net::TcpListener, Router, Arc<pki::ReloadableServerConfig>)>,
-}
-
-impl Listeners {
-    /// Binds every listener with its TLS configuration, and watches the TLS files (rotation,
-    /// new revocation lists) for all of them.
-    pub async fn bind(
-        config: &NodeConfig,
-        listeners: &[(SocketAddr, Router, pki::ClientAuth)],
-    ) -> Result<Listeners> {
-        let files = super::tls_files(config);
-        let mut servers = Vec::new();
-        let mut configs = Vec::new();
-        for (addr, router, auth) in listeners {
-            let tls = files.server_config(*auth)?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
-            configs.push(tls.clone());
-            servers.push((listener, router.clone(), tls));
-        }
-        net::watch(files, configs, Duration::from_secs(1));
-        Ok(Listeners { servers })
-    }
-
-    /// Serves until `shutdown`.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let mut tasks = Vec::new();
-        for (listener, router, tls) in self.servers {
-            let mut stopped = stopped.clone();
-            tasks.push(tokio::spawn(async move {
-                let signal = async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                };
-                if let Err(e) = net::serve(listener, router, tls, signal).await {
-                    eprintln!("a listener failed: {e}");
-                }
-            }));
-        }
-        shutdown.await;
-        let _ = stop.send(true);
-        for task in tasks {
-            let _ = task.await;
-        }
-    }
-}
-
 /// Runs a prefecture or national node until `shutdown`.
 pub async fn run(
     config: Arc<NodeConfig>,
+    clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let hub = Arc::new(tokio::task::block_in_place(|| Hub::open(config.clone()))?);
+    let hub = Arc::new(tokio::task::block_in_place(|| Hub::open(config.clone(), clock))?);
     tokio::task::block_in_place(|| hub.integrate())?;
     let mut network = Router::new()
         .route("/v1/replicate", post(replicate))
@@ -705,18 +662,26 @@ pub async fn run(
     );
     let servers = Listeners::bind(
         &config,
-        &[
-            (config.listen.network, network, pki::ClientAuth::Required),
-            (config.listen.public, public, pki::ClientAuth::None),
+        vec![
+            Listener {
+                name: "network",
+                addr: config.listen.network,
+                router: network,
+                auth: pki::ClientAuth::Required,
+            },
+            Listener {
+                name: "public",
+                addr: config.listen.public,
+                router: public,
+                auth: pki::ClientAuth::None,
+            },
         ],
     )
     .await?;
     eprintln!(
-        "{} ({}) serving: network https://{}, public https://{}; mirroring {} towns",
+        "{} ({}) serving; mirroring {} towns",
         config.name,
         hub.identity.to_uri(),
-        config.listen.network,
-        config.listen.public,
         hub.mirrors.len()
     );
 
@@ -776,18 +741,44 @@ pub async fn run(
             }
         }));
     }
-    servers.run(shutdown).await;
+    let served = servers.run(&config, shutdown).await;
     for task in tasks {
         task.abort();
     }
-    Ok(())
+    served
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::demo::clerk::{change, synthetic};
-    use registry_domain::ResidentCode;
+    use registry_core::event::Change;
+    use registry_domain::{
+        Address, ChangeInfo, Date, HistoryNumber, IdentityRecordParts, Name, NameReading,
+        PersonName, Sex,
+    };
+
+    fn record(
+        code: ResidentCode,
+        town: MunicipalityCode,
+        reason: ChangeReason,
+    ) -> IdentityRecordParts {
+        let born = Date::new(1980, 4, 1).unwrap();
+        IdentityRecordParts {
+            resident_code: code,
+            name: Name::new(
+                PersonName::new("熊谷 花子").unwrap(),
+                NameReading::new("クマガイ ハナコ").unwrap(),
+                None,
+            ),
+            birth_date: born,
+            sex: Sex::from_code(2).unwrap(),
+            address: Address::new(town, "大字智里 1番地").unwrap(),
+            individual_number: None,
+            latest_change: ChangeInfo::new(reason, born),
+            history_number: HistoryNumber::new(1).unwrap(),
+            status: RecordStatus::Active,
+        }
+    }
 
     fn batch_of(reasons: &[ChangeReason]) -> Batch {
         let town = MunicipalityCode::parse("204072").unwrap();
@@ -796,8 +787,15 @@ mod tests {
             .enumerate()
             .map(|(i, &reason)| {
                 let code = ResidentCode::from_ten_digits(1_000 + i as u64).unwrap();
-                let record = synthetic(code, town, i as u64, reason, None).unwrap();
-                Event::Change(change(town, record)).to_text()
+                Event::Change(Change {
+                    municipality: town,
+                    record: record(code, town, reason),
+                    previous_code: None,
+                    moved_to: None,
+                    move_out: None,
+                    time: registry_core::time::Timestamp::from_unix(1_700_000_000),
+                })
+                .to_text()
             })
             .collect();
         Batch {

@@ -20,16 +20,20 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, bail};
-use registry_core::time::Timestamp;
 use registry_domain::MunicipalityCode;
-use registry_store::Registry;
 use serde::{Deserialize, Serialize};
 use tlog::note::VerifierKey;
 use tlog_store::integrate::{Integration, NoteSigner, integrate};
+use tlog_store::keys::check_log_key;
 use tlog_store::tiledir::TileDir;
 
-use crate::logdir::check_log_key;
+use crate::{Registry, StoreError};
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+fn setup(message: String) -> StoreError {
+    StoreError::Setup(message)
+}
 
 /// The configuration file's name.
 pub const CONFIG: &str = "registry.toml";
@@ -72,17 +76,17 @@ impl RegistryDir {
     /// Opens a registry directory made by `juki init municipal`.
     pub fn open(dir: &Path) -> Result<RegistryDir> {
         let path = dir.join(CONFIG);
-        let text = fs::read_to_string(&path).with_context(|| {
-            format!(
+        let text = fs::read_to_string(&path).map_err(|_| {
+            setup(format!(
                 "{} is not a registry directory (no {CONFIG}); create one with `juki init \
                  municipal`",
                 dir.display()
-            )
+            ))
         })?;
-        let config: RegistryConfig =
-            toml::from_str(&text).with_context(|| format!("{} is malformed", path.display()))?;
+        let config: RegistryConfig = toml::from_str(&text)
+            .map_err(|e| setup(format!("{} is malformed: {e}", path.display())))?;
         let municipality = MunicipalityCode::parse(&config.municipality)
-            .with_context(|| format!("the municipality in {}", path.display()))?;
+            .map_err(|e| setup(format!("the municipality in {}: {e}", path.display())))?;
         Ok(RegistryDir { dir: dir.to_path_buf(), config, municipality })
     }
 
@@ -90,17 +94,17 @@ impl RegistryDir {
     pub fn registry(&self) -> Result<Registry> {
         let registry = Registry::open(&self.dir.join(DATABASE))?;
         if registry.municipality() != self.municipality {
-            bail!(
+            return Err(setup(format!(
                 "{} is the registry of {} but {CONFIG} says {}; the directory was altered",
                 DATABASE,
                 registry.municipality(),
                 self.municipality
-            );
+            )));
         }
         if registry.national().to_string() != self.config.national {
-            bail!(
+            return Err(setup(format!(
                 "{DATABASE} and {CONFIG} name different national keys; the directory was altered"
-            );
+            )));
         }
         Ok(registry)
     }
@@ -112,16 +116,20 @@ impl RegistryDir {
 
     /// The node's verifier key.
     pub fn vkey(&self) -> Result<VerifierKey> {
-        VerifierKey::parse(&self.config.vkey).with_context(|| format!("bad vkey in {CONFIG}"))
+        VerifierKey::parse(&self.config.vkey)
+            .map_err(|e| setup(format!("bad vkey in {CONFIG}: {e}")))
     }
 
     /// The node's checkpoint signer, checked against the configured verifier key.
     pub fn signer(&self) -> Result<NoteSigner> {
         let path = self.dir.join(&self.config.key);
-        let signer = crate::key::load_signer(&path, None)?;
+        let signer = tlog_store::keys::load_signer(&path, None)?;
         check_log_key(&signer.verifier(), &self.config.origin)?;
         if signer.verifier().to_string() != self.config.vkey {
-            bail!("{} is not the node key this registry was created with", path.display());
+            return Err(setup(format!(
+                "{} is not the node key this registry was created with",
+                path.display()
+            )));
         }
         Ok(NoteSigner::new(signer)?)
     }
@@ -154,13 +162,4 @@ pub fn operator_key_name(municipality: MunicipalityCode, origin: &str, handle: &
 /// The national key's name, when init generates it.
 pub fn national_key_name(origin: &str) -> String {
     format!("national.{}", origin_host(origin))
-}
-
-/// The node's clock, as events write it.
-pub fn now() -> Result<Timestamp> {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .context("the system clock is before 1970")?
-        .as_secs();
-    Ok(Timestamp::from_unix(seconds))
 }

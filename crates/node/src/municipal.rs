@@ -18,18 +18,25 @@ use axum::routing::{get, post};
 use registry_core::rules::Effect;
 use registry_domain::{MunicipalityCode, ResidentCode};
 use registry_store::{Registry, StoreError};
-use serde::{Deserialize, Serialize};
 use tlog::note::{Signer, VerifierKey};
-use tlog_store::integrate::{NoteSigner, checkpoint_body};
+use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 
-use super::config::{NodeConfig, Peer};
-use super::documents::{Provision, RecordJson, copy_text};
-use super::journal::Journal;
-use super::outbox::{Answer, BatchSource, acknowledge, next_batch, root_at};
-use super::protocol::Batch;
-use super::{ApiError, Backoff, blocking, lock, unix_now};
-use crate::registrydir::RegistryDir;
+use registry_store::dir::RegistryDir;
+use tlog_http::witness_client::WitnessSet;
+use wire::Batch;
+use wire::api::{
+    BlockRequest, CopyRequest, FreshCode, FromSize, FromTown, PurposeQuery, Status, Submitted,
+};
+use wire::documents::{Provision, RecordJson, copy_text};
+
+use crate::clock::Clock;
+use crate::config::{NodeConfig, Peer};
+use crate::http::{ApiError, blocking};
+use crate::journal::Journal;
+use crate::listeners::{Listener, Listeners};
+use crate::outbox::{TownLog, acknowledge, next_batch, send_batch};
+use crate::{Backoff, lock};
 
 /// A municipal node's state.
 pub struct Town {
@@ -50,26 +57,16 @@ pub struct Town {
     provision_signer: NoteSigner,
     provision_tiles: TileDir,
     client: net::Client,
-    witnesses: Witnesses,
-}
-
-/// The witnesses' clients: URL, client, cosignature key. Each client owns a small runtime,
-/// which must not be dropped on an async worker thread (tokio panics, and a node that fails to
-/// start would panic instead of saying why); they are dropped on a thread of their own.
-struct Witnesses(Vec<(String, tlog_http::witness_client::WitnessClient, VerifierKey)>);
-
-impl Drop for Witnesses {
-    fn drop(&mut self) {
-        let clients = std::mem::take(&mut self.0);
-        if !clients.is_empty() {
-            let _ = std::thread::spawn(move || drop(clients)).join();
-        }
-    }
+    witnesses: WitnessSet,
+    /// The node's runtime: integration runs on a blocking thread and asks the witnesses
+    /// through it.
+    runtime: tokio::runtime::Handle,
+    clock: Arc<dyn Clock>,
 }
 
 impl Town {
     /// Opens the node's data directory.
-    pub fn open(config: Arc<NodeConfig>) -> Result<Town> {
+    pub fn open(config: Arc<NodeConfig>, clock: Arc<dyn Clock>) -> Result<Town> {
         let dir = RegistryDir::open(&config.dir)?;
         let code = dir.municipality;
         if config.code.as_deref() != Some(code.to_string().as_str()) {
@@ -86,34 +83,34 @@ impl Town {
             bail!("node.toml's national key is not the registry's");
         }
         let registry = dir.registry()?;
-        let integrator = rusqlite::Connection::open(config.dir.join(crate::registrydir::DATABASE))?;
+        let integrator =
+            rusqlite::Connection::open(config.dir.join(registry_store::dir::DATABASE))?;
         tlog_store::entries::configure(&integrator)?;
-        let journal = Journal::open(&config.dir.join(super::NODE_DB))?;
+        let journal = Journal::open(&config.dir.join(crate::NODE_DB))?;
         let key_path = config.dir.join(&dir.config.key);
-        let node_key = super::node_signer(&key_path, &config.origin)?;
+        let node_key = tlog_store::keys::load_log_signer(&key_path, &config.origin)?;
         let registry_signer = dir.signer()?;
-        let provision_origin = super::provision_origin(config.role, &config.origin);
-        let provision_signer = NoteSigner::new(super::node_signer(
-            &config.dir.join(super::PROVISION_KEY),
+        let provision_origin = crate::provision_origin(config.role, &config.origin);
+        let provision_signer = NoteSigner::new(tlog_store::keys::load_log_signer(
+            &config.dir.join(crate::PROVISION_KEY),
             &provision_origin,
         )?)?;
-        let client = net::Client::new(&super::tls_files(&config))?;
-        let witnesses = config
-            .witnesses
-            .iter()
-            .map(|w| -> Result<_> {
-                Ok((
-                    w.url.clone(),
-                    tlog_http::witness_client::WitnessClient::new(&w.url)?,
-                    VerifierKey::parse(&w.vkey)?,
-                ))
-            })
-            .collect::<Result<_>>()?;
+        let client = net::Client::new(&crate::tls_files(&config))?;
+        let witnesses = WitnessSet::new(
+            config
+                .witnesses
+                .iter()
+                .map(|w| Ok((crate::config::resolve_url(&w.url)?, VerifierKey::parse(&w.vkey)?)))
+                .collect::<Result<Vec<_>>>()?,
+            config.witness_quorum,
+        )?;
         Ok(Town {
-            witnesses: Witnesses(witnesses),
+            witnesses,
+            runtime: tokio::runtime::Handle::current(),
+            clock,
             identity: config.identity()?,
             code,
-            provision_tiles: TileDir::new(config.dir.join(super::PROVISION_TILES)),
+            provision_tiles: TileDir::new(config.dir.join(crate::PROVISION_TILES)),
             config,
             dir,
             registry: Mutex::new(registry),
@@ -142,39 +139,25 @@ impl Town {
             let conn = lock(&self.integrator);
             let conn = &*conn;
             let tiles = self.dir.tiles();
-            let quorum = self.config.witness_quorum;
             let mut cosign = |integration: &tlog_store::integrate::Integration| {
-                if self.witnesses.0.is_empty() {
-                    return Ok(integration.checkpoint.clone());
-                }
-                let mut cosignatures = Vec::new();
-                for (url, client, vkey) in &self.witnesses.0 {
-                    match crate::log::ask_witness(&tiles, integration, client, vkey) {
-                        Ok(signature) => cosignatures.push(signature),
-                        Err(reason) => eprintln!("witness {url} did not cosign: {reason}"),
-                    }
-                }
-                if cosignatures.len() < quorum {
-                    return Err(tlog_store::Error::Config(format!(
-                        "{} of the {quorum} witness cosignatures needed; size {} not published",
-                        cosignatures.len(),
-                        integration.size
-                    )));
-                }
-                tlog::note::append_signatures(&integration.checkpoint, &cosignatures)
-                    .map_err(|e| tlog_store::Error::Checkpoint(e.to_string()))
+                self.runtime.block_on(self.witnesses.cosign(&tiles, integration))
             };
             tlog_store::integrate::integrate(conn, &tiles, &self.registry_signer, &mut cosign)?;
         }
         let journal = lock(&self.journal);
-        super::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
+        crate::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
         Ok(())
     }
 
     /// The batch after what the prefecture acknowledged.
     fn batch_from(&self, acked: u64) -> Result<Option<Batch>> {
-        let mut registry = lock(&self.registry);
-        let mut source = Own { town: self, registry: &mut registry, tiles: self.dir.tiles() };
+        let registry = lock(&self.registry);
+        let mut source = TownLog {
+            registry: &registry,
+            tiles: self.dir.tiles(),
+            origin: &self.config.origin,
+            key: &self.node_key,
+        };
         next_batch(&self.code.to_string(), &mut source, acked, self.config.max_batch)
     }
 
@@ -199,7 +182,7 @@ impl Town {
         tokio::task::spawn_blocking(move || -> Result<()> {
             let vkey = VerifierKey::parse(&upstream.vkey)?;
             let tiles = town.dir.tiles();
-            let covered = super::published_size(&tiles, &town.vkey, &town.config.origin)?;
+            let covered = crate::published_size(&tiles, &town.vkey, &town.config.origin)?;
             let (size, receipt) =
                 acknowledge(answer, &batch, &town.config.origin, &vkey, &tiles, covered)?;
             lock(&town.journal).set_ack(&town.config.origin, &upstream.identity, size, &receipt)
@@ -212,13 +195,8 @@ impl Town {
     async fn top_up(self: &Arc<Self>) -> Result<()> {
         let town = self.clone();
         let (remaining, blocks) = tokio::task::spawn_blocking(move || -> Result<(u64, u64)> {
-            let mut registry = lock(&town.registry);
-            let remaining = registry.pool_remaining()?;
-            let blocks: i64 =
-                registry
-                    .connection()
-                    .query_row("SELECT count(*) FROM code_blocks", [], |r| r.get(0))?;
-            Ok((remaining, blocks as u64))
+            let registry = lock(&town.registry);
+            Ok((registry.pool_remaining()?, registry.code_block_count()?))
         })
         .await??;
         if remaining >= self.config.pool_low {
@@ -226,9 +204,9 @@ impl Town {
         }
         let national = self.national().clone();
         let body = serde_json::to_vec(&BlockRequest { blocks })?;
-        let response = crate::node::post(
+        let response = crate::http::post(
             &self.client,
-            &format!("{}/v1/code-blocks", national.url),
+            &national.endpoint("/v1/code-blocks")?,
             body,
             Some(national.identity.as_str()),
         )
@@ -239,7 +217,7 @@ impl Town {
         let town = self.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mut registry = lock(&town.registry);
-            match registry.submit(&response.body, crate::registrydir::now()?) {
+            match registry.submit(&response.body, town.clock.timestamp()) {
                 Ok(_) => Ok(()),
                 // The block was already added (an answer to a repeated request).
                 Err(StoreError::Refused(refusal)) if refusal.to_string().contains("overlaps") => {
@@ -254,98 +232,18 @@ impl Town {
     }
 }
 
-/// A code-block request: how many blocks the town holds, so that a repeated request gets the
-/// block it missed rather than a new one.
-#[derive(Serialize, Deserialize)]
-pub struct BlockRequest {
-    /// Blocks in the town's registry.
-    pub blocks: u64,
-}
-
-/// The upstream node's answer to a batch, as JSON.
-#[derive(Serialize, Deserialize)]
-pub struct BatchAnswer {
-    /// `applied` or `holds`.
-    pub status: String,
-    /// The size the receipt acknowledges.
-    pub size: u64,
-    /// The signed receipt.
-    pub receipt: String,
-}
-
-/// Sends a batch to an upstream node and returns its answer.
-pub async fn send_batch(client: &net::Client, upstream: &Peer, batch: &Batch) -> Result<Answer> {
-    let response = crate::node::post(
-        client,
-        &format!("{}/v1/replicate", upstream.url),
-        serde_json::to_vec(batch)?,
-        Some(upstream.identity.as_str()),
-    )
-    .await?;
-    let status = response.status;
-    if status != axum::http::StatusCode::OK {
-        bail!(
-            "{} refused the batch {}..{}: {} {}",
-            upstream.identity,
-            batch.from,
-            batch.end(),
-            status,
-            response.text()
-        );
-    }
-    let answer: BatchAnswer = serde_json::from_slice(&response.body)
-        .context("the upstream node's answer is malformed")?;
-    Ok(match answer.status.as_str() {
-        "applied" => Answer::Applied(answer.receipt.into_bytes()),
-        "holds" => Answer::Holds(answer.size, answer.receipt.into_bytes()),
-        other => bail!("the upstream node answered {other:?}"),
-    })
-}
-
-/// The node's own registry log as the source of batches.
-struct Own<'a> {
-    town: &'a Town,
-    registry: &'a mut Registry,
-    tiles: TileDir,
-}
-
-impl BatchSource for Own<'_> {
-    fn events(&mut self, from: u64, to: u64) -> Result<Vec<Vec<u8>>> {
-        Ok(self.registry.events(from, to)?)
-    }
-
-    fn checkpoint(&mut self, acked: u64, limit: u64) -> Result<Option<(u64, Vec<u8>)>> {
-        let Some(note) = self.tiles.read_checkpoint()? else { return Ok(None) };
-        let size = self.tiles_size()?;
-        if size <= acked {
-            return Ok(None);
-        }
-        if size <= limit {
-            return Ok(Some((size, note)));
-        }
-        // Too much for one batch: sign a checkpoint of the prefix (the node key signs any
-        // size of its own tree; the root is read from the tiles).
-        let root = root_at(&self.tiles, size, limit)?;
-        let body = checkpoint_body(&self.town.config.origin, limit, &root);
-        Ok(Some((limit, super::sign_text(body, &self.town.node_key)?)))
-    }
-
-    fn tiles(&self) -> &TileDir {
-        &self.tiles
-    }
-
-    fn tiles_size(&self) -> Result<u64> {
-        super::published_size(&self.tiles, &self.town.vkey, &self.town.config.origin)
-    }
-}
-
 type Shared = Arc<Town>;
 
 fn clerk(town: &Town, peer: &net::Peer) -> Result<(), ApiError> {
     let expected = pki::Identity::console(&town.code.to_string()).map_err(|e| anyhow!(e))?;
     if peer.identity != expected {
         let detail = format!("a {} certificate at the office API of {}", peer.identity, town.code);
-        lock(&town.journal).alert("wrong-peer", &peer.identity.to_uri(), &detail)?;
+        lock(&town.journal).alert(
+            town.clock.unix(),
+            "wrong-peer",
+            &peer.identity.to_uri(),
+            &detail,
+        )?;
         return Err(ApiError::forbidden(format!(
             "this is the office API of {}: only its consoles ({}) may use it, not {}",
             town.code,
@@ -360,13 +258,6 @@ fn parse_resident(text: &str) -> Result<ResidentCode, ApiError> {
     ResidentCode::parse(text).map_err(|e| ApiError::bad(format!("resident code: {e}")))
 }
 
-#[derive(Serialize)]
-struct Submitted {
-    index: u64,
-    kind: &'static str,
-    resident: Option<String>,
-}
-
 async fn submit_event(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -375,7 +266,7 @@ async fn submit_event(
     clerk(&town, &peer)?;
     blocking(move || {
         let mut registry = lock(&town.registry);
-        let applied = match registry.submit(&body, crate::registrydir::now()?) {
+        let applied = match registry.submit(&body, town.clock.timestamp()) {
             Ok(applied) => applied,
             Err(StoreError::Refused(refusal)) => {
                 use registry_core::rules::Refusal;
@@ -388,6 +279,7 @@ async fn submit_event(
                         | Refusal::WrongMunicipality { .. }
                 ) {
                     lock(&town.journal).alert(
+                        town.clock.unix(),
                         "unauthorised-event",
                         &peer.identity.to_uri(),
                         &refusal.to_string(),
@@ -407,26 +299,24 @@ async fn submit_event(
             }
             Effect::MoveNotice(notice) => ("move-notice", Some(notice.resident.to_string())),
         };
-        Ok(Json(Submitted { index: applied.index, kind, resident }))
+        Ok(Json(Submitted { index: applied.index, kind: kind.to_owned(), resident }))
     })
     .await
 }
 
-async fn fresh_code(State(town): State<Shared>, peer: net::Peer) -> Result<String, ApiError> {
+async fn fresh_code(
+    State(town): State<Shared>,
+    peer: net::Peer,
+) -> Result<Json<FreshCode>, ApiError> {
     clerk(&town, &peer)?;
     blocking(move || {
         let registry = lock(&town.registry);
-        let code = crate::resident::draw_code(&registry).map_err(|e| {
+        let code = registry.draw_fresh_code().map_err(|e| {
             ApiError(axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("no code available: {e}"))
         })?;
-        Ok(format!("{code}\n"))
+        Ok(Json(FreshCode { code: code.to_string() }))
     })
     .await
-}
-
-#[derive(Deserialize)]
-struct Purpose {
-    purpose: Option<String>,
 }
 
 fn purpose(purpose: Option<String>) -> Result<String, ApiError> {
@@ -442,7 +332,7 @@ async fn lookup(
     State(town): State<Shared>,
     peer: net::Peer,
     Path(code): Path<String>,
-    Query(query): Query<Purpose>,
+    Query(query): Query<PurposeQuery>,
 ) -> Result<Json<RecordJson>, ApiError> {
     clerk(&town, &peer)?;
     let code = parse_resident(&code)?;
@@ -459,7 +349,7 @@ async fn lookup(
             to: &peer.identity.to_uri(),
             source: None,
             purpose: &purpose,
-            time: unix_now(),
+            time: town.clock.unix(),
         };
         lock(&town.journal).append(
             "lookup",
@@ -469,21 +359,6 @@ async fn lookup(
         Ok(Json(RecordJson::of(&record)))
     })
     .await
-}
-
-/// A request for a certificate copy.
-#[derive(Serialize, Deserialize)]
-pub struct CopyRequest {
-    /// The resident.
-    pub resident: String,
-    /// The town that keeps the record, when it is another (広域交付).
-    #[serde(default)]
-    pub municipality: Option<String>,
-    /// Why.
-    pub purpose: String,
-    /// For a wide-area request between nodes: the console that asked.
-    #[serde(default)]
-    pub requested_by: Option<String>,
 }
 
 /// Issues a copy of one of this town's residents and logs the provision first.
@@ -498,7 +373,7 @@ fn issue_copy(
         .resident(code)
         .map_err(anyhow::Error::from)?
         .ok_or_else(|| ApiError::not_found(format!("no resident {code} in {}", town.code)))?;
-    let time = unix_now();
+    let time = town.clock.unix();
     let provision = Provision {
         kind,
         resident: &code.to_string(),
@@ -513,7 +388,7 @@ fn issue_copy(
         Some(&code.to_string()),
         provision.to_text().as_bytes(),
     )?;
-    Ok(super::sign_text(copy_text(&town.code.to_string(), &record, index, time), &town.node_key)?)
+    Ok(crate::sign_text(copy_text(&town.code.to_string(), &record, index, time), &town.node_key)?)
 }
 
 async fn copy(
@@ -545,9 +420,9 @@ async fn copy(
         requested_by: Some(peer.identity.to_uri()),
     };
     let identity = pki::Identity::municipal(&other.code).map_err(|e| anyhow!(e))?.to_uri();
-    let response = crate::node::post(
+    let response = crate::http::post(
         &town.client,
-        &format!("{}/v1/wide-area/copies", other.url),
+        &other.endpoint("/v1/wide-area/copies")?,
         serde_json::to_vec(&forwarded).map_err(|e| anyhow!(e))?,
         Some(identity.as_str()),
     )
@@ -565,7 +440,7 @@ async fn copy(
             format!("{keeper}'s copy is not signed by its node key: {e}"),
         )
     })?;
-    if !opened.text().starts_with(super::documents::COPY) {
+    if !opened.text().starts_with(wire::documents::COPY) {
         return Err(ApiError(
             axum::http::StatusCode::BAD_GATEWAY,
             format!("{keeper} did not send a copy"),
@@ -580,7 +455,7 @@ async fn copy(
             to: &to,
             source: Some(identity.as_str()),
             purpose: &purpose,
-            time: unix_now(),
+            time: town.clock.unix(),
         };
         lock(&town.journal).append(
             "wide-area-copy",
@@ -610,25 +485,20 @@ async fn wide_area_copy(
         .await
 }
 
-#[derive(Deserialize)]
-struct From {
-    from: String,
-}
-
 async fn move_out_certificate(
     State(town): State<Shared>,
     peer: net::Peer,
     Path(code): Path<String>,
-    Query(query): Query<From>,
+    Query(query): Query<FromTown>,
 ) -> Result<Bytes, ApiError> {
     clerk(&town, &peer)?;
     let code = parse_resident(&code)?;
     let from =
         MunicipalityCode::parse(&query.from).map_err(|e| ApiError::bad(format!("from: {e}")))?;
     let national = town.national().clone();
-    let response = crate::node::get(
+    let response = crate::http::get(
         &town.client,
-        &format!("{}/v1/move-outs/{code}?from={from}", national.url),
+        &national.endpoint(&format!("/v1/move-outs/{code}?from={from}"))?,
         Some(national.identity.as_str()),
     )
     .await
@@ -651,7 +521,7 @@ async fn move_notice(
     }
     blocking(move || {
         let mut registry = lock(&town.registry);
-        match registry.submit(&body, crate::registrydir::now()?) {
+        match registry.submit(&body, town.clock.timestamp()) {
             Ok(_) => Ok("recorded\n"),
             Err(StoreError::Refused(refusal)) if refusal.to_string().contains("already") => {
                 Ok("already recorded\n")
@@ -663,11 +533,6 @@ async fn move_notice(
         }
     })
     .await
-}
-
-#[derive(Deserialize)]
-struct FromSize {
-    from: u64,
 }
 
 async fn pull(
@@ -690,31 +555,12 @@ async fn pull(
     .await
 }
 
-/// What a node reports about itself (no personal data).
-#[derive(Serialize, Deserialize, Debug, Clone)]
-pub struct Status {
-    /// The node's name.
-    pub name: String,
-    /// Its identity URI.
-    pub identity: String,
-    /// Log origin → size of its published checkpoint (and, upstream, of each mirror).
-    pub logs: std::collections::BTreeMap<String, u64>,
-    /// For a municipality: the size its prefecture acknowledged.
-    pub acked: Option<u64>,
-    /// For a municipality: unused codes in its pool.
-    pub pool: Option<u64>,
-    /// For a municipality: events in its registry log, published or not yet.
-    pub events: Option<u64>,
-    /// Alerts recorded.
-    pub alerts: usize,
-}
-
 async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Status>, ApiError> {
     blocking(move || {
         let mut logs = std::collections::BTreeMap::new();
         logs.insert(
             town.config.origin.clone(),
-            super::published_size(&town.dir.tiles(), &town.vkey, &town.config.origin)?,
+            crate::published_size(&town.dir.tiles(), &town.vkey, &town.config.origin)?,
         );
         let (pool, events) = {
             let registry = lock(&town.registry);
@@ -739,7 +585,7 @@ async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Sta
 async fn alerts(
     State(town): State<Shared>,
     _peer: net::Peer,
-) -> Result<Json<Vec<super::journal::Alert>>, ApiError> {
+) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
     blocking(move || Ok(Json(lock(&town.journal).alerts()?))).await
 }
 
@@ -756,7 +602,7 @@ async fn office_status(
 async fn office_alerts(
     State(town): State<Shared>,
     peer: net::Peer,
-) -> Result<Json<Vec<super::journal::Alert>>, ApiError> {
+) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
     clerk(&town, &peer)?;
     alerts(State(town), peer).await
 }
@@ -764,9 +610,10 @@ async fn office_alerts(
 /// Runs a municipal node until `shutdown`.
 pub async fn run(
     config: Arc<NodeConfig>,
+    clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let town = Arc::new(tokio::task::block_in_place(|| Town::open(config.clone()))?);
+    let town = Arc::new(tokio::task::block_in_place(|| Town::open(config.clone(), clock))?);
     {
         let town = town.clone();
         // A witness that cannot be reached yet delays publication; it does not stop the node.
@@ -795,23 +642,31 @@ pub async fn run(
         .merge(tlog_http::server::router(town.provision_tiles.clone(), "/provisions"));
 
     let listen = &config.listen;
-    let office_addr = listen.office.expect("checked at load");
-    let servers = super::upstream::Listeners::bind(
+    let servers = Listeners::bind(
         &config,
-        &[
-            (office_addr, office, pki::ClientAuth::Required),
-            (listen.network, network, pki::ClientAuth::Required),
-            (listen.public, public, pki::ClientAuth::None),
+        vec![
+            Listener {
+                name: "office",
+                addr: listen.office.expect("checked at load"),
+                router: office,
+                auth: pki::ClientAuth::Required,
+            },
+            Listener {
+                name: "network",
+                addr: listen.network,
+                router: network,
+                auth: pki::ClientAuth::Required,
+            },
+            Listener {
+                name: "public",
+                addr: listen.public,
+                router: public,
+                auth: pki::ClientAuth::None,
+            },
         ],
     )
     .await?;
-    eprintln!(
-        "{} ({}) serving: office https://{office_addr}, network https://{}, public https://{}",
-        config.name,
-        town.identity.to_uri(),
-        listen.network,
-        listen.public
-    );
+    eprintln!("{} ({}) serving", config.name, town.identity.to_uri());
 
     let interval = Duration::from_millis(config.interval_ms);
     let pusher = {
@@ -847,8 +702,8 @@ pub async fn run(
             }
         })
     };
-    servers.run(shutdown).await;
+    let served = servers.run(&config, shutdown).await;
     pusher.abort();
     topper.abort();
-    Ok(())
+    served
 }

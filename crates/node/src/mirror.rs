@@ -16,10 +16,11 @@ use tlog::note::VerifierKey;
 use tlog_store::integrate::{CheckpointSigner, CheckpointVerifier, VerifyOnly, integrate};
 use tlog_store::tiledir::TileDir;
 
-use super::config::Town;
-use super::journal::Journal;
-use super::outbox::{BatchSource, root_at};
-use super::protocol::{Batch, BatchError};
+use wire::{Batch, BatchError};
+
+use crate::config::Town;
+use crate::journal::Journal;
+use crate::outbox::{BatchSource, root_at};
 
 /// One mirrored municipality.
 pub struct Mirror {
@@ -145,7 +146,7 @@ impl Mirror {
 
     /// The size the replica's tiles cover (its last integrated checkpoint).
     pub fn tiles_size(&self) -> Result<u64> {
-        super::published_size(&self.tiles, &self.vkey, &self.origin)
+        crate::published_size(&self.tiles, &self.vkey, &self.origin)
     }
 
     /// Verifies and applies a batch, all or nothing. The node database is locked only to keep
@@ -197,7 +198,7 @@ impl Mirror {
         }
         // Kept before the commit: after a crash in between, the checkpoint is there for a
         // size the replica may not hold, which is harmless (it is used only once held).
-        super::lock(journal).keep_checkpoint(
+        crate::lock(journal).keep_checkpoint(
             &self.origin,
             checked.size,
             batch.checkpoint.as_bytes(),

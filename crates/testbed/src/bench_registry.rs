@@ -20,7 +20,7 @@ use registry_domain::{
 use registry_store::Registry;
 use tlog::note::{KeyKind, Note, Signer};
 
-use crate::bench::{line, rate, tempfile_dir};
+use crate::bench_log::{line, rate, tempfile_dir};
 
 const KANA: [&str; 40] = [
     "ア", "イ", "ウ", "エ", "オ", "カ", "キ", "ク", "ケ", "コ", "サ", "シ", "ス", "セ", "ソ", "タ",

@@ -20,7 +20,7 @@ use std::process::Command;
 use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::node::config::{Listen, NodeConfig, NodeRole, Peer, TlsConfig, Town};
+use node::config::{Listen, NodeConfig, NodeRole, Peer, TlsConfig, Town};
 
 /// The towns of the demo: name, code.
 pub const TOWNS: [(&str, &str); 3] =
@@ -143,7 +143,7 @@ impl Network {
 
 /// Runs `juki ARGS`, capturing output; returns stdout.
 fn juki(args: &[&str]) -> Result<String> {
-    let exe = std::env::current_exe().context("finding the juki binary")?;
+    let exe = crate::binary().context("finding the juki binary")?;
     let output = Command::new(exe)
         .args(args)
         .env_remove("JUKI_PASSPHRASE")
@@ -200,7 +200,7 @@ pub fn create(dir: &Path) -> Result<Network> {
     // The national node and its keys.
     let national_dir = nodes_dir.join("national");
     std::fs::create_dir_all(&national_dir)?;
-    let national_key = national_dir.join(crate::node::upstream::NATIONAL_KEY);
+    let national_key = national_dir.join(node::upstream::NATIONAL_KEY);
     let national_vkey =
         juki(&["key", "generate", "--name", "national.juki.local", "--out", p(&national_key)])?
             .trim()
@@ -256,7 +256,7 @@ pub fn create(dir: &Path) -> Result<Network> {
             "--name",
             &format!("{origin}/provisions"),
             "--out",
-            p(&town_dir.join(crate::node::PROVISION_KEY)),
+            p(&town_dir.join(node::PROVISION_KEY)),
         ])?;
         issue("municipal", Some(code), true, &town_dir.join("tls/node"))?;
         let console = cred.join("console");
@@ -381,6 +381,7 @@ pub fn create(dir: &Path) -> Result<Network> {
             max_batch: 4096,
             witnesses: Vec::new(),
             witness_quorum: 0,
+            report: None,
         }
     };
     let mut configs = Vec::new();
@@ -410,10 +411,8 @@ pub fn create(dir: &Path) -> Result<Network> {
         let mut town =
             base(name, NodeRole::Municipal, Some(code), town_dir, origin, listen.clone());
         town.upstream = Some(pref_peer.clone());
-        town.witnesses = vec![crate::node::config::Witness {
-            url: witness.url.clone(),
-            vkey: witness.vkey.clone(),
-        }];
+        town.witnesses =
+            vec![node::config::Witness { url: witness.url.clone(), vkey: witness.vkey.clone() }];
         town.witness_quorum = 1;
         town.national = Some(national_peer.clone());
         town.towns = town_entries.iter().filter(|t| t.code != *code).cloned().collect();
@@ -431,8 +430,7 @@ pub fn create(dir: &Path) -> Result<Network> {
                     .iter()
                     .find(|t| Some(&t.code) == config.code.as_ref())
                     .expect("a town");
-                let provisions =
-                    std::fs::read_to_string(config.dir.join(crate::node::PROVISION_KEY))?;
+                let provisions = std::fs::read_to_string(config.dir.join(node::PROVISION_KEY))?;
                 let provisions =
                     tlog::note::Signer::parse(provisions.trim())?.verifier().to_string();
                 vec![
@@ -491,4 +489,39 @@ pub fn create(dir: &Path) -> Result<Network> {
     };
     std::fs::write(dir.join("network.json"), serde_json::to_string_pretty(&network)?)?;
     Ok(network)
+}
+
+/// The clerk and supervisor of town `code` at its console, as the network directory
+/// describes them.
+pub fn clerk(network: &Network, code: &str) -> Result<client::office::Clerk> {
+    let town: &TownOperators = network.town(code)?;
+    let node = network
+        .nodes
+        .iter()
+        .find(|n| n.code.as_deref() == Some(code))
+        .context("no such town node")?;
+    let files = net::TlsFiles {
+        cert: town.console.cert.clone(),
+        key: town.console.key.clone(),
+        ca: network.ca.clone(),
+        crl: Some(network.ca_dir.join("crl.pem")),
+    };
+    client::office::Clerk::new(
+        registry_domain::MunicipalityCode::parse(code)?,
+        &node.api_url,
+        &files,
+        tlog_store::keys::load_signer(&town.clerk_key, None)?,
+        tlog_store::keys::load_signer(&town.supervisor_key, None)?,
+    )
+}
+
+/// The network's agency, calling the national node.
+pub fn agency(network: &Network) -> Result<client::agency::Agency> {
+    let files = net::TlsFiles {
+        cert: network.agency.cert.clone(),
+        key: network.agency.key.clone(),
+        ca: network.ca.clone(),
+        crl: Some(network.ca_dir.join("crl.pem")),
+    };
+    client::agency::Agency::new(&network.node("national")?.network_url, &files)
 }

@@ -5,102 +5,31 @@
 //! including a move between towns and a wide-area certificate copy, checks that every tier
 //! agrees, prints what happened and where to look, and keeps running until Ctrl-C.
 
-pub mod clerk;
-pub mod setup;
-pub mod tools;
-
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use clap::Args;
 use registry_domain::{Address, ChangeReason, ResidentCode};
 
-use clerk::{Clerk, change, next, synthetic, today};
-use setup::{Network, TOWNS};
+use client::office::Clerk;
 
-/// `juki demo`'s arguments.
-#[derive(Args)]
-pub struct DemoArgs {
+use crate::processes::Nodes;
+use crate::setup::{Network, TOWNS};
+use crate::synthetic::{change, next, synthetic, today};
+
+/// `juki demo`'s options.
+pub struct DemoOptions {
     /// The directory to build the network in (reused when it already holds one).
-    #[arg(long, default_value = "juki-demo")]
-    dir: PathBuf,
+    pub dir: PathBuf,
     /// How many synthetic residents to register across the three towns.
-    #[arg(long, default_value_t = 3000)]
-    residents: u64,
+    pub residents: u64,
     /// Stop after the scenario; exit 0 only if every step succeeded.
-    #[arg(long)]
-    exit: bool,
-}
-
-/// The node processes; killed when dropped.
-pub struct Nodes {
-    children: Vec<(String, Child)>,
-}
-
-impl Nodes {
-    /// Starts every node of `network` as a `juki serve` process, logging to
-    /// `<node dir>/node.log`.
-    pub fn start(network: &Network) -> Result<Nodes> {
-        let mut nodes = Nodes { children: Vec::new() };
-        for witness in &network.witnesses {
-            nodes.children.push((witness.name.clone(), start_witness(&witness.config)?));
-        }
-        for node in &network.nodes {
-            nodes.children.push((node.name.clone(), start_node(&node.config)?));
-        }
-        Ok(nodes)
-    }
-
-    /// Stops every node (SIGKILL: an acknowledged write must survive that anyway).
-    pub fn stop(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.children.clear();
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-/// Starts one node from its `node.toml`.
-pub fn start_node(config: &Path) -> Result<Child> {
-    let dir = config.parent().context("node.toml has a directory")?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("node.log"))?;
-    let exe = std::env::current_exe()?;
-    Command::new(exe)
-        .args(["serve", "--config"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting the node of {}", config.display()))
-}
-
-/// Starts a witness from its configuration, logging to `witness.log` beside it.
-pub fn start_witness(config: &Path) -> Result<Child> {
-    let dir = config.parent().context("witness.toml has a directory")?;
-    let log =
-        std::fs::OpenOptions::new().create(true).append(true).open(dir.join("witness.log"))?;
-    Command::new(std::env::current_exe()?)
-        .args(["witness", "serve", "--config"])
-        .arg(config)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting the witness of {}", config.display()))
+    pub exit: bool,
 }
 
 /// `juki demo`.
-pub fn run(args: DemoArgs) -> Result<ExitCode> {
+pub fn run(args: DemoOptions) -> Result<ExitCode> {
     let network = if args.dir.join("network.json").exists() {
         println!("reusing the network in {}", args.dir.display());
         Network::load(&args.dir)?
@@ -109,7 +38,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             "building a network in {} (CA, keys, registries, operators) …",
             args.dir.display()
         );
-        setup::create(&args.dir)?
+        crate::setup::create(&args.dir)?
     };
     let mut nodes = Nodes::start(&network)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -171,7 +100,7 @@ async fn scenario(network: &Network, residents: u64) -> bool {
         }};
     }
     let clerks = match step!("the clerks' consoles connect", async {
-        TOWNS.iter().map(|(_, code)| Clerk::new(network, code)).collect::<Result<Vec<_>>>()
+        TOWNS.iter().map(|(_, code)| crate::setup::clerk(network, code)).collect::<Result<Vec<_>>>()
     }) {
         Ok(clerks) => clerks,
         Err(_) => return false,
@@ -229,7 +158,7 @@ async fn scenario(network: &Network, residents: u64) -> bool {
         agree(network, Duration::from_secs(60))
     );
     let _ = step!("the mirrors hold exactly the towns' events and residents", async {
-        tools::compare_databases(&network.dir()?)
+        crate::tools::compare_databases(&network.dir()?)
     });
     if let Ok(code) = moved {
         let _ = step!("the resident who moved is active in exactly one town", async {
@@ -337,42 +266,23 @@ async fn move_between(
 }
 
 async fn agency(network: &Network, resident: &registry_domain::IdentityRecordParts) -> Result<()> {
-    let files = net::TlsFiles {
-        cert: network.agency.cert.clone(),
-        key: network.agency.key.clone(),
-        ca: network.ca.clone(),
-        crl: Some(network.ca_dir.join("crl.pem")),
-    };
-    let client = net::Client::new(&files)?;
-    let national = network.node("national")?;
-    let request = crate::node::upstream::IdentityRequest {
-        resident: resident.resident_code.to_string(),
-        purpose: "年金の支給 (pension payment)".into(),
-    };
+    let agency = crate::setup::agency(network)?;
+    let code = resident.resident_code.to_string();
     // The national node has the record once the town's batch has propagated.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let response = crate::node::post(
-            &client,
-            &format!("{}/v1/identity", national.network_url),
-            serde_json::to_vec(&request)?,
-            Some("urn:juki:national"),
-        )
-        .await?;
-        if response.status.is_success() {
-            let record: serde_json::Value = serde_json::from_slice(&response.body)?;
-            anyhow::ensure!(
-                record["resident"] == resident.resident_code.to_string(),
-                "another resident came back"
-            );
-            return Ok(());
+        match agency.identity(&code, "年金の支給 (pension payment)").await? {
+            Ok(record) => {
+                anyhow::ensure!(record.resident == code, "another resident came back");
+                return Ok(());
+            }
+            Err(answer) => anyhow::ensure!(
+                Instant::now() < deadline,
+                "the national node answered {}: {}",
+                answer.status,
+                answer.text()
+            ),
         }
-        anyhow::ensure!(
-            Instant::now() < deadline,
-            "the national node answered {}: {}",
-            response.status,
-            response.text()
-        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -426,7 +336,7 @@ pub async fn agree(network: &Network, within: Duration) -> Result<()> {
         for (name, code) in TOWNS {
             let town = network.node(name)?;
             // A node that does not answer (yet) is a difference until the deadline.
-            let own = crate::node::get(
+            let own = client::call_get(
                 &client,
                 &format!("{}/registry/checkpoint", town.public_url),
                 None,
@@ -434,7 +344,7 @@ pub async fn agree(network: &Network, within: Duration) -> Result<()> {
             .await;
             for upper in [prefecture, national] {
                 let url = format!("{}/mirrors/{code}/checkpoint", upper.public_url);
-                let mirrored = crate::node::get(&client, &url, None).await;
+                let mirrored = client::call_get(&client, &url, None).await;
                 match (&own, &mirrored) {
                     (Ok(own), Ok(mirrored))
                         if own.status.is_success() && own.body == mirrored.body => {}

@@ -73,6 +73,10 @@ pub struct NodeConfig {
     /// The most events one batch carries.
     #[serde(default = "default_batch")]
     pub max_batch: usize,
+    /// Where the node writes the addresses its listeners got (JSON, see
+    /// `listeners::Report`) once it serves, and removes them when it stops.
+    #[serde(default)]
+    pub report: Option<PathBuf>,
 }
 
 fn default_pool_low() -> u64 {
@@ -150,6 +154,40 @@ pub struct Town {
     pub url: String,
 }
 
+/// The scheme of a peer URL that names the peer's report file instead of an address:
+/// `report:PATH#LISTENER` is the `https://` address the peer reports for that listener in
+/// the report it wrote at `PATH` (see `listeners::Report`). A network on one machine whose
+/// nodes bind port 0 names its peers this way; a deployment names them by host and port.
+pub const REPORT_SCHEME: &str = "report:";
+
+/// The `https://host:port` base of a peer URL, read from the peer's report when the URL is a
+/// `report:` one (so it is read again at every call: a restarted peer is found at its new
+/// address).
+pub fn resolve_url(url: &str) -> Result<String> {
+    let Some(rest) = url.strip_prefix(REPORT_SCHEME) else {
+        return Ok(url.trim_end_matches('/').to_owned());
+    };
+    let (path, listener) = rest
+        .rsplit_once('#')
+        .with_context(|| format!("{url:?} names no listener (report:PATH#LISTENER)"))?;
+    let report = crate::listeners::Report::read(Path::new(path))?;
+    Ok(format!("https://{}", report.addr(listener)?))
+}
+
+impl Peer {
+    /// The URL of `path` (`/v1/…`) at this peer.
+    pub fn endpoint(&self, path: &str) -> Result<String> {
+        Ok(format!("{}{path}", resolve_url(&self.url)?))
+    }
+}
+
+impl Town {
+    /// The URL of `path` (`/v1/…`) at this town's inter-node API.
+    pub fn endpoint(&self, path: &str) -> Result<String> {
+        Ok(format!("{}{path}", resolve_url(&self.url)?))
+    }
+}
+
 impl NodeConfig {
     /// Reads a configuration file and resolves its paths against the file's directory.
     pub fn load(path: &Path) -> Result<NodeConfig> {
@@ -168,6 +206,27 @@ impl NodeConfig {
         resolve(&mut config.tls.cert);
         resolve(&mut config.tls.key);
         resolve(&mut config.tls.crl);
+        if let Some(report) = &mut config.report {
+            resolve(report);
+        }
+        let resolve_url = |url: &mut String| {
+            if let Some(rest) = url.strip_prefix(REPORT_SCHEME)
+                && !rest.starts_with('/')
+            {
+                *url = format!("{REPORT_SCHEME}{}", base.join(rest).display());
+            }
+        };
+        for peer in
+            config.upstream.iter_mut().chain(&mut config.national).chain(&mut config.prefectures)
+        {
+            resolve_url(&mut peer.url);
+        }
+        for town in &mut config.towns {
+            resolve_url(&mut town.url);
+        }
+        for witness in &mut config.witnesses {
+            resolve_url(&mut witness.url);
+        }
         config.check().with_context(|| format!("in {}", path.display()))?;
         Ok(config)
     }

@@ -4,13 +4,18 @@
 //! acknowledged size, and records the new acknowledgement only after verifying the receipt.
 
 use anyhow::{Context as _, Result, bail};
+use registry_store::Registry;
 use tlog::Hash;
 use tlog::merkle::{prove_consistency, tree_root};
-use tlog::note::VerifierKey;
+use tlog::note::{Signer, VerifierKey};
+use tlog_store::integrate::checkpoint_body;
 use tlog_store::source::TileHashReader;
 use tlog_store::tiledir::TileDir;
 
-use super::protocol::{Batch, Receipt};
+use wire::api::BatchAnswer;
+use wire::{Batch, Receipt};
+
+use crate::config::Peer;
 
 /// Where a batch's events and checkpoints come from.
 pub trait BatchSource {
@@ -57,25 +62,59 @@ pub fn next_batch(
     }))
 }
 
+/// A town's own registry log as the source of its batches, as the municipal node sends them:
+/// the events from the registry, the published checkpoint from the tiles, and, when more is
+/// published than one batch carries, a checkpoint of the prefix signed by the node key (which
+/// signs any size of its own tree; the root is read from the tiles).
+pub struct TownLog<'a> {
+    /// The town's registry.
+    pub registry: &'a Registry,
+    /// The registry log's tiles and published checkpoint.
+    pub tiles: TileDir,
+    /// The log's origin.
+    pub origin: &'a str,
+    /// The node key that signs the log's checkpoints.
+    pub key: &'a Signer,
+}
+
+impl BatchSource for TownLog<'_> {
+    fn events(&mut self, from: u64, to: u64) -> Result<Vec<Vec<u8>>> {
+        Ok(self.registry.events(from, to)?)
+    }
+
+    fn checkpoint(&mut self, acked: u64, limit: u64) -> Result<Option<(u64, Vec<u8>)>> {
+        let Some(note) = self.tiles.read_checkpoint()? else { return Ok(None) };
+        let size = self.tiles_size()?;
+        if size <= acked {
+            return Ok(None);
+        }
+        if size <= limit {
+            return Ok(Some((size, note)));
+        }
+        let root = root_at(&self.tiles, size, limit)?;
+        let body = checkpoint_body(self.origin, limit, &root);
+        Ok(Some((limit, crate::sign_text(body, self.key)?)))
+    }
+
+    fn tiles(&self) -> &TileDir {
+        &self.tiles
+    }
+
+    fn tiles_size(&self) -> Result<u64> {
+        crate::published_size(&self.tiles, &self.key.verifier(), self.origin)
+    }
+}
+
 /// The root of the tree of `size` leaves, read from tiles covering `covered`.
 pub fn root_at(tiles: &TileDir, covered: u64, size: u64) -> Result<Hash> {
     let reader = TileHashReader::new(tiles, covered);
     tree_root(size, &reader).map_err(|e| anyhow::anyhow!("cannot read the root at {size}: {e}"))
 }
 
-/// What the upstream node said about a batch.
-pub enum Answer {
-    /// It applied the batch: its receipt.
-    Applied(Vec<u8>),
-    /// It already holds the log up to this size (a resend, or it caught up by pulling): its
-    /// receipt for that size.
-    Holds(u64, Vec<u8>),
-}
-
 /// Checks an upstream answer against what the log holds and returns the new acknowledged size
 /// with the receipt to keep.
 pub fn acknowledge(
-    answer: Answer,
+    answer: BatchAnswer,
     batch: &Batch,
     log: &str,
     upstream: &VerifierKey,
@@ -83,13 +122,15 @@ pub fn acknowledge(
     covered: u64,
 ) -> Result<(u64, Vec<u8>)> {
     match answer {
-        Answer::Applied(receipt) => {
+        BatchAnswer::Applied { receipt, .. } => {
+            let receipt = receipt.into_bytes();
             let root = root_at(tiles, covered, batch.end())?;
             Receipt::verify(&receipt, upstream, log, batch.end(), &root)
                 .context("the upstream node's receipt")?;
             Ok((batch.end(), receipt))
         }
-        Answer::Holds(size, receipt) => {
+        BatchAnswer::Holds { size, receipt } => {
+            let receipt = receipt.into_bytes();
             if size > covered {
                 // Upstream is ahead of what this node has checkpointed (it pulled from the
                 // town directly): nothing before `covered` needs sending.
@@ -110,4 +151,31 @@ pub fn acknowledge(
             Ok((size, receipt))
         }
     }
+}
+
+/// Sends a batch to an upstream node and returns its answer.
+pub async fn send_batch(
+    client: &net::Client,
+    upstream: &Peer,
+    batch: &Batch,
+) -> Result<BatchAnswer> {
+    let response = crate::http::post(
+        client,
+        &upstream.endpoint("/v1/replicate")?,
+        serde_json::to_vec(batch)?,
+        Some(upstream.identity.as_str()),
+    )
+    .await?;
+    let status = response.status;
+    if status != axum::http::StatusCode::OK {
+        bail!(
+            "{} refused the batch {}..{}: {} {}",
+            upstream.identity,
+            batch.from,
+            batch.end(),
+            status,
+            response.text()
+        );
+    }
+    serde_json::from_slice(&response.body).context("the upstream node's answer is malformed")
 }

@@ -33,16 +33,18 @@ use registry_core::event::{CodeBlock, Enrolment, Event, Genesis, Role};
 use registry_domain::{ChangeReason, MunicipalityCode, ResidentCode};
 use registry_store::Registry;
 use tlog::note::{KeyKind, Signer};
-use tlog_store::integrate::{NoteSigner, checkpoint_body};
+use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 
-use crate::bench::{line, rate, tempfile_dir};
-use crate::demo::clerk::{Clerk, change, synthetic};
-use crate::demo::setup::{Network, TOWNS};
-use crate::node::journal::Journal;
-use crate::node::mirror::{Accepted, Mirror};
-use crate::node::outbox::{BatchSource, next_batch, root_at};
-use crate::node::protocol::Batch;
+use client::office::Clerk;
+use node::journal::Journal;
+use node::mirror::{Accepted, Mirror};
+use node::outbox::{TownLog, next_batch};
+use wire::Batch;
+
+use crate::bench_log::{line, rate, tempfile_dir};
+use crate::setup::{Network, TOWNS};
+use crate::synthetic::{change, synthetic};
 
 /// The targets.
 const TARGET_INGEST: f64 = 40_000.0;
@@ -125,11 +127,11 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let network_dir = root.join("network");
     println!("building a network in {} (CA, keys, registries, operators) …", network_dir.display());
     let started = Instant::now();
-    let network = crate::demo::setup::create(&network_dir)?;
+    let network = crate::setup::create(&network_dir)?;
     println!("  (built in {:.1} s, not counted)", started.elapsed().as_secs_f64());
     let mut procs = Procs { network: &network, children: Vec::new() };
     for witness in &network.witnesses {
-        let child = crate::demo::start_witness(&witness.config)?;
+        let child = crate::processes::start_witness(&witness.config)?;
         procs.children.push((witness.name.clone(), child));
         wait_listening(&witness.url)?;
     }
@@ -137,7 +139,10 @@ pub fn run(options: Options) -> Result<ExitCode> {
         procs.start(&node.name)?;
     }
     let clerks: Arc<Vec<Clerk>> = Arc::new(
-        TOWNS.iter().map(|(_, code)| Clerk::new(&network, code)).collect::<Result<Vec<_>>>()?,
+        TOWNS
+            .iter()
+            .map(|(_, code)| crate::setup::clerk(&network, code))
+            .collect::<Result<Vec<_>>>()?,
     );
     let anonymous =
         net::Client::anonymous(network.ca.clone(), Some(network.ca_dir.join("crl.pem")))?;
@@ -288,7 +293,7 @@ fn openssl_verify_rate(seconds: u64) -> Result<f64> {
 
 fn birth(town: MunicipalityCode, code: ResidentCode, i: u64, clerk: &Signer) -> Result<Vec<u8>> {
     let record = synthetic(code, town, i, ChangeReason::Birth, None)?;
-    crate::node::sign_text(Event::Change(change(town, record)).to_text(), clerk)
+    node::sign_text(Event::Change(change(town, record)).to_text(), clerk)
 }
 
 /// `tlog::note::open` of a one-signature birth, on one core.
@@ -316,46 +321,12 @@ struct InProcess {
     sequential_us: f64,
 }
 
-/// A town's log as the source of batches, as the municipal node builds them: the events, and a
-/// checkpoint signed by the town's node key at the batch's end.
-struct TownSource<'a> {
-    registry: &'a Registry,
-    tiles: TileDir,
-    origin: String,
-    key: &'a Signer,
-    size: u64,
-}
-
-impl BatchSource for TownSource<'_> {
-    fn events(&mut self, from: u64, to: u64) -> Result<Vec<Vec<u8>>> {
-        Ok(self.registry.events(from, to)?)
-    }
-
-    fn checkpoint(&mut self, acked: u64, limit: u64) -> Result<Option<(u64, Vec<u8>)>> {
-        if self.size <= acked {
-            return Ok(None);
-        }
-        let end = self.size.min(limit);
-        let root = root_at(&self.tiles, self.size, end)?;
-        let note = crate::node::sign_text(checkpoint_body(&self.origin, end, &root), self.key)?;
-        Ok(Some((end, note)))
-    }
-
-    fn tiles(&self) -> &TileDir {
-        &self.tiles
-    }
-
-    fn tiles_size(&self) -> Result<u64> {
-        Ok(self.size)
-    }
-}
-
 /// A town's log built for the in-process figures: its signed births, and the batches its node
 /// would send for them.
 struct BuiltTown {
     municipality: MunicipalityCode,
     /// The node's entry for it (origin, node key).
-    entry: crate::node::config::Town,
+    entry: node::config::Town,
     clerk: Signer,
     births: Vec<Vec<u8>>,
     batches: Vec<Batch>,
@@ -372,7 +343,7 @@ fn build_town(
     batch: usize,
 ) -> Result<BuiltTown> {
     std::fs::create_dir_all(dir)?;
-    let now = crate::node::timestamp_now();
+    let now = crate::synthetic::now();
     let origin = format!("bench.juki.test/registry/{municipality}");
     let seed = |n: u8| {
         let mut seed = [n; 32];
@@ -393,11 +364,11 @@ fn build_town(
     let mut town = Registry::create(&dir.join("town.db"), municipality, &national.verifier())?;
     let first = 1_000_000_000u64;
     let setup = [
-        crate::node::sign_text(
+        node::sign_text(
             Event::Genesis(Genesis { municipality, admin: admin.verifier(), time: now }).to_text(),
             &admin,
         )?,
-        crate::node::sign_text(
+        node::sign_text(
             Event::Enrolment(Enrolment {
                 municipality,
                 operator: clerk.verifier(),
@@ -407,7 +378,7 @@ fn build_town(
             .to_text(),
             &admin,
         )?,
-        crate::node::sign_text(
+        node::sign_text(
             Event::CodeBlock(CodeBlock {
                 municipality,
                 first,
@@ -438,10 +409,10 @@ fn build_town(
     }
     let tiles = TileDir::new(dir.join("town-tlog"));
     let signer = NoteSigner::new(Signer::from_seed(&origin, KeyKind::Ed25519, seed(4))?)?;
-    let integration = crate::node::integrate_log(&*town.connection(), &tiles, &signer)?;
+    let integration = node::integrate_log(&*town.connection(), &tiles, &signer)?;
     let size = integration.size;
-    let mut source =
-        TownSource { registry: &town, tiles, origin: origin.clone(), key: &node_key, size };
+    // The municipal node's own batch source, over the town's registry and published tiles.
+    let mut source = TownLog { registry: &town, tiles, origin: &origin, key: &node_key };
     let mut batches: Vec<Batch> = Vec::new();
     let mut acked = 0;
     while let Some(next) = next_batch(&municipality.to_string(), &mut source, acked, batch)? {
@@ -449,7 +420,7 @@ fn build_town(
         batches.push(next);
     }
     ensure!(acked == size, "the batches end at {acked}, the log at {size}");
-    let entry = crate::node::config::Town {
+    let entry = node::config::Town {
         code: municipality.to_string(),
         origin,
         vkey: node_key.verifier().to_string(),
@@ -629,7 +600,7 @@ struct Procs<'a> {
 impl Procs<'_> {
     fn start(&mut self, name: &str) -> Result<()> {
         let node = self.network.node(name)?;
-        let child = crate::demo::start_node(&node.config)?;
+        let child = crate::processes::start_node(&node.config)?;
         self.children.push((name.to_owned(), child));
         Ok(())
     }
@@ -689,7 +660,7 @@ async fn wait_answers(
 ) -> Result<()> {
     let url = format!("{}/mirrors/{}/checkpoint", network.node(name)?.public_url, TOWNS[0].1);
     loop {
-        match crate::node::get(anonymous, &url, None).await {
+        match client::call_get(anonymous, &url, None).await {
             Ok(_) => return Ok(()),
             Err(e) if Instant::now() > deadline => {
                 return Err(e.context(format!("{name} does not answer")));
@@ -766,7 +737,7 @@ impl Watch {
                     ticks.tick().await;
                     let asked = Instant::now();
                     let answers = futures_util::future::join_all(
-                        urls.iter().map(|url| crate::node::get(&client, url, None)),
+                        urls.iter().map(|url| client::call_get(&client, url, None)),
                     )
                     .await;
                     let seen = Instant::now();
@@ -1049,10 +1020,10 @@ fn end_to_end(
     let mut sizes = Vec::new();
     for (t, (name, _)) in TOWNS.iter().enumerate() {
         let config = &network.node(name)?.config;
-        let dir = crate::registrydir::RegistryDir::open(config.parent().context("node.toml")?)?;
+        let dir = registry_store::dir::RegistryDir::open(config.parent().context("node.toml")?)?;
         let mut registry = dir.registry()?;
         base.push(registry.log_size()?);
-        let clerk = crate::key::load_signer(&network.town(TOWNS[t].1)?.clerk_key, None)?;
+        let clerk = tlog_store::keys::load_signer(&network.town(TOWNS[t].1)?.clerk_key, None)?;
         let town = dir.municipality;
         let mut left = per_town[t];
         let mut i = 0u64;
@@ -1069,7 +1040,7 @@ fn end_to_end(
                     .collect::<Result<_>>()?
             };
             let refs: Vec<&[u8]> = notes.iter().map(Vec::as_slice).collect();
-            for result in registry.submit_many(&refs, crate::registrydir::now()?)? {
+            for result in registry.submit_many(&refs, crate::synthetic::now())? {
                 if let Err(refusal) = result {
                     bail!("a benchmark birth was refused at {name}: {refusal}");
                 }

@@ -63,18 +63,7 @@ pub struct Journal {
     conn: Connection,
 }
 
-/// An alert: something that looks like an attack or a fault, with no personal data.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Alert {
-    /// POSIX seconds.
-    pub time: u64,
-    /// A stable kind (`bad-checkpoint`, `fork`, `wrong-peer`, …).
-    pub kind: String,
-    /// The peer's identity URI, or its address when it had none.
-    pub peer: String,
-    /// What happened (codes and sizes only).
-    pub detail: String,
-}
+pub use wire::api::Alert;
 
 impl Journal {
     /// Opens (creating if needed) `node.db` at `path`.
@@ -145,8 +134,7 @@ impl Journal {
     }
 
     /// Records an alert and reports it on stderr.
-    pub fn alert(&mut self, kind: &str, peer: &str, detail: &str) -> Result<()> {
-        let time = super::unix_now();
+    pub fn alert(&mut self, time: u64, kind: &str, peer: &str, detail: &str) -> Result<()> {
         eprintln!("ALERT {kind} from {peer}: {detail}");
         self.conn.execute(
             "INSERT INTO alerts (time, kind, peer, detail) VALUES (?1, ?2, ?3, ?4)",

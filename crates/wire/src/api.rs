@@ -1,0 +1,149 @@
+//! The JSON requests and answers of the nodes' HTTP routes. A route's handler decodes one of
+//! these and answers with another (or with an error body); clients use the same types.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::documents::RecordJson;
+
+/// `POST /v1/events` (office): the node's answer once the signed event is durably appended.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Submitted {
+    /// Its index in the registry log.
+    pub index: u64,
+    /// What it was: `genesis`, `enrolment`, `revocation`, `code-block`, `change`,
+    /// `move-notice`.
+    pub kind: String,
+    /// The resident it changed, if any.
+    pub resident: Option<String>,
+}
+
+/// `POST /v1/codes` (office): a fresh resident code from the town's pool.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FreshCode {
+    /// The code, not yet used by any event.
+    pub code: String,
+}
+
+/// The `purpose` query of a read (`GET /v1/residents/{code}?purpose=…`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PurposeQuery {
+    /// Why the record is read: one line, at most 200 bytes.
+    pub purpose: Option<String>,
+}
+
+/// `POST /v1/copies` (office) and `POST /v1/wide-area/copies` (between towns): a request
+/// for a certificate copy (住民票の写し).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct CopyRequest {
+    /// The resident.
+    pub resident: String,
+    /// The town that keeps the record, when it is another (広域交付).
+    #[serde(default)]
+    pub municipality: Option<String>,
+    /// Why.
+    pub purpose: String,
+    /// For a wide-area request between nodes: the console that asked.
+    #[serde(default)]
+    pub requested_by: Option<String>,
+}
+
+/// The `from` query of `GET /v1/move-outs/{code}?from=…`: the town moved out of.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FromTown {
+    /// Its municipality code.
+    pub from: String,
+}
+
+/// The `from` query of `GET /v1/replication/batch?from=…`: the log size the puller holds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FromSize {
+    /// The size.
+    pub from: u64,
+}
+
+/// `POST /v1/code-blocks` (national): a town asks for a resident-code block, saying how many
+/// blocks it holds, so that a repeated request gets the block it missed rather than a new one.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct BlockRequest {
+    /// Blocks in the town's registry.
+    pub blocks: u64,
+}
+
+/// `POST /v1/replicate`: the upstream node's answer to a batch it verified.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum BatchAnswer {
+    /// The batch was verified and durably applied.
+    Applied {
+        /// The size the receipt acknowledges.
+        size: u64,
+        /// The signed receipt (`juki.receipt/v1`).
+        receipt: String,
+    },
+    /// The node already holds this batch (or more): acknowledged again, applied once.
+    Holds {
+        /// The size the receipt acknowledges.
+        size: u64,
+        /// The signed receipt.
+        receipt: String,
+    },
+}
+
+impl BatchAnswer {
+    /// The size the receipt acknowledges.
+    pub fn size(&self) -> u64 {
+        match self {
+            BatchAnswer::Applied { size, .. } | BatchAnswer::Holds { size, .. } => *size,
+        }
+    }
+
+    /// The signed receipt.
+    pub fn receipt(&self) -> &str {
+        match self {
+            BatchAnswer::Applied { receipt, .. } | BatchAnswer::Holds { receipt, .. } => receipt,
+        }
+    }
+}
+
+/// `POST /v1/identity` (national): an agency's request for a resident's identity information.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct IdentityRequest {
+    /// The resident's code.
+    pub resident: String,
+    /// The lawful purpose.
+    pub purpose: String,
+}
+
+/// `GET /v1/status`: what a node reports about itself (no personal data).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Status {
+    /// The node's name.
+    pub name: String,
+    /// Its identity URI.
+    pub identity: String,
+    /// Log origin → size of its published checkpoint (and, upstream, of each mirror).
+    pub logs: BTreeMap<String, u64>,
+    /// For a municipality: the size its prefecture acknowledged.
+    pub acked: Option<u64>,
+    /// For a municipality: unused codes in its pool.
+    pub pool: Option<u64>,
+    /// For a municipality: events in its registry log, published or not yet.
+    pub events: Option<u64>,
+    /// Alerts recorded.
+    pub alerts: usize,
+}
+
+/// `GET /v1/alerts`: one alert a node recorded.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Alert {
+    /// POSIX seconds.
+    pub time: u64,
+    /// Its stable code (see `docs/ERRORS.md`).
+    pub kind: String,
+    /// The peer's identity URI, or its address when it had none.
+    pub peer: String,
+    /// What happened (codes and sizes only).
+    pub detail: String,
+}

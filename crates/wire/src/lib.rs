@@ -1,0 +1,19 @@
+//! juki's wire protocol in one place: every request and answer that crosses a network
+//! boundary — between a town's node and its clerks' consoles, between tiers, between the
+//! national node and agencies — as a typed serde value. Pure: no I/O, no HTTP library.
+//!
+//! - `batch`: the replication protocol (a town's events with its signed checkpoint and a
+//!   consistency proof; the upstream node's signed receipt).
+//! - `documents`: the signed documents a node hands out (certificate copies) and the private
+//!   provision records it keeps.
+//! - `api`: the JSON requests and answers of every route.
+//!
+//! Each route's path is versioned (`/v1/…`); a change that an old client could misread gets a
+//! new version, never a new meaning for an old field.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod batch;
+pub mod documents;
+
+pub use batch::{Batch, BatchError, CheckedBatch, Receipt, ReceiptError};
