@@ -10,6 +10,53 @@ pub mod office;
 use anyhow::{Context as _, Result};
 
 pub use net::Answer;
+use wire::errors::{Code, ErrorBody};
+
+/// A node's refusal of a call: what was asked, the HTTP status and, when the node sent one
+/// (every juki node does), its error body with the stable code. Callers decide by
+/// [`Refused::code`], never by the message.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    /// What was asked for.
+    pub what: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// The node's error body, if the answer was one.
+    pub body: Option<ErrorBody>,
+}
+
+impl Refused {
+    /// The refusal of `answer` to the call described by `what`.
+    pub fn of(what: impl Into<String>, answer: &Answer) -> Refused {
+        Refused {
+            what: what.into(),
+            status: answer.status.as_u16(),
+            body: ErrorBody::parse(&answer.body),
+        }
+    }
+
+    /// The node's code, if it sent an error body.
+    pub fn code(&self) -> Option<Code> {
+        self.body.as_ref().map(|b| b.code)
+    }
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.body {
+            Some(body) => {
+                write!(f, "{}: [{}] {}", self.what, body.code, body.message)?;
+                if let Some(hint) = &body.hint {
+                    write!(f, " ({hint})")?;
+                }
+                Ok(())
+            }
+            None => write!(f, "{}: the node answered {}", self.what, self.status),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
 
 fn expect(identity: Option<&str>) -> Result<net::Expect> {
     Ok(match identity {

@@ -3,7 +3,7 @@
 //! never sees an operator key. Every answer is decoded into its `wire` type; a refusal is a
 //! [`crate::Refused`] carrying the node's error body.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use registry_core::event::{Change, Event};
 use registry_core::time::Timestamp;
 use registry_domain::{IdentityRecordParts, MunicipalityCode, ResidentCode};
@@ -11,7 +11,9 @@ use tlog::note::{Note, Signer};
 
 use wire::api::{CopyRequest, FreshCode, RecordJson, Status, Submitted};
 
-use crate::{call_get, call_post};
+use wire::errors::Code;
+
+use crate::{Refused, call_get, call_post};
 
 /// A town office's clerk and supervisor at one console.
 pub struct Clerk {
@@ -68,7 +70,7 @@ impl Clerk {
         )
         .await?;
         if !response.status.is_success() {
-            bail!("{} refused the change: {}", self.code, response.text().trim());
+            return Err(Refused::of(format!("{} refused the change", self.code), &response).into());
         }
         Ok(serde_json::from_slice(&response.body)?)
     }
@@ -83,7 +85,7 @@ impl Clerk {
         )
         .await?;
         if !response.status.is_success() {
-            bail!("{} gave no code: {}", self.code, response.text().trim());
+            return Err(Refused::of(format!("{} gave no code", self.code), &response).into());
         }
         let fresh: FreshCode = serde_json::from_slice(&response.body)?;
         Ok(ResidentCode::parse(&fresh.code)?)
@@ -98,7 +100,7 @@ impl Clerk {
         )
         .await?;
         if !response.status.is_success() {
-            bail!("lookup of {code}: {}", response.text().trim());
+            return Err(Refused::of(format!("lookup of {code}"), &response).into());
         }
         Ok(serde_json::from_slice(&response.body)?)
     }
@@ -124,7 +126,7 @@ impl Clerk {
         )
         .await?;
         if !response.status.is_success() {
-            bail!("copy of {code}: {}", response.text().trim());
+            return Err(Refused::of(format!("copy of {code}"), &response).into());
         }
         Ok(response.text())
     }
@@ -141,11 +143,12 @@ impl Clerk {
             Some(self.identity().as_str()),
         )
         .await?;
-        if response.status == 404 {
-            return Ok(None);
-        }
         if !response.status.is_success() {
-            bail!("move-out certificate of {code}: {}", response.text().trim());
+            let refused = Refused::of(format!("move-out certificate of {code}"), &response);
+            if refused.code() == Some(Code::NoMoveOut) {
+                return Ok(None);
+            }
+            return Err(refused.into());
         }
         Ok(Some(response.text()))
     }
@@ -159,7 +162,7 @@ impl Clerk {
         )
         .await?;
         if !response.status.is_success() {
-            bail!("status: {}", response.text().trim());
+            return Err(Refused::of("status", &response).into());
         }
         Ok(serde_json::from_slice(&response.body)?)
     }

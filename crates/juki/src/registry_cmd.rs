@@ -255,7 +255,8 @@ pub fn submit(registry: &mut Registry, note: &[u8]) -> Result<Applied> {
 
 /// The error for a refused event.
 pub fn refused(refusal: &Refusal) -> anyhow::Error {
-    anyhow!("refused: {refusal}. Nothing was recorded")
+    let code = wire::errors::Code::of_refusal(refusal);
+    anyhow!("[{code}] refused: {refusal}. Nothing was recorded")
 }
 
 /// Signs an event's text with each signer, in order.

@@ -31,5 +31,5 @@ pub use files::{LoadError, TlsFiles};
 pub use reload::watch;
 pub use server::{
     Anonymous, HANDSHAKE_TIMEOUT, MAX_CONNECTION_AGE, NO_PEER_MESSAGE, NoPeer, Peer,
-    SHUTDOWN_GRACE, serve,
+    SHUTDOWN_GRACE, no_peer_body, serve,
 };

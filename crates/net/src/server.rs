@@ -78,15 +78,19 @@ pub struct NoPeer;
 /// The body of the 401 answer of the [`Peer`] extractor.
 pub const NO_PEER_MESSAGE: &str = "this endpoint needs a verified client certificate: connect \
     with mutual TLS, presenting a certificate issued by the juki network's CA, to a node \
-    listener that requires one\n";
+    listener that requires one";
+
+/// The answer without a peer: the JSON error body of code `no-peer` (see `docs/ERRORS.md`).
+pub fn no_peer_body() -> String {
+    format!(
+        "{{\"code\":\"no-peer\",\"message\":\"{NO_PEER_MESSAGE}\",\"hint\":\"Connect with a \
+         certificate issued by the network's CA (`juki pki issue`).\"}}"
+    )
+}
 
 impl IntoResponse for NoPeer {
     fn into_response(self) -> Response {
-        (
-            StatusCode::UNAUTHORIZED,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            NO_PEER_MESSAGE,
-        )
+        (StatusCode::UNAUTHORIZED, [(header::CONTENT_TYPE, "application/json")], no_peer_body())
             .into_response()
     }
 }

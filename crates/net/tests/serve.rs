@@ -185,7 +185,9 @@ async fn server_tls_only_listener_serves_anonymous_clients_without_a_peer() {
     match &error {
         ClientError::Status { status, body, .. } => {
             assert_eq!(status.as_u16(), 401);
-            assert_eq!(body, net::NO_PEER_MESSAGE.trim());
+            let body: serde_json::Value = serde_json::from_str(body).expect("a JSON error body");
+            assert_eq!(body["code"], "no-peer");
+            assert_eq!(body["message"], net::NO_PEER_MESSAGE);
         }
         other => panic!("expected a 401, got {other:?}: {other}"),
     }

@@ -4,50 +4,125 @@
 use anyhow::{Context as _, Result};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use registry_core::rules::Refusal;
+use wire::errors::{Code, ErrorBody};
 
 pub use net::Answer;
 
-/// An API error: a status and a message for the caller (no personal data).
-#[derive(Debug)]
-pub struct ApiError(pub StatusCode, pub String);
+/// An API refusal: a stable code and a message for the caller (no personal data). Its
+/// answer is a JSON [`ErrorBody`] with the code's HTTP status; a handler only maps an outcome
+/// to one of these.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The code.
+    pub code: Code,
+    /// What was wrong.
+    pub message: String,
+}
 
 impl ApiError {
-    /// 400: the request is malformed.
+    /// A refusal with `code`.
+    pub fn new(code: Code, message: impl Into<String>) -> ApiError {
+        ApiError { code, message: message.into() }
+    }
+
+    /// `bad-request`: the request is malformed.
     pub fn bad(message: impl Into<String>) -> ApiError {
-        ApiError(StatusCode::BAD_REQUEST, message.into())
+        ApiError::new(Code::BadRequest, message)
     }
 
-    /// 403: this peer may not do this.
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError(StatusCode::FORBIDDEN, message.into())
+    /// A registry rule's refusal.
+    pub fn refusal(refusal: &Refusal) -> ApiError {
+        ApiError::new(Code::of_refusal(refusal), format!("refused: {refusal}"))
     }
 
-    /// 404.
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError(StatusCode::NOT_FOUND, message.into())
+    /// The HTTP status it is answered with.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
-    /// 422: refused by the rules.
-    pub fn refused(message: impl Into<String>) -> ApiError {
-        ApiError(StatusCode::UNPROCESSABLE_ENTITY, message.into())
+    /// The answer's body.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody::new(self.code, self.message.clone())
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] {}", self.code, self.message)
     }
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(error: anyhow::Error) -> ApiError {
-        // Internal errors name files and database failures, never request data.
+        // The detail stays in the node's own log; a peer learns only that the node failed.
         eprintln!("internal error: {error:#}");
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("the node failed: {error}"))
+        ApiError::new(Code::Internal, "the node failed; the detail is in its log")
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut message = self.1;
-        message.push('\n');
-        (self.0, [(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], message)
-            .into_response()
+        (self.status(), axum::Json(self.body())).into_response()
     }
+}
+
+/// A JSON extractor whose rejection is a `bad-request` error body.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|e| ApiError::bad(format!("the body cannot be read: {e}")))?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad(format!("the body is not the JSON this route takes: {e}")))
+    }
+}
+
+/// A query extractor whose rejection is a `bad-request` error body.
+pub struct QueryOf<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for QueryOf<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| QueryOf(q.0))
+            .map_err(|e| ApiError::bad(format!("the query is malformed: {e}")))
+    }
+}
+
+/// Relays another node's refusal to this node's caller: with the peer's own code when it
+/// answered with an error body (a `no-resident` there is a `no-resident` here), else as
+/// `peer-refused`.
+pub fn relay_refusal(who: &str, answer: &Answer) -> ApiError {
+    match ErrorBody::parse(&answer.body) {
+        Some(body) if body.code != Code::Internal => {
+            ApiError::new(body.code, format!("{who}: {}", body.message))
+        }
+        _ => ApiError::new(Code::PeerRefused, format!("{who} answered {}", answer.status)),
+    }
+}
+
+/// `peer-unavailable`: another node could not be reached.
+pub fn unreachable(who: &str, error: &anyhow::Error) -> ApiError {
+    ApiError::new(Code::PeerUnavailable, format!("{who} could not be reached: {error}"))
 }
 
 /// Runs blocking work (SQLite, signing, fsync) off the async executor.
@@ -56,7 +131,7 @@ pub async fn blocking<T: Send + 'static>(
 ) -> Result<T, ApiError> {
     tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, format!("a task failed: {e}")))?
+        .map_err(|e| ApiError::from(anyhow::anyhow!("a task failed: {e}")))?
 }
 
 fn expect(identity: Option<&str>) -> Result<net::Expect> {
@@ -82,4 +157,38 @@ pub async fn post(
     identity: Option<&str>,
 ) -> Result<Answer> {
     Ok(client.post_answer(url, body, &expect(identity)?).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listeners_answer_without_a_peer_is_an_error_body_of_the_reference() {
+        let body = ErrorBody::parse(net::no_peer_body().as_bytes()).expect("an error body");
+        assert_eq!(body.code, Code::NoPeer);
+        assert_eq!(body.code.status(), 401);
+    }
+
+    #[test]
+    fn an_internal_failure_reaches_a_peer_only_as_its_code() {
+        let error = ApiError::from(anyhow::anyhow!("disk I/O error at /secret/path/registry.db"));
+        assert_eq!(error.code, Code::Internal);
+        assert!(!error.message.contains("secret"), "{}", error.message);
+        assert_eq!(error.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_peers_refusal_is_relayed_with_its_own_code() {
+        let answer = |body: &ErrorBody| Answer {
+            status: StatusCode::NOT_FOUND,
+            body: serde_json::to_vec(body).unwrap(),
+        };
+        let no_resident = ErrorBody::new(Code::NoResident, "no resident 1 in 204072");
+        assert_eq!(relay_refusal("204072", &answer(&no_resident)).code, Code::NoResident);
+        let internal = ErrorBody::new(Code::Internal, "the node failed");
+        assert_eq!(relay_refusal("204072", &answer(&internal)).code, Code::PeerRefused);
+        let text = Answer { status: StatusCode::BAD_GATEWAY, body: b"oops".to_vec() };
+        assert_eq!(relay_refusal("204072", &text).code, Code::PeerRefused);
+    }
 }

@@ -134,7 +134,14 @@ impl Journal {
     }
 
     /// Records an alert and reports it on stderr.
-    pub fn alert(&mut self, time: u64, kind: &str, peer: &str, detail: &str) -> Result<()> {
+    pub fn alert(
+        &mut self,
+        time: u64,
+        kind: wire::errors::Code,
+        peer: &str,
+        detail: &str,
+    ) -> Result<()> {
+        let kind = kind.as_str();
         eprintln!("ALERT {kind} from {peer}: {detail}");
         self.conn.execute(
             "INSERT INTO alerts (time, kind, peer, detail) VALUES (?1, ?2, ?3, ?4)",

@@ -27,6 +27,7 @@ pub mod listeners;
 pub mod mirror;
 pub mod municipal;
 pub mod outbox;
+pub mod policy;
 pub mod upstream;
 
 use std::sync::Arc;

@@ -16,6 +16,7 @@ use tlog::note::VerifierKey;
 use tlog_store::integrate::{CheckpointSigner, CheckpointVerifier, VerifyOnly, integrate};
 use tlog_store::tiledir::TileDir;
 
+use wire::errors::Code;
 use wire::{Batch, BatchError};
 
 use crate::config::Town;
@@ -69,7 +70,7 @@ pub enum Refused {
     /// The batch is invalid: forged, inconsistent, or breaking the rules. Recorded as an alert.
     Invalid {
         /// A stable alert kind.
-        kind: &'static str,
+        kind: Code,
         /// What was wrong (codes and sizes, no personal data).
         message: String,
     },
@@ -166,9 +167,9 @@ impl Mirror {
         let checked =
             batch.check(&self.origin, &self.vkey, &root).map_err(|e| Refused::Invalid {
                 kind: match e {
-                    BatchError::Checkpoint { .. } => "bad-checkpoint",
-                    BatchError::Inconsistent { .. } => "inconsistent-proof",
-                    _ => "malformed-batch",
+                    BatchError::Checkpoint { .. } => Code::BadCheckpoint,
+                    BatchError::Inconsistent { .. } => Code::InconsistentProof,
+                    _ => Code::MalformedBatch,
                 },
                 message: e.to_string(),
             })?;
@@ -176,7 +177,7 @@ impl Mirror {
         let replication = self.registry.replicate(&notes).map_err(|e| match e {
             registry_store::StoreError::BatchRefused { position, index, refusal } => {
                 Refused::Invalid {
-                    kind: "refused-event",
+                    kind: Code::RefusedEvent,
                     message: format!(
                         "event {position} of the batch (log index {index}) is refused: {refusal}"
                     ),
@@ -194,7 +195,7 @@ impl Mirror {
                 checked.root.to_base64()
             );
             drop(replication);
-            return Err(Refused::Invalid { kind: "wrong-root", message });
+            return Err(Refused::Invalid { kind: Code::WrongRoot, message });
         }
         // Kept before the commit: after a crash in between, the checkpoint is there for a
         // size the replica may not hold, which is harmless (it is used only once held).
@@ -217,7 +218,7 @@ impl Mirror {
         let verified =
             policy.verify_origin(batch.checkpoint.as_bytes(), &self.origin).map_err(|e| {
                 Refused::Invalid {
-                    kind: "bad-checkpoint",
+                    kind: Code::BadCheckpoint,
                     message: format!("the resent batch's checkpoint does not verify: {e}"),
                 }
             })?;
@@ -225,12 +226,15 @@ impl Mirror {
         let size = verified.checkpoint.size;
         if size != end {
             let error = BatchError::SizeMismatch { from: batch.from, end, size };
-            return Err(Refused::Invalid { kind: "malformed-batch", message: error.to_string() });
+            return Err(Refused::Invalid {
+                kind: Code::MalformedBatch,
+                message: error.to_string(),
+            });
         }
         let ours = if end == have { root } else { root_at(&self.tiles, self.tiles_size()?, end)? };
         if verified.checkpoint.root != ours {
             return Err(Refused::Invalid {
-                kind: "fork",
+                kind: Code::Fork,
                 message: format!(
                     "a batch for {} ending at {end} carries a checkpoint that is not the tree \
                      this node holds: the town's node signed two different histories",
@@ -242,7 +246,7 @@ impl Mirror {
         let held = self.registry.events(batch.from, end).map_err(anyhow::Error::from)?;
         if let Some(i) = held.iter().zip(&batch.events).position(|(h, e)| h != e.as_bytes()) {
             return Err(Refused::Invalid {
-                kind: "wrong-root",
+                kind: Code::WrongRoot,
                 message: format!(
                     "event {i} of the resent batch (log index {}) is not the event this node \
                      holds there: the events do not reproduce the town's checkpoint",

@@ -13,9 +13,10 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+use axum::response::IntoResponse as _;
 use axum::routing::{get, post};
-use registry_core::rules::Effect;
+use registry_core::rules::{Effect, Refusal};
 use registry_domain::{MunicipalityCode, ResidentCode};
 use registry_store::{Registry, StoreError};
 use tlog::note::{Signer, VerifierKey};
@@ -32,11 +33,12 @@ use wire::documents::{Provision, RecordJson, copy_text};
 
 use crate::clock::Clock;
 use crate::config::{NodeConfig, Peer};
-use crate::http::{ApiError, blocking};
+use crate::http::{ApiError, JsonBody, QueryOf, blocking, relay_refusal, unreachable};
 use crate::journal::Journal;
 use crate::listeners::{Listener, Listeners};
 use crate::outbox::{TownLog, acknowledge, next_batch, send_batch};
 use crate::{Backoff, lock};
+use wire::errors::Code;
 
 /// A municipal node's state.
 pub struct Town {
@@ -220,9 +222,7 @@ impl Town {
             match registry.submit(&response.body, town.clock.timestamp()) {
                 Ok(_) => Ok(()),
                 // The block was already added (an answer to a repeated request).
-                Err(StoreError::Refused(refusal)) if refusal.to_string().contains("overlaps") => {
-                    Ok(())
-                }
+                Err(StoreError::Refused(Refusal::CodeBlockOverlap)) => Ok(()),
                 Err(e) => Err(e).context("adding the national node's code block"),
             }
         })
@@ -240,16 +240,19 @@ fn clerk(town: &Town, peer: &net::Peer) -> Result<(), ApiError> {
         let detail = format!("a {} certificate at the office API of {}", peer.identity, town.code);
         lock(&town.journal).alert(
             town.clock.unix(),
-            "wrong-peer",
+            Code::WrongPeer,
             &peer.identity.to_uri(),
             &detail,
         )?;
-        return Err(ApiError::forbidden(format!(
-            "this is the office API of {}: only its consoles ({}) may use it, not {}",
-            town.code,
-            expected.to_uri(),
-            peer.identity.to_uri()
-        )));
+        return Err(ApiError::new(
+            Code::WrongPeer,
+            format!(
+                "this is the office API of {}: only its consoles ({}) may use it, not {}",
+                town.code,
+                expected.to_uri(),
+                peer.identity.to_uri()
+            ),
+        ));
     }
     Ok(())
 }
@@ -269,23 +272,18 @@ async fn submit_event(
         let applied = match registry.submit(&body, town.clock.timestamp()) {
             Ok(applied) => applied,
             Err(StoreError::Refused(refusal)) => {
-                use registry_core::rules::Refusal;
                 // A signature that does not verify, a key without authority or another town's
                 // event at a town's own counter is how a forgery looks: record it.
-                if matches!(
-                    refusal,
-                    Refusal::Unsigned(_)
-                        | Refusal::Unauthorised(_)
-                        | Refusal::WrongMunicipality { .. }
-                ) {
+                let refused = ApiError::refusal(&refusal);
+                if refused.code.is_alert() {
                     lock(&town.journal).alert(
                         town.clock.unix(),
-                        "unauthorised-event",
+                        Code::UnauthorisedEvent,
                         &peer.identity.to_uri(),
                         &refusal.to_string(),
                     )?;
                 }
-                return Err(ApiError::refused(format!("refused: {refusal}")));
+                return Err(refused);
             }
             Err(other) => return Err(anyhow::Error::from(other).into()),
         };
@@ -311,8 +309,9 @@ async fn fresh_code(
     clerk(&town, &peer)?;
     blocking(move || {
         let registry = lock(&town.registry);
-        let code = registry.draw_fresh_code().map_err(|e| {
-            ApiError(axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("no code available: {e}"))
+        let code = registry.draw_fresh_code().map_err(|e| match e {
+            StoreError::PoolEmpty(message) => ApiError::new(Code::PoolEmpty, message),
+            other => ApiError::from(anyhow::Error::from(other)),
         })?;
         Ok(Json(FreshCode { code: code.to_string() }))
     })
@@ -322,7 +321,8 @@ async fn fresh_code(
 fn purpose(purpose: Option<String>) -> Result<String, ApiError> {
     match purpose {
         Some(p) if !p.trim().is_empty() && p.len() <= 200 && !p.contains('\n') => Ok(p),
-        _ => Err(ApiError::bad(
+        _ => Err(ApiError::new(
+            Code::PurposeRequired,
             "every read needs a declared purpose (purpose=…, one line, at most 200 bytes)",
         )),
     }
@@ -332,16 +332,16 @@ async fn lookup(
     State(town): State<Shared>,
     peer: net::Peer,
     Path(code): Path<String>,
-    Query(query): Query<PurposeQuery>,
+    QueryOf(query): QueryOf<PurposeQuery>,
 ) -> Result<Json<RecordJson>, ApiError> {
     clerk(&town, &peer)?;
     let code = parse_resident(&code)?;
     let purpose = purpose(query.purpose)?;
     blocking(move || {
-        let record = lock(&town.registry)
-            .resident(code)
-            .map_err(anyhow::Error::from)?
-            .ok_or_else(|| ApiError::not_found(format!("no resident {code} in {}", town.code)))?;
+        let record =
+            lock(&town.registry).resident(code).map_err(anyhow::Error::from)?.ok_or_else(|| {
+                ApiError::new(Code::NoResident, format!("no resident {code} in {}", town.code))
+            })?;
         let provision = Provision {
             kind: "lookup",
             resident: &code.to_string(),
@@ -369,10 +369,10 @@ fn issue_copy(
     purpose: &str,
     kind: &str,
 ) -> Result<Vec<u8>, ApiError> {
-    let record = lock(&town.registry)
-        .resident(code)
-        .map_err(anyhow::Error::from)?
-        .ok_or_else(|| ApiError::not_found(format!("no resident {code} in {}", town.code)))?;
+    let record =
+        lock(&town.registry).resident(code).map_err(anyhow::Error::from)?.ok_or_else(|| {
+            ApiError::new(Code::NoResident, format!("no resident {code} in {}", town.code))
+        })?;
     let time = town.clock.unix();
     let provision = Provision {
         kind,
@@ -394,7 +394,7 @@ fn issue_copy(
 async fn copy(
     State(town): State<Shared>,
     peer: net::Peer,
-    Json(request): Json<CopyRequest>,
+    JsonBody(request): JsonBody<CopyRequest>,
 ) -> Result<Bytes, ApiError> {
     clerk(&town, &peer)?;
     let code = parse_resident(&request.resident)?;
@@ -411,7 +411,9 @@ async fn copy(
     let other = town
         .config
         .town(&keeper)
-        .ok_or_else(|| ApiError::bad(format!("{keeper} is not a town this node knows")))?
+        .ok_or_else(|| {
+            ApiError::new(Code::NotServed, format!("{keeper} is not a town this node knows"))
+        })?
         .clone();
     let forwarded = CopyRequest {
         resident: code.to_string(),
@@ -427,24 +429,21 @@ async fn copy(
         Some(identity.as_str()),
     )
     .await
-    .map_err(|e| ApiError(axum::http::StatusCode::BAD_GATEWAY, format!("{keeper}: {e}")))?;
+    .map_err(|e| unreachable(&keeper, &e))?;
     if !response.status.is_success() {
-        return Err(ApiError(response.status, format!("{keeper} refused: {}", response.text())));
+        return Err(relay_refusal(&keeper, &response));
     }
     let vkey = VerifierKey::parse(&other.vkey).map_err(|e| anyhow!(e))?;
     let mut known = tlog::note::Verifiers::new();
     known.push(vkey);
     let opened = tlog::note::open(&response.body, &known).map_err(|e| {
-        ApiError(
-            axum::http::StatusCode::BAD_GATEWAY,
+        ApiError::new(
+            Code::PeerForged,
             format!("{keeper}'s copy is not signed by its node key: {e}"),
         )
     })?;
     if !opened.text().starts_with(wire::documents::COPY) {
-        return Err(ApiError(
-            axum::http::StatusCode::BAD_GATEWAY,
-            format!("{keeper} did not send a copy"),
-        ));
+        return Err(ApiError::new(Code::PeerForged, format!("{keeper} did not send a copy")));
     }
     let to = peer.identity.to_uri();
     blocking(move || {
@@ -470,10 +469,13 @@ async fn copy(
 async fn wide_area_copy(
     State(town): State<Shared>,
     peer: net::Peer,
-    Json(request): Json<CopyRequest>,
+    JsonBody(request): JsonBody<CopyRequest>,
 ) -> Result<Bytes, ApiError> {
     if peer.identity.role != pki::Role::Municipal || peer.identity == town.identity {
-        return Err(ApiError::forbidden("wide-area copies are asked for by other towns' nodes"));
+        return Err(ApiError::new(
+            Code::WrongPeer,
+            "wide-area copies are asked for by other towns' nodes",
+        ));
     }
     let code = parse_resident(&request.resident)?;
     let purpose = purpose(Some(request.purpose))?;
@@ -489,7 +491,7 @@ async fn move_out_certificate(
     State(town): State<Shared>,
     peer: net::Peer,
     Path(code): Path<String>,
-    Query(query): Query<FromTown>,
+    QueryOf(query): QueryOf<FromTown>,
 ) -> Result<Bytes, ApiError> {
     clerk(&town, &peer)?;
     let code = parse_resident(&code)?;
@@ -502,11 +504,9 @@ async fn move_out_certificate(
         Some(national.identity.as_str()),
     )
     .await
-    .map_err(|e| {
-        ApiError(axum::http::StatusCode::BAD_GATEWAY, format!("the national node: {e}"))
-    })?;
+    .map_err(|e| unreachable("the national node", &e))?;
     if !response.status.is_success() {
-        return Err(ApiError(response.status, response.text()));
+        return Err(relay_refusal("the national node", &response));
     }
     Ok(Bytes::from(response.body))
 }
@@ -517,18 +517,14 @@ async fn move_notice(
     body: Bytes,
 ) -> Result<&'static str, ApiError> {
     if peer.identity.role != pki::Role::National {
-        return Err(ApiError::forbidden("move notices come from the national node"));
+        return Err(ApiError::new(Code::WrongPeer, "move notices come from the national node"));
     }
     blocking(move || {
         let mut registry = lock(&town.registry);
         match registry.submit(&body, town.clock.timestamp()) {
             Ok(_) => Ok("recorded\n"),
-            Err(StoreError::Refused(refusal)) if refusal.to_string().contains("already") => {
-                Ok("already recorded\n")
-            }
-            Err(StoreError::Refused(refusal)) => {
-                Err(ApiError::refused(format!("refused: {refusal}")))
-            }
+            Err(StoreError::Refused(Refusal::NoticeRecorded)) => Ok("already recorded\n"),
+            Err(StoreError::Refused(refusal)) => Err(ApiError::refusal(&refusal)),
             Err(e) => Err(anyhow::Error::from(e).into()),
         }
     })
@@ -538,19 +534,23 @@ async fn move_notice(
 async fn pull(
     State(town): State<Shared>,
     peer: net::Peer,
-    Query(query): Query<FromSize>,
-) -> Result<Json<Batch>, ApiError> {
+    QueryOf(query): QueryOf<FromSize>,
+) -> Result<axum::response::Response, ApiError> {
     let allowed = peer.identity.to_uri() == town.upstream().identity
         || peer.identity.role == pki::Role::National;
     if !allowed {
-        return Err(ApiError::forbidden("only this town's upstream nodes may pull its events"));
+        return Err(ApiError::new(
+            Code::WrongPeer,
+            "only this town's upstream nodes may pull its events",
+        ));
     }
     blocking(move || {
         town.integrate()?;
-        match town.batch_from(query.from)? {
-            Some(batch) => Ok(Json(batch)),
-            None => Err(ApiError(axum::http::StatusCode::NO_CONTENT, "nothing new".into())),
-        }
+        Ok(match town.batch_from(query.from)? {
+            Some(batch) => Json(batch).into_response(),
+            // Nothing new: no content, and no error.
+            None => axum::http::StatusCode::NO_CONTENT.into_response(),
+        })
     })
     .await
 }

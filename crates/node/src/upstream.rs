@@ -12,13 +12,13 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use registry_core::event::{CodeBlock, Event};
 use registry_core::moves::{MoveNotice, MoveOutCertificate};
-use registry_domain::{ChangeReason, MunicipalityCode, RecordStatus, ResidentCode};
+use registry_domain::{MunicipalityCode, RecordStatus, ResidentCode};
 use tlog::note::{Signer, VerifierKey};
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
@@ -29,15 +29,15 @@ use wire::{Batch, Receipt};
 
 use crate::clock::Clock;
 use crate::config::{NodeConfig, NodeRole, Peer};
-use crate::http::{ApiError, blocking};
+use crate::http::{ApiError, JsonBody, QueryOf, blocking};
 use crate::journal::Journal;
 use crate::listeners::{Listener, Listeners};
 use crate::mirror::{Accepted, Forward, Mirror, Refused};
 use crate::outbox::{acknowledge, next_batch, send_batch};
+use crate::policy::{self, Allocation};
 use crate::{Backoff, lock};
+use wire::errors::Code;
 
-/// How many codes one block holds.
-pub const BLOCK_SIZE: u64 = 100_000;
 /// The national key's file in the national node's directory.
 pub const NATIONAL_KEY: &str = "national.key";
 
@@ -125,7 +125,10 @@ impl Hub {
         // so that the check that nobody is active in two towns sees a settled picture.
         let _apply = (self.national_key.is_some() && has_move_in(batch)).then(|| lock(&self.apply));
         let mirror = self.mirrors.get(&batch.municipality).ok_or_else(|| {
-            ApiError::forbidden(format!("this node does not mirror {}", batch.municipality))
+            ApiError::new(
+                Code::NotServed,
+                format!("this node does not mirror {}", batch.municipality),
+            )
         })?;
         let moves = self.moves_in(batch)?;
         let mut mirror = lock(mirror);
@@ -142,12 +145,15 @@ impl Hub {
                     peer,
                     &format!("{}: {message}", batch.municipality),
                 )?;
-                return Err(ApiError::refused(format!(
-                    "batch {}..{} of {} refused; nothing was applied: {message}",
-                    batch.from,
-                    batch.end(),
-                    batch.municipality
-                )));
+                return Err(ApiError::new(
+                    kind,
+                    format!(
+                        "batch {}..{} of {} refused; nothing was applied: {message}",
+                        batch.from,
+                        batch.end(),
+                        batch.municipality
+                    ),
+                ));
             }
             Err(Refused::Internal(e)) => return Err(e.into()),
         };
@@ -178,43 +184,34 @@ impl Hub {
     /// The national node's check that a move-in does not make anyone active in two towns:
     /// returns the batch's move-ins `(index in batch, code)`.
     fn moves_in(&self, batch: &Batch) -> Result<Vec<(usize, ResidentCode)>, ApiError> {
-        let mut moves = Vec::new();
         if self.national_key.is_none() {
-            return Ok(moves);
+            return Ok(Vec::new());
         }
-        for (i, text) in batch.events.iter().enumerate() {
-            // Most events are not move-ins; only those that may be are parsed here.
-            if !may_be_move_in(text) {
-                continue;
-            }
-            let Ok(note) = tlog::note::Note::parse(text.as_bytes()) else { continue };
-            let Ok(Event::Change(change)) = Event::parse(note.text()) else { continue };
-            if change.reason() != ChangeReason::MoveIn {
-                continue;
-            }
-            let code = change.record.resident_code;
-            for (town, mirror) in &self.mirrors {
-                if *town == batch.municipality {
+        let moves = policy::move_ins(&batch.events);
+        let town = MunicipalityCode::parse(&batch.municipality).map_err(|e| anyhow!(e))?;
+        let decision = policy::one_active_town(town, &moves, |code| -> Result<_, ApiError> {
+            for (other, mirror) in &self.mirrors {
+                if *other == batch.municipality {
                     continue;
                 }
                 let record = lock(mirror).registry.resident(code).map_err(anyhow::Error::from)?;
                 if matches!(record, Some(r) if r.status == RecordStatus::Active) {
-                    let message = format!(
-                        "event {i} moves resident {code} into {} while the resident is active in {town}",
-                        batch.municipality
-                    );
-                    lock(&self.journal).alert(
-                        self.clock.unix(),
-                        "active-in-two-towns",
-                        &batch.municipality,
-                        &message,
-                    )?;
-                    return Err(ApiError::refused(format!(
-                        "batch refused; nothing was applied: {message}"
-                    )));
+                    return Ok(Some(other.clone()));
                 }
             }
-            moves.push((i, code));
+            Ok(None)
+        })?;
+        if let Err(denied) = decision {
+            lock(&self.journal).alert(
+                self.clock.unix(),
+                denied.code,
+                &batch.municipality,
+                &denied.message,
+            )?;
+            return Err(ApiError::new(
+                denied.code,
+                format!("batch refused; nothing was applied: {}", denied.message),
+            ));
         }
         Ok(moves)
     }
@@ -240,27 +237,27 @@ impl Hub {
 
     /// Allocates (or hands again) a code block.
     fn code_block(&self, town: &str, held: u64) -> Result<Vec<u8>, ApiError> {
-        let national = self
-            .national_key
-            .as_ref()
-            .ok_or_else(|| ApiError::not_found("only the national node allocates code blocks"))?;
+        let national = self.national_key.as_ref().ok_or_else(|| {
+            ApiError::new(Code::NationalOnly, "only the national node allocates code blocks")
+        })?;
         let municipality = MunicipalityCode::parse(town).map_err(|e| anyhow!(e))?;
         let mut journal = lock(&self.journal);
         let allocated = journal.allocations_of(town)?;
-        if (held as usize) < allocated.len() {
+        match policy::allocate_block(held, allocated.len(), journal.next_free_base()?) {
             // The town did not receive (or did not record) a block already allocated to it.
-            return Ok(allocated[held as usize].clone());
+            Allocation::Again(i) => Ok(allocated[i].clone()),
+            Allocation::New { first, count } => {
+                let block = Event::CodeBlock(CodeBlock {
+                    municipality,
+                    first,
+                    count,
+                    time: self.clock.timestamp(),
+                });
+                let note = crate::sign_text(block.to_text(), national)?;
+                journal.allocate(town, first, count, &note)?;
+                Ok(note)
+            }
         }
-        let first = journal.next_free_base()?;
-        let block = Event::CodeBlock(CodeBlock {
-            municipality,
-            first,
-            count: BLOCK_SIZE,
-            time: self.clock.timestamp(),
-        });
-        let note = crate::sign_text(block.to_text(), national)?;
-        journal.allocate(town, first, BLOCK_SIZE, &note)?;
-        Ok(note)
     }
 
     /// Certifies a move-out found in town `from`'s mirror for the town asking.
@@ -270,43 +267,37 @@ impl Hub {
         code: ResidentCode,
         to: &pki::Identity,
     ) -> Result<Vec<u8>, ApiError> {
-        let national = self
-            .national_key
-            .as_ref()
-            .ok_or_else(|| ApiError::not_found("only the national node certifies move-outs"))?;
-        let mirror = self.mirrors.get(from).ok_or_else(|| {
-            ApiError::not_found(format!("{from} is not a town this node mirrors"))
+        let national = self.national_key.as_ref().ok_or_else(|| {
+            ApiError::new(Code::NationalOnly, "only the national node certifies move-outs")
         })?;
-        let (note, change) = {
-            let mirror = lock(mirror);
-            let Some((_, note)) =
-                mirror.registry.current_event(code).map_err(anyhow::Error::from)?
-            else {
-                return Err(ApiError::not_found(format!(
-                    "{from} has recorded no move-out of {code} (yet)"
-                )));
-            };
-            let parsed = tlog::note::Note::parse(&note).map_err(|e| anyhow!(e))?;
-            let Ok(Event::Change(change)) = Event::parse(parsed.text()) else {
-                return Err(ApiError::not_found(format!(
-                    "{from} has recorded no move-out of {code}"
-                )));
-            };
-            (note, change)
+        let mirror = self.mirrors.get(from).ok_or_else(|| {
+            ApiError::new(Code::NotServed, format!("{from} is not a town this node mirrors"))
+        })?;
+        let from_code = MunicipalityCode::parse(from).map_err(|e| anyhow!(e))?;
+        let to_code =
+            to.code.as_deref().and_then(|c| MunicipalityCode::parse(c).ok()).ok_or_else(|| {
+                ApiError::new(Code::WrongPeer, "move-outs are certified to towns")
+            })?;
+        let current = lock(mirror).registry.current_event(code).map_err(anyhow::Error::from)?;
+        let (note, change) = match current {
+            Some((_, note)) => {
+                let parsed = tlog::note::Note::parse(&note).map_err(|e| anyhow!(e))?;
+                match Event::parse(parsed.text()) {
+                    Ok(Event::Change(change)) => (note, Some(change)),
+                    _ => (note, None),
+                }
+            }
+            None => (Vec::new(), None),
         };
-        let moved_to = change.moved_to.map(|m| m.to_string());
-        if change.reason() != ChangeReason::MoveOut || moved_to.as_deref() != to.code.as_deref() {
-            return Err(ApiError::not_found(format!(
-                "{from} has recorded no move-out of {code} to {}",
-                to.code.as_deref().unwrap_or("?")
-            )));
-        }
+        policy::certify_move_out(from_code, code, change.as_ref(), to_code)
+            .map_err(|d| ApiError::new(d.code, d.message))?;
+        let change = change.expect("certifiable");
         let certificate = registry_core::moves::MoveOutCertificate::from_move_out(
             &note,
             &change,
             self.clock.timestamp(),
         )
-        .map_err(|e| ApiError::refused(e.to_string()))?;
+        .map_err(|e| ApiError::new(Code::IllegalTransition, e.to_string()))?;
         let signed = crate::sign_text(certificate.to_text(), national)?;
         let provision = Provision {
             kind: "move-out-certificate",
@@ -354,7 +345,7 @@ impl Hub {
         let result = tokio::task::spawn_blocking(move || hub.receive(&batch, &peer)).await?;
         match result {
             Ok((status, _)) => Ok(status == StatusCode::OK),
-            Err(ApiError(_, message)) => bail!("{message}"),
+            Err(error) => bail!("{error}"),
         }
     }
 
@@ -429,17 +420,9 @@ impl Hub {
     }
 }
 
-/// Whether a signed event may be a move-in (国内転入), from its bytes alone. A field list has
-/// exactly one encoding (`registry_core::fields`: no raw line feed in a value, one escaped
-/// form), so a change whose reason is a move-in holds the line `reason move-in`: an event
-/// without it is certainly not one. The rules parse every event properly when they apply it.
-fn may_be_move_in(event: &str) -> bool {
-    event.starts_with("juki.change/v1\n") && event.contains("\nreason move-in\n")
-}
-
 /// Whether a batch may hold a move-in.
 fn has_move_in(batch: &Batch) -> bool {
-    batch.events.iter().any(|e| may_be_move_in(e))
+    batch.events.iter().any(|e| policy::may_be_move_in(e))
 }
 
 /// The move notice (転入通知) for a move-in note: to the town the certificate it carries names.
@@ -485,10 +468,10 @@ async fn replicate(State(hub): State<Shared>, peer: net::Peer, body: Bytes) -> R
         let hub2 = hub.clone();
         let (p, m) = (peer_uri.clone(), message.clone());
         let _ = blocking(move || {
-            Ok(lock(&hub2.journal).alert(hub2.clock.unix(), "wrong-sender", &p, &m)?)
+            Ok(lock(&hub2.journal).alert(hub2.clock.unix(), Code::WrongSender, &p, &m)?)
         })
         .await;
-        return ApiError::forbidden(message).into_response();
+        return ApiError::new(Code::WrongSender, message).into_response();
     }
     match blocking(move || hub.receive(&batch, &peer_uri)).await {
         Ok((status, answer)) => (status, Json(answer)).into_response(),
@@ -499,14 +482,17 @@ async fn replicate(State(hub): State<Shared>, peer: net::Peer, body: Bytes) -> R
 async fn code_blocks(
     State(hub): State<Shared>,
     peer: net::Peer,
-    Json(request): Json<BlockRequest>,
+    JsonBody(request): JsonBody<BlockRequest>,
 ) -> Result<Bytes, ApiError> {
     if peer.identity.role != pki::Role::Municipal {
-        return Err(ApiError::forbidden("code blocks are allocated to municipal nodes"));
+        return Err(ApiError::new(Code::WrongPeer, "code blocks are allocated to municipal nodes"));
     }
     let town = peer.identity.code.clone().unwrap_or_default();
     if hub.config.town(&town).is_none() {
-        return Err(ApiError::forbidden(format!("{town} is not a town this node serves")));
+        return Err(ApiError::new(
+            Code::NotServed,
+            format!("{town} is not a town this node serves"),
+        ));
     }
     blocking(move || hub.code_block(&town, request.blocks).map(Bytes::from)).await
 }
@@ -515,10 +501,10 @@ async fn move_outs(
     State(hub): State<Shared>,
     peer: net::Peer,
     Path(code): Path<String>,
-    Query(query): Query<FromTown>,
+    QueryOf(query): QueryOf<FromTown>,
 ) -> Result<Bytes, ApiError> {
     if peer.identity.role != pki::Role::Municipal {
-        return Err(ApiError::forbidden("move-out certificates go to municipal nodes"));
+        return Err(ApiError::new(Code::WrongPeer, "move-out certificates go to municipal nodes"));
     }
     let code =
         ResidentCode::parse(&code).map_err(|e| ApiError::bad(format!("resident code: {e}")))?;
@@ -529,7 +515,7 @@ async fn move_outs(
     };
     match first {
         Ok(certificate) => Ok(Bytes::from(certificate)),
-        Err(ApiError(StatusCode::NOT_FOUND, _)) if hub.mirrors.contains_key(&query.from) => {
+        Err(ApiError { code: Code::NoMoveOut, .. }) if hub.mirrors.contains_key(&query.from) => {
             // The move-out may not have reached this node yet: pull it from the town.
             let _ = hub.pull(&query.from).await;
             let (from, peer) = (query.from.clone(), peer.identity.clone());
@@ -542,10 +528,10 @@ async fn move_outs(
 async fn identity(
     State(hub): State<Shared>,
     peer: net::Peer,
-    Json(request): Json<IdentityRequest>,
+    JsonBody(request): JsonBody<IdentityRequest>,
 ) -> Result<Json<RecordJson>, ApiError> {
     if peer.identity.role != pki::Role::Agency {
-        return Err(ApiError::forbidden("identity information is provided to agencies"));
+        return Err(ApiError::new(Code::WrongPeer, "identity information is provided to agencies"));
     }
     let code = ResidentCode::parse(&request.resident)
         .map_err(|e| ApiError::bad(format!("resident code: {e}")))?;
@@ -553,7 +539,8 @@ async fn identity(
         || request.purpose.len() > 200
         || request.purpose.contains('\n')
     {
-        return Err(ApiError::bad(
+        return Err(ApiError::new(
+            Code::PurposeRequired,
             "a provision needs a declared purpose (one line, at most 200 bytes)",
         ));
     }
@@ -567,7 +554,8 @@ async fn identity(
                 found = Some(record);
             }
         }
-        let record = found.ok_or_else(|| ApiError::not_found(format!("no resident {code}")))?;
+        let record =
+            found.ok_or_else(|| ApiError::new(Code::NoResident, format!("no resident {code}")))?;
         let provision = Provision {
             kind: "identity",
             resident: &code.to_string(),
@@ -621,7 +609,7 @@ async fn mirror_checkpoint(
     Path(code): Path<String>,
 ) -> Result<Bytes, ApiError> {
     if !hub.mirrors.contains_key(&code) {
-        return Err(ApiError::not_found(format!("{code} is not mirrored here")));
+        return Err(ApiError::new(Code::NotServed, format!("{code} is not mirrored here")));
     }
     // Read from the tile directory without the mirror's lock, which a batch holds while it
     // is verified: the checkpoint file is replaced atomically.
@@ -631,7 +619,7 @@ async fn mirror_checkpoint(
             .read_checkpoint()
             .map_err(anyhow::Error::from)?
             .map(Bytes::from)
-            .ok_or_else(|| ApiError::not_found("no checkpoint yet"))
+            .ok_or_else(|| ApiError::new(Code::NoCheckpoint, "no checkpoint yet"))
     })
     .await
 }
@@ -746,84 +734,4 @@ pub async fn run(
         task.abort();
     }
     served
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use registry_core::event::Change;
-    use registry_domain::{
-        Address, ChangeInfo, Date, HistoryNumber, IdentityRecordParts, Name, NameReading,
-        PersonName, Sex,
-    };
-
-    fn record(
-        code: ResidentCode,
-        town: MunicipalityCode,
-        reason: ChangeReason,
-    ) -> IdentityRecordParts {
-        let born = Date::new(1980, 4, 1).unwrap();
-        IdentityRecordParts {
-            resident_code: code,
-            name: Name::new(
-                PersonName::new("熊谷 花子").unwrap(),
-                NameReading::new("クマガイ ハナコ").unwrap(),
-                None,
-            ),
-            birth_date: born,
-            sex: Sex::from_code(2).unwrap(),
-            address: Address::new(town, "大字智里 1番地").unwrap(),
-            individual_number: None,
-            latest_change: ChangeInfo::new(reason, born),
-            history_number: HistoryNumber::new(1).unwrap(),
-            status: RecordStatus::Active,
-        }
-    }
-
-    fn batch_of(reasons: &[ChangeReason]) -> Batch {
-        let town = MunicipalityCode::parse("204072").unwrap();
-        let events = reasons
-            .iter()
-            .enumerate()
-            .map(|(i, &reason)| {
-                let code = ResidentCode::from_ten_digits(1_000 + i as u64).unwrap();
-                Event::Change(Change {
-                    municipality: town,
-                    record: record(code, town, reason),
-                    previous_code: None,
-                    moved_to: None,
-                    move_out: None,
-                    time: registry_core::time::Timestamp::from_unix(1_700_000_000),
-                })
-                .to_text()
-            })
-            .collect();
-        Batch {
-            municipality: town.to_string(),
-            from: 0,
-            checkpoint: String::new(),
-            proof: Vec::new(),
-            events,
-        }
-    }
-
-    #[test]
-    fn only_batches_with_a_move_in_are_applied_alone() {
-        assert!(!has_move_in(&batch_of(&[ChangeReason::Birth, ChangeReason::MoveInFromAbroad])));
-        assert!(has_move_in(&batch_of(&[ChangeReason::Birth, ChangeReason::MoveIn])));
-    }
-
-    #[test]
-    fn the_move_in_filter_finds_exactly_the_move_ins() {
-        for &reason in ChangeReason::ALL {
-            let batch = batch_of(&[reason]);
-            let event = &batch.events[0];
-            let parsed = match Event::parse(event).unwrap() {
-                Event::Change(change) => change.reason(),
-                other => panic!("not a change: {other:?}"),
-            };
-            assert_eq!(parsed, reason);
-            assert_eq!(may_be_move_in(event), reason == ChangeReason::MoveIn, "{reason:?}");
-        }
-    }
 }

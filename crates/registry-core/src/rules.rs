@@ -138,6 +138,13 @@ pub enum Refusal {
     /// The change is not a legal transition from the current record.
     #[error("illegal change: {0}")]
     IllegalTransition(String),
+    /// The code block overlaps a block already allocated here (a repeated delivery of the same
+    /// block is refused this way too).
+    #[error("illegal change: the code block overlaps a block already allocated here")]
+    CodeBlockOverlap,
+    /// A move-in notice for this move-out is already recorded.
+    #[error("illegal change: a move-in notice for this move-out is already recorded")]
+    NoticeRecorded,
     /// The event's time is too far from the node's clock.
     #[error("the event was signed at {event}, but it is now {now}: sign it again")]
     Stale {
@@ -231,9 +238,7 @@ pub fn decide_prechecked(
                 .iter()
                 .any(|&(first, count)| block.first < first + count && first < end)
             {
-                return Err(Refusal::IllegalTransition(
-                    "the code block overlaps a block already allocated here".into(),
-                ));
+                return Err(Refusal::CodeBlockOverlap);
             }
             Ok(Effect::CodeBlock(block))
         }
@@ -591,9 +596,7 @@ fn check_notice(notice: &MoveNotice, view: &dyn RegistryView) -> Result<(), Refu
         )));
     }
     if view.move_notice_recorded(&notice.event) {
-        return Err(illegal(format!(
-            "a move-in notice for resident {code}'s move-out is already recorded"
-        )));
+        return Err(Refusal::NoticeRecorded);
     }
     Ok(())
 }

@@ -58,6 +58,9 @@ pub enum StoreError {
     /// The registry is not set up as expected.
     #[error("{0}")]
     Setup(String),
+    /// No unused resident code is left in the pool.
+    #[error("{0}")]
+    PoolEmpty(String),
     /// An event of a replicated batch was refused; nothing of the batch was applied.
     #[error(
         "event {position} of the batch (log index {index}) is refused: {refusal}; nothing of the \
@@ -541,7 +544,7 @@ impl Registry {
         };
         let total: u64 = blocks.iter().map(|b| b.1).sum();
         if total == 0 {
-            return Err(StoreError::Setup(
+            return Err(StoreError::PoolEmpty(
                 "no resident-code block is allocated to this municipality; add one with \
                  `juki code-block add`"
                     .into(),
@@ -568,7 +571,7 @@ impl Registry {
                 return Ok(code);
             }
         }
-        Err(StoreError::Setup(
+        Err(StoreError::PoolEmpty(
             "the code pool is nearly exhausted; ask the national node for another block".into(),
         ))
     }

@@ -15,5 +15,6 @@
 pub mod api;
 pub mod batch;
 pub mod documents;
+pub mod errors;
 
 pub use batch::{Batch, BatchError, CheckedBatch, Receipt, ReceiptError};

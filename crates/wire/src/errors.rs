@@ -1,0 +1,411 @@
+//! Every refusal and every alert as a typed value with a stable code.
+//!
+//! A node never answers an error with a sentence to match: an error answer is an
+//! [`ErrorBody`] — `code` (one of [`Code::ALL`], stable across versions), `message` (for
+//! people, no personal data) and, where useful, `hint` (what to do) — and every alert a node
+//! records carries a [`Code`] as its kind. `docs/ERRORS.md` is generated from [`reference`] and
+//! a test keeps it current. An internal failure reaches a peer only as [`Code::Internal`]; its
+//! detail stays in the node's own log.
+
+use registry_core::rules::Refusal;
+use serde::{Deserialize, Serialize};
+
+/// Where a code belongs, for the reference's sections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Family {
+    /// The request itself is malformed or incomplete.
+    Request,
+    /// Who the peer is (its verified certificate) does not allow this.
+    Identity,
+    /// The registry's rules refused a signed event.
+    Rules,
+    /// Replication between tiers: a batch, its checkpoint and proof.
+    Replication,
+    /// Lookups, copies, code blocks and moves: what is asked for does not exist (yet).
+    Availability,
+    /// Another node, or this node itself, failed.
+    Service,
+}
+
+impl Family {
+    fn title(self) -> &'static str {
+        match self {
+            Family::Request => "The request",
+            Family::Identity => "The peer's identity",
+            Family::Rules => "The registry's rules",
+            Family::Replication => "Replication between tiers",
+            Family::Availability => "What is asked for",
+            Family::Service => "Other nodes and this node",
+        }
+    }
+}
+
+macro_rules! codes {
+    ($(
+        $(#[$doc:meta])*
+        $variant:ident = $code:literal, $family:ident, status $status:literal, alert $alert:literal,
+            $meaning:literal, $remedy:literal;
+    )*) => {
+        /// A stable error or alert code.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Code {
+            /// Every code, in the reference's order.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The code as it travels (`code` of an error body, `kind` of an alert).
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// Its section of the reference.
+            pub fn family(self) -> Family {
+                match self { $(Code::$variant => Family::$family,)* }
+            }
+
+            /// The HTTP status a node answers with, or 0 for a code that is only ever an
+            /// alert (the request was refused with another code, or never reached HTTP).
+            pub fn status(self) -> u16 {
+                match self { $(Code::$variant => $status,)* }
+            }
+
+            /// Whether the node records an alert when it refuses with this code.
+            pub fn is_alert(self) -> bool {
+                match self { $(Code::$variant => $alert,)* }
+            }
+
+            /// What it means.
+            pub fn meaning(self) -> &'static str {
+                match self { $(Code::$variant => $meaning,)* }
+            }
+
+            /// What to do about it.
+            pub fn remedy(self) -> &'static str {
+                match self { $(Code::$variant => $remedy,)* }
+            }
+        }
+    };
+}
+
+codes! {
+    /// The body, a query or a path segment does not parse.
+    BadRequest = "bad-request", Request, status 400, alert false,
+        "The request does not parse: malformed JSON, a resident or municipality code that is not one, a missing query parameter.",
+        "Fix the request as the message says; nothing was changed.";
+    /// A read without a declared purpose.
+    PurposeRequired = "purpose-required", Request, status 400, alert false,
+        "Every read of identity information needs a declared purpose: one line, at most 200 bytes.",
+        "Send `purpose` with the request.";
+    /// No client certificate on a listener that demands one.
+    NoPeer = "no-peer", Identity, status 401, alert false,
+        "The connection carries no verified client certificate of the network.",
+        "Connect with a certificate issued by the network's CA (`juki pki issue`).";
+    /// The peer's role or town may not use this API.
+    WrongPeer = "wrong-peer", Identity, status 403, alert true,
+        "The peer's verified certificate names a role or town that may not use this API (another town's console at an office API, an agency at a node-to-node route, a town asking for another town's certificate).",
+        "Use the API meant for your role; if you did not send this, someone holds a certificate of the network: check the peer it names.";
+    /// A batch from a node that may not send batches for that town.
+    WrongSender = "wrong-sender", Identity, status 403, alert true,
+        "A batch came from a node that may not send batches for that town: a prefecture takes a town's batches only from that town's node, the national node only from the town's prefecture.",
+        "Send batches through the configured upstream; an unexpected one is an attack to investigate.";
+    /// This node does not serve or mirror the town named.
+    NotServed = "not-served", Identity, status 403, alert false,
+        "This node does not serve or mirror the town the request names.",
+        "Ask the node that serves that town; check the node's `towns` configuration.";
+    /// A signed event does not parse.
+    MalformedEvent = "malformed-event", Rules, status 422, alert false,
+        "The signed event does not parse as a juki event, or a field is out of its domain.",
+        "Rebuild the event with a juki client; nothing was recorded.";
+    /// A signed event of another municipality.
+    WrongMunicipality = "wrong-municipality", Rules, status 422, alert true,
+        "The event is for another municipality than this registry's.",
+        "Submit it to its own town's node. At a town's counter this is how a forgery looks, so it is also an alert (`unauthorised-event`).";
+    /// A signature the rules require is missing or does not verify.
+    Unsigned = "unsigned", Rules, status 422, alert true,
+        "A signature the rules require is missing or does not verify against the key the log established.",
+        "Sign with an enrolled operator key (the admin key for enrolments, the national key for code blocks and move documents).";
+    /// A signer may not sign this event.
+    Unauthorised = "unauthorised", Rules, status 422, alert true,
+        "A signer is not allowed to sign this event: not enrolled, revoked before this point of the log, or the wrong kind of key.",
+        "Sign with an operator key that is enrolled and not revoked.";
+    /// A sensitive change with fewer than two different operators.
+    SecondOperatorMissing = "second-operator-missing", Rules, status 422, alert false,
+        "The change (消除, death, a correction, a code change, a cancellation) needs two different operators' signatures.",
+        "Have a second operator approve it.";
+    /// The change is not a legal transition from the current record.
+    IllegalTransition = "illegal-transition", Rules, status 422, alert false,
+        "The change is not allowed from the resident's current record (a closed record reopened, a code reused, a field a reason may not change).",
+        "Read the resident's current record and the message; record the change that fits.";
+    /// A code block overlapping one already allocated here.
+    CodeBlockOverlap = "code-block-overlap", Rules, status 422, alert false,
+        "The code block overlaps a block already allocated to this registry (a repeated delivery of the same block is this too).",
+        "Nothing to do for a repeated delivery; an overlapping new block means the allocator is wrong.";
+    /// A move-in notice already recorded.
+    NoticeRecorded = "notice-recorded", Rules, status 409, alert false,
+        "A move-in notice (転入通知) for this move-out is already recorded.",
+        "Nothing to do: the notice was delivered before.";
+    /// An event signed too long ago.
+    StaleEvent = "stale-event", Rules, status 422, alert false,
+        "The event's time is too far from the node's clock.",
+        "Sign it again now; check the client's clock.";
+    /// At a town's counter: an event whose signatures or authority fail, or of another town.
+    UnauthorisedEvent = "unauthorised-event", Rules, status 0, alert true,
+        "Alert: an event submitted at a town's office was unsigned, signed without authority or for another town — how a forgery looks. The request was refused with the rules' own code.",
+        "Find out who holds the console certificate and the keys that signed it.";
+    /// A batch is malformed: its events do not match its checkpoint's size.
+    MalformedBatch = "malformed-batch", Replication, status 422, alert true,
+        "The batch is malformed: its events, checkpoint and sizes do not fit together.",
+        "Nothing was applied. From a town's own node this is a fault or an attack: look at the town.";
+    /// A batch's checkpoint does not verify.
+    BadCheckpoint = "bad-checkpoint", Replication, status 422, alert true,
+        "The batch's checkpoint is not signed by the town's node key, or is for another log.",
+        "Nothing was applied. Check the town's node key; a forged checkpoint is an attack.";
+    /// A batch's consistency proof does not connect.
+    InconsistentProof = "inconsistent-proof", Replication, status 422, alert true,
+        "The consistency proof does not lead from what this node holds to the batch's checkpoint.",
+        "Nothing was applied. The town's log and this node's replica disagree: an attack or a rewritten log.";
+    /// An event of a batch is refused by the rules.
+    RefusedEvent = "refused-event", Replication, status 422, alert true,
+        "An event of the batch is refused by the registry's rules in the replica.",
+        "Nothing was applied. A town accepted an event the rules refuse: an attack on the town's node.";
+    /// The replica's root after the batch is not the checkpoint's.
+    WrongRoot = "wrong-root", Replication, status 422, alert true,
+        "The events do not produce the root the checkpoint signs, or a resent batch carries other events than those this node holds.",
+        "Nothing was applied. The town's log was rewritten or forged: investigate the town.";
+    /// Two different trees for one size.
+    Fork = "fork", Replication, status 422, alert true,
+        "The town signed two different checkpoints for one size: its log forked.",
+        "Nothing was applied. Stop the town and investigate: a town's node key signs only one tree.";
+    /// A move-in that would make someone active in two towns.
+    ActiveInTwoTowns = "active-in-two-towns", Replication, status 422, alert true,
+        "A batch moves a resident into a town while the resident is active in another.",
+        "Nothing was applied. Find out how the town accepted the move-in.";
+    /// No resident with that code here.
+    NoResident = "no-resident", Availability, status 404, alert false,
+        "No resident with this code is recorded here.",
+        "Check the code (`juki code check`) and the town.";
+    /// No move-out recorded (yet) for the certificate asked for.
+    NoMoveOut = "no-move-out", Availability, status 404, alert false,
+        "The town moved out of has recorded no move-out of this resident to the asking town (yet).",
+        "Record the move-out at the old town first; ask again once it has reached the national node.";
+    /// Only the national node does this.
+    NationalOnly = "national-only", Availability, status 404, alert false,
+        "Only the national node allocates code blocks, certifies move-outs and answers agencies.",
+        "Ask the national node.";
+    /// Nothing published yet.
+    NoCheckpoint = "no-checkpoint", Availability, status 404, alert false,
+        "No checkpoint has been published (or received) yet.",
+        "Wait for the first checkpoint.";
+    /// The town's pool of resident codes is empty.
+    PoolEmpty = "pool-empty", Availability, status 503, alert false,
+        "The town has no unused resident code: its code block is used up and no new one has arrived.",
+        "Wait for the national node's next block; check that the town reaches the national node.";
+    /// Another node could not be reached or failed.
+    PeerUnavailable = "peer-unavailable", Service, status 502, alert false,
+        "Another node this request needs could not be reached, or answered with a failure.",
+        "Try again later; check that the other node is running.";
+    /// Another node refused.
+    PeerRefused = "peer-refused", Service, status 502, alert false,
+        "Another node this request needs refused it; the message carries its code.",
+        "Act on the other node's code.";
+    /// Another node's answer is forged.
+    PeerForged = "peer-forged", Service, status 502, alert true,
+        "Another node's answer is not signed by its node key, or is not what was asked for.",
+        "Nothing was used. Investigate the other node.";
+    /// This node failed.
+    Internal = "internal", Service, status 500, alert false,
+        "The node failed (a database, a file, a task). The detail is in the node's own log, never in the answer.",
+        "Try again; if it persists, read the node's log.";
+}
+
+impl Code {
+    /// The code of a registry rule's refusal.
+    pub fn of_refusal(refusal: &Refusal) -> Code {
+        match refusal {
+            Refusal::Malformed(_) => Code::MalformedEvent,
+            Refusal::WrongMunicipality { .. } => Code::WrongMunicipality,
+            Refusal::Unsigned(_) => Code::Unsigned,
+            Refusal::Unauthorised(_) => Code::Unauthorised,
+            Refusal::SecondOperatorMissing { .. } => Code::SecondOperatorMissing,
+            Refusal::IllegalTransition(_) => Code::IllegalTransition,
+            Refusal::CodeBlockOverlap => Code::CodeBlockOverlap,
+            Refusal::NoticeRecorded => Code::NoticeRecorded,
+            Refusal::Stale { .. } => Code::StaleEvent,
+        }
+    }
+
+    /// The code named `text`, if any.
+    pub fn parse(text: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.as_str() == text)
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Code {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Code, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Code::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("{text:?} is not a juki error code")))
+    }
+}
+
+/// The body of every error answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ErrorBody {
+    /// The stable code.
+    pub code: Code,
+    /// What was wrong, for people (no personal data).
+    pub message: String,
+    /// What to do, where useful.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl ErrorBody {
+    /// An error body with the code's own remedy as its hint.
+    pub fn new(code: Code, message: impl Into<String>) -> ErrorBody {
+        ErrorBody { code, message: message.into(), hint: Some(code.remedy().to_owned()) }
+    }
+
+    /// Reads an error body, if `bytes` is one.
+    pub fn parse(bytes: &[u8]) -> Option<ErrorBody> {
+        serde_json::from_slice(bytes).ok()
+    }
+}
+
+impl std::fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "[{}] {}", self.code, self.message)
+    }
+}
+
+/// The error reference, `docs/ERRORS.md`, as generated from [`Code::ALL`].
+pub fn reference() -> String {
+    let mut out = String::from(
+        "# Error and alert codes\n\n\
+         Generated from `wire::errors` (`cargo test -p wire` checks that this file is current; \
+         `JUKI_BLESS=1 cargo test -p wire` rewrites it).\n\n\
+         Every error answer of a juki node is JSON: `{\"code\": …, \"message\": …, \"hint\": …}`. \
+         `code` is stable; `message` is for people and may change. Every alert a node records \
+         has one of these codes as its `kind`. The command line prints an error as \
+         `error: [code] message`.\n\n\
+         Refusals at the TLS layer never reach HTTP: a connection without a client certificate, \
+         with one from another CA, revoked or expired, is refused in the handshake with a TLS \
+         alert (`certificate_required`, `unknown_ca`, `certificate_revoked`, \
+         `certificate_expired`).\n",
+    );
+    let mut families: Vec<Family> = Code::ALL.iter().map(|c| c.family()).collect();
+    families.dedup();
+    for family in families {
+        out.push_str(&format!("\n## {}\n\n", family.title()));
+        out.push_str("| code | HTTP | alert | meaning | what to do |\n|---|---|---|---|---|\n");
+        for code in Code::ALL.iter().filter(|c| c.family() == family) {
+            let status = match code.status() {
+                0 => "—".to_owned(),
+                s => s.to_string(),
+            };
+            out.push_str(&format!(
+                "| `{}` | {} | {} | {} | {} |\n",
+                code.as_str(),
+                status,
+                if code.is_alert() { "yes" } else { "" },
+                code.meaning(),
+                code.remedy()
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_kebab_case_and_parse_back() {
+        let mut seen = std::collections::HashSet::new();
+        for &code in Code::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} twice");
+            assert!(
+                text.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !text.starts_with('-'),
+                "{text}"
+            );
+            assert_eq!(Code::parse(text), Some(code));
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(serde_json::from_str::<Code>(&json).unwrap(), code);
+            assert!(!code.meaning().is_empty() && !code.remedy().is_empty(), "{text}");
+            assert!(code.status() == 0 || (400..600).contains(&code.status()), "{text}");
+            assert!(
+                code.status() != 0 || code.is_alert(),
+                "{text} is neither answered nor an alert"
+            );
+        }
+        assert_eq!(Code::parse("no-such-code"), None);
+    }
+
+    #[test]
+    fn every_refusal_of_the_rules_has_its_code() {
+        let samples = [
+            Refusal::Malformed("x".into()),
+            Refusal::Unsigned("x".into()),
+            Refusal::Unauthorised("x".into()),
+            Refusal::SecondOperatorMissing { reason: "death", label: "死亡", signed: 1 },
+            Refusal::IllegalTransition("x".into()),
+            Refusal::CodeBlockOverlap,
+            Refusal::NoticeRecorded,
+            Refusal::Stale {
+                event: registry_core::time::Timestamp::from_unix(0),
+                now: registry_core::time::Timestamp::from_unix(1000),
+            },
+        ];
+        for refusal in &samples {
+            let code = Code::of_refusal(refusal);
+            assert_eq!(code.family(), Family::Rules, "{refusal:?}");
+            assert_ne!(code.status(), 0, "{refusal:?}");
+        }
+    }
+
+    #[test]
+    fn an_error_body_is_json_with_code_message_and_hint() {
+        let body = ErrorBody::new(Code::NoResident, "no resident 12345678901 here");
+        let json: serde_json::Value = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["code"], "no-resident");
+        assert_eq!(json["message"], "no resident 12345678901 here");
+        assert_eq!(json["hint"], Code::NoResident.remedy());
+        assert_eq!(ErrorBody::parse(&serde_json::to_vec(&body).unwrap()), Some(body));
+        assert_eq!(ErrorBody::parse(b"not json"), None);
+    }
+
+    /// `docs/ERRORS.md` is generated from the code; `JUKI_BLESS=1` rewrites it.
+    #[test]
+    fn the_committed_reference_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/ERRORS.md");
+        let generated = reference();
+        if std::env::var_os("JUKI_BLESS").is_some() {
+            std::fs::write(&path, &generated).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "docs/ERRORS.md is not current: run `JUKI_BLESS=1 cargo test -p wire` and commit it"
+        );
+        for &code in Code::ALL {
+            assert!(committed.contains(&format!("| `{}` |", code.as_str())), "{code} missing");
+        }
+    }
+}
