@@ -227,3 +227,25 @@ fn acknowledged_changes_survive_killed_and_stopped_nodes_exactly_once() {
         }
     }
 }
+
+#[test]
+fn a_node_that_exits_before_it_reports_is_named_with_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+    let network = testbed::setup::create(dir.path()).expect("building a network");
+    // The prefecture cannot start: its TLS key is gone.
+    let key = dir.path().join("nodes/nagano/tls/node.key");
+    fs::remove_file(&key).unwrap();
+    let error = match Nodes::start(&network) {
+        Ok(_) => panic!("the network started without the prefecture's key"),
+        Err(e) => format!("{e:#}"),
+    };
+    let log = dir.path().join("nodes/nagano/node.log");
+    assert!(error.contains("nagano"), "{error}");
+    assert!(error.contains("exited"), "{error}");
+    assert!(error.contains(&log.display().to_string()), "the error names the log: {error}");
+    assert!(error.contains("node.key"), "the error shows the log's tail: {error}");
+    // What had started before it is stopped again: its report is gone.
+    let left = reports(dir.path());
+    assert!(left.is_empty(), "reports left after a failed start: {left:?}");
+}

@@ -28,7 +28,8 @@ pub struct Listener {
     pub auth: pki::ClientAuth,
 }
 
-/// What a node reports once it serves: each listener's bound address.
+/// What a node (or a witness, `juki witness serve`) reports once it serves: each listener's
+/// bound address.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Report {
     /// The node's identity URI.
