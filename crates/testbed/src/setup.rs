@@ -597,9 +597,12 @@ pub fn clerk(network: &Network, code: &str) -> Result<client::office::Clerk> {
         ca: network.ca.clone(),
         crl: Some(network.ca_dir.join("crl.pem")),
     };
+    // A report: URL (the network has not been started by `processes` yet) is read from the
+    // node's report.
+    let url = node::config::resolve_url(&node.api_url)?;
     client::office::Clerk::new(
         registry_domain::MunicipalityCode::parse(code)?,
-        &node.api_url,
+        &url,
         &files,
         tlog_store::keys::load_signer(&town.clerk_key, None)?,
         tlog_store::keys::load_signer(&town.supervisor_key, None)?,
@@ -614,5 +617,6 @@ pub fn agency(network: &Network) -> Result<client::agency::Agency> {
         ca: network.ca.clone(),
         crl: Some(network.ca_dir.join("crl.pem")),
     };
-    client::agency::Agency::new(&network.node("national")?.network_url, &files)
+    let url = node::config::resolve_url(&network.node("national")?.network_url)?;
+    client::agency::Agency::new(&url, &files)
 }
