@@ -54,7 +54,9 @@ impl LogDir {
         if path.exists() {
             bail!("{} already holds a log; choose an empty directory", dir.display());
         }
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        // Owner-only (0700): the entries database is in it.
+        keyfile::private::create_dir_all(dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
         let text = toml::to_string_pretty(&config)?;
         tlog_store::tiledir::write_atomic(&path, text.as_bytes())?;
         tlog_store::tiledir::sync_dir(dir)?;

@@ -93,6 +93,10 @@ fn serve(config: &std::path::Path) -> anyhow::Result<ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Everything juki creates is readable by its owner alone: registries, node and log
+    // databases, keys, tiles and the directories holding them. (The libraries create their
+    // databases 0600 and data directories 0700 by themselves; this covers the rest.)
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Key(command) => key::run(command),

@@ -51,7 +51,8 @@ pub fn run(command: NetworkCommand) -> Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match command {
         NetworkCommand::Load { dir, town, count, rate, seed } => {
-            let network = testbed::setup::Network::load(&dir)?;
+            let mut network = testbed::setup::Network::load(&dir)?;
+            network.refresh();
             runtime.block_on(testbed::tools::load(&network, &town, count, rate, seed))?;
             Ok(ExitCode::SUCCESS)
         }

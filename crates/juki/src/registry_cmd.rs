@@ -397,7 +397,9 @@ pub fn run_init(command: InitCommand) -> Result<ExitCode> {
 
     let mut undo = Undo::default();
     if !dir.exists() {
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        // Owner-only (0700): the registry database and the node key are in it.
+        keyfile::private::create_dir_all(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
         undo.dirs.push(dir.clone());
     }
     write_key(&admin_out, &admin, passphrase)?;

@@ -14,8 +14,9 @@ use witness::{LogConfig, Witness};
 pub enum WitnessCommand {
     /// Serve `POST <prefix>/add-checkpoint` for the logs in the configuration.
     Serve {
-        /// The witness configuration (TOML): `key`, `listen`, `state`, optional `prefix`, and a
-        /// `[[log]]` table per log with its `origin` and `vkeys`.
+        /// The witness configuration (TOML): `key`, `listen` (port 0: any free port), `state`,
+        /// optional `prefix` and `report`, and a `[[log]]` table per log with its `origin` and
+        /// `vkeys`.
         #[arg(long)]
         config: PathBuf,
         /// The environment variable holding the key's passphrase (default JUKI_PASSPHRASE).
@@ -30,17 +31,24 @@ pub enum WitnessCommand {
 struct Config {
     /// The witness's cosignature key file.
     key: PathBuf,
-    /// Where to listen.
+    /// Where to listen (port 0: any free port, reported on stdout and in `report`).
     listen: String,
     /// The state database.
     state: PathBuf,
     /// URL path prefix for the submission API.
     #[serde(default)]
     prefix: String,
+    /// Where to write the address it got (JSON, as a node's `listeners::Report`, listener
+    /// `witness`) once it serves; removed when it stops.
+    #[serde(default)]
+    report: Option<PathBuf>,
     /// The logs this witness cosigns.
     #[serde(default, rename = "log")]
     logs: Vec<LogConfig>,
 }
+
+/// The listener's name in the witness's report: `report:PATH#witness` names it.
+pub const REPORT_LISTENER: &str = "witness";
 
 fn relative_to(base: &Path, path: &Path) -> PathBuf {
     if path.is_absolute() { path.to_path_buf() } else { base.join(path) }
@@ -68,12 +76,23 @@ pub fn run(command: WitnessCommand) -> Result<ExitCode> {
             witness.vkey()
         );
         std::io::stdout().flush()?;
+        let report = parsed.report.as_deref().map(|path| relative_to(base, path));
+        if let Some(path) = &report {
+            node::listeners::Report {
+                identity: witness.vkey().to_string(),
+                pid: std::process::id(),
+                listeners: [(REPORT_LISTENER.to_owned(), listener.local_addr()?)].into(),
+                plain_http: [REPORT_LISTENER.to_owned()].into(),
+            }
+            .write(path)?;
+        }
         let app = witness::router(witness, &parsed.prefix);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        let served =
+            axum::serve(listener, app).with_graceful_shutdown(node::shutdown_signal()).await;
+        if let Some(path) = &report {
+            let _ = std::fs::remove_file(path);
+        }
+        served?;
         Ok(ExitCode::SUCCESS)
     })
 }

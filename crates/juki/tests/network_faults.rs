@@ -3,83 +3,29 @@
 //! killed while it is sending. Afterwards every acknowledged change is present exactly once at
 //! every tier, and the mirrors hold exactly the towns' events and residents.
 //!
-//! Also: `juki demo --exit` itself, whose scenario ends by checking that every tier agrees.
+//! Also: `juki demo --exit` itself, whose scenario ends by checking that every tier agrees,
+//! which leaves real addresses in network.json, no report behind, and every directory and
+//! database readable by its owner alone.
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use support::{juki, ok, p};
+use testbed::processes::Nodes;
 
 const TOWNS: [(&str, &str); 3] =
     [("achi", "204072"), ("shimosuwa", "203611"), ("matsumoto", "202029")];
 
-/// The network's node processes, killed when dropped.
-struct Nodes {
-    dir: PathBuf,
-    children: BTreeMap<String, Child>,
-}
-
-impl Nodes {
-    fn start_all(dir: &Path) -> Nodes {
-        let mut nodes = Nodes { dir: dir.to_path_buf(), children: BTreeMap::new() };
-        let witness = dir.join("witness");
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(witness.join("witness.log"))
-            .unwrap();
-        let child = juki()
-            .args(["witness", "serve", "--config", p(&witness.join("witness.toml"))])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting the witness");
-        nodes.children.insert("witness".to_owned(), child);
-        for name in ["national", "nagano", "achi", "shimosuwa", "matsumoto"] {
-            nodes.start(name);
-        }
-        nodes
-    }
-
-    fn start(&mut self, name: &str) {
-        let node_dir = self.dir.join("nodes").join(name);
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(node_dir.join("node.log"))
-            .unwrap();
-        let child = juki()
-            .args(["serve", "--config", p(&node_dir.join("node.toml"))])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting a node");
-        self.children.insert(name.to_owned(), child);
-    }
-
-    /// SIGKILL: whatever a node acknowledged must survive it.
-    fn kill(&mut self, name: &str) {
-        if let Some(mut child) = self.children.remove(name) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-        }
-    }
-}
-
-impl Drop for Nodes {
-    fn drop(&mut self) {
-        for child in self.children.values_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// Starts the network's processes as the testbed does: each reports where it listens, and
+/// network.json is rewritten with those addresses after every (re)start.
+fn start_all(dir: &Path) -> Nodes {
+    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+    let network = testbed::setup::Network::load(dir).expect("network.json");
+    Nodes::start(&network).expect("starting the network")
 }
 
 fn build(dir: &Path) {
@@ -129,18 +75,74 @@ fn the_demo_day_ends_with_every_tier_agreeing() {
         for key in ["name", "role", "api_url", "logs"] {
             assert!(!node[key].is_null(), "network.json: a node without {key}");
         }
+        // The addresses the nodes reported when they last ran, not report: URLs.
+        for key in ["api_url", "network_url", "public_url"] {
+            assert!(real_url(&node[key]), "network.json: {key} {}", node[key]);
+        }
         for log in node["logs"].as_array().unwrap() {
             assert!(log["vkey"].as_str().unwrap().starts_with(log["origin"].as_str().unwrap()));
+            assert!(real_url(&log["url"]), "network.json: a log at {}", log["url"]);
         }
     }
+    for witness in network["witnesses"].as_array().unwrap() {
+        let url = witness["url"].as_str().unwrap();
+        assert!(url.starts_with("http://127.0.0.1:"), "network.json: the witness at {url}");
+    }
     assert!(Path::new(network["ca"].as_str().unwrap()).exists());
+    // Stopped cleanly: no report is left behind.
+    let left = reports(dir.path());
+    assert!(left.is_empty(), "reports left after the demo stopped: {left:?}");
+    only_the_owner_reads(dir.path());
+}
+
+/// Whether a network.json URL is a real `https://127.0.0.1:PORT…` one.
+fn real_url(url: &serde_json::Value) -> bool {
+    url.as_str().and_then(|u| u.strip_prefix("https://127.0.0.1:")).is_some_and(|rest| {
+        rest.split('/').next().is_some_and(|port| port.parse::<u16>().is_ok_and(|p| p != 0))
+    })
+}
+
+/// The report files of the network in `dir` (of the processes that run, or were killed).
+fn reports(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found: Vec<_> = fs::read_dir(dir.join("nodes"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("node.report.json"))
+        .chain([dir.join("witness/witness.report.json")])
+        .filter(|p| p.exists())
+        .collect();
+    found.sort();
+    found
+}
+
+/// Requires every directory under `dir` and every database (`*.db` and its `-wal`/`-shm`) to
+/// be readable by its owner alone.
+fn only_the_owner_reads(dir: &Path) {
+    let mut checked = (0, 0);
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(path) = stack.pop() {
+        let meta = fs::symlink_metadata(&path).unwrap();
+        let mode = meta.permissions().mode() & 0o777;
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        if meta.is_dir() {
+            if path != dir {
+                assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", path.display());
+                checked.0 += 1;
+            }
+            stack.extend(fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else if name.ends_with(".db") || name.ends_with(".db-wal") || name.ends_with(".db-shm") {
+            assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", path.display());
+            checked.1 += 1;
+        }
+    }
+    // The CA, the credentials, five nodes with their mirrors and tiles, the witness.
+    assert!(checked.0 > 20 && checked.1 >= 12, "checked {checked:?} (directories, databases)");
 }
 
 #[test]
 fn acknowledged_changes_survive_killed_and_stopped_nodes_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path());
-    let mut nodes = Nodes::start_all(dir.path());
+    let mut nodes = start_all(dir.path());
     ok(&["network", "agree", "--dir", p(dir.path()), "--within", "60"]);
 
     // A busy day: three clerks registering at once.
@@ -175,18 +177,18 @@ fn acknowledged_changes_survive_killed_and_stopped_nodes_exactly_once() {
     wait_for("50 changes per town", Duration::from_secs(60), acked(50));
     nodes.kill("national");
     std::thread::sleep(Duration::from_millis(700));
-    nodes.start("national");
+    nodes.start_one("national").expect("restarting the national node");
 
     wait_for("100 changes per town", Duration::from_secs(60), acked(100));
     nodes.kill("nagano");
     wait_for("150 changes per town", Duration::from_secs(60), acked(150));
     std::thread::sleep(Duration::from_secs(2));
-    nodes.start("nagano");
+    nodes.start_one("nagano").expect("restarting the prefecture");
 
     wait_for("200 changes per town", Duration::from_secs(60), acked(200));
     nodes.kill("achi");
     std::thread::sleep(Duration::from_millis(500));
-    nodes.start("achi");
+    nodes.start_one("achi").expect("restarting 阿智村");
 
     for (out, child) in &mut loads {
         let status = child.wait().unwrap();
@@ -224,4 +226,26 @@ fn acknowledged_changes_survive_killed_and_stopped_nodes_exactly_once() {
             }
         }
     }
+}
+
+#[test]
+fn a_node_that_exits_before_it_reports_is_named_with_its_log() {
+    let dir = tempfile::tempdir().unwrap();
+    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+    let network = testbed::setup::create(dir.path()).expect("building a network");
+    // The prefecture cannot start: its TLS key is gone.
+    let key = dir.path().join("nodes/nagano/tls/node.key");
+    fs::remove_file(&key).unwrap();
+    let error = match Nodes::start(&network) {
+        Ok(_) => panic!("the network started without the prefecture's key"),
+        Err(e) => format!("{e:#}"),
+    };
+    let log = dir.path().join("nodes/nagano/node.log");
+    assert!(error.contains("nagano"), "{error}");
+    assert!(error.contains("exited"), "{error}");
+    assert!(error.contains(&log.display().to_string()), "the error names the log: {error}");
+    assert!(error.contains("node.key"), "the error shows the log's tail: {error}");
+    // What had started before it is stopped again: its report is gone.
+    let left = reports(dir.path());
+    assert!(left.is_empty(), "reports left after a failed start: {left:?}");
 }

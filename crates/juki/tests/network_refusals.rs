@@ -12,7 +12,6 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use registry_core::event::{Change, Event};
@@ -44,36 +43,35 @@ struct NodeInfo {
     config: PathBuf,
 }
 
-/// The running network; its node processes are killed when it is dropped.
+/// The running network; its node processes are stopped when it is dropped.
 struct Network {
     dir: tempfile::TempDir,
     json: Value,
     nodes: Vec<NodeInfo>,
-    /// Each process with its log.
-    children: Vec<(PathBuf, Child)>,
+    /// The processes, started as the testbed starts them.
+    procs: testbed::processes::Nodes,
 }
 
 impl Drop for Network {
     fn drop(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
         if std::thread::panicking() {
-            for (log, _) in &self.children {
-                let text = std::fs::read_to_string(log).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            let logs = self
+                .nodes
+                .iter()
+                .map(|n| n.config.with_file_name("node.log"))
+                .chain([self.root().join("witness/witness.log")]);
+            for log in logs {
                 eprintln!("--- the end of {}:", log.display());
-                for line in tail.iter().rev() {
-                    eprintln!("{line}");
-                }
+                eprintln!("{}", testbed::processes::tail(&log, 20));
             }
         }
+        self.procs.stop();
     }
 }
 
 impl Network {
-    /// Builds a network with `juki demo --exit` and starts its nodes again.
+    /// Builds a network with `juki demo --exit` and starts its nodes again (the witness
+    /// first, then each node once the ones it calls have reported their addresses).
     fn start() -> Network {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let net_dir = dir.path().join("net");
@@ -87,6 +85,10 @@ impl Network {
         if !output.status.success() {
             eprintln!("juki demo reported a failed step; the network is used anyway:\n{stdout}");
         }
+        testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+        let network = testbed::setup::Network::load(&net_dir).expect("network.json");
+        let procs = testbed::processes::Nodes::start(&network).expect("starting the network");
+        // network.json now holds the addresses the nodes reported.
         let text = std::fs::read_to_string(net_dir.join("network.json")).expect("network.json");
         let json: Value = serde_json::from_str(&text).expect("network.json is JSON");
         let s = |v: &Value| v.as_str().expect("a string").to_owned();
@@ -102,37 +104,7 @@ impl Network {
                 config: PathBuf::from(s(&n["config"])),
             })
             .collect::<Vec<_>>();
-        let mut network = Network { dir, json, nodes, children: Vec::new() };
-        // The witness first: a town publishes a checkpoint only once it has cosigned it.
-        let witnesses: Vec<PathBuf> = network.json["witnesses"]
-            .as_array()
-            .expect("witnesses")
-            .iter()
-            .map(|w| PathBuf::from(w["config"].as_str().expect("a witness configuration")))
-            .collect();
-        for config in witnesses {
-            network.spawn(&["witness", "serve"], &config);
-        }
-        let configs: Vec<PathBuf> = network.nodes.iter().map(|n| n.config.clone()).collect();
-        for config in configs {
-            network.spawn(&["serve"], &config);
-        }
-        network
-    }
-
-    /// Starts `juki ARGS --config CONFIG`, logging beside the configuration.
-    fn spawn(&mut self, args: &[&str], config: &Path) {
-        let log_path = config.parent().expect("a directory").join("test-serve.log");
-        let log = std::fs::File::create(&log_path).expect("the process's log");
-        let child = support::juki()
-            .args(args)
-            .args(["--config", p(config)])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("the log"))
-            .stderr(log)
-            .spawn()
-            .expect("starting a node");
-        self.children.push((log_path, child));
+        Network { dir, json, nodes, procs }
     }
 
     fn root(&self) -> PathBuf {

@@ -29,6 +29,8 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
+pub mod private;
+
 const MAGIC: &str = "juki-sealed-key/v1";
 /// The shortest passphrase accepted (NIST SP 800-63B asks for at least 8; keys deserve more).
 pub const MIN_PASSPHRASE_CHARS: usize = 12;

@@ -155,8 +155,9 @@ pub struct Town {
 }
 
 /// The scheme of a peer URL that names the peer's report file instead of an address:
-/// `report:PATH#LISTENER` is the `https://` address the peer reports for that listener in
-/// the report it wrote at `PATH` (see `listeners::Report`). A network on one machine whose
+/// `report:PATH#LISTENER` is the address the peer reports for that listener in the report it
+/// wrote at `PATH` (see `listeners::Report`), as `https://ADDR` (or `http://ADDR` for a
+/// listener the report names as plain HTTP, a witness's). A network on one machine whose
 /// nodes bind port 0 names its peers this way; a deployment names them by host and port.
 pub const REPORT_SCHEME: &str = "report:";
 
@@ -170,8 +171,9 @@ pub fn resolve_url(url: &str) -> Result<String> {
     let (path, listener) = rest
         .rsplit_once('#')
         .with_context(|| format!("{url:?} names no listener (report:PATH#LISTENER)"))?;
-    let report = crate::listeners::Report::read(Path::new(path))?;
-    Ok(format!("https://{}", report.addr(listener)?))
+    let report = crate::listeners::Report::read(Path::new(path))
+        .with_context(|| format!("resolving the peer URL {url:?}: is that peer running?"))?;
+    report.url(listener)
 }
 
 impl Peer {

@@ -66,8 +66,11 @@ pub struct Journal {
 pub use wire::api::Alert;
 
 impl Journal {
-    /// Opens (creating if needed) `node.db` at `path`.
+    /// Opens (creating if needed) `node.db` at `path`, readable by its owner alone (0600).
     pub fn open(path: &Path) -> Result<Journal> {
+        keyfile::private::prepare_file(path).with_context(|| {
+            format!("cannot make the node database {} readable by its owner alone", path.display())
+        })?;
         let conn = Connection::open(path)
             .with_context(|| format!("cannot open the node database {}", path.display()))?;
         entries::configure(&conn)?;

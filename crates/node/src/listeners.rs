@@ -3,7 +3,7 @@
 //! `node.toml` names a `report` file, as JSON written there atomically once every listener is
 //! bound — so that nobody has to guess a free port.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -28,7 +28,8 @@ pub struct Listener {
     pub auth: pki::ClientAuth,
 }
 
-/// What a node reports once it serves: each listener's bound address.
+/// What a node (or a witness, `juki witness serve`) reports once it serves: each listener's
+/// bound address.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Report {
     /// The node's identity URI.
@@ -37,6 +38,10 @@ pub struct Report {
     pub pid: u32,
     /// Listener name → bound address.
     pub listeners: BTreeMap<String, SocketAddr>,
+    /// The listeners that speak plain HTTP (a witness's `witness` listener); every other one
+    /// is TLS. Left out of the JSON when empty.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub plain_http: BTreeSet<String>,
 }
 
 impl Report {
@@ -53,6 +58,13 @@ impl Report {
             .get(name)
             .copied()
             .with_context(|| format!("the node reports no {name} listener"))
+    }
+
+    /// A listener's base URL: `https://ADDR`, or `http://ADDR` for a plain-HTTP one.
+    pub fn url(&self, name: &str) -> Result<String> {
+        let addr = self.addr(name)?;
+        let scheme = if self.plain_http.contains(name) { "http" } else { "https" };
+        Ok(format!("{scheme}://{addr}"))
     }
 
     /// Writes the report to `path` through a synced temporary file and a rename, so that a
@@ -104,6 +116,7 @@ impl Listeners {
             identity: config.identity()?.to_uri(),
             pid: std::process::id(),
             listeners: bound,
+            plain_http: BTreeSet::new(),
         };
         Ok(Listeners { servers, report })
     }

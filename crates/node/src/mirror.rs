@@ -4,7 +4,6 @@
 //! the town's log rebuilt from those events, whose root must equal the town's signed checkpoint
 //! before anything is committed.
 
-use std::fs;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -130,7 +129,9 @@ impl Mirror {
         let vkey = VerifierKey::parse(&town.vkey)?;
         let tiles = tiles_of(dir, &town.code);
         let dir = dir.join(&town.code);
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        // Owner-only (0700), as the database in it (Registry::create makes it 0600).
+        keyfile::private::create_dir_all(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
         let path = dir.join("registry.db");
         let registry = if path.exists() {
             Registry::open(&path)?

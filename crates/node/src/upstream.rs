@@ -64,7 +64,7 @@ pub struct Hub {
 impl Hub {
     /// Opens the node's directory.
     pub fn open(config: Arc<NodeConfig>, clock: Arc<dyn Clock>) -> Result<Hub> {
-        std::fs::create_dir_all(&config.dir)?;
+        keyfile::private::create_dir_all(&config.dir)?;
         let journal = Journal::open(&config.dir.join(crate::NODE_DB))?;
         let national = config.national_key();
         let mut mirrors = BTreeMap::new();

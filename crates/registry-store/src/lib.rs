@@ -218,6 +218,18 @@ pub struct Replicated {
     pub applied: Vec<Applied>,
 }
 
+/// Creates the database file readable by its owner alone (0600, and so its `-wal` and `-shm`
+/// files) before SQLite opens it, or makes an existing one so.
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    keyfile::private::prepare_file(path).map_err(|e| {
+        StoreError::Setup(format!(
+            "cannot make {} readable by its owner alone: {e}; check the directory's owner and \
+             permissions",
+            path.display()
+        ))
+    })
+}
+
 /// One municipality's registry database.
 pub struct Registry {
     conn: Connection,
@@ -235,6 +247,7 @@ impl Registry {
         if path.exists() {
             return Err(StoreError::Setup(format!("{} already exists", path.display())));
         }
+        private_file(path)?;
         let conn = Connection::open(path)?;
         configure(&conn)?;
         conn.execute_batch(entries::SCHEMA)?;
@@ -255,6 +268,7 @@ impl Registry {
                 path.display()
             )));
         }
+        private_file(path)?;
         let conn = Connection::open(path)?;
         configure(&conn)?;
         // Tables added since the registry was created.

@@ -242,3 +242,25 @@ fn edits_behind_the_logs_back_are_named() {
         "{found:?}"
     );
 }
+
+#[test]
+fn the_database_is_readable_by_its_owner_alone() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("registry.db");
+    let national = key("national", 9).verifier();
+    let registry = Registry::create(&path, achi(), &national).unwrap();
+    assert_eq!(mode(&path) & 0o777, 0o600, "created owner-only, whatever the umask");
+    for wal in ["registry.db-wal", "registry.db-shm"] {
+        let wal = dir.path().join(wal);
+        if wal.exists() {
+            assert_eq!(mode(&wal) & 0o077, 0, "{}: as the database", wal.display());
+        }
+    }
+    drop(registry);
+    // A database an older version left readable by others is made owner-only on opening.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    Registry::open(&path).unwrap();
+    assert_eq!(mode(&path) & 0o777, 0o600);
+}

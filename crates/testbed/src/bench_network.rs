@@ -23,7 +23,7 @@
 //!    then it is started and timed until it has verified and applied all of them.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, ExitCode};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -43,6 +43,7 @@ use node::outbox::{TownLog, next_batch};
 use wire::Batch;
 
 use crate::bench_log::{line, rate, tempfile_dir};
+use crate::processes::Nodes;
 use crate::setup::{Network, TOWNS};
 use crate::synthetic::{change, synthetic};
 
@@ -129,15 +130,9 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let started = Instant::now();
     let network = crate::setup::create(&network_dir)?;
     println!("  (built in {:.1} s, not counted)", started.elapsed().as_secs_f64());
-    let mut procs = Procs { network: &network, children: Vec::new() };
-    for witness in &network.witnesses {
-        let child = crate::processes::start_witness(&witness.config)?;
-        procs.children.push((witness.name.clone(), child));
-        wait_listening(&witness.url)?;
-    }
-    for node in &network.nodes {
-        procs.start(&node.name)?;
-    }
+    // Each process reports its addresses; from here on the network holds the real URLs.
+    let mut procs = Nodes::start(&network)?;
+    let network = procs.network().clone();
     let clerks: Arc<Vec<Clerk>> = Arc::new(
         TOWNS
             .iter()
@@ -174,7 +169,6 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let end_to_end = if options.ingest > 0 {
         Some(end_to_end(
             &runtime,
-            &network,
             &anonymous,
             &mut procs,
             &mut codes,
@@ -184,7 +178,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
     } else {
         None
     };
-    procs.stop_all();
+    procs.stop();
     drop(clerks);
 
     // 5. The summary.
@@ -591,56 +585,6 @@ fn in_process(dir: &Path, options: &Options, bound: f64, bound_name: &str) -> Re
     Ok(InProcess { accept, one_town, batch_one, sequential_us })
 }
 
-/// The processes of the network (witnesses and nodes); killed when dropped.
-struct Procs<'a> {
-    network: &'a Network,
-    children: Vec<(String, Child)>,
-}
-
-impl Procs<'_> {
-    fn start(&mut self, name: &str) -> Result<()> {
-        let node = self.network.node(name)?;
-        let child = crate::processes::start_node(&node.config)?;
-        self.children.push((name.to_owned(), child));
-        Ok(())
-    }
-
-    /// SIGKILL: an acknowledged write survives it.
-    fn stop(&mut self, name: &str) {
-        if let Some(at) = self.children.iter().position(|(n, _)| n == name) {
-            let (_, mut child) = self.children.remove(at);
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn stop_all(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.children.clear();
-    }
-}
-
-impl Drop for Procs<'_> {
-    fn drop(&mut self) {
-        self.stop_all();
-    }
-}
-
-/// Waits until something listens at an `http://host:port` URL (a witness: the towns ask it to
-/// cosign as they start).
-fn wait_listening(url: &str) -> Result<()> {
-    let addr = url.trim_start_matches("http://").trim_end_matches('/');
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(addr).is_err() {
-        ensure!(Instant::now() < deadline, "nothing listens at {url} after 30 s");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Ok(())
-}
-
 /// Waits until every node answers and every town has a code block.
 async fn wait_ready(network: &Network, anonymous: &net::Client, clerks: &[Clerk]) -> Result<()> {
     crate::demo::towns_ready(clerks).await?;
@@ -974,9 +918,8 @@ fn catch_up_rate(series: &Series, base: &[u64], target: &[u64]) -> Option<(f64, 
 /// started and timed until it holds them all.
 fn end_to_end(
     runtime: &tokio::runtime::Runtime,
-    network: &Network,
     anonymous: &net::Client,
-    procs: &mut Procs<'_>,
+    procs: &mut Nodes,
     codes: &mut [Codes],
     options: &Options,
     (bound, bound_name): (f64, &str),
@@ -1008,10 +951,11 @@ fn end_to_end(
          ingest, over the network,\n  the prefecture sending its towns' batches of 4,096 \
          in parallel, the national node verifying each)."
     );
+    let network = &procs.network().clone();
     runtime.block_on(crate::demo::agree(network, Duration::from_secs(60)))?;
-    procs.stop("national");
+    procs.kill("national");
     for (name, _) in TOWNS {
-        procs.stop(name);
+        procs.kill(name);
     }
 
     // Load the towns directly (not counted).
@@ -1058,13 +1002,12 @@ fn end_to_end(
     );
 
     let prefecture = network.node("nagano")?;
-    let national = network.node("national")?;
     let (prefecture_rate, national_rate, restart_rate) = runtime.block_on(async {
         // Towns → prefecture.
         let watch = Watch::start(anonymous, &prefecture.public_url, options.poll);
         let towns_started = Instant::now();
         for (name, _) in TOWNS {
-            procs.start(name)?;
+            procs.start_one(name)?;
         }
         watch.until(&sizes, Duration::from_secs(600), "the prefecture did not catch up").await?;
         let (series, _, _) = watch.finish().await?;
@@ -1085,15 +1028,17 @@ fn end_to_end(
         }
 
         // Prefecture → national.
-        procs.start("national")?;
-        wait_answers(network, anonymous, "national", Instant::now() + Duration::from_secs(60))
+        procs.start_one("national")?;
+        // Restarted: at the address it reports now.
+        let network = procs.network().clone();
+        wait_answers(&network, anonymous, "national", Instant::now() + Duration::from_secs(60))
             .await?;
-        let watch = Watch::start(anonymous, &national.public_url, options.poll);
+        let watch = Watch::start(anonymous, &network.node("national")?.public_url, options.poll);
         // The prefecture's forwarding backs off up to 10 s while the national node is down:
         // restart it so that it sends at once.
-        procs.stop("nagano");
+        procs.kill("nagano");
         let restarted = Instant::now();
-        procs.start("nagano")?;
+        procs.start_one("nagano")?;
         watch.until(&sizes, Duration::from_secs(600), "the national node did not catch up").await?;
         let done = Instant::now();
         let (series, polls, per_poll) = watch.finish().await?;
@@ -1132,7 +1077,7 @@ fn end_to_end(
         "its start-up and the first batch's wait included",
     );
     let _ = prefecture_rate;
-    runtime.block_on(crate::demo::agree(network, Duration::from_secs(60)))?;
+    runtime.block_on(crate::demo::agree(procs.network(), Duration::from_secs(60)))?;
     println!(
         "  (afterwards every tier agrees: the same checkpoints at the towns, the prefecture and the national node)"
     );

@@ -3,7 +3,8 @@
 //! (203611) and 松本市 (202029), and an agency — each node a real `juki serve` process talking
 //! mutual TLS on loopback. It registers synthetic residents, runs a day of a town's work
 //! including a move between towns and a wide-area certificate copy, checks that every tier
-//! agrees, prints what happened and where to look, and keeps running until Ctrl-C.
+//! agrees, prints what happened and where to look, and keeps running until SIGINT (Ctrl-C) or
+//! SIGTERM, which stop every process it started.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,7 +30,15 @@ pub struct DemoOptions {
 }
 
 /// `juki demo`.
+///
+/// SIGINT and SIGTERM are caught from the start: whenever one arrives (during the scenario, or
+/// while the network keeps running afterwards), every process the demo started is stopped
+/// (SIGTERM, then SIGKILL after `processes::STOP_WITHIN`) before the demo exits; so are they
+/// when the demo fails. A node left running by an earlier demo on the same directory (one
+/// killed with SIGKILL) is stopped before the network is started again (see `processes`).
 pub fn run(args: DemoOptions) -> Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut stop = runtime.block_on(async { StopSignal::catch() })?;
     let network = if args.dir.join("network.json").exists() {
         println!("reusing the network in {}", args.dir.display());
         Network::load(&args.dir)?
@@ -40,9 +49,25 @@ pub fn run(args: DemoOptions) -> Result<ExitCode> {
         );
         crate::setup::create(&args.dir)?
     };
+    if let Some(name) = runtime.block_on(async { stop.arrived() }) {
+        println!("{name}: stopping before the network starts");
+        return Ok(ExitCode::FAILURE);
+    }
     let mut nodes = Nodes::start(&network)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let ok = runtime.block_on(scenario(&network, args.residents));
+    let network = nodes.network().clone();
+    let ok = runtime.block_on(async {
+        tokio::select! {
+            ok = scenario(&network, args.residents) => Some(ok),
+            name = stop.recv() => {
+                println!("{name}: stopping the network in the middle of the scenario");
+                None
+            }
+        }
+    });
+    let Some(ok) = ok else {
+        nodes.stop();
+        return Ok(ExitCode::FAILURE);
+    };
     println!();
     println!("where to look:");
     println!("  {}/network.json          nodes, URLs, log keys, credentials", args.dir.display());
@@ -66,12 +91,43 @@ pub fn run(args: DemoOptions) -> Result<ExitCode> {
         return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });
     }
     println!();
-    println!("the network keeps running; press Ctrl-C to stop it");
-    runtime.block_on(async {
-        let _ = tokio::signal::ctrl_c().await;
-    });
+    println!("the network keeps running; press Ctrl-C (or send SIGTERM) to stop it");
+    std::io::Write::flush(&mut std::io::stdout())?;
+    let name = runtime.block_on(stop.recv());
+    println!("{name}: stopping the network");
     nodes.stop();
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// SIGINT and SIGTERM, caught (from [`StopSignal::catch`] on they no longer end the process).
+struct StopSignal {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    /// Catches both; must run inside the runtime.
+    fn catch() -> Result<StopSignal> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(StopSignal {
+            interrupt: signal(SignalKind::interrupt()).context("catching SIGINT")?,
+            terminate: signal(SignalKind::terminate()).context("catching SIGTERM")?,
+        })
+    }
+
+    /// Waits for either; returns its name.
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+
+    /// Whether either has arrived already.
+    fn arrived(&mut self) -> Option<&'static str> {
+        use futures_util::FutureExt as _;
+        self.recv().now_or_never()
+    }
 }
 
 /// Prints a step's outcome; returns whether it succeeded.
@@ -121,6 +177,7 @@ async fn scenario(network: &Network, residents: u64) -> bool {
         Err(_) => return false,
     };
     let achi = &clerks[0];
+    let notices_before = notices(network).unwrap_or(0);
     let _ = step!(
         "a day at 阿智村: a birth, a move within the village, a death, a lookup and a copy",
         day(achi, &registered[0])
@@ -144,8 +201,10 @@ async fn scenario(network: &Network, residents: u64) -> bool {
         agency(network, &registered[2][0])
     );
     if moved.is_ok() {
-        let _ =
-            step!("the move notice (転入通知) is recorded at 下諏訪町", notice_recorded(network));
+        let _ = step!(
+            "the move notice (転入通知) is recorded at 下諏訪町",
+            notice_recorded(network, notices_before)
+        );
     }
     let _ = step!("every town has published a checkpoint of all its events", async {
         for clerk in &clerks {
@@ -306,17 +365,21 @@ async fn published(clerk: &Clerk, within: Duration) -> Result<()> {
     }
 }
 
-/// Waits until 下諏訪町's registry records the national node's move notice.
-async fn notice_recorded(network: &Network) -> Result<()> {
+/// How many move notices 下諏訪町's registry has recorded.
+fn notices(network: &Network) -> Result<i64> {
     let path = network.dir()?.join("nodes/shimosuwa/registry.db");
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("opening {}", path.display()))?;
+    Ok(conn.query_row("SELECT count(*) FROM move_notices", [], |r| r.get(0))?)
+}
+
+/// Waits until 下諏訪町's registry records the national node's move notice: one more than the
+/// `before` it had before the move (a reused network holds the notices of earlier days).
+async fn notice_recorded(network: &Network, before: i64) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let conn = rusqlite::Connection::open_with_flags(
-            &path,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )?;
-        let count: i64 = conn.query_row("SELECT count(*) FROM move_notices", [], |r| r.get(0))?;
-        if count > 0 {
+        if notices(network)? > before {
             return Ok(());
         }
         anyhow::ensure!(Instant::now() < deadline, "no move notice after 30 s");
@@ -326,12 +389,17 @@ async fn notice_recorded(network: &Network) -> Result<()> {
 
 /// Waits until every town's published checkpoint is what the prefecture and the national node
 /// hold for it.
+///
+/// A node restarted meanwhile is found at the address it reports.
 pub async fn agree(network: &Network, within: Duration) -> Result<()> {
     let client = net::Client::anonymous(network.ca.clone(), Some(network.ca_dir.join("crl.pem")))?;
-    let prefecture = network.node("nagano")?;
-    let national = network.node("national")?;
+    let mut network = network.clone();
     let deadline = Instant::now() + within;
     loop {
+        network.refresh();
+        let network = &network;
+        let prefecture = network.node("nagano")?;
+        let national = network.node("national")?;
         let mut differences = Vec::new();
         for (name, code) in TOWNS {
             let town = network.node(name)?;

@@ -5,15 +5,27 @@
 //! ```text
 //! DIR/network.json             what scripts and tests need to drive the network
 //! DIR/ca/                      the CA (ca.crt, ca.key, revoked.txt, crl.pem)
-//! DIR/nodes/<name>/            a node's data directory, node.toml and tls/ (cert and key)
+//! DIR/nodes/<name>/            a node's data directory, node.toml, tls/ (cert and key) and,
+//!                              while it runs, node.report.json (its listeners' addresses)
+//! DIR/witness/                 the witness: witness.toml, its key and state, and while it
+//!                              runs witness.report.json
 //! DIR/credentials/<town>/      a town's admin key, operators' keys and console certificate
 //! DIR/credentials/agency/      the agency's certificate
 //! ```
 //!
+//! No port is chosen here: every node and the witness listen on `127.0.0.1:0`, and each reports
+//! the addresses it got in its report file once it serves (`node::listeners::Report`). Every
+//! peer is named in `node.toml` by a `report:PATH#LISTENER` URL, read again at every call, so
+//! a restarted node is found at its new address. `network.json` holds `report:` URLs until
+//! `processes::Nodes` has started the network; from then on it holds the real
+//! `https://127.0.0.1:PORT` URLs, rewritten after every start (`Network::refresh`).
+//!
+//! Every directory made here is readable by its owner alone (0700).
+//!
 //! Demo keys are not sealed, so that the demo runs unattended; a real deployment seals the
 //! admin and operator keys (`--passphrase-env`) and keeps the admin key and the CA offline.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -21,6 +33,7 @@ use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use node::config::{Listen, NodeConfig, NodeRole, Peer, TlsConfig, Town};
+use node::listeners::Report;
 
 /// The towns of the demo: name, code.
 pub const TOWNS: [(&str, &str); 3] =
@@ -64,6 +77,8 @@ pub struct NodeEntry {
     pub logs: Vec<LogEntry>,
     /// Its node.toml.
     pub config: PathBuf,
+    /// Where it reports its listeners' addresses while it runs.
+    pub report: PathBuf,
 }
 
 /// A log in `network.json`.
@@ -88,6 +103,8 @@ pub struct WitnessEntry {
     pub vkey: String,
     /// Its configuration (`juki witness serve --config`).
     pub config: PathBuf,
+    /// Where it reports its address while it runs.
+    pub report: PathBuf,
 }
 
 /// A client certificate and key.
@@ -116,13 +133,69 @@ pub struct TownOperators {
     pub supervisor_key: PathBuf,
 }
 
+impl NodeEntry {
+    /// Takes this node's URLs from its report; returns whether they changed.
+    pub fn take_urls(&mut self, report: &Report) -> Result<bool> {
+        let network = report.url("network")?;
+        let public = report.url("public")?;
+        let api = if self.role == "municipal" { report.url("office")? } else { network.clone() };
+        let changed =
+            (&self.api_url, &self.network_url, &self.public_url) != (&api, &network, &public);
+        for log in &mut self.logs {
+            if let Some(path) = log.url.strip_prefix(&self.public_url) {
+                log.url = format!("{public}{path}");
+            }
+        }
+        (self.api_url, self.network_url, self.public_url) = (api, network, public);
+        Ok(changed)
+    }
+}
+
 impl Network {
     /// Reads `DIR/network.json`.
     pub fn load(dir: &Path) -> Result<Network> {
         let path = dir.join("network.json");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("{} is malformed", path.display()))
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "{} is malformed (or was written by an older juki: remove {} and build the \
+                 network again)",
+                path.display(),
+                dir.display()
+            )
+        })
+    }
+
+    /// Writes `DIR/network.json` (through a temporary file and a rename: a reader sees the old
+    /// file or the new one).
+    pub fn save(&self) -> Result<()> {
+        let path = self.dir()?.join("network.json");
+        let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
+        std::fs::write(&tmp, serde_json::to_string_pretty(self)?)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+
+    /// Takes the URLs of every node and witness from the reports they wrote (a process that is
+    /// not running keeps the URLs it had). Returns whether anything changed.
+    pub fn refresh(&mut self) -> bool {
+        let mut changed = false;
+        for node in &mut self.nodes {
+            if let Ok(report) = Report::read(&node.report) {
+                changed |= node.take_urls(&report).is_ok_and(|c| c);
+            }
+        }
+        for witness in &mut self.witnesses {
+            if let Ok(url) = Report::read(&witness.report).and_then(|r| r.url(WITNESS_LISTENER))
+                && url != witness.url
+            {
+                witness.url = url;
+                changed = true;
+            }
+        }
+        changed
     }
 
     /// The network's directory (where the CA directory is).
@@ -159,9 +232,25 @@ fn p(path: &Path) -> &str {
     path.to_str().expect("demo paths are UTF-8")
 }
 
-fn free_port() -> Result<SocketAddr> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?)
+/// Any free port on loopback: the process that binds it reports which it got.
+const ANY_PORT: SocketAddr =
+    SocketAddr::V4(std::net::SocketAddrV4::new(std::net::Ipv4Addr::LOCALHOST, 0));
+
+/// A node's report file in its directory.
+pub const NODE_REPORT: &str = "node.report.json";
+/// The witness's report file in its directory.
+pub const WITNESS_REPORT: &str = "witness.report.json";
+/// The witness's listener in its report (`juki witness serve`).
+pub const WITNESS_LISTENER: &str = "witness";
+
+/// A `report:` URL naming `listener` in the report at `report`.
+fn report_url(report: &Path, listener: &str) -> String {
+    format!("{}{}#{listener}", node::config::REPORT_SCHEME, report.display())
+}
+
+/// Creates a directory (and its missing parents) readable by its owner alone.
+fn private_dir(dir: &Path) -> Result<()> {
+    keyfile::private::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
 fn field<'a>(output: &'a str, key: &str) -> Result<&'a str> {
@@ -177,7 +266,7 @@ pub fn create(dir: &Path) -> Result<Network> {
     if dir.join("network.json").exists() {
         bail!("{} already holds a network", dir.display());
     }
-    std::fs::create_dir_all(&dir)?;
+    private_dir(&dir)?;
     let ca_dir = dir.join("ca");
     if !ca_dir.exists() {
         juki(&["pki", "init-ca", "--dir", p(&ca_dir), "--name", "juki demo network CA"])?;
@@ -185,7 +274,7 @@ pub fn create(dir: &Path) -> Result<Network> {
     let nodes_dir = dir.join("nodes");
     let creds = dir.join("credentials");
     let issue = |role: &str, code: Option<&str>, hosts: bool, out: &Path| -> Result<()> {
-        std::fs::create_dir_all(out.parent().expect("has a parent"))?;
+        private_dir(out.parent().expect("has a parent"))?;
         let mut args = vec!["pki", "issue", "--ca", p(&ca_dir), "--role", role, "--out", p(out)];
         if let Some(code) = code {
             args.extend(["--code", code]);
@@ -199,7 +288,7 @@ pub fn create(dir: &Path) -> Result<Network> {
 
     // The national node and its keys.
     let national_dir = nodes_dir.join("national");
-    std::fs::create_dir_all(&national_dir)?;
+    private_dir(&national_dir)?;
     let national_key = national_dir.join(node::upstream::NATIONAL_KEY);
     let national_vkey =
         juki(&["key", "generate", "--name", "national.juki.local", "--out", p(&national_key)])?
@@ -220,7 +309,7 @@ pub fn create(dir: &Path) -> Result<Network> {
 
     // The prefecture.
     let pref_dir = nodes_dir.join("nagano");
-    std::fs::create_dir_all(&pref_dir)?;
+    private_dir(&pref_dir)?;
     let pref_origin = "juki.local/prefecture/20".to_owned();
     let pref_vkey =
         juki(&["key", "generate", "--name", &pref_origin, "--out", p(&pref_dir.join("node.key"))])?
@@ -234,7 +323,7 @@ pub fn create(dir: &Path) -> Result<Network> {
     for (name, code) in TOWNS {
         let town_dir = nodes_dir.join(name);
         let cred = creds.join(name);
-        std::fs::create_dir_all(&cred)?;
+        private_dir(&cred)?;
         let admin = cred.join("admin.key");
         let out = juki(&[
             "init",
@@ -299,7 +388,7 @@ pub fn create(dir: &Path) -> Result<Network> {
 
     // The witness: it cosigns each town's registry checkpoints after checking consistency.
     let witness_dir = dir.join("witness");
-    std::fs::create_dir_all(&witness_dir)?;
+    private_dir(&witness_dir)?;
     let witness_vkey = juki(&[
         "key",
         "generate",
@@ -311,19 +400,22 @@ pub fn create(dir: &Path) -> Result<Network> {
     ])?
     .trim()
     .to_owned();
-    let witness_addr = free_port()?;
-    let mut witness_toml =
-        format!("key = \"witness.key\"\nlisten = \"{witness_addr}\"\nstate = \"witness.db\"\n");
+    let mut witness_toml = format!(
+        "key = \"witness.key\"\nlisten = \"{ANY_PORT}\"\nstate = \"witness.db\"\n\
+         report = \"{WITNESS_REPORT}\"\n"
+    );
     for (_, _, origin, vkey, _) in &towns {
         witness_toml.push_str(&format!("\n[[log]]\norigin = \"{origin}\"\nvkeys = [\"{vkey}\"]\n"));
     }
     let witness_config = witness_dir.join("witness.toml");
     std::fs::write(&witness_config, witness_toml)?;
+    let witness_report = witness_dir.join(WITNESS_REPORT);
     let witness = WitnessEntry {
         name: "witness".into(),
-        url: format!("http://{witness_addr}"),
+        url: report_url(&witness_report, WITNESS_LISTENER),
         vkey: witness_vkey,
         config: witness_config,
+        report: witness_report,
     };
 
     // Addresses and configurations.
@@ -333,33 +425,26 @@ pub fn create(dir: &Path) -> Result<Network> {
         key: node_dir.join("tls/node.key"),
         crl: ca_dir.join("crl.pem"),
     };
-    let national_listen = Listen { office: None, network: free_port()?, public: free_port()? };
-    let pref_listen = Listen { office: None, network: free_port()?, public: free_port()? };
-    let town_listens: Vec<Listen> = towns
-        .iter()
-        .map(|_| {
-            Ok(Listen { office: Some(free_port()?), network: free_port()?, public: free_port()? })
-        })
-        .collect::<Result<_>>()?;
-    let url = |addr: SocketAddr| format!("https://{addr}");
+    let upper_listen = Listen { office: None, network: ANY_PORT, public: ANY_PORT };
+    let town_listen = Listen { office: Some(ANY_PORT), network: ANY_PORT, public: ANY_PORT };
+    let report = |node_dir: &Path| node_dir.join(NODE_REPORT);
     let national_peer = Peer {
-        url: url(national_listen.network),
+        url: report_url(&report(&national_dir), "network"),
         identity: "urn:juki:national".into(),
         vkey: national_node_vkey.clone(),
     };
     let pref_peer = Peer {
-        url: url(pref_listen.network),
+        url: report_url(&report(&pref_dir), "network"),
         identity: "urn:juki:prefecture:20".into(),
         vkey: pref_vkey.clone(),
     };
     let town_entries: Vec<Town> = towns
         .iter()
-        .zip(&town_listens)
-        .map(|((_, code, origin, vkey, _), listen)| Town {
+        .map(|(_, code, origin, vkey, town_dir)| Town {
             code: code.to_string(),
             origin: origin.clone(),
             vkey: vkey.clone(),
-            url: url(listen.network),
+            url: report_url(&report(town_dir), "network"),
         })
         .collect();
     let base = |name: &str, role, code: Option<&str>, dir: &Path, origin: &str, listen: Listen| {
@@ -381,7 +466,7 @@ pub fn create(dir: &Path) -> Result<Network> {
             max_batch: 4096,
             witnesses: Vec::new(),
             witness_quorum: 0,
-            report: None,
+            report: Some(report(dir)),
         }
     };
     let mut configs = Vec::new();
@@ -391,7 +476,7 @@ pub fn create(dir: &Path) -> Result<Network> {
         None,
         &national_dir,
         &national_origin,
-        national_listen.clone(),
+        upper_listen.clone(),
     );
     national.towns = town_entries.clone();
     national.prefectures = vec![pref_peer.clone()];
@@ -402,14 +487,14 @@ pub fn create(dir: &Path) -> Result<Network> {
         Some("20"),
         &pref_dir,
         &pref_origin,
-        pref_listen.clone(),
+        upper_listen.clone(),
     );
     pref.towns = town_entries.clone();
     pref.upstream = Some(national_peer.clone());
     configs.push(pref);
-    for ((name, code, origin, _, town_dir), listen) in towns.iter().zip(&town_listens) {
+    for (name, code, origin, _, town_dir) in &towns {
         let mut town =
-            base(name, NodeRole::Municipal, Some(code), town_dir, origin, listen.clone());
+            base(name, NodeRole::Municipal, Some(code), town_dir, origin, town_listen.clone());
         town.upstream = Some(pref_peer.clone());
         town.witnesses =
             vec![node::config::Witness { url: witness.url.clone(), vkey: witness.vkey.clone() }];
@@ -423,7 +508,9 @@ pub fn create(dir: &Path) -> Result<Network> {
     for config in &configs {
         let path = config.dir.join("node.toml");
         std::fs::write(&path, toml::to_string_pretty(config)?)?;
-        let public = url(config.listen.public);
+        let report = report(&config.dir);
+        // Until the node runs, its URLs say where it will report them.
+        let public = report_url(&report, "public");
         let logs = match config.role {
             NodeRole::Municipal => {
                 let town = town_entries
@@ -457,7 +544,7 @@ pub fn create(dir: &Path) -> Result<Network> {
                 vkey: national_node_vkey.clone(),
             }],
         };
-        let network_url = url(config.listen.network);
+        let network_url = report_url(&report, "network");
         nodes.push(NodeEntry {
             name: config.name.clone(),
             role: match config.role {
@@ -467,11 +554,15 @@ pub fn create(dir: &Path) -> Result<Network> {
             }
             .into(),
             code: config.code.clone(),
-            api_url: config.listen.office.map(url).unwrap_or_else(|| network_url.clone()),
+            api_url: match config.listen.office {
+                Some(_) => report_url(&report, "office"),
+                None => network_url.clone(),
+            },
             network_url,
             public_url: public,
             logs,
             config: path,
+            report,
         });
     }
     let network = Network {
@@ -487,7 +578,7 @@ pub fn create(dir: &Path) -> Result<Network> {
         operators,
         national_key,
     };
-    std::fs::write(dir.join("network.json"), serde_json::to_string_pretty(&network)?)?;
+    network.save()?;
     Ok(network)
 }
 
@@ -506,9 +597,12 @@ pub fn clerk(network: &Network, code: &str) -> Result<client::office::Clerk> {
         ca: network.ca.clone(),
         crl: Some(network.ca_dir.join("crl.pem")),
     };
+    // A report: URL (the network has not been started by `processes` yet) is read from the
+    // node's report.
+    let url = node::config::resolve_url(&node.api_url)?;
     client::office::Clerk::new(
         registry_domain::MunicipalityCode::parse(code)?,
-        &node.api_url,
+        &url,
         &files,
         tlog_store::keys::load_signer(&town.clerk_key, None)?,
         tlog_store::keys::load_signer(&town.supervisor_key, None)?,
@@ -523,5 +617,6 @@ pub fn agency(network: &Network) -> Result<client::agency::Agency> {
         ca: network.ca.clone(),
         crl: Some(network.ca_dir.join("crl.pem")),
     };
-    client::agency::Agency::new(&network.node("national")?.network_url, &files)
+    let url = node::config::resolve_url(&network.node("national")?.network_url)?;
+    client::agency::Agency::new(&url, &files)
 }

@@ -14,9 +14,11 @@ use crate::synthetic::{change, synthetic};
 
 /// Registers `count` synthetic residents at `town` through its office API, one change at a
 /// time (at most `rate` per second; 0: as fast as the node answers), retrying while the node
-/// is unreachable, and prints `CODE INDEX` for every acknowledged change.
+/// is unreachable (and looking for it at the address it reports, should it have been
+/// restarted), and prints `CODE INDEX` for every acknowledged change.
 pub async fn load(network: &Network, town: &str, count: u64, rate: f64, seed: u64) -> Result<()> {
-    let clerk = crate::setup::clerk(network, town)?;
+    let mut network = network.clone();
+    let mut clerk = crate::setup::clerk(&network, town)?;
     let start = Instant::now();
     let mut stdout = std::io::stdout();
     for i in 0..count {
@@ -46,6 +48,9 @@ pub async fn load(network: &Network, town: &str, count: u64, rate: f64, seed: u6
                     }
                     if failures > 600 {
                         bail!("the town's node has not answered for a minute");
+                    }
+                    if network.refresh() {
+                        clerk = crate::setup::clerk(&network, town)?;
                     }
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }

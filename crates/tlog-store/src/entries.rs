@@ -105,8 +105,10 @@ pub struct SqliteEntries {
 }
 
 impl SqliteEntries {
-    /// Opens (creating if needed) the entry database at `path`.
+    /// Opens (creating if needed) the entry database at `path`, readable by its owner alone
+    /// (0600, and so its `-wal` and `-shm` files).
     pub fn open(path: &Path) -> Result<SqliteEntries, Error> {
+        keyfile::private::prepare_file(path).map_err(Error::io("creating", path))?;
         let conn = Connection::open(path).map_err(|source| Error::Sqlite {
             context: format!("opening {}", path.display()),
             source,

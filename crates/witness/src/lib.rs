@@ -116,6 +116,12 @@ impl Witness {
                 return Err(WitnessError::Config(format!("log {} is listed twice", log.origin)));
             }
         }
+        keyfile::private::prepare_file(state).map_err(|e| {
+            WitnessError::Config(format!(
+                "cannot create the state database {} readable by its owner alone: {e}",
+                state.display()
+            ))
+        })?;
         let conn = Connection::open(state)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))?;
         let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
