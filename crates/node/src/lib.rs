@@ -26,6 +26,7 @@ pub mod journal;
 pub mod listeners;
 pub mod mirror;
 pub mod municipal;
+pub mod openapi;
 pub mod outbox;
 pub mod policy;
 pub mod upstream;

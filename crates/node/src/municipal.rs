@@ -11,11 +11,9 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse as _;
-use axum::routing::{get, post};
 use registry_core::rules::{Effect, Refusal};
 use registry_domain::{MunicipalityCode, ResidentCode};
 use registry_store::{Registry, StoreError};
@@ -30,6 +28,11 @@ use wire::api::{
     BlockRequest, CopyRequest, FreshCode, FromSize, FromTown, PurposeQuery, Status, Submitted,
 };
 use wire::documents::{Provision, RecordJson, copy_text};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use wire::api::Alert;
+use wire::errors::ErrorBody;
 
 use crate::clock::Clock;
 use crate::config::{NodeConfig, Peer};
@@ -232,7 +235,30 @@ impl Town {
     }
 }
 
-type Shared = Arc<Town>;
+/// A municipal node's state, as its handlers share it.
+pub type Shared = Arc<Town>;
+
+/// The office listener's routes (this town's consoles), each with its OpenAPI description.
+pub fn office_routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(submit_event))
+        .routes(routes!(fresh_code))
+        .routes(routes!(lookup))
+        .routes(routes!(copy))
+        .routes(routes!(move_out_certificate))
+        .routes(routes!(office_status))
+        .routes(routes!(office_alerts))
+}
+
+/// The network listener's routes (other nodes), each with its OpenAPI description.
+pub fn network_routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(wide_area_copy))
+        .routes(routes!(move_notice))
+        .routes(routes!(pull))
+        .routes(routes!(status))
+        .routes(routes!(alerts))
+}
 
 fn clerk(town: &Town, peer: &net::Peer) -> Result<(), ApiError> {
     let expected = pki::Identity::console(&town.code.to_string()).map_err(|e| anyhow!(e))?;
@@ -261,6 +287,14 @@ fn parse_resident(text: &str) -> Result<ResidentCode, ApiError> {
     ResidentCode::parse(text).map_err(|e| ApiError::bad(format!("resident code: {e}")))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "office",
+    summary = "Submit a signed event at the town office (a change, an enrolment, a revocation)",
+    request_body(content = String, content_type = "text/plain", description = "A signed event (a signed note), exactly as signed"),
+    responses((status = 200, body = Submitted, description = "Validated and durably appended"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn submit_event(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -302,6 +336,13 @@ async fn submit_event(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/codes",
+    tag = "office",
+    summary = "Draw a fresh resident code from the town's pool",
+    responses((status = 200, body = FreshCode, description = "A code no event has used"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn fresh_code(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -328,6 +369,14 @@ fn purpose(purpose: Option<String>) -> Result<String, ApiError> {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/residents/{code}",
+    tag = "office",
+    summary = "Look a resident up (recorded in the provision log before the answer leaves)",
+    params(("code" = String, Path, description = "The resident's 住民票コード (11 digits)"), PurposeQuery),
+    responses((status = 200, body = RecordJson, description = "The resident's current record"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn lookup(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -391,6 +440,14 @@ fn issue_copy(
     Ok(crate::sign_text(copy_text(&town.code.to_string(), &record, index, time), &town.node_key)?)
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/copies",
+    tag = "office",
+    summary = "Issue a certificate copy (住民票の写し), of this town's resident or, fetched from the keeping town, another's (広域交付)",
+    request_body(content = CopyRequest),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The copy, signed by the keeping town's node key (juki.copy/v1)"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn copy(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -466,6 +523,14 @@ async fn copy(
     .await
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/wide-area/copies",
+    tag = "municipal-network",
+    summary = "Another town's node asks for a copy of one of this town's residents (広域交付)",
+    request_body(content = CopyRequest),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The copy, signed by this town's node key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn wide_area_copy(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -487,6 +552,14 @@ async fn wide_area_copy(
         .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/move-outs/{code}",
+    tag = "office",
+    summary = "Fetch the national key's move-out certificate (転出証明書情報) for a resident moving in",
+    params(("code" = String, Path, description = "The resident's 住民票コード (11 digits)"), FromTown),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The certificate (juki.move-out/v1), signed by the national key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn move_out_certificate(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -511,6 +584,14 @@ async fn move_out_certificate(
     Ok(Bytes::from(response.body))
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/move-notices",
+    tag = "municipal-network",
+    summary = "The national node delivers a move-in notice (転入通知)",
+    request_body(content = String, content_type = "text/plain", description = "The notice (juki.move-notice/v1), signed by the national key"),
+    responses((status = 200, body = String, content_type = "text/plain", description = "recorded, or already recorded"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn move_notice(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -531,6 +612,14 @@ async fn move_notice(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/replication/batch",
+    tag = "municipal-network",
+    summary = "An upstream node pulls the town's next batch",
+    params(FromSize),
+    responses((status = 200, body = Batch, description = "The next batch after `from`"), (status = 204, description = "Nothing new"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn pull(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -555,6 +644,13 @@ async fn pull(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "municipal-network",
+    summary = "The node's status (no personal data)",
+    responses((status = 200, body = Status, description = "The node's status"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Status>, ApiError> {
     blocking(move || {
         let mut logs = std::collections::BTreeMap::new();
@@ -582,6 +678,13 @@ async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Sta
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    tag = "municipal-network",
+    summary = "The alerts the node recorded",
+    responses((status = 200, body = Vec<Alert>, description = "Every alert, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn alerts(
     State(town): State<Shared>,
     _peer: net::Peer,
@@ -590,6 +693,13 @@ async fn alerts(
 }
 
 /// The office API's status: like every office endpoint, for this town's consoles only.
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "office",
+    summary = "The node's status (no personal data)",
+    responses((status = 200, body = Status, description = "The node's status"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn office_status(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -599,6 +709,13 @@ async fn office_status(
 }
 
 /// The office API's alerts: for this town's consoles only.
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    tag = "office",
+    summary = "The alerts the node recorded",
+    responses((status = 200, body = Vec<Alert>, description = "Every alert, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn office_alerts(
     State(town): State<Shared>,
     peer: net::Peer,
@@ -622,22 +739,10 @@ pub async fn run(
         }
     }
 
-    let office = Router::new()
-        .route("/v1/events", post(submit_event))
-        .route("/v1/codes", post(fresh_code))
-        .route("/v1/residents/{code}", get(lookup))
-        .route("/v1/copies", post(copy))
-        .route("/v1/move-outs/{code}", get(move_out_certificate))
-        .route("/v1/status", get(office_status))
-        .route("/v1/alerts", get(office_alerts))
-        .with_state(town.clone());
-    let network = Router::new()
-        .route("/v1/wide-area/copies", post(wide_area_copy))
-        .route("/v1/move-notices", post(move_notice))
-        .route("/v1/replication/batch", get(pull))
-        .route("/v1/status", get(status))
-        .route("/v1/alerts", get(alerts))
-        .with_state(town.clone());
+    let (office, _) = office_routes().split_for_parts();
+    let office = office.with_state(town.clone());
+    let (network, _) = network_routes().split_for_parts();
+    let network = network.with_state(town.clone());
     let public = tlog_http::server::router(town.dir.tiles(), "/registry")
         .merge(tlog_http::server::router(town.provision_tiles.clone(), "/provisions"));
 

@@ -10,12 +10,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use registry_core::event::{CodeBlock, Event};
 use registry_core::moves::{MoveNotice, MoveOutCertificate};
 use registry_domain::{MunicipalityCode, RecordStatus, ResidentCode};
@@ -26,6 +24,11 @@ use tlog_store::tiledir::TileDir;
 use wire::api::{BatchAnswer, BlockRequest, FromTown, IdentityRequest, Status};
 use wire::documents::{Provision, RecordJson};
 use wire::{Batch, Receipt};
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use wire::api::Alert;
+use wire::errors::ErrorBody;
 
 use crate::clock::Clock;
 use crate::config::{NodeConfig, NodeRole, Peer};
@@ -442,8 +445,35 @@ fn notice_for(move_in: &[u8], time: registry_core::time::Timestamp) -> Result<Mo
     })
 }
 
-type Shared = Arc<Hub>;
+/// A prefecture or national node's state, as its handlers share it.
+pub type Shared = Arc<Hub>;
 
+/// The network listener's routes, each with its OpenAPI description: replication, status and
+/// alerts, and at the national node code blocks, move-out certificates and agencies' requests.
+pub fn network_routes(national: bool) -> OpenApiRouter<Shared> {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(replicate))
+        .routes(routes!(status))
+        .routes(routes!(alerts));
+    if !national {
+        return routes;
+    }
+    routes.routes(routes!(code_blocks)).routes(routes!(move_outs)).routes(routes!(identity))
+}
+
+/// The public listener's own routes (beside the provision log's tlog-tiles endpoints).
+pub fn public_routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new().routes(routes!(mirror_checkpoint))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/replicate",
+    tag = "upstream-network",
+    summary = "A town's batch (from its own node at the prefecture, from its prefecture at the national node)",
+    request_body(content = Batch),
+    responses((status = 200, body = BatchAnswer, description = "Verified and applied, or already held; with a signed receipt"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn replicate(State(hub): State<Shared>, peer: net::Peer, body: Bytes) -> Response {
     let batch: Batch = match serde_json::from_slice(&body) {
         Ok(batch) => batch,
@@ -479,6 +509,14 @@ async fn replicate(State(hub): State<Shared>, peer: net::Peer, body: Bytes) -> R
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/code-blocks",
+    tag = "national",
+    summary = "A town asks for a resident-code block (national node)",
+    request_body(content = BlockRequest),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The block (juki.code-block/v1), signed by the national key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn code_blocks(
     State(hub): State<Shared>,
     peer: net::Peer,
@@ -497,6 +535,14 @@ async fn code_blocks(
     blocking(move || hub.code_block(&town, request.blocks).map(Bytes::from)).await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/move-outs/{code}",
+    tag = "national",
+    summary = "A town asks for the certificate of a move-out recorded in another town (national node)",
+    params(("code" = String, Path, description = "The resident's 住民票コード (11 digits)"), FromTown),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The certificate (juki.move-out/v1), signed by the national key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn move_outs(
     State(hub): State<Shared>,
     peer: net::Peer,
@@ -525,6 +571,14 @@ async fn move_outs(
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/identity",
+    tag = "national",
+    summary = "An agency asks for a resident's identity information (national node)",
+    request_body(content = IdentityRequest),
+    responses((status = 200, body = RecordJson, description = "The resident's current record"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn identity(
     State(hub): State<Shared>,
     peer: net::Peer,
@@ -575,6 +629,13 @@ async fn identity(
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "upstream-network",
+    summary = "The node's status (no personal data)",
+    responses((status = 200, body = Status, description = "The node's status"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn status(State(hub): State<Shared>, _peer: net::Peer) -> Result<Json<Status>, ApiError> {
     blocking(move || {
         let mut logs = BTreeMap::new();
@@ -596,6 +657,13 @@ async fn status(State(hub): State<Shared>, _peer: net::Peer) -> Result<Json<Stat
     .await
 }
 
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    tag = "upstream-network",
+    summary = "The alerts the node recorded",
+    responses((status = 200, body = Vec<Alert>, description = "Every alert, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn alerts(
     State(hub): State<Shared>,
     _peer: net::Peer,
@@ -604,6 +672,14 @@ async fn alerts(
 }
 
 /// A mirror's latest checkpoint as received from the town, for comparison by anyone.
+#[utoipa::path(
+    get,
+    path = "/mirrors/{code}/checkpoint",
+    tag = "upstream-public",
+    summary = "A mirror's latest checkpoint as received from the town, for comparison by anyone",
+    params(("code" = String, Path, description = "The municipality code")),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The town's signed checkpoint, with its witnesses' cosignatures"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
 async fn mirror_checkpoint(
     State(hub): State<Shared>,
     Path(code): Path<String>,
@@ -632,22 +708,11 @@ pub async fn run(
 ) -> Result<()> {
     let hub = Arc::new(tokio::task::block_in_place(|| Hub::open(config.clone(), clock))?);
     tokio::task::block_in_place(|| hub.integrate())?;
-    let mut network = Router::new()
-        .route("/v1/replicate", post(replicate))
-        .route("/v1/status", get(status))
-        .route("/v1/alerts", get(alerts));
-    if config.role == NodeRole::National {
-        network = network
-            .route("/v1/code-blocks", post(code_blocks))
-            .route("/v1/move-outs/{code}", get(move_outs))
-            .route("/v1/identity", post(identity));
-    }
+    let (network, _) = network_routes(config.role == NodeRole::National).split_for_parts();
     let network = network.with_state(hub.clone());
-    let public = tlog_http::server::router(hub.provision_tiles.clone(), "/provisions").merge(
-        Router::new()
-            .route("/mirrors/{code}/checkpoint", get(mirror_checkpoint))
-            .with_state(hub.clone()),
-    );
+    let (mirrors, _) = public_routes().split_for_parts();
+    let public = tlog_http::server::router(hub.provision_tiles.clone(), "/provisions")
+        .merge(mirrors.with_state(hub.clone()));
     let servers = Listeners::bind(
         &config,
         vec![

@@ -4,11 +4,12 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 pub use crate::documents::RecordJson;
 
 /// `POST /v1/events` (office): the node's answer once the signed event is durably appended.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Submitted {
     /// Its index in the registry log.
     pub index: u64,
@@ -20,14 +21,15 @@ pub struct Submitted {
 }
 
 /// `POST /v1/codes` (office): a fresh resident code from the town's pool.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct FreshCode {
     /// The code, not yet used by any event.
     pub code: String,
 }
 
 /// The `purpose` query of a read (`GET /v1/residents/{code}?purpose=…`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PurposeQuery {
     /// Why the record is read: one line, at most 200 bytes.
     pub purpose: Option<String>,
@@ -35,7 +37,7 @@ pub struct PurposeQuery {
 
 /// `POST /v1/copies` (office) and `POST /v1/wide-area/copies` (between towns): a request
 /// for a certificate copy (住民票の写し).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct CopyRequest {
     /// The resident.
     pub resident: String,
@@ -50,14 +52,16 @@ pub struct CopyRequest {
 }
 
 /// The `from` query of `GET /v1/move-outs/{code}?from=…`: the town moved out of.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FromTown {
     /// Its municipality code.
     pub from: String,
 }
 
 /// The `from` query of `GET /v1/replication/batch?from=…`: the log size the puller holds.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FromSize {
     /// The size.
     pub from: u64,
@@ -65,14 +69,14 @@ pub struct FromSize {
 
 /// `POST /v1/code-blocks` (national): a town asks for a resident-code block, saying how many
 /// blocks it holds, so that a repeated request gets the block it missed rather than a new one.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct BlockRequest {
     /// Blocks in the town's registry.
     pub blocks: u64,
 }
 
 /// `POST /v1/replicate`: the upstream node's answer to a batch it verified.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum BatchAnswer {
     /// The batch was verified and durably applied.
@@ -108,7 +112,7 @@ impl BatchAnswer {
 }
 
 /// `POST /v1/identity` (national): an agency's request for a resident's identity information.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct IdentityRequest {
     /// The resident's code.
     pub resident: String,
@@ -117,7 +121,7 @@ pub struct IdentityRequest {
 }
 
 /// `GET /v1/status`: what a node reports about itself (no personal data).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Status {
     /// The node's name.
     pub name: String,
@@ -136,7 +140,7 @@ pub struct Status {
 }
 
 /// `GET /v1/alerts`: one alert a node recorded.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Alert {
     /// POSIX seconds.
     pub time: u64,

@@ -16,7 +16,7 @@ pub const RECEIPT_HEADER: &str = "juki.receipt/v1";
 
 /// Events of one municipality's registry log, `from..from + events.len()`, with the signed
 /// checkpoint at the batch's end and a consistency proof from `from` to it.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     /// The municipality whose log this is.

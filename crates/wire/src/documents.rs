@@ -75,7 +75,7 @@ fn status(record: &IdentityRecordParts) -> &'static str {
 }
 
 /// A resident's record as the office API returns it.
-#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RecordJson {
     /// 住民票コード.
     pub resident: String,

@@ -264,9 +264,10 @@ impl<'de> Deserialize<'de> for Code {
 }
 
 /// The body of every error answer.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ErrorBody {
-    /// The stable code.
+    /// The stable code (see docs/ERRORS.md).
+    #[schema(value_type = String, example = "no-resident")]
     pub code: Code,
     /// What was wrong, for people (no personal data).
     pub message: String,
