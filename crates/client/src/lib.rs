@@ -7,7 +7,7 @@
 pub mod agency;
 pub mod office;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 pub use net::Answer;
 use wire::errors::{Code, ErrorBody};
@@ -58,18 +58,9 @@ impl std::fmt::Display for Refused {
 
 impl std::error::Error for Refused {}
 
-fn expect(identity: Option<&str>) -> Result<net::Expect> {
-    Ok(match identity {
-        Some(uri) => net::Expect::Identity(
-            pki::Identity::from_uri(uri).with_context(|| format!("{uri:?} as an expected peer"))?,
-        ),
-        None => net::Expect::Any,
-    })
-}
-
 /// `GET url` from a server whose certificate names `identity` (any node when `None`).
 pub async fn call_get(client: &net::Client, url: &str, identity: Option<&str>) -> Result<Answer> {
-    Ok(client.get_answer(url, &expect(identity)?).await?)
+    Ok(client.get_answer(url, &net::Expect::named(identity)?).await?)
 }
 
 /// `POST url` with `body` to a server whose certificate names `identity`.
@@ -79,5 +70,5 @@ pub async fn call_post(
     body: Vec<u8>,
     identity: Option<&str>,
 ) -> Result<Answer> {
-    Ok(client.post_answer(url, body, &expect(identity)?).await?)
+    Ok(client.post_answer(url, body, &net::Expect::named(identity)?).await?)
 }

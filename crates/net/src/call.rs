@@ -31,6 +31,19 @@ fn answer(result: Result<crate::Response, ClientError>) -> Result<Answer, Client
     }
 }
 
+impl Expect {
+    /// Exactly the server `identity` names (`urn:juki:…`), or any node of the network when
+    /// `None`.
+    pub fn named(identity: Option<&str>) -> Result<Expect, ClientError> {
+        Ok(match identity {
+            Some(uri) => Expect::Identity(pki::Identity::from_uri(uri).map_err(|e| {
+                ClientError::Expectation { identity: uri.to_owned(), reason: e.to_string() }
+            })?),
+            None => Expect::Any,
+        })
+    }
+}
+
 impl Client {
     /// `GET url` from a server that `expect` accepts; any status is an answer.
     pub async fn get_answer(&self, url: &str, expect: &Expect) -> Result<Answer, ClientError> {

@@ -121,6 +121,14 @@ pub struct Response {
 /// Why a call failed. URLs are shown without their query string.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
+    /// The identity the caller expects the server to have is not an identity URI.
+    #[error("{identity:?} is not an identity URI to expect of a server: {reason}")]
+    Expectation {
+        /// The identity as given.
+        identity: String,
+        /// Why it is not one.
+        reason: String,
+    },
     /// The URL does not parse or is not `https://`.
     #[error("{url:?} cannot be called: {reason}")]
     Url {

@@ -1,7 +1,7 @@
 //! The node's HTTP edges: [`ApiError`], how a refusal or a failure becomes an HTTP answer, and
 //! the calls a node makes to its peers.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use registry_core::rules::Refusal;
@@ -134,19 +134,10 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| ApiError::from(anyhow::anyhow!("a task failed: {e}")))?
 }
 
-fn expect(identity: Option<&str>) -> Result<net::Expect> {
-    Ok(match identity {
-        Some(uri) => net::Expect::Identity(
-            pki::Identity::from_uri(uri).with_context(|| format!("{uri:?} as an expected peer"))?,
-        ),
-        None => net::Expect::Any,
-    })
-}
-
 /// `GET url` from a server whose certificate names `identity` (any node of the network when
 /// `None`).
 pub async fn get(client: &net::Client, url: &str, identity: Option<&str>) -> Result<Answer> {
-    Ok(client.get_answer(url, &expect(identity)?).await?)
+    Ok(client.get_answer(url, &net::Expect::named(identity)?).await?)
 }
 
 /// `POST url` with `body` to a server whose certificate names `identity`.
@@ -156,7 +147,7 @@ pub async fn post(
     body: Vec<u8>,
     identity: Option<&str>,
 ) -> Result<Answer> {
-    Ok(client.post_answer(url, body, &expect(identity)?).await?)
+    Ok(client.post_answer(url, body, &net::Expect::named(identity)?).await?)
 }
 
 #[cfg(test)]

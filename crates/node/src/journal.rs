@@ -80,6 +80,11 @@ impl Journal {
     }
 
     /// Appends a record to the provision log; durable when this returns. Returns its index.
+    pub fn record(&mut self, provision: &wire::documents::Provision<'_>) -> Result<u64> {
+        self.append(provision.kind, Some(provision.resident), provision.to_text().as_bytes())
+    }
+
+    /// Appends a record of `kind` about `resident` to the provision log; returns its index.
     pub fn append(&mut self, kind: &str, resident: Option<&str>, body: &[u8]) -> Result<u64> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let index = record_in(&tx, kind, resident, body)?;

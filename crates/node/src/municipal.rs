@@ -400,11 +400,7 @@ async fn lookup(
             purpose: &purpose,
             time: town.clock.unix(),
         };
-        lock(&town.journal).append(
-            "lookup",
-            Some(&code.to_string()),
-            provision.to_text().as_bytes(),
-        )?;
+        lock(&town.journal).record(&provision)?;
         Ok(Json(RecordJson::of(&record)))
     })
     .await
@@ -432,11 +428,7 @@ fn issue_copy(
         purpose,
         time,
     };
-    let index = lock(&town.journal).append(
-        kind,
-        Some(&code.to_string()),
-        provision.to_text().as_bytes(),
-    )?;
+    let index = lock(&town.journal).record(&provision)?;
     Ok(crate::sign_text(copy_text(&town.code.to_string(), &record, index, time), &town.node_key)?)
 }
 
@@ -513,11 +505,7 @@ async fn copy(
             purpose: &purpose,
             time: town.clock.unix(),
         };
-        lock(&town.journal).append(
-            "wide-area-copy",
-            Some(&code.to_string()),
-            provision.to_text().as_bytes(),
-        )?;
+        lock(&town.journal).record(&provision)?;
         Ok(Bytes::from(response.body))
     })
     .await

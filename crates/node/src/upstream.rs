@@ -311,11 +311,7 @@ impl Hub {
             purpose: "転入 (move-in)",
             time: self.clock.unix(),
         };
-        lock(&self.journal).append(
-            "move-out-certificate",
-            Some(&code.to_string()),
-            provision.to_text().as_bytes(),
-        )?;
+        lock(&self.journal).record(&provision)?;
         Ok(signed)
     }
 
@@ -619,11 +615,7 @@ async fn identity(
             purpose: &request.purpose,
             time: hub.clock.unix(),
         };
-        lock(&hub.journal).append(
-            "identity",
-            Some(&code.to_string()),
-            provision.to_text().as_bytes(),
-        )?;
+        lock(&hub.journal).record(&provision)?;
         Ok(Json(RecordJson::of(&record)))
     })
     .await
