@@ -78,7 +78,7 @@ pub fn run(command: WitnessCommand) -> Result<ExitCode> {
         std::io::stdout().flush()?;
         let report = parsed.report.as_deref().map(|path| relative_to(base, path));
         if let Some(path) = &report {
-            node::listeners::Report {
+            node::report::Report {
                 identity: witness.vkey().to_string(),
                 pid: std::process::id(),
                 listeners: [(REPORT_LISTENER.to_owned(), listener.local_addr()?)].into(),

@@ -108,7 +108,7 @@ fn reported_pids(dir: &Path) -> Vec<(String, u32)> {
     reports
         .iter()
         .filter_map(|path| {
-            let report = node::listeners::Report::read(path).ok()?;
+            let report = node::report::Report::read(path).ok()?;
             Some((path.display().to_string(), report.pid))
         })
         .collect()

@@ -154,43 +154,31 @@ pub struct Town {
     pub url: String,
 }
 
-/// The scheme of a peer URL that names the peer's report file instead of an address:
-/// `report:PATH#LISTENER` is the address the peer reports for that listener in the report it
-/// wrote at `PATH` (see `listeners::Report`), as `https://ADDR` (or `http://ADDR` for a
-/// listener the report names as plain HTTP, a witness's). A network on one machine whose
-/// nodes bind port 0 names its peers this way; a deployment names them by host and port.
-pub const REPORT_SCHEME: &str = "report:";
-
-/// The `https://host:port` base of a peer URL, read from the peer's report when the URL is a
-/// `report:` one (so it is read again at every call: a restarted peer is found at its new
-/// address).
-pub fn resolve_url(url: &str) -> Result<String> {
-    let Some(rest) = url.strip_prefix(REPORT_SCHEME) else {
-        return Ok(url.trim_end_matches('/').to_owned());
-    };
-    let (path, listener) = rest
-        .rsplit_once('#')
-        .with_context(|| format!("{url:?} names no listener (report:PATH#LISTENER)"))?;
-    let report = crate::listeners::Report::read(Path::new(path))
-        .with_context(|| format!("resolving the peer URL {url:?}: is that peer running?"))?;
-    report.url(listener)
-}
-
 impl Peer {
     /// The URL of `path` (`/v1/…`) at this peer.
     pub fn endpoint(&self, path: &str) -> Result<String> {
-        Ok(format!("{}{path}", resolve_url(&self.url)?))
+        Ok(format!("{}{path}", crate::report::resolve_url(&self.url)?))
     }
 }
 
 impl Town {
     /// The URL of `path` (`/v1/…`) at this town's inter-node API.
     pub fn endpoint(&self, path: &str) -> Result<String> {
-        Ok(format!("{}{path}", resolve_url(&self.url)?))
+        Ok(format!("{}{path}", crate::report::resolve_url(&self.url)?))
     }
 }
 
 impl NodeConfig {
+    /// The node's TLS files: its certificate and key, the network's CA and the CRL.
+    pub fn tls_files(&self) -> net::TlsFiles {
+        net::TlsFiles {
+            cert: self.tls.cert.clone(),
+            key: self.tls.key.clone(),
+            ca: self.tls.ca.clone(),
+            crl: Some(self.tls.crl.clone()),
+        }
+    }
+
     /// Reads a configuration file and resolves its paths against the file's directory.
     pub fn load(path: &Path) -> Result<NodeConfig> {
         let text = std::fs::read_to_string(path)
@@ -212,10 +200,10 @@ impl NodeConfig {
             resolve(report);
         }
         let resolve_url = |url: &mut String| {
-            if let Some(rest) = url.strip_prefix(REPORT_SCHEME)
+            if let Some(rest) = url.strip_prefix(crate::report::REPORT_SCHEME)
                 && !rest.starts_with('/')
             {
-                *url = format!("{REPORT_SCHEME}{}", base.join(rest).display());
+                *url = format!("{}{}", crate::report::REPORT_SCHEME, base.join(rest).display());
             }
         };
         for peer in

@@ -148,7 +148,7 @@ impl Mirror {
 
     /// The size the replica's tiles cover (its last integrated checkpoint).
     pub fn tiles_size(&self) -> Result<u64> {
-        crate::published_size(&self.tiles, &self.vkey, &self.origin)
+        crate::logs::published_size(&self.tiles, &self.vkey, &self.origin)
     }
 
     /// Verifies and applies a batch, all or nothing. The node database is locked only to keep
@@ -200,7 +200,7 @@ impl Mirror {
         }
         // Kept before the commit: after a crash in between, the checkpoint is there for a
         // size the replica may not hold, which is harmless (it is used only once held).
-        crate::lock(journal).keep_checkpoint(
+        crate::task::lock(journal).keep_checkpoint(
             &self.origin,
             checked.size,
             batch.checkpoint.as_bytes(),

@@ -40,7 +40,7 @@ use crate::http::{ApiError, JsonBody, QueryOf, blocking, relay_refusal, unreacha
 use crate::journal::Journal;
 use crate::listeners::{Listener, Listeners};
 use crate::outbox::{TownLog, acknowledge, next_batch, send_batch};
-use crate::{Backoff, lock};
+use crate::task::{Backoff, lock};
 use wire::errors::Code;
 
 /// A municipal node's state.
@@ -91,21 +91,21 @@ impl Town {
         let integrator =
             rusqlite::Connection::open(config.dir.join(registry_store::dir::DATABASE))?;
         tlog_store::entries::configure(&integrator)?;
-        let journal = Journal::open(&config.dir.join(crate::NODE_DB))?;
+        let journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
         let key_path = config.dir.join(&dir.config.key);
         let node_key = tlog_store::keys::load_log_signer(&key_path, &config.origin)?;
         let registry_signer = dir.signer()?;
-        let provision_origin = crate::provision_origin(config.role, &config.origin);
+        let provision_origin = crate::logs::provision_origin(config.role, &config.origin);
         let provision_signer = NoteSigner::new(tlog_store::keys::load_log_signer(
-            &config.dir.join(crate::PROVISION_KEY),
+            &config.dir.join(crate::logs::PROVISION_KEY),
             &provision_origin,
         )?)?;
-        let client = net::Client::new(&crate::tls_files(&config))?;
+        let client = net::Client::new(&config.tls_files())?;
         let witnesses = WitnessSet::new(
             config
                 .witnesses
                 .iter()
-                .map(|w| Ok((crate::config::resolve_url(&w.url)?, VerifierKey::parse(&w.vkey)?)))
+                .map(|w| Ok((crate::report::resolve_url(&w.url)?, VerifierKey::parse(&w.vkey)?)))
                 .collect::<Result<Vec<_>>>()?,
             config.witness_quorum,
         )?;
@@ -115,7 +115,7 @@ impl Town {
             clock,
             identity: config.identity()?,
             code,
-            provision_tiles: TileDir::new(config.dir.join(crate::PROVISION_TILES)),
+            provision_tiles: TileDir::new(config.dir.join(crate::logs::PROVISION_TILES)),
             config,
             dir,
             registry: Mutex::new(registry),
@@ -150,7 +150,7 @@ impl Town {
             tlog_store::integrate::integrate(conn, &tiles, &self.registry_signer, &mut cosign)?;
         }
         let journal = lock(&self.journal);
-        crate::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
+        crate::logs::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
         Ok(())
     }
 
@@ -187,7 +187,7 @@ impl Town {
         tokio::task::spawn_blocking(move || -> Result<()> {
             let vkey = VerifierKey::parse(&upstream.vkey)?;
             let tiles = town.dir.tiles();
-            let covered = crate::published_size(&tiles, &town.vkey, &town.config.origin)?;
+            let covered = crate::logs::published_size(&tiles, &town.vkey, &town.config.origin)?;
             let (size, receipt) =
                 acknowledge(answer, &batch, &town.config.origin, &vkey, &tiles, covered)?;
             lock(&town.journal).set_ack(&town.config.origin, &upstream.identity, size, &receipt)
@@ -429,7 +429,10 @@ fn issue_copy(
         time,
     };
     let index = lock(&town.journal).record(&provision)?;
-    Ok(crate::sign_text(copy_text(&town.code.to_string(), &record, index, time), &town.node_key)?)
+    Ok(crate::logs::sign_text(
+        copy_text(&town.code.to_string(), &record, index, time),
+        &town.node_key,
+    )?)
 }
 
 #[utoipa::path(
@@ -644,7 +647,7 @@ async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Sta
         let mut logs = std::collections::BTreeMap::new();
         logs.insert(
             town.config.origin.clone(),
-            crate::published_size(&town.dir.tiles(), &town.vkey, &town.config.origin)?,
+            crate::logs::published_size(&town.dir.tiles(), &town.vkey, &town.config.origin)?,
         );
         let (pool, events) = {
             let registry = lock(&town.registry);

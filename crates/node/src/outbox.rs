@@ -93,7 +93,7 @@ impl BatchSource for TownLog<'_> {
         }
         let root = root_at(&self.tiles, size, limit)?;
         let body = checkpoint_body(self.origin, limit, &root);
-        Ok(Some((limit, crate::sign_text(body, self.key)?)))
+        Ok(Some((limit, crate::logs::sign_text(body, self.key)?)))
     }
 
     fn tiles(&self) -> &TileDir {
@@ -101,7 +101,7 @@ impl BatchSource for TownLog<'_> {
     }
 
     fn tiles_size(&self) -> Result<u64> {
-        crate::published_size(&self.tiles, &self.key.verifier(), self.origin)
+        crate::logs::published_size(&self.tiles, &self.key.verifier(), self.origin)
     }
 }
 

@@ -38,7 +38,7 @@ use crate::listeners::{Listener, Listeners};
 use crate::mirror::{Accepted, Forward, Mirror, Refused};
 use crate::outbox::{acknowledge, next_batch, send_batch};
 use crate::policy::{self, Allocation};
-use crate::{Backoff, lock};
+use crate::task::{Backoff, lock};
 use wire::errors::Code;
 
 /// The national key's file in the national node's directory.
@@ -68,7 +68,7 @@ impl Hub {
     /// Opens the node's directory.
     pub fn open(config: Arc<NodeConfig>, clock: Arc<dyn Clock>) -> Result<Hub> {
         keyfile::private::create_dir_all(&config.dir)?;
-        let journal = Journal::open(&config.dir.join(crate::NODE_DB))?;
+        let journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
         let national = config.national_key();
         let mut mirrors = BTreeMap::new();
         for town in &config.towns {
@@ -98,9 +98,9 @@ impl Hub {
             apply: Mutex::new(()),
             node_key,
             provision_signer,
-            provision_tiles: TileDir::new(config.dir.join(crate::PROVISION_TILES)),
+            provision_tiles: TileDir::new(config.dir.join(crate::logs::PROVISION_TILES)),
             national_key,
-            client: net::Client::new(&crate::tls_files(&config))?,
+            client: net::Client::new(&config.tls_files())?,
             clock,
             config,
         })
@@ -108,7 +108,7 @@ impl Hub {
 
     fn integrate(&self) -> Result<()> {
         let journal = lock(&self.journal);
-        crate::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
+        crate::logs::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
         Ok(())
     }
 
@@ -231,7 +231,7 @@ impl Hub {
             let notice = notice_for(note, self.clock.timestamp())
                 .with_context(|| format!("move-in {code}"))?;
             let from = notice.municipality.to_string();
-            let signed = crate::sign_text(Event::MoveNotice(notice).to_text(), national)?;
+            let signed = crate::logs::sign_text(Event::MoveNotice(notice).to_text(), national)?;
             let key = tlog::hash::sha256(note).to_base64();
             lock(&self.journal).queue_notice(&key, &from, &signed, &code.to_string())?;
         }
@@ -256,7 +256,7 @@ impl Hub {
                     count,
                     time: self.clock.timestamp(),
                 });
-                let note = crate::sign_text(block.to_text(), national)?;
+                let note = crate::logs::sign_text(block.to_text(), national)?;
                 journal.allocate(town, first, count, &note)?;
                 Ok(note)
             }
@@ -301,7 +301,7 @@ impl Hub {
             self.clock.timestamp(),
         )
         .map_err(|e| ApiError::new(Code::IllegalTransition, e.to_string()))?;
-        let signed = crate::sign_text(certificate.to_text(), national)?;
+        let signed = crate::logs::sign_text(certificate.to_text(), national)?;
         let provision = Provision {
             kind: "move-out-certificate",
             resident: &code.to_string(),

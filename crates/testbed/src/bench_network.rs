@@ -287,7 +287,7 @@ fn openssl_verify_rate(seconds: u64) -> Result<f64> {
 
 fn birth(town: MunicipalityCode, code: ResidentCode, i: u64, clerk: &Signer) -> Result<Vec<u8>> {
     let record = synthetic(code, town, i, ChangeReason::Birth, None)?;
-    node::sign_text(Event::Change(change(town, record)).to_text(), clerk)
+    node::logs::sign_text(Event::Change(change(town, record)).to_text(), clerk)
 }
 
 /// `tlog::note::open` of a one-signature birth, on one core.
@@ -358,11 +358,11 @@ fn build_town(
     let mut town = Registry::create(&dir.join("town.db"), municipality, &national.verifier())?;
     let first = 1_000_000_000u64;
     let setup = [
-        node::sign_text(
+        node::logs::sign_text(
             Event::Genesis(Genesis { municipality, admin: admin.verifier(), time: now }).to_text(),
             &admin,
         )?,
-        node::sign_text(
+        node::logs::sign_text(
             Event::Enrolment(Enrolment {
                 municipality,
                 operator: clerk.verifier(),
@@ -372,7 +372,7 @@ fn build_town(
             .to_text(),
             &admin,
         )?,
-        node::sign_text(
+        node::logs::sign_text(
             Event::CodeBlock(CodeBlock {
                 municipality,
                 first,
@@ -403,7 +403,7 @@ fn build_town(
     }
     let tiles = TileDir::new(dir.join("town-tlog"));
     let signer = NoteSigner::new(Signer::from_seed(&origin, KeyKind::Ed25519, seed(4))?)?;
-    let integration = node::integrate_log(&*town.connection(), &tiles, &signer)?;
+    let integration = node::logs::integrate_log(&*town.connection(), &tiles, &signer)?;
     let size = integration.size;
     // The municipal node's own batch source, over the town's registry and published tiles.
     let mut source = TownLog { registry: &town, tiles, origin: &origin, key: &node_key };

@@ -3,7 +3,7 @@
 //! together.
 //!
 //! No port is guessed: each process binds port 0 and reports the addresses it got in its
-//! report file (`node::listeners::Report`). [`Nodes`] starts the witnesses first and waits for
+//! report file (`node::report::Report`). [`Nodes`] starts the witnesses first and waits for
 //! each report (a town asks its witness to cosign from its first checkpoint on), then the
 //! national node, the prefecture and the towns in that order, waiting for each report (so that
 //! a node's peers already serve when it first calls them), and rewrites `network.json` with the
@@ -19,7 +19,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use node::listeners::Report;
+use node::report::Report;
 
 use crate::setup::Network;
 

@@ -14,7 +14,7 @@
 //! ```
 //!
 //! No port is chosen here: every node and the witness listen on `127.0.0.1:0`, and each reports
-//! the addresses it got in its report file once it serves (`node::listeners::Report`). Every
+//! the addresses it got in its report file once it serves (`node::report::Report`). Every
 //! peer is named in `node.toml` by a `report:PATH#LISTENER` URL, read again at every call, so
 //! a restarted node is found at its new address. `network.json` holds `report:` URLs until
 //! `processes::Nodes` has started the network; from then on it holds the real
@@ -33,7 +33,7 @@ use anyhow::{Context as _, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use node::config::{Listen, NodeConfig, NodeRole, Peer, TlsConfig, Town};
-use node::listeners::Report;
+use node::report::Report;
 
 /// The towns of the demo: name, code.
 pub const TOWNS: [(&str, &str); 3] =
@@ -245,7 +245,7 @@ pub const WITNESS_LISTENER: &str = "witness";
 
 /// A `report:` URL naming `listener` in the report at `report`.
 fn report_url(report: &Path, listener: &str) -> String {
-    format!("{}{}#{listener}", node::config::REPORT_SCHEME, report.display())
+    format!("{}{}#{listener}", node::report::REPORT_SCHEME, report.display())
 }
 
 /// Creates a directory (and its missing parents) readable by its owner alone.
@@ -345,7 +345,7 @@ pub fn create(dir: &Path) -> Result<Network> {
             "--name",
             &format!("{origin}/provisions"),
             "--out",
-            p(&town_dir.join(node::PROVISION_KEY)),
+            p(&town_dir.join(node::logs::PROVISION_KEY)),
         ])?;
         issue("municipal", Some(code), true, &town_dir.join("tls/node"))?;
         let console = cred.join("console");
@@ -517,7 +517,8 @@ pub fn create(dir: &Path) -> Result<Network> {
                     .iter()
                     .find(|t| Some(&t.code) == config.code.as_ref())
                     .expect("a town");
-                let provisions = std::fs::read_to_string(config.dir.join(node::PROVISION_KEY))?;
+                let provisions =
+                    std::fs::read_to_string(config.dir.join(node::logs::PROVISION_KEY))?;
                 let provisions =
                     tlog::note::Signer::parse(provisions.trim())?.verifier().to_string();
                 vec![
@@ -599,7 +600,7 @@ pub fn clerk(network: &Network, code: &str) -> Result<client::office::Clerk> {
     };
     // A report: URL (the network has not been started by `processes` yet) is read from the
     // node's report.
-    let url = node::config::resolve_url(&node.api_url)?;
+    let url = node::report::resolve_url(&node.api_url)?;
     client::office::Clerk::new(
         registry_domain::MunicipalityCode::parse(code)?,
         &url,
@@ -617,6 +618,6 @@ pub fn agency(network: &Network) -> Result<client::agency::Agency> {
         ca: network.ca.clone(),
         crl: Some(network.ca_dir.join("crl.pem")),
     };
-    let url = node::config::resolve_url(&network.node("national")?.network_url)?;
+    let url = node::report::resolve_url(&network.node("national")?.network_url)?;
     client::agency::Agency::new(&url, &files)
 }
