@@ -1,5 +1,7 @@
 //! The municipal registry's rules, as pure functions over data.
 //!
+//! - [`evidence`]: proof that a record is what an enrolled operator signed and the town's
+//!   witnessed log holds.
 //! - [`fields`]: the `key value` text body of every signed event, with its one escaping.
 //! - [`event`]: the events themselves (genesis, enrolment, revocation, code block, change,
 //!   move-in notice).
@@ -13,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod event;
+pub mod evidence;
 pub mod fields;
 pub mod moves;
 pub mod rules;

@@ -23,8 +23,10 @@ use std::path::{Path, PathBuf};
 use registry_domain::MunicipalityCode;
 use serde::{Deserialize, Serialize};
 use tlog::note::VerifierKey;
+use tlog::receipt::Receipt;
 use tlog_store::integrate::{Integration, NoteSigner, integrate};
 use tlog_store::keys::check_log_key;
+use tlog_store::source::TileHashReader;
 use tlog_store::tiledir::TileDir;
 
 use crate::{Registry, StoreError};
@@ -132,6 +134,41 @@ impl RegistryDir {
             )));
         }
         Ok(NoteSigner::new(signer)?)
+    }
+
+    /// The published checkpoint, verified with the node key: `(size, note)`, or size 0 and an
+    /// empty note before the first.
+    pub fn published(&self) -> Result<(u64, Vec<u8>)> {
+        use tlog_store::integrate::CheckpointVerifier as _;
+        let Some(note) = self.tiles().read_checkpoint()? else { return Ok((0, Vec::new())) };
+        let (size, _) = tlog_store::integrate::VerifyOnly::new(self.vkey()?, &self.config.origin)
+            .open(&note)?;
+        Ok((size, note))
+    }
+
+    /// A c2sp.org/tlog-proof receipt for each of `events` (`(index, signed note)`), the note in
+    /// its `extra`, against the published checkpoint, whose witness cosignatures it carries.
+    /// An event the checkpoint does not cover yet is [`StoreError::NotPublished`].
+    pub fn receipts(&self, events: &[crate::LoggedEvent]) -> Result<Vec<Receipt>> {
+        let (size, checkpoint) = self.published()?;
+        let tiles = self.tiles();
+        let hashes = TileHashReader::new(&tiles, size);
+        events
+            .iter()
+            .map(|(index, note)| {
+                if *index >= size {
+                    return Err(StoreError::NotPublished { index: *index, size });
+                }
+                let proof = tlog::merkle::prove_inclusion(*index, size, &hashes)
+                    .map_err(|e| StoreError::Corrupt(format!("no inclusion proof: {e}")))?;
+                Ok(Receipt {
+                    extra: Some(note.clone()),
+                    index: *index,
+                    proof,
+                    checkpoint: checkpoint.clone(),
+                })
+            })
+            .collect()
     }
 
     /// Integrates the registry log's new entries into the tiles and publishes a checkpoint

@@ -31,7 +31,6 @@ use registry_core::state::RegistryState;
 use registry_core::time::Timestamp;
 use registry_domain::{IdentityRecordParts, MunicipalityCode, RecordStatus, ResidentCode, fold};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
-use sha2::{Digest, Sha256};
 use tlog::Hash;
 use tlog::merkle::Frontier;
 use tlog::note::{Prechecked, VerifierKey, Verifiers};
@@ -73,6 +72,17 @@ pub enum StoreError {
         index: u64,
         /// Why.
         refusal: Refusal,
+    },
+    /// An event is not yet covered by the published (witnessed) checkpoint, so it cannot be
+    /// proven yet.
+    #[error(
+        "event {index} is not yet in the published checkpoint (size {size}); try again shortly"
+    )]
+    NotPublished {
+        /// The event's index.
+        index: u64,
+        /// The published checkpoint's size.
+        size: u64,
     },
     /// Events were asked for outside the log.
     #[error("events {from}..{to} are not in the log, which holds {size} events")]
@@ -151,19 +161,10 @@ CREATE TABLE IF NOT EXISTS move_notices (
 ) STRICT;
 ";
 
-/// The public log entry for a signed event: its kind and the SHA-256 of its exact bytes.
-/// Tiles carry only these, so they hold no personal data; whoever holds the event (the
-/// resident, an upstream node) can recompute the entry and prove it is in the log.
-pub fn commitment(note: &[u8]) -> Vec<u8> {
-    let kind = note.split(|&b| b == b'\n').next().unwrap_or(b"");
-    let mut out = b"juki.commitment/v1\n".to_vec();
-    out.extend_from_slice(kind);
-    out.push(b'\n');
-    let digest: [u8; 32] = Sha256::digest(note).into();
-    out.extend_from_slice(tlog::Hash(digest).to_base64().as_bytes());
-    out.push(b'\n');
-    out
-}
+pub use registry_core::evidence::commitment;
+
+/// An event as the log holds it: its index and its exact signed bytes.
+pub type LoggedEvent = (u64, Vec<u8>);
 
 /// An event accepted and durably applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -455,6 +456,44 @@ impl Registry {
     /// (for the national node, a move-out to certify).
     pub fn current_event(&self, code: ResidentCode) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         current_note(&self.conn, code)
+    }
+
+    /// The signed events a resident's record rests on, in the order evidence carries them
+    /// (`registry_core::evidence`): the change that made the current record, the enrolment of
+    /// each operator whose signature it carries, and the genesis. `None` if no resident has
+    /// the code. Nothing here is trusted: the caller proves each event against the witnessed
+    /// checkpoint and checks the chain of signatures.
+    pub fn evidence_events(
+        &self,
+        code: ResidentCode,
+    ) -> Result<Option<Vec<LoggedEvent>>, StoreError> {
+        let Some((idx, note)) = current_note(&self.conn, code)? else { return Ok(None) };
+        let mut events = vec![(idx, note)];
+        let mut select = self.conn.prepare_cached("SELECT vkey, enrolled_idx FROM operators")?;
+        let operators: Vec<(String, i64)> =
+            select.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let mut known = tlog::note::Verifiers::new();
+        let mut enrolled = Vec::with_capacity(operators.len());
+        for (vkey, enrolled_idx) in operators {
+            let key = VerifierKey::parse(&vkey).map_err(|e| {
+                StoreError::Corrupt(format!("an operator's key does not parse: {e}"))
+            })?;
+            enrolled.push((*key.public_key(), enrolled_idx));
+            known.push(key);
+        }
+        if let Ok(opened) = tlog::note::open(&events[0].1, &known) {
+            let mut seen = std::collections::BTreeSet::new();
+            for verified in opened.verified() {
+                let at = enrolled.iter().find(|(key, _)| key == verified.key.public_key());
+                if let Some(&(_, enrolled_idx)) = at
+                    && seen.insert(enrolled_idx)
+                {
+                    events.push((enrolled_idx as u64, event_note(&self.conn, enrolled_idx)?));
+                }
+            }
+        }
+        events.push((0, event_note(&self.conn, 0)?));
+        Ok(Some(events))
     }
 
     /// Whether a move-in here already used a certificate for the move-out whose signed note has
@@ -871,6 +910,13 @@ fn change_of(idx: i64, note: &[u8]) -> Result<registry_core::event::Change, Stor
         Ok(_) => Err(StoreError::Corrupt(format!("event {idx} is not a change"))),
         Err(e) => Err(StoreError::Corrupt(format!("event {idx} does not parse: {e}"))),
     }
+}
+
+/// The signed note stored at log index `idx`.
+fn event_note(conn: &Connection, idx: i64) -> Result<Vec<u8>, StoreError> {
+    conn.row("SELECT note FROM events WHERE idx = ?1", [idx], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::Corrupt(format!("event {idx} is missing")))
 }
 
 /// The log index and exact note of the event that made a resident's current record.

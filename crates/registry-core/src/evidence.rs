@@ -1,0 +1,255 @@
+//! Evidence: proof, checkable by anyone who holds a town's public keys, that a resident's record
+//! is the one an enrolled operator signed and the town's witnessed log contains.
+//!
+//! A town's log holds a [`commitment`] to each signed event, never the event itself. An answer
+//! that carries identity information carries, beside it, one c2sp.org/tlog-proof receipt per
+//! event it rests on, each with the exact signed event in its `extra`:
+//!
+//! 1. the change that made the record,
+//! 2. the enrolment of every operator who signed it,
+//! 3. the town's genesis (index 0), which names the admin key that signs enrolments.
+//!
+//! [`verify`] checks every receipt against the town's witnessed checkpoint policy, recomputes
+//! each leaf from the event bytes (so an edited event cannot be proven), and then the chain of
+//! authority: the genesis names the admin key the verifier was configured with, the admin key
+//! signed each enrolment, and enrolled operators — enough of them for the reason, enrolled
+//! before the change in the log — signed the change.
+//!
+//! What inclusion cannot prove is absence: that no later event replaced this record, or that no
+//! revocation preceded the change. Those are checked by the node before it serves (it replays its
+//! own log) and by every upper tier, which replays the rules on the whole log.
+
+use std::collections::BTreeSet;
+
+use registry_domain::MunicipalityCode;
+use tlog::Hash;
+use tlog::checkpoint::Policy;
+use tlog::note::{self, NoteError, VerifierKey, Verifiers};
+use tlog::receipt::{Receipt, ReceiptError};
+
+use crate::event::{Change, Event, Role};
+
+/// The first line of every log entry of a registry.
+pub const COMMITMENT_HEADER: &str = "juki.commitment/v1";
+
+/// The public log entry for a signed event: its kind (the note's first line) and the SHA-256 of
+/// its exact bytes. Tiles carry only these, so they hold no personal data; whoever holds the
+/// event can recompute the entry and prove it is in the log.
+pub fn commitment(note: &[u8]) -> Vec<u8> {
+    let kind = note.split(|&b| b == b'\n').next().unwrap_or(b"");
+    let mut out = Vec::with_capacity(COMMITMENT_HEADER.len() + kind.len() + 47);
+    out.extend_from_slice(COMMITMENT_HEADER.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(kind);
+    out.push(b'\n');
+    out.extend_from_slice(tlog::hash::sha256(note).to_base64().as_bytes());
+    out.push(b'\n');
+    out
+}
+
+/// The Merkle leaf hash of a signed event in its registry's log.
+pub fn leaf(note: &[u8]) -> Hash {
+    tlog::hash::leaf_hash(&commitment(note))
+}
+
+/// What a verifier must know of a town, from a source it trusts (the network's registration of
+/// the town), never from the evidence itself.
+#[derive(Clone, Debug)]
+pub struct TownTrust {
+    /// The town.
+    pub municipality: MunicipalityCode,
+    /// Its registry log's origin.
+    pub origin: String,
+    /// The log's key and the witnesses whose cosignatures a checkpoint must carry.
+    pub policy: Policy,
+    /// The admin key its genesis names.
+    pub admin: VerifierKey,
+}
+
+/// A change proven by evidence.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvenChange {
+    /// Its index in the town's log.
+    pub index: u64,
+    /// The change.
+    pub change: Change,
+    /// Its exact signed bytes.
+    pub note: Vec<u8>,
+    /// The size of the witnessed checkpoint that includes it.
+    pub checkpoint_size: u64,
+    /// The distinct operators who signed it, with their roles.
+    pub signers: Vec<(VerifierKey, Role)>,
+}
+
+/// Why evidence does not prove a record. Messages name indexes and keys, never personal data.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    /// No receipts at all, or more than a record can need.
+    #[error(
+        "the evidence has {0} receipts; a record needs the change, its signers' enrolments and the genesis"
+    )]
+    Count(usize),
+    /// A receipt does not parse.
+    #[error("receipt {position} does not parse: {error}")]
+    Malformed {
+        /// Its position in the evidence.
+        position: usize,
+        /// Why.
+        error: ReceiptError,
+    },
+    /// A receipt carries no event in its `extra`.
+    #[error("receipt {0} carries no signed event")]
+    NoEvent(usize),
+    /// A receipt's event or proof does not match the town's witnessed checkpoint.
+    #[error("the event at index {index} is not in the town's witnessed log: {error}")]
+    NotInLog {
+        /// The index it claims.
+        index: u64,
+        /// Why.
+        error: ReceiptError,
+    },
+    /// An event does not parse.
+    #[error("the event at index {index} does not parse: {detail}")]
+    BadEvent {
+        /// Its index.
+        index: u64,
+        /// Why.
+        detail: String,
+    },
+    /// The first receipt is not a change of this town.
+    #[error("the evidence's first event (index {0}) is not a change of this town")]
+    NotAChange(u64),
+    /// No genesis at index 0, or one of another town or admin key.
+    #[error("the evidence carries no genesis at index 0 naming the town's registered admin key")]
+    Genesis,
+    /// An enrolment is not signed by the admin key, or is of another town.
+    #[error("the enrolment at index {0} is not signed by the town's admin key")]
+    Enrolment(u64),
+    /// An operator signed the change before (in log order) being enrolled.
+    #[error("operator {key} is enrolled at index {enrolled}, after the change at index {change}")]
+    EnrolledAfter {
+        /// The operator's key name.
+        key: String,
+        /// The enrolment's index.
+        enrolled: u64,
+        /// The change's index.
+        change: u64,
+    },
+    /// The change carries fewer valid signatures of enrolled operators than its reason needs.
+    #[error(
+        "the change at index {index} is signed by {signed} enrolled operator(s); it needs {needed}"
+    )]
+    Unsigned {
+        /// The change's index.
+        index: u64,
+        /// Valid signatures of distinct enrolled operators.
+        signed: usize,
+        /// How many its reason needs.
+        needed: usize,
+    },
+}
+
+/// Parses evidence: receipts as they travel (text).
+pub fn parse(receipts: &[impl AsRef<[u8]>]) -> Result<Vec<Receipt>, EvidenceError> {
+    receipts
+        .iter()
+        .enumerate()
+        .map(|(position, bytes)| {
+            Receipt::parse(bytes.as_ref())
+                .map_err(|error| EvidenceError::Malformed { position, error })
+        })
+        .collect()
+}
+
+/// The most receipts a record's evidence may carry: the change, two signers' enrolments and the
+/// genesis, with room for a note signed by more operators.
+pub const MAX_RECEIPTS: usize = 16;
+
+/// Verifies evidence for a record of `trust`'s town: see the module documentation.
+pub fn verify(receipts: &[Receipt], trust: &TownTrust) -> Result<ProvenChange, EvidenceError> {
+    if receipts.is_empty() || receipts.len() > MAX_RECEIPTS {
+        return Err(EvidenceError::Count(receipts.len()));
+    }
+    let mut events = Vec::with_capacity(receipts.len());
+    for (position, receipt) in receipts.iter().enumerate() {
+        let note = receipt.extra.as_deref().ok_or(EvidenceError::NoEvent(position))?;
+        let verified = receipt
+            .verify_origin(&leaf(note), &trust.policy, &trust.origin)
+            .map_err(|error| EvidenceError::NotInLog { index: receipt.index, error })?;
+        let parsed = note::Note::parse(note)
+            .map_err(|e| EvidenceError::BadEvent { index: receipt.index, detail: e.to_string() })?;
+        let event = Event::parse(parsed.text())
+            .map_err(|e| EvidenceError::BadEvent { index: receipt.index, detail: e.to_string() })?;
+        events.push((receipt.index, note, event, verified.checkpoint.size));
+    }
+
+    // The genesis names the admin key the verifier was told of.
+    let genesis = events.iter().any(|(index, note, event, _)| {
+        *index == 0
+            && matches!(event, Event::Genesis(g)
+                if g.municipality == trust.municipality && g.admin == trust.admin)
+            && signed_by(note, &trust.admin)
+    });
+    if !genesis {
+        return Err(EvidenceError::Genesis);
+    }
+
+    // Operators enrolled by the admin key.
+    let mut operators: Vec<(VerifierKey, Role, u64)> = Vec::new();
+    for (index, note, event, _) in &events {
+        if let Event::Enrolment(enrolment) = event {
+            if enrolment.municipality != trust.municipality || !signed_by(note, &trust.admin) {
+                return Err(EvidenceError::Enrolment(*index));
+            }
+            operators.push((enrolment.operator.clone(), enrolment.role, *index));
+        }
+    }
+
+    let (index, note, event, checkpoint_size) = &events[0];
+    let Event::Change(change) = event else { return Err(EvidenceError::NotAChange(*index)) };
+    if change.municipality != trust.municipality {
+        return Err(EvidenceError::NotAChange(*index));
+    }
+    let known: Verifiers = operators.iter().map(|(key, _, _)| key.clone()).collect();
+    let opened = match note::open(note, &known) {
+        Ok(opened) => Some(opened),
+        Err(NoteError::NotSigned) => None,
+        Err(e) => {
+            return Err(EvidenceError::BadEvent { index: *index, detail: e.to_string() });
+        }
+    };
+    let mut seen = BTreeSet::new();
+    let mut signers = Vec::new();
+    for verified in opened.iter().flat_map(|o| o.verified()) {
+        let (key, role, enrolled) = operators
+            .iter()
+            .find(|(key, _, _)| *key == verified.key)
+            .expect("opened with these keys");
+        if enrolled >= index {
+            return Err(EvidenceError::EnrolledAfter {
+                key: key.name().to_owned(),
+                enrolled: *enrolled,
+                change: *index,
+            });
+        }
+        if seen.insert(*key.public_key()) {
+            signers.push((key.clone(), *role));
+        }
+    }
+    let needed = if change.reason().needs_two_operators() { 2 } else { 1 };
+    if signers.len() < needed {
+        return Err(EvidenceError::Unsigned { index: *index, signed: signers.len(), needed });
+    }
+    Ok(ProvenChange {
+        index: *index,
+        change: change.clone(),
+        note: note.to_vec(),
+        checkpoint_size: *checkpoint_size,
+        signers,
+    })
+}
+
+fn signed_by(note: &[u8], key: &VerifierKey) -> bool {
+    let known: Verifiers = [key.clone()].into_iter().collect();
+    note::open(note, &known).is_ok()
+}
