@@ -35,6 +35,19 @@ impl Refused {
         }
     }
 
+    /// An answer the node gave as a success but whose evidence does not prove it: refused by
+    /// the client itself with [`Code::BadEvidence`].
+    pub fn bad_evidence(what: impl Into<String>, detail: impl std::fmt::Display) -> Refused {
+        Refused {
+            what: what.into(),
+            status: 200,
+            body: Some(ErrorBody::new(
+                Code::BadEvidence,
+                format!("the answer does not prove itself: {detail}"),
+            )),
+        }
+    }
+
     /// The node's code, if it sent an error body.
     pub fn code(&self) -> Option<Code> {
         self.body.as_ref().map(|b| b.code)

@@ -9,7 +9,10 @@ use registry_core::time::Timestamp;
 use registry_domain::{IdentityRecordParts, MunicipalityCode, ResidentCode};
 use tlog::note::{Note, Signer};
 
-use wire::api::{CopyRequest, FreshCode, RecordJson, Status, Submitted};
+use registry_core::evidence::{self, TownTrust};
+use wire::api::{CopyRequest, FreshCode, ProvenRecord, RecordJson, Status, Submitted};
+use wire::documents::{CopyFile, VerifiedCopy, verify_copy};
+use wire::trust::TownKeys;
 
 use wire::errors::Code;
 
@@ -23,25 +26,44 @@ pub struct Clerk {
     client: net::Client,
     clerk: Signer,
     supervisor: Signer,
+    /// The towns whose records this console may receive (its own, and those of wide-area
+    /// copies), as the network registered them: every answer's evidence is checked with these.
+    towns: Vec<TownTrust>,
 }
 
 impl Clerk {
     /// The clerk and supervisor of town `code` at a console whose TLS files are `files`,
-    /// calling the office API at `url` (`https://host:port`).
+    /// calling the office API at `url` (`https://host:port`), and checking records with the
+    /// registrations `towns` (which must include the console's own town).
     pub fn new(
         code: MunicipalityCode,
         url: &str,
         files: &net::TlsFiles,
         clerk: Signer,
         supervisor: Signer,
+        towns: &[TownKeys],
     ) -> Result<Clerk> {
+        let towns = towns.iter().map(TownKeys::trust).collect::<Result<Vec<_>, _>>()?;
+        anyhow::ensure!(
+            towns.iter().any(|t| t.municipality == code),
+            "the registration of town {code} itself is missing: its records cannot be checked"
+        );
         Ok(Clerk {
             code,
             url: url.trim_end_matches('/').to_owned(),
             client: net::Client::new(files)?,
             clerk,
             supervisor,
+            towns,
         })
+    }
+
+    /// The registration of `town`, with which its records are checked.
+    fn trust(&self, town: MunicipalityCode) -> Result<&TownTrust> {
+        self.towns
+            .iter()
+            .find(|t| t.municipality == town)
+            .ok_or_else(|| anyhow::anyhow!("town {town} is not registered with this console"))
     }
 
     fn identity(&self) -> String {
@@ -99,19 +121,40 @@ impl Clerk {
             Some(self.identity().as_str()),
         )
         .await?;
+        let what = format!("lookup of {code}");
         if !response.status.is_success() {
-            return Err(Refused::of(format!("lookup of {code}"), &response).into());
+            return Err(Refused::of(what, &response).into());
         }
-        Ok(serde_json::from_slice(&response.body)?)
+        let answer: ProvenRecord = serde_json::from_slice(&response.body)?;
+        let trust = self.trust(self.code)?;
+        let proven = evidence::parse(&answer.evidence)
+            .and_then(|receipts| evidence::verify(&receipts, trust))
+            .map_err(|e| Refused::bad_evidence(what.clone(), e))?;
+        if proven.change.record.resident_code != code
+            || RecordJson::of(&proven.change.record) != answer.record
+        {
+            return Err(Refused::bad_evidence(
+                what,
+                "the record is not the one its evidence proves",
+            )
+            .into());
+        }
+        Ok(answer.record)
     }
 
-    /// A certificate copy (住民票の写し), of this town's resident or, with `keeper`, another's.
+    /// A certificate copy (住民票の写し), of this town's resident or, with `keeper`, another's,
+    /// checked against the keeping town's registration before it is returned.
     pub async fn copy(
         &self,
         code: ResidentCode,
         keeper: Option<&str>,
         purpose: &str,
-    ) -> Result<String> {
+    ) -> Result<(CopyFile, VerifiedCopy)> {
+        let town = match keeper {
+            Some(keeper) => MunicipalityCode::parse(keeper)?,
+            None => self.code,
+        };
+        let trust = self.trust(town)?;
         let request = CopyRequest {
             resident: code.to_string(),
             municipality: keeper.map(str::to_owned),
@@ -125,10 +168,17 @@ impl Clerk {
             Some(self.identity().as_str()),
         )
         .await?;
+        let what = format!("copy of {code}");
         if !response.status.is_success() {
-            return Err(Refused::of(format!("copy of {code}"), &response).into());
+            return Err(Refused::of(what, &response).into());
         }
-        Ok(response.text())
+        let file: CopyFile = serde_json::from_slice(&response.body)?;
+        let verified =
+            verify_copy(&file, trust).map_err(|e| Refused::bad_evidence(what.clone(), e))?;
+        if verified.record.resident_code != code {
+            return Err(Refused::bad_evidence(what, "the copy is of another resident").into());
+        }
+        Ok((file, verified))
     }
 
     /// The move-out certificate for a resident moving in from `from`, from the national node.

@@ -152,6 +152,14 @@ pub struct Town {
     pub vkey: String,
     /// Its inter-node API.
     pub url: String,
+    /// The admin key its genesis names, as the town was registered with the network.
+    pub admin: String,
+    /// The witnesses whose cosignatures its registry checkpoints carry.
+    #[serde(default)]
+    pub witnesses: Vec<String>,
+    /// How many of them must have cosigned.
+    #[serde(default)]
+    pub quorum: usize,
 }
 
 impl Peer {
@@ -162,6 +170,18 @@ impl Peer {
 }
 
 impl Town {
+    /// Its registration, with which the evidence of its records is checked.
+    pub fn keys(&self) -> wire::trust::TownKeys {
+        wire::trust::TownKeys {
+            municipality: self.code.clone(),
+            origin: self.origin.clone(),
+            vkey: self.vkey.clone(),
+            witnesses: self.witnesses.clone(),
+            quorum: self.quorum,
+            admin: self.admin.clone(),
+        }
+    }
+
     /// The URL of `path` (`/v1/…`) at this town's inter-node API.
     pub fn endpoint(&self, path: &str) -> Result<String> {
         Ok(format!("{}{path}", crate::report::resolve_url(&self.url)?))

@@ -14,7 +14,6 @@ pub const PROVISION_TILES: &str = "provisions";
 pub const NODE_DB: &str = "node.db";
 
 /// The provision log's key in a municipal node's directory (a prefecture's or the national
-
 /// node's provision log is signed with its node key).
 pub const PROVISION_KEY: &str = "provisions.key";
 
@@ -26,7 +25,6 @@ pub fn sign_text(text: impl Into<String>, signer: &tlog::note::Signer) -> Result
 }
 
 /// The size of a log's published checkpoint in `tiles` (0 before the first), verified with
-
 /// the log's key.
 pub fn published_size(
     tiles: &TileDir,

@@ -14,10 +14,13 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse as _;
+use registry_core::event::Event;
+use registry_core::evidence::{self, TownTrust};
 use registry_core::rules::{Effect, Refusal};
-use registry_domain::{MunicipalityCode, ResidentCode};
+use registry_domain::{IdentityRecordParts, MunicipalityCode, ResidentCode};
 use registry_store::{Registry, StoreError};
 use tlog::note::{Signer, VerifierKey};
+use tlog::receipt::Receipt;
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 
@@ -25,9 +28,10 @@ use registry_store::dir::RegistryDir;
 use tlog_http::witness_client::WitnessSet;
 use wire::Batch;
 use wire::api::{
-    BlockRequest, CopyRequest, FreshCode, FromSize, FromTown, PurposeQuery, Status, Submitted,
+    BlockRequest, CopyRequest, FreshCode, FromSize, FromTown, ProvenRecord, PurposeQuery, Status,
+    Submitted,
 };
-use wire::documents::{Provision, RecordJson, copy_text};
+use wire::documents::{CopyFile, Provision, RecordJson, copy_text};
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -67,6 +71,9 @@ pub struct Town {
     /// through it.
     runtime: tokio::runtime::Handle,
     clock: Arc<dyn Clock>,
+    /// The town's own registration — its node key, witnesses and the admin key of the genesis
+    /// read once at start — against which it checks what it serves.
+    trust: TownTrust,
 }
 
 impl Town {
@@ -88,6 +95,7 @@ impl Town {
             bail!("node.toml's national key is not the registry's");
         }
         let registry = dir.registry()?;
+        let trust = own_trust(&config, &dir, &registry)?;
         let integrator =
             rusqlite::Connection::open(config.dir.join(registry_store::dir::DATABASE))?;
         tlog_store::entries::configure(&integrator)?;
@@ -110,6 +118,7 @@ impl Town {
             config.witness_quorum,
         )?;
         Ok(Town {
+            trust,
             witnesses,
             runtime: tokio::runtime::Handle::current(),
             clock,
@@ -135,6 +144,74 @@ impl Town {
 
     fn national(&self) -> &Peer {
         self.config.national.as_ref().expect("checked at load")
+    }
+
+    /// The resident's current record with its evidence, checked as any client would check it
+    /// before anything is served: an event edited, a table pointing at the wrong event or a
+    /// proof that does not reach the witnessed checkpoint is refused as `tampered` and recorded
+    /// as an alert. A change newer than the published checkpoint is integrated (and witnessed)
+    /// first. Runs on a blocking thread.
+    fn prove(&self, code: ResidentCode) -> Result<(IdentityRecordParts, Vec<Receipt>), ApiError> {
+        let events = match lock(&self.registry).evidence_events(code) {
+            Ok(Some(events)) => events,
+            Ok(None) => {
+                return Err(ApiError::new(
+                    Code::NoResident,
+                    format!("no resident {code} in {}", self.code),
+                ));
+            }
+            Err(StoreError::Corrupt(detail)) => return Err(self.tampered(&detail)),
+            Err(e) => return Err(anyhow::Error::from(e).into()),
+        };
+        let receipts = match self.dir.receipts(&events) {
+            Err(StoreError::NotPublished { .. }) => {
+                self.integrate()?;
+                self.dir.receipts(&events)
+            }
+            other => other,
+        };
+        let receipts = match receipts {
+            Ok(receipts) => receipts,
+            Err(StoreError::NotPublished { index, size }) => {
+                return Err(ApiError::new(
+                    Code::NotYetProven,
+                    format!(
+                        "event {index} is not yet in a witnessed checkpoint of {} (size {size})",
+                        self.code
+                    ),
+                ));
+            }
+            Err(StoreError::Corrupt(detail)) => return Err(self.tampered(&detail)),
+            Err(e) => return Err(anyhow::Error::from(e).into()),
+        };
+        match evidence::verify(&receipts, &self.trust) {
+            Ok(proven) if proven.change.record.resident_code == code => {
+                Ok((proven.change.record, receipts))
+            }
+            Ok(proven) => Err(self.tampered(&format!(
+                "the current event of a resident (index {}) is another resident's",
+                proven.index
+            ))),
+            Err(e) => Err(self.tampered(&e.to_string())),
+        }
+    }
+
+    /// Records a `tampered` alert (its detail names indexes, never personal data) and returns
+    /// the refusal.
+    fn tampered(&self, detail: &str) -> ApiError {
+        let recorded = lock(&self.journal).alert(
+            self.clock.unix(),
+            Code::Tampered,
+            &self.identity.to_uri(),
+            detail,
+        );
+        if let Err(e) = recorded {
+            eprintln!("recording a tampered alert failed: {e:#}");
+        }
+        ApiError::new(
+            Code::Tampered,
+            format!("{} refuses to serve what does not match its witnessed log", self.code),
+        )
     }
 
     /// Integrates both logs. The registry checkpoint is published only once the witness
@@ -233,6 +310,30 @@ impl Town {
         eprintln!("{}: added a resident-code block from the national node", self.config.name);
         Ok(())
     }
+}
+
+/// The town's own registration: its node key, its witnesses and quorum from `node.toml`, and
+/// the admin key of the genesis at index 0, read once at start.
+fn own_trust(config: &NodeConfig, dir: &RegistryDir, registry: &Registry) -> Result<TownTrust> {
+    let genesis = registry.events(0, 1)?.pop().context("the registry has no genesis")?;
+    let note = tlog::note::Note::parse(&genesis)?;
+    let Ok(Event::Genesis(genesis)) = Event::parse(note.text()) else {
+        bail!("the registry's first event is not its genesis");
+    };
+    Ok(TownTrust {
+        municipality: dir.municipality,
+        origin: config.origin.clone(),
+        policy: tlog::checkpoint::Policy {
+            log_keys: vec![dir.vkey()?],
+            witnesses: config
+                .witnesses
+                .iter()
+                .map(|w| VerifierKey::parse(&w.vkey))
+                .collect::<Result<_, _>>()?,
+            quorum: config.witness_quorum,
+        },
+        admin: genesis.admin,
+    })
 }
 
 /// A municipal node's state, as its handlers share it.
@@ -375,22 +476,19 @@ fn purpose(purpose: Option<String>) -> Result<String, ApiError> {
     tag = "office",
     summary = "Look a resident up (recorded in the provision log before the answer leaves)",
     params(("code" = String, Path, description = "The resident's 住民票コード (11 digits)"), PurposeQuery),
-    responses((status = 200, body = RecordJson, description = "The resident's current record"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+    responses((status = 200, body = ProvenRecord, description = "The resident's current record and its evidence"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn lookup(
     State(town): State<Shared>,
     peer: net::Peer,
     Path(code): Path<String>,
     QueryOf(query): QueryOf<PurposeQuery>,
-) -> Result<Json<RecordJson>, ApiError> {
+) -> Result<Json<ProvenRecord>, ApiError> {
     clerk(&town, &peer)?;
     let code = parse_resident(&code)?;
     let purpose = purpose(query.purpose)?;
     blocking(move || {
-        let record =
-            lock(&town.registry).resident(code).map_err(anyhow::Error::from)?.ok_or_else(|| {
-                ApiError::new(Code::NoResident, format!("no resident {code} in {}", town.code))
-            })?;
+        let (record, receipts) = town.prove(code)?;
         let provision = Provision {
             kind: "lookup",
             resident: &code.to_string(),
@@ -401,23 +499,21 @@ async fn lookup(
             time: town.clock.unix(),
         };
         lock(&town.journal).record(&provision)?;
-        Ok(Json(RecordJson::of(&record)))
+        Ok(Json(ProvenRecord { record: RecordJson::of(&record), evidence: texts(&receipts)? }))
     })
     .await
 }
 
-/// Issues a copy of one of this town's residents and logs the provision first.
+/// Issues a copy of one of this town's residents, with the record's evidence, once the node
+/// has checked what it is about to serve, and logs the provision first.
 fn issue_copy(
     town: &Town,
     code: ResidentCode,
     to: &str,
     purpose: &str,
     kind: &str,
-) -> Result<Vec<u8>, ApiError> {
-    let record =
-        lock(&town.registry).resident(code).map_err(anyhow::Error::from)?.ok_or_else(|| {
-            ApiError::new(Code::NoResident, format!("no resident {code} in {}", town.code))
-        })?;
+) -> Result<CopyFile, ApiError> {
+    let (record, receipts) = town.prove(code)?;
     let time = town.clock.unix();
     let provision = Provision {
         kind,
@@ -429,10 +525,22 @@ fn issue_copy(
         time,
     };
     let index = lock(&town.journal).record(&provision)?;
-    Ok(crate::logs::sign_text(
+    let copy = crate::logs::sign_text(
         copy_text(&town.code.to_string(), &record, index, time),
         &town.node_key,
-    )?)
+    )?;
+    Ok(CopyFile {
+        copy: String::from_utf8(copy).map_err(anyhow::Error::from)?,
+        evidence: texts(&receipts)?,
+    })
+}
+
+/// Receipts as they travel: their text.
+fn texts(receipts: &[Receipt]) -> Result<Vec<String>, ApiError> {
+    receipts
+        .iter()
+        .map(|r| Ok(String::from_utf8(r.to_bytes()).map_err(anyhow::Error::from)?))
+        .collect()
 }
 
 #[utoipa::path(
@@ -441,13 +549,13 @@ fn issue_copy(
     tag = "office",
     summary = "Issue a certificate copy (住民票の写し), of this town's resident or, fetched from the keeping town, another's (広域交付)",
     request_body(content = CopyRequest),
-    responses((status = 200, body = String, content_type = "text/plain", description = "The copy, signed by the keeping town's node key (juki.copy/v1)"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+    responses((status = 200, body = CopyFile, description = "The copy, signed by the keeping town's node key (juki.copy/v1), with the evidence of its record"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn copy(
     State(town): State<Shared>,
     peer: net::Peer,
     JsonBody(request): JsonBody<CopyRequest>,
-) -> Result<Bytes, ApiError> {
+) -> Result<Json<CopyFile>, ApiError> {
     clerk(&town, &peer)?;
     let code = parse_resident(&request.resident)?;
     let purpose = purpose(Some(request.purpose.clone()))?;
@@ -455,8 +563,7 @@ async fn copy(
     let keeper = request.municipality.clone().unwrap_or_else(|| here.clone());
     if keeper == here {
         let to = peer.identity.to_uri();
-        return blocking(move || issue_copy(&town, code, &to, &purpose, "copy").map(Bytes::from))
-            .await;
+        return blocking(move || issue_copy(&town, code, &to, &purpose, "copy").map(Json)).await;
     }
     // 広域交付: fetch the copy from the town that keeps the record, verify its signature,
     // and log the issuance here too.
@@ -485,17 +592,16 @@ async fn copy(
     if !response.status.is_success() {
         return Err(relay_refusal(&keeper, &response));
     }
-    let vkey = VerifierKey::parse(&other.vkey).map_err(|e| anyhow!(e))?;
-    let mut known = tlog::note::Verifiers::new();
-    known.push(vkey);
-    let opened = tlog::note::open(&response.body, &known).map_err(|e| {
-        ApiError::new(
-            Code::PeerForged,
-            format!("{keeper}'s copy is not signed by its node key: {e}"),
-        )
+    // The keeping town's copy is used only if its signature and evidence check out against
+    // the keys the town was registered with.
+    let trust = other.keys().trust().map_err(|e| anyhow!(e))?;
+    let file: CopyFile = serde_json::from_slice(&response.body).map_err(|e| {
+        ApiError::new(Code::PeerForged, format!("{keeper} did not send a copy: {e}"))
     })?;
-    if !opened.text().starts_with(wire::documents::COPY) {
-        return Err(ApiError::new(Code::PeerForged, format!("{keeper} did not send a copy")));
+    if let Err(e) = wire::documents::verify_copy(&file, &trust) {
+        let detail = format!("a wide-area copy from {keeper} does not verify: {e}");
+        lock(&town.journal).alert(town.clock.unix(), Code::PeerForged, &identity, &detail)?;
+        return Err(ApiError::new(Code::PeerForged, detail));
     }
     let to = peer.identity.to_uri();
     blocking(move || {
@@ -509,7 +615,7 @@ async fn copy(
             time: town.clock.unix(),
         };
         lock(&town.journal).record(&provision)?;
-        Ok(Bytes::from(response.body))
+        Ok(Json(file))
     })
     .await
 }
@@ -520,13 +626,13 @@ async fn copy(
     tag = "municipal-network",
     summary = "Another town's node asks for a copy of one of this town's residents (広域交付)",
     request_body(content = CopyRequest),
-    responses((status = 200, body = String, content_type = "text/plain", description = "The copy, signed by this town's node key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+    responses((status = 200, body = CopyFile, description = "The copy, signed by this town's node key, with the evidence of its record"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn wide_area_copy(
     State(town): State<Shared>,
     peer: net::Peer,
     JsonBody(request): JsonBody<CopyRequest>,
-) -> Result<Bytes, ApiError> {
+) -> Result<Json<CopyFile>, ApiError> {
     if peer.identity.role != pki::Role::Municipal || peer.identity == town.identity {
         return Err(ApiError::new(
             Code::WrongPeer,
@@ -539,8 +645,7 @@ async fn wide_area_copy(
         Some(console) => format!("{} via {console}", peer.identity.to_uri()),
         None => peer.identity.to_uri(),
     };
-    blocking(move || issue_copy(&town, code, &to, &purpose, "wide-area-copy").map(Bytes::from))
-        .await
+    blocking(move || issue_copy(&town, code, &to, &purpose, "wide-area-copy").map(Json)).await
 }
 
 #[utoipa::path(

@@ -419,6 +419,9 @@ fn build_town(
         origin,
         vkey: node_key.verifier().to_string(),
         url: "https://127.0.0.1:9".into(),
+        admin: admin.verifier().to_string(),
+        witnesses: Vec::new(),
+        quorum: 0,
     };
     Ok(BuiltTown { municipality, entry, clerk, births, batches, size })
 }

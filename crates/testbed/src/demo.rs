@@ -187,11 +187,12 @@ async fn scenario(network: &Network, residents: u64) -> bool {
         move_between(&clerks[1], achi, &registered[1][0])
     );
     let _ = step!("a wide-area copy (広域交付) at 松本市 of a resident of 阿智村", async {
-        let copy = clerks[2]
+        let (file, verified) = clerks[2]
             .copy(registered[0][1].resident_code, Some("204072"), "本人確認 (wide-area)")
             .await?;
         anyhow::ensure!(
-            copy.starts_with("juki.copy/v1\nmunicipality 204072\n"),
+            file.copy.starts_with("juki.copy/v1\nmunicipality 204072\n")
+                && verified.record.resident_code == registered[0][1].resident_code,
             "not a copy from 阿智村"
         );
         Ok(())
@@ -286,8 +287,8 @@ async fn day(clerk: &Clerk, residents: &[registry_domain::IdentityRecordParts]) 
     clerk.submit(change(clerk.code, died)).await.context("death (two operators)")?;
     let record = clerk.lookup(residents[1].resident_code, "窓口での本人確認").await?;
     anyhow::ensure!(record.status == "active", "the looked-up resident is not active");
-    let copy = clerk.copy(residents[1].resident_code, None, "本人の請求").await?;
-    anyhow::ensure!(copy.starts_with("juki.copy/v1\n"), "the copy is not a juki.copy/v1");
+    let (file, _) = clerk.copy(residents[1].resident_code, None, "本人の請求").await?;
+    anyhow::ensure!(file.copy.starts_with("juki.copy/v1\n"), "the copy is not a juki.copy/v1");
     Ok(())
 }
 

@@ -56,6 +56,9 @@ pub struct Network {
     pub operators: Vec<TownOperators>,
     /// The national key's file (the national node's directory).
     pub national_key: PathBuf,
+    /// Each town as it is registered with the network: the keys with which its records'
+    /// evidence is checked.
+    pub towns: Vec<wire::trust::TownKeys>,
 }
 
 /// A node in `network.json`.
@@ -339,6 +342,7 @@ pub fn create(dir: &Path) -> Result<Network> {
         ])?;
         let origin = field(&out, "origin")?.to_owned();
         let vkey = field(&out, "node-vkey")?.to_owned();
+        let admin_vkey = field(&out, "admin-vkey")?.to_owned();
         juki(&[
             "key",
             "generate",
@@ -381,7 +385,7 @@ pub fn create(dir: &Path) -> Result<Network> {
             clerk_key: clerk,
             supervisor_key: supervisor,
         });
-        towns.push((name, code, origin, vkey, town_dir));
+        towns.push((name, code, origin, vkey, admin_vkey, town_dir));
     }
     let agency = creds.join("agency/pension");
     issue("agency", Some("pension-service"), false, &agency)?;
@@ -404,7 +408,7 @@ pub fn create(dir: &Path) -> Result<Network> {
         "key = \"witness.key\"\nlisten = \"{ANY_PORT}\"\nstate = \"witness.db\"\n\
          report = \"{WITNESS_REPORT}\"\n"
     );
-    for (_, _, origin, vkey, _) in &towns {
+    for (_, _, origin, vkey, _, _) in &towns {
         witness_toml.push_str(&format!("\n[[log]]\norigin = \"{origin}\"\nvkeys = [\"{vkey}\"]\n"));
     }
     let witness_config = witness_dir.join("witness.toml");
@@ -440,11 +444,14 @@ pub fn create(dir: &Path) -> Result<Network> {
     };
     let town_entries: Vec<Town> = towns
         .iter()
-        .map(|(_, code, origin, vkey, town_dir)| Town {
+        .map(|(_, code, origin, vkey, admin, town_dir)| Town {
             code: code.to_string(),
             origin: origin.clone(),
             vkey: vkey.clone(),
             url: report_url(&report(town_dir), "network"),
+            admin: admin.clone(),
+            witnesses: vec![witness.vkey.clone()],
+            quorum: 1,
         })
         .collect();
     let base = |name: &str, role, code: Option<&str>, dir: &Path, origin: &str, listen: Listen| {
@@ -492,7 +499,7 @@ pub fn create(dir: &Path) -> Result<Network> {
     pref.towns = town_entries.clone();
     pref.upstream = Some(national_peer.clone());
     configs.push(pref);
-    for (name, code, origin, _, town_dir) in &towns {
+    for (name, code, origin, _, _, town_dir) in &towns {
         let mut town =
             base(name, NodeRole::Municipal, Some(code), town_dir, origin, town_listen.clone());
         town.upstream = Some(pref_peer.clone());
@@ -578,6 +585,7 @@ pub fn create(dir: &Path) -> Result<Network> {
         },
         operators,
         national_key,
+        towns: town_entries.iter().map(Town::keys).collect(),
     };
     network.save()?;
     Ok(network)
@@ -607,6 +615,7 @@ pub fn clerk(network: &Network, code: &str) -> Result<client::office::Clerk> {
         &files,
         tlog_store::keys::load_signer(&town.clerk_key, None)?,
         tlog_store::keys::load_signer(&town.supervisor_key, None)?,
+        &network.towns,
     )
 }
 

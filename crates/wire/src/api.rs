@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-pub use crate::documents::RecordJson;
+pub use crate::documents::{CopyFile, RecordJson};
 
 /// `POST /v1/events` (office): the node's answer once the signed event is durably appended.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
@@ -18,6 +18,16 @@ pub struct Submitted {
     pub kind: String,
     /// The resident it changed, if any.
     pub resident: Option<String>,
+}
+
+/// `GET /v1/residents/{code}` (office): a resident's current record and its evidence.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ProvenRecord {
+    /// The record, as the change in the evidence states it.
+    pub record: RecordJson,
+    /// c2sp.org/tlog-proof receipts, each carrying a signed event: the change that made the
+    /// record, its signers' enrolments and the town's genesis (see `registry_core::evidence`).
+    pub evidence: Vec<String>,
 }
 
 /// `POST /v1/codes` (office): a fresh resident code from the town's pool.

@@ -3,9 +3,11 @@
 //! provision record (`juki.provision/v1`) appended to the provision log before the copy leaves.
 //! Texts use the registry events' `key value` format.
 
+use registry_core::evidence::{self, EvidenceError, TownTrust};
 use registry_core::fields::Writer;
 use registry_domain::{IdentityRecordParts, RecordStatus};
 use serde::{Deserialize, Serialize};
+use tlog::note::{self, Verifiers};
 
 /// The copy's first line.
 pub const COPY: &str = "juki.copy/v1";
@@ -118,4 +120,71 @@ impl RecordJson {
             history: record.history_number.get(),
         }
     }
+}
+
+/// A certificate copy as a node hands it out and a resident or an office keeps it: the copy
+/// signed by the keeping town's node key, and the evidence (c2sp.org/tlog-proof receipts, each
+/// carrying a signed event) of the record it states. `juki verify` checks one offline.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, utoipa::ToSchema)]
+pub struct CopyFile {
+    /// The signed copy (`juki.copy/v1`), exactly as signed.
+    pub copy: String,
+    /// The receipts of the record's evidence (see `registry_core::evidence`).
+    pub evidence: Vec<String>,
+}
+
+/// A copy whose signature and evidence verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedCopy {
+    /// The record it states, as the town's witnessed log holds it.
+    pub record: IdentityRecordParts,
+    /// The provision-log index of its issuance.
+    pub provision: u64,
+    /// When it was issued (POSIX seconds).
+    pub issued: u64,
+    /// The size of the witnessed checkpoint that proves the record.
+    pub checkpoint_size: u64,
+}
+
+/// Why a copy does not verify.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CopyError {
+    /// The copy is not signed by the town's node key.
+    #[error("the copy is not signed by the node key of {town}: {detail}")]
+    Signature {
+        /// The town.
+        town: String,
+        /// Why.
+        detail: String,
+    },
+    /// The evidence does not prove a record.
+    #[error("the copy's evidence: {0}")]
+    Evidence(#[from] EvidenceError),
+    /// The copy states something other than the proven record.
+    #[error("the copy does not state the record its evidence proves")]
+    Mismatch,
+}
+
+/// Checks a copy against its town's registration: the copy is signed by the town's node key,
+/// its evidence proves a record, and the copy states exactly that record.
+pub fn verify_copy(file: &CopyFile, trust: &TownTrust) -> Result<VerifiedCopy, CopyError> {
+    let known: Verifiers = trust.policy.log_keys.iter().cloned().collect();
+    let opened = note::open(file.copy.as_bytes(), &known).map_err(|e| CopyError::Signature {
+        town: trust.municipality.to_string(),
+        detail: e.to_string(),
+    })?;
+    let receipts = evidence::parse(&file.evidence)?;
+    let proven = evidence::verify(&receipts, trust)?;
+    let text = opened.text();
+    let number = |key: &str| -> Option<u64> {
+        text.lines().rev().find_map(|line| line.strip_prefix(key)?.strip_prefix(' ')?.parse().ok())
+    };
+    let (Some(provision), Some(issued)) = (number("provision"), number("issued")) else {
+        return Err(CopyError::Mismatch);
+    };
+    let record = proven.change.record;
+    if text != copy_text(&trust.municipality.to_string(), &record, provision, issued) {
+        return Err(CopyError::Mismatch);
+    }
+    Ok(VerifiedCopy { record, provision, issued, checkpoint_size: proven.checkpoint_size })
 }

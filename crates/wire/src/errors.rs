@@ -23,6 +23,8 @@ pub enum Family {
     Replication,
     /// Lookups, copies, code blocks and moves: what is asked for does not exist (yet).
     Availability,
+    /// What a node serves, or a client receives, against the witnessed log.
+    Integrity,
     /// Another node, or this node itself, failed.
     Service,
 }
@@ -35,6 +37,7 @@ impl Family {
             Family::Rules => "The registry's rules",
             Family::Replication => "Replication between tiers",
             Family::Availability => "What is asked for",
+            Family::Integrity => "Integrity of what is served",
             Family::Service => "Other nodes and this node",
         }
     }
@@ -203,6 +206,18 @@ codes! {
     PoolEmpty = "pool-empty", Availability, status 503, alert false,
         "The town has no unused resident code: its code block is used up and no new one has arrived.",
         "Wait for the national node's next block; check that the town reaches the national node.";
+    /// What the node was about to serve does not match its witnessed log.
+    Tampered = "tampered", Integrity, status 500, alert true,
+        "What the node was about to serve does not match its own witnessed log: a stored event, a derived table or a proof was changed behind the log's back. Nothing was served.",
+        "Treat the node as compromised: run `juki registry verify` on it, compare it with its upstream mirrors (`juki network compare`), and restore it from the log and the mirrors.";
+    /// The record changed after the last witnessed checkpoint.
+    NotYetProven = "not-yet-proven", Integrity, status 503, alert false,
+        "The record's latest change is not yet covered by a witnessed checkpoint, so it cannot be served with its evidence.",
+        "Try again in a few seconds; if it persists, the town's witnesses are unreachable: check them.";
+    /// Evidence that does not prove what it travels with.
+    BadEvidence = "bad-evidence", Integrity, status 0, alert true,
+        "A client checked an answer or a copy and its evidence does not prove it: an event not in the town's witnessed log, a checkpoint without its witnesses, a signature chain that does not reach the town's registered admin key, or a document that states another record.",
+        "Do not use the data. If a node sent it, that node (or the path to it) is compromised: report it with the answer kept as evidence.";
     /// Another node could not be reached or failed.
     PeerUnavailable = "peer-unavailable", Service, status 502, alert false,
         "Another node this request needs could not be reached, or answered with a failure.",

@@ -4,9 +4,10 @@
 //!
 //! - `batch`: the replication protocol (a town's events with its signed checkpoint and a
 //!   consistency proof; the upstream node's signed receipt).
-//! - `documents`: the signed documents a node hands out (certificate copies) and the private
-//!   provision records it keeps.
+//! - `documents`: the signed documents a node hands out (certificate copies, with the evidence
+//!   of their record, and their offline check) and the private provision records it keeps.
 //! - `api`: the JSON requests and answers of every route.
+//! - `trust`: a town's registered keys, with which clients check the evidence of its records.
 //!
 //! Each route's path is versioned (`/v1/…`); a change that an old client could misread gets a
 //! new version, never a new meaning for an old field.
@@ -16,5 +17,6 @@ pub mod api;
 pub mod batch;
 pub mod documents;
 pub mod errors;
+pub mod trust;
 
 pub use batch::{Batch, BatchError, CheckedBatch, Receipt, ReceiptError};
