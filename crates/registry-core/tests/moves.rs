@@ -550,3 +550,66 @@ fn a_notice_needs_the_move_out_it_names() {
 
     achi.accept(&sign(&notice_of(&|_| {}), &[&national()]));
 }
+
+#[test]
+fn a_move_in_may_take_effect_on_the_day_of_the_move_out() {
+    let mut achi = Town::new(achi_code(), 10, 2_040_720_000);
+    let matsumoto = Town::new(matsumoto_code(), 20, 2_020_290_000);
+    let born = achi.birth("熊谷 花子", "クマガイ ハナコ");
+    let (out, out_note) = achi.move_out(&born.record, matsumoto_code());
+    let (certificate, signed) = certify(&out_note, &out, &national());
+    assert_eq!(certificate.moved_out, date("2026-11-20"));
+
+    let mut early = matsumoto.move_in(&out.record, Some(&signed));
+    early.record.latest_change = ChangeInfo::new(ChangeReason::MoveIn, date("2026-11-19"));
+    let refusal = matsumoto.refuse(&matsumoto.signed(&early));
+    assert!(matches!(refusal, Refusal::IllegalTransition(_)), "{refusal}");
+
+    let mut same_day = matsumoto.move_in(&out.record, Some(&signed));
+    same_day.record.latest_change = ChangeInfo::new(ChangeReason::MoveIn, date("2026-11-20"));
+    let note = matsumoto.signed(&same_day);
+    assert_eq!(
+        matsumoto.submit(&note),
+        Ok(Effect::Change {
+            change: same_day,
+            signers: vec![matsumoto.clerk.verifier(), matsumoto.supervisor.verifier()],
+            note_hash: note_hash(&note),
+            move_out: Some(certificate),
+        })
+    );
+}
+
+#[test]
+fn a_resident_who_moved_away_may_move_back() {
+    let mut achi = Town::new(achi_code(), 10, 2_040_720_000);
+    let mut matsumoto = Town::new(matsumoto_code(), 20, 2_020_290_000);
+    let born = achi.birth("熊谷 花子", "クマガイ ハナコ");
+    let code = born.record.resident_code;
+    let (out, out_note) = achi.move_out(&born.record, matsumoto_code());
+    let (_, signed) = certify(&out_note, &out, &national());
+    let move_in = matsumoto.move_in(&out.record, Some(&signed));
+    matsumoto.accept(&matsumoto.signed(&move_in));
+
+    // Back from 松本市 to 阿智村, where the record was closed by the first move-out.
+    let mut back_out = matsumoto.next(&move_in.record, ChangeReason::MoveOut, "2026-11-23");
+    back_out.moved_to = Some(achi_code());
+    let back_out_note = matsumoto.signed(&back_out);
+    matsumoto.accept(&back_out_note);
+    let (certificate, signed) = certify(&back_out_note, &back_out, &national());
+    let mut back_in = achi.move_in(&back_out.record, Some(&signed));
+    back_in.record.latest_change = ChangeInfo::new(ChangeReason::MoveIn, date("2026-11-24"));
+    // The record reopens, at a new address, as the next snapshot of the closed one.
+    assert_ne!(back_in.record.address, out.record.address);
+    assert_eq!(back_in.record.history_number, out.record.history_number.next().unwrap());
+    let note = achi.signed(&back_in);
+    assert_eq!(
+        achi.accept(&note),
+        Effect::Change {
+            change: back_in.clone(),
+            signers: vec![achi.clerk.verifier(), achi.supervisor.verifier()],
+            note_hash: note_hash(&note),
+            move_out: Some(certificate),
+        }
+    );
+    assert_eq!(achi.state.resident(code), Some(back_in.record));
+}
