@@ -726,9 +726,11 @@ async fn cases(network: &Network) {
 
     // The checkpoint the forged batch of case 7 carries (阿智村's next, as it turns out).
     let predicted: String;
-    // 7. A batch whose consistency proof does not lead from what the prefecture holds to the
-    // batch's checkpoint. The attacker holds 阿智村's node key: the checkpoint is validly signed
-    // and the event is valid, only the proof is wrong.
+    // 7. The attacker holds 阿智村's node key. A checkpoint it signs alone, without the
+    // witness's cosignature, is refused however valid the rest; with the witness's key stolen
+    // too, a batch whose consistency proof does not lead from what the prefecture holds to the
+    // batch's checkpoint is refused: the checkpoint is validly signed and cosigned and the
+    // event is valid, only the proof is wrong.
     {
         let node_key = {
             let path = network.root().join("nodes/achi/node.key");
@@ -752,16 +754,46 @@ async fn cases(network: &Network) {
         );
         let checkpoint = tlog::checkpoint::Checkpoint::new(&origin, size + 1, tree.root());
         predicted = checkpoint.to_text();
-        let checkpoint = tlog::checkpoint::sign(&checkpoint, &node_key).expect("signing");
+        let signed = tlog::checkpoint::sign(&checkpoint, &node_key).expect("signing");
         let mut proof =
             tlog::merkle::prove_consistency(size, size + 1, &tree).expect("a consistency proof");
         tlog::merkle::verify_consistency(size, size + 1, &proof, &held.root(), &tree.root())
             .expect("the honest proof verifies");
+        let unwitnessed = json!({
+            "municipality": ACHI,
+            "from": size,
+            "checkpoint": String::from_utf8(signed.clone()).expect("text"),
+            "proof": proof.iter().map(Hash::to_base64).collect::<Vec<_>>(),
+            "events": [String::from_utf8(birth.clone()).expect("text")],
+        });
+        let alerts = network.alerts("nagano").await;
+        refused(
+            post_json(&network.node_client("achi"), &replicate, &unwitnessed).await,
+            422,
+            "bad-checkpoint",
+        );
+        new_alerts(
+            &alerts,
+            &network.alerts("nagano").await,
+            1,
+            ("bad-checkpoint", "urn:juki:municipal:204072", "witness cosignatures"),
+        );
+        assert_eq!(network.picture().await, picture, "nothing changed");
+
+        let witness_key = {
+            let path = network.root().join("witness/witness.key");
+            let text = std::fs::read_to_string(path).expect("the witness's key");
+            Signer::parse(text.trim()).expect("an unsealed witness key")
+        };
+        let cosignature =
+            tlog::cosignature::cosign(&witness_key, &checkpoint.to_text(), now().unix())
+                .expect("cosigning");
+        let cosigned = tlog::note::append_signatures(&signed, &[cosignature]).expect("a note");
         proof[0] = Hash([0x42; 32]);
         let forged = json!({
             "municipality": ACHI,
             "from": size,
-            "checkpoint": String::from_utf8(checkpoint).expect("text"),
+            "checkpoint": String::from_utf8(cosigned).expect("text"),
             "proof": proof.iter().map(Hash::to_base64).collect::<Vec<_>>(),
             "events": [String::from_utf8(birth.clone()).expect("text")],
         });

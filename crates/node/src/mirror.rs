@@ -30,6 +30,12 @@ pub struct Mirror {
     pub origin: String,
     /// Its node key.
     pub vkey: VerifierKey,
+    /// What its checkpoints must carry: the node key's signature and the witness quorum, as the
+    /// town was registered with the network.
+    pub policy: Policy,
+    /// The admin key its genesis must name, pinned when the town was registered: never taken
+    /// from the town's first batch.
+    pub admin: VerifierKey,
     /// The replica.
     pub registry: Registry,
     /// The replica's tiles; their checkpoint is the town's own, as received.
@@ -138,7 +144,16 @@ impl Mirror {
         } else {
             Registry::create(&path, code, national)?
         };
-        Ok(Mirror { code, origin: town.origin.clone(), vkey, registry, tiles })
+        let trust = town.keys().trust()?;
+        Ok(Mirror {
+            code,
+            origin: town.origin.clone(),
+            vkey,
+            policy: trust.policy,
+            admin: trust.admin,
+            registry,
+            tiles,
+        })
     }
 
     /// What the replica holds: size and root.
@@ -165,8 +180,11 @@ impl Mirror {
         if batch.from != have {
             return Err(Refused::Behind { have, root });
         }
+        if have == 0 {
+            self.check_genesis(batch)?;
+        }
         let checked =
-            batch.check(&self.origin, &self.vkey, &root).map_err(|e| Refused::Invalid {
+            batch.check(&self.origin, &self.policy, &root).map_err(|e| Refused::Invalid {
                 kind: match e {
                     BatchError::Checkpoint { .. } => Code::BadCheckpoint,
                     BatchError::Inconsistent { .. } => Code::InconsistentProof,
@@ -215,13 +233,12 @@ impl Mirror {
     /// checkpoint at that size is a fork, and other events under the held checkpoint are
     /// refused like events that do not reproduce their checkpoint.
     fn resend(&self, batch: &Batch, have: u64, root: Hash) -> Result<Accepted, Refused> {
-        let policy = Policy { log_keys: vec![self.vkey.clone()], witnesses: Vec::new(), quorum: 0 };
-        let verified =
-            policy.verify_origin(batch.checkpoint.as_bytes(), &self.origin).map_err(|e| {
-                Refused::Invalid {
-                    kind: Code::BadCheckpoint,
-                    message: format!("the resent batch's checkpoint does not verify: {e}"),
-                }
+        let verified = self
+            .policy
+            .verify_origin(batch.checkpoint.as_bytes(), &self.origin)
+            .map_err(|e| Refused::Invalid {
+                kind: Code::BadCheckpoint,
+                message: format!("the resent batch's checkpoint does not verify: {e}"),
             })?;
         let end = batch.end();
         let size = verified.checkpoint.size;
@@ -256,6 +273,31 @@ impl Mirror {
             });
         }
         Ok(Accepted::Holds { size: have, root })
+    }
+
+    /// A town's first batch starts with the genesis that names the admin key the town was
+    /// registered with; another is refused (a town cannot re-key its own enrolments by sending
+    /// a new genesis to a new mirror).
+    fn check_genesis(&self, batch: &Batch) -> Result<(), Refused> {
+        let Some(first) = batch.events.first() else { return Ok(()) };
+        let genesis = tlog::note::Note::parse(first.as_bytes())
+            .ok()
+            .and_then(|note| registry_core::event::Event::parse(note.text()).ok());
+        match genesis {
+            Some(registry_core::event::Event::Genesis(g))
+                if g.admin == self.admin && g.municipality == self.code =>
+            {
+                Ok(())
+            }
+            _ => Err(Refused::Invalid {
+                kind: Code::WrongGenesis,
+                message: format!(
+                    "the first event of {}'s log is not the genesis naming the admin key the \
+                     town was registered with",
+                    self.code
+                ),
+            }),
+        }
     }
 
     /// Writes the replica's tiles up to the received checkpoint.

@@ -217,16 +217,31 @@ impl Town {
     /// Integrates both logs. The registry checkpoint is published only once the witness
     /// quorum has cosigned it (the previous one stands otherwise).
     fn integrate(&self) -> Result<()> {
-        {
+        let published = {
             let conn = lock(&self.integrator);
             let conn = &*conn;
             let tiles = self.dir.tiles();
             let mut cosign = |integration: &tlog_store::integrate::Integration| {
                 self.runtime.block_on(self.witnesses.cosign(&tiles, integration))
             };
-            tlog_store::integrate::integrate(conn, &tiles, &self.registry_signer, &mut cosign)?;
+            tlog_store::integrate::integrate_in_steps(
+                conn,
+                &tiles,
+                &self.registry_signer,
+                &mut cosign,
+                self.config.max_batch as u64,
+            )?
+        };
+        let mut journal = lock(&self.journal);
+        // Every witnessed checkpoint is kept: a batch ends at one, whatever the upstream
+        // acknowledged before.
+        for integration in &published {
+            journal.keep_checkpoint(
+                &self.config.origin,
+                integration.size,
+                &integration.checkpoint,
+            )?;
         }
-        let journal = lock(&self.journal);
         crate::logs::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
         Ok(())
     }
@@ -234,11 +249,13 @@ impl Town {
     /// The batch after what the prefecture acknowledged.
     fn batch_from(&self, acked: u64) -> Result<Option<Batch>> {
         let registry = lock(&self.registry);
+        let journal = lock(&self.journal);
         let mut source = TownLog {
             registry: &registry,
+            journal: &journal,
             tiles: self.dir.tiles(),
             origin: &self.config.origin,
-            key: &self.node_key,
+            vkey: self.vkey.clone(),
         };
         next_batch(&self.code.to_string(), &mut source, acked, self.config.max_batch)
     }

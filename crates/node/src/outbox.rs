@@ -7,8 +7,7 @@ use anyhow::{Context as _, Result, bail};
 use registry_store::Registry;
 use tlog::Hash;
 use tlog::merkle::{prove_consistency, tree_root};
-use tlog::note::{Signer, VerifierKey};
-use tlog_store::integrate::checkpoint_body;
+use tlog::note::VerifierKey;
 use tlog_store::source::TileHashReader;
 use tlog_store::tiledir::TileDir;
 
@@ -16,6 +15,7 @@ use wire::api::BatchAnswer;
 use wire::{Batch, Receipt};
 
 use crate::config::Peer;
+use crate::journal::Journal;
 
 /// Where a batch's events and checkpoints come from.
 pub trait BatchSource {
@@ -63,18 +63,20 @@ pub fn next_batch(
 }
 
 /// A town's own registry log as the source of its batches, as the municipal node sends them:
-/// the events from the registry, the published checkpoint from the tiles, and, when more is
-/// published than one batch carries, a checkpoint of the prefix signed by the node key (which
-/// signs any size of its own tree; the root is read from the tiles).
+/// the events from the registry and, at the batch's end, a checkpoint its witnesses cosigned —
+/// the published one, or one kept when it was published (the node integrates in steps of at
+/// most one batch, so one ends within every batch's reach). Upstream nodes accept nothing else.
 pub struct TownLog<'a> {
     /// The town's registry.
     pub registry: &'a Registry,
+    /// The node database, with every witnessed checkpoint the town published.
+    pub journal: &'a Journal,
     /// The registry log's tiles and published checkpoint.
     pub tiles: TileDir,
     /// The log's origin.
     pub origin: &'a str,
-    /// The node key that signs the log's checkpoints.
-    pub key: &'a Signer,
+    /// The node key's verifier.
+    pub vkey: VerifierKey,
 }
 
 impl BatchSource for TownLog<'_> {
@@ -91,9 +93,16 @@ impl BatchSource for TownLog<'_> {
         if size <= limit {
             return Ok(Some((size, note)));
         }
-        let root = root_at(&self.tiles, size, limit)?;
-        let body = checkpoint_body(self.origin, limit, &root);
-        Ok(Some((limit, crate::logs::sign_text(body, self.key)?)))
+        if let Some(kept) = self.journal.kept_checkpoint(self.origin, acked, limit)? {
+            return Ok(Some(kept));
+        }
+        // Published in a larger step than one batch (before steps were kept): the next kept
+        // checkpoint, or the published one, in one larger batch.
+        Ok(Some(
+            self.journal
+                .kept_checkpoint(self.origin, acked, size)?
+                .map_or((size, note), |kept| kept),
+        ))
     }
 
     fn tiles(&self) -> &TileDir {
@@ -101,7 +110,7 @@ impl BatchSource for TownLog<'_> {
     }
 
     fn tiles_size(&self) -> Result<u64> {
-        crate::logs::published_size(&self.tiles, &self.key.verifier(), self.origin)
+        crate::logs::published_size(&self.tiles, &self.vkey, self.origin)
     }
 }
 

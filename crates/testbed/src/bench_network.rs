@@ -403,10 +403,27 @@ fn build_town(
     }
     let tiles = TileDir::new(dir.join("town-tlog"));
     let signer = NoteSigner::new(Signer::from_seed(&origin, KeyKind::Ed25519, seed(4))?)?;
-    let integration = node::logs::integrate_log(&*town.connection(), &tiles, &signer)?;
-    let size = integration.size;
+    // As the municipal node integrates: in steps of one batch, each step's checkpoint kept.
+    let mut journal = node::journal::Journal::open(&dir.join("town-node.db"))?;
+    let steps = tlog_store::integrate::integrate_in_steps(
+        &*town.connection(),
+        &tiles,
+        &signer,
+        &mut tlog_store::integrate::without_witnesses,
+        batch as u64,
+    )?;
+    for step in &steps {
+        journal.keep_checkpoint(&origin, step.size, &step.checkpoint)?;
+    }
+    let size = steps.last().map_or(0, |step| step.size);
     // The municipal node's own batch source, over the town's registry and published tiles.
-    let mut source = TownLog { registry: &town, tiles, origin: &origin, key: &node_key };
+    let mut source = TownLog {
+        registry: &town,
+        journal: &journal,
+        tiles,
+        origin: &origin,
+        vkey: node_key.verifier(),
+    };
     let mut batches: Vec<Batch> = Vec::new();
     let mut acked = 0;
     while let Some(next) = next_batch(&municipality.to_string(), &mut source, acked, batch)? {

@@ -133,6 +133,54 @@ pub fn integrate(
     Ok(integration)
 }
 
+/// [`integrate`] in steps of at most `step` new entries, each step's checkpoint cosigned and
+/// published before the next, so that every size a reader may need — a replication batch of at
+/// most `step` entries ends at one — has a published, witnessed checkpoint. Returns every
+/// checkpoint published, oldest first (none when nothing new was appended).
+pub fn integrate_in_steps(
+    entries: &dyn EntryReader,
+    tiles: &TileDir,
+    signer: &dyn CheckpointSigner,
+    cosign: &mut dyn FnMut(&Integration) -> Result<Vec<u8>, Error>,
+    step: u64,
+) -> Result<Vec<Integration>, Error> {
+    if step == 0 {
+        return Err(Error::Config("an integration step holds at least one entry".into()));
+    }
+    let total = entries.entry_count()?;
+    let mut published = match tiles.read_checkpoint()? {
+        Some(note) => signer.open(&note)?.0,
+        None => 0,
+    };
+    let mut done = Vec::new();
+    while published < total {
+        let capped = Capped { entries, count: total.min(published + step) };
+        let integration = integrate(&capped, tiles, signer, cosign)?;
+        published = integration.size;
+        done.push(integration);
+    }
+    Ok(done)
+}
+
+/// The first `count` entries of a log, as [`integrate_in_steps`] shows them to each step.
+struct Capped<'a> {
+    entries: &'a dyn EntryReader,
+    count: u64,
+}
+
+impl EntryReader for Capped<'_> {
+    fn entry_count(&self) -> Result<u64, Error> {
+        Ok(self.entries.entry_count()?.min(self.count))
+    }
+
+    fn read_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> {
+        if end > self.count {
+            return Err(Error::Corrupt(format!("entries beyond {} were read", self.count)));
+        }
+        self.entries.read_entries(start, end)
+    }
+}
+
 /// Takes the lock that serialises integrations and rebuilds of one tile directory. The lock
 /// file sits beside the directory, so that a rebuild can replace the directory while holding it.
 fn lock(tiles: &TileDir) -> Result<File, Error> {

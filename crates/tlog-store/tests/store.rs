@@ -211,3 +211,52 @@ fn a_rebuild_never_blesses_changed_entries() {
         fs::read(log.tiles.tile_path(TileId::full(TileKind::Hashes { level: 0 }, 0))).unwrap();
     assert_eq!(before, after, "the old tiles stand");
 }
+
+#[test]
+fn integrating_in_steps_publishes_a_cosigned_checkpoint_at_every_step() {
+    let mut log = Log::new();
+    log.append(3);
+    log.integrate().unwrap();
+    log.append(600);
+    let mut cosigned = Vec::new();
+    let mut cosign = |i: &Integration| {
+        cosigned.push((i.old_size, i.size));
+        Ok(i.checkpoint.clone())
+    };
+    let steps = tlog_store::integrate::integrate_in_steps(
+        &log.entries,
+        &log.tiles,
+        &log.signer,
+        &mut cosign,
+        256,
+    )
+    .unwrap();
+    let sizes: Vec<(u64, u64)> = steps.iter().map(|i| (i.old_size, i.size)).collect();
+    assert_eq!(sizes, [(3, 259), (259, 515), (515, 603)]);
+    assert_eq!(cosigned, sizes, "every step's checkpoint is cosigned before the next");
+    let leaves: Vec<Hash> = log.all.iter().map(|e| leaf_hash(e)).collect();
+    for step in &steps {
+        assert_eq!(step.root, MemoryTree::from_leaves(&leaves[..step.size as usize]).root());
+    }
+    assert_eq!(log.tiles.read_checkpoint().unwrap().unwrap(), steps[2].checkpoint);
+    // Nothing new: no step.
+    let again = tlog_store::integrate::integrate_in_steps(
+        &log.entries,
+        &log.tiles,
+        &log.signer,
+        &mut without_witnesses,
+        256,
+    )
+    .unwrap();
+    assert!(again.is_empty());
+    assert!(matches!(
+        tlog_store::integrate::integrate_in_steps(
+            &log.entries,
+            &log.tiles,
+            &log.signer,
+            &mut without_witnesses,
+            0
+        ),
+        Err(Error::Config(_))
+    ));
+}

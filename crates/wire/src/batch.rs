@@ -88,16 +88,17 @@ impl Batch {
         self.from + self.events.len() as u64
     }
 
-    /// Verifies the checkpoint's signature with the municipality's node key and its origin, and
-    /// that the proof connects `(from, from_root)` — the receiver's own tree — to it. The events
-    /// themselves are checked by applying them (the receiver recomputes the root).
+    /// Verifies the checkpoint against the town's `policy` — its node key's signature and its
+    /// witnesses' cosignatures, so that the tree replicated is the one the witnesses saw — and
+    /// its origin, and that the proof connects `(from, from_root)` — the receiver's own tree —
+    /// to it. The events themselves are checked by applying them (the receiver recomputes the
+    /// root).
     pub fn check(
         &self,
         origin: &str,
-        town_key: &VerifierKey,
+        policy: &Policy,
         from_root: &Hash,
     ) -> Result<CheckedBatch, BatchError> {
-        let policy = Policy { log_keys: vec![town_key.clone()], witnesses: Vec::new(), quorum: 0 };
         let verified = policy.verify_origin(self.checkpoint.as_bytes(), origin).map_err(|e| {
             BatchError::Checkpoint { log: origin.to_owned(), reason: e.to_string() }
         })?;
@@ -244,6 +245,11 @@ mod tests {
         Signer::from_seed(name, KeyKind::Ed25519, [seed; 32]).unwrap()
     }
 
+    /// A town's policy without witnesses: its node key alone.
+    fn alone(key: &Signer) -> Policy {
+        Policy { log_keys: vec![key.verifier()], witnesses: Vec::new(), quorum: 0 }
+    }
+
     fn tree(n: usize) -> MemoryTree {
         let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(format!("e{i}").as_bytes())).collect();
         MemoryTree::from_leaves(&leaves)
@@ -270,8 +276,7 @@ mod tests {
     fn a_batch_with_a_good_proof_checks() {
         let key = signer("juki.local/registry/204072", 1);
         let (batch, old_root) = batch(3, 7, &key);
-        let checked =
-            batch.check("juki.local/registry/204072", &key.verifier(), &old_root).unwrap();
+        let checked = batch.check("juki.local/registry/204072", &alone(&key), &old_root).unwrap();
         assert_eq!(checked.size, 7);
         assert_eq!(checked.root, tree(7).root());
     }
@@ -282,7 +287,7 @@ mod tests {
         let (batch, _) = batch(3, 7, &key);
         let forked = leaf_hash(b"not the receiver's tree");
         assert!(matches!(
-            batch.check("juki.local/registry/204072", &key.verifier(), &forked),
+            batch.check("juki.local/registry/204072", &alone(&key), &forked),
             Err(BatchError::Inconsistent { from: 3, size: 7, .. })
         ));
     }
@@ -293,14 +298,39 @@ mod tests {
         let other = signer("juki.local/registry/204072", 2);
         let (batch, old_root) = batch(0, 4, &other);
         assert!(matches!(
-            batch.check("juki.local/registry/204072", &key.verifier(), &old_root),
+            batch.check("juki.local/registry/204072", &alone(&key), &old_root),
             Err(BatchError::Checkpoint { .. })
         ));
         let (batch, old_root) = self::batch(0, 4, &key);
         assert!(matches!(
-            batch.check("juki.local/registry/203611", &key.verifier(), &old_root),
+            batch.check("juki.local/registry/203611", &alone(&key), &old_root),
             Err(BatchError::Checkpoint { .. })
         ));
+    }
+
+    #[test]
+    fn a_checkpoint_without_its_witness_quorum_is_refused() {
+        let key = signer("juki.local/registry/204072", 1);
+        let witness =
+            Signer::from_seed("witness.juki.test", KeyKind::Cosignature, [9; 32]).unwrap();
+        let policy = Policy {
+            log_keys: vec![key.verifier()],
+            witnesses: vec![witness.verifier()],
+            quorum: 1,
+        };
+        let (mut batch, old_root) = batch(3, 7, &key);
+        assert!(matches!(
+            batch.check("juki.local/registry/204072", &policy, &old_root),
+            Err(BatchError::Checkpoint { .. })
+        ));
+        let text = tlog::note::Note::parse(batch.checkpoint.as_bytes()).unwrap().text().to_owned();
+        let cosignature = tlog::cosignature::cosign(&witness, &text, 1_700_000_000).unwrap();
+        batch.checkpoint = String::from_utf8(
+            tlog::note::append_signatures(batch.checkpoint.as_bytes(), &[cosignature]).unwrap(),
+        )
+        .unwrap();
+        let checked = batch.check("juki.local/registry/204072", &policy, &old_root).unwrap();
+        assert_eq!(checked.size, 7);
     }
 
     #[test]
@@ -309,7 +339,7 @@ mod tests {
         let (mut batch, old_root) = batch(3, 7, &key);
         batch.events.pop();
         assert_eq!(
-            batch.check("juki.local/registry/204072", &key.verifier(), &old_root),
+            batch.check("juki.local/registry/204072", &alone(&key), &old_root),
             Err(BatchError::SizeMismatch { from: 3, end: 6, size: 7 })
         );
     }

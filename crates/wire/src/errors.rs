@@ -182,6 +182,10 @@ codes! {
     Fork = "fork", Replication, status 422, alert true,
         "The town signed two different checkpoints for one size: its log forked.",
         "Nothing was applied. Stop the town and investigate: a town's node key signs only one tree.";
+    /// A town's first batch whose genesis is not the registered one.
+    WrongGenesis = "wrong-genesis", Replication, status 422, alert true,
+        "The town's first batch does not start with the genesis naming the admin key the town was registered with: someone is trying to give the town's log a new admin key.",
+        "Refuse the town's log until its registration is checked; if the town was re-created, register its new admin key with the network through the national registration process.";
     /// A move-in that would make someone active in two towns.
     ActiveInTwoTowns = "active-in-two-towns", Replication, status 422, alert true,
         "A batch moves a resident into a town while the resident is active in another.",
