@@ -139,3 +139,144 @@ fn a_forged_record_at_a_town_is_served_to_nobody() {
     });
     drop(nodes);
 }
+
+/// The national node's TLS files, as root on it holds them.
+fn national_files(network: &Network) -> net::TlsFiles {
+    let dir = network.node("national").unwrap().config.parent().unwrap().to_path_buf();
+    net::TlsFiles {
+        cert: dir.join("tls/node.crt"),
+        key: dir.join("tls/node.key"),
+        ca: network.ca.clone(),
+        crl: Some(network.ca_dir.join("crl.pem")),
+    }
+}
+
+#[test]
+fn an_agency_is_never_handed_a_record_the_town_did_not_sign() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    ok(&["demo", "--dir", p(root), "--residents", "30", "--exit"]);
+    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+    let nodes = Nodes::start(&Network::load(root).unwrap()).unwrap();
+    let network = nodes.network().clone();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let agency = testbed::setup::agency(&network).unwrap();
+    let (code, idx) = a_resident(root);
+    ok(&["network", "agree", "--dir", p(root)]);
+
+    // Honest answers: records proven to 阿智村's witnessed checkpoint.
+    let record = runtime.block_on(async {
+        agency.identity(&code.to_string(), "年金の支給").await.unwrap().expect("an answer")
+    });
+    assert_eq!(record.resident, code.to_string());
+    let other = {
+        let db = registry_db(root, "achi");
+        let other: String = db
+            .query_row(
+                "SELECT code FROM residents WHERE code != ?1 AND status = 'active' LIMIT 1",
+                [code.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        other
+    };
+    let honest = runtime.block_on(raw_identity(&network, &code.to_string()));
+    let neighbour = runtime.block_on(raw_identity(&network, &other));
+
+    // Root on the national node, holding its TLS key, answers the agency itself. Every lie is
+    // refused by the agency's client: another address under the true evidence, another
+    // resident's proven record under this code, the true record under an edited event.
+    let mut moved = honest.clone();
+    moved["record"]["address"] = "大字智里 9999番地".into();
+    let mut swapped = neighbour.clone();
+    swapped["record"]["resident"] = code.to_string().into();
+    let mut edited = honest.clone();
+    edited["evidence"][0] = forge_first_event(&honest["evidence"][0]).into();
+    for (what, lie) in [
+        ("another address", moved),
+        ("another resident's record", swapped),
+        ("an edited event", edited),
+    ] {
+        let url = runtime.block_on(fake_national(&national_files(&network), lie));
+        let lied_to =
+            client::agency::Agency::new(&url, &agency_files(&network), &network.towns).unwrap();
+        let refused =
+            runtime.block_on(lied_to.identity(&code.to_string(), "年金の支給")).expect_err(what);
+        assert_eq!(code_of(&refused), Some(Code::BadEvidence), "{what}: {refused:#}");
+    }
+
+    // Root on the national node edits its mirror of 阿智村: the national node refuses to
+    // serve it and records an alert.
+    let db = rusqlite::Connection::open(
+        root.join("nodes/national/mirrors").join(ACHI).join("registry.db"),
+    )
+    .unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let note: Vec<u8> =
+        db.query_row("SELECT note FROM events WHERE idx = ?1", [idx], |r| r.get(0)).unwrap();
+    let edited = String::from_utf8(note).unwrap().replacen("番地", "番地 ", 1);
+    db.execute(
+        "UPDATE events SET note = ?1 WHERE idx = ?2",
+        rusqlite::params![edited.into_bytes(), idx],
+    )
+    .unwrap();
+    let answer = runtime.block_on(async {
+        agency.identity(&code.to_string(), "年金の支給").await.unwrap().expect_err("refused")
+    });
+    let body = wire::errors::ErrorBody::parse(&answer.body).expect("an error body");
+    assert_eq!(body.code, Code::Tampered, "{body}");
+    assert!(alerts(root, "national").iter().any(|kind| kind == Code::Tampered.as_str()));
+    drop(nodes);
+}
+
+/// The agency's TLS files.
+fn agency_files(network: &Network) -> net::TlsFiles {
+    net::TlsFiles {
+        cert: network.agency.cert.clone(),
+        key: network.agency.key.clone(),
+        ca: network.ca.clone(),
+        crl: Some(network.ca_dir.join("crl.pem")),
+    }
+}
+
+/// The national node's whole answer (record and evidence) to the agency for `resident`.
+async fn raw_identity(network: &Network, resident: &str) -> serde_json::Value {
+    let url = node::report::resolve_url(&network.node("national").unwrap().network_url).unwrap();
+    let client = net::Client::new(&agency_files(network)).unwrap();
+    let request = serde_json::json!({ "resident": resident, "purpose": "年金の支給" });
+    let answer = client::call_post(
+        &client,
+        &format!("{url}/v1/identity"),
+        serde_json::to_vec(&request).unwrap(),
+        Some("urn:juki:national"),
+    )
+    .await
+    .unwrap();
+    assert!(answer.status.is_success(), "{}", answer.text());
+    serde_json::from_slice(&answer.body).unwrap()
+}
+
+/// A receipt whose event has one byte of its address changed (its proof left as it was).
+fn forge_first_event(receipt: &serde_json::Value) -> String {
+    let mut parsed = tlog::receipt::Receipt::parse(receipt.as_str().unwrap().as_bytes()).unwrap();
+    let event = String::from_utf8(parsed.extra.take().unwrap()).unwrap();
+    parsed.extra = Some(event.replacen("番地", "番地 ", 1).into_bytes());
+    String::from_utf8(parsed.to_bytes()).unwrap()
+}
+
+/// A server with the national node's own certificate that answers every identity request
+/// with `answer`; returns its URL. It serves until the runtime stops.
+async fn fake_national(files: &net::TlsFiles, answer: serde_json::Value) -> String {
+    let tls = files.server_config(pki::ClientAuth::Required).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route(
+        "/v1/identity",
+        axum::routing::post(move || {
+            let answer = answer.clone();
+            async move { axum::Json(answer) }
+        }),
+    );
+    tokio::spawn(net::serve(listener, app, tls, std::future::pending()));
+    url
+}

@@ -16,7 +16,8 @@
 //! notes and integrating the node's logs), `task` (back-off, locks), `http` (errors as HTTP
 //! answers, calls to peers), `listeners` (binding and serving), `journal` (node.db: the provision
 //! log, acknowledgements, alerts), `outbox` (sending batches and checking receipts), `mirror` (an
-//! upper node's replica of one town), `policy` (pure decisions), and the roles: `municipal` and
+//! upper node's replica of one town), `policy` (pure decisions), `proof` (a record
+//! proven before it is served), and the roles: `municipal` and
 //! `upstream` (their APIs and background work). The roles import the modules below them and never
 //! each other.
 #![forbid(unsafe_code)]
@@ -32,6 +33,7 @@ pub mod municipal;
 pub mod openapi;
 pub mod outbox;
 pub mod policy;
+pub mod proof;
 pub mod report;
 pub mod task;
 pub mod upstream;

@@ -7,10 +7,10 @@
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
+use registry_core::evidence::TownTrust;
 use registry_domain::MunicipalityCode;
 use registry_store::Registry;
 use tlog::Hash;
-use tlog::checkpoint::Policy;
 use tlog::note::VerifierKey;
 use tlog_store::integrate::{CheckpointSigner, CheckpointVerifier, VerifyOnly, integrate};
 use tlog_store::tiledir::TileDir;
@@ -30,12 +30,10 @@ pub struct Mirror {
     pub origin: String,
     /// Its node key.
     pub vkey: VerifierKey,
-    /// What its checkpoints must carry: the node key's signature and the witness quorum, as the
-    /// town was registered with the network.
-    pub policy: Policy,
-    /// The admin key its genesis must name, pinned when the town was registered: never taken
-    /// from the town's first batch.
-    pub admin: VerifierKey,
+    /// The town as it was registered with the network: what its checkpoints must carry (the
+    /// node key's signature and the witness quorum) and the admin key its genesis must name,
+    /// never taken from the town's first batch.
+    pub trust: TownTrust,
     /// The replica.
     pub registry: Registry,
     /// The replica's tiles; their checkpoint is the town's own, as received.
@@ -145,15 +143,16 @@ impl Mirror {
             Registry::create(&path, code, national)?
         };
         let trust = town.keys().trust()?;
-        Ok(Mirror {
-            code,
-            origin: town.origin.clone(),
-            vkey,
-            policy: trust.policy,
-            admin: trust.admin,
-            registry,
-            tiles,
-        })
+        Ok(Mirror { code, origin: town.origin.clone(), vkey, trust, registry, tiles })
+    }
+
+    /// Resident `code`'s record in the replica, proven against the town's witnessed checkpoint
+    /// as the mirror received it.
+    pub fn prove(
+        &self,
+        code: registry_domain::ResidentCode,
+    ) -> Result<crate::proof::Proven, crate::proof::NotProven> {
+        crate::proof::prove(&self.registry, &self.tiles, &self.trust, code)
     }
 
     /// What the replica holds: size and root.
@@ -184,7 +183,7 @@ impl Mirror {
             self.check_genesis(batch)?;
         }
         let checked =
-            batch.check(&self.origin, &self.policy, &root).map_err(|e| Refused::Invalid {
+            batch.check(&self.origin, &self.trust.policy, &root).map_err(|e| Refused::Invalid {
                 kind: match e {
                     BatchError::Checkpoint { .. } => Code::BadCheckpoint,
                     BatchError::Inconsistent { .. } => Code::InconsistentProof,
@@ -233,13 +232,13 @@ impl Mirror {
     /// checkpoint at that size is a fork, and other events under the held checkpoint are
     /// refused like events that do not reproduce their checkpoint.
     fn resend(&self, batch: &Batch, have: u64, root: Hash) -> Result<Accepted, Refused> {
-        let verified = self
-            .policy
-            .verify_origin(batch.checkpoint.as_bytes(), &self.origin)
-            .map_err(|e| Refused::Invalid {
-                kind: Code::BadCheckpoint,
-                message: format!("the resent batch's checkpoint does not verify: {e}"),
-            })?;
+        let verified =
+            self.trust.policy.verify_origin(batch.checkpoint.as_bytes(), &self.origin).map_err(
+                |e| Refused::Invalid {
+                    kind: Code::BadCheckpoint,
+                    message: format!("the resent batch's checkpoint does not verify: {e}"),
+                },
+            )?;
         let end = batch.end();
         let size = verified.checkpoint.size;
         if size != end {
@@ -285,7 +284,7 @@ impl Mirror {
             .and_then(|note| registry_core::event::Event::parse(note.text()).ok());
         match genesis {
             Some(registry_core::event::Event::Genesis(g))
-                if g.admin == self.admin && g.municipality == self.code =>
+                if g.admin == self.trust.admin && g.municipality == self.code =>
             {
                 Ok(())
             }

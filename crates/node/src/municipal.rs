@@ -15,12 +15,11 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse as _;
 use registry_core::event::Event;
-use registry_core::evidence::{self, TownTrust};
+use registry_core::evidence::TownTrust;
 use registry_core::rules::{Effect, Refusal};
-use registry_domain::{IdentityRecordParts, MunicipalityCode, ResidentCode};
+use registry_domain::{MunicipalityCode, ResidentCode};
 use registry_store::{Registry, StoreError};
 use tlog::note::{Signer, VerifierKey};
-use tlog::receipt::Receipt;
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 
@@ -44,6 +43,7 @@ use crate::http::{ApiError, JsonBody, QueryOf, blocking, relay_refusal, unreacha
 use crate::journal::Journal;
 use crate::listeners::{Listener, Listeners};
 use crate::outbox::{TownLog, acknowledge, next_batch, send_batch};
+use crate::proof::{NotProven, Proven, prove};
 use crate::task::{Backoff, lock};
 use wire::errors::Code;
 
@@ -151,48 +151,27 @@ impl Town {
     /// proof that does not reach the witnessed checkpoint is refused as `tampered` and recorded
     /// as an alert. A change newer than the published checkpoint is integrated (and witnessed)
     /// first. Runs on a blocking thread.
-    fn prove(&self, code: ResidentCode) -> Result<(IdentityRecordParts, Vec<Receipt>), ApiError> {
-        let events = match lock(&self.registry).evidence_events(code) {
-            Ok(Some(events)) => events,
-            Ok(None) => {
-                return Err(ApiError::new(
-                    Code::NoResident,
-                    format!("no resident {code} in {}", self.code),
-                ));
+    fn prove(&self, code: ResidentCode) -> Result<Proven, ApiError> {
+        let tiles = self.dir.tiles();
+        let mut outcome = prove(&lock(&self.registry), &tiles, &self.trust, code);
+        if let Err(NotProven::NotYet { .. }) = outcome {
+            self.integrate()?;
+            outcome = prove(&lock(&self.registry), &tiles, &self.trust, code);
+        }
+        match outcome {
+            Ok(proven) => Ok(proven),
+            Err(NotProven::NoResident) => {
+                Err(ApiError::new(Code::NoResident, format!("no resident {code} in {}", self.code)))
             }
-            Err(StoreError::Corrupt(detail)) => return Err(self.tampered(&detail)),
-            Err(e) => return Err(anyhow::Error::from(e).into()),
-        };
-        let receipts = match self.dir.receipts(&events) {
-            Err(StoreError::NotPublished { .. }) => {
-                self.integrate()?;
-                self.dir.receipts(&events)
-            }
-            other => other,
-        };
-        let receipts = match receipts {
-            Ok(receipts) => receipts,
-            Err(StoreError::NotPublished { index, size }) => {
-                return Err(ApiError::new(
-                    Code::NotYetProven,
-                    format!(
-                        "event {index} is not yet in a witnessed checkpoint of {} (size {size})",
-                        self.code
-                    ),
-                ));
-            }
-            Err(StoreError::Corrupt(detail)) => return Err(self.tampered(&detail)),
-            Err(e) => return Err(anyhow::Error::from(e).into()),
-        };
-        match evidence::verify(&receipts, &self.trust) {
-            Ok(proven) if proven.change.record.resident_code == code => {
-                Ok((proven.change.record, receipts))
-            }
-            Ok(proven) => Err(self.tampered(&format!(
-                "the current event of a resident (index {}) is another resident's",
-                proven.index
-            ))),
-            Err(e) => Err(self.tampered(&e.to_string())),
+            Err(NotProven::NotYet { index, size }) => Err(ApiError::new(
+                Code::NotYetProven,
+                format!(
+                    "event {index} is not yet in a witnessed checkpoint of {} (size {size})",
+                    self.code
+                ),
+            )),
+            Err(NotProven::Tampered(detail)) => Err(self.tampered(&detail)),
+            Err(NotProven::Internal(e)) => Err(e.into()),
         }
     }
 
@@ -505,7 +484,8 @@ async fn lookup(
     let code = parse_resident(&code)?;
     let purpose = purpose(query.purpose)?;
     blocking(move || {
-        let (record, receipts) = town.prove(code)?;
+        let proven = town.prove(code)?;
+        let record = &proven.record;
         let provision = Provision {
             kind: "lookup",
             resident: &code.to_string(),
@@ -516,7 +496,7 @@ async fn lookup(
             time: town.clock.unix(),
         };
         lock(&town.journal).record(&provision)?;
-        Ok(Json(ProvenRecord { record: RecordJson::of(&record), evidence: texts(&receipts)? }))
+        Ok(Json(ProvenRecord { record: RecordJson::of(record), evidence: proven.texts()? }))
     })
     .await
 }
@@ -530,7 +510,8 @@ fn issue_copy(
     purpose: &str,
     kind: &str,
 ) -> Result<CopyFile, ApiError> {
-    let (record, receipts) = town.prove(code)?;
+    let proven = town.prove(code)?;
+    let record = &proven.record;
     let time = town.clock.unix();
     let provision = Provision {
         kind,
@@ -543,21 +524,13 @@ fn issue_copy(
     };
     let index = lock(&town.journal).record(&provision)?;
     let copy = crate::logs::sign_text(
-        copy_text(&town.code.to_string(), &record, index, time),
+        copy_text(&town.code.to_string(), record, index, time),
         &town.node_key,
     )?;
     Ok(CopyFile {
         copy: String::from_utf8(copy).map_err(anyhow::Error::from)?,
-        evidence: texts(&receipts)?,
+        evidence: proven.texts()?,
     })
-}
-
-/// Receipts as they travel: their text.
-fn texts(receipts: &[Receipt]) -> Result<Vec<String>, ApiError> {
-    receipts
-        .iter()
-        .map(|r| Ok(String::from_utf8(r.to_bytes()).map_err(anyhow::Error::from)?))
-        .collect()
 }
 
 #[utoipa::path(

@@ -21,7 +21,7 @@ use tlog::note::{Signer, VerifierKey};
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 
-use wire::api::{BatchAnswer, BlockRequest, FromTown, IdentityRequest, Status};
+use wire::api::{BatchAnswer, BlockRequest, FromTown, IdentityRequest, ProvenRecord, Status};
 use wire::documents::{Provision, RecordJson};
 use wire::{Batch, Receipt};
 
@@ -38,6 +38,7 @@ use crate::listeners::{Listener, Listeners};
 use crate::mirror::{Accepted, Forward, Mirror, Refused};
 use crate::outbox::{acknowledge, next_batch, send_batch};
 use crate::policy::{self, Allocation};
+use crate::proof::NotProven;
 use crate::task::{Backoff, lock};
 use wire::errors::Code;
 
@@ -573,13 +574,13 @@ async fn move_outs(
     tag = "national",
     summary = "An agency asks for a resident's identity information (national node)",
     request_body(content = IdentityRequest),
-    responses((status = 200, body = RecordJson, description = "The resident's current record"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+    responses((status = 200, body = ProvenRecord, description = "The resident's current record with its evidence, to the keeping town's witnessed checkpoint"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn identity(
     State(hub): State<Shared>,
     peer: net::Peer,
     JsonBody(request): JsonBody<IdentityRequest>,
-) -> Result<Json<RecordJson>, ApiError> {
+) -> Result<Json<ProvenRecord>, ApiError> {
     if peer.identity.role != pki::Role::Agency {
         return Err(ApiError::new(Code::WrongPeer, "identity information is provided to agencies"));
     }
@@ -595,17 +596,36 @@ async fn identity(
         ));
     }
     blocking(move || {
-        let mut found = None;
-        for mirror in hub.mirrors.values() {
-            if let Some(record) =
-                lock(mirror).registry.resident(code).map_err(anyhow::Error::from)?
-                && (found.is_none() || record.status == RecordStatus::Active)
-            {
-                found = Some(record);
+        // The record of the town where the resident is active (else the latest closed one),
+        // proven against that town's witnessed checkpoint before it is served.
+        let mut found: Option<crate::proof::Proven> = None;
+        for (town, mirror) in &hub.mirrors {
+            let proven = match lock(mirror).prove(code) {
+                Ok(proven) => proven,
+                Err(NotProven::NoResident) => continue,
+                Err(NotProven::NotYet { index, size }) => {
+                    return Err(ApiError::new(
+                        Code::NotYetProven,
+                        format!("event {index} of {town} is beyond its witnessed checkpoint here (size {size})"),
+                    ));
+                }
+                Err(NotProven::Tampered(detail)) => {
+                    let detail = format!("the mirror of {town}: {detail}");
+                    lock(&hub.journal).alert(hub.clock.unix(), Code::Tampered, &hub.identity.to_uri(), &detail)?;
+                    return Err(ApiError::new(
+                        Code::Tampered,
+                        "the national node refuses to serve what does not match a town's witnessed log",
+                    ));
+                }
+                Err(NotProven::Internal(e)) => return Err(e.into()),
+            };
+            if found.is_none() || proven.record.status == RecordStatus::Active {
+                found = Some(proven);
             }
         }
-        let record =
+        let proven =
             found.ok_or_else(|| ApiError::new(Code::NoResident, format!("no resident {code}")))?;
+        let record = &proven.record;
         let provision = Provision {
             kind: "identity",
             resident: &code.to_string(),
@@ -616,7 +636,7 @@ async fn identity(
             time: hub.clock.unix(),
         };
         lock(&hub.journal).record(&provision)?;
-        Ok(Json(RecordJson::of(&record)))
+        Ok(Json(ProvenRecord { record: RecordJson::of(record), evidence: proven.texts()? }))
     })
     .await
 }

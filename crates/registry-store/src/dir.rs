@@ -136,39 +136,11 @@ impl RegistryDir {
         Ok(NoteSigner::new(signer)?)
     }
 
-    /// The published checkpoint, verified with the node key: `(size, note)`, or size 0 and an
-    /// empty note before the first.
-    pub fn published(&self) -> Result<(u64, Vec<u8>)> {
-        use tlog_store::integrate::CheckpointVerifier as _;
-        let Some(note) = self.tiles().read_checkpoint()? else { return Ok((0, Vec::new())) };
-        let (size, _) = tlog_store::integrate::VerifyOnly::new(self.vkey()?, &self.config.origin)
-            .open(&note)?;
-        Ok((size, note))
-    }
-
     /// A c2sp.org/tlog-proof receipt for each of `events` (`(index, signed note)`), the note in
     /// its `extra`, against the published checkpoint, whose witness cosignatures it carries.
     /// An event the checkpoint does not cover yet is [`StoreError::NotPublished`].
     pub fn receipts(&self, events: &[crate::LoggedEvent]) -> Result<Vec<Receipt>> {
-        let (size, checkpoint) = self.published()?;
-        let tiles = self.tiles();
-        let hashes = TileHashReader::new(&tiles, size);
-        events
-            .iter()
-            .map(|(index, note)| {
-                if *index >= size {
-                    return Err(StoreError::NotPublished { index: *index, size });
-                }
-                let proof = tlog::merkle::prove_inclusion(*index, size, &hashes)
-                    .map_err(|e| StoreError::Corrupt(format!("no inclusion proof: {e}")))?;
-                Ok(Receipt {
-                    extra: Some(note.clone()),
-                    index: *index,
-                    proof,
-                    checkpoint: checkpoint.clone(),
-                })
-            })
-            .collect()
+        receipts(&self.tiles(), &self.vkey()?, &self.config.origin, events)
     }
 
     /// Integrates the registry log's new entries into the tiles and publishes a checkpoint
@@ -179,6 +151,42 @@ impl RegistryDir {
         let conn = &*registry.connection();
         Ok(integrate(conn, &tiles, &signer, &mut |i: &Integration| Ok(i.checkpoint.clone()))?)
     }
+}
+
+/// A c2sp.org/tlog-proof receipt for each of `events` (`(index, signed note)`), the note in its
+/// `extra`, against the checkpoint published in `tiles` (verified with `vkey` for `origin`): a
+/// town's own published checkpoint, or the town's checkpoint as an upstream mirror received it.
+/// An event the checkpoint does not cover yet is [`StoreError::NotPublished`].
+pub fn receipts(
+    tiles: &TileDir,
+    vkey: &VerifierKey,
+    origin: &str,
+    events: &[crate::LoggedEvent],
+) -> Result<Vec<Receipt>> {
+    use tlog_store::integrate::CheckpointVerifier as _;
+    let (size, checkpoint) = match tiles.read_checkpoint()? {
+        Some(note) => {
+            (tlog_store::integrate::VerifyOnly::new(vkey.clone(), origin).open(&note)?.0, note)
+        }
+        None => (0, Vec::new()),
+    };
+    let hashes = TileHashReader::new(tiles, size);
+    events
+        .iter()
+        .map(|(index, note)| {
+            if *index >= size {
+                return Err(StoreError::NotPublished { index: *index, size });
+            }
+            let proof = tlog::merkle::prove_inclusion(*index, size, &hashes)
+                .map_err(|e| StoreError::Corrupt(format!("no inclusion proof: {e}")))?;
+            Ok(Receipt {
+                extra: Some(note.clone()),
+                index: *index,
+                proof,
+                checkpoint: checkpoint.clone(),
+            })
+        })
+        .collect()
 }
 
 /// The host part of an origin (up to the first `/`), used in key names.

@@ -628,5 +628,5 @@ pub fn agency(network: &Network) -> Result<client::agency::Agency> {
         crl: Some(network.ca_dir.join("crl.pem")),
     };
     let url = node::report::resolve_url(&network.node("national")?.network_url)?;
-    client::agency::Agency::new(&url, &files)
+    client::agency::Agency::new(&url, &files, &network.towns)
 }

@@ -1,0 +1,82 @@
+//! Proving a record before it is served: the events it rests on, their receipts against the
+//! witnessed checkpoint the tiles hold, and the same check every client runs
+//! (`registry_core::evidence::verify`). Shared by a town serving its own residents and the
+//! national node serving agencies from its mirrors.
+
+use registry_core::evidence::{self, TownTrust};
+use registry_domain::{IdentityRecordParts, ResidentCode};
+use registry_store::{Registry, StoreError};
+use tlog::receipt::Receipt;
+use tlog_store::tiledir::TileDir;
+
+/// A record ready to be served: the record as its proven change states it, and the receipts
+/// that prove it.
+pub struct Proven {
+    /// The record.
+    pub record: IdentityRecordParts,
+    /// The evidence.
+    pub receipts: Vec<Receipt>,
+}
+
+impl Proven {
+    /// The receipts as they travel: their text.
+    pub fn texts(&self) -> anyhow::Result<Vec<String>> {
+        self.receipts.iter().map(|r| Ok(String::from_utf8(r.to_bytes())?)).collect()
+    }
+}
+
+/// Why a record cannot be served.
+#[derive(Debug)]
+pub enum NotProven {
+    /// No resident has the code here.
+    NoResident,
+    /// Its latest event is beyond the witnessed checkpoint.
+    NotYet {
+        /// The event's index.
+        index: u64,
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// What is stored does not prove itself: edited behind the log's back. The detail names
+    /// indexes and keys, never personal data.
+    Tampered(String),
+    /// This node failed.
+    Internal(anyhow::Error),
+}
+
+/// Proves resident `code`'s current record in `registry`, against the checkpoint in `tiles`,
+/// by `trust`.
+pub fn prove(
+    registry: &Registry,
+    tiles: &TileDir,
+    trust: &TownTrust,
+    code: ResidentCode,
+) -> Result<Proven, NotProven> {
+    let events = match registry.evidence_events(code) {
+        Ok(Some(events)) => events,
+        Ok(None) => return Err(NotProven::NoResident),
+        Err(StoreError::Corrupt(detail)) => return Err(NotProven::Tampered(detail)),
+        Err(e) => return Err(NotProven::Internal(e.into())),
+    };
+    let vkey = trust.policy.log_keys.first().ok_or_else(|| {
+        NotProven::Internal(anyhow::anyhow!("the town's registration names no log key"))
+    })?;
+    let receipts = match registry_store::dir::receipts(tiles, vkey, &trust.origin, &events) {
+        Ok(receipts) => receipts,
+        Err(StoreError::NotPublished { index, size }) => {
+            return Err(NotProven::NotYet { index, size });
+        }
+        Err(StoreError::Corrupt(detail)) => return Err(NotProven::Tampered(detail)),
+        Err(e) => return Err(NotProven::Internal(e.into())),
+    };
+    match evidence::verify(&receipts, trust) {
+        Ok(proven) if proven.change.record.resident_code == code => {
+            Ok(Proven { record: proven.change.record, receipts })
+        }
+        Ok(proven) => Err(NotProven::Tampered(format!(
+            "the current event of a resident (index {}) is another resident's",
+            proven.index
+        ))),
+        Err(e) => Err(NotProven::Tampered(e.to_string())),
+    }
+}
