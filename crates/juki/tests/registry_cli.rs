@@ -412,24 +412,32 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
     );
     assert_eq!(field(&out, "reason"), "former-surname-entry 旧氏の記載");
 
-    // A name change (氏名の変更, notified by the 戸籍 office), with two clerks.
-    let out = town.resident(
-        "correct",
-        &[
+    // A name change (氏名の変更, notified by the 戸籍 office): two clerks are not enough, a
+    // supervisor approves it.
+    let rename = |approver: &str| {
+        [
             "--key",
-            &tanaka,
+            tanaka.as_str(),
             "--approve-key",
-            &sato,
+            approver,
             "--code",
-            &hanako,
+            hanako.as_str(),
             "--kind",
             "name-change",
             "--name",
             "井原 花子",
             "--reading",
             "イハラ ハナコ",
-        ],
-    );
+        ]
+        .map(str::to_owned)
+    };
+    let two_clerks = rename(&sato);
+    let two_clerks: Vec<&str> = two_clerks.iter().map(String::as_str).collect();
+    let error = town.refused("correct", &two_clerks);
+    assert!(error.contains("[supervisor-missing]"), "{error}");
+    let approved = rename(&suzuki);
+    let approved: Vec<&str> = approved.iter().map(String::as_str).collect();
+    let out = town.resident("correct", &approved);
     assert_eq!(field(&out, "reason"), "name-change 氏名の変更");
 
     // Cancellations: Taro's move-out was a mistake (the record is reopened), and so was the

@@ -3,8 +3,9 @@
 //! Every provision of identity data (a certificate copy, a wide-area copy, a lookup, a move
 //! certificate, an agency's query) and every code-block allocation is a record here, appended
 //! before the answer leaves the node. The record itself stays private (`records`); the public
-//! log entry is its commitment (`registry_store::commitment`), so the provision log's tiles
-//! carry no personal data, and a resident who is shown a record can check it is in the log.
+//! log entry is its commitment (`registry_store::commitment`), and each record carries a fresh
+//! secret salt, so the provision log's tiles carry no personal data and no guessable hash,
+//! and a resident who is shown a record (salt included) can check it is in the log.
 //!
 //! The same database keeps what the node must remember across restarts: replication
 //! acknowledgements (the durable outbox is the log itself, from the acknowledged size on),
@@ -79,9 +80,12 @@ impl Journal {
         Ok(Journal { conn })
     }
 
-    /// Appends a record to the provision log; durable when this returns. Returns its index.
+    /// Appends a record to the provision log, salted with a fresh secret so that its public
+    /// commitment cannot be confirmed by guessing; durable when this returns. Returns its index.
     pub fn record(&mut self, provision: &wire::documents::Provision<'_>) -> Result<u64> {
-        self.append(provision.kind, Some(provision.resident), provision.to_text().as_bytes())
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random salt: {e}"))?;
+        self.append(provision.kind, Some(provision.resident), provision.to_text(&salt).as_bytes())
     }
 
     /// Appends a record of `kind` about `resident` to the provision log; returns its index.
@@ -268,5 +272,41 @@ impl tlog_store::entries::EntryReader for Journal {
 
     fn read_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, tlog_store::Error> {
         self.conn.read_entries(start, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tlog_store::entries::EntryReader as _;
+
+    /// The question a public tile must not answer: "was resident X looked up by Y for Z?".
+    #[test]
+    fn a_provision_s_public_entry_cannot_be_confirmed_by_guessing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("node.db")).unwrap();
+        let provision = wire::documents::Provision {
+            kind: "lookup",
+            resident: "20407200072",
+            by: "urn:juki:municipal:204072",
+            to: "urn:juki:console:204072",
+            source: None,
+            purpose: "窓口での本人確認",
+            time: 1_795_512_600,
+        };
+        let first = journal.record(&provision).unwrap();
+        let second = journal.record(&provision).unwrap();
+        let entries = journal.read_entries(first, second + 1).unwrap();
+        assert_ne!(entries[0], entries[1], "the same provision twice commits differently");
+        // Every salt the guesser could try is one of 2^256; here: the all-zero one.
+        let guessed = registry_store::commitment(provision.to_text(&[0; 32]).as_bytes());
+        assert!(!entries.contains(&guessed));
+        // The record itself, as the node keeps it (and shows a resident), proves its entry.
+        let body: Vec<u8> = journal
+            .conn
+            .query_row("SELECT body FROM records WHERE idx = ?1", [first as i64], |r| r.get(0))
+            .unwrap();
+        assert_eq!(registry_store::commitment(&body), entries[0]);
+        assert!(String::from_utf8(body).unwrap().contains("\nsalt "));
     }
 }

@@ -12,7 +12,8 @@
 //! [`verify`] checks every receipt against the town's witnessed checkpoint policy, recomputes
 //! each leaf from the event bytes (so an edited event cannot be proven), and then the chain of
 //! authority: the genesis names the admin key the verifier was configured with, the admin key
-//! signed each enrolment, and enrolled operators — enough of them for the reason, enrolled
+//! signed each enrolment, and enrolled operators — enough different people for the reason (a
+//! sensitive change needs two, one a supervisor, as `rules::check_approval` says), enrolled
 //! before the change in the log — signed the change.
 //!
 //! What inclusion cannot prove is absence: that no later event replaced this record, or that no
@@ -135,6 +136,9 @@ pub enum EvidenceError {
         /// The change's index.
         change: u64,
     },
+    /// A sensitive change whose signers include no supervisor.
+    #[error("the change at index {0} needs a supervisor among its signers; none signed")]
+    NoSupervisor(u64),
     /// The change carries fewer valid signatures of enrolled operators than its reason needs.
     #[error(
         "the change at index {index} is signed by {signed} enrolled operator(s); it needs {needed}"
@@ -218,7 +222,9 @@ pub fn verify(receipts: &[Receipt], trust: &TownTrust) -> Result<ProvenChange, E
             return Err(EvidenceError::BadEvent { index: *index, detail: e.to_string() });
         }
     };
+    // One per person: keys enrolled under one name are one person.
     let mut seen = BTreeSet::new();
+    let mut seen_keys = BTreeSet::new();
     let mut signers = Vec::new();
     for verified in opened.iter().flat_map(|o| o.verified()) {
         let (key, role, enrolled) = operators
@@ -232,13 +238,23 @@ pub fn verify(receipts: &[Receipt], trust: &TownTrust) -> Result<ProvenChange, E
                 change: *index,
             });
         }
-        if seen.insert(*key.public_key()) {
+        let person = !seen_keys.contains(key.public_key()) && !seen.contains(key.name());
+        seen_keys.insert(*key.public_key());
+        seen.insert(key.name().to_owned());
+        if person {
             signers.push((key.clone(), *role));
         }
     }
-    let needed = if change.reason().needs_two_operators() { 2 } else { 1 };
-    if signers.len() < needed {
-        return Err(EvidenceError::Unsigned { index: *index, signed: signers.len(), needed });
+    let roles: Vec<Role> = signers.iter().map(|(_, role)| *role).collect();
+    match crate::rules::check_approval(change.reason(), &roles) {
+        Ok(()) => {}
+        Err(crate::rules::Refusal::SupervisorMissing { .. }) => {
+            return Err(EvidenceError::NoSupervisor(*index));
+        }
+        Err(_) => {
+            let needed = if change.reason().needs_two_operators() { 2 } else { 1 };
+            return Err(EvidenceError::Unsigned { index: *index, signed: signers.len(), needed });
+        }
     }
     Ok(ProvenChange {
         index: *index,

@@ -135,6 +135,15 @@ pub enum Refusal {
         /// How many authorised operators signed.
         signed: usize,
     },
+    /// A change that needs two operators is signed by two operators neither of whom is a
+    /// supervisor.
+    #[error("{reason} ({label}) needs a supervisor's approval; only clerks signed")]
+    SupervisorMissing {
+        /// The reason's code.
+        reason: &'static str,
+        /// Its Japanese label.
+        label: &'static str,
+    },
     /// The change is not a legal transition from the current record.
     #[error("illegal change: {0}")]
     IllegalTransition(String),
@@ -245,16 +254,10 @@ pub fn decide_prechecked(
         Event::Change(change) => {
             admin(view)?;
             let signers = authorised_signers(parsed, prechecked, view, change.time)?;
-            let reason = change.reason();
-            let needed = if reason.needs_two_operators() { 2 } else { 1 };
-            if signers.len() < needed {
-                return Err(Refusal::SecondOperatorMissing {
-                    reason: reason.code(),
-                    label: reason.label(),
-                    signed: signers.len(),
-                });
-            }
+            let roles: Vec<Role> = signers.iter().map(|(_, role)| *role).collect();
+            check_approval(change.reason(), &roles)?;
             let move_out = check_transition(&change, view, national)?;
+            let signers = signers.into_iter().map(|(key, _)| key).collect();
             Ok(Effect::Change { change, signers, note_hash: note_hash(note_bytes), move_out })
         }
         Event::MoveNotice(notice) => {
@@ -287,13 +290,43 @@ fn require_signature(
     }
 }
 
-/// The distinct operators whose valid signatures are on the note and who may sign at `time`.
+/// Whether the people who signed a change (`roles`: one entry per distinct person) are enough
+/// for its reason: one operator, or — for a sensitive change (消除, death, corrections, code
+/// changes, cancellations) — two different people, one of them a supervisor.
+pub fn check_approval(reason: ChangeReason, roles: &[Role]) -> Result<(), Refusal> {
+    if !reason.needs_two_operators() {
+        return if roles.is_empty() {
+            Err(Refusal::SecondOperatorMissing {
+                reason: reason.code(),
+                label: reason.label(),
+                signed: 0,
+            })
+        } else {
+            Ok(())
+        };
+    }
+    if roles.len() < 2 {
+        return Err(Refusal::SecondOperatorMissing {
+            reason: reason.code(),
+            label: reason.label(),
+            signed: roles.len(),
+        });
+    }
+    if !roles.contains(&Role::Supervisor) {
+        return Err(Refusal::SupervisorMissing { reason: reason.code(), label: reason.label() });
+    }
+    Ok(())
+}
+
+/// The operators whose valid signatures are on the note and who may sign at `time`, one per
+/// person: keys enrolled under the same name (`op.CODE.HOST/HANDLE`) are one person, however
+/// many keys the admin gave them, and so is one key enrolled under several names.
 fn authorised_signers(
     parsed: note::Note,
     prechecked: &Prechecked,
     view: &dyn RegistryView,
     time: Timestamp,
-) -> Result<Vec<VerifierKey>, Refusal> {
+) -> Result<Vec<(VerifierKey, Role)>, Refusal> {
     let operators = view.operators();
     let known: Verifiers = operators.iter().map(|o| o.key.clone()).collect();
     let opened = match note::open_parsed(parsed, &known, prechecked) {
@@ -307,6 +340,7 @@ fn authorised_signers(
     };
     let mut signers = Vec::new();
     let mut seen = BTreeSet::new();
+    let mut seen_keys = BTreeSet::new();
     for verified in opened.verified() {
         let operator =
             operators.iter().find(|o| o.key == verified.key).expect("opened with these keys");
@@ -322,8 +356,12 @@ fn authorised_signers(
                 operator.key.name()
             )));
         }
-        if seen.insert(*operator.key.public_key()) {
-            signers.push(operator.key.clone());
+        let key = &operator.key;
+        let person = !seen_keys.contains(key.public_key()) && !seen.contains(key.name());
+        seen_keys.insert(*key.public_key());
+        seen.insert(key.name().to_owned());
+        if person {
+            signers.push((key.clone(), operator.role));
         }
     }
     Ok(signers)
@@ -452,10 +490,10 @@ fn check_transition(
                 }
                 same_identity(current, record, "a cancellation of a deletion")
             }
-            RecordStatus::Closed { .. }
+            RecordStatus::Closed { reason: closed }
                 if matches!(reason, ChangeReason::MoveIn | ChangeReason::MoveInFromAbroad) =>
             {
-                Ok(())
+                check_return(reason, closed, current, record)
             }
             RecordStatus::Closed { .. } => Err(illegal(
                 "a closed record changes only by a cancellation (異動の取消し) or a move back in",
@@ -468,6 +506,14 @@ fn check_transition(
         ))),
         (_, Some(current)) if !matches!(current.status, RecordStatus::Active) => {
             Err(illegal("a closed record changes only by a cancellation (異動の取消し)"))
+        }
+        (ReasonFamily::Deletion, Some(current))
+            if reason == ChangeReason::CancellationDeletion
+                && current.latest_change.reason().family() != ReasonFamily::Entry =>
+        {
+            Err(illegal(
+                "cancellation-deletion (異動の取消し（減）) undoes an entry; the latest change is not one",
+            ))
         }
         (ReasonFamily::Deletion, Some(current)) => same_identity(current, record, "a deletion"),
         (ReasonFamily::Correction, Some(current))
@@ -497,6 +543,41 @@ fn check_transition(
         .as_deref()
         .map(|certificate| check_certificate(certificate, record, view, national))
         .transpose()
+}
+
+/// A person returning to a town whose record here is closed: a move-in (国内転入) follows a
+/// move-out, domestic or abroad; a move-in from abroad follows a move abroad; either may enter
+/// again after its own entry was cancelled (異動の取消し（減）). A record closed by death or ex
+/// officio is never reopened this way (only a cancellation, with two people, undoes
+/// those), and the person who returns is the one who left: same date of birth and sex.
+fn check_return(
+    reason: ChangeReason,
+    closed: ChangeReason,
+    current: &IdentityRecordParts,
+    next: &IdentityRecordParts,
+) -> Result<(), Refusal> {
+    let may_return = closed == ChangeReason::CancellationDeletion
+        || match reason {
+            ChangeReason::MoveIn => {
+                matches!(closed, ChangeReason::MoveOut | ChangeReason::MoveOutAbroad)
+            }
+            _ => closed == ChangeReason::MoveOutAbroad,
+        };
+    if !may_return {
+        return Err(illegal(format!(
+            "a record closed by {} ({}) is not reopened by {} ({})",
+            closed.code(),
+            closed.label(),
+            reason.code(),
+            reason.label()
+        )));
+    }
+    if current.birth_date != next.birth_date || current.sex != next.sex {
+        return Err(illegal(
+            "a person returning keeps the date of birth and sex of the record they left",
+        ));
+    }
+    Ok(())
 }
 
 /// A move-in's certificate: signed by the national key, for a move from elsewhere to here of
@@ -681,6 +762,9 @@ fn check_correction(
     }
     let must_change: &[&str] = match reason {
         R::MoveWithin => &["address"],
+        R::IndividualNumberChange
+        | R::IndividualNumberExOfficioCorrection
+        | R::IndividualNumberExOfficioEntry => &["individual-number"],
         R::NameChange => &["name"],
         R::ResidentCodeChange | R::ResidentCodeExOfficioEntry => &["code"],
         R::FormerSurnameEntry | R::FormerSurnameChange | R::FormerSurnameDeletion => &["former"],
@@ -695,7 +779,20 @@ fn check_correction(
             )));
         }
     }
+    let fields = ["name", "former", "birth", "sex", "address", "individual-number", "code"];
+    if !fields.iter().any(|field| changed(field)) {
+        return Err(illegal(format!(
+            "{} ({}) changes nothing: a correction changes a field",
+            reason.code(),
+            reason.label()
+        )));
+    }
     match reason {
+        R::IndividualNumberExOfficioEntry
+            if current.individual_number.is_some() || next.individual_number.is_none() =>
+        {
+            Err(illegal("an individual number is entered ex officio where none is recorded"))
+        }
         R::FormerSurnameEntry
             if current.name.former().is_some() || next.name.former().is_none() =>
         {

@@ -506,7 +506,7 @@ fn deletions_and_cancellations_keep_every_identity_field() {
 
 /// For each correction: the change it is for, made in every case, and the fields it may change
 /// beside it. Any other field changed beside it is refused.
-const CORRECTIONS: [(ChangeReason, &[Field], &[Field]); 13] = [
+const CORRECTIONS: [(ChangeReason, &[Field], &[Field]); 12] = [
     (R::MoveWithin, &[F::Address], &[]),
     (R::NameChange, &[F::Name], &[F::Reading, F::FormerAdded, F::FormerReplaced, F::FormerRemoved]),
     (R::FormerSurnameEntry, &[F::FormerAdded], &[]),
@@ -514,7 +514,6 @@ const CORRECTIONS: [(ChangeReason, &[Field], &[Field]); 13] = [
     (R::FormerSurnameDeletion, &[F::FormerRemoved], &[]),
     (R::IndividualNumberChange, &[F::Number], &[]),
     (R::IndividualNumberExOfficioCorrection, &[F::Number], &[]),
-    (R::IndividualNumberExOfficioEntry, &[F::Number], &[]),
     (R::ResidentCodeChange, &[F::Code], &[]),
     (R::ResidentCodeExOfficioEntry, &[F::Code], &[]),
     (R::MinorCorrection, &[], &IDENTITY_AND_FORMER),

@@ -249,7 +249,12 @@ fn a_day_in_the_town() {
     // A move out closes the record; nothing but a cancellation changes it after that.
     let mut out = next(&renamed.record, ChangeReason::MoveOut, "2026-11-24");
     out.moved_to = Some(MunicipalityCode::parse("202029").unwrap());
-    town.accept(&sign(&change(out.clone()), &[&clerk, &second]));
+    // Two clerks are two people, but a sensitive change needs a supervisor among them.
+    assert!(matches!(
+        town.refuse(&sign(&change(out.clone()), &[&clerk, &second])),
+        Refusal::SupervisorMissing { reason: "move-out", .. }
+    ));
+    town.accept(&sign(&change(out.clone()), &[&second, &supervisor]));
     let mut late = next(&out.record, ChangeReason::MoveWithin, "2026-11-24");
     late.record.status = RecordStatus::Active;
     late.record.address = Address::new(achi(), "大字駒場 6番地").unwrap();

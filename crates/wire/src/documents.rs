@@ -33,9 +33,13 @@ pub struct Provision<'a> {
 }
 
 impl Provision<'_> {
-    /// The record's text.
-    pub fn to_text(&self) -> String {
+    /// The record's text, with `salt`: a secret drawn afresh for each record and kept with it,
+    /// so that the record's public commitment in the provision log cannot be confirmed by
+    /// guessing its text ("was resident X looked up by agency Y?"); whoever is shown the record
+    /// (the resident, on disclosure) sees the salt and can check the commitment.
+    pub fn to_text(&self, salt: &[u8; 32]) -> String {
         Writer::new(PROVISION)
+            .field("salt", tlog::Hash(*salt).to_base64())
             .field("kind", self.kind)
             .field("resident", self.resident)
             .field("by", self.by)

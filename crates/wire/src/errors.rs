@@ -138,6 +138,10 @@ codes! {
     SecondOperatorMissing = "second-operator-missing", Rules, status 422, alert false,
         "The change (消除, death, a correction, a code change, a cancellation) needs two different operators' signatures.",
         "Have a second operator approve it.";
+    /// A sensitive change signed by two clerks, with no supervisor.
+    SupervisorMissing = "supervisor-missing", Rules, status 422, alert true,
+        "A sensitive change (消除, death, corrections, code changes, cancellations) needs two different people, one of them a supervisor; only clerks signed it.",
+        "Have a supervisor approve the change. Two clerks approving a death is how one insider with a colleague's key looks: check who signed.";
     /// The change is not a legal transition from the current record.
     IllegalTransition = "illegal-transition", Rules, status 422, alert false,
         "The change is not allowed from the resident's current record (a closed record reopened, a code reused, a field a reason may not change).",
@@ -249,6 +253,7 @@ impl Code {
             Refusal::Unsigned(_) => Code::Unsigned,
             Refusal::Unauthorised(_) => Code::Unauthorised,
             Refusal::SecondOperatorMissing { .. } => Code::SecondOperatorMissing,
+            Refusal::SupervisorMissing { .. } => Code::SupervisorMissing,
             Refusal::IllegalTransition(_) => Code::IllegalTransition,
             Refusal::CodeBlockOverlap => Code::CodeBlockOverlap,
             Refusal::NoticeRecorded => Code::NoticeRecorded,
