@@ -1,7 +1,9 @@
-//! A clerk's client of a town's office API: it holds the operator keys, signs each change at
-//! the "counter" and sends it to the town's node through the console's certificate. The node
-//! never sees an operator key. Every answer is decoded into its `wire` type; a refusal is a
-//! [`crate::Refused`] carrying the node's error body.
+//! An operator's client of a town's office API: it holds one operator's key — never two — signs
+//! each change at the "counter" and sends it to the town's node through the console's
+//! certificate. The node never sees an operator key. A sensitive change is proposed by one
+//! operator and approved by a second person from their own session (the node's approval queue),
+//! so no process ever holds two people's keys. Every answer is decoded into its `wire` type; a
+//! refusal is a [`crate::Refused`] carrying the node's error body.
 
 use anyhow::Result;
 use registry_core::event::{Change, Event};
@@ -10,7 +12,9 @@ use registry_domain::{IdentityRecordParts, MunicipalityCode, ResidentCode};
 use tlog::note::{Note, Signer};
 
 use registry_core::evidence::{self, TownTrust};
-use wire::api::{CopyRequest, FreshCode, ProvenRecord, RecordJson, Status, Submitted};
+use wire::api::{
+    CopyRequest, FreshCode, PendingChange, Proposed, ProvenRecord, RecordJson, Status, Submitted,
+};
 use wire::documents::{CopyFile, VerifiedCopy, verify_copy};
 use wire::trust::TownKeys;
 
@@ -18,29 +22,27 @@ use wire::errors::Code;
 
 use crate::{Refused, call_get, call_post};
 
-/// A town office's clerk and supervisor at one console.
+/// One operator of a town office (a clerk or a supervisor) at a console.
 pub struct Clerk {
     /// The town.
     pub code: MunicipalityCode,
     url: String,
     client: net::Client,
-    clerk: Signer,
-    supervisor: Signer,
+    operator: Signer,
     /// The towns whose records this console may receive (its own, and those of wide-area
     /// copies), as the network registered them: every answer's evidence is checked with these.
     towns: Vec<TownTrust>,
 }
 
 impl Clerk {
-    /// The clerk and supervisor of town `code` at a console whose TLS files are `files`,
+    /// The operator `operator` of town `code` at a console whose TLS files are `files`,
     /// calling the office API at `url` (`https://host:port`), and checking records with the
     /// registrations `towns` (which must include the console's own town).
     pub fn new(
         code: MunicipalityCode,
         url: &str,
         files: &net::TlsFiles,
-        clerk: Signer,
-        supervisor: Signer,
+        operator: Signer,
         towns: &[TownKeys],
     ) -> Result<Clerk> {
         let towns = towns.iter().map(TownKeys::trust).collect::<Result<Vec<_>, _>>()?;
@@ -52,8 +54,7 @@ impl Clerk {
             code,
             url: url.trim_end_matches('/').to_owned(),
             client: net::Client::new(files)?,
-            clerk,
-            supervisor,
+            operator,
             towns,
         })
     }
@@ -70,16 +71,87 @@ impl Clerk {
         format!("urn:juki:municipal:{}", self.code)
     }
 
-    /// Signs a change (with the supervisor's approval when the reason needs two operators) and
-    /// submits it.
+    /// Signs a change that one operator may make and submits it.
     pub async fn submit(&self, change: Change) -> Result<Submitted> {
-        let two = change.reason().needs_two_operators();
+        anyhow::ensure!(
+            !change.reason().needs_two_operators(),
+            "{} needs a second person's approval: propose it",
+            change.reason().code()
+        );
+        self.submit_note(self.sign(change)?).await
+    }
+
+    fn sign(&self, change: Change) -> Result<Vec<u8>> {
         let mut note = Note::new(Event::Change(change).to_text())?;
-        note.sign(&self.clerk)?;
-        if two {
-            note.sign(&self.supervisor)?;
+        note.sign(&self.operator)?;
+        Ok(note.to_bytes())
+    }
+
+    /// Signs a sensitive change and proposes it: it waits in the town's approval queue for a
+    /// second person. Returns its number there.
+    pub async fn propose(&self, change: Change) -> Result<u64> {
+        let response = call_post(
+            &self.client,
+            &format!("{}/v1/pending", self.url),
+            self.sign(change)?,
+            Some(self.identity().as_str()),
+        )
+        .await?;
+        if !response.status.is_success() {
+            return Err(
+                Refused::of(format!("{} refused the proposal", self.code), &response).into()
+            );
         }
-        self.submit_note(note.to_bytes()).await
+        let proposed: Proposed = serde_json::from_slice(&response.body)?;
+        Ok(proposed.id)
+    }
+
+    /// The changes waiting for approval.
+    pub async fn pending(&self) -> Result<Vec<PendingChange>> {
+        let response = call_get(
+            &self.client,
+            &format!("{}/v1/pending", self.url),
+            Some(self.identity().as_str()),
+        )
+        .await?;
+        if !response.status.is_success() {
+            return Err(Refused::of("the approval queue", &response).into());
+        }
+        Ok(serde_json::from_slice(&response.body)?)
+    }
+
+    /// Approves proposal `id` after `review` accepted the change it proposes: signs exactly the
+    /// proposed text and submits the change with both signatures.
+    pub async fn approve(
+        &self,
+        id: u64,
+        review: impl FnOnce(&Change) -> Result<()>,
+    ) -> Result<Submitted> {
+        let proposal = self
+            .pending()
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| anyhow::anyhow!("no change {id} waits for approval"))?;
+        let mut note = Note::parse(proposal.note.as_bytes())?;
+        let Event::Change(change) = Event::parse(note.text())? else {
+            anyhow::bail!("proposal {id} is not a change");
+        };
+        review(&change)?;
+        note.sign(&self.operator)?;
+        let response = call_post(
+            &self.client,
+            &format!("{}/v1/pending/{id}/approve", self.url),
+            note.to_bytes(),
+            Some(self.identity().as_str()),
+        )
+        .await?;
+        if !response.status.is_success() {
+            return Err(
+                Refused::of(format!("{} refused the approval", self.code), &response).into()
+            );
+        }
+        Ok(serde_json::from_slice(&response.body)?)
     }
 
     /// Submits an already signed event.

@@ -280,3 +280,118 @@ async fn fake_national(files: &net::TlsFiles, answer: serde_json::Value) -> Stri
     tokio::spawn(net::serve(listener, app, tls, std::future::pending()));
     url
 }
+
+#[test]
+fn a_sensitive_change_needs_a_second_person_at_another_console() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    ok(&["demo", "--dir", p(root), "--residents", "30", "--exit"]);
+    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+    let nodes = Nodes::start(&Network::load(root).unwrap()).unwrap();
+    let network = nodes.network().clone();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let clerk = testbed::setup::clerk(&network, ACHI).unwrap();
+    let supervisor = testbed::setup::supervisor(&network, ACHI).unwrap();
+    let (code, _) = a_resident(root);
+    let record = runtime.block_on(clerk.lookup(code, "死亡届の受理")).unwrap();
+    let current = registry_db(root, "achi")
+        .query_row(
+            "SELECT e.note FROM residents r JOIN events e ON e.idx = r.event_idx WHERE r.code = ?1",
+            [code.to_string()],
+            |r| r.get::<_, Vec<u8>>(0),
+        )
+        .unwrap();
+    let Event::Change(current) = Event::parse(Note::parse(&current).unwrap().text()).unwrap()
+    else {
+        panic!("a change")
+    };
+    assert_eq!(current.record.resident_code.to_string(), record.resident);
+    let death = {
+        let mut next = current.clone();
+        next.record.latest_change = registry_domain::ChangeInfo::new(
+            registry_domain::ChangeReason::Death,
+            current.record.latest_change.date(),
+        );
+        next.record.history_number = next.record.history_number.next().unwrap();
+        next.record.status =
+            registry_domain::RecordStatus::Closed { reason: registry_domain::ChangeReason::Death };
+        next.time = registry_core::time::Timestamp::from_unix(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+        );
+        next
+    };
+    let before = alerts(root, "achi").len();
+    runtime.block_on(async {
+        // One clerk alone cannot record a death, neither directly nor by approving their own
+        // proposal.
+        let direct = clerk.submit(death.clone()).await.expect_err("needs approval");
+        assert!(direct.to_string().contains("propose"), "{direct:#}");
+        let id = clerk.propose(death.clone()).await.expect("proposed");
+        let own = clerk.approve(id, |_| Ok(())).await.expect_err("one person");
+        assert_eq!(code_of(&own), Some(Code::SecondOperatorMissing), "{own:#}");
+        // An approval of another text than the one proposed is refused, and is an alert.
+        let mut swapped = death.clone();
+        swapped.record.address =
+            registry_domain::Address::new(swapped.record.address.municipality(), "大字智里 1番地")
+                .unwrap();
+        let mut note = Note::new(Event::Change(swapped).to_text()).unwrap();
+        let supervisor_key =
+            tlog_store::keys::load_signer(&network.town(ACHI).unwrap().supervisor_key, None)
+                .unwrap();
+        note.sign(&supervisor_key).unwrap();
+        let url = node::report::resolve_url(&network.node("achi").unwrap().api_url).unwrap();
+        let console = net::Client::new(&net::TlsFiles {
+            cert: network.town(ACHI).unwrap().console.cert.clone(),
+            key: network.town(ACHI).unwrap().console.key.clone(),
+            ca: network.ca.clone(),
+            crl: Some(network.ca_dir.join("crl.pem")),
+        })
+        .unwrap();
+        let answer = client::call_post(
+            &console,
+            &format!("{url}/v1/pending/{id}/approve"),
+            note.to_bytes(),
+            Some("urn:juki:municipal:204072"),
+        )
+        .await
+        .unwrap();
+        let body = wire::errors::ErrorBody::parse(&answer.body).expect("an error body");
+        assert_eq!(body.code, Code::ApprovalMismatch, "{body}");
+        // Nothing that needs one operator waits in the queue; nothing unknown is approved.
+        let mut moved = current.clone();
+        moved.record.latest_change = registry_domain::ChangeInfo::new(
+            registry_domain::ChangeReason::MoveWithin,
+            current.record.latest_change.date(),
+        );
+        moved.record.history_number = moved.record.history_number.next().unwrap();
+        moved.record.address =
+            registry_domain::Address::new(moved.record.address.municipality(), "大字駒場 1番地")
+                .unwrap();
+        moved.time = death.time;
+        let single = clerk.propose(moved).await.expect_err("no approval needed");
+        assert_eq!(code_of(&single), Some(Code::NoApprovalNeeded), "{single:#}");
+        let unknown = supervisor.approve(id + 1000, |_| Ok(())).await.expect_err("no such one");
+        assert!(unknown.to_string().contains("waits for approval"), "{unknown:#}");
+        // The supervisor, at their own console, reviews and approves: recorded once.
+        let pending = supervisor.pending().await.unwrap();
+        assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), [id]);
+        assert_eq!(pending[0].reason, "death");
+        let submitted = supervisor
+            .approve(id, |change| {
+                anyhow::ensure!(change.record.resident_code == code, "not this resident");
+                Ok(())
+            })
+            .await
+            .expect("approved");
+        assert_eq!(submitted.resident, Some(code.to_string()));
+        assert!(supervisor.pending().await.unwrap().is_empty());
+        let again = supervisor.approve(id, |_| Ok(())).await.expect_err("approved once");
+        assert!(again.to_string().contains("waits for approval"), "{again:#}");
+    });
+    let raised = alerts(root, "achi");
+    assert!(
+        raised[before..].iter().any(|kind| kind == Code::ApprovalMismatch.as_str()),
+        "{raised:?}"
+    );
+    drop(nodes);
+}

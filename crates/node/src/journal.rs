@@ -51,6 +51,15 @@ CREATE TABLE IF NOT EXISTS allocations (
     count INTEGER NOT NULL,
     note BLOB NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS pending (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    resident TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    proposed_by TEXT NOT NULL,
+    time INTEGER NOT NULL,
+    note BLOB NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending'
+) STRICT;
 CREATE TABLE IF NOT EXISTS notices (
     move_in TEXT PRIMARY KEY NOT NULL,
     municipality TEXT NOT NULL,
@@ -94,6 +103,52 @@ impl Journal {
         let index = record_in(&tx, kind, resident, body)?;
         tx.commit()?;
         Ok(index)
+    }
+
+    /// Queues a proposed change for approval; returns its number.
+    pub fn propose(&mut self, pending: &wire::api::PendingChange) -> Result<u64> {
+        self.conn.execute(
+            "INSERT INTO pending (resident, reason, proposed_by, time, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                pending.resident,
+                pending.reason,
+                pending.proposed_by,
+                pending.time as i64,
+                pending.note.as_bytes()
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid() as u64)
+    }
+
+    /// The changes waiting for approval, oldest first.
+    pub fn pending(&self) -> Result<Vec<wire::api::PendingChange>> {
+        let mut select = self.conn.prepare(
+            "SELECT id, resident, reason, proposed_by, time, note FROM pending
+             WHERE state = 'pending' ORDER BY id",
+        )?;
+        let rows = select.query_map([], |r| {
+            Ok(wire::api::PendingChange {
+                id: r.get::<_, i64>(0)? as u64,
+                resident: r.get(1)?,
+                reason: r.get(2)?,
+                proposed_by: r.get(3)?,
+                time: r.get::<_, i64>(4)? as u64,
+                note: String::from_utf8_lossy(&r.get::<_, Vec<u8>>(5)?).into_owned(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One change waiting for approval.
+    pub fn pending_change(&self, id: u64) -> Result<Option<wire::api::PendingChange>> {
+        Ok(self.pending()?.into_iter().find(|p| p.id == id))
+    }
+
+    /// Marks a proposal as done (`approved`) or given up (`withdrawn`).
+    pub fn settle(&mut self, id: u64, state: &str) -> Result<()> {
+        self.conn
+            .execute("UPDATE pending SET state = ?2 WHERE id = ?1", params![id as i64, state])?;
+        Ok(())
     }
 
     /// What `upstream` acknowledged of `log`: the size and the signed receipt.

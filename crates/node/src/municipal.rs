@@ -27,8 +27,8 @@ use registry_store::dir::RegistryDir;
 use tlog_http::witness_client::WitnessSet;
 use wire::Batch;
 use wire::api::{
-    BlockRequest, CopyRequest, FreshCode, FromSize, FromTown, ProvenRecord, PurposeQuery, Status,
-    Submitted,
+    BlockRequest, CopyRequest, FreshCode, FromSize, FromTown, PendingChange, Proposed,
+    ProvenRecord, PurposeQuery, Status, Submitted,
 };
 use wire::documents::{CopyFile, Provision, RecordJson, copy_text};
 
@@ -339,6 +339,8 @@ pub type Shared = Arc<Town>;
 pub fn office_routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
         .routes(routes!(submit_event))
+        .routes(routes!(propose, pending))
+        .routes(routes!(approve))
         .routes(routes!(fresh_code))
         .routes(routes!(lookup))
         .routes(routes!(copy))
@@ -398,9 +400,14 @@ async fn submit_event(
     body: Bytes,
 ) -> Result<Json<Submitted>, ApiError> {
     clerk(&town, &peer)?;
-    blocking(move || {
+    blocking(move || admit(&town, &body, &peer).map(Json)).await
+}
+
+/// Validates a signed event and appends it; a refusal that looks like a forgery is an alert.
+fn admit(town: &Town, body: &[u8], peer: &net::Peer) -> Result<Submitted, ApiError> {
+    {
         let mut registry = lock(&town.registry);
-        let applied = match registry.submit(&body, town.clock.timestamp()) {
+        let applied = match registry.submit(body, town.clock.timestamp()) {
             Ok(applied) => applied,
             Err(StoreError::Refused(refusal)) => {
                 // A signature that does not verify, a key without authority or another town's
@@ -428,7 +435,108 @@ async fn submit_event(
             }
             Effect::MoveNotice(notice) => ("move-notice", Some(notice.resident.to_string())),
         };
-        Ok(Json(Submitted { index: applied.index, kind: kind.to_owned(), resident }))
+        Ok(Submitted { index: applied.index, kind: kind.to_owned(), resident })
+    }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/pending",
+    tag = "office",
+    summary = "Propose a sensitive change signed by one operator; it waits for a second person's approval",
+    request_body(content = String, content_type = "text/plain", description = "A change signed by the proposing operator alone, exactly as signed"),
+    responses((status = 200, body = Proposed, description = "Queued for approval"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn propose(
+    State(town): State<Shared>,
+    peer: net::Peer,
+    body: Bytes,
+) -> Result<Json<Proposed>, ApiError> {
+    clerk(&town, &peer)?;
+    blocking(move || {
+        // Everything but the second person is checked now: the proposal is queued only if the
+        // one thing it lacks is an approval.
+        let checked = lock(&town.registry).check(&body, town.clock.timestamp());
+        match checked {
+            Err(StoreError::Refused(Refusal::SecondOperatorMissing { signed: 1, .. })) => {}
+            Ok(_) => {
+                return Err(ApiError::new(
+                    Code::NoApprovalNeeded,
+                    "this change needs one operator: submit it to /v1/events",
+                ));
+            }
+            Err(StoreError::Refused(refusal)) => return Err(ApiError::refusal(&refusal)),
+            Err(other) => return Err(anyhow::Error::from(other).into()),
+        }
+        let note = tlog::note::Note::parse(&body).map_err(|e| ApiError::bad(e.to_string()))?;
+        let Ok(Event::Change(change)) = Event::parse(note.text()) else {
+            return Err(ApiError::bad("a proposal is a change"));
+        };
+        let pending = PendingChange {
+            id: 0,
+            resident: change.record.resident_code.to_string(),
+            reason: change.reason().code().to_owned(),
+            proposed_by: note.signatures().first().map(|s| s.name.clone()).unwrap_or_default(),
+            time: town.clock.unix(),
+            note: String::from_utf8(body.to_vec()).map_err(|e| ApiError::bad(e.to_string()))?,
+        };
+        let id = lock(&town.journal).propose(&pending)?;
+        Ok(Json(Proposed { id }))
+    })
+    .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/pending",
+    tag = "office",
+    summary = "The changes waiting for a second person's approval",
+    responses((status = 200, body = Vec<PendingChange>, description = "Oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn pending(
+    State(town): State<Shared>,
+    peer: net::Peer,
+) -> Result<Json<Vec<PendingChange>>, ApiError> {
+    clerk(&town, &peer)?;
+    blocking(move || Ok(Json(lock(&town.journal).pending()?))).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/pending/{id}/approve",
+    tag = "office",
+    summary = "Approve a proposed change: the same change, signed also by the approver",
+    params(("id" = u64, Path, description = "The proposal's number")),
+    request_body(content = String, content_type = "text/plain", description = "The proposed change's text with the proposer's and the approver's signatures"),
+    responses((status = 200, body = Submitted, description = "Validated and durably appended"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn approve(
+    State(town): State<Shared>,
+    peer: net::Peer,
+    Path(id): Path<u64>,
+    body: Bytes,
+) -> Result<Json<Submitted>, ApiError> {
+    clerk(&town, &peer)?;
+    blocking(move || {
+        let proposal = lock(&town.journal).pending_change(id)?.ok_or_else(|| {
+            ApiError::new(Code::NotPending, format!("no change {id} waits for approval"))
+        })?;
+        let proposed =
+            tlog::note::Note::parse(proposal.note.as_bytes()).map_err(anyhow::Error::from)?;
+        let approved = tlog::note::Note::parse(&body).map_err(|e| ApiError::bad(e.to_string()))?;
+        if approved.text() != proposed.text() {
+            let detail = format!("an approval of change {id} carries another text");
+            lock(&town.journal).alert(
+                town.clock.unix(),
+                Code::ApprovalMismatch,
+                &peer.identity.to_uri(),
+                &detail,
+            )?;
+            return Err(ApiError::new(Code::ApprovalMismatch, detail));
+        }
+        let submitted = admit(&town, &body, &peer)?;
+        lock(&town.journal).settle(id, "approved")?;
+        Ok(Json(submitted))
     })
     .await
 }

@@ -108,6 +108,9 @@ mod tests {
             "municipal-office.json",
             &[
                 "POST /v1/events",
+                "POST /v1/pending",
+                "GET /v1/pending",
+                "POST /v1/pending/{id}/approve",
                 "POST /v1/codes",
                 "GET /v1/residents/{code}",
                 "POST /v1/copies",

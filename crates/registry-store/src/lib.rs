@@ -317,6 +317,18 @@ impl Registry {
         Ok(Applied { index, effect })
     }
 
+    /// Decides a signed event against the registry as [`Registry::submit`] would, and applies
+    /// nothing: how a change proposed for approval is checked before it is queued.
+    pub fn check(&mut self, note: &[u8], now: Timestamp) -> Result<Effect, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        let view = SqlView::new(&tx, self.municipality);
+        let decided = decide(note, &view, &self.national, Some(now));
+        view.take_failure()?;
+        drop(view);
+        tx.rollback()?;
+        Ok(decided?)
+    }
+
     /// Validates and applies many signed events in order, in one transaction (group commit):
     /// each is decided against the state left by the ones before it; refused ones are skipped
     /// and reported in their place. Everything accepted is durable when this returns; a

@@ -155,12 +155,22 @@ async fn scenario(network: &Network, residents: u64) -> bool {
             result
         }};
     }
-    let clerks = match step!("the clerks' consoles connect", async {
-        TOWNS.iter().map(|(_, code)| crate::setup::clerk(network, code)).collect::<Result<Vec<_>>>()
-    }) {
-        Ok(clerks) => clerks,
-        Err(_) => return false,
-    };
+    // Each operator at a console of their own, holding their own key alone.
+    let (clerks, supervisors) =
+        match step!("the clerks' and supervisors' consoles connect", async {
+            let clerks = TOWNS
+                .iter()
+                .map(|(_, code)| crate::setup::clerk(network, code))
+                .collect::<Result<Vec<_>>>()?;
+            let supervisors = TOWNS
+                .iter()
+                .map(|(_, code)| crate::setup::supervisor(network, code))
+                .collect::<Result<Vec<_>>>()?;
+            anyhow::Ok((clerks, supervisors))
+        }) {
+            Ok(consoles) => consoles,
+            Err(_) => return false,
+        };
     if step!(
         "every node is up and every town has a code block from the national node",
         towns_ready(&clerks)
@@ -179,12 +189,13 @@ async fn scenario(network: &Network, residents: u64) -> bool {
     let achi = &clerks[0];
     let notices_before = notices(network).unwrap_or(0);
     let _ = step!(
-        "a day at 阿智村: a birth, a move within the village, a death, a lookup and a copy",
-        day(achi, &registered[0])
+        "a day at 阿智村: a birth, a move within the village, a death proposed by a clerk and \
+         approved by a supervisor at another console, a lookup and a copy",
+        day(achi, &supervisors[0], &registered[0])
     );
     let moved = step!(
         "a move from 下諏訪町 to 阿智村: move-out, certificate from the national node, move-in",
-        move_between(&clerks[1], achi, &registered[1][0])
+        move_between(&clerks[1], &supervisors[1], achi, &registered[1][0])
     );
     let _ = step!("a wide-area copy (広域交付) at 松本市 of a resident of 阿智村", async {
         let (file, verified) = clerks[2]
@@ -273,7 +284,11 @@ async fn register(
     futures_util::future::try_join_all(work).await
 }
 
-async fn day(clerk: &Clerk, residents: &[registry_domain::IdentityRecordParts]) -> Result<()> {
+async fn day(
+    clerk: &Clerk,
+    supervisor: &Clerk,
+    residents: &[registry_domain::IdentityRecordParts],
+) -> Result<()> {
     let today = today()?;
     let code = clerk.fresh_code().await?;
     let mut baby = synthetic(code, clerk.code, 7_777_777, ChangeReason::Birth, Some(today))?;
@@ -284,7 +299,16 @@ async fn day(clerk: &Clerk, residents: &[registry_domain::IdentityRecordParts]) 
     moved.address = Address::new(clerk.code, "大字駒場 483番地")?;
     clerk.submit(change(clerk.code, moved)).await.context("move within")?;
     let died = next(&residents[3], ChangeReason::Death, today)?;
-    clerk.submit(change(clerk.code, died)).await.context("death (two operators)")?;
+    // A death: the clerk proposes, the supervisor reviews and approves from their own console.
+    let resident = died.resident_code;
+    let id = clerk.propose(change(clerk.code, died)).await.context("death proposed")?;
+    supervisor
+        .approve(id, |change| {
+            anyhow::ensure!(change.record.resident_code == resident, "not the death proposed");
+            Ok(())
+        })
+        .await
+        .context("death approved")?;
     let record = clerk.lookup(residents[1].resident_code, "窓口での本人確認").await?;
     anyhow::ensure!(record.status == "active", "the looked-up resident is not active");
     let (file, _) = clerk.copy(residents[1].resident_code, None, "本人の請求").await?;
@@ -294,6 +318,7 @@ async fn day(clerk: &Clerk, residents: &[registry_domain::IdentityRecordParts]) 
 
 async fn move_between(
     from: &Clerk,
+    approver: &Clerk,
     to: &Clerk,
     resident: &registry_domain::IdentityRecordParts,
 ) -> Result<ResidentCode> {
@@ -301,7 +326,8 @@ async fn move_between(
     let code = resident.resident_code;
     let mut out = change(from.code, next(resident, ChangeReason::MoveOut, today)?);
     out.moved_to = Some(to.code);
-    from.submit(out).await.context("move-out (two operators)")?;
+    let id = from.propose(out).await.context("move-out proposed")?;
+    approver.approve(id, |_| Ok(())).await.context("move-out approved")?;
     let from_code = from.code.to_string();
     let deadline = Instant::now() + Duration::from_secs(30);
     let certificate = loop {

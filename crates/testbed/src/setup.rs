@@ -591,9 +591,22 @@ pub fn create(dir: &Path) -> Result<Network> {
     Ok(network)
 }
 
-/// The clerk and supervisor of town `code` at its console, as the network directory
-/// describes them.
+/// Town `code`'s clerk at its console, as the network directory describes it.
 pub fn clerk(network: &Network, code: &str) -> Result<client::office::Clerk> {
+    operator(network, code, |town| &town.clerk_key)
+}
+
+/// Town `code`'s supervisor at a console of their own: they approve what a clerk proposes.
+pub fn supervisor(network: &Network, code: &str) -> Result<client::office::Clerk> {
+    operator(network, code, |town| &town.supervisor_key)
+}
+
+/// One operator of town `code`, with the key `key` picks, at the town's console.
+fn operator(
+    network: &Network,
+    code: &str,
+    key: impl Fn(&TownOperators) -> &PathBuf,
+) -> Result<client::office::Clerk> {
     let town: &TownOperators = network.town(code)?;
     let node = network
         .nodes
@@ -613,8 +626,7 @@ pub fn clerk(network: &Network, code: &str) -> Result<client::office::Clerk> {
         registry_domain::MunicipalityCode::parse(code)?,
         &url,
         &files,
-        tlog_store::keys::load_signer(&town.clerk_key, None)?,
-        tlog_store::keys::load_signer(&town.supervisor_key, None)?,
+        tlog_store::keys::load_signer(key(town), None)?,
         &network.towns,
     )
 }

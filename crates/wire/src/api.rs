@@ -30,6 +30,32 @@ pub struct ProvenRecord {
     pub evidence: Vec<String>,
 }
 
+/// `POST /v1/pending` (office): a sensitive change proposed by one operator, queued until a
+/// second person (a supervisor, if the first was not) approves it from their own session.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Proposed {
+    /// The proposal's number in the town's approval queue.
+    pub id: u64,
+}
+
+/// `GET /v1/pending` (office): one change waiting for approval.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct PendingChange {
+    /// Its number in the queue.
+    pub id: u64,
+    /// The resident it changes.
+    pub resident: String,
+    /// Its reason's code.
+    pub reason: String,
+    /// The key name of the operator who proposed it.
+    pub proposed_by: String,
+    /// When it was proposed (POSIX seconds).
+    pub time: u64,
+    /// The signed change, exactly as proposed: the approver reviews its text, signs that text
+    /// and sends the note with both signatures to `POST /v1/pending/{id}/approve`.
+    pub note: String,
+}
+
 /// `POST /v1/codes` (office): a fresh resident code from the town's pool.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct FreshCode {

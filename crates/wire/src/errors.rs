@@ -154,6 +154,14 @@ codes! {
     NoticeRecorded = "notice-recorded", Rules, status 409, alert false,
         "A move-in notice (転入通知) for this move-out is already recorded.",
         "Nothing to do: the notice was delivered before.";
+    /// An approval whose change is not the one proposed.
+    ApprovalMismatch = "approval-mismatch", Rules, status 422, alert true,
+        "The approval carries a change whose text is not the one proposed: an approver signs exactly what a colleague proposed, or nothing.",
+        "Fetch the proposal again and sign its text as it is; an approval of another text is how a swapped change looks: check the approver's console.";
+    /// A change proposed for approval that needs none, or that fails for another reason.
+    NoApprovalNeeded = "no-approval-needed", Request, status 400, alert false,
+        "The change proposed for approval needs only one operator: submit it directly (`POST /v1/events`).",
+        "Submit it to `POST /v1/events`.";
     /// An event signed too long ago.
     StaleEvent = "stale-event", Rules, status 422, alert false,
         "The event's time is too far from the node's clock.",
@@ -194,6 +202,10 @@ codes! {
     ActiveInTwoTowns = "active-in-two-towns", Replication, status 422, alert true,
         "A batch moves a resident into a town while the resident is active in another.",
         "Nothing was applied. Find out how the town accepted the move-in.";
+    /// No change with that number waits for approval.
+    NotPending = "not-pending", Availability, status 404, alert false,
+        "No change with that number waits for approval here: it was approved, withdrawn, or never proposed.",
+        "List the queue (`GET /v1/pending`) and approve one that is there.";
     /// No resident with that code here.
     NoResident = "no-resident", Availability, status 404, alert false,
         "No resident with this code is recorded here.",
