@@ -20,7 +20,9 @@ pub enum KeyCommand {
         /// Where to write the private key. It must not exist.
         #[arg(long)]
         out: PathBuf,
-        /// Seal the key with the passphrase held in this environment variable.
+        /// Seal the key with the passphrase held in this environment variable. It must have at
+        /// least 12 characters and not be a common or breached password, repeated or sequential
+        /// characters, nor contain the key's name, a word of it or the file's name.
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
         /// Make a witness cosignature key (type 0x04) instead of a log/operator key (0x01).
@@ -33,15 +35,19 @@ pub fn run(command: KeyCommand) -> Result<ExitCode> {
     match command {
         KeyCommand::Generate { name, out, passphrase_env, witness } => {
             let kind = if witness { KeyKind::Cosignature } else { KeyKind::Ed25519 };
-            let passphrase = passphrase_env.as_deref().map(passphrase::from_env).transpose()?;
+            let passphrase = passphrase_env
+                .as_deref()
+                .map(|var| passphrase::for_sealing(var, &[&name], &[&out]))
+                .transpose()?;
             let mut seed = zeroize::Zeroizing::new([0u8; 32]);
             keyfile::random_bytes(seed.as_mut())?;
             let signer = Signer::from_seed(&name, kind, *seed)
                 .with_context(|| format!("{name:?} cannot be a key name"))?;
-            keyfile::write(
+            keyfile::write_for(
                 &out,
                 &signer.to_private_string(),
                 passphrase.as_deref().map(|p| p.as_str()),
+                &[&name],
             )?;
             println!("{}", signer.verifier());
             Ok(ExitCode::SUCCESS)

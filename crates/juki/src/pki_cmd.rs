@@ -82,7 +82,9 @@ pub enum PkiCommand {
         /// The CA's name (its certificate's common name), e.g. "Juki Net CA".
         #[arg(long)]
         name: String,
-        /// Seal ca.key with the passphrase in this environment variable (recommended).
+        /// Seal ca.key with the passphrase in this environment variable (recommended). It must
+        /// have at least 12 characters and not be a common or breached password, repeated or
+        /// sequential characters, nor contain the CA's name or a word of it.
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
     },
@@ -114,7 +116,9 @@ pub enum PkiCommand {
         /// Write PREFIX.csr and PREFIX.key; neither may exist.
         #[arg(long, value_name = "PREFIX")]
         out: PathBuf,
-        /// Seal PREFIX.key with the passphrase in this environment variable.
+        /// Seal PREFIX.key with the passphrase in this environment variable. It must have at
+        /// least 12 characters and not be a common or breached password, repeated or
+        /// sequential characters, nor contain the identity, a host or a word of them.
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
     },
@@ -197,7 +201,7 @@ pub fn run(command: PkiCommand) -> Result<ExitCode> {
                 .ca
                 .issue(&id, &identity.hosts(), validity(days)?)
                 .context("issuing the certificate")?;
-            write_key_and(&key, &key_pem, None, &crt, &cert_pem)?;
+            write_key_and(&key, &key_pem, None, &[], &crt, &cert_pem)?;
             println!("serial: {}", Serial::of_pem(&cert_pem)?);
             println!("identity: {id} ({})", id.to_uri());
             println!("wrote {} and {}", crt.display(), key.display());
@@ -208,13 +212,21 @@ pub fn run(command: PkiCommand) -> Result<ExitCode> {
             let csr_path = with_suffix(&out, "csr");
             let key = with_suffix(&out, "key");
             refuse_existing(&[&csr_path, &key])?;
-            let passphrase = passphrase_env.as_deref().map(passphrase::from_env).transpose()?;
+            let hosts = identity.hosts();
+            let uri = id.to_uri();
+            let mut context = vec![uri.as_str()];
+            context.extend(hosts.iter().copied());
+            let passphrase = passphrase_env
+                .as_deref()
+                .map(|var| passphrase::for_sealing(var, &context, &[&key]))
+                .transpose()?;
             let (csr_pem, key_pem) =
-                pki::csr(&id, &identity.hosts()).context("making the certificate request")?;
+                pki::csr(&id, &hosts).context("making the certificate request")?;
             write_key_and(
                 &key,
                 &key_pem,
                 passphrase.as_deref().map(|p| p.as_str()),
+                &context,
                 &csr_path,
                 &csr_pem,
             )?;
@@ -343,7 +355,10 @@ fn init_ca(dir: &Path, name: &str, passphrase_env: Option<String>) -> Result<Exi
             );
         }
     }
-    let passphrase = passphrase_env.as_deref().map(passphrase::from_env).transpose()?;
+    let passphrase = passphrase_env
+        .as_deref()
+        .map(|var| passphrase::for_sealing(var, &[name], &[&dir.join(CA_KEY)]))
+        .transpose()?;
     let (ca, cert_pem, key_pem) = Ca::init(name).context("creating the CA")?;
     let crl = ca
         .crl(&[], SystemTime::now() + Duration::from_secs(DEFAULT_CRL_DAYS * 86_400))
@@ -364,7 +379,12 @@ fn init_ca(dir: &Path, name: &str, passphrase_env: Option<String>) -> Result<Exi
         std::os::unix::fs::DirBuilderExt::mode(&mut fs::DirBuilder::new(), 0o700)
             .create(&staging)
             .with_context(|| format!("cannot create {}", staging.display()))?;
-        keyfile::write(&staging.join(CA_KEY), &key_pem, passphrase.as_deref().map(|p| p.as_str()))?;
+        keyfile::write_for(
+            &staging.join(CA_KEY),
+            &key_pem,
+            passphrase.as_deref().map(|p| p.as_str()),
+            &[name],
+        )?;
         write_new(&staging.join(CA_CERT), cert_pem.as_bytes())?;
         write_new(&staging.join(REVOKED), b"")?;
         write_new(&staging.join(CRL), crl.as_bytes())?;
@@ -585,15 +605,17 @@ fn refuse_existing(paths: &[&Path]) -> Result<()> {
     Ok(())
 }
 
-/// Writes a new key file, then a new file beside it; if the second fails, the key is removed.
+/// Writes a new key file (a passphrase must not contain `context`, see `keyfile::write_for`),
+/// then a new file beside it; if the second fails, the key is removed.
 fn write_key_and(
     key: &Path,
     key_pem: &str,
     passphrase: Option<&str>,
+    context: &[&str],
     other: &Path,
     contents: &str,
 ) -> Result<()> {
-    keyfile::write(key, key_pem, passphrase)?;
+    keyfile::write_for(key, key_pem, passphrase, context)?;
     if let Err(e) = write_new(other, contents.as_bytes()) {
         let _ = fs::remove_file(key);
         return Err(e);

@@ -65,7 +65,9 @@ pub enum InitCommand {
         #[arg(long)]
         origin: Option<String>,
         /// Seal the admin key (and a generated national key) with the passphrase in this
-        /// environment variable. Recommended: the admin key is the registry's root of trust.
+        /// environment variable. Recommended: the admin key is the registry's root of trust. It
+        /// must have at least 12 characters and not be a common or breached password, repeated
+        /// or sequential characters, nor contain the keys' names or a word of them.
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
     },
@@ -140,7 +142,9 @@ pub enum OperatorCommand {
         /// Enrol this verifier key instead of generating one.
         #[arg(long, value_name = "VKEY", group = "operator_key")]
         vkey: Option<String>,
-        /// Seal the generated key file with the passphrase in this environment variable.
+        /// Seal the generated key file with the passphrase in this environment variable. It
+        /// must have at least 12 characters and not be a common or breached password, repeated
+        /// or sequential characters, nor contain the key's name or a word of it (the handle).
         #[arg(long, value_name = "VAR", requires = "out")]
         passphrase_env: Option<String>,
         /// The environment variable holding the admin key's passphrase.
@@ -276,8 +280,9 @@ fn generate(name: &str) -> Result<Signer> {
         .with_context(|| format!("{name:?} cannot be a key name"))
 }
 
+/// Writes a key file; a passphrase must not contain the key's name (`keyfile::write_for`).
 fn write_key(path: &Path, signer: &Signer, passphrase: Option<&str>) -> Result<()> {
-    keyfile::write(path, &signer.to_private_string(), passphrase)
+    keyfile::write_for(path, &signer.to_private_string(), passphrase, &[signer.name()])
         .with_context(|| format!("writing the key file {}", path.display()))
 }
 
@@ -380,13 +385,22 @@ pub fn run_init(command: InitCommand) -> Result<ExitCode> {
             Ok(key)
         })
         .transpose()?;
-    let passphrase = passphrase_env.as_deref().map(passphrase::from_env).transpose()?;
+    let admin_name = admin_key_name(municipality, &origin);
+    let national_name = national_key_name(&origin);
+    let passphrase = passphrase_env
+        .as_deref()
+        .map(|var| {
+            let mut files = vec![admin_out.as_path()];
+            files.extend(national_key_out.as_deref());
+            passphrase::for_sealing(var, &[&admin_name, &national_name], &files)
+        })
+        .transpose()?;
     let passphrase = passphrase.as_deref().map(|p| p.as_str());
 
-    let admin = generate(&admin_key_name(municipality, &origin))?;
+    let admin = generate(&admin_name)?;
     let node = generate(&origin)?;
     let generated_national = match &national_key_out {
-        Some(_) => Some(generate(&national_key_name(&origin))?),
+        Some(_) => Some(generate(&national_name)?),
         None => None,
     };
     let national = match (&given_national, &generated_national) {
@@ -650,7 +664,12 @@ pub fn run_operator(command: OperatorCommand) -> Result<ExitCode> {
             {
                 bail!("{} already exists; key files are never overwritten", out.display());
             }
-            let new_passphrase = passphrase_env.as_deref().map(passphrase::from_env).transpose()?;
+            let new_passphrase = match (passphrase_env.as_deref(), &out) {
+                (Some(var), Some(out)) => {
+                    Some(passphrase::for_sealing(var, &[&key_name, &name], &[out])?)
+                }
+                _ => None,
+            };
             let admin = load_admin(&mut registry, &admin_key, admin_passphrase_env.as_deref())?;
             let mut undo = Undo::default();
             let operator = match (&given, &out) {

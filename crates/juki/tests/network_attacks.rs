@@ -91,7 +91,8 @@ fn a_forged_record_at_a_town_is_served_to_nobody() {
         registry_domain::Address::new(change.record.address.municipality(), "大字智里 9999番地")
             .unwrap();
     let clerk_key = network.town(ACHI).unwrap().clerk_key.clone();
-    let stolen = tlog_store::keys::load_signer(&clerk_key, None).unwrap();
+    // The clerk's key is sealed: the attacker has its passphrase too.
+    let stolen = testbed::passphrases::load_signer(root, &clerk_key).unwrap();
     let mut forged = Note::new(Event::Change(change).to_text()).unwrap();
     forged.sign(&stolen).unwrap();
     db.execute(
@@ -336,7 +337,7 @@ fn a_sensitive_change_needs_a_second_person_at_another_console() {
                 .unwrap();
         let mut note = Note::new(Event::Change(swapped).to_text()).unwrap();
         let supervisor_key =
-            tlog_store::keys::load_signer(&network.town(ACHI).unwrap().supervisor_key, None)
+            testbed::passphrases::load_signer(root, &network.town(ACHI).unwrap().supervisor_key)
                 .unwrap();
         note.sign(&supervisor_key).unwrap();
         let url = node::report::resolve_url(&network.node("achi").unwrap().api_url).unwrap();

@@ -4,11 +4,13 @@
 //! every tier, and the mirrors hold exactly the towns' events and residents.
 //!
 //! Also: `juki demo --exit` itself, whose scenario ends by checking that every tier agrees,
-//! which leaves real addresses in network.json, no report behind, and every directory and
-//! database readable by its owner alone.
+//! which leaves real addresses in network.json, no report behind, every directory and
+//! database readable by its owner alone, and every key a person would hold sealed, with its
+//! passphrase in the owner-only passphrases file the demo names.
 
 mod support;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
@@ -93,6 +95,81 @@ fn the_demo_day_ends_with_every_tier_agreeing() {
     let left = reports(dir.path());
     assert!(left.is_empty(), "reports left after the demo stopped: {left:?}");
     only_the_owner_reads(dir.path());
+    the_keys_people_hold_are_sealed(dir.path(), &out);
+}
+
+/// The CA key, each town's admin key and its operators' keys are sealed: none opens without
+/// its passphrase or with a wrong one, each opens with the one in the passphrases file, which
+/// the demo names and only its owner can read. Keys that sign unattended are not sealed.
+fn the_keys_people_hold_are_sealed(dir: &Path, out: &str) {
+    let file = dir.join("credentials/passphrases.json");
+    assert!(out.contains(&file.display().to_string()), "the demo names {}:\n{out}", file.display());
+    assert_eq!(fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+    let passphrases: BTreeMap<String, String> =
+        serde_json::from_str(&fs::read_to_string(&file).unwrap()).unwrap();
+    let mut held = vec!["ca/ca.key".to_owned()];
+    for (name, _) in TOWNS {
+        for key in ["admin", "clerk", "supervisor"] {
+            held.push(format!("credentials/{name}/{key}.key"));
+        }
+    }
+    held.sort();
+    assert_eq!(passphrases.keys().collect::<Vec<_>>(), held.iter().collect::<Vec<_>>());
+    let wrong = "a wrong passphrase of good length";
+    for key in &held {
+        let path = dir.join(key);
+        let passphrase = &passphrases[key];
+        assert!(keyfile::is_sealed(&path).unwrap(), "{key} is sealed");
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("PRIVATE"), "{key} holds its secret in the clear");
+        assert!(
+            matches!(keyfile::read(&path, None), Err(keyfile::KeyFileError::NeedsPassphrase(_))),
+            "{key} opens without its passphrase"
+        );
+        assert!(
+            matches!(
+                keyfile::read(&path, Some(wrong)),
+                Err(keyfile::KeyFileError::WrongPassphrase(_))
+            ),
+            "{key} opens with a wrong passphrase"
+        );
+        let secret = keyfile::read(&path, Some(passphrase)).expect("opens with its passphrase");
+        assert!(
+            secret.starts_with("PRIVATE+KEY+") || secret.starts_with("-----BEGIN PRIVATE KEY-----"),
+            "{key} holds a key"
+        );
+        keyfile::policy::check(passphrase, &[]).expect("a passphrase the policy accepts");
+    }
+    let clerk = dir.join("credentials/achi/clerk.key");
+    let signer = testbed::passphrases::load_signer(dir, &clerk).unwrap();
+    assert!(signer.name().starts_with("op.204072."), "{}", signer.name());
+    // The keys that sign unattended are not sealed, and readable by their owner alone.
+    for key in [
+        "nodes/achi/node.key",
+        "nodes/achi/provisions.key",
+        "nodes/national/national.key",
+        "nodes/national/node.key",
+        "nodes/nagano/tls/node.key",
+        "credentials/achi/console.key",
+        "witness/witness.key",
+    ] {
+        let path = dir.join(key);
+        assert!(!keyfile::is_sealed(&path).unwrap(), "{key} signs unattended");
+        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600, "{key}");
+    }
+    // No passphrase is written anywhere else: not in network.json, not in a node's log.
+    let mut elsewhere = vec![dir.join("network.json"), dir.join("witness/witness.log")];
+    elsewhere.extend(TOWNS.iter().map(|(name, _)| dir.join("nodes").join(name).join("node.log")));
+    for path in elsewhere {
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        for (key, passphrase) in &passphrases {
+            assert!(
+                !text.contains(passphrase.as_str()),
+                "{key}'s passphrase in {}",
+                path.display()
+            );
+        }
+    }
 }
 
 /// Whether a network.json URL is a real `https://127.0.0.1:PORT…` one.

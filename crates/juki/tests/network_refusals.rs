@@ -23,7 +23,7 @@ use registry_domain::{
 };
 use rustls::AlertDescription;
 use serde_json::{Value, json};
-use support::{fails, ok, p};
+use support::p;
 use tlog::Hash;
 use tlog::note::{KeyKind, Note, Signer};
 
@@ -168,11 +168,36 @@ impl Network {
         net::Client::anonymous(self.ca(), Some(self.ca_dir().join("crl.pem"))).expect("a client")
     }
 
-    /// An operator key of a town (`clerk_key`, `supervisor_key`).
+    /// Runs `juki ARGS --passphrase-env CA_PASSPHRASE` with the sealed CA key's passphrase
+    /// from the network's passphrases file in that variable.
+    fn with_ca(&self, args: &[&str]) -> std::process::Output {
+        let ca_key = self.ca_dir().join("ca.key");
+        let passphrase = testbed::passphrases::Passphrases::load(&self.root())
+            .and_then(|p| p.required(&ca_key))
+            .expect("the CA key's passphrase");
+        support::juki()
+            .args(args)
+            .args(["--passphrase-env", "CA_PASSPHRASE"])
+            .env("CA_PASSPHRASE", passphrase.as_str())
+            .output()
+            .expect("running juki")
+    }
+
+    /// [`Network::with_ca`], which must succeed; returns stdout.
+    fn ok_with_ca(&self, args: &[&str]) -> String {
+        support::succeeded(args, self.with_ca(args))
+    }
+
+    /// [`Network::with_ca`], which must fail; returns stderr.
+    fn fails_with_ca(&self, args: &[&str]) -> String {
+        support::failed(args, &self.with_ca(args))
+    }
+
+    /// An operator key of a town (`clerk_key`, `supervisor_key`), opened with its passphrase
+    /// from the network's passphrases file.
     fn operator_key(&self, code: &str, which: &str) -> Signer {
-        let path = self.operators(code)[which].as_str().expect("a key path").to_owned();
-        let text = std::fs::read_to_string(path).expect("the key file");
-        Signer::parse(text.trim()).expect("an unsealed operator key")
+        let path = PathBuf::from(self.operators(code)[which].as_str().expect("a key path"));
+        testbed::passphrases::load_signer(&self.root(), &path).expect("an operator key")
     }
 
     /// Waits until every node answers on its inter-node API.
@@ -520,7 +545,7 @@ async fn cases(network: &Network) {
         std::fs::create_dir_all(&extra).expect("a directory");
         let prefix = extra.join("console-2");
         let ca = network.ca_dir();
-        ok(&[
+        network.ok_with_ca(&[
             "pki",
             "issue",
             "--ca",
@@ -536,7 +561,7 @@ async fn cases(network: &Network) {
         let alerts = network.every_alert().await;
         let reply = get(&network.client(&cert, &key), &achi_status).await;
         assert!(reply.is_ok(), "the new console certificate works: {:?}", reply.err());
-        let out = ok(&["pki", "revoke", "--ca", p(&ca), "--cert", p(&cert)]);
+        let out = network.ok_with_ca(&["pki", "revoke", "--ca", p(&ca), "--cert", p(&cert)]);
         assert!(out.contains("revoked"), "{out}");
         // The node rereads the CRL about every second; a new client makes a new connection.
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -562,7 +587,7 @@ async fn cases(network: &Network) {
         let alerts = network.every_alert().await;
         let ca = network.ca_dir();
         let prefix = network.root().join("extra/console-expired");
-        let stderr = fails(&[
+        let stderr = network.fails_with_ca(&[
             "pki",
             "issue",
             "--ca",
@@ -578,7 +603,9 @@ async fn cases(network: &Network) {
         ]);
         assert!(stderr.contains("--days 0 is out of range"), "{stderr}");
         let read = |name: &str| std::fs::read_to_string(ca.join(name)).expect("the CA's files");
-        let real_ca = pki::Ca::load(&read("ca.crt"), &read("ca.key")).expect("the CA");
+        let ca_key = testbed::passphrases::read_key(&network.root(), &ca.join("ca.key"))
+            .expect("the sealed CA key, opened with its passphrase");
+        let real_ca = pki::Ca::load(&read("ca.crt"), &ca_key).expect("the CA");
         let day = Duration::from_secs(86_400);
         let past = pki::Validity {
             not_before: SystemTime::now() - 10 * day,

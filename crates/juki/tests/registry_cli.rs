@@ -9,12 +9,13 @@ use std::process::{Command, Output};
 use registry_domain::ResidentCode;
 use registry_store::Registry;
 
-/// The clerk Tanaka's passphrase (her key is sealed).
-const TANAKA_PASSPHRASE: &str = "tanaka passphrase 1";
+/// The clerk Tanaka's passphrase (her key is sealed). Passphrases that seal keys must pass
+/// the passphrase policy: none names its key (`tanaka`, `admin`, …).
+const TANAKA_PASSPHRASE: &str = "plum blossom at the counter";
 /// The supervisor Suzuki's passphrase (his key is sealed; he approves).
-const SUZUKI_PASSPHRASE: &str = "suzuki passphrase 2";
+const SUZUKI_PASSPHRASE: &str = "river stone second signature";
 /// The admin key's passphrase.
-const ADMIN_PASSPHRASE: &str = "admin passphrase 3";
+const ADMIN_PASSPHRASE: &str = "offline stick in the mountain safe";
 
 fn juki() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_juki"));

@@ -15,6 +15,10 @@
 //! XChaCha20-Poly1305; the three header lines are the associated data, so the parameters cannot
 //! be altered without the tag failing. The Argon2 parameters are read from the file but must lie
 //! within fixed bounds, so a hostile file cannot make opening it take unbounded memory or time.
+//!
+//! Every passphrase that seals a new key must first pass [`policy::check`] (after NIST
+//! SP 800-63B: long enough, not a common or breached password, not repeated or sequential
+//! characters, not the key's own name); opening a sealed key checks nothing but the tag.
 #![forbid(unsafe_code)]
 
 use std::fs::{self, OpenOptions};
@@ -29,11 +33,12 @@ use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use zeroize::Zeroizing;
 
+pub mod policy;
 pub mod private;
 
+pub use policy::{MIN_PASSPHRASE_CHARS, PassphraseError};
+
 const MAGIC: &str = "juki-sealed-key/v1";
-/// The shortest passphrase accepted (NIST SP 800-63B asks for at least 8; keys deserve more).
-pub const MIN_PASSPHRASE_CHARS: usize = 12;
 const DEFAULT_M_KIB: u32 = 64 * 1024;
 const DEFAULT_T: u32 = 3;
 const MAX_M_KIB: u32 = 1024 * 1024;
@@ -59,9 +64,9 @@ pub enum KeyFileError {
     /// The file is sealed and no passphrase was given.
     #[error("{} is passphrase-protected; give the passphrase", .0.display())]
     NeedsPassphrase(PathBuf),
-    /// The passphrase is too short to protect a key.
-    #[error("the passphrase is too short: use at least {MIN_PASSPHRASE_CHARS} characters")]
-    WeakPassphrase,
+    /// The passphrase may not seal a key: it breaks a rule of [`policy`].
+    #[error(transparent)]
+    WeakPassphrase(#[from] PassphraseError),
     /// The passphrase is wrong or the file was altered.
     #[error("cannot open {}: wrong passphrase, or the file was altered", .0.display())]
     WrongPassphrase(PathBuf),
@@ -92,8 +97,23 @@ pub fn random_bytes(out: &mut [u8]) -> Result<(), KeyFileError> {
 }
 
 /// Writes a new key file holding `secret`, sealed when a passphrase is given. The file is
-/// created with mode 0600 and must not exist.
+/// created with mode 0600 and must not exist. A passphrase must pass [`policy::check`] (with
+/// the file's name as the key's name); nothing is written when it does not.
 pub fn write(path: &Path, secret: &str, passphrase: Option<&str>) -> Result<(), KeyFileError> {
+    write_for(path, secret, passphrase, &[])
+}
+
+/// Like [`write`], and the passphrase must not contain `context` either: what names the key
+/// (its name, its holder's handle). See [`check_passphrase`].
+pub fn write_for(
+    path: &Path,
+    secret: &str,
+    passphrase: Option<&str>,
+    context: &[&str],
+) -> Result<(), KeyFileError> {
+    if let Some(passphrase) = passphrase {
+        check_passphrase(path, passphrase, context)?;
+    }
     let contents = match passphrase {
         Some(passphrase) => seal(secret, passphrase, DEFAULT_M_KIB, DEFAULT_T)?,
         None => Zeroizing::new(format!("{}\n", secret.trim_end_matches('\n'))),
@@ -108,6 +128,20 @@ pub fn write(path: &Path, secret: &str, passphrase: Option<&str>) -> Result<(), 
     file.write_all(contents.as_bytes()).map_err(io("writing"))?;
     file.sync_all().map_err(io("syncing"))?;
     Ok(())
+}
+
+/// The check [`write_for`] makes before it seals a key into `path`: [`policy::check`] with
+/// `context` and the file's name (without its extension) as what names the key. Callers that
+/// do other work before writing the key check first, so that a refused passphrase changes
+/// nothing.
+pub fn check_passphrase(
+    path: &Path,
+    passphrase: &str,
+    context: &[&str],
+) -> Result<(), PassphraseError> {
+    let stem = path.file_stem().and_then(|s| s.to_str());
+    let words: Vec<&str> = context.iter().copied().chain(stem).collect();
+    policy::check(passphrase, &words)
 }
 
 /// Whether a key file is sealed with a passphrase.
@@ -182,9 +216,6 @@ fn seal(
     m_kib: u32,
     t: u32,
 ) -> Result<Zeroizing<String>, KeyFileError> {
-    if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
-        return Err(KeyFileError::WeakPassphrase);
-    }
     let mut salt = [0u8; 16];
     let mut nonce = [0u8; 24];
     random_bytes(&mut salt)?;
@@ -314,10 +345,31 @@ mod tests {
     }
 
     #[test]
-    fn short_passphrases_are_refused() {
+    fn weak_passphrases_are_refused_and_nothing_is_written() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k");
-        assert!(matches!(write(&path, "x", Some("short")), Err(KeyFileError::WeakPassphrase)));
-        assert!(!path.exists(), "nothing is written when the passphrase is refused");
+        let path = dir.path().join("tanaka.key");
+        let cases = [
+            ("short", &[][..], PassphraseError::TooShort { min: MIN_PASSPHRASE_CHARS }),
+            ("aaaaaaaaaaaaaaaa", &[], PassphraseError::Repeated),
+            ("123456789012", &[], PassphraseError::Sequential),
+            ("passwordpassword", &[], PassphraseError::Common),
+            ("a key for tanaka at the counter", &[], PassphraseError::ContainsContext),
+            (
+                "stamped at 204072 window",
+                &["op.204072.juki.local/x"],
+                PassphraseError::ContainsContext,
+            ),
+        ];
+        for (passphrase, context, refusal) in cases {
+            match write_for(&path, "PRIVATE+KEY+x", Some(passphrase), context) {
+                Err(KeyFileError::WeakPassphrase(e)) => assert_eq!(e, refusal, "{passphrase:?}"),
+                other => panic!("{passphrase:?}: {other:?}"),
+            }
+            assert!(!path.exists(), "nothing is written when the passphrase is refused");
+        }
+        let error = write(&path, "x", Some("passwordpassword")).unwrap_err().to_string();
+        assert!(error.contains("common and breached") && !error.contains("passwordpassword"));
+        write(&path, "PRIVATE+KEY+x", Some(PASS)).unwrap();
+        assert_eq!(*read(&path, Some(PASS)).unwrap(), "PRIVATE+KEY+x");
     }
 }

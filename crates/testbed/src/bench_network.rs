@@ -987,7 +987,8 @@ fn end_to_end(
         let dir = registry_store::dir::RegistryDir::open(config.parent().context("node.toml")?)?;
         let mut registry = dir.registry()?;
         base.push(registry.log_size()?);
-        let clerk = tlog_store::keys::load_signer(&network.town(TOWNS[t].1)?.clerk_key, None)?;
+        let clerk =
+            crate::passphrases::load_signer(&network.dir()?, &network.town(TOWNS[t].1)?.clerk_key)?;
         let town = dir.municipality;
         let mut left = per_town[t];
         let mut i = 0u64;

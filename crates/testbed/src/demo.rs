@@ -4,7 +4,8 @@
 //! mutual TLS on loopback. It registers synthetic residents, runs a day of a town's work
 //! including a move between towns and a wide-area certificate copy, checks that every tier
 //! agrees, prints what happened and where to look, and keeps running until SIGINT (Ctrl-C) or
-//! SIGTERM, which stop every process it started.
+//! SIGTERM, which stop every process it started. The keys a person would hold are sealed; the
+//! demo names the file holding their passphrases (`passphrases`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,7 +48,13 @@ pub fn run(args: DemoOptions) -> Result<ExitCode> {
             "building a network in {} (CA, keys, registries, operators) …",
             args.dir.display()
         );
-        crate::setup::create(&args.dir)?
+        let network = crate::setup::create(&args.dir)?;
+        println!(
+            "the CA key, the admin keys and the operators' keys are sealed; their passphrases \
+             are in {} (readable by you alone)",
+            crate::passphrases::Passphrases::path(&args.dir).display()
+        );
+        network
     };
     if let Some(name) = runtime.block_on(async { stop.arrived() }) {
         println!("{name}: stopping before the network starts");
@@ -71,6 +78,10 @@ pub fn run(args: DemoOptions) -> Result<ExitCode> {
     println!();
     println!("where to look:");
     println!("  {}/network.json          nodes, URLs, log keys, credentials", args.dir.display());
+    println!(
+        "  {}  the passphrases of the sealed keys (CA, admin, operators; owner-only)",
+        crate::passphrases::Passphrases::path(&args.dir).display()
+    );
     for node in &network.nodes {
         for log in &node.logs {
             println!("  {:<10} {}  {}/checkpoint", node.name, log.origin, log.url);

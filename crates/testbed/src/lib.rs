@@ -1,6 +1,7 @@
 //! A whole juki network on one machine, shared by the `juki` binary and the tests: building
 //! it as an administrator would, with the `juki` binary itself (`setup`), running its nodes as
-//! real processes and stopping them (`processes`), the demo's day (`demo`), the network tools
+//! real processes and stopping them (`processes`), the passphrases of its sealed keys
+//! (`passphrases`), the demo's day (`demo`), the network tools
 //! `load`, `agree` and `compare` (`tools`), synthetic residents (`synthetic`), and the
 //! benchmarks (`bench_log`, `bench_registry`, `bench_network`).
 //!
@@ -11,6 +12,7 @@ pub mod bench_log;
 pub mod bench_network;
 pub mod bench_registry;
 pub mod demo;
+pub mod passphrases;
 pub mod processes;
 pub mod setup;
 pub mod synthetic;

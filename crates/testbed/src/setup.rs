@@ -11,6 +11,7 @@
 //!                              runs witness.report.json
 //! DIR/credentials/<town>/      a town's admin key, operators' keys and console certificate
 //! DIR/credentials/agency/      the agency's certificate
+//! DIR/credentials/passphrases.json   the passphrases of the sealed keys (0600)
 //! ```
 //!
 //! No port is chosen here: every node and the witness listen on `127.0.0.1:0`, and each reports
@@ -22,8 +23,11 @@
 //!
 //! Every directory made here is readable by its owner alone (0700).
 //!
-//! Demo keys are not sealed, so that the demo runs unattended; a real deployment seals the
-//! admin and operator keys (`--passphrase-env`) and keeps the admin key and the CA offline.
+//! The keys a person would hold — the CA key, each town's admin key, the operators' keys — are
+//! sealed, each with its own random passphrase kept in `DIR/credentials/passphrases.json`
+//! (see `passphrases`), and handed to `juki` in a variable named with `--passphrase-env`. Keys
+//! that sign unattended (node and provision keys, the national key, TLS keys, the witness
+//! key) are not sealed. A real deployment also keeps the admin keys and the CA offline.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -34,6 +38,8 @@ use serde::{Deserialize, Serialize};
 
 use node::config::{Listen, NodeConfig, NodeRole, Peer, TlsConfig, Town};
 use node::report::Report;
+
+use crate::passphrases::{ADMIN_VARIABLE, CA_VARIABLE, NEW_VARIABLE, Passphrases, load_signer};
 
 /// The towns of the demo: name, code.
 pub const TOWNS: [(&str, &str); 3] =
@@ -128,11 +134,11 @@ pub struct TownOperators {
     pub code: String,
     /// The console certificate the clerks' client presents.
     pub console: Credential,
-    /// The admin key (offline in real life).
+    /// The admin key (sealed; offline in real life).
     pub admin_key: PathBuf,
-    /// A clerk's operator key.
+    /// A clerk's operator key (sealed).
     pub clerk_key: PathBuf,
-    /// A supervisor's operator key (the second operator for sensitive changes).
+    /// A supervisor's operator key (sealed; the second operator for sensitive changes).
     pub supervisor_key: PathBuf,
 }
 
@@ -219,10 +225,17 @@ impl Network {
 
 /// Runs `juki ARGS`, capturing output; returns stdout.
 fn juki(args: &[&str]) -> Result<String> {
+    juki_with(args, &[])
+}
+
+/// Runs `juki ARGS` with the variables `env` set (the passphrases it needs, each in the
+/// variable its `--passphrase-env` names: never on the command line); returns stdout.
+fn juki_with(args: &[&str], env: &[(&str, &str)]) -> Result<String> {
     let exe = crate::binary().context("finding the juki binary")?;
     let output = Command::new(exe)
         .args(args)
         .env_remove("JUKI_PASSPHRASE")
+        .envs(env.iter().copied())
         .output()
         .with_context(|| format!("running juki {}", args.join(" ")))?;
     if !output.status.success() {
@@ -270,22 +283,32 @@ pub fn create(dir: &Path) -> Result<Network> {
         bail!("{} already holds a network", dir.display());
     }
     private_dir(&dir)?;
+    let mut passphrases = Passphrases::load(&dir)?;
+    let (new, ca_var, admin_var) = (NEW_VARIABLE, CA_VARIABLE, ADMIN_VARIABLE);
     let ca_dir = dir.join("ca");
+    let ca_key = ca_dir.join("ca.key");
     if !ca_dir.exists() {
-        juki(&["pki", "init-ca", "--dir", p(&ca_dir), "--name", "juki demo network CA"])?;
+        let ca_name = "juki demo network CA";
+        let ca_passphrase = passphrases.draw(&ca_key, &[ca_name])?;
+        juki_with(
+            &["pki", "init-ca", "--dir", p(&ca_dir), "--name", ca_name, "--passphrase-env", new],
+            &[(new, &ca_passphrase)],
+        )?;
     }
+    let ca_passphrase = passphrases.required(&ca_key)?;
     let nodes_dir = dir.join("nodes");
     let creds = dir.join("credentials");
     let issue = |role: &str, code: Option<&str>, hosts: bool, out: &Path| -> Result<()> {
         private_dir(out.parent().expect("has a parent"))?;
         let mut args = vec!["pki", "issue", "--ca", p(&ca_dir), "--role", role, "--out", p(out)];
+        args.extend(["--passphrase-env", ca_var]);
         if let Some(code) = code {
             args.extend(["--code", code]);
         }
         if hosts {
             args.extend(["--host", "127.0.0.1", "--host", "localhost"]);
         }
-        juki(&args)?;
+        juki_with(&args, &[(ca_var, &ca_passphrase)])?;
         Ok(())
     };
 
@@ -328,18 +351,27 @@ pub fn create(dir: &Path) -> Result<Network> {
         let cred = creds.join(name);
         private_dir(&cred)?;
         let admin = cred.join("admin.key");
-        let out = juki(&[
-            "init",
-            "municipal",
-            "--code",
-            code,
-            "--dir",
-            p(&town_dir),
-            "--admin-out",
-            p(&admin),
-            "--national-vkey",
-            &national_vkey,
-        ])?;
+        // The words `juki init municipal` refuses in the passphrase: the keys' names.
+        let admin_name = format!("admin.{code}.juki.local");
+        let admin_names = [admin_name.as_str(), "national.juki.local", name];
+        let admin_passphrase = passphrases.draw(&admin, &admin_names)?;
+        let out = juki_with(
+            &[
+                "init",
+                "municipal",
+                "--code",
+                code,
+                "--dir",
+                p(&town_dir),
+                "--admin-out",
+                p(&admin),
+                "--national-vkey",
+                &national_vkey,
+                "--passphrase-env",
+                new,
+            ],
+            &[(new, &admin_passphrase)],
+        )?;
         let origin = field(&out, "origin")?.to_owned();
         let vkey = field(&out, "node-vkey")?.to_owned();
         let admin_vkey = field(&out, "admin-vkey")?.to_owned();
@@ -359,20 +391,29 @@ pub fn create(dir: &Path) -> Result<Network> {
         for (handle, role, key) in
             [("tanaka", "clerk", &clerk), ("suzuki", "supervisor", &supervisor)]
         {
-            juki(&[
-                "operator",
-                "enroll",
-                "--dir",
-                p(&town_dir),
-                "--admin-key",
-                p(&admin),
-                "--name",
-                handle,
-                "--role",
-                role,
-                "--out",
-                p(key),
-            ])?;
+            let key_name = format!("op.{code}.juki.local/{handle}");
+            let passphrase = passphrases.draw(key, &[key_name.as_str()])?;
+            juki_with(
+                &[
+                    "operator",
+                    "enroll",
+                    "--dir",
+                    p(&town_dir),
+                    "--admin-key",
+                    p(&admin),
+                    "--admin-passphrase-env",
+                    admin_var,
+                    "--name",
+                    handle,
+                    "--role",
+                    role,
+                    "--out",
+                    p(key),
+                    "--passphrase-env",
+                    new,
+                ],
+                &[(admin_var, &admin_passphrase), (new, &passphrase)],
+            )?;
         }
         operators.push(TownOperators {
             code: code.to_owned(),
@@ -591,7 +632,8 @@ pub fn create(dir: &Path) -> Result<Network> {
     Ok(network)
 }
 
-/// Town `code`'s clerk at its console, as the network directory describes it.
+/// Town `code`'s clerk at its console, as the network directory describes it (the sealed key
+/// opened with its passphrase from the network's passphrases file).
 pub fn clerk(network: &Network, code: &str) -> Result<client::office::Clerk> {
     operator(network, code, |town| &town.clerk_key)
 }
@@ -626,7 +668,7 @@ fn operator(
         registry_domain::MunicipalityCode::parse(code)?,
         &url,
         &files,
-        tlog_store::keys::load_signer(key(town), None)?,
+        load_signer(&network.dir()?, key(town))?,
         &network.towns,
     )
 }
