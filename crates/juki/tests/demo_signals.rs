@@ -133,7 +133,7 @@ fn sigterm_stops_every_process_and_a_restarted_demo_finds_no_stale_node() {
     // A demo killed outright leaves its nodes behind …
     let mut first = Demo::start(&dir);
     let left_behind = reported_pids(&dir);
-    assert_eq!(left_behind.len(), 6, "five nodes and the witness: {left_behind:?}");
+    assert_eq!(left_behind.len(), 7, "six nodes and the witness: {left_behind:?}");
     signal(first.child.id(), Signal::Kill).expect("SIGKILL to the demo");
     assert!(!first.wait(Duration::from_secs(10)), "killed");
     for (what, pid) in &left_behind {

@@ -396,3 +396,112 @@ fn a_sensitive_change_needs_a_second_person_at_another_console() {
     );
     drop(nodes);
 }
+
+#[test]
+fn the_whole_national_node_cannot_mint_what_the_towns_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    ok(&["demo", "--dir", p(root), "--residents", "30", "--exit"]);
+    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+    let nodes = Nodes::start(&Network::load(root).unwrap()).unwrap();
+    let network = nodes.network().clone();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    ok(&["network", "agree", "--dir", p(root)]);
+
+    // Every key in the national node's directory: none is the national key.
+    let national_vkey =
+        tlog_store::keys::load_signer(&network.national_key, None).unwrap().verifier();
+    let mut keys = 0;
+    let mut stack = vec![root.join("nodes/national")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(signer) = tlog_store::keys::load_signer(&path, None) {
+                keys += 1;
+                assert_ne!(
+                    signer.verifier(),
+                    national_vkey,
+                    "{} is the national key",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(keys >= 1, "the national node's own key is there, and it is not the national key");
+
+    // With the national node's certificate, the signer is asked to sign what no town's
+    // witnessed log holds, or what the evidence does not show: refused, and alerts there.
+    let signer_url =
+        node::report::resolve_url(&network.node("signer").unwrap().network_url).unwrap();
+    let as_national = net::Client::new(&national_files(&network)).unwrap();
+    let ask = |path: &str, body: serde_json::Value| {
+        let (client, url) = (&as_national, format!("{signer_url}{path}"));
+        runtime.block_on(async move {
+            client::call_post(
+                client,
+                &url,
+                serde_json::to_vec(&body).unwrap(),
+                Some("urn:juki:signer"),
+            )
+            .await
+            .unwrap()
+        })
+    };
+    let code_of_answer =
+        |answer: &net::Answer| wire::errors::ErrorBody::parse(&answer.body).map(|b| b.code);
+    let (code, _) = a_resident(root);
+    let honest = runtime.block_on(raw_identity(&network, &code.to_string()));
+    // A birth is no move-out.
+    let birth = ask(
+        "/v1/sign/move-out",
+        serde_json::json!({
+            "evidence": honest["evidence"], "to": MATSUMOTO
+        }),
+    );
+    assert_eq!(code_of_answer(&birth), Some(Code::NoMoveOut), "{}", birth.text());
+    // A move-out made up in an edited event: not in 阿智村's witnessed log.
+    let mut forged = honest["evidence"].clone();
+    let receipt = tlog::receipt::Receipt::parse(forged[0].as_str().unwrap().as_bytes()).unwrap();
+    let event = String::from_utf8(receipt.extra.clone().unwrap()).unwrap();
+    let moved_out = event.replacen("reason birth", "reason move-out", 1).replacen(
+        "status active",
+        "status closed",
+        1,
+    );
+    let receipt = tlog::receipt::Receipt { extra: Some(moved_out.into_bytes()), ..receipt };
+    forged[0] = String::from_utf8(receipt.to_bytes()).unwrap().into();
+    let made_up =
+        ask("/v1/sign/move-out", serde_json::json!({ "evidence": forged, "to": MATSUMOTO }));
+    assert_eq!(code_of_answer(&made_up), Some(Code::BadEvidence), "{}", made_up.text());
+    // A move notice for a birth: no move-in.
+    let notice = ask("/v1/sign/move-notice", serde_json::json!({ "evidence": honest["evidence"] }));
+    assert_eq!(code_of_answer(&notice), Some(Code::NoMoveOut), "{}", notice.text());
+    // Code blocks in bulk: the town got its block when the network started; another within
+    // the hour is refused, however the national node asks.
+    let block = ask("/v1/sign/code-block", serde_json::json!({ "municipality": ACHI, "held": 1 }));
+    assert_eq!(code_of_answer(&block), Some(Code::TooSoon), "{}", block.text());
+    // Anyone but the national node is refused outright.
+    let as_town = net::Client::new(&net::TlsFiles {
+        cert: root.join("nodes/achi/tls/node.crt"),
+        key: root.join("nodes/achi/tls/node.key"),
+        ca: network.ca.clone(),
+        crl: Some(network.ca_dir.join("crl.pem")),
+    })
+    .unwrap();
+    let by_town = runtime
+        .block_on(client::call_post(
+            &as_town,
+            &format!("{signer_url}/v1/sign/code-block"),
+            serde_json::to_vec(&serde_json::json!({ "municipality": ACHI, "held": 1 })).unwrap(),
+            Some("urn:juki:signer"),
+        ))
+        .unwrap();
+    assert_eq!(code_of_answer(&by_town), Some(Code::WrongPeer), "{}", by_town.text());
+    let raised = alerts(root, "signer");
+    for kind in [Code::BadEvidence, Code::TooSoon, Code::WrongPeer] {
+        assert!(raised.iter().any(|k| k == kind.as_str()), "{kind} at the signer: {raised:?}");
+    }
+    drop(nodes);
+}

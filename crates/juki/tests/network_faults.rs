@@ -72,7 +72,7 @@ fn the_demo_day_ends_with_every_tier_agreeing() {
         serde_json::from_str(&fs::read_to_string(dir.path().join("network.json")).unwrap())
             .unwrap();
     let nodes = network["nodes"].as_array().unwrap();
-    assert_eq!(nodes.len(), 5);
+    assert_eq!(nodes.len(), 6);
     for node in nodes {
         for key in ["name", "role", "api_url", "logs"] {
             assert!(!node[key].is_null(), "network.json: a node without {key}");
@@ -147,7 +147,7 @@ fn the_keys_people_hold_are_sealed(dir: &Path, out: &str) {
     for key in [
         "nodes/achi/node.key",
         "nodes/achi/provisions.key",
-        "nodes/national/national.key",
+        "nodes/signer/national.key",
         "nodes/national/node.key",
         "nodes/nagano/tls/node.key",
         "credentials/achi/console.key",
@@ -211,7 +211,7 @@ fn only_the_owner_reads(dir: &Path) {
             checked.1 += 1;
         }
     }
-    // The CA, the credentials, five nodes with their mirrors and tiles, the witness.
+    // The CA, the credentials, six nodes with their mirrors and tiles, the witness.
     assert!(checked.0 > 20 && checked.1 >= 12, "checked {checked:?} (directories, databases)");
 }
 

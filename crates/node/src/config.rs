@@ -19,8 +19,11 @@ pub enum NodeRole {
     Municipal,
     /// A prefecture's node: mirrors its municipalities, forwards to the national node.
     Prefecture,
-    /// The national node: mirrors every municipality, allocates codes, certifies moves.
+    /// The national node: mirrors every municipality, answers agencies, and asks the signer
+    /// for code blocks, move-out certificates and move notices.
     National,
+    /// The national signer: holds the national key and signs only on evidence it checks.
+    Signer,
 }
 
 /// `node.toml`.
@@ -55,6 +58,9 @@ pub struct NodeConfig {
     /// wide-area copy.
     #[serde(default)]
     pub towns: Vec<Town>,
+    /// The national signer (national node: code blocks, move-out certificates, move notices).
+    #[serde(default)]
+    pub signer: Option<Peer>,
     /// Prefecture nodes the national node accepts batches from.
     #[serde(default)]
     pub prefectures: Vec<Peer>,
@@ -260,7 +266,9 @@ impl NodeConfig {
         if self.witness_quorum > self.witnesses.len() {
             bail!("witness_quorum is larger than the number of witnesses");
         }
-        for peer in self.upstream.iter().chain(&self.national).chain(&self.prefectures) {
+        for peer in
+            self.upstream.iter().chain(&self.national).chain(&self.signer).chain(&self.prefectures)
+        {
             VerifierKey::parse(&peer.vkey)
                 .with_context(|| format!("the vkey of {} is malformed", peer.identity))?;
             pki::Identity::from_uri(&peer.identity)
@@ -290,6 +298,14 @@ impl NodeConfig {
                 if self.code.is_some() {
                     bail!("the national node has no code");
                 }
+                if self.signer.is_none() {
+                    bail!("the national node needs [signer] (the national key's holder)");
+                }
+            }
+            NodeRole::Signer => {
+                if self.code.is_some() {
+                    bail!("the national signer has no code");
+                }
             }
         }
         Ok(())
@@ -301,6 +317,7 @@ impl NodeConfig {
             NodeRole::Municipal => pki::Role::Municipal,
             NodeRole::Prefecture => pki::Role::Prefecture,
             NodeRole::National => pki::Role::National,
+            NodeRole::Signer => pki::Role::Signer,
         };
         Ok(pki::Identity::new(role, self.code.as_deref())?)
     }

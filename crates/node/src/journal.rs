@@ -60,6 +60,17 @@ CREATE TABLE IF NOT EXISTS pending (
     note BLOB NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending'
 ) STRICT;
+CREATE TABLE IF NOT EXISTS allocation_times (
+    first INTEGER PRIMARY KEY NOT NULL,
+    municipality TEXT NOT NULL,
+    time INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS unsigned_notices (
+    move_in TEXT PRIMARY KEY NOT NULL,
+    town TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    resident TEXT NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS notices (
     move_in TEXT PRIMARY KEY NOT NULL,
     municipality TEXT NOT NULL,
@@ -241,6 +252,35 @@ impl Journal {
         )? as u64)
     }
 
+    /// When the latest block was allocated to `municipality` (POSIX seconds), if any was.
+    pub fn last_allocation(&self, municipality: &str) -> Result<Option<u64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT max(time) FROM allocation_times WHERE municipality = ?1",
+                [municipality],
+                |r| r.get::<_, Option<i64>>(0),
+            )?
+            .map(|t| t as u64))
+    }
+
+    /// Records when block `first` was allocated.
+    pub fn allocated_at(&mut self, municipality: &str, first: u64, time: u64) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO allocation_times (first, municipality, time) VALUES (?1, ?2, ?3)",
+            params![first as i64, municipality, time as i64],
+        )?;
+        Ok(())
+    }
+
+    /// Every block allocated so far, as `(first, count)`.
+    pub fn allocated(&self) -> Result<Vec<(u64, u64)>> {
+        let mut select = self.conn.prepare("SELECT first, count FROM allocations")?;
+        let rows = select
+            .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The signed blocks allocated to a municipality, in allocation order.
     pub fn allocations_of(&self, municipality: &str) -> Result<Vec<Vec<u8>>> {
         let mut select = self
@@ -285,6 +325,39 @@ impl Journal {
             record_in(&tx, "move-notice", Some(resident), note)?;
         }
         tx.commit()?;
+        Ok(())
+    }
+
+    /// Queues a move notice to be signed: the move-in (its hash) at log index `index` of
+    /// `town`'s log, of `resident`.
+    pub fn queue_unsigned_notice(
+        &mut self,
+        move_in: &str,
+        town: &str,
+        index: u64,
+        resident: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO unsigned_notices (move_in, town, idx, resident)
+             SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS (SELECT 1 FROM notices WHERE move_in = ?1)",
+            params![move_in, town, index as i64, resident],
+        )?;
+        Ok(())
+    }
+
+    /// Move notices waiting to be signed: `(move_in, town, index, resident)`.
+    pub fn unsigned_notices(&self) -> Result<Vec<(String, String, u64, String)>> {
+        let mut select = self
+            .conn
+            .prepare("SELECT move_in, town, idx, resident FROM unsigned_notices ORDER BY rowid")?;
+        let rows = select
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// A queued notice is signed (and queued for delivery).
+    pub fn unsigned_notice_done(&mut self, move_in: &str) -> Result<()> {
+        self.conn.execute("DELETE FROM unsigned_notices WHERE move_in = ?1", [move_in])?;
         Ok(())
     }
 

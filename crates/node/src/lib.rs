@@ -18,7 +18,8 @@
 //! log, acknowledgements, alerts), `outbox` (sending batches and checking receipts), `mirror` (an
 //! upper node's replica of one town), `policy` (pure decisions), `proof` (a record
 //! proven before it is served), and the roles: `municipal` and
-//! `upstream` (their APIs and background work). The roles import the modules below them and never
+//! `upstream` (their APIs and background work), and `signer` (the
+//! national key, apart from the national node). The roles import the modules below them and never
 //! each other.
 #![forbid(unsafe_code)]
 
@@ -35,6 +36,7 @@ pub mod outbox;
 pub mod policy;
 pub mod proof;
 pub mod report;
+pub mod signer;
 pub mod task;
 pub mod upstream;
 
@@ -64,6 +66,7 @@ pub async fn run(
     match config.role {
         NodeRole::Municipal => municipal::run(config, clock, shutdown).await,
         NodeRole::Prefecture | NodeRole::National => upstream::run(config, clock, shutdown).await,
+        NodeRole::Signer => signer::run(config, clock, shutdown).await,
     }
 }
 

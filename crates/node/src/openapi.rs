@@ -61,6 +61,18 @@ pub fn documents() -> Vec<(&'static str, OpenApi)> {
             ),
         ),
         (
+            "signer-network.json",
+            describe(
+                crate::signer::network_routes().split_for_parts().1,
+                "juki national signer",
+                "The national signer's network listener, for the national node alone: it signs \
+                 move-out certificates, move notices and code blocks with the national key, each \
+                 only on evidence it checks itself (an operator-signed event with its proof to \
+                 the town's witnessed checkpoint) or by its own allocation policy, and records \
+                 each in its issuance log.",
+            ),
+        ),
+        (
             "upstream-public.json",
             describe(
                 crate::upstream::public_routes().split_for_parts().1,
@@ -143,6 +155,10 @@ mod tests {
                 "GET /v1/move-outs/{code}",
                 "POST /v1/identity",
             ],
+        );
+        expect(
+            "signer-network.json",
+            &["POST /v1/sign/move-out", "POST /v1/sign/move-notice", "POST /v1/sign/code-block"],
         );
         expect("upstream-public.json", &["GET /mirrors/{code}/checkpoint"]);
     }

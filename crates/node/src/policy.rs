@@ -5,8 +5,10 @@
 //!   town asking for its certificate (転出証明書情報).
 //! - [`move_ins`] and [`one_active_town`]: which events of a batch are move-ins (国内転入), and
 //!   whether applying them would make anyone active in two towns.
-//! - [`allocate_block`]: which code block a town's request gets — the one it missed, or the
-//!   next free one.
+//! - [`allocate_block`] and [`random_free_base`]: which code block a town's request gets — the
+//!   one it missed, or a new one placed at random among the free ones, so that codes cannot
+//!   be walked from one block to the next.
+//! - [`move_notice`]: the move notice (転入通知) a move-in calls for.
 
 use registry_core::event::{Change, Event};
 use registry_domain::{ChangeReason, MunicipalityCode, ResidentCode};
@@ -117,6 +119,41 @@ pub fn allocate_block(held: u64, allocated: usize, next_free: u64) -> Allocation
         return Allocation::Again(held as usize);
     }
     Allocation::New { first: next_free, count: BLOCK_SIZE }
+}
+
+/// A free base for a new block of [`BLOCK_SIZE`] codes, not overlapping any of `taken`
+/// (`(first, count)`), drawn with `random` among the blocks of the ten-digit code space (the
+/// first, all-zero one excluded); `None` if 64 draws found none free.
+pub fn random_free_base(random: &mut dyn FnMut() -> u64, taken: &[(u64, u64)]) -> Option<u64> {
+    let slots = 10_000_000_000 / BLOCK_SIZE;
+    (0..64).find_map(|_| {
+        let first = (1 + random() % (slots - 1)) * BLOCK_SIZE;
+        let end = first + BLOCK_SIZE;
+        taken.iter().all(|&(f, c)| end <= f || f + c <= first).then_some(first)
+    })
+}
+
+/// The move notice (転入通知) for a move-in (国内転入) change, signed as `move_in`: to the town
+/// its certificate names as moved out of, naming the move-out and the move-in. `None` if the
+/// change is not a move-in carrying a certificate.
+pub fn move_notice(
+    move_in: &[u8],
+    change: &Change,
+    time: registry_core::time::Timestamp,
+) -> Option<registry_core::moves::MoveNotice> {
+    if change.reason() != ChangeReason::MoveIn {
+        return None;
+    }
+    let certificate = tlog::note::Note::parse(change.move_out.as_deref()?.as_bytes()).ok()?;
+    let certificate = registry_core::moves::MoveOutCertificate::parse(certificate.text()).ok()?;
+    Some(registry_core::moves::MoveNotice {
+        municipality: certificate.from,
+        resident: certificate.resident,
+        to: certificate.to,
+        event: certificate.event,
+        move_in: registry_core::moves::note_hash(move_in),
+        time,
+    })
 }
 
 #[cfg(test)]
@@ -239,5 +276,22 @@ mod tests {
         assert_eq!(allocate_block(1, 3, 7), Allocation::Again(1));
         assert_eq!(allocate_block(3, 3, 9), Allocation::New { first: 9, count: BLOCK_SIZE });
         assert_eq!(allocate_block(5, 3, 9), Allocation::New { first: 9, count: BLOCK_SIZE });
+    }
+
+    #[test]
+    fn a_new_block_is_placed_at_random_where_nothing_is() {
+        let mut draws = [7u64, 7, 3].into_iter().cycle();
+        let taken = [(7 * BLOCK_SIZE + 50, 10)];
+        // The seventh block overlaps what is taken; the next draw is the seventh again, then
+        // the third, which is free.
+        let first = random_free_base(&mut || draws.next().unwrap() - 1, &taken);
+        assert_eq!(first, Some(3 * BLOCK_SIZE));
+        // Never the all-zero block, never past the code space.
+        for r in [0, u64::MAX, 99_998, 99_999] {
+            let first = random_free_base(&mut || r, &[]).unwrap();
+            assert!(first >= BLOCK_SIZE && first + BLOCK_SIZE <= 10_000_000_000, "{first}");
+        }
+        // Nothing free in 64 draws: none.
+        assert_eq!(random_free_base(&mut || 0, &[(BLOCK_SIZE, BLOCK_SIZE)]), None);
     }
 }

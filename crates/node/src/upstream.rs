@@ -14,8 +14,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use registry_core::event::{CodeBlock, Event};
-use registry_core::moves::{MoveNotice, MoveOutCertificate};
+use registry_core::event::Event;
 use registry_domain::{MunicipalityCode, RecordStatus, ResidentCode};
 use tlog::note::{Signer, VerifierKey};
 use tlog_store::integrate::NoteSigner;
@@ -37,13 +36,10 @@ use crate::journal::Journal;
 use crate::listeners::{Listener, Listeners};
 use crate::mirror::{Accepted, Forward, Mirror, Refused};
 use crate::outbox::{acknowledge, next_batch, send_batch};
-use crate::policy::{self, Allocation};
+use crate::policy;
 use crate::proof::NotProven;
 use crate::task::{Backoff, lock};
 use wire::errors::Code;
-
-/// The national key's file in the national node's directory.
-pub const NATIONAL_KEY: &str = "national.key";
 
 /// A prefecture or national node's state.
 pub struct Hub {
@@ -60,7 +56,9 @@ pub struct Hub {
     node_key: Signer,
     provision_signer: NoteSigner,
     provision_tiles: TileDir,
-    national_key: Option<Signer>,
+    /// The national signer, at the national node (it holds the national key; this node never
+    /// does).
+    signer: Option<Peer>,
     client: net::Client,
     clock: Arc<dyn Clock>,
 }
@@ -81,14 +79,8 @@ impl Hub {
         let node_key = tlog_store::keys::load_log_signer(&key_path, &config.origin)?;
         let provision_signer =
             NoteSigner::new(tlog_store::keys::load_log_signer(&key_path, &config.origin)?)?;
-        let national_key = match config.role {
-            NodeRole::National => {
-                let signer = tlog_store::keys::load_signer(&config.dir.join(NATIONAL_KEY), None)?;
-                if signer.verifier() != national {
-                    bail!("{NATIONAL_KEY} is not the national key named in node.toml");
-                }
-                Some(signer)
-            }
+        let signer = match config.role {
+            NodeRole::National => config.signer.clone(),
             _ => None,
         };
         Ok(Hub {
@@ -100,7 +92,7 @@ impl Hub {
             node_key,
             provision_signer,
             provision_tiles: TileDir::new(config.dir.join(crate::logs::PROVISION_TILES)),
-            national_key,
+            signer,
             client: net::Client::new(&config.tls_files())?,
             clock,
             config,
@@ -127,7 +119,7 @@ impl Hub {
         // Batches of different towns are verified and applied in parallel, each under its own
         // mirror's lock. At the national node a batch that moves someone in is applied alone,
         // so that the check that nobody is active in two towns sees a settled picture.
-        let _apply = (self.national_key.is_some() && has_move_in(batch)).then(|| lock(&self.apply));
+        let _apply = (self.signer.is_some() && has_move_in(batch)).then(|| lock(&self.apply));
         let mirror = self.mirrors.get(&batch.municipality).ok_or_else(|| {
             ApiError::new(
                 Code::NotServed,
@@ -164,8 +156,8 @@ impl Hub {
         drop(mirror);
         if applied {
             lock(&self.heard).insert(batch.municipality.clone(), Instant::now());
-            if let Some(national) = &self.national_key {
-                self.notify_moves(national, batch, &moves)?;
+            if self.signer.is_some() {
+                self.queue_notices(batch, &moves)?;
             }
         }
         let receipt = Receipt {
@@ -188,7 +180,7 @@ impl Hub {
     /// The national node's check that a move-in does not make anyone active in two towns:
     /// returns the batch's move-ins `(index in batch, code)`.
     fn moves_in(&self, batch: &Batch) -> Result<Vec<(usize, ResidentCode)>, ApiError> {
-        if self.national_key.is_none() {
+        if self.signer.is_none() {
             return Ok(Vec::new());
         }
         let moves = policy::move_ins(&batch.events);
@@ -220,99 +212,116 @@ impl Hub {
         Ok(moves)
     }
 
-    /// Queues the move notices (転入通知) for the towns the batch's move-ins came from.
-    fn notify_moves(
-        &self,
-        national: &Signer,
-        batch: &Batch,
-        moves: &[(usize, ResidentCode)],
-    ) -> Result<()> {
+    /// Queues the move notices (転入通知) the batch's move-ins call for; the signer signs each
+    /// on the evidence of the move-in before it is delivered.
+    fn queue_notices(&self, batch: &Batch, moves: &[(usize, ResidentCode)]) -> Result<()> {
+        let mut journal = lock(&self.journal);
         for &(i, code) in moves {
-            let note = batch.events[i].as_bytes();
-            let notice = notice_for(note, self.clock.timestamp())
-                .with_context(|| format!("move-in {code}"))?;
-            let from = notice.municipality.to_string();
-            let signed = crate::logs::sign_text(Event::MoveNotice(notice).to_text(), national)?;
-            let key = tlog::hash::sha256(note).to_base64();
-            lock(&self.journal).queue_notice(&key, &from, &signed, &code.to_string())?;
+            let key = tlog::hash::sha256(batch.events[i].as_bytes()).to_base64();
+            let index = batch.from + i as u64;
+            journal.queue_unsigned_notice(&key, &batch.municipality, index, &code.to_string())?;
         }
         Ok(())
     }
 
-    /// Allocates (or hands again) a code block.
-    fn code_block(&self, town: &str, held: u64) -> Result<Vec<u8>, ApiError> {
-        let national = self.national_key.as_ref().ok_or_else(|| {
-            ApiError::new(Code::NationalOnly, "only the national node allocates code blocks")
+    /// Asks the signer for a code block for `town`, which holds `held` blocks.
+    async fn code_block(&self, town: &str, held: u64) -> Result<Vec<u8>, ApiError> {
+        let request = wire::api::SignCodeBlock { municipality: town.to_owned(), held };
+        self.ask_signer("/v1/sign/code-block", &request).await
+    }
+
+    /// Asks the national signer: its answer (a signed statement), or its refusal relayed.
+    async fn ask_signer(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<Vec<u8>, ApiError> {
+        let signer = self.signer.as_ref().ok_or_else(|| {
+            ApiError::new(Code::NationalOnly, "only the national node asks the national signer")
         })?;
-        let municipality = MunicipalityCode::parse(town).map_err(|e| anyhow!(e))?;
-        let mut journal = lock(&self.journal);
-        let allocated = journal.allocations_of(town)?;
-        match policy::allocate_block(held, allocated.len(), journal.next_free_base()?) {
-            // The town did not receive (or did not record) a block already allocated to it.
-            Allocation::Again(i) => Ok(allocated[i].clone()),
-            Allocation::New { first, count } => {
-                let block = Event::CodeBlock(CodeBlock {
-                    municipality,
-                    first,
-                    count,
-                    time: self.clock.timestamp(),
-                });
-                let note = crate::logs::sign_text(block.to_text(), national)?;
-                journal.allocate(town, first, count, &note)?;
-                Ok(note)
+        let response = crate::http::post(
+            &self.client,
+            &signer.endpoint(path)?,
+            serde_json::to_vec(body).map_err(|e| anyhow!(e))?,
+            Some(signer.identity.as_str()),
+        )
+        .await
+        .map_err(|e| crate::http::unreachable("the national signer", &e))?;
+        if !response.status.is_success() {
+            return Err(crate::http::relay_refusal("the national signer", &response));
+        }
+        Ok(response.body)
+    }
+
+    /// The evidence of resident `code`'s current record in town `from`'s mirror, for the
+    /// signer to certify a move-out to `to`.
+    fn move_out_evidence(&self, from: &str, code: ResidentCode) -> Result<Vec<String>, ApiError> {
+        let mirror = self.mirrors.get(from).ok_or_else(|| {
+            ApiError::new(Code::NotServed, format!("{from} is not a town this node mirrors"))
+        })?;
+        let proven = lock(mirror).prove(code);
+        match proven {
+            Ok(proven) => Ok(proven.texts()?),
+            Err(NotProven::NoResident) => Err(ApiError::new(
+                Code::NoMoveOut,
+                format!("{from} has recorded no move-out of {code}"),
+            )),
+            Err(NotProven::NotYet { .. }) => Err(ApiError::new(
+                Code::NoMoveOut,
+                format!("{from}'s move-out of {code} is not yet witnessed here"),
+            )),
+            Err(NotProven::Tampered(detail)) => {
+                let detail = format!("the mirror of {from}: {detail}");
+                lock(&self.journal).alert(
+                    self.clock.unix(),
+                    Code::Tampered,
+                    &self.identity.to_uri(),
+                    &detail,
+                )?;
+                Err(ApiError::new(
+                    Code::Tampered,
+                    "the national node's mirror does not prove itself",
+                ))
             }
+            Err(NotProven::Internal(e)) => Err(e.into()),
         }
     }
 
-    /// Certifies a move-out found in town `from`'s mirror for the town asking.
-    fn certify(
-        &self,
+    /// Certifies a move-out found in town `from`'s mirror for the town asking: the signer
+    /// checks the evidence and signs; the provision is recorded here.
+    async fn certify(
+        self: &Arc<Self>,
         from: &str,
         code: ResidentCode,
         to: &pki::Identity,
     ) -> Result<Vec<u8>, ApiError> {
-        let national = self.national_key.as_ref().ok_or_else(|| {
-            ApiError::new(Code::NationalOnly, "only the national node certifies move-outs")
-        })?;
-        let mirror = self.mirrors.get(from).ok_or_else(|| {
-            ApiError::new(Code::NotServed, format!("{from} is not a town this node mirrors"))
-        })?;
-        let from_code = MunicipalityCode::parse(from).map_err(|e| anyhow!(e))?;
-        let to_code =
-            to.code.as_deref().and_then(|c| MunicipalityCode::parse(c).ok()).ok_or_else(|| {
-                ApiError::new(Code::WrongPeer, "move-outs are certified to towns")
-            })?;
-        let current = lock(mirror).registry.current_event(code).map_err(anyhow::Error::from)?;
-        let (note, change) = match current {
-            Some((_, note)) => {
-                let parsed = tlog::note::Note::parse(&note).map_err(|e| anyhow!(e))?;
-                match Event::parse(parsed.text()) {
-                    Ok(Event::Change(change)) => (note, Some(change)),
-                    _ => (note, None),
-                }
-            }
-            None => (Vec::new(), None),
+        let to_code = to
+            .code
+            .clone()
+            .ok_or_else(|| ApiError::new(Code::WrongPeer, "move-outs are certified to towns"))?;
+        let evidence = {
+            let hub = self.clone();
+            let from = from.to_owned();
+            blocking(move || hub.move_out_evidence(&from, code)).await?
         };
-        policy::certify_move_out(from_code, code, change.as_ref(), to_code)
-            .map_err(|d| ApiError::new(d.code, d.message))?;
-        let change = change.expect("certifiable");
-        let certificate = registry_core::moves::MoveOutCertificate::from_move_out(
-            &note,
-            &change,
-            self.clock.timestamp(),
-        )
-        .map_err(|e| ApiError::new(Code::IllegalTransition, e.to_string()))?;
-        let signed = crate::logs::sign_text(certificate.to_text(), national)?;
-        let provision = Provision {
-            kind: "move-out-certificate",
-            resident: &code.to_string(),
-            by: &self.identity.to_uri(),
-            to: &to.to_uri(),
-            source: Some(from),
-            purpose: "転入 (move-in)",
-            time: self.clock.unix(),
-        };
-        lock(&self.journal).record(&provision)?;
+        let request = wire::api::SignMoveOut { evidence, to: to_code };
+        let signed = self.ask_signer("/v1/sign/move-out", &request).await?;
+        let hub = self.clone();
+        let (from, to) = (from.to_owned(), to.to_uri());
+        blocking(move || {
+            let provision = Provision {
+                kind: "move-out-certificate",
+                resident: &code.to_string(),
+                by: &hub.identity.to_uri(),
+                to: &to,
+                source: Some(&from),
+                purpose: "転入 (move-in)",
+                time: hub.clock.unix(),
+            };
+            lock(&hub.journal).record(&provision)?;
+            Ok(())
+        })
+        .await?;
         Ok(signed)
     }
 
@@ -398,8 +407,41 @@ impl Hub {
         Ok(true)
     }
 
+    /// Has the signer sign the queued move notices, on the evidence of each move-in in the new
+    /// town's mirror.
+    async fn sign_notices(self: &Arc<Self>) -> Result<()> {
+        let unsigned = { lock(&self.journal).unsigned_notices()? };
+        for (key, town, index, resident) in unsigned {
+            let hub = self.clone();
+            let evidence = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
+                let mirror = lock(hub.mirrors.get(&town).context("a mirrored town")?);
+                let trust = mirror.trust.clone();
+                match crate::proof::prove_at(&mirror.registry, &mirror.tiles, &trust, index) {
+                    Ok(proven) => proven.texts(),
+                    Err(e) => bail!("the move-in at {index} of {town} is not proven: {e:?}"),
+                }
+            })
+            .await??;
+            let request = wire::api::SignMoveNotice { evidence };
+            let signed = self
+                .ask_signer("/v1/sign/move-notice", &request)
+                .await
+                .map_err(|e| anyhow!("the signer refused a move notice: {e}"))?;
+            let note = tlog::note::Note::parse(&signed)?;
+            let Event::MoveNotice(notice) = Event::parse(note.text())? else {
+                bail!("the signer answered a move notice with something else");
+            };
+            let from = notice.municipality.to_string();
+            let mut journal = lock(&self.journal);
+            journal.queue_notice(&key, &from, &signed, &resident)?;
+            journal.unsigned_notice_done(&key)?;
+        }
+        Ok(())
+    }
+
     /// Delivers queued move notices.
     async fn deliver_notices(self: &Arc<Self>) -> Result<()> {
+        self.sign_notices().await?;
         let pending = { lock(&self.journal).pending_notices()? };
         for (key, town, note) in pending {
             let Some(target) = self.config.town(&town).cloned() else { continue };
@@ -423,23 +465,6 @@ impl Hub {
 /// Whether a batch may hold a move-in.
 fn has_move_in(batch: &Batch) -> bool {
     batch.events.iter().any(|e| policy::may_be_move_in(e))
-}
-
-/// The move notice (転入通知) for a move-in note: to the town the certificate it carries names.
-fn notice_for(move_in: &[u8], time: registry_core::time::Timestamp) -> Result<MoveNotice> {
-    let note = tlog::note::Note::parse(move_in)?;
-    let Event::Change(change) = Event::parse(note.text())? else { bail!("not a change") };
-    let certificate = change.move_out.as_deref().context("the move-in carries no certificate")?;
-    let certificate = tlog::note::Note::parse(certificate.as_bytes())?;
-    let certificate = MoveOutCertificate::parse(certificate.text())?;
-    Ok(MoveNotice {
-        municipality: certificate.from,
-        resident: certificate.resident,
-        to: certificate.to,
-        event: certificate.event,
-        move_in: registry_core::moves::note_hash(move_in),
-        time,
-    })
 }
 
 /// A prefecture or national node's state, as its handlers share it.
@@ -529,7 +554,7 @@ async fn code_blocks(
             format!("{town} is not a town this node serves"),
         ));
     }
-    blocking(move || hub.code_block(&town, request.blocks).map(Bytes::from)).await
+    hub.code_block(&town, request.blocks).await.map(Bytes::from)
 }
 
 #[utoipa::path(
@@ -551,18 +576,12 @@ async fn move_outs(
     }
     let code =
         ResidentCode::parse(&code).map_err(|e| ApiError::bad(format!("resident code: {e}")))?;
-    let first = {
-        let hub = hub.clone();
-        let (from, peer) = (query.from.clone(), peer.identity.clone());
-        blocking(move || hub.certify(&from, code, &peer)).await
-    };
-    match first {
+    match hub.certify(&query.from, code, &peer.identity).await {
         Ok(certificate) => Ok(Bytes::from(certificate)),
         Err(ApiError { code: Code::NoMoveOut, .. }) if hub.mirrors.contains_key(&query.from) => {
             // The move-out may not have reached this node yet: pull it from the town.
             let _ = hub.pull(&query.from).await;
-            let (from, peer) = (query.from.clone(), peer.identity.clone());
-            blocking(move || hub.certify(&from, code, &peer)).await.map(Bytes::from)
+            hub.certify(&query.from, code, &peer.identity).await.map(Bytes::from)
         }
         Err(e) => Err(e),
     }

@@ -31,17 +31,21 @@ pub enum Role {
     /// A clerk's console in a town office; carries the town's 6-digit municipality code, so a
     /// town's office listener admits only its own consoles.
     Console,
+    /// The national signer: holds the national key, apart from the national node, and signs
+    /// move-out certificates, move notices and code blocks only on evidence it checks itself.
+    Signer,
 }
 
 impl Role {
     /// Every role, in a fixed order.
-    pub const ALL: [Role; 6] = [
+    pub const ALL: [Role; 7] = [
         Role::Municipal,
         Role::Prefecture,
         Role::National,
         Role::Witness,
         Role::Agency,
         Role::Console,
+        Role::Signer,
     ];
 
     /// The role's name in the identity URI.
@@ -53,6 +57,7 @@ impl Role {
             Role::Witness => "witness",
             Role::Agency => "agency",
             Role::Console => "console",
+            Role::Signer => "signer",
         }
     }
 
@@ -92,9 +97,9 @@ pub struct Identity {
 /// Why an identity, an identity URI, or a peer certificate's identity is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
-    /// The role name is not one of the six.
+    /// The role name is not one of the seven.
     #[error(
-        "unknown role {0:?}: expected municipal, prefecture, national, witness, agency or console"
+        "unknown role {0:?}: expected municipal, prefecture, national, witness, agency, console or signer"
     )]
     UnknownRole(String),
     /// A municipal, prefecture, agency or console identity without its code.
@@ -231,7 +236,7 @@ fn check_code(role: Role, code: &str) -> Result<(), IdentityError> {
                 ))
             }
         }
-        Role::National | Role::Witness => {
+        Role::National | Role::Witness | Role::Signer => {
             Err(IdentityError::UnexpectedCode { role, code: code.to_owned() })
         }
     }

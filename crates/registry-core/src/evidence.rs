@@ -165,6 +165,14 @@ pub fn parse(receipts: &[impl AsRef<[u8]>]) -> Result<Vec<Receipt>, EvidenceErro
         .collect()
 }
 
+/// The town whose change the evidence's first receipt carries, as the event names it (not yet
+/// verified: the caller picks that town's registration and verifies with it).
+pub fn town_of(receipts: &[Receipt]) -> Option<MunicipalityCode> {
+    let note = receipts.first()?.extra.as_deref()?;
+    let event = Event::parse(note::Note::parse(note).ok()?.text()).ok()?;
+    Some(event.municipality())
+}
+
 /// The most receipts a record's evidence may carry: the change, two signers' enrolments and the
 /// genesis, with room for a note signed by more operators.
 pub const MAX_RECEIPTS: usize = 16;

@@ -480,6 +480,17 @@ impl Registry {
         code: ResidentCode,
     ) -> Result<Option<Vec<LoggedEvent>>, StoreError> {
         let Some((idx, note)) = current_note(&self.conn, code)? else { return Ok(None) };
+        self.evidence_events_of(idx, note).map(Some)
+    }
+
+    /// The signed events the event at log index `idx` rests on, in the order evidence carries
+    /// them: that event, the enrolments of the operators who signed it, and the genesis.
+    pub fn evidence_events_at(&self, idx: u64) -> Result<Vec<LoggedEvent>, StoreError> {
+        let note = event_note(&self.conn, idx as i64)?;
+        self.evidence_events_of(idx, note)
+    }
+
+    fn evidence_events_of(&self, idx: u64, note: Vec<u8>) -> Result<Vec<LoggedEvent>, StoreError> {
         let mut events = vec![(idx, note)];
         let mut select = self.conn.prepare_cached("SELECT vkey, enrolled_idx FROM operators")?;
         let operators: Vec<(String, i64)> =
@@ -505,7 +516,7 @@ impl Registry {
             }
         }
         events.push((0, event_note(&self.conn, 0)?));
-        Ok(Some(events))
+        Ok(events)
     }
 
     /// Whether a move-in here already used a certificate for the move-out whose signed note has

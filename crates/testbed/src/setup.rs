@@ -6,7 +6,8 @@
 //! DIR/network.json             what scripts and tests need to drive the network
 //! DIR/ca/                      the CA (ca.crt, ca.key, revoked.txt, crl.pem)
 //! DIR/nodes/<name>/            a node's data directory, node.toml, tls/ (cert and key) and,
-//!                              while it runs, node.report.json (its listeners' addresses)
+//!                              while it runs, node.report.json (its listeners' addresses);
+//!                              nodes/signer holds the national key, nodes/national does not
 //! DIR/witness/                 the witness: witness.toml, its key and state, and while it
 //!                              runs witness.report.json
 //! DIR/credentials/<town>/      a town's admin key, operators' keys and console certificate
@@ -26,8 +27,8 @@
 //! The keys a person would hold — the CA key, each town's admin key, the operators' keys — are
 //! sealed, each with its own random passphrase kept in `DIR/credentials/passphrases.json`
 //! (see `passphrases`), and handed to `juki` in a variable named with `--passphrase-env`. Keys
-//! that sign unattended (node and provision keys, the national key, TLS keys, the witness
-//! key) are not sealed. A real deployment also keeps the admin keys and the CA offline.
+//! that sign unattended (node and provision keys, the national key in the signer's directory,
+//! TLS keys, the witness key) are not sealed. A real deployment also keeps the admin keys and the CA offline.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -312,14 +313,31 @@ pub fn create(dir: &Path) -> Result<Network> {
         Ok(())
     };
 
-    // The national node and its keys.
-    let national_dir = nodes_dir.join("national");
-    private_dir(&national_dir)?;
-    let national_key = national_dir.join(node::upstream::NATIONAL_KEY);
+    // The national signer, the one holder of the national key (its own process; its own
+    // machine or an HSM in a deployment), and its issuance log's key.
+    let signer_dir = nodes_dir.join("signer");
+    private_dir(&signer_dir)?;
+    let national_key = signer_dir.join(node::signer::NATIONAL_KEY);
     let national_vkey =
         juki(&["key", "generate", "--name", "national.juki.local", "--out", p(&national_key)])?
             .trim()
             .to_owned();
+    let signer_origin = "juki.local/signer".to_owned();
+    let signer_node_vkey = juki(&[
+        "key",
+        "generate",
+        "--name",
+        &signer_origin,
+        "--out",
+        p(&signer_dir.join("node.key")),
+    ])?
+    .trim()
+    .to_owned();
+    issue("signer", None, true, &signer_dir.join("tls/node"))?;
+
+    // The national node and its keys (the national key is not among them).
+    let national_dir = nodes_dir.join("national");
+    private_dir(&national_dir)?;
     let national_origin = "juki.local/national".to_owned();
     let national_node_vkey = juki(&[
         "key",
@@ -478,6 +496,11 @@ pub fn create(dir: &Path) -> Result<Network> {
         identity: "urn:juki:national".into(),
         vkey: national_node_vkey.clone(),
     };
+    let signer_peer = Peer {
+        url: report_url(&report(&signer_dir), "network"),
+        identity: "urn:juki:signer".into(),
+        vkey: signer_node_vkey.clone(),
+    };
     let pref_peer = Peer {
         url: report_url(&report(&pref_dir), "network"),
         identity: "urn:juki:prefecture:20".into(),
@@ -506,6 +529,7 @@ pub fn create(dir: &Path) -> Result<Network> {
             listen,
             upstream: None,
             national: None,
+            signer: None,
             national_key: national_vkey.clone(),
             towns: Vec::new(),
             prefectures: Vec::new(),
@@ -518,6 +542,10 @@ pub fn create(dir: &Path) -> Result<Network> {
         }
     };
     let mut configs = Vec::new();
+    let mut signer =
+        base("signer", NodeRole::Signer, None, &signer_dir, &signer_origin, upper_listen.clone());
+    signer.towns = town_entries.clone();
+    configs.push(signer);
     let mut national = base(
         "national",
         NodeRole::National,
@@ -528,6 +556,7 @@ pub fn create(dir: &Path) -> Result<Network> {
     );
     national.towns = town_entries.clone();
     national.prefectures = vec![pref_peer.clone()];
+    national.signer = Some(signer_peer);
     configs.push(national);
     let mut pref = base(
         "nagano",
@@ -592,6 +621,11 @@ pub fn create(dir: &Path) -> Result<Network> {
                 url: format!("{public}/provisions"),
                 vkey: national_node_vkey.clone(),
             }],
+            NodeRole::Signer => vec![LogEntry {
+                origin: signer_origin.clone(),
+                url: format!("{public}/issuance"),
+                vkey: signer_node_vkey.clone(),
+            }],
         };
         let network_url = report_url(&report, "network");
         nodes.push(NodeEntry {
@@ -600,6 +634,7 @@ pub fn create(dir: &Path) -> Result<Network> {
                 NodeRole::Municipal => "municipal",
                 NodeRole::Prefecture => "prefecture",
                 NodeRole::National => "national",
+                NodeRole::Signer => "signer",
             }
             .into(),
             code: config.code.clone(),

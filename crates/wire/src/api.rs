@@ -56,6 +56,34 @@ pub struct PendingChange {
     pub note: String,
 }
 
+/// `POST /v1/sign/move-out` (the signer, asked by the national node): certify a move-out, on
+/// the evidence of the move-out in the town's witnessed log.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SignMoveOut {
+    /// The evidence of the town's current record of the resident: a move-out (see
+    /// `registry_core::evidence`).
+    pub evidence: Vec<String>,
+    /// The town moving the resident in, which asked for the certificate.
+    pub to: String,
+}
+
+/// `POST /v1/sign/move-notice` (the signer): a move notice (転入通知) for a move-in, on the
+/// evidence of the move-in in the new town's witnessed log.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SignMoveNotice {
+    /// The evidence of the move-in change.
+    pub evidence: Vec<String>,
+}
+
+/// `POST /v1/sign/code-block` (the signer): a resident-code block for a town.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SignCodeBlock {
+    /// The town.
+    pub municipality: String,
+    /// How many blocks the town says it holds.
+    pub held: u64,
+}
+
 /// `POST /v1/codes` (office): a fresh resident code from the town's pool.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct FreshCode {

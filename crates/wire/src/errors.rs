@@ -222,6 +222,10 @@ codes! {
     NoCheckpoint = "no-checkpoint", Availability, status 404, alert false,
         "No checkpoint has been published (or received) yet.",
         "Wait for the first checkpoint.";
+    /// A request the signer's rate bound refuses.
+    TooSoon = "too-soon", Availability, status 429, alert true,
+        "The national signer allocates at most one new code block per town per hour; this request came sooner.",
+        "Wait: a town's pool holds 100,000 codes. Repeated requests are how someone minting codes through the national node looks: check who asked.";
     /// The town's pool of resident codes is empty.
     PoolEmpty = "pool-empty", Availability, status 503, alert false,
         "The town has no unused resident code: its code block is used up and no new one has arrived.",

@@ -1,0 +1,354 @@
+//! The national signer: the one holder of the national key, apart from the national node. It
+//! signs a move-out certificate (転出証明書情報), a move notice (転入通知) or a resident-code
+//! block only after checking the evidence itself — the operator-signed event with its proof
+//! to the town's witnessed checkpoint, against the town's registration — or, for a block, its
+//! own allocation policy (no overlap, placed at random). Every statement it signs is an entry
+//! in its issuance log, whose tiles it publishes, so anyone can audit what the national key
+//! signed. Only the national node may ask it. Root on the national node can delay a
+//! certificate; it cannot mint one.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use axum::body::Bytes;
+use axum::extract::State;
+use registry_core::event::{CodeBlock, Event};
+use registry_core::evidence::{self, TownTrust};
+use registry_core::moves::MoveOutCertificate;
+use registry_domain::MunicipalityCode;
+use tlog_store::integrate::NoteSigner;
+use tlog_store::tiledir::TileDir;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use wire::api::{SignCodeBlock, SignMoveNotice, SignMoveOut};
+use wire::errors::{Code, ErrorBody};
+
+use crate::clock::Clock;
+use crate::config::NodeConfig;
+use crate::http::{ApiError, JsonBody, blocking};
+use crate::journal::Journal;
+use crate::listeners::{Listener, Listeners};
+use crate::policy::{self, Allocation};
+use crate::task::{Backoff, lock};
+
+/// The national key's file in the signer's directory.
+pub const NATIONAL_KEY: &str = "national.key";
+/// The shortest time between two new code blocks for one town (seconds). A block holds 100,000
+/// codes; the largest towns register a few hundred births and move-ins a day.
+pub const BLOCK_INTERVAL: u64 = 3600;
+/// The issuance log's tiles, beside `node.db`.
+pub const ISSUANCE_TILES: &str = "issuance";
+
+/// The signer's state.
+pub struct Issuer {
+    config: Arc<NodeConfig>,
+    identity: pki::Identity,
+    national: tlog::note::Signer,
+    journal: Mutex<Journal>,
+    log_signer: NoteSigner,
+    tiles: TileDir,
+    towns: BTreeMap<MunicipalityCode, TownTrust>,
+    clock: Arc<dyn Clock>,
+}
+
+/// The signer's state, as its handlers share it.
+pub type Shared = Arc<Issuer>;
+
+impl Issuer {
+    /// Opens the signer's directory: the national key, the issuance log, the towns'
+    /// registrations.
+    pub fn open(config: Arc<NodeConfig>, clock: Arc<dyn Clock>) -> Result<Issuer> {
+        keyfile::private::create_dir_all(&config.dir)?;
+        let national = tlog_store::keys::load_signer(&config.dir.join(NATIONAL_KEY), None)?;
+        if national.verifier() != config.national_key() {
+            bail!("{NATIONAL_KEY} is not the national key named in node.toml");
+        }
+        let journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
+        let log_signer = NoteSigner::new(tlog_store::keys::load_log_signer(
+            &config.dir.join("node.key"),
+            &config.origin,
+        )?)?;
+        let mut towns = BTreeMap::new();
+        for town in &config.towns {
+            let trust = town.keys().trust()?;
+            towns.insert(trust.municipality, trust);
+        }
+        Ok(Issuer {
+            identity: config.identity()?,
+            national,
+            journal: Mutex::new(journal),
+            log_signer,
+            tiles: TileDir::new(config.dir.join(ISSUANCE_TILES)),
+            towns,
+            clock,
+            config,
+        })
+    }
+
+    fn integrate(&self) -> Result<()> {
+        let journal = lock(&self.journal);
+        crate::logs::integrate_log(&*journal, &self.tiles, &self.log_signer)?;
+        Ok(())
+    }
+
+    /// Only the national node asks; anyone else is recorded.
+    fn national_only(&self, peer: &net::Peer) -> Result<(), ApiError> {
+        if peer.identity.role == pki::Role::National {
+            return Ok(());
+        }
+        let detail = format!("a {} certificate asked the national signer", peer.identity);
+        lock(&self.journal).alert(
+            self.clock.unix(),
+            Code::WrongPeer,
+            &peer.identity.to_uri(),
+            &detail,
+        )?;
+        Err(ApiError::new(Code::WrongPeer, "only the national node asks the national signer"))
+    }
+
+    /// Verifies evidence against the registration of the town its change names. A failure is
+    /// an alert: the national node (or the path to it) sent what no town's log holds.
+    fn verify(
+        &self,
+        texts: &[String],
+        peer: &net::Peer,
+    ) -> Result<registry_core::evidence::ProvenChange, ApiError> {
+        let receipts = evidence::parse(texts)
+            .map_err(|e| ApiError::new(Code::BadEvidence, format!("the evidence: {e}")))?;
+        let trust = evidence::town_of(&receipts).and_then(|town| self.towns.get(&town));
+        let outcome = match trust {
+            Some(trust) => evidence::verify(&receipts, trust).map_err(|e| e.to_string()),
+            None => Err("the evidence names no registered town".to_owned()),
+        };
+        outcome.or_else(|detail| {
+            let detail = format!("evidence that does not prove itself: {detail}");
+            lock(&self.journal).alert(
+                self.clock.unix(),
+                Code::BadEvidence,
+                &peer.identity.to_uri(),
+                &detail,
+            )?;
+            Err(ApiError::new(Code::BadEvidence, detail))
+        })
+    }
+
+    /// Signs `text` with the national key and records it in the issuance log first.
+    fn issue(&self, kind: &str, resident: Option<&str>, text: String) -> Result<Vec<u8>, ApiError> {
+        let signed = crate::logs::sign_text(text, &self.national)?;
+        lock(&self.journal).append(kind, resident, &signed)?;
+        Ok(signed)
+    }
+}
+
+/// The signer's routes (the national node only), each with its OpenAPI description.
+pub fn network_routes() -> OpenApiRouter<Shared> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_move_out))
+        .routes(routes!(sign_move_notice))
+        .routes(routes!(sign_code_block))
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/sign/move-out",
+    tag = "signer",
+    summary = "Certify a move-out (転出証明書情報) on the evidence of the town's witnessed log",
+    request_body(content = SignMoveOut),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The certificate (juki.move-out/v1), signed by the national key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn sign_move_out(
+    State(issuer): State<Shared>,
+    peer: net::Peer,
+    JsonBody(request): JsonBody<SignMoveOut>,
+) -> Result<Bytes, ApiError> {
+    issuer.national_only(&peer)?;
+    let to = MunicipalityCode::parse(&request.to)
+        .map_err(|e| ApiError::bad(format!("the town moved to: {e}")))?;
+    blocking(move || {
+        let proven = issuer.verify(&request.evidence, &peer)?;
+        let change = &proven.change;
+        let code = change.record.resident_code;
+        policy::certify_move_out(change.municipality, code, Some(change), to)
+            .map_err(|d| ApiError::new(d.code, d.message))?;
+        let certificate =
+            MoveOutCertificate::from_move_out(&proven.note, change, issuer.clock.timestamp())
+                .map_err(|e| ApiError::new(Code::IllegalTransition, e.to_string()))?;
+        let signed =
+            issuer.issue("move-out-certificate", Some(&code.to_string()), certificate.to_text())?;
+        Ok(Bytes::from(signed))
+    })
+    .await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/sign/move-notice",
+    tag = "signer",
+    summary = "Sign the move notice (転入通知) of a move-in, on the evidence of the new town's witnessed log",
+    request_body(content = SignMoveNotice),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The notice (juki.move-notice/v1), signed by the national key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn sign_move_notice(
+    State(issuer): State<Shared>,
+    peer: net::Peer,
+    JsonBody(request): JsonBody<SignMoveNotice>,
+) -> Result<Bytes, ApiError> {
+    issuer.national_only(&peer)?;
+    blocking(move || {
+        let proven = issuer.verify(&request.evidence, &peer)?;
+        let notice = policy::move_notice(&proven.note, &proven.change, issuer.clock.timestamp())
+            .ok_or_else(|| {
+                ApiError::new(
+                    Code::NoMoveOut,
+                    "the change proven is not a move-in with a certificate",
+                )
+            })?;
+        // The certificate the move-in carries must be the national key's own.
+        let known: tlog::note::Verifiers = [issuer.national.verifier()].into_iter().collect();
+        let certificate = proven.change.move_out.as_deref().unwrap_or_default();
+        tlog::note::open(certificate.as_bytes(), &known).map_err(|e| {
+            ApiError::new(Code::Unsigned, format!("the move-in's certificate: {e}"))
+        })?;
+        let resident = notice.resident.to_string();
+        let signed =
+            issuer.issue("move-notice", Some(&resident), Event::MoveNotice(notice).to_text())?;
+        Ok(Bytes::from(signed))
+    })
+    .await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/sign/code-block",
+    tag = "signer",
+    summary = "Allocate and sign a resident-code block for a town, placed at random where no block is",
+    request_body(content = SignCodeBlock),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The block (juki.code-block/v1), signed by the national key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn sign_code_block(
+    State(issuer): State<Shared>,
+    peer: net::Peer,
+    JsonBody(request): JsonBody<SignCodeBlock>,
+) -> Result<Bytes, ApiError> {
+    issuer.national_only(&peer)?;
+    let municipality = MunicipalityCode::parse(&request.municipality)
+        .map_err(|e| ApiError::bad(format!("municipality: {e}")))?;
+    if !issuer.towns.contains_key(&municipality) {
+        return Err(ApiError::new(
+            Code::NotServed,
+            format!("{municipality} is not a town registered with the signer"),
+        ));
+    }
+    blocking(move || {
+        let town = municipality.to_string();
+        let mut journal = lock(&issuer.journal);
+        let allocated = journal.allocations_of(&town)?;
+        let random = || {
+            let mut bytes = [0u8; 8];
+            getrandom::fill(&mut bytes).map(|_| u64::from_le_bytes(bytes))
+        };
+        let mut failed = None;
+        let taken = journal.allocated()?;
+        let free = policy::random_free_base(
+            &mut || {
+                random().unwrap_or_else(|e| {
+                    failed = Some(e);
+                    0
+                })
+            },
+            &taken,
+        );
+        if let Some(e) = failed {
+            return Err(anyhow::anyhow!("no random source: {e}").into());
+        }
+        let free = free.ok_or_else(|| {
+            ApiError::new(Code::PoolEmpty, "no free code block was found in 64 draws")
+        })?;
+        match policy::allocate_block(request.held, allocated.len(), free) {
+            // The town did not receive (or did not record) a block already allocated to it.
+            Allocation::Again(i) => Ok(Bytes::from(allocated[i].clone())),
+            Allocation::New { first, count } => {
+                // A bounded rate: one new block per town per interval, so that whoever holds
+                // the national node cannot mint codes in bulk through the signer.
+                let now = issuer.clock.unix();
+                if let Some(last) = journal.last_allocation(&town)?
+                    && now < last + BLOCK_INTERVAL
+                {
+                    let detail = format!(
+                        "a new code block for {town} {} s after the last (at most one per {BLOCK_INTERVAL} s)",
+                        now - last
+                    );
+                    journal.alert(now, Code::TooSoon, &peer.identity.to_uri(), &detail)?;
+                    return Err(ApiError::new(Code::TooSoon, detail));
+                }
+                let block = Event::CodeBlock(CodeBlock {
+                    municipality,
+                    first,
+                    count,
+                    time: issuer.clock.timestamp(),
+                });
+                let note = crate::logs::sign_text(block.to_text(), &issuer.national)?;
+                journal.allocate(&town, first, count, &note)?;
+                journal.allocated_at(&town, first, now)?;
+                Ok(Bytes::from(note))
+            }
+        }
+    })
+    .await
+}
+
+/// Runs the signer until `shutdown` resolves.
+pub async fn run(
+    config: Arc<NodeConfig>,
+    clock: Arc<dyn Clock>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let issuer = Arc::new(tokio::task::block_in_place(|| Issuer::open(config.clone(), clock))?);
+    tokio::task::block_in_place(|| issuer.integrate())?;
+    let (network, _) = network_routes().split_for_parts();
+    let public = tlog_http::server::router(issuer.tiles.clone(), "/issuance");
+    let servers = Listeners::bind(
+        &config,
+        vec![
+            Listener {
+                name: "network",
+                addr: config.listen.network,
+                router: network.with_state(issuer.clone()),
+                auth: pki::ClientAuth::Required,
+            },
+            Listener {
+                name: "public",
+                addr: config.listen.public,
+                router: public,
+                auth: pki::ClientAuth::None,
+            },
+        ],
+    )
+    .await
+    .context("binding the signer's listeners")?;
+    eprintln!("{} ({}) serving", config.name, issuer.identity.to_uri());
+    let interval = Duration::from_millis(config.interval_ms);
+    let background = {
+        let issuer = issuer.clone();
+        tokio::spawn(async move {
+            let mut backoff = Backoff::new(interval);
+            loop {
+                let issuer2 = issuer.clone();
+                let delay = match tokio::task::spawn_blocking(move || issuer2.integrate()).await {
+                    Ok(Ok(())) => backoff.reset(),
+                    Ok(Err(e)) => {
+                        eprintln!("{}: issuance log: {e:#}", issuer.config.name);
+                        backoff.fail()
+                    }
+                    Err(_) => backoff.fail(),
+                };
+                tokio::time::sleep(delay).await;
+            }
+        })
+    };
+    let result = servers.run(&config, shutdown).await;
+    background.abort();
+    result
+}
