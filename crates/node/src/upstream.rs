@@ -411,53 +411,89 @@ impl Hub {
     /// town's mirror.
     async fn sign_notices(self: &Arc<Self>) -> Result<()> {
         let unsigned = { lock(&self.journal).unsigned_notices()? };
+        let mut failure = None;
         for (key, town, index, resident) in unsigned {
-            let hub = self.clone();
-            let evidence = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
-                let mirror = lock(hub.mirrors.get(&town).context("a mirrored town")?);
-                let trust = mirror.trust.clone();
-                match crate::proof::prove_at(&mirror.registry, &mirror.tiles, &trust, index) {
-                    Ok(proven) => proven.texts(),
-                    Err(e) => bail!("the move-in at {index} of {town} is not proven: {e:?}"),
-                }
-            })
-            .await??;
-            let request = wire::api::SignMoveNotice { evidence };
-            let signed = self
-                .ask_signer("/v1/sign/move-notice", &request)
-                .await
-                .map_err(|e| anyhow!("the signer refused a move notice: {e}"))?;
-            let note = tlog::note::Note::parse(&signed)?;
-            let Event::MoveNotice(notice) = Event::parse(note.text())? else {
-                bail!("the signer answered a move notice with something else");
-            };
-            let from = notice.municipality.to_string();
-            let mut journal = lock(&self.journal);
-            journal.queue_notice(&key, &from, &signed, &resident)?;
-            journal.unsigned_notice_done(&key)?;
+            // One notice that cannot be signed yet holds up no other.
+            if let Err(e) = self.sign_notice(&key, &town, index, &resident).await {
+                failure = failure.or(Some(e));
+            }
         }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Has the signer sign one queued notice, and queues it for delivery.
+    async fn sign_notice(
+        self: &Arc<Self>,
+        key: &str,
+        town: &str,
+        index: u64,
+        resident: &str,
+    ) -> Result<()> {
+        let town = town.to_owned();
+        let hub = self.clone();
+        let evidence = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
+            let mirror = lock(hub.mirrors.get(&town).context("a mirrored town")?);
+            let trust = mirror.trust.clone();
+            match crate::proof::prove_at(&mirror.registry, &mirror.tiles, &trust, index) {
+                Ok(proven) => proven.texts(),
+                Err(e) => bail!("the move-in at {index} of {town} is not proven: {e:?}"),
+            }
+        })
+        .await??;
+        let request = wire::api::SignMoveNotice { evidence };
+        let signed = self
+            .ask_signer("/v1/sign/move-notice", &request)
+            .await
+            .map_err(|e| anyhow!("the signer refused a move notice: {e}"))?;
+        let note = tlog::note::Note::parse(&signed)?;
+        let Event::MoveNotice(notice) = Event::parse(note.text())? else {
+            bail!("the signer answered a move notice with something else");
+        };
+        let from = notice.municipality.to_string();
+        let mut journal = lock(&self.journal);
+        journal.queue_notice(key, &from, &signed, resident)?;
+        journal.unsigned_notice_done(key)?;
         Ok(())
     }
 
-    /// Delivers queued move notices.
+    /// Delivers queued move notices, each town's on its own: a town that is down or refuses
+    /// holds up its own notices, never another town's.
     async fn deliver_notices(self: &Arc<Self>) -> Result<()> {
-        self.sign_notices().await?;
+        let mut failure = self.sign_notices().await.err();
         let pending = { lock(&self.journal).pending_notices()? };
+        let mut stuck = std::collections::BTreeSet::new();
         for (key, town, note) in pending {
-            let Some(target) = self.config.town(&town).cloned() else { continue };
-            let identity = pki::Identity::municipal(&town)?.to_uri();
-            let response = crate::http::post(
-                &self.client,
-                &target.endpoint("/v1/move-notices")?,
-                note,
-                Some(identity.as_str()),
-            )
-            .await?;
-            if !response.status.is_success() {
-                bail!("{town} refused a move notice: {} {}", response.status, response.text());
+            if stuck.contains(&town) {
+                continue;
             }
-            lock(&self.journal).notice_delivered(&key)?;
+            let Some(target) = self.config.town(&town).cloned() else { continue };
+            if let Err(e) = self.deliver_notice(&target, &key, note).await {
+                stuck.insert(town);
+                failure = failure.or(Some(e));
+            }
         }
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Delivers one move notice to the town it is for.
+    async fn deliver_notice(
+        &self,
+        target: &crate::config::Town,
+        key: &str,
+        note: Vec<u8>,
+    ) -> Result<()> {
+        let identity = pki::Identity::municipal(&target.code)?.to_uri();
+        let response = crate::http::post(
+            &self.client,
+            &target.endpoint("/v1/move-notices")?,
+            note,
+            Some(identity.as_str()),
+        )
+        .await?;
+        if !response.status.is_success() {
+            bail!("{} refused a move notice: {} {}", target.code, response.status, response.text());
+        }
+        lock(&self.journal).notice_delivered(key)?;
         Ok(())
     }
 }

@@ -29,6 +29,11 @@ use crate::time::Timestamp;
 /// How far an event's time may be from the node's clock when it is admitted (seconds).
 pub const MAX_CLOCK_SKEW: u64 = 600;
 
+/// How long a move-out certificate may be used for a move-in after the national key signed it
+/// (seconds): 30 days. A certificate found later is refused at admission; the town asks for a
+/// new one, which the signer issues only while the move-out is still the resident's record.
+pub const CERTIFICATE_VALIDITY: u64 = 30 * 86_400;
+
 /// An operator as the log has recorded it so far.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Operator {
@@ -256,7 +261,7 @@ pub fn decide_prechecked(
             let signers = authorised_signers(parsed, prechecked, view, change.time)?;
             let roles: Vec<Role> = signers.iter().map(|(_, role)| *role).collect();
             check_approval(change.reason(), &roles)?;
-            let move_out = check_transition(&change, view, national)?;
+            let move_out = check_transition(&change, view, national, now)?;
             let signers = signers.into_iter().map(|(key, _)| key).collect();
             Ok(Effect::Change { change, signers, note_hash: note_hash(note_bytes), move_out })
         }
@@ -377,6 +382,7 @@ fn check_transition(
     change: &Change,
     view: &dyn RegistryView,
     national: &VerifierKey,
+    now: Option<Timestamp>,
 ) -> Result<Option<MoveOutCertificate>, Refusal> {
     let record = &change.record;
     let reason = change.reason();
@@ -541,7 +547,7 @@ fn check_transition(
     change
         .move_out
         .as_deref()
-        .map(|certificate| check_certificate(certificate, record, view, national))
+        .map(|certificate| check_certificate(certificate, record, view, national, now))
         .transpose()
 }
 
@@ -581,12 +587,14 @@ fn check_return(
 }
 
 /// A move-in's certificate: signed by the national key, for a move from elsewhere to here of
-/// this resident with this identity, not before the move-in, and not used here before.
+/// this resident with this identity, not before the move-in, at admission no older than
+/// [`CERTIFICATE_VALIDITY`], and not used here before.
 fn check_certificate(
     certificate: &str,
     record: &IdentityRecordParts,
     view: &dyn RegistryView,
     national: &VerifierKey,
+    now: Option<Timestamp>,
 ) -> Result<MoveOutCertificate, Refusal> {
     let here = view.municipality();
     let known: Verifiers = [national.clone()].into_iter().collect();
@@ -635,6 +643,13 @@ fn check_certificate(
     }
     if record.latest_change.date() < certificate.moved_out {
         return Err(illegal("the move-in takes effect before the move-out it follows"));
+    }
+    if let Some(now) = now
+        && now.unix() > certificate.time.unix().saturating_add(CERTIFICATE_VALIDITY)
+    {
+        return Err(illegal(
+            "the move-out certificate is more than 30 days old: ask the national node for a new one",
+        ));
     }
     if view.move_out_used(&certificate.event) {
         return Err(illegal(format!(

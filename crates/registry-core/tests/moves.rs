@@ -613,3 +613,32 @@ fn a_resident_who_moved_away_may_move_back() {
     );
     assert_eq!(achi.state.resident(code), Some(back_in.record));
 }
+
+#[test]
+fn a_certificate_is_used_within_thirty_days_of_its_signing() {
+    let mut achi = Town::new(achi_code(), 10, 2_040_720_000);
+    let matsumoto = Town::new(matsumoto_code(), 20, 2_020_290_000);
+    let born = achi.birth("熊谷 花子", "クマガイ ハナコ");
+    let (out, out_note) = achi.move_out(&born.record, matsumoto_code());
+    let (certificate, _) = certify(&out_note, &out, &national());
+    let signed_at = |seconds_ago: u64| {
+        let old = MoveOutCertificate {
+            time: Timestamp::from_unix(NOW - seconds_ago),
+            ..certificate.clone()
+        };
+        sign_text(&old.to_text(), &[&national()])
+    };
+    let validity = registry_core::rules::CERTIFICATE_VALIDITY;
+    let expired = signed_at(validity + 1);
+    let refusal =
+        matsumoto.refuse(&matsumoto.signed(&matsumoto.move_in(&out.record, Some(&expired))));
+    assert!(
+        matches!(refusal, Refusal::IllegalTransition(ref m) if m.contains("30 days")),
+        "{refusal}"
+    );
+    let last_day = signed_at(validity);
+    assert!(matches!(
+        matsumoto.submit(&matsumoto.signed(&matsumoto.move_in(&out.record, Some(&last_day)))),
+        Ok(Effect::Change { .. })
+    ));
+}
