@@ -19,6 +19,26 @@ use wire::errors::Code;
 const ACHI: &str = "204072";
 const MATSUMOTO: &str = "202029";
 
+/// A network built by `juki demo --exit` and started again, as an attacker finds it running.
+/// Fields drop in order: the nodes are stopped before their directory is removed.
+struct Running {
+    _nodes: Nodes,
+    runtime: tokio::runtime::Runtime,
+    network: Network,
+    dir: tempfile::TempDir,
+}
+
+impl Running {
+    fn start() -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit"]);
+        testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+        let nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
+        let network = nodes.network().clone();
+        Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), _nodes: nodes }
+    }
+}
+
 /// The code of a refusal, whether the node or the client itself refused.
 fn code_of(error: &anyhow::Error) -> Option<Code> {
     error.downcast_ref::<client::Refused>().and_then(client::Refused::code)
@@ -54,15 +74,10 @@ fn a_resident(dir: &Path) -> (ResidentCode, i64) {
 
 #[test]
 fn a_forged_record_at_a_town_is_served_to_nobody() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    ok(&["demo", "--dir", p(root), "--residents", "30", "--exit"]);
-    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
-    let nodes = Nodes::start(&Network::load(root).unwrap()).unwrap();
-    let network = nodes.network().clone();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let achi: Clerk = testbed::setup::clerk(&network, ACHI).unwrap();
-    let matsumoto: Clerk = testbed::setup::clerk(&network, MATSUMOTO).unwrap();
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
+    let achi: Clerk = testbed::setup::clerk(network, ACHI).unwrap();
+    let matsumoto: Clerk = testbed::setup::clerk(network, MATSUMOTO).unwrap();
     let (code, idx) = a_resident(root);
 
     // Before: the record is served with evidence that every client checks.
@@ -138,7 +153,6 @@ fn a_forged_record_at_a_town_is_served_to_nobody() {
         let lookup = achi.lookup(code, "本人確認").await.expect_err("another's record");
         assert_eq!(code_of(&lookup), Some(Code::Tampered), "{lookup:#}");
     });
-    drop(nodes);
 }
 
 /// The national node's TLS files, as root on it holds them.
@@ -154,14 +168,9 @@ fn national_files(network: &Network) -> net::TlsFiles {
 
 #[test]
 fn an_agency_is_never_handed_a_record_the_town_did_not_sign() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    ok(&["demo", "--dir", p(root), "--residents", "30", "--exit"]);
-    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
-    let nodes = Nodes::start(&Network::load(root).unwrap()).unwrap();
-    let network = nodes.network().clone();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let agency = testbed::setup::agency(&network).unwrap();
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
+    let agency = testbed::setup::agency(network).unwrap();
     let (code, idx) = a_resident(root);
     ok(&["network", "agree", "--dir", p(root)]);
 
@@ -181,8 +190,8 @@ fn an_agency_is_never_handed_a_record_the_town_did_not_sign() {
             .unwrap();
         other
     };
-    let honest = runtime.block_on(raw_identity(&network, &code.to_string()));
-    let neighbour = runtime.block_on(raw_identity(&network, &other));
+    let honest = runtime.block_on(raw_identity(network, &code.to_string()));
+    let neighbour = runtime.block_on(raw_identity(network, &other));
 
     // Root on the national node, holding its TLS key, answers the agency itself. Every lie is
     // refused by the agency's client: another address under the true evidence, another
@@ -198,9 +207,9 @@ fn an_agency_is_never_handed_a_record_the_town_did_not_sign() {
         ("another resident's record", swapped),
         ("an edited event", edited),
     ] {
-        let url = runtime.block_on(fake_national(&national_files(&network), lie));
+        let url = runtime.block_on(fake_national(&national_files(network), lie));
         let lied_to =
-            client::agency::Agency::new(&url, &agency_files(&network), &network.towns).unwrap();
+            client::agency::Agency::new(&url, &agency_files(network), &network.towns).unwrap();
         let refused =
             runtime.block_on(lied_to.identity(&code.to_string(), "年金の支給")).expect_err(what);
         assert_eq!(code_of(&refused), Some(Code::BadEvidence), "{what}: {refused:#}");
@@ -227,7 +236,6 @@ fn an_agency_is_never_handed_a_record_the_town_did_not_sign() {
     let body = wire::errors::ErrorBody::parse(&answer.body).expect("an error body");
     assert_eq!(body.code, Code::Tampered, "{body}");
     assert!(alerts(root, "national").iter().any(|kind| kind == Code::Tampered.as_str()));
-    drop(nodes);
 }
 
 /// The agency's TLS files.
@@ -284,15 +292,10 @@ async fn fake_national(files: &net::TlsFiles, answer: serde_json::Value) -> Stri
 
 #[test]
 fn a_sensitive_change_needs_a_second_person_at_another_console() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    ok(&["demo", "--dir", p(root), "--residents", "30", "--exit"]);
-    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
-    let nodes = Nodes::start(&Network::load(root).unwrap()).unwrap();
-    let network = nodes.network().clone();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let clerk = testbed::setup::clerk(&network, ACHI).unwrap();
-    let supervisor = testbed::setup::supervisor(&network, ACHI).unwrap();
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
+    let clerk = testbed::setup::clerk(network, ACHI).unwrap();
+    let supervisor = testbed::setup::supervisor(network, ACHI).unwrap();
     let (code, _) = a_resident(root);
     let record = runtime.block_on(clerk.lookup(code, "死亡届の受理")).unwrap();
     let current = registry_db(root, "achi")
@@ -394,18 +397,12 @@ fn a_sensitive_change_needs_a_second_person_at_another_console() {
         raised[before..].iter().any(|kind| kind == Code::ApprovalMismatch.as_str()),
         "{raised:?}"
     );
-    drop(nodes);
 }
 
 #[test]
 fn the_whole_national_node_cannot_mint_what_the_towns_accept() {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path();
-    ok(&["demo", "--dir", p(root), "--residents", "30", "--exit"]);
-    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
-    let nodes = Nodes::start(&Network::load(root).unwrap()).unwrap();
-    let network = nodes.network().clone();
-    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
     ok(&["network", "agree", "--dir", p(root)]);
 
     // Every key in the national node's directory: none is the national key.
@@ -435,7 +432,7 @@ fn the_whole_national_node_cannot_mint_what_the_towns_accept() {
     // witnessed log holds, or what the evidence does not show: refused, and alerts there.
     let signer_url =
         node::report::resolve_url(&network.node("signer").unwrap().network_url).unwrap();
-    let as_national = net::Client::new(&national_files(&network)).unwrap();
+    let as_national = net::Client::new(&national_files(network)).unwrap();
     let ask = |path: &str, body: serde_json::Value| {
         let (client, url) = (&as_national, format!("{signer_url}{path}"));
         runtime.block_on(async move {
@@ -452,7 +449,7 @@ fn the_whole_national_node_cannot_mint_what_the_towns_accept() {
     let code_of_answer =
         |answer: &net::Answer| wire::errors::ErrorBody::parse(&answer.body).map(|b| b.code);
     let (code, _) = a_resident(root);
-    let honest = runtime.block_on(raw_identity(&network, &code.to_string()));
+    let honest = runtime.block_on(raw_identity(network, &code.to_string()));
     // A birth is no move-out.
     let birth = ask(
         "/v1/sign/move-out",
@@ -503,5 +500,4 @@ fn the_whole_national_node_cannot_mint_what_the_towns_accept() {
     for kind in [Code::BadEvidence, Code::TooSoon, Code::WrongPeer] {
         assert!(raised.iter().any(|k| k == kind.as_str()), "{kind} at the signer: {raised:?}");
     }
-    drop(nodes);
 }
