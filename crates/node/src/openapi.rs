@@ -158,7 +158,13 @@ mod tests {
         );
         expect(
             "signer-network.json",
-            &["POST /v1/sign/move-out", "POST /v1/sign/move-notice", "POST /v1/sign/code-block"],
+            &[
+                "POST /v1/sign/move-out",
+                "POST /v1/sign/move-notice",
+                "POST /v1/sign/code-block",
+                "GET /v1/status",
+                "GET /v1/alerts",
+            ],
         );
         expect("upstream-public.json", &["GET /mirrors/{code}/checkpoint"]);
     }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use registry_core::event::{CodeBlock, Event};
@@ -22,7 +23,7 @@ use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use wire::api::{SignCodeBlock, SignMoveNotice, SignMoveOut};
+use wire::api::{Alert, SignCodeBlock, SignMoveNotice, SignMoveOut, Status};
 use wire::errors::{Code, ErrorBody};
 
 use crate::clock::Clock;
@@ -48,6 +49,7 @@ pub struct Issuer {
     national: tlog::note::Signer,
     journal: Mutex<Journal>,
     log_signer: NoteSigner,
+    log_vkey: tlog::note::VerifierKey,
     tiles: TileDir,
     towns: BTreeMap<MunicipalityCode, TownTrust>,
     clock: Arc<dyn Clock>,
@@ -66,10 +68,10 @@ impl Issuer {
             bail!("{NATIONAL_KEY} is not the national key named in node.toml");
         }
         let journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
-        let log_signer = NoteSigner::new(tlog_store::keys::load_log_signer(
-            &config.dir.join("node.key"),
-            &config.origin,
-        )?)?;
+        let log_key =
+            tlog_store::keys::load_log_signer(&config.dir.join("node.key"), &config.origin)?;
+        let log_vkey = log_key.verifier();
+        let log_signer = NoteSigner::new(log_key)?;
         let mut towns = BTreeMap::new();
         for town in &config.towns {
             let trust = town.keys().trust()?;
@@ -80,6 +82,7 @@ impl Issuer {
             national,
             journal: Mutex::new(journal),
             log_signer,
+            log_vkey,
             tiles: TileDir::new(config.dir.join(ISSUANCE_TILES)),
             towns,
             clock,
@@ -148,6 +151,47 @@ pub fn network_routes() -> OpenApiRouter<Shared> {
         .routes(routes!(sign_move_out))
         .routes(routes!(sign_move_notice))
         .routes(routes!(sign_code_block))
+        .routes(routes!(status))
+        .routes(routes!(alerts))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/status",
+    tag = "signer",
+    summary = "The signer's status (no personal data): its issuance log's size and its alerts' count",
+    responses((status = 200, body = Status, description = "The signer's status"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn status(State(issuer): State<Shared>, _peer: net::Peer) -> Result<Json<Status>, ApiError> {
+    blocking(move || {
+        let size =
+            crate::logs::published_size(&issuer.tiles, &issuer.log_vkey, &issuer.config.origin)?;
+        let alerts = lock(&issuer.journal).alerts()?.len();
+        Ok(Json(Status {
+            name: issuer.config.name.clone(),
+            identity: issuer.identity.to_uri(),
+            logs: [(issuer.config.origin.clone(), size)].into_iter().collect(),
+            acked: None,
+            pool: None,
+            events: None,
+            alerts,
+        }))
+    })
+    .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/alerts",
+    tag = "signer",
+    summary = "The alerts the signer recorded",
+    responses((status = 200, body = Vec<Alert>, description = "Every alert, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn alerts(
+    State(issuer): State<Shared>,
+    _peer: net::Peer,
+) -> Result<Json<Vec<Alert>>, ApiError> {
+    blocking(move || Ok(Json(lock(&issuer.journal).alerts()?))).await
 }
 
 #[utoipa::path(
