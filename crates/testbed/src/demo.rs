@@ -280,7 +280,7 @@ async fn register(
     clerks: &[Clerk],
     residents: u64,
 ) -> Result<Vec<Vec<registry_domain::IdentityRecordParts>>> {
-    let per_town = residents.div_ceil(clerks.len() as u64).max(3);
+    let per_town = residents.div_ceil(clerks.len() as u64).max(4);
     let work = clerks.iter().enumerate().map(|(t, clerk)| async move {
         let mut records = Vec::new();
         for i in 0..per_town {
