@@ -500,4 +500,29 @@ fn the_whole_national_node_cannot_mint_what_the_towns_accept() {
     for kind in [Code::BadEvidence, Code::TooSoon, Code::WrongPeer] {
         assert!(raised.iter().any(|k| k == kind.as_str()), "{kind} at the signer: {raised:?}");
     }
+    // What the national key signed (the demo's code blocks, certificate and notice) is in the
+    // signer's issuance log, which anyone can verify from outside, witness cosignature included.
+    let issuance = &network.node("signer").unwrap().logs[0];
+    let witness = &network.witnesses[0].vkey;
+    let ca = network.ca.to_str().unwrap();
+    let verified = ok(&[
+        "log",
+        "verify",
+        &issuance.url,
+        "--vkey",
+        &issuance.vkey,
+        "--witness",
+        witness,
+        "--quorum",
+        "1",
+        "--ca",
+        ca,
+    ]);
+    let entries: u64 = verified
+        .split_once(": ")
+        .and_then(|(_, rest)| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a size in {verified}"));
+    assert!(entries >= 5, "three blocks, a certificate and a notice at least: {verified}");
+    assert!(verified.contains("cosigned by witness.juki.local"), "{verified}");
 }

@@ -19,6 +19,7 @@ use registry_core::event::{CodeBlock, Event};
 use registry_core::evidence::{self, TownTrust};
 use registry_core::moves::MoveOutCertificate;
 use registry_domain::MunicipalityCode;
+use tlog_http::witness_client::WitnessSet;
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 use utoipa_axum::router::OpenApiRouter;
@@ -53,6 +54,11 @@ pub struct Issuer {
     tiles: TileDir,
     towns: BTreeMap<MunicipalityCode, TownTrust>,
     clock: Arc<dyn Clock>,
+    /// The witnesses that cosign the issuance log's checkpoints before they are published.
+    witnesses: WitnessSet,
+    /// The signer's runtime: integration runs on a blocking thread and asks the witnesses
+    /// through it.
+    runtime: tokio::runtime::Handle,
 }
 
 /// The signer's state, as its handlers share it.
@@ -77,7 +83,22 @@ impl Issuer {
             let trust = town.keys().trust()?;
             towns.insert(trust.municipality, trust);
         }
+        let witnesses = WitnessSet::new(
+            config
+                .witnesses
+                .iter()
+                .map(|w| {
+                    Ok((
+                        crate::report::resolve_url(&w.url)?,
+                        tlog::note::VerifierKey::parse(&w.vkey)?,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?,
+            config.witness_quorum,
+        )?;
         Ok(Issuer {
+            witnesses,
+            runtime: tokio::runtime::Handle::current(),
             identity: config.identity()?,
             national,
             journal: Mutex::new(journal),
@@ -90,9 +111,15 @@ impl Issuer {
         })
     }
 
+    /// Integrates the issuance log; its checkpoint is published only once the witness quorum
+    /// has cosigned it, so that what the national key signed cannot be shown one way to one
+    /// auditor and another way to another.
     fn integrate(&self) -> Result<()> {
         let journal = lock(&self.journal);
-        crate::logs::integrate_log(&*journal, &self.tiles, &self.log_signer)?;
+        let mut cosign = |integration: &tlog_store::integrate::Integration| {
+            self.runtime.block_on(self.witnesses.cosign(&self.tiles, integration))
+        };
+        tlog_store::integrate::integrate(&*journal, &self.tiles, &self.log_signer, &mut cosign)?;
         Ok(())
     }
 
@@ -350,7 +377,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let issuer = Arc::new(tokio::task::block_in_place(|| Issuer::open(config.clone(), clock))?);
-    tokio::task::block_in_place(|| issuer.integrate())?;
+    {
+        let issuer = issuer.clone();
+        // A witness that cannot be reached yet delays publication; it does not stop the signer.
+        if let Err(e) = tokio::task::spawn_blocking(move || issuer.integrate()).await? {
+            eprintln!("{}: the issuance log's checkpoint is not published yet: {e:#}", config.name);
+        }
+    }
     let (network, _) = network_routes().split_for_parts();
     let public = tlog_http::server::router(issuer.tiles.clone(), "/issuance");
     let servers = Listeners::bind(

@@ -467,7 +467,11 @@ pub fn create(dir: &Path) -> Result<Network> {
         "key = \"witness.key\"\nlisten = \"{ANY_PORT}\"\nstate = \"witness.db\"\n\
          report = \"{WITNESS_REPORT}\"\n"
     );
-    for (_, _, origin, vkey, _, _) in &towns {
+    for (origin, vkey) in towns
+        .iter()
+        .map(|(_, _, origin, vkey, _, _)| (origin, vkey))
+        .chain([(&signer_origin, &signer_node_vkey)])
+    {
         witness_toml.push_str(&format!("\n[[log]]\norigin = \"{origin}\"\nvkeys = [\"{vkey}\"]\n"));
     }
     let witness_config = witness_dir.join("witness.toml");
@@ -545,6 +549,9 @@ pub fn create(dir: &Path) -> Result<Network> {
     let mut signer =
         base("signer", NodeRole::Signer, None, &signer_dir, &signer_origin, upper_listen.clone());
     signer.towns = town_entries.clone();
+    signer.witnesses =
+        vec![node::config::Witness { url: witness.url.clone(), vkey: witness.vkey.clone() }];
+    signer.witness_quorum = 1;
     configs.push(signer);
     let mut national = base(
         "national",
