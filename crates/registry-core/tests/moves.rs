@@ -628,6 +628,18 @@ fn a_certificate_is_used_within_thirty_days_of_its_signing() {
         };
         sign_text(&old.to_text(), &[&national()])
     };
+    // Four weeks after the move-out is well within; five weeks is not.
+    let day = 86_400;
+    assert!(matches!(
+        matsumoto
+            .submit(&matsumoto.signed(&matsumoto.move_in(&out.record, Some(&signed_at(28 * day))))),
+        Ok(Effect::Change { .. })
+    ));
+    assert!(matches!(
+        matsumoto
+            .refuse(&matsumoto.signed(&matsumoto.move_in(&out.record, Some(&signed_at(35 * day))))),
+        Refusal::IllegalTransition(_)
+    ));
     let validity = registry_core::rules::CERTIFICATE_VALIDITY;
     let expired = signed_at(validity + 1);
     let refusal =
