@@ -775,25 +775,9 @@ fn check_correction(
             )));
         }
     }
-    let must_change: &[&str] = match reason {
-        R::MoveWithin => &["address"],
-        R::IndividualNumberChange
-        | R::IndividualNumberExOfficioCorrection
-        | R::IndividualNumberExOfficioEntry => &["individual-number"],
-        R::NameChange => &["name"],
-        R::ResidentCodeChange | R::ResidentCodeExOfficioEntry => &["code"],
-        R::FormerSurnameEntry | R::FormerSurnameChange | R::FormerSurnameDeletion => &["former"],
-        _ => &[],
-    };
-    for field in must_change {
-        if !changed(field) {
-            return Err(illegal(format!(
-                "{} ({}) must change the {field} field",
-                reason.code(),
-                reason.label()
-            )));
-        }
-    }
+    // Every correction changes something. A reason that may change one field alone (an
+    // address, a number, a code, a former surname) must therefore change that field; a name
+    // change, which may also change the former surname, must change the name itself.
     let fields = ["name", "former", "birth", "sex", "address", "individual-number", "code"];
     if !fields.iter().any(|field| changed(field)) {
         return Err(illegal(format!(
@@ -801,6 +785,9 @@ fn check_correction(
             reason.code(),
             reason.label()
         )));
+    }
+    if reason == R::NameChange && !changed("name") {
+        return Err(illegal("name-change (氏名の変更) must change the name field"));
     }
     match reason {
         R::IndividualNumberExOfficioEntry
