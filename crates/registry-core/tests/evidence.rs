@@ -782,3 +782,25 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn the_town_of_evidence_is_the_one_its_change_names() {
+    assert_eq!(evidence::town_of(&birth_evidence()), Some(achi()));
+    assert_eq!(evidence::town_of(&[]), None);
+    let mut without_event = birth_evidence();
+    without_event[0].extra = None;
+    assert_eq!(evidence::town_of(&without_event), None);
+}
+
+#[test]
+fn a_sensitive_change_signed_by_two_clerks_is_not_proven() {
+    let mut log = Log::new();
+    log.push(sign(&genesis(achi(), admin().verifier()), &[&admin()]));
+    let first = log.push(sign(&enrol(achi(), &clerk(), Role::Clerk), &[&admin()]));
+    let second = log.push(sign(&enrol(achi(), &rogue(), Role::Clerk), &[&admin()]));
+    log.push(sign(&code_block(), &[&national()]));
+    log.push(sign(&Event::Change(birth()), &[&clerk()]));
+    let death = log.push(sign(&Event::Change(death()), &[&clerk(), &rogue()]));
+    let refused = evidence::verify(&log.evidence(&[death, first, second, GENESIS]), &trust());
+    assert_eq!(refused, Err(EvidenceError::NoSupervisor(death)));
+}
