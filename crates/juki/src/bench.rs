@@ -33,6 +33,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 1_000)]
         batch: usize,
     },
+    /// Lookup figures: lookups per second and p50/p99 latency without proofs
+    /// (`Registry::resident`), proven as a node serves them (`node::proof::prove`), and the
+    /// client's check alone (`evidence::verify`), in the same run, beside this machine's Ed25519
+    /// verification rate and the signature checks a proof costs.
+    Lookup {
+        /// Residents registered (and integrated into a witnessed checkpoint) before the lookups.
+        #[arg(long, default_value_t = 100_000)]
+        residents: u64,
+        /// Lookups of random residents measured for each figure.
+        #[arg(long, default_value_t = 10_000)]
+        lookups: usize,
+        /// Seconds `openssl speed` runs.
+        #[arg(long, default_value_t = 3)]
+        openssl_seconds: u64,
+    },
     /// Network figures: propagation latency town → national (p50/p99) under a steady load, and
     /// the national node's rate of verified changes ingested (in process and end to end through
     /// real nodes on loopback), beside this machine's Ed25519 verification rate.
@@ -73,6 +88,13 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
         }
         BenchCommand::Registry { residents, batch } => {
             testbed::bench_registry::run(residents, batch)
+        }
+        BenchCommand::Lookup { residents, lookups, openssl_seconds } => {
+            testbed::bench_lookup::run(testbed::bench_lookup::Options {
+                residents,
+                lookups,
+                openssl_seconds,
+            })
         }
         BenchCommand::Network {
             rate,

@@ -268,7 +268,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// `openssl speed -seconds N ed25519`: the verify/s column of the Ed25519 line.
-fn openssl_verify_rate(seconds: u64) -> Result<f64> {
+pub(crate) fn openssl_verify_rate(seconds: u64) -> Result<f64> {
     let output = std::process::Command::new("openssl")
         .args(["speed", "-seconds", &seconds.to_string(), "ed25519"])
         .stdin(std::process::Stdio::null())
@@ -291,7 +291,7 @@ fn birth(town: MunicipalityCode, code: ResidentCode, i: u64, clerk: &Signer) -> 
 }
 
 /// `tlog::note::open` of a one-signature birth, on one core.
-fn note_open_rate() -> Result<f64> {
+pub(crate) fn note_open_rate() -> Result<f64> {
     let town = MunicipalityCode::parse("204072")?;
     let probe = Signer::from_seed("bench.juki.test/probe", KeyKind::Ed25519, [9; 32])?;
     let note = birth(town, ResidentCode::from_ten_digits(1_000_000_000)?, 1, &probe)?;

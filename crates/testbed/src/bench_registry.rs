@@ -51,7 +51,7 @@ fn person(i: u64) -> (String, String) {
     (name, reading)
 }
 
-fn birth(
+pub(crate) fn birth(
     municipality: MunicipalityCode,
     code: ResidentCode,
     i: u64,
@@ -80,13 +80,13 @@ fn birth(
     }))
 }
 
-fn signed(event: &Event, signer: &Signer) -> Result<Vec<u8>> {
+pub(crate) fn signed(event: &Event, signer: &Signer) -> Result<Vec<u8>> {
     let mut note = Note::new(event.to_text())?;
     note.sign(signer)?;
     Ok(note.to_bytes())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 

@@ -3,12 +3,13 @@
 //! real processes and stopping them (`processes`), the passphrases of its sealed keys
 //! (`passphrases`), the demo's day (`demo`), the network tools
 //! `load`, `agree` and `compare` (`tools`), synthetic residents (`synthetic`), and the
-//! benchmarks (`bench_log`, `bench_registry`, `bench_network`).
+//! benchmarks (`bench_log`, `bench_registry`, `bench_lookup`, `bench_network`).
 //!
 //! Nothing here is part of a node: a node never imports this crate.
 #![forbid(unsafe_code)]
 
 pub mod bench_log;
+pub mod bench_lookup;
 pub mod bench_network;
 pub mod bench_registry;
 pub mod demo;
