@@ -43,7 +43,7 @@ use crate::http::{ApiError, JsonBody, QueryOf, blocking, relay_refusal, unreacha
 use crate::journal::Journal;
 use crate::listeners::{Listener, Listeners};
 use crate::outbox::{TownLog, acknowledge, next_batch, send_batch};
-use crate::proof::{NotProven, Proven, prove};
+use crate::proof::{NotProven, Proven, gather, prove_gathered};
 use crate::task::{Backoff, lock};
 use wire::errors::Code;
 
@@ -153,10 +153,16 @@ impl Town {
     /// first. Runs on a blocking thread.
     fn prove(&self, code: ResidentCode) -> Result<Proven, ApiError> {
         let tiles = self.dir.tiles();
-        let mut outcome = prove(&lock(&self.registry), &tiles, &self.trust, code);
+        // The registry is locked only to read the events: the counter does not wait for the
+        // proofs and signature checks.
+        let attempt = || {
+            let events = gather(&lock(&self.registry), code)?;
+            prove_gathered(events, &tiles, &self.trust, code)
+        };
+        let mut outcome = attempt();
         if let Err(NotProven::NotYet { .. }) = outcome {
             self.integrate()?;
-            outcome = prove(&lock(&self.registry), &tiles, &self.trust, code);
+            outcome = attempt();
         }
         match outcome {
             Ok(proven) => Ok(proven),

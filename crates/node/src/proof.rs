@@ -52,12 +52,30 @@ pub fn prove(
     trust: &TownTrust,
     code: ResidentCode,
 ) -> Result<Proven, NotProven> {
-    let events = match registry.evidence_events(code) {
-        Ok(Some(events)) => events,
-        Ok(None) => return Err(NotProven::NoResident),
-        Err(StoreError::Corrupt(detail)) => return Err(NotProven::Tampered(detail)),
-        Err(e) => return Err(NotProven::Internal(e.into())),
-    };
+    prove_gathered(gather(registry, code)?, tiles, trust, code)
+}
+
+/// The events resident `code`'s current record rests on, read from `registry`: the only part
+/// of [`prove`] that needs the registry, so that a caller can let it go before the proving.
+pub fn gather(
+    registry: &Registry,
+    code: ResidentCode,
+) -> Result<Vec<registry_store::LoggedEvent>, NotProven> {
+    match registry.evidence_events(code) {
+        Ok(Some(events)) => Ok(events),
+        Ok(None) => Err(NotProven::NoResident),
+        Err(StoreError::Corrupt(detail)) => Err(NotProven::Tampered(detail)),
+        Err(e) => Err(NotProven::Internal(e.into())),
+    }
+}
+
+/// [`prove`] of events already [`gather`]ed.
+pub fn prove_gathered(
+    events: Vec<registry_store::LoggedEvent>,
+    tiles: &TileDir,
+    trust: &TownTrust,
+    code: ResidentCode,
+) -> Result<Proven, NotProven> {
     let proven = prove_events(tiles, trust, events)?;
     if proven.record.resident_code != code {
         return Err(NotProven::Tampered(

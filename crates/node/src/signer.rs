@@ -316,24 +316,14 @@ async fn sign_code_block(
         let town = municipality.to_string();
         let mut journal = lock(&issuer.journal);
         let allocated = journal.allocations_of(&town)?;
-        let random = || {
-            let mut bytes = [0u8; 8];
-            getrandom::fill(&mut bytes).map(|_| u64::from_le_bytes(bytes))
-        };
-        let mut failed = None;
+        // Every draw the placement may need, taken from the system's generator at once.
+        let mut bytes = [0u8; 8 * 64];
+        getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+        let mut draws = bytes.chunks_exact(8).map(|c| {
+            u64::from_le_bytes(c.try_into().expect("chunks of eight bytes"))
+        });
         let taken = journal.allocated()?;
-        let free = policy::random_free_base(
-            &mut || {
-                random().unwrap_or_else(|e| {
-                    failed = Some(e);
-                    0
-                })
-            },
-            &taken,
-        );
-        if let Some(e) = failed {
-            return Err(anyhow::anyhow!("no random source: {e}").into());
-        }
+        let free = policy::random_free_base(&mut || draws.next().unwrap_or(0), &taken);
         let free = free.ok_or_else(|| {
             ApiError::new(Code::PoolEmpty, "no free code block was found in 64 draws")
         })?;

@@ -183,16 +183,40 @@ pub fn verify(receipts: &[Receipt], trust: &TownTrust) -> Result<ProvenChange, E
         return Err(EvidenceError::Count(receipts.len()));
     }
     let mut events = Vec::with_capacity(receipts.len());
+    // The receipts of one answer usually share one checkpoint: its signatures are checked once,
+    // and each further receipt under the same bytes checks only its inclusion proof.
+    let mut checked: Vec<(&[u8], tlog::checkpoint::VerifiedCheckpoint)> = Vec::new();
     for (position, receipt) in receipts.iter().enumerate() {
         let note = receipt.extra.as_deref().ok_or(EvidenceError::NoEvent(position))?;
-        let verified = receipt
-            .verify_origin(&leaf(note), &trust.policy, &trust.origin)
-            .map_err(|error| EvidenceError::NotInLog { index: receipt.index, error })?;
+        let leaf = leaf(note);
+        let not_in_log = |error| EvidenceError::NotInLog { index: receipt.index, error };
+        let size = match checked.iter().find(|(bytes, _)| *bytes == receipt.checkpoint) {
+            Some((_, verified)) => {
+                let checkpoint = &verified.checkpoint;
+                tlog::merkle::verify_inclusion(
+                    &leaf,
+                    receipt.index,
+                    checkpoint.size,
+                    &receipt.proof,
+                    &checkpoint.root,
+                )
+                .map_err(|e| not_in_log(ReceiptError::Inclusion(e)))?;
+                checkpoint.size
+            }
+            None => {
+                let verified = receipt
+                    .verify_origin(&leaf, &trust.policy, &trust.origin)
+                    .map_err(not_in_log)?;
+                let size = verified.checkpoint.size;
+                checked.push((&receipt.checkpoint, verified));
+                size
+            }
+        };
         let parsed = note::Note::parse(note)
             .map_err(|e| EvidenceError::BadEvent { index: receipt.index, detail: e.to_string() })?;
         let event = Event::parse(parsed.text())
             .map_err(|e| EvidenceError::BadEvent { index: receipt.index, detail: e.to_string() })?;
-        events.push((receipt.index, note, event, verified.checkpoint.size));
+        events.push((receipt.index, note, event, size));
     }
 
     // The genesis names the admin key the verifier was told of.
