@@ -304,5 +304,13 @@ fn encode(text: &str) -> String {
 
 /// A change recording `record` in `town`, stamped `time`.
 pub fn change(town: MunicipalityCode, record: IdentityRecordParts, time: Timestamp) -> Change {
-    Change { municipality: town, record, previous_code: None, moved_to: None, move_out: None, time }
+    Change {
+        municipality: town,
+        record,
+        previous_code: None,
+        moved_to: None,
+        move_out: None,
+        activation: None,
+        time,
+    }
 }

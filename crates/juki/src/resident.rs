@@ -561,6 +561,7 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
                 previous_code: None,
                 moved_to: None,
                 move_out: certificate.map(|(note, _)| note),
+                activation: None,
                 time: crate::now(),
             };
             sign_and_submit(&mut registry, &signing, change, &lines)
@@ -718,6 +719,7 @@ fn record_change(
         previous_code,
         moved_to,
         move_out: None,
+        activation: None,
         time: crate::now(),
     };
     sign_and_submit(registry, signing, change, note_lines)

@@ -461,6 +461,7 @@ fn change(town: &str, record: IdentityRecordParts) -> Change {
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time: now(),
     }
 }

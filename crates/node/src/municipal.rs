@@ -440,6 +440,7 @@ fn admit(town: &Town, body: &[u8], peer: &net::Peer) -> Result<Submitted, ApiErr
                 ("change", Some(change.record.resident_code.to_string()))
             }
             Effect::MoveNotice(notice) => ("move-notice", Some(notice.resident.to_string())),
+            Effect::MoveWithdrawal(w) => ("move-withdrawal", Some(w.resident.to_string())),
         };
         Ok(Submitted { index: applied.index, kind: kind.to_owned(), resident })
     }

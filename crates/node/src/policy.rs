@@ -199,6 +199,7 @@ mod tests {
             previous_code: None,
             moved_to: moved_to.map(town),
             move_out: None,
+            activation: None,
             time: Timestamp::from_unix(1_700_000_000),
         }
     }

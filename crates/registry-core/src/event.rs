@@ -14,6 +14,14 @@
 //!   ([`crate::moves::MoveOutCertificate`]) it is based on, as the exact signed note.
 //! - `juki.move-notice/v1`: the notice that a resident who moved out of this municipality has
 //!   moved in where they went (転入通知, [`crate::moves::MoveNotice`]); signed by the national key.
+//! - `juki.move-withdrawal/v1`: the national signer's withdrawal of a move-out certificate for a
+//!   move to this municipality, which can then never be used here
+//!   ([`crate::moves::MoveWithdrawal`]); signed by the national key.
+//!
+//! A change that makes a record active again under a code already used (a cancellation that
+//! reopens a record, a move back in from abroad, a move-in from abroad with a code another town
+//! gave) carries the national signer's activation certificate
+//! ([`crate::moves::ActivationCertificate`]) in its `activation` field, as the exact signed note.
 //!
 //! Parsing is strict and canonical: fields appear once each in the order given here, values are
 //! in their one escaped form, and every value must already be in the canonical form its domain
@@ -29,7 +37,7 @@ use registry_domain::{
 use tlog::note::{KeyKind, VerifierKey};
 
 use crate::fields::{Fields, FieldsError, Reader, Writer};
-use crate::moves::{self, MoveNotice};
+use crate::moves::{self, MoveNotice, MoveWithdrawal};
 use crate::time::Timestamp;
 
 /// Header of the registry genesis event.
@@ -44,6 +52,8 @@ pub const CODE_BLOCK: &str = "juki.code-block/v1";
 pub const CHANGE: &str = "juki.change/v1";
 /// Header of a move-in notice to the municipality moved out of.
 pub const MOVE_NOTICE: &str = "juki.move-notice/v1";
+/// Header of a move-out certificate's withdrawal, recorded by the municipality moved to.
+pub const MOVE_WITHDRAWAL: &str = "juki.move-withdrawal/v1";
 
 /// The largest resident-code block one allocation may hold.
 pub const MAX_BLOCK: u64 = 10_000_000;
@@ -167,6 +177,9 @@ pub struct Change {
     /// (`juki.move-out/v1`, signed by the national key): the exact bytes of the signed note,
     /// verified as they are.
     pub move_out: Option<String>,
+    /// For a change that makes a record active under a code already used, the national signer's
+    /// activation certificate (`juki.activation/v1`): the exact bytes of the signed note.
+    pub activation: Option<String>,
     /// When the operators signed it.
     pub time: Timestamp,
 }
@@ -193,6 +206,8 @@ pub enum Event {
     Change(Change),
     /// `juki.move-notice/v1`.
     MoveNotice(MoveNotice),
+    /// `juki.move-withdrawal/v1`.
+    MoveWithdrawal(MoveWithdrawal),
 }
 
 /// Parses a field with `FromStr` and insists the value was written canonically.
@@ -255,6 +270,7 @@ impl Event {
             CODE_BLOCK => parse_code_block(text).map(Event::CodeBlock),
             CHANGE => parse_change(text).map(Event::Change),
             MOVE_NOTICE => moves::parse_notice(text).map(Event::MoveNotice),
+            MOVE_WITHDRAWAL => moves::parse_withdrawal(text).map(Event::MoveWithdrawal),
             _ => Err(EventError::UnknownType),
         }
     }
@@ -286,6 +302,7 @@ impl Event {
                 .finish(),
             Event::Change(c) => change_text(c),
             Event::MoveNotice(n) => moves::notice_text(n),
+            Event::MoveWithdrawal(w) => moves::withdrawal_text(w),
         }
     }
 
@@ -298,6 +315,7 @@ impl Event {
             Event::CodeBlock(b) => b.municipality,
             Event::Change(c) => c.municipality,
             Event::MoveNotice(n) => n.municipality,
+            Event::MoveWithdrawal(w) => w.municipality,
         }
     }
 }
@@ -402,6 +420,7 @@ fn change_text(c: &Change) -> String {
         .optional("previous-resident", c.previous_code)
         .optional("moved-to", c.moved_to)
         .optional("move-out", c.move_out.as_deref())
+        .optional("activation", c.activation.as_deref())
         .field("time", c.time);
     w.finish()
 }
@@ -435,6 +454,7 @@ fn parse_change(text: &str) -> Result<Change, EventError> {
     let previous_code: Option<ResidentCode> = optional(&mut r, "previous-resident")?;
     let moved_to: Option<MunicipalityCode> = optional(&mut r, "moved-to")?;
     let move_out = r.optional("move-out")?.map(str::to_owned);
+    let activation = r.optional("activation")?.map(str::to_owned);
     let time: Timestamp = typed(&mut r, "time")?;
     r.finish()?;
     let record = IdentityRecordParts {
@@ -448,5 +468,5 @@ fn parse_change(text: &str) -> Result<Change, EventError> {
         history_number,
         status,
     };
-    Ok(Change { municipality, record, previous_code, moved_to, move_out, time })
+    Ok(Change { municipality, record, previous_code, moved_to, move_out, activation, time })
 }

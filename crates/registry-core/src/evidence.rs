@@ -297,6 +297,29 @@ pub fn verify(receipts: &[Receipt], trust: &TownTrust) -> Result<ProvenChange, E
     })
 }
 
+/// Verifies one receipt for an event the national key signed (a move-out withdrawal, a move
+/// notice, a code block) in `trust`'s town's witnessed log; returns its index and the event.
+pub fn verify_national(
+    receipt: &Receipt,
+    trust: &TownTrust,
+    national: &VerifierKey,
+) -> Result<(u64, Event), EvidenceError> {
+    let note = receipt.extra.as_deref().ok_or(EvidenceError::NoEvent(0))?;
+    receipt
+        .verify_origin(&leaf(note), &trust.policy, &trust.origin)
+        .map_err(|error| EvidenceError::NotInLog { index: receipt.index, error })?;
+    let bad = |detail: String| EvidenceError::BadEvent { index: receipt.index, detail };
+    let parsed = note::Note::parse(note).map_err(|e| bad(e.to_string()))?;
+    let event = Event::parse(parsed.text()).map_err(|e| bad(e.to_string()))?;
+    if event.municipality() != trust.municipality {
+        return Err(bad(format!("it is an event of {}", event.municipality())));
+    }
+    if !signed_by(note, national) {
+        return Err(bad("it is not signed by the national key".into()));
+    }
+    Ok((receipt.index, event))
+}
+
 fn signed_by(note: &[u8], key: &VerifierKey) -> bool {
     let known: Verifiers = [key.clone()].into_iter().collect();
     note::open(note, &known).is_ok()

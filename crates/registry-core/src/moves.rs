@@ -44,6 +44,43 @@
 //! move-in <base64 SHA-256 of B's signed move-in note>
 //! time 2026-11-25T09:30:00Z
 //! ```
+//!
+//! ## One active record per person
+//!
+//! A code is active in at most one town. The national signer keeps, for every code, the last
+//! certificate it issued ([`crate::custody`]); a town makes a record active under a code already
+//! used only with the signer's statement that the code is active nowhere:
+//!
+//! - a move-in (国内転入) carries the move-out certificate;
+//! - any other change that makes a record active under a code that is not fresh from the town's
+//!   own pool (a cancellation that reopens a record, a move back in from abroad, a move-in from
+//!   abroad with a code another town gave) carries an activation certificate
+//!   ([`ActivationCertificate`]), which names the closing event it follows;
+//! - a move-out already certified is cancelled only once the town moved to has recorded the
+//!   signer's withdrawal of the certificate ([`MoveWithdrawal`]), after which no move-in there
+//!   can use it.
+//!
+//! The activation certificate's body:
+//!
+//! ```text
+//! juki.activation/v1
+//! municipality 204072
+//! resident 20407200013
+//! from 204072
+//! after <base64 SHA-256 of the closing event's signed note>
+//! time 2026-11-26T09:30:00Z
+//! ```
+//!
+//! The withdrawal's body (an event of the town moved to):
+//!
+//! ```text
+//! juki.move-withdrawal/v1
+//! municipality 202029
+//! resident 20407200013
+//! from 204072
+//! event <base64 SHA-256 of the move-out's signed note>
+//! time 2026-11-26T09:30:00Z
+//! ```
 
 use registry_domain::{
     ChangeReason, Date, MunicipalityCode, Name, RecordStatus, ResidentCode, Sex,
@@ -58,7 +95,10 @@ use crate::time::Timestamp;
 /// Header of a move-out certificate.
 pub const MOVE_OUT: &str = "juki.move-out/v1";
 
-pub use crate::event::MOVE_NOTICE;
+pub use crate::event::{MOVE_NOTICE, MOVE_WITHDRAWAL};
+
+/// Header of an activation certificate.
+pub const ACTIVATION: &str = "juki.activation/v1";
 
 /// The hash by which a certificate and a notice name a signed event: SHA-256 of its exact bytes.
 pub fn note_hash(note: &[u8]) -> Hash {
@@ -233,4 +273,89 @@ fn hash_field(r: &mut Reader<'_>, field: &'static str) -> Result<Hash, EventErro
         return Err(EventError::NotCanonical(field));
     }
     Ok(hash)
+}
+
+/// The national signer's statement that a code is active in no town, so `municipality` may make
+/// a record active under it, following the closing event `after` of `from`'s registry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActivationCertificate {
+    /// The municipality where the record becomes active.
+    pub municipality: MunicipalityCode,
+    /// The resident code.
+    pub resident: ResidentCode,
+    /// The municipality whose registry holds the closing event.
+    pub from: MunicipalityCode,
+    /// SHA-256 of the exact signed note of the event that closed the record last.
+    pub after: Hash,
+    /// When the national signer signed it.
+    pub time: Timestamp,
+}
+
+impl ActivationCertificate {
+    /// Parses a certificate's text (the note text, without signatures).
+    pub fn parse(text: &str) -> Result<ActivationCertificate, EventError> {
+        let fields = Fields::parse(text, ACTIVATION)?;
+        let mut r = fields.reader();
+        let certificate = ActivationCertificate {
+            municipality: typed(&mut r, "municipality")?,
+            resident: typed(&mut r, "resident")?,
+            from: typed(&mut r, "from")?,
+            after: hash_field(&mut r, "after")?,
+            time: typed(&mut r, "time")?,
+        };
+        r.finish()?;
+        Ok(certificate)
+    }
+
+    /// The certificate's text, ready to be signed.
+    pub fn to_text(&self) -> String {
+        Writer::new(ACTIVATION)
+            .field("municipality", self.municipality)
+            .field("resident", self.resident)
+            .field("from", self.from)
+            .field("after", self.after.to_base64())
+            .field("time", self.time)
+            .finish()
+    }
+}
+
+/// The national signer's withdrawal of the move-out certificate for `event`, recorded by the
+/// municipality moved to: no move-in there may use that certificate afterwards, so the move-out
+/// may be cancelled where it was made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MoveWithdrawal {
+    /// The municipality moved to, whose registry records the withdrawal.
+    pub municipality: MunicipalityCode,
+    /// The resident.
+    pub resident: ResidentCode,
+    /// The municipality moved out of.
+    pub from: MunicipalityCode,
+    /// SHA-256 of the signed move-out note in `from`'s registry (the certificate's `event`).
+    pub event: Hash,
+    /// When the national signer signed it.
+    pub time: Timestamp,
+}
+
+pub(crate) fn parse_withdrawal(text: &str) -> Result<MoveWithdrawal, EventError> {
+    let fields = Fields::parse(text, MOVE_WITHDRAWAL)?;
+    let mut r = fields.reader();
+    let withdrawal = MoveWithdrawal {
+        municipality: typed(&mut r, "municipality")?,
+        resident: typed(&mut r, "resident")?,
+        from: typed(&mut r, "from")?,
+        event: hash_field(&mut r, "event")?,
+        time: typed(&mut r, "time")?,
+    };
+    r.finish()?;
+    Ok(withdrawal)
+}
+
+pub(crate) fn withdrawal_text(w: &MoveWithdrawal) -> String {
+    Writer::new(MOVE_WITHDRAWAL)
+        .field("municipality", w.municipality)
+        .field("resident", w.resident)
+        .field("from", w.from)
+        .field("event", w.event.to_base64())
+        .field("time", w.time)
+        .finish()
 }

@@ -13,6 +13,12 @@
 //! blocks: a move-in from another municipality must carry a move-out certificate it signed, and
 //! a move-in notice must be signed by it. A certificate is opened over its exact signed bytes,
 //! as embedded in the move-in, and is used at most once in a registry.
+//!
+//! One active record per person ([`crate::moves`], "One active record per person"): a change that
+//! makes a record active under a code that is not fresh from this town's pool — other than a
+//! move-in, which carries its move-out certificate — carries the national signer's activation
+//! certificate, opened over its exact bytes and used at most once here. The signer issues one
+//! only on evidence that the code's last record, wherever it is, is closed.
 
 use std::collections::BTreeSet;
 
@@ -23,7 +29,9 @@ use tlog::Hash;
 use tlog::note::{self, NoteError, Prechecked, VerifierKey, Verifiers};
 
 use crate::event::{Change, Event, EventError, Role};
-use crate::moves::{MoveNotice, MoveOutCertificate, note_hash};
+use crate::moves::{
+    ActivationCertificate, MoveNotice, MoveOutCertificate, MoveWithdrawal, note_hash,
+};
 use crate::time::Timestamp;
 
 /// How far an event's time may be from the node's clock when it is admitted (seconds).
@@ -76,8 +84,9 @@ pub trait RegistryView {
     fn snapshot(&self, code: ResidentCode, number: u32) -> Option<IdentityRecordParts>;
     /// The change event that made a resident's current record.
     fn current_event(&self, code: ResidentCode) -> Option<CurrentEvent>;
-    /// Whether a move-in here already used a certificate for the move-out whose note has this
-    /// hash (the certificate's `event`).
+    /// Whether a certificate that follows the closing event whose note has this hash was
+    /// consumed here: used by a move-in (a move-out certificate's `event`) or an activation (an
+    /// activation certificate's `after`), or withdrawn by the national signer.
     fn move_out_used(&self, move_out: &Hash) -> bool;
     /// Whether a move-in notice for the move-out whose note has this hash is recorded here.
     fn move_notice_recorded(&self, move_out: &Hash) -> bool;
@@ -105,9 +114,14 @@ pub enum Effect {
         /// For a move-in from another municipality, the certificate it used (opened and
         /// checked), which cannot be used here again.
         move_out: Option<MoveOutCertificate>,
+        /// For a change that made a record active under a code already used, the activation
+        /// certificate it used (opened and checked), which cannot be used here again.
+        activation: Option<ActivationCertificate>,
     },
     /// Record a move-in notice: the move-out it names is complete.
     MoveNotice(MoveNotice),
+    /// Record the withdrawal of a move-out certificate: no move-in here may use it.
+    MoveWithdrawal(MoveWithdrawal),
 }
 
 /// Why an event is refused. Messages name codes and reasons, never personal data.
@@ -159,6 +173,21 @@ pub enum Refusal {
     /// A move-in notice for this move-out is already recorded.
     #[error("illegal change: a move-in notice for this move-out is already recorded")]
     NoticeRecorded,
+    /// A change makes a record active under a code already used without the national signer's
+    /// activation certificate.
+    #[error(
+        "{reason} ({label}) makes resident {resident}'s record active under a code already used: \
+         it needs the national signer's activation certificate (activation), which says the code \
+         is active in no town"
+    )]
+    ActivationMissing {
+        /// The reason's code.
+        reason: &'static str,
+        /// Its Japanese label.
+        label: &'static str,
+        /// The resident code.
+        resident: ResidentCode,
+    },
     /// The event's time is too far from the node's clock.
     #[error("the event was signed at {event}, but it is now {now}: sign it again")]
     Stale {
@@ -261,15 +290,33 @@ pub fn decide_prechecked(
             let signers = authorised_signers(parsed, prechecked, view, change.time)?;
             let roles: Vec<Role> = signers.iter().map(|(_, role)| *role).collect();
             check_approval(change.reason(), &roles)?;
-            let move_out = check_transition(&change, view, national, now)?;
+            let (move_out, activation) = check_transition(&change, view, national, now)?;
             let signers = signers.into_iter().map(|(key, _)| key).collect();
-            Ok(Effect::Change { change, signers, note_hash: note_hash(note_bytes), move_out })
+            Ok(Effect::Change {
+                change,
+                signers,
+                note_hash: note_hash(note_bytes),
+                move_out,
+                activation,
+            })
         }
         Event::MoveNotice(notice) => {
             admin(view)?;
             require_signature(&parsed, prechecked, national, "the national key")?;
             check_notice(&notice, view)?;
             Ok(Effect::MoveNotice(notice))
+        }
+        Event::MoveWithdrawal(withdrawal) => {
+            admin(view)?;
+            require_signature(&parsed, prechecked, national, "the national key")?;
+            if view.move_out_used(&withdrawal.event) {
+                return Err(illegal(format!(
+                    "the move-out certificate for resident {} (move-out event {}) was already \
+                     used or withdrawn here: the move cannot be withdrawn",
+                    withdrawal.resident, withdrawal.event
+                )));
+            }
+            Ok(Effect::MoveWithdrawal(withdrawal))
         }
     }
 }
@@ -376,14 +423,18 @@ fn illegal(message: impl Into<String>) -> Refusal {
     Refusal::IllegalTransition(message.into())
 }
 
+/// The certificates a change used, opened and checked.
+type Used = (Option<MoveOutCertificate>, Option<ActivationCertificate>);
+
 /// The state machine: whether `change` may follow the resident's current record. Returns the
-/// move-out certificate a move-in carries, opened and checked.
+/// move-out certificate a move-in carries and the activation certificate a reactivation
+/// carries, opened and checked.
 fn check_transition(
     change: &Change,
     view: &dyn RegistryView,
     national: &VerifierKey,
     now: Option<Timestamp>,
-) -> Result<Option<MoveOutCertificate>, Refusal> {
+) -> Result<Used, Refusal> {
     let record = &change.record;
     let reason = change.reason();
     let here = view.municipality();
@@ -544,11 +595,101 @@ fn check_transition(
         (ReasonFamily::Correction, Some(current)) => check_correction(reason, current, record),
     };
     allowed?;
-    change
+    // One active record per person: a record becomes active under a code that is not fresh from
+    // this town's pool only with the signer's word that the code is active nowhere. A move-in
+    // has it in its move-out certificate; anything else carries an activation certificate.
+    let fresh_here = current.is_none()
+        && view.in_code_pool(record.resident_code)
+        && !view.code_ever_used(record.resident_code);
+    let needs_activation =
+        reason.family() == ReasonFamily::Entry && reason != ChangeReason::MoveIn && !fresh_here;
+    let activation = match (needs_activation, change.activation.as_deref()) {
+        (true, None) => {
+            return Err(Refusal::ActivationMissing {
+                reason: reason.code(),
+                label: reason.label(),
+                resident: record.resident_code,
+            });
+        }
+        (false, Some(_)) => {
+            return Err(illegal(
+                "only a change that makes a record active under a code already used carries an \
+                 activation certificate",
+            ));
+        }
+        (true, Some(certificate)) => {
+            Some(check_activation(certificate, record, view, national, now)?)
+        }
+        (false, None) => None,
+    };
+    let move_out = change
         .move_out
         .as_deref()
         .map(|certificate| check_certificate(certificate, record, view, national, now))
-        .transpose()
+        .transpose()?;
+    Ok((move_out, activation))
+}
+
+/// An activation certificate: signed by the national key, for this resident here, following
+/// the event that closed the record here when it names this town, at admission no older than
+/// [`CERTIFICATE_VALIDITY`], and not used here before.
+fn check_activation(
+    certificate: &str,
+    record: &IdentityRecordParts,
+    view: &dyn RegistryView,
+    national: &VerifierKey,
+    now: Option<Timestamp>,
+) -> Result<ActivationCertificate, Refusal> {
+    let here = view.municipality();
+    let known: Verifiers = [national.clone()].into_iter().collect();
+    let opened = match note::open(certificate.as_bytes(), &known) {
+        Ok(opened) => opened,
+        Err(NoteError::NotSigned) => {
+            return Err(Refusal::Unsigned(
+                "the activation certificate has no signature by the national key".into(),
+            ));
+        }
+        Err(e) => return Err(Refusal::Unsigned(format!("the activation certificate: {e}"))),
+    };
+    let certificate = ActivationCertificate::parse(opened.text())
+        .map_err(|e| Refusal::Malformed(format!("the activation certificate: {e}")))?;
+    if certificate.municipality != here {
+        return Err(illegal(format!(
+            "the activation certificate is for {}, not {here}",
+            certificate.municipality
+        )));
+    }
+    let code = record.resident_code;
+    if certificate.resident != code {
+        return Err(illegal(format!(
+            "the activation certificate is for resident {}, not {code}",
+            certificate.resident
+        )));
+    }
+    if certificate.from == here
+        && view.current_event(code).map(|made| made.note_hash) != Some(certificate.after)
+    {
+        return Err(illegal(format!(
+            "the activation certificate follows event {} here, but resident {code}'s record here \
+             was made by another event: ask for a certificate for the record as it is",
+            certificate.after
+        )));
+    }
+    if let Some(now) = now
+        && now.unix() > certificate.time.unix().saturating_add(CERTIFICATE_VALIDITY)
+    {
+        return Err(illegal(
+            "the activation certificate is more than 30 days old: ask the national signer for a \
+             new one",
+        ));
+    }
+    if view.move_out_used(&certificate.after) {
+        return Err(illegal(format!(
+            "a certificate following event {} was already used here; a certificate is used once",
+            certificate.after
+        )));
+    }
+    Ok(certificate)
 }
 
 /// A person returning to a town whose record here is closed: a move-in (国内転入) follows a
@@ -654,7 +795,7 @@ fn check_certificate(
     if view.move_out_used(&certificate.event) {
         return Err(illegal(format!(
             "the move-out certificate for resident {} (move-out event {}) was already used for \
-             a move-in here; a certificate is used once",
+             a move-in here, or withdrawn; a certificate is used once",
             certificate.resident, certificate.event
         )));
     }

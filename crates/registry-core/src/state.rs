@@ -9,8 +9,17 @@ use registry_domain::{IdentityRecordParts, MunicipalityCode, ResidentCode};
 use tlog::Hash;
 use tlog::note::VerifierKey;
 
-use crate::moves::{MoveNotice, MoveOutCertificate};
+use crate::moves::MoveNotice;
 use crate::rules::{CurrentEvent, Effect, Operator, RegistryView};
+
+/// A certificate consumed here: whose it was, and the town of the closing event it follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Consumed {
+    /// The resident.
+    pub resident: ResidentCode,
+    /// The town whose closing event (a move-out, or the record's last closure) it follows.
+    pub from: MunicipalityCode,
+}
 
 /// The state of one municipality's registry.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,8 +35,9 @@ pub struct RegistryState {
     blocks: Vec<(u64, u64)>,
     /// The event that made each current record.
     made: BTreeMap<ResidentCode, CurrentEvent>,
-    /// The certificates used by move-ins here, by the hash of the move-out they certify.
-    move_ins: BTreeMap<Hash, MoveOutCertificate>,
+    /// The certificates consumed here (used by a move-in or an activation, or withdrawn), by
+    /// the hash of the closing event they follow.
+    move_ins: BTreeMap<Hash, Consumed>,
     /// The move-in notices recorded here, by the hash of the move-out they complete.
     move_notices: BTreeMap<Hash, MoveNotice>,
 }
@@ -66,10 +76,15 @@ impl RegistryState {
                 }
             }
             Effect::CodeBlock(block) => self.blocks.push((block.first, block.count)),
-            Effect::Change { change, note_hash, move_out, .. } => {
+            Effect::Change { change, note_hash, move_out, activation, .. } => {
                 let code = change.record.resident_code;
                 if let Some(certificate) = move_out {
-                    self.move_ins.insert(certificate.event, certificate.clone());
+                    let consumed = Consumed { resident: code, from: certificate.from };
+                    self.move_ins.insert(certificate.event, consumed);
+                }
+                if let Some(certificate) = activation {
+                    let consumed = Consumed { resident: code, from: certificate.from };
+                    self.move_ins.insert(certificate.after, consumed);
                 }
                 if let Some(previous) = change.previous_code {
                     self.made.remove(&previous);
@@ -94,6 +109,10 @@ impl RegistryState {
             Effect::MoveNotice(notice) => {
                 self.move_notices.insert(notice.event, notice.clone());
             }
+            Effect::MoveWithdrawal(withdrawal) => {
+                let consumed = Consumed { resident: withdrawal.resident, from: withdrawal.from };
+                self.move_ins.insert(withdrawal.event, consumed);
+            }
         }
     }
 
@@ -117,8 +136,8 @@ impl RegistryState {
         &self.retired
     }
 
-    /// The certificates used by move-ins here, by the hash of the move-out each certifies.
-    pub fn move_ins(&self) -> &BTreeMap<Hash, MoveOutCertificate> {
+    /// The certificates consumed here, by the hash of the closing event each follows.
+    pub fn move_ins(&self) -> &BTreeMap<Hash, Consumed> {
         &self.move_ins
     }
 

@@ -142,6 +142,7 @@ fn change(municipality: MunicipalityCode, record: IdentityRecordParts) -> Change
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time: time(),
     }
 }

@@ -2,6 +2,8 @@
 //! key's certificate, the move-in in 松本市 and the notice back to 阿智村; and every way a
 //! certificate or a notice can be wrong, each refused with the state unchanged.
 
+mod common;
+
 use registry_core::event::{Change, CodeBlock, Enrolment, Event, Genesis, Role};
 use registry_core::moves::{CertifyError, MoveNotice, MoveOutCertificate, note_hash};
 use registry_core::rules::{Effect, Refusal, RegistryView as _, decide};
@@ -109,7 +111,8 @@ impl Town {
 
     /// Signs a change by both operators.
     fn signed(&self, change: &Change) -> Vec<u8> {
-        sign(&Event::Change(change.clone()), &[&self.clerk, &self.supervisor])
+        let (change, _) = common::with_activation(&self.state, change.clone(), &national());
+        sign(&Event::Change(change), &[&self.clerk, &self.supervisor])
     }
 
     /// A birth here; returns the change.
@@ -138,6 +141,7 @@ impl Town {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: now(),
         };
         self.accept(&self.signed(&change));
@@ -160,6 +164,7 @@ impl Town {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: now(),
         }
     }
@@ -194,6 +199,7 @@ impl Town {
             previous_code: None,
             moved_to: None,
             move_out: certificate.map(|c| String::from_utf8(c.to_vec()).unwrap()),
+            activation: None,
             time: now(),
         }
     }
@@ -575,6 +581,7 @@ fn a_move_in_may_take_effect_on_the_day_of_the_move_out() {
             signers: vec![matsumoto.clerk.verifier(), matsumoto.supervisor.verifier()],
             note_hash: note_hash(&note),
             move_out: Some(certificate),
+            activation: None,
         })
     );
 }
@@ -609,6 +616,7 @@ fn a_resident_who_moved_away_may_move_back() {
             signers: vec![achi.clerk.verifier(), achi.supervisor.verifier()],
             note_hash: note_hash(&note),
             move_out: Some(certificate),
+            activation: None,
         }
     );
     assert_eq!(achi.state.resident(code), Some(back_in.record));

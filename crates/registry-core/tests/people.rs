@@ -3,6 +3,8 @@
 //! correction changes what it exists for, from the state it needs. Each case is one edit away
 //! from an accepted one.
 
+mod common;
+
 use registry_core::event::{Change, CodeBlock, Enrolment, Event, Genesis, Role};
 use registry_core::rules::{Effect, Refusal, decide};
 use registry_core::state::RegistryState;
@@ -104,7 +106,8 @@ impl Town {
 
     /// Signs `change` by the clerk tanaka and the supervisor suzuki.
     fn signed(&self, change: &Change) -> Vec<u8> {
-        sign(&Event::Change(change.clone()), &[&self.tanaka, &self.suzuki])
+        let (change, _) = common::with_activation(&self.state, change.clone(), &national());
+        sign(&Event::Change(change), &[&self.tanaka, &self.suzuki])
     }
 
     /// Enters a resident (職権記載) with or without an individual number.
@@ -166,6 +169,7 @@ fn change(record: IdentityRecordParts) -> Change {
         previous_code: None,
         moved_to,
         move_out: None,
+        activation: None,
         time: now(),
     }
 }

@@ -5,6 +5,8 @@
 //! refuses one; accepted cases are checked for their exact effect, refused ones for the exact
 //! kind of refusal.
 
+mod common;
+
 use registry_core::event::{Change, CodeBlock, Enrolment, Event, Genesis, Role};
 use registry_core::moves::note_hash;
 use registry_core::rules::{Effect, Refusal, decide};
@@ -115,18 +117,22 @@ impl Town {
 
     /// Signs a change by the clerk and the supervisor.
     fn signed(&self, change: &Change) -> Vec<u8> {
-        sign(&Event::Change(change.clone()), &[&self.clerk, &self.supervisor])
+        let (change, _) = common::with_activation(&self.state, change.clone(), &national());
+        sign(&Event::Change(change), &[&self.clerk, &self.supervisor])
     }
 
     /// Submits `change` signed by both operators, and checks it is accepted with exactly the
     /// effect it should have.
     fn assert_accepted(&self, change: &Change, case: &str) {
         let note = self.signed(change);
+        let (change, activation) =
+            common::with_activation(&self.state, change.clone(), &national());
         let expected = Effect::Change {
-            change: change.clone(),
+            change,
             signers: vec![self.clerk.verifier(), self.supervisor.verifier()],
             note_hash: note_hash(&note),
             move_out: None,
+            activation,
         };
         assert_eq!(self.submit(&note), Ok(expected), "{case} must be accepted");
     }
@@ -150,6 +156,7 @@ impl Town {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: now(),
         };
         self.accept(&self.signed(&entry));
@@ -197,6 +204,7 @@ fn next(record: &IdentityRecordParts, reason: ChangeReason, effective: &str) -> 
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time: now(),
     }
 }
@@ -310,6 +318,7 @@ fn a_change_is_fresh_to_the_second_of_the_window() {
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time: Timestamp::from_unix(NOW.checked_add_signed(offset).unwrap()),
     };
     for (offset, fresh) in [(-601, false), (-600, true), (600, true), (601, false)] {
@@ -320,6 +329,7 @@ fn a_change_is_fresh_to_the_second_of_the_window() {
             signers: vec![town.clerk.verifier()],
             note_hash: note_hash(&note),
             move_out: None,
+            activation: None,
         };
         let expected = if fresh {
             Ok(accepted.clone())
@@ -353,6 +363,7 @@ fn an_operator_signs_from_the_second_of_enrolment() {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: Timestamp::from_unix(time),
         })
     };
@@ -365,6 +376,7 @@ fn an_operator_signs_from_the_second_of_enrolment() {
         signers: vec![sato.verifier()],
         note_hash: note_hash(&note),
         move_out: None,
+        activation: None,
     };
     assert_eq!(town.submit(&note), Ok(expected));
 
@@ -382,6 +394,7 @@ fn an_operator_signs_from_the_second_of_enrolment() {
         signers: vec![town.clerk.verifier()],
         note_hash: note_hash(&note),
         move_out: None,
+        activation: None,
     };
     assert_eq!(town.submit(&note), Ok(expected));
 }

@@ -2,6 +2,8 @@
 //! illegal transitions, missing or wrong signatures, revoked or foreign operators, a missing
 //! second operator — each leaving the state unchanged.
 
+mod common;
+
 use registry_core::event::{Change, CodeBlock, Enrolment, Event, Genesis, Revocation, Role};
 use registry_core::rules::{Effect, Refusal, RegistryView as _, decide};
 use registry_core::state::RegistryState;
@@ -153,6 +155,7 @@ fn next(record: &IdentityRecordParts, reason: ChangeReason, effective: &str) -> 
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time: Timestamp::from_unix(NOW),
     }
 }
@@ -180,6 +183,7 @@ fn events_round_trip_through_their_text() {
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time: Timestamp::from_unix(NOW),
     });
     let text = event.to_text();
@@ -220,6 +224,7 @@ fn a_day_in_the_town() {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: Timestamp::from_unix(NOW),
         }),
         &[&clerk],
@@ -261,9 +266,15 @@ fn a_day_in_the_town() {
     let refusal = town.refuse(&sign(&change(late), &[&clerk]));
     assert!(refusal.to_string().contains("closed record"), "{refusal}");
 
-    // The move out was a mistake: a cancellation (two operators) reopens it.
+    // The move out was a mistake: a cancellation (two operators) reopens it, with the national
+    // signer's activation certificate that the code is active nowhere.
     let reopened = next(&out.record, ChangeReason::CancellationEntry, "2026-11-24");
-    town.accept(&sign(&change(reopened.clone()), &[&clerk, &supervisor]));
+    assert!(matches!(
+        town.refuse(&sign(&change(reopened.clone()), &[&clerk, &supervisor])),
+        Refusal::ActivationMissing { reason: "cancellation-entry", .. }
+    ));
+    let (reopened, _) = common::with_activation(&town.state, reopened, &national());
+    town.accept(&sign(&Event::Change(reopened.clone()), &[&clerk, &supervisor]));
     let current = town.state.resident(code).unwrap();
     assert!(matches!(current.status, RecordStatus::Active));
     assert_eq!(current.history_number.get(), 5);
@@ -296,6 +307,7 @@ fn illegal_transitions_are_refused() {
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time: Timestamp::from_unix(NOW),
     };
     town.accept(&sign(&change(born.clone()), &[&clerk]));
@@ -360,6 +372,7 @@ fn signatures_and_authority_are_enforced() {
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time: Timestamp::from_unix(NOW),
     });
 
@@ -383,6 +396,7 @@ fn signatures_and_authority_are_enforced() {
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time: Timestamp::from_unix(NOW),
     });
     assert!(matches!(town.refuse(&sign(&other, &[&clerk])), Refusal::WrongMunicipality { .. }));
@@ -466,6 +480,7 @@ fn blocks_retired_codes_and_cancellations_follow_the_log() {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: Timestamp::from_unix(NOW),
         }),
         &[&clerk],
@@ -483,6 +498,7 @@ fn blocks_retired_codes_and_cancellations_follow_the_log() {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: Timestamp::from_unix(NOW),
         }),
         &[&clerk],

@@ -4,7 +4,8 @@
 //! exact signed bytes in `events` (private: it holds personal data), and a commitment to those
 //! bytes as the public log entry in `log_entries` (see [`commitment`]), from which tiles and
 //! checkpoints are derived by `tlog-store`. The tables `residents`, `history`, `operators`,
-//! `code_blocks`, `retired_codes`, `move_ins` (the move-out certificates used here) and
+//! `code_blocks`, `retired_codes`, `move_ins` (the certificates consumed here: used by a move-in
+//! or an activation, or withdrawn) and
 //! `move_notices` are derived from the events and written in the same transaction, for lookups
 //! and search. The same transaction keeps the log's right edge (a [`Frontier`], in `meta`), so
 //! the root of the log at its current size costs no more than reading one row.
@@ -826,14 +827,30 @@ fn append(
                 ],
             )?;
         }
-        Effect::Change { change, move_out, .. } => {
+        Effect::MoveWithdrawal(withdrawal) => {
+            tx.run(
+                "INSERT INTO move_ins (move_out, code, from_municipality, event_idx)
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    withdrawal.event.to_base64(),
+                    withdrawal.resident.to_string(),
+                    withdrawal.from.to_string(),
+                    idx
+                ],
+            )?;
+        }
+        Effect::Change { change, move_out, activation, .. } => {
             let record = &change.record;
             let code = record.resident_code.to_string();
-            if let Some(certificate) = move_out {
+            let consumed = move_out
+                .iter()
+                .map(|c| (c.event, c.from))
+                .chain(activation.iter().map(|c| (c.after, c.from)));
+            for (followed, from) in consumed {
                 tx.run(
                     "INSERT INTO move_ins (move_out, code, from_municipality, event_idx)
                      VALUES (?1, ?2, ?3, ?4)",
-                    params![certificate.event.to_base64(), code, certificate.from.to_string(), idx],
+                    params![followed.to_base64(), code, from.to_string(), idx],
                 )?;
             }
             if let Some(previous) = change.previous_code {
@@ -1058,7 +1075,7 @@ impl<'a> SqlView<'a> {
             Effect::Genesis(_) => *self.admin.borrow_mut() = None,
             Effect::Enrol(_) | Effect::Revoke(_) => *self.operators.borrow_mut() = None,
             Effect::CodeBlock(_) => *self.blocks.borrow_mut() = None,
-            Effect::Change { .. } | Effect::MoveNotice(_) => {}
+            Effect::Change { .. } | Effect::MoveNotice(_) | Effect::MoveWithdrawal(_) => {}
         }
     }
 }

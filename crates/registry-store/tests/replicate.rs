@@ -129,6 +129,7 @@ impl Town {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: now(),
         };
         self.submit(&self.signed(&change));
@@ -148,6 +149,7 @@ impl Town {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: now(),
         }
     }
@@ -392,23 +394,40 @@ fn events_pool_and_current_events_are_read_as_stored() {
     });
     town.submit(&sign(&more, &[&national()]));
     assert_eq!(town.registry.pool_remaining().unwrap(), 1006);
-    // A person moving in from abroad with a code from another town's pool uses none of ours.
+    // A person moving in from abroad with a code from another town's pool uses none of ours;
+    // the national signer's activation certificate says the code is active nowhere, and it is
+    // consumed here.
     town.next_base = 2_020_290_100;
     let person = town.birth_record_for_test();
     let mut record = town.next(&person, ChangeReason::MoveInFromAbroad).record;
     record.history_number = HistoryNumber::FIRST;
     record.status = RecordStatus::Active;
-    let change = Change {
+    let closed_abroad = tlog::hash::sha256(b"the move abroad that closed the record in 202029");
+    let activation = registry_core::moves::ActivationCertificate {
+        municipality: town.code,
+        resident: record.resident_code,
+        from: MunicipalityCode::parse("202029").unwrap(),
+        after: closed_abroad,
+        time: now(),
+    };
+    let mut change = Change {
         municipality: town.code,
         record: record.clone(),
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time: now(),
     };
+    let refused = town.registry.submit(&town.signed(&change), now()).unwrap_err();
+    assert!(refused.to_string().contains("activation certificate"), "{refused}");
+    let mut certificate = Note::new(activation.to_text()).unwrap();
+    certificate.sign(&national()).unwrap();
+    change.activation = Some(String::from_utf8(certificate.to_bytes()).unwrap());
     let note = town.signed(&change);
     town.submit(&note);
     assert_eq!(town.registry.pool_remaining().unwrap(), 1006);
+    assert!(town.registry.move_out_used(&closed_abroad).unwrap());
 
     // The current event of a resident is the exact note that made the record.
     assert_eq!(town.registry.current_event(record.resident_code).unwrap(), Some((size + 1, note)));
@@ -467,6 +486,7 @@ fn moves_between_two_registries_are_stored_replayed_and_verified() {
         previous_code: None,
         moved_to: None,
         move_out: Some(String::from_utf8(signed).unwrap()),
+        activation: None,
         time: now(),
     };
     let move_in_note = matsumoto.signed(&move_in);

@@ -104,6 +104,7 @@ impl Fixture {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: now(),
         });
         self.registry.submit(&sign(&event, &[&self.clerk]), now()).unwrap();
@@ -129,6 +130,7 @@ impl Fixture {
             previous_code: None,
             moved_to: None,
             move_out: None,
+            activation: None,
             time: now(),
         };
         edit(&mut change);

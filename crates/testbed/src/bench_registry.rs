@@ -76,6 +76,7 @@ pub(crate) fn birth(
         previous_code: None,
         moved_to: None,
         move_out: None,
+        activation: None,
         time,
     }))
 }

@@ -142,6 +142,15 @@ codes! {
     SupervisorMissing = "supervisor-missing", Rules, status 422, alert true,
         "A sensitive change (消除, death, corrections, code changes, cancellations) needs two different people, one of them a supervisor; only clerks signed it.",
         "Have a supervisor approve the change. Two clerks approving a death is how one insider with a colleague's key looks: check who signed.";
+    /// A change reopening a record, or entering one under a code another town gave, without the
+    /// national signer's activation certificate.
+    ActivationMissing = "activation-missing", Rules, status 422, alert true,
+        "The change makes a record active under a code already used (a cancellation that reopens a record, a move back in from abroad, a move-in from abroad with a code another town gave) and carries no activation certificate: the national signer's word that the code is active in no town.",
+        "Ask for the certificate through the office API (`POST /v1/activations/{code}`) and sign the change with it. Without one, this is how one key giving a person a second record looks: check who signed.";
+    /// The national signer's records do not show the code closed in every town.
+    StillActive = "still-active", Rules, status 409, alert true,
+        "The national signer certifies a move or a new activation only on evidence that the code's record is closed in the one town where its last certificate (or its block) says it may be active; the evidence does not show that.",
+        "Close the record where it is active first (a move-out, or a withdrawal of an unused move-out certificate), or ask for the certificate where the person is registered. A request for a person active elsewhere is how a second record looks.";
     /// The change is not a legal transition from the current record.
     IllegalTransition = "illegal-transition", Rules, status 422, alert false,
         "The change is not allowed from the resident's current record (a closed record reopened, a code reused, a field a reason may not change).",
@@ -270,6 +279,7 @@ impl Code {
             Refusal::Unauthorised(_) => Code::Unauthorised,
             Refusal::SecondOperatorMissing { .. } => Code::SecondOperatorMissing,
             Refusal::SupervisorMissing { .. } => Code::SupervisorMissing,
+            Refusal::ActivationMissing { .. } => Code::ActivationMissing,
             Refusal::IllegalTransition(_) => Code::IllegalTransition,
             Refusal::CodeBlockOverlap => Code::CodeBlockOverlap,
             Refusal::NoticeRecorded => Code::NoticeRecorded,
