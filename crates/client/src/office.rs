@@ -275,6 +275,28 @@ impl Clerk {
         Ok(Some(response.text()))
     }
 
+    /// The national signer's activation certificate for `code` to become active here (signed
+    /// note text), or `None` while it cannot be issued yet — a certified move-out of the
+    /// resident is being withdrawn where it would have been used: ask again. Any other refusal
+    /// (the code active in another town: `still-active`) is an error.
+    pub async fn activation(&self, code: ResidentCode) -> Result<Option<String>> {
+        let response = call_post(
+            &self.client,
+            &format!("{}/v1/activations/{code}", self.url),
+            Vec::new(),
+            Some(self.identity().as_str()),
+        )
+        .await?;
+        if !response.status.is_success() {
+            let refused = Refused::of(format!("activation certificate of {code}"), &response);
+            if refused.code() == Some(Code::NotYetProven) {
+                return Ok(None);
+            }
+            return Err(refused.into());
+        }
+        Ok(Some(response.text()))
+    }
+
     /// The node's status.
     pub async fn status(&self) -> Result<Status> {
         let response = call_get(

@@ -71,6 +71,10 @@ CREATE TABLE IF NOT EXISTS unsigned_notices (
     idx INTEGER NOT NULL,
     resident TEXT NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS custody (
+    resident TEXT PRIMARY KEY NOT NULL,
+    note BLOB NOT NULL
+) STRICT;
 CREATE TABLE IF NOT EXISTS notices (
     move_in TEXT PRIMARY KEY NOT NULL,
     municipality TEXT NOT NULL,
@@ -114,6 +118,39 @@ impl Journal {
         let index = record_in(&tx, kind, resident, body)?;
         tx.commit()?;
         Ok(index)
+    }
+
+    /// Records a certificate the national key signed for `resident` in the issuance log and,
+    /// in the same transaction, as the signer's last certificate for the code (custody).
+    pub fn append_certified(&mut self, kind: &str, resident: &str, note: &[u8]) -> Result<u64> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let index = record_in(&tx, kind, Some(resident), note)?;
+        tx.execute(
+            "INSERT OR REPLACE INTO custody (resident, note) VALUES (?1, ?2)",
+            params![resident, note],
+        )?;
+        tx.commit()?;
+        Ok(index)
+    }
+
+    /// The signer's last certificate for a resident code, as signed.
+    pub fn certified(&self, resident: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn
+            .query_row("SELECT note FROM custody WHERE resident = ?1", [resident], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// The town a code's ten-digit base was allocated to.
+    pub fn owner_of(&self, base: u64) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT municipality FROM allocations WHERE first <= ?1 AND ?1 < first + count",
+                [base as i64],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 
     /// Queues a proposed change for approval; returns its number.

@@ -155,6 +155,42 @@ impl Mirror {
         crate::proof::prove(&self.registry, &self.tiles, &self.trust, code)
     }
 
+    /// The evidence of the change that opened resident `code`'s record here with the national
+    /// signer's last certificate, if one did (for the signer's custody check).
+    pub fn opened_evidence(
+        &self,
+        code: registry_domain::ResidentCode,
+    ) -> Result<Option<Vec<String>>, crate::proof::NotProven> {
+        use crate::proof::NotProven;
+        let index = match self.registry.last_certified_entry(code) {
+            Ok(index) => index,
+            Err(registry_store::StoreError::Corrupt(detail)) => {
+                return Err(NotProven::Tampered(detail));
+            }
+            Err(e) => return Err(NotProven::Internal(e.into())),
+        };
+        index
+            .map(|index| {
+                let proven =
+                    crate::proof::prove_at(&self.registry, &self.tiles, &self.trust, index)?;
+                proven.texts().map_err(NotProven::Internal)
+            })
+            .transpose()
+    }
+
+    /// One receipt proving the withdrawal of the move-out certificate for the move-out whose
+    /// note has hash `event`, if this town's log records one.
+    pub fn withdrawal_receipt(&self, event: &Hash) -> Result<Option<String>> {
+        let Some((index, note)) = self.registry.consumed_by(event)? else { return Ok(None) };
+        let text = tlog::note::Note::parse(&note)?.text().to_owned();
+        if !text.starts_with(registry_core::moves::MOVE_WITHDRAWAL) {
+            return Ok(None);
+        }
+        let receipts =
+            registry_store::dir::receipts(&self.tiles, &self.vkey, &self.origin, &[(index, note)])?;
+        Ok(Some(String::from_utf8(receipts[0].to_bytes())?))
+    }
+
     /// What the replica holds: size and root.
     pub fn head(&self) -> Result<(u64, Hash)> {
         Ok((self.registry.log_size()?, self.registry.log_root()?))

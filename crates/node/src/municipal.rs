@@ -351,6 +351,7 @@ pub fn office_routes() -> OpenApiRouter<Shared> {
         .routes(routes!(lookup))
         .routes(routes!(copy))
         .routes(routes!(move_out_certificate))
+        .routes(routes!(activation_certificate))
         .routes(routes!(office_status))
         .routes(routes!(office_alerts))
 }
@@ -787,10 +788,41 @@ async fn move_out_certificate(
 
 #[utoipa::path(
     post,
+    path = "/v1/activations/{code}",
+    tag = "office",
+    summary = "Fetch the national signer's activation certificate: the code is active in no town, so a record may become active under it here",
+    params(("code" = String, Path, description = "The resident's 住民票コード (11 digits)")),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The certificate (juki.activation/v1), signed by the national key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn activation_certificate(
+    State(town): State<Shared>,
+    peer: net::Peer,
+    Path(code): Path<String>,
+) -> Result<Bytes, ApiError> {
+    clerk(&town, &peer)?;
+    let code = parse_resident(&code)?;
+    let national = town.national().clone();
+    let request = wire::api::ActivationRequest { resident: code.to_string() };
+    let response = crate::http::post(
+        &town.client,
+        &national.endpoint("/v1/activations")?,
+        serde_json::to_vec(&request).map_err(|e| anyhow::anyhow!(e))?,
+        Some(national.identity.as_str()),
+    )
+    .await
+    .map_err(|e| unreachable("the national node", &e))?;
+    if !response.status.is_success() {
+        return Err(relay_refusal("the national node", &response));
+    }
+    Ok(Bytes::from(response.body))
+}
+
+#[utoipa::path(
+    post,
     path = "/v1/move-notices",
     tag = "municipal-network",
-    summary = "The national node delivers a move-in notice (転入通知)",
-    request_body(content = String, content_type = "text/plain", description = "The notice (juki.move-notice/v1), signed by the national key"),
+    summary = "The national node delivers a move-in notice (転入通知) or a move-out certificate's withdrawal",
+    request_body(content = String, content_type = "text/plain", description = "The notice (juki.move-notice/v1) or withdrawal (juki.move-withdrawal/v1), signed by the national key"),
     responses((status = 200, body = String, content_type = "text/plain", description = "recorded, or already recorded"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn move_notice(

@@ -6,6 +6,13 @@
 //! in its issuance log, whose tiles it publishes, so anyone can audit what the national key
 //! signed. Only the national node may ask it. Root on the national node can delay a
 //! certificate; it cannot mint one.
+//!
+//! One active record per person: the signer keeps its last certificate for every code
+//! (custody, in its journal beside the issuance log) and certifies a move-out or an activation
+//! only when `registry_core::custody::released` says the evidence shows the code closed in the
+//! one town where that certificate (or, if none, the code's block) says it may be active. A move
+//! already certified is undone only by a withdrawal, an event for the town moved to, which the
+//! signer signs while the move-out certificate is its last word on the code.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -15,16 +22,19 @@ use anyhow::{Context as _, Result, bail};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
+use registry_core::custody::{self, Certified, Shown};
 use registry_core::event::{CodeBlock, Event};
-use registry_core::evidence::{self, TownTrust};
-use registry_core::moves::MoveOutCertificate;
-use registry_domain::MunicipalityCode;
+use registry_core::evidence::{self, ProvenChange, TownTrust};
+use registry_core::moves::{ActivationCertificate, MoveOutCertificate, MoveWithdrawal, note_hash};
+use registry_domain::{MunicipalityCode, ResidentCode};
 use tlog_http::witness_client::WitnessSet;
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use wire::api::{Alert, SignCodeBlock, SignMoveNotice, SignMoveOut, Status};
+use wire::api::{
+    Alert, SignActivation, SignCodeBlock, SignMoveNotice, SignMoveOut, SignWithdrawal, Status,
+};
 use wire::errors::{Code, ErrorBody};
 
 use crate::clock::Clock;
@@ -164,6 +174,91 @@ impl Issuer {
         })
     }
 
+    /// The signer's last certificate for `code`, as custody reads it.
+    fn last(&self, code: ResidentCode) -> Result<Option<Certified>, ApiError> {
+        let Some(note) = lock(&self.journal).certified(&code.to_string())? else {
+            return Ok(None);
+        };
+        let corrupt = |e: String| anyhow::anyhow!("the signer's custody of {code}: {e}");
+        let parsed = tlog::note::Note::parse(&note).map_err(|e| corrupt(e.to_string()))?;
+        let text = parsed.text();
+        let certified = if text.starts_with(registry_core::moves::MOVE_OUT) {
+            MoveOutCertificate::parse(text).map(|c| Certified::move_out(&c))
+        } else {
+            ActivationCertificate::parse(text).map(|c| Certified::activation(&c))
+        };
+        Ok(Some(certified.map_err(|e| corrupt(e.to_string()))?))
+    }
+
+    /// The town `code`'s block was allocated to by this signer.
+    fn owner(&self, code: ResidentCode) -> Result<Option<MunicipalityCode>, ApiError> {
+        let owner = lock(&self.journal).owner_of(code.ten_digits())?;
+        Ok(owner.and_then(|o| MunicipalityCode::parse(&o).ok()))
+    }
+
+    /// Whether the evidence shows `code` closed everywhere; a refusal is an alert, since a
+    /// request for a person active elsewhere is how a second record looks.
+    fn released(&self, shown: &Shown<'_>, peer: &net::Peer) -> Result<custody::Released, ApiError> {
+        let code = shown.closed.change.record.resident_code;
+        let last = self.last(code)?;
+        custody::released(last.as_ref(), self.owner(code)?, shown, &self.national.verifier())
+            .or_else(|e| {
+                let detail = e.to_string();
+                lock(&self.journal).alert(
+                    self.clock.unix(),
+                    Code::StillActive,
+                    &peer.identity.to_uri(),
+                    &detail,
+                )?;
+                Err(ApiError::new(Code::StillActive, detail))
+            })
+    }
+
+    /// Verifies optional evidence (see [`Issuer::verify`]).
+    fn verify_optional(
+        &self,
+        texts: Option<&[String]>,
+        peer: &net::Peer,
+    ) -> Result<Option<ProvenChange>, ApiError> {
+        texts.map(|texts| self.verify(texts, peer)).transpose()
+    }
+
+    /// Verifies one receipt of a withdrawal in the log of the town it names.
+    fn verify_withdrawal(&self, text: &str, peer: &net::Peer) -> Result<MoveWithdrawal, ApiError> {
+        let receipts = evidence::parse(&[text])
+            .map_err(|e| ApiError::new(Code::BadEvidence, format!("the withdrawal: {e}")))?;
+        let trust = evidence::town_of(&receipts).and_then(|town| self.towns.get(&town));
+        let outcome = match trust {
+            Some(trust) => {
+                evidence::verify_national(&receipts[0], trust, &self.national.verifier())
+                    .map_err(|e| e.to_string())
+                    .and_then(|(_, event)| match event {
+                        Event::MoveWithdrawal(w) => Ok(w),
+                        _ => Err("the event proven is not a withdrawal".to_owned()),
+                    })
+            }
+            None => Err("the withdrawal names no registered town".to_owned()),
+        };
+        outcome.or_else(|detail| {
+            let detail = format!("a withdrawal that does not prove itself: {detail}");
+            lock(&self.journal).alert(
+                self.clock.unix(),
+                Code::BadEvidence,
+                &peer.identity.to_uri(),
+                &detail,
+            )?;
+            Err(ApiError::new(Code::BadEvidence, detail))
+        })
+    }
+
+    /// Signs a certificate for `code` with the national key and records it, in one transaction,
+    /// in the issuance log and as the signer's last word on the code.
+    fn certify(&self, kind: &str, code: ResidentCode, text: String) -> Result<Vec<u8>, ApiError> {
+        let signed = crate::logs::sign_text(text, &self.national)?;
+        lock(&self.journal).append_certified(kind, &code.to_string(), &signed)?;
+        Ok(signed)
+    }
+
     /// Signs `text` with the national key and records it in the issuance log first.
     fn issue(&self, kind: &str, resident: Option<&str>, text: String) -> Result<Vec<u8>, ApiError> {
         let signed = crate::logs::sign_text(text, &self.national)?;
@@ -177,6 +272,8 @@ pub fn network_routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new()
         .routes(routes!(sign_move_out))
         .routes(routes!(sign_move_notice))
+        .routes(routes!(sign_activation))
+        .routes(routes!(sign_withdrawal))
         .routes(routes!(sign_code_block))
         .routes(routes!(status))
         .routes(routes!(alerts))
@@ -239,15 +336,119 @@ async fn sign_move_out(
         .map_err(|e| ApiError::bad(format!("the town moved to: {e}")))?;
     blocking(move || {
         let proven = issuer.verify(&request.evidence, &peer)?;
+        let opened = issuer.verify_optional(request.opened.as_deref(), &peer)?;
         let change = &proven.change;
         let code = change.record.resident_code;
         policy::certify_move_out(change.municipality, code, Some(change), to)
             .map_err(|d| ApiError::new(d.code, d.message))?;
+        // The same move certified again (a certificate lost on the way) is the same statement;
+        // anything else needs the code closed everywhere.
+        let event = note_hash(&proven.note);
+        let again =
+            matches!(issuer.last(code)?, Some(Certified::MovedOut { event: e, .. }) if e == event);
+        if !again {
+            let shown = Shown { closed: &proven, opened: opened.as_ref(), withdrawal: None };
+            issuer.released(&shown, &peer)?;
+        }
         let certificate =
             MoveOutCertificate::from_move_out(&proven.note, change, issuer.clock.timestamp())
                 .map_err(|e| ApiError::new(Code::IllegalTransition, e.to_string()))?;
+        let signed = issuer.certify("move-out-certificate", code, certificate.to_text())?;
+        Ok(Bytes::from(signed))
+    })
+    .await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/sign/activation",
+    tag = "signer",
+    summary = "Certify that a code is active in no town, so a town may make a record active under it",
+    request_body(content = SignActivation),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The certificate (juki.activation/v1), signed by the national key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn sign_activation(
+    State(issuer): State<Shared>,
+    peer: net::Peer,
+    JsonBody(request): JsonBody<SignActivation>,
+) -> Result<Bytes, ApiError> {
+    issuer.national_only(&peer)?;
+    let municipality = MunicipalityCode::parse(&request.municipality)
+        .map_err(|e| ApiError::bad(format!("municipality: {e}")))?;
+    if !issuer.towns.contains_key(&municipality) {
+        return Err(ApiError::new(
+            Code::NotServed,
+            format!("{municipality} is not a town registered with the signer"),
+        ));
+    }
+    blocking(move || {
+        let closed = issuer.verify(&request.closed, &peer)?;
+        let opened = issuer.verify_optional(request.opened.as_deref(), &peer)?;
+        let withdrawal = request
+            .withdrawal
+            .as_deref()
+            .map(|w| issuer.verify_withdrawal(w, &peer))
+            .transpose()?;
+        let shown =
+            Shown { closed: &closed, opened: opened.as_ref(), withdrawal: withdrawal.as_ref() };
+        let released = issuer.released(&shown, &peer)?;
+        let certificate = ActivationCertificate {
+            municipality,
+            resident: released.resident,
+            from: released.from,
+            after: released.after,
+            time: issuer.clock.timestamp(),
+        };
         let signed =
-            issuer.issue("move-out-certificate", Some(&code.to_string()), certificate.to_text())?;
+            issuer.certify("activation-certificate", released.resident, certificate.to_text())?;
+        Ok(Bytes::from(signed))
+    })
+    .await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/sign/withdrawal",
+    tag = "signer",
+    summary = "Withdraw the move-out certificate that is the signer's last word on a code: an event for the town moved to",
+    request_body(content = SignWithdrawal),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The withdrawal (juki.move-withdrawal/v1), signed by the national key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn sign_withdrawal(
+    State(issuer): State<Shared>,
+    peer: net::Peer,
+    JsonBody(request): JsonBody<SignWithdrawal>,
+) -> Result<Bytes, ApiError> {
+    issuer.national_only(&peer)?;
+    let code = ResidentCode::parse(&request.resident)
+        .map_err(|e| ApiError::bad(format!("resident code: {e}")))?;
+    let event = tlog::Hash::from_base64(&request.event)
+        .map_err(|_| ApiError::bad("event: the standard base64 of a SHA-256 hash"))?;
+    blocking(move || {
+        let Some(Certified::MovedOut { from, to, event: certified }) = issuer.last(code)? else {
+            return Err(ApiError::new(
+                Code::StillActive,
+                format!("the signer's last word on {code} is not a move-out certificate"),
+            ));
+        };
+        if certified != event {
+            return Err(ApiError::new(
+                Code::StillActive,
+                format!("the signer's last move-out certificate for {code} is of another move-out"),
+            ));
+        }
+        let withdrawal = MoveWithdrawal {
+            municipality: to,
+            resident: code,
+            from,
+            event,
+            time: issuer.clock.timestamp(),
+        };
+        let signed = issuer.issue(
+            "move-withdrawal",
+            Some(&code.to_string()),
+            Event::MoveWithdrawal(withdrawal).to_text(),
+        )?;
         Ok(Bytes::from(signed))
     })
     .await

@@ -255,13 +255,20 @@ impl Hub {
 
     /// The evidence of resident `code`'s current record in town `from`'s mirror, for the
     /// signer to certify a move-out to `to`.
-    fn move_out_evidence(&self, from: &str, code: ResidentCode) -> Result<Vec<String>, ApiError> {
+    fn move_out_evidence(
+        &self,
+        from: &str,
+        code: ResidentCode,
+    ) -> Result<(Vec<String>, Option<Vec<String>>), ApiError> {
         let mirror = self.mirrors.get(from).ok_or_else(|| {
             ApiError::new(Code::NotServed, format!("{from} is not a town this node mirrors"))
         })?;
-        let proven = lock(mirror).prove(code);
+        let mirror = lock(mirror);
+        let proven = mirror.prove(code).and_then(|proven| {
+            Ok((proven.texts().map_err(NotProven::Internal)?, mirror.opened_evidence(code)?))
+        });
         match proven {
-            Ok(proven) => Ok(proven.texts()?),
+            Ok(proven) => Ok(proven),
             Err(NotProven::NoResident) => Err(ApiError::new(
                 Code::NoMoveOut,
                 format!("{from} has recorded no move-out of {code}"),
@@ -304,7 +311,8 @@ impl Hub {
             let from = from.to_owned();
             blocking(move || hub.move_out_evidence(&from, code)).await?
         };
-        let request = wire::api::SignMoveOut { evidence, to: to_code };
+        let (evidence, opened) = evidence;
+        let request = wire::api::SignMoveOut { evidence, to: to_code, opened };
         let signed = self.ask_signer("/v1/sign/move-out", &request).await?;
         let hub = self.clone();
         let (from, to) = (from.to_owned(), to.to_uri());
@@ -323,6 +331,161 @@ impl Hub {
         })
         .await?;
         Ok(signed)
+    }
+
+    /// The activation certificate for resident `code` to become active at `town`: the national
+    /// node shows the signer, from its mirrors, the change that closed the code's record and the
+    /// change that opened it there; when that closure is a move-out whose certificate was never
+    /// used, it first has the signer withdraw the certificate at the town moved to.
+    async fn activation(
+        self: &Arc<Self>,
+        code: ResidentCode,
+        town: &pki::Identity,
+    ) -> Result<Vec<u8>, ApiError> {
+        let municipality = town
+            .code
+            .clone()
+            .ok_or_else(|| ApiError::new(Code::WrongPeer, "activations are certified to towns"))?;
+        let candidates = {
+            let hub = self.clone();
+            blocking(move || hub.closures(code)).await?
+        };
+        if candidates.is_empty() {
+            return Err(ApiError::new(
+                Code::StillActive,
+                format!("no town's mirror here shows resident {code}'s record closed"),
+            ));
+        }
+        let mut refusal = None;
+        for candidate in &candidates {
+            let request = wire::api::SignActivation {
+                municipality: municipality.clone(),
+                closed: candidate.closed.clone(),
+                opened: candidate.opened.clone(),
+                withdrawal: candidate.withdrawal.clone(),
+            };
+            match self.ask_signer("/v1/sign/activation", &request).await {
+                Ok(signed) => {
+                    let hub = self.clone();
+                    let to = town.to_uri();
+                    let from = candidate.town.clone();
+                    blocking(move || {
+                        let provision = Provision {
+                            kind: "activation-certificate",
+                            resident: &code.to_string(),
+                            by: &hub.identity.to_uri(),
+                            to: &to,
+                            source: Some(&from),
+                            purpose: "記載 (entry under a code already used)",
+                            time: hub.clock.unix(),
+                        };
+                        lock(&hub.journal).record(&provision)?;
+                        Ok(())
+                    })
+                    .await?;
+                    return Ok(signed);
+                }
+                Err(e) => refusal = Some(e),
+            }
+        }
+        // A certified move-out never used: withdraw its certificate where it would be used.
+        for candidate in &candidates {
+            let (Some((to, event)), None) = (&candidate.moved_out, &candidate.withdrawal) else {
+                continue;
+            };
+            let request =
+                wire::api::SignWithdrawal { resident: code.to_string(), event: event.to_base64() };
+            let Ok(withdrawal) = self.ask_signer("/v1/sign/withdrawal", &request).await else {
+                continue;
+            };
+            let target = self.config.town(to).cloned().ok_or_else(|| {
+                ApiError::new(Code::NotServed, format!("{to} is not a town this node knows"))
+            })?;
+            self.deliver_event(&target, withdrawal).await.map_err(|e| {
+                ApiError::new(
+                    Code::PeerUnavailable,
+                    format!("the withdrawal could not be delivered to {to}: {e:#}"),
+                )
+            })?;
+            let _ = self.pull(to).await;
+            return Err(ApiError::new(
+                Code::NotYetProven,
+                format!(
+                    "the move-out certificate of resident {code} is withdrawn at {to}; ask again \
+                     once {to}'s witnessed log holds the withdrawal"
+                ),
+            ));
+        }
+        Err(refusal.expect("at least one candidate was asked"))
+    }
+
+    /// Every mirror whose record of `code` is closed, with the evidence the signer needs.
+    fn closures(&self, code: ResidentCode) -> Result<Vec<Closure>, ApiError> {
+        let mut found = Vec::new();
+        for (town, mirror) in &self.mirrors {
+            let mirror = lock(mirror);
+            let proven = match mirror.prove(code) {
+                Ok(proven) => proven,
+                Err(NotProven::NoResident) => continue,
+                Err(NotProven::NotYet { index, size }) => {
+                    return Err(ApiError::new(
+                        Code::NotYetProven,
+                        format!(
+                            "event {index} of {town} is beyond its witnessed checkpoint here (size {size})"
+                        ),
+                    ));
+                }
+                Err(NotProven::Tampered(detail)) => {
+                    let detail = format!("the mirror of {town}: {detail}");
+                    lock(&self.journal).alert(
+                        self.clock.unix(),
+                        Code::Tampered,
+                        &self.identity.to_uri(),
+                        &detail,
+                    )?;
+                    return Err(ApiError::new(
+                        Code::Tampered,
+                        "the national node's mirror does not prove itself",
+                    ));
+                }
+                Err(NotProven::Internal(e)) => return Err(e.into()),
+            };
+            if proven.record.status == RecordStatus::Active {
+                continue;
+            }
+            let opened = match mirror.opened_evidence(code) {
+                Ok(opened) => opened,
+                Err(NotProven::Internal(e)) => return Err(e.into()),
+                Err(e) => {
+                    return Err(ApiError::new(
+                        Code::NotYetProven,
+                        format!("the change that opened the record at {town} is not proven: {e:?}"),
+                    ));
+                }
+            };
+            let made = mirror.registry.current_event(code).map_err(anyhow::Error::from)?;
+            drop(mirror);
+            let moved_out = made.and_then(|(_, note)| {
+                let text = tlog::note::Note::parse(&note).ok()?.text().to_owned();
+                let Ok(Event::Change(change)) = Event::parse(&text) else { return None };
+                change.moved_to.map(|to| (to.to_string(), registry_core::moves::note_hash(&note)))
+            });
+            let withdrawal = match &moved_out {
+                Some((to, event)) => match self.mirrors.get(to) {
+                    Some(target) => lock(target).withdrawal_receipt(event)?,
+                    None => None,
+                },
+                None => None,
+            };
+            found.push(Closure {
+                town: town.clone(),
+                closed: proven.texts()?,
+                opened,
+                withdrawal,
+                moved_out,
+            });
+        }
+        Ok(found)
     }
 
     /// Pulls a town's new events directly from its node.
@@ -482,6 +645,13 @@ impl Hub {
         key: &str,
         note: Vec<u8>,
     ) -> Result<()> {
+        self.deliver_event(target, note).await?;
+        lock(&self.journal).notice_delivered(key)?;
+        Ok(())
+    }
+
+    /// Delivers an event the national key signed (a move notice, a withdrawal) to its town.
+    async fn deliver_event(&self, target: &crate::config::Town, note: Vec<u8>) -> Result<()> {
         let identity = pki::Identity::municipal(&target.code)?.to_uri();
         let response = crate::http::post(
             &self.client,
@@ -491,11 +661,25 @@ impl Hub {
         )
         .await?;
         if !response.status.is_success() {
-            bail!("{} refused a move notice: {} {}", target.code, response.status, response.text());
+            bail!(
+                "{} refused a national event: {} {}",
+                target.code,
+                response.status,
+                response.text()
+            );
         }
-        lock(&self.journal).notice_delivered(key)?;
         Ok(())
     }
+}
+
+/// A town whose mirror shows a resident's record closed, and the evidence of it.
+struct Closure {
+    town: String,
+    closed: Vec<String>,
+    opened: Option<Vec<String>>,
+    withdrawal: Option<String>,
+    /// For a move-out, the town moved to and the move-out's note hash.
+    moved_out: Option<(String, tlog::Hash)>,
 }
 
 /// Whether a batch may hold a move-in.
@@ -516,7 +700,11 @@ pub fn network_routes(national: bool) -> OpenApiRouter<Shared> {
     if !national {
         return routes;
     }
-    routes.routes(routes!(code_blocks)).routes(routes!(move_outs)).routes(routes!(identity))
+    routes
+        .routes(routes!(code_blocks))
+        .routes(routes!(move_outs))
+        .routes(routes!(activations))
+        .routes(routes!(identity))
 }
 
 /// The public listener's own routes (beside the provision log's tlog-tiles endpoints).
@@ -621,6 +809,30 @@ async fn move_outs(
         }
         Err(e) => Err(e),
     }
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/activations",
+    tag = "national",
+    summary = "A town asks for the activation certificate that a resident code is active in no town (national node)",
+    request_body(content = wire::api::ActivationRequest),
+    responses((status = 200, body = String, content_type = "text/plain", description = "The certificate (juki.activation/v1), signed by the national key"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn activations(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+    JsonBody(request): JsonBody<wire::api::ActivationRequest>,
+) -> Result<Bytes, ApiError> {
+    if peer.identity.role != pki::Role::Municipal {
+        return Err(ApiError::new(
+            Code::WrongPeer,
+            "activation certificates go to municipal nodes",
+        ));
+    }
+    let code = ResidentCode::parse(&request.resident)
+        .map_err(|e| ApiError::bad(format!("resident code: {e}")))?;
+    hub.activation(code, &peer.identity).await.map(Bytes::from)
 }
 
 #[utoipa::path(

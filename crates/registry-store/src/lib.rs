@@ -484,6 +484,38 @@ impl Registry {
         self.evidence_events_of(idx, note).map(Some)
     }
 
+    /// The log index of the latest change of resident `code` that carried a certificate of the
+    /// national signer (a move-in's move-out certificate, or an activation certificate): the
+    /// change that opened the record here with the signer's word.
+    pub fn last_certified_entry(&self, code: ResidentCode) -> Result<Option<u64>, StoreError> {
+        let mut select = self
+            .conn
+            .prepare_cached("SELECT event_idx FROM history WHERE code = ?1 ORDER BY number DESC")?;
+        let indexes: Vec<i64> =
+            select.query_map([code.to_string()], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        for idx in indexes {
+            let change = change_at(&self.conn, idx)?;
+            if change.move_out.is_some() || change.activation.is_some() {
+                return Ok(Some(idx as u64));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The log index and exact note of the event that consumed the certificate following the
+    /// closing event whose note has this hash (a move-in, an activation or a withdrawal).
+    pub fn consumed_by(&self, followed: &Hash) -> Result<Option<LoggedEvent>, StoreError> {
+        let idx: Option<i64> = self
+            .conn
+            .row(
+                "SELECT event_idx FROM move_ins WHERE move_out = ?1",
+                [followed.to_base64()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        idx.map(|idx| Ok((idx as u64, event_note(&self.conn, idx)?))).transpose()
+    }
+
     /// The signed events the event at log index `idx` rests on, in the order evidence carries
     /// them: that event, the enrolments of the operators who signed it, and the genesis.
     pub fn evidence_events_at(&self, idx: u64) -> Result<Vec<LoggedEvent>, StoreError> {

@@ -65,6 +65,49 @@ pub struct SignMoveOut {
     pub evidence: Vec<String>,
     /// The town moving the resident in, which asked for the certificate.
     pub to: String,
+    /// When the signer certified the code before (a move or an activation), the evidence of
+    /// the change in the same town that used that certificate: the record was opened there
+    /// before this move-out closed it (`registry_core::custody`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened: Option<Vec<String>>,
+}
+
+/// `POST /v1/sign/activation` (the signer, asked by the national node): certify that a code is
+/// active in no town, so `municipality` may make a record active under it
+/// (`registry_core::custody`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SignActivation {
+    /// The town that will make the record active.
+    pub municipality: String,
+    /// The evidence of the change that closed the code's record last.
+    pub closed: Vec<String>,
+    /// The evidence of the change, in the same town, that opened the record with the signer's
+    /// last certificate for the code (when one was issued and not withdrawn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened: Option<Vec<String>>,
+    /// One receipt proving the withdrawal of the last move-out certificate in the log of the
+    /// town moved to (when it was withdrawn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawal: Option<String>,
+}
+
+/// `POST /v1/sign/withdrawal` (the signer): withdraw the move-out certificate of a resident's
+/// move-out, if it is the signer's last certificate for the code; the withdrawal is an event
+/// for the town moved to.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct SignWithdrawal {
+    /// The resident code.
+    pub resident: String,
+    /// The move-out's note hash (standard base64), as the certificate names it.
+    pub event: String,
+}
+
+/// `POST /v1/activations` (national, asked by a town for its clerk): the activation
+/// certificate for a resident code.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ActivationRequest {
+    /// The resident code.
+    pub resident: String,
 }
 
 /// `POST /v1/sign/move-notice` (the signer): a move notice (転入通知) for a move-in, on the
