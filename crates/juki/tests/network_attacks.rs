@@ -526,3 +526,155 @@ fn the_whole_national_node_cannot_mint_what_the_towns_accept() {
     assert!(entries >= 5, "three blocks, a certificate and a notice at least: {verified}");
     assert!(verified.contains("cosigned by witness.juki.local"), "{verified}");
 }
+
+/// Resident `code`'s current change at `town`, as its registry holds it.
+fn current_change(dir: &Path, town: &str, code: ResidentCode) -> registry_core::event::Change {
+    let note: Vec<u8> = registry_db(dir, town)
+        .query_row(
+            "SELECT e.note FROM residents r JOIN events e ON e.idx = r.event_idx WHERE r.code = ?1",
+            [code.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    match Event::parse(Note::parse(&note).unwrap().text()).unwrap() {
+        Event::Change(change) => change,
+        other => panic!("not a change: {other:?}"),
+    }
+}
+
+/// The next change of `current` for `reason`, at `town`, signed now.
+fn next_change(
+    current: &registry_core::event::Change,
+    reason: registry_domain::ChangeReason,
+) -> registry_core::event::Change {
+    let mut next = current.clone();
+    next.record.latest_change =
+        registry_domain::ChangeInfo::new(reason, current.record.latest_change.date());
+    next.record.history_number = next.record.history_number.next().unwrap();
+    next.record.status = if reason.family() == registry_domain::ReasonFamily::Deletion {
+        registry_domain::RecordStatus::Closed { reason }
+    } else {
+        registry_domain::RecordStatus::Active
+    };
+    next.moved_to = None;
+    next.move_out = None;
+    next.activation = None;
+    next.time = registry_core::time::Timestamp::from_unix(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+    );
+    next
+}
+
+/// How many towns hold `code`'s record active.
+fn active_in(dir: &Path, code: ResidentCode) -> Vec<&'static str> {
+    ["achi", "matsumoto", "shimosuwa"]
+        .into_iter()
+        .filter(|town| {
+            registry_db(dir, town)
+                .query_row(
+                    "SELECT count(*) FROM residents WHERE code = ?1 AND status = 'active'",
+                    [code.to_string()],
+                    |r| r.get::<_, i64>(0),
+                )
+                .unwrap()
+                > 0
+        })
+        .collect()
+}
+
+#[test]
+fn one_key_cannot_give_a_person_a_second_record() {
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
+    let achi = testbed::setup::clerk(network, ACHI).unwrap();
+    let achi_supervisor = testbed::setup::supervisor(network, ACHI).unwrap();
+    let matsumoto = testbed::setup::clerk(network, MATSUMOTO).unwrap();
+    let (code, _) = a_resident(root);
+    let living = current_change(root, "achi", code);
+
+    // 松本市's clerk, alone, registers 阿智村's living resident as moving in from abroad.
+    let before = alerts(root, "matsumoto").len();
+    let mut second = next_change(&living, registry_domain::ChangeReason::MoveInFromAbroad);
+    second.municipality = matsumoto.code;
+    second.record.address =
+        registry_domain::Address::new(matsumoto.code, "中央1丁目 2番3号").unwrap();
+    second.record.history_number = registry_domain::HistoryNumber::FIRST;
+    let refused = runtime.block_on(matsumoto.submit(second.clone())).expect_err("a second record");
+    assert_eq!(code_of(&refused), Some(Code::ActivationMissing), "{refused:#}");
+    assert!(alerts(root, "matsumoto").len() > before, "the attempt is an alert");
+    // Nor will the national signer certify it: the person is active in 阿智村.
+    let refused = runtime.block_on(matsumoto.activation(code)).expect_err("active elsewhere");
+    assert_eq!(code_of(&refused), Some(Code::StillActive), "{refused:#}");
+    assert_eq!(active_in(root, code), ["achi"]);
+
+    // 阿智村 records a move-out to 松本市, and the certificate is issued.
+    let mut out = next_change(&living, registry_domain::ChangeReason::MoveOut);
+    out.moved_to = Some(matsumoto.code);
+    runtime.block_on(async {
+        let id = achi.propose(out.clone()).await.unwrap();
+        achi_supervisor.approve(id, |_| Ok(())).await.unwrap();
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let certificate = loop {
+        if let Some(c) = runtime.block_on(matsumoto.move_out_certificate(code, ACHI)).unwrap() {
+            break c;
+        }
+        assert!(std::time::Instant::now() < deadline, "no certificate after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+
+    // The move-out was a mistake. Cancelling it while the certificate could still move the
+    // person into 松本市 is refused; the signer first withdraws the certificate there.
+    let closed = current_change(root, "achi", code);
+    let cancel = next_change(&closed, registry_domain::ChangeReason::CancellationEntry);
+    let refused = runtime
+        .block_on(async {
+            let id = achi.propose(cancel.clone()).await?;
+            achi_supervisor.approve(id, |_| Ok(())).await
+        })
+        .expect_err("no activation certificate");
+    assert_eq!(code_of(&refused), Some(Code::ActivationMissing), "{refused:#}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let activation = loop {
+        if let Some(c) = runtime.block_on(achi.activation(code)).unwrap() {
+            break c;
+        }
+        assert!(std::time::Instant::now() < deadline, "no activation certificate after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let withdrawals: i64 = registry_db(root, "matsumoto")
+        .query_row(
+            "SELECT count(*) FROM move_ins m JOIN events e ON e.idx = m.event_idx \
+             WHERE m.code = ?1 AND e.note LIKE 'juki.move-withdrawal/v1%'",
+            [code.to_string()],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(withdrawals, 1, "松本市 recorded the withdrawal");
+    let mut cancel = cancel;
+    cancel.activation = Some(activation.clone());
+    runtime.block_on(async {
+        let id = achi.propose(cancel.clone()).await.unwrap();
+        achi_supervisor.approve(id, |_| Ok(())).await.unwrap();
+    });
+    assert_eq!(active_in(root, code), ["achi"]);
+
+    // The withdrawn certificate moves nobody into 松本市 now; the activation certificate,
+    // used once, reopens nothing again; and the signer certifies no second activation.
+    let mut move_in = second.clone();
+    move_in.record.latest_change = registry_domain::ChangeInfo::new(
+        registry_domain::ChangeReason::MoveIn,
+        move_in.record.latest_change.date(),
+    );
+    move_in.move_out = Some(certificate);
+    let refused = runtime.block_on(matsumoto.submit(move_in)).expect_err("withdrawn");
+    assert_eq!(code_of(&refused), Some(Code::IllegalTransition), "{refused:#}");
+    assert!(refused.to_string().contains("withdrawn"), "{refused:#}");
+    let mut again = second.clone();
+    again.activation = Some(activation);
+    let refused = runtime.block_on(matsumoto.submit(again)).expect_err("another town's");
+    assert_eq!(code_of(&refused), Some(Code::IllegalTransition), "{refused:#}");
+    let refused = runtime.block_on(matsumoto.activation(code)).expect_err("active at 阿智村");
+    assert_eq!(code_of(&refused), Some(Code::StillActive), "{refused:#}");
+    assert_eq!(active_in(root, code), ["achi"]);
+}

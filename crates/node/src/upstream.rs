@@ -393,6 +393,17 @@ impl Hub {
             let (Some((to, event)), None) = (&candidate.moved_out, &candidate.withdrawal) else {
                 continue;
             };
+            // Already consumed there (used by a move-in, or withdrawn but not yet mirrored
+            // with its proof): nothing to withdraw; the signer's refusal stands.
+            let consumed = match self.mirrors.get(to) {
+                Some(mirror) => {
+                    lock(mirror).registry.consumed_by(event).map_err(anyhow::Error::from)?.is_some()
+                }
+                None => true,
+            };
+            if consumed {
+                continue;
+            }
             let request =
                 wire::api::SignWithdrawal { resident: code.to_string(), event: event.to_base64() };
             let Ok(withdrawal) = self.ask_signer("/v1/sign/withdrawal", &request).await else {
@@ -401,12 +412,11 @@ impl Hub {
             let target = self.config.town(to).cloned().ok_or_else(|| {
                 ApiError::new(Code::NotServed, format!("{to} is not a town this node knows"))
             })?;
-            self.deliver_event(&target, withdrawal).await.map_err(|e| {
-                ApiError::new(
-                    Code::PeerUnavailable,
-                    format!("the withdrawal could not be delivered to {to}: {e:#}"),
-                )
-            })?;
+            // A refusal means the town consumed the certificate already (a withdrawal delivered
+            // before, or a move-in): what its witnessed log says decides on the next request.
+            if let Err(e) = self.deliver_event(&target, withdrawal).await {
+                eprintln!("{}: the withdrawal for {to}: {e:#}", self.config.name);
+            }
             let _ = self.pull(to).await;
             return Err(ApiError::new(
                 Code::NotYetProven,
