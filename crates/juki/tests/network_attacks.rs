@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 
 use client::office::Clerk;
-use registry_core::event::Event;
+use registry_core::event::{Change, Enrolment, Event, Role};
 use registry_domain::ResidentCode;
 use support::{ok, p};
 use testbed::processes::Nodes;
@@ -290,14 +290,9 @@ async fn fake_national(files: &net::TlsFiles, answer: serde_json::Value) -> Stri
     url
 }
 
-#[test]
-fn a_sensitive_change_needs_a_second_person_at_another_console() {
-    let running = Running::start();
-    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
-    let clerk = testbed::setup::clerk(network, ACHI).unwrap();
-    let supervisor = testbed::setup::supervisor(network, ACHI).unwrap();
-    let (code, _) = a_resident(root);
-    let record = runtime.block_on(clerk.lookup(code, "死亡届の受理")).unwrap();
+/// The change that made resident `code`'s current record at 阿智村, and the death that would
+/// follow it (not yet signed by anyone), stamped now.
+fn a_death(root: &Path, code: ResidentCode) -> (Change, Change) {
     let current = registry_db(root, "achi")
         .query_row(
             "SELECT e.note FROM residents r JOIN events e ON e.idx = r.event_idx WHERE r.code = ?1",
@@ -309,21 +304,30 @@ fn a_sensitive_change_needs_a_second_person_at_another_console() {
     else {
         panic!("a change")
     };
+    let mut death = current.clone();
+    death.record.latest_change = registry_domain::ChangeInfo::new(
+        registry_domain::ChangeReason::Death,
+        current.record.latest_change.date(),
+    );
+    death.record.history_number = death.record.history_number.next().unwrap();
+    death.record.status =
+        registry_domain::RecordStatus::Closed { reason: registry_domain::ChangeReason::Death };
+    death.time = registry_core::time::Timestamp::from_unix(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+    );
+    (current, death)
+}
+
+#[test]
+fn a_sensitive_change_needs_a_second_person_at_another_console() {
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
+    let clerk = testbed::setup::clerk(network, ACHI).unwrap();
+    let supervisor = testbed::setup::supervisor(network, ACHI).unwrap();
+    let (code, _) = a_resident(root);
+    let record = runtime.block_on(clerk.lookup(code, "死亡届の受理")).unwrap();
+    let (current, death) = a_death(root, code);
     assert_eq!(current.record.resident_code.to_string(), record.resident);
-    let death = {
-        let mut next = current.clone();
-        next.record.latest_change = registry_domain::ChangeInfo::new(
-            registry_domain::ChangeReason::Death,
-            current.record.latest_change.date(),
-        );
-        next.record.history_number = next.record.history_number.next().unwrap();
-        next.record.status =
-            registry_domain::RecordStatus::Closed { reason: registry_domain::ChangeReason::Death };
-        next.time = registry_core::time::Timestamp::from_unix(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
-        );
-        next
-    };
     let before = alerts(root, "achi").len();
     runtime.block_on(async {
         // One clerk alone cannot record a death, neither directly nor by approving their own
