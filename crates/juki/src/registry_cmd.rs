@@ -1,8 +1,10 @@
 //! `juki init municipal`, `juki code-block`, `juki operator`, `juki move` and `juki registry`:
-//! setting up a municipality's registry, its resident-code pool and its operators, certifying
-//! moves between municipalities and completing them with the national key (what the national
-//! node does online, done offline), and checkpointing and verifying its log. The resident
-//! commands are in `resident`.
+//! setting up a municipality's registry and its resident-code pool, signing operators'
+//! enrolments and revocations offline with the admin key (from the operator's verifier key
+//! alone; the signed file reaches the node through `juki office submit`, or a registry without
+//! a node through `juki registry submit`), certifying moves between municipalities and
+//! completing them with the national key (what the national node does online, done offline),
+//! and checkpointing and verifying its log. The resident commands are in `resident`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
