@@ -43,7 +43,7 @@ pub enum OfficeCommand {
     /// Submit signed events to the town's node: an enrolment or a revocation the admin signed
     /// offline (`juki operator enroll|revoke --out FILE`), or any other signed event. Needs no
     /// operator key; the node decides each event by the rules (an enrolment must be signed by
-    /// the town's admin key) and prints its log index.
+    /// the town's admin key), and each one it records is printed with its log index.
     ///
     /// Example: juki office submit --town 204072 --node https://achi.example:8443
     /// --console-cert console.crt --console-key console.key --ca ca.crt tanaka.enrol
