@@ -1,4 +1,6 @@
-//! An operator's client of a town's office API: it holds one operator's key — never two — signs
+//! The clients of a town's office API: a console ([`Console`], no operator key: events signed
+//! elsewhere, such as the admin's offline enrolments, and the approval queue) and an operator at
+//! it ([`Clerk`]). A clerk holds one operator's key — never two — signs
 //! each change at the "counter" and sends it to the town's node through the console's
 //! certificate. The node never sees an operator key. A sensitive change is proposed by one
 //! operator and approved by a second person from their own session (the node's approval queue),
@@ -22,12 +24,111 @@ use wire::errors::Code;
 
 use crate::{Refused, call_get, call_post};
 
-/// One operator of a town office (a clerk or a supervisor) at a console.
-pub struct Clerk {
+/// A town office's console: its certificate and the town's office API, and no operator key.
+/// What needs no operator's signature goes through it alone: an event signed elsewhere — an
+/// enrolment or a revocation the admin signed offline, a change an operator signed — and the
+/// approval queue. An operator at the console is a [`Clerk`].
+pub struct Console {
     /// The town.
     pub code: MunicipalityCode,
     url: String,
     client: net::Client,
+}
+
+impl Console {
+    /// The console of town `code` whose TLS files are `files`, calling the office API at `url`
+    /// (`https://host:port`).
+    pub fn new(code: MunicipalityCode, url: &str, files: &net::TlsFiles) -> Result<Console> {
+        Ok(Console {
+            code,
+            url: url.trim_end_matches('/').to_owned(),
+            client: net::Client::new(files)?,
+        })
+    }
+
+    fn identity(&self) -> String {
+        format!("urn:juki:municipal:{}", self.code)
+    }
+
+    async fn post(&self, path: &str, body: Vec<u8>) -> Result<net::Answer> {
+        let url = format!("{}{path}", self.url);
+        call_post(&self.client, &url, body, Some(self.identity().as_str())).await
+    }
+
+    async fn get(&self, path: &str) -> Result<net::Answer> {
+        let url = format!("{}{path}", self.url);
+        call_get(&self.client, &url, Some(self.identity().as_str())).await
+    }
+
+    /// Submits an event exactly as it was signed: an enrolment or a revocation signed offline
+    /// with the town's admin key (the admin key is never on the node), or a change.
+    pub async fn submit_signed(&self, note: Vec<u8>) -> Result<Submitted> {
+        let response = self.post("/v1/events", note).await?;
+        if !response.status.is_success() {
+            return Err(Refused::of(format!("{} refused the event", self.code), &response).into());
+        }
+        Ok(serde_json::from_slice(&response.body)?)
+    }
+
+    /// Proposes a sensitive change signed by one operator: it waits in the town's approval
+    /// queue for a second person. Returns its number there.
+    pub async fn propose_signed(&self, note: Vec<u8>) -> Result<u64> {
+        let response = self.post("/v1/pending", note).await?;
+        if !response.status.is_success() {
+            return Err(
+                Refused::of(format!("{} refused the proposal", self.code), &response).into()
+            );
+        }
+        let proposed: Proposed = serde_json::from_slice(&response.body)?;
+        Ok(proposed.id)
+    }
+
+    /// The changes waiting for approval.
+    pub async fn pending(&self) -> Result<Vec<PendingChange>> {
+        let response = self.get("/v1/pending").await?;
+        if !response.status.is_success() {
+            return Err(Refused::of("the approval queue", &response).into());
+        }
+        Ok(serde_json::from_slice(&response.body)?)
+    }
+
+    /// The operator holding `operator` — the one key in this process — approves proposal
+    /// `id` after `review` accepted the change it proposes: signs exactly the proposed text
+    /// and submits the change with both signatures.
+    pub async fn approve(
+        &self,
+        operator: &Signer,
+        id: u64,
+        review: impl FnOnce(&Change) -> Result<()>,
+    ) -> Result<Submitted> {
+        let proposal = self
+            .pending()
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| anyhow::anyhow!("no change {id} waits for approval"))?;
+        let mut note = Note::parse(proposal.note.as_bytes())?;
+        let Event::Change(change) = Event::parse(note.text())? else {
+            anyhow::bail!("proposal {id} is not a change");
+        };
+        review(&change)?;
+        note.sign(operator)?;
+        let response = self.post(&format!("/v1/pending/{id}/approve"), note.to_bytes()).await?;
+        if !response.status.is_success() {
+            return Err(
+                Refused::of(format!("{} refused the approval", self.code), &response).into()
+            );
+        }
+        Ok(serde_json::from_slice(&response.body)?)
+    }
+}
+
+/// One operator of a town office (a clerk or a supervisor) at a console, holding that
+/// operator's key alone.
+pub struct Clerk {
+    /// The town.
+    pub code: MunicipalityCode,
+    console: Console,
     operator: Signer,
     /// The towns whose records this console may receive (its own, and those of wide-area
     /// copies), as the network registered them: every answer's evidence is checked with these.
@@ -50,13 +151,7 @@ impl Clerk {
             towns.iter().any(|t| t.municipality == code),
             "the registration of town {code} itself is missing: its records cannot be checked"
         );
-        Ok(Clerk {
-            code,
-            url: url.trim_end_matches('/').to_owned(),
-            client: net::Client::new(files)?,
-            operator,
-            towns,
-        })
+        Ok(Clerk { code, console: Console::new(code, url, files)?, operator, towns })
     }
 
     /// The registration of `town`, with which its records are checked.
@@ -65,10 +160,6 @@ impl Clerk {
             .iter()
             .find(|t| t.municipality == town)
             .ok_or_else(|| anyhow::anyhow!("town {town} is not registered with this console"))
-    }
-
-    fn identity(&self) -> String {
-        format!("urn:juki:municipal:{}", self.code)
     }
 
     /// Signs a change that one operator may make and submits it.
@@ -90,34 +181,12 @@ impl Clerk {
     /// Signs a sensitive change and proposes it: it waits in the town's approval queue for a
     /// second person. Returns its number there.
     pub async fn propose(&self, change: Change) -> Result<u64> {
-        let response = call_post(
-            &self.client,
-            &format!("{}/v1/pending", self.url),
-            self.sign(change)?,
-            Some(self.identity().as_str()),
-        )
-        .await?;
-        if !response.status.is_success() {
-            return Err(
-                Refused::of(format!("{} refused the proposal", self.code), &response).into()
-            );
-        }
-        let proposed: Proposed = serde_json::from_slice(&response.body)?;
-        Ok(proposed.id)
+        self.console.propose_signed(self.sign(change)?).await
     }
 
     /// The changes waiting for approval.
     pub async fn pending(&self) -> Result<Vec<PendingChange>> {
-        let response = call_get(
-            &self.client,
-            &format!("{}/v1/pending", self.url),
-            Some(self.identity().as_str()),
-        )
-        .await?;
-        if !response.status.is_success() {
-            return Err(Refused::of("the approval queue", &response).into());
-        }
-        Ok(serde_json::from_slice(&response.body)?)
+        self.console.pending().await
     }
 
     /// Approves proposal `id` after `review` accepted the change it proposes: signs exactly the
@@ -127,57 +196,17 @@ impl Clerk {
         id: u64,
         review: impl FnOnce(&Change) -> Result<()>,
     ) -> Result<Submitted> {
-        let proposal = self
-            .pending()
-            .await?
-            .into_iter()
-            .find(|p| p.id == id)
-            .ok_or_else(|| anyhow::anyhow!("no change {id} waits for approval"))?;
-        let mut note = Note::parse(proposal.note.as_bytes())?;
-        let Event::Change(change) = Event::parse(note.text())? else {
-            anyhow::bail!("proposal {id} is not a change");
-        };
-        review(&change)?;
-        note.sign(&self.operator)?;
-        let response = call_post(
-            &self.client,
-            &format!("{}/v1/pending/{id}/approve", self.url),
-            note.to_bytes(),
-            Some(self.identity().as_str()),
-        )
-        .await?;
-        if !response.status.is_success() {
-            return Err(
-                Refused::of(format!("{} refused the approval", self.code), &response).into()
-            );
-        }
-        Ok(serde_json::from_slice(&response.body)?)
+        self.console.approve(&self.operator, id, review).await
     }
 
     /// Submits an already signed event.
     pub async fn submit_note(&self, note: Vec<u8>) -> Result<Submitted> {
-        let response = call_post(
-            &self.client,
-            &format!("{}/v1/events", self.url),
-            note,
-            Some(self.identity().as_str()),
-        )
-        .await?;
-        if !response.status.is_success() {
-            return Err(Refused::of(format!("{} refused the change", self.code), &response).into());
-        }
-        Ok(serde_json::from_slice(&response.body)?)
+        self.console.submit_signed(note).await
     }
 
     /// A fresh resident code from the town's pool.
     pub async fn fresh_code(&self) -> Result<ResidentCode> {
-        let response = call_post(
-            &self.client,
-            &format!("{}/v1/codes", self.url),
-            Vec::new(),
-            Some(self.identity().as_str()),
-        )
-        .await?;
+        let response = self.console.post("/v1/codes", Vec::new()).await?;
         if !response.status.is_success() {
             return Err(Refused::of(format!("{} gave no code", self.code), &response).into());
         }
@@ -187,12 +216,8 @@ impl Clerk {
 
     /// Looks a resident up (a logged provision).
     pub async fn lookup(&self, code: ResidentCode, purpose: &str) -> Result<RecordJson> {
-        let response = call_get(
-            &self.client,
-            &format!("{}/v1/residents/{code}?purpose={}", self.url, encode(purpose)),
-            Some(self.identity().as_str()),
-        )
-        .await?;
+        let response =
+            self.console.get(&format!("/v1/residents/{code}?purpose={}", encode(purpose))).await?;
         let what = format!("lookup of {code}");
         if !response.status.is_success() {
             return Err(Refused::of(what, &response).into());
@@ -233,13 +258,7 @@ impl Clerk {
             purpose: purpose.to_owned(),
             requested_by: None,
         };
-        let response = call_post(
-            &self.client,
-            &format!("{}/v1/copies", self.url),
-            serde_json::to_vec(&request)?,
-            Some(self.identity().as_str()),
-        )
-        .await?;
+        let response = self.console.post("/v1/copies", serde_json::to_vec(&request)?).await?;
         let what = format!("copy of {code}");
         if !response.status.is_success() {
             return Err(Refused::of(what, &response).into());
@@ -259,12 +278,7 @@ impl Clerk {
         code: ResidentCode,
         from: &str,
     ) -> Result<Option<String>> {
-        let response = call_get(
-            &self.client,
-            &format!("{}/v1/move-outs/{code}?from={from}", self.url),
-            Some(self.identity().as_str()),
-        )
-        .await?;
+        let response = self.console.get(&format!("/v1/move-outs/{code}?from={from}")).await?;
         if !response.status.is_success() {
             let refused = Refused::of(format!("move-out certificate of {code}"), &response);
             if refused.code() == Some(Code::NoMoveOut) {
@@ -280,13 +294,7 @@ impl Clerk {
     /// resident is being withdrawn where it would have been used: ask again. Any other refusal
     /// (the code active in another town: `still-active`) is an error.
     pub async fn activation(&self, code: ResidentCode) -> Result<Option<String>> {
-        let response = call_post(
-            &self.client,
-            &format!("{}/v1/activations/{code}", self.url),
-            Vec::new(),
-            Some(self.identity().as_str()),
-        )
-        .await?;
+        let response = self.console.post(&format!("/v1/activations/{code}"), Vec::new()).await?;
         if !response.status.is_success() {
             let refused = Refused::of(format!("activation certificate of {code}"), &response);
             if refused.code() == Some(Code::NotYetProven) {
@@ -299,12 +307,7 @@ impl Clerk {
 
     /// The node's status.
     pub async fn status(&self) -> Result<Status> {
-        let response = call_get(
-            &self.client,
-            &format!("{}/v1/status", self.url),
-            Some(self.identity().as_str()),
-        )
-        .await?;
+        let response = self.console.get("/v1/status").await?;
         if !response.status.is_success() {
             return Err(Refused::of("status", &response).into());
         }

@@ -13,8 +13,13 @@ use crate::passphrase;
 pub enum KeyCommand {
     /// Generate a key pair: write the private key to FILE (mode 0600) and print the verifier key
     /// (`name+id+base64`) on stdout.
+    ///
+    /// An operator generates their own key this way, sealed, and gives the town's admin only
+    /// the verifier key to enrol (`juki operator enroll --vkey`): e.g. `juki key generate
+    /// --name op.204072.juki.local/tanaka --out tanaka.key --passphrase-env TANAKA_PW`.
     Generate {
-        /// The key's name. For a log, its origin (e.g. `registry.example.jp/204072`).
+        /// The key's name. For a log, its origin (e.g. `registry.example.jp/204072`); for an
+        /// operator, op.CODE.HOST/HANDLE (e.g. `op.204072.juki.local/tanaka`).
         #[arg(long)]
         name: String,
         /// Where to write the private key. It must not exist.
@@ -49,6 +54,13 @@ pub fn run(command: KeyCommand) -> Result<ExitCode> {
                 passphrase.as_deref().map(|p| p.as_str()),
                 &[&name],
             )?;
+            if passphrase.is_none() && (name.starts_with("op.") || name.starts_with("admin.")) {
+                eprintln!(
+                    "warning: {} is NOT sealed; a key a person holds (an operator's or an admin \
+                     key) should be sealed with --passphrase-env VAR",
+                    out.display()
+                );
+            }
             println!("{}", signer.verifier());
             Ok(ExitCode::SUCCESS)
         }

@@ -11,6 +11,7 @@ mod key;
 mod log;
 mod logdir;
 mod network_cmd;
+mod office_cmd;
 mod passphrase;
 mod pki_cmd;
 mod registry_cmd;
@@ -52,13 +53,18 @@ enum Command {
     /// Certify moves between municipalities and complete them with a notice (national key).
     #[command(subcommand)]
     Move(registry_cmd::MoveCommand),
-    /// Enrol, revoke and list the operators who sign changes (admin key).
+    /// Sign operators' enrolments and revocations offline (admin key), and list the operators.
     #[command(subcommand)]
     Operator(registry_cmd::OperatorCommand),
     /// Record changes to residents' records, and show, list and search them.
     #[command(subcommand)]
     Resident(resident::ResidentCommand),
-    /// Checkpoint a registry's log and verify the registry against it.
+    /// A town office's console and its node: submit signed events (the admin's offline
+    /// enrolments), list and approve changes waiting for a second person.
+    #[command(subcommand)]
+    Office(office_cmd::OfficeCommand),
+    /// Record signed events in a registry without a node, checkpoint its log and verify the
+    /// registry against it.
     #[command(subcommand)]
     Registry(registry_cmd::RegistryCommand),
     /// Check municipality codes, resident codes and individual numbers.
@@ -108,6 +114,7 @@ fn main() -> ExitCode {
         Command::Operator(command) => registry_cmd::run_operator(command),
         Command::Move(command) => registry_cmd::run_move(command),
         Command::Resident(command) => resident::run(command),
+        Command::Office(command) => office_cmd::run(command),
         Command::Registry(command) => registry_cmd::run_registry(command),
         Command::Code(command) => code_cmd::run(command),
         Command::Pki(command) => pki_cmd::run(command),

@@ -1,8 +1,10 @@
 //! `juki init municipal`, `juki code-block`, `juki operator`, `juki move` and `juki registry`:
-//! setting up a municipality's registry, its resident-code pool and its operators, certifying
-//! moves between municipalities and completing them with the national key (what the national
-//! node does online, done offline), and checkpointing and verifying its log. The resident
-//! commands are in `resident`.
+//! setting up a municipality's registry and its resident-code pool, signing operators'
+//! enrolments and revocations offline with the admin key (from the operator's verifier key
+//! alone; the signed file reaches the node through `juki office submit`, or a registry without
+//! a node through `juki registry submit`), certifying moves between municipalities and
+//! completing them with the national key (what the national node does online, done offline),
+//! and checkpointing and verifying its log. The resident commands are in `resident`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,9 +13,9 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Subcommand;
 use registry_core::event::{CodeBlock, Enrolment, Event, Genesis, MAX_BLOCK, Revocation, Role};
-use registry_core::moves::{MoveNotice, MoveOutCertificate, note_hash};
-use registry_core::rules::Refusal;
-use registry_domain::{ChangeReason, MunicipalityCode, ResidentCode};
+use registry_core::moves::{ActivationCertificate, MoveNotice, MoveOutCertificate, note_hash};
+use registry_core::rules::{Effect, Refusal};
+use registry_domain::{ChangeReason, MunicipalityCode, RecordStatus, ResidentCode};
 use registry_store::{Applied, Registry, StoreError};
 use tlog::note::{KeyKind, Note, Signer, VerifierKey};
 use tlog_store::entries::EntryReader as _;
@@ -22,8 +24,8 @@ use zeroize::Zeroizing;
 
 use crate::passphrase;
 use registry_store::dir::{
-    self as registrydir, CONFIG, DATABASE, NODE_KEY, RegistryConfig, RegistryDir, TILES,
-    admin_key_name, national_key_name, operator_key_name,
+    self as registrydir, CONFIG, DATABASE, NODE_KEY, OperatorKeyName, RegistryConfig, RegistryDir,
+    TILES, admin_key_name, national_key_name,
 };
 
 /// The origin of a municipality's registry log unless `--origin` says otherwise.
@@ -114,55 +116,50 @@ pub enum CodeBlockCommand {
 
 #[derive(Subcommand)]
 pub enum OperatorCommand {
-    /// Enrol an operator (a clerk or a supervisor), signed by the municipality's admin key.
+    /// Sign an operator's enrolment (a clerk or a supervisor) with the municipality's admin
+    /// key, offline, into a file for the town's node.
     ///
-    /// The operator's key is named op.CODE.HOST/HANDLE, where HOST is the registry origin's
-    /// host (juki.local by default), e.g. op.204072.juki.local/tanaka. With --out, a new key is
-    /// generated into the clerk's key file, sealed with the passphrase in --passphrase-env
-    /// (operators' keys should always be sealed); with --vkey, a key the operator generated
-    /// themselves (`juki key generate --name op.CODE.HOST/HANDLE`) is enrolled.
+    /// The operator generates their own key and gives you only its verifier key: `juki key
+    /// generate --name op.CODE.HOST/HANDLE --out FILE --passphrase-env VAR`, where HOST is the
+    /// registry origin's host (juki.local by default), e.g. op.204072.juki.local/tanaka. The
+    /// municipality and the handle come from that name. The signed enrolment reaches the node
+    /// through the office API (`juki office submit`), or a registry directory without a node
+    /// through `juki registry submit`; the admin key never goes near the node.
+    ///
+    /// Example: juki operator enroll --admin-key /media/usb/admin.key --vkey
+    /// op.204072.juki.local/tanaka+… --role clerk --out tanaka.enrol
     Enroll {
-        /// The registry directory.
-        #[arg(long)]
-        dir: PathBuf,
         /// The admin key file (passphrase from --admin-passphrase-env, JUKI_PASSPHRASE or a
         /// prompt).
         #[arg(long, value_name = "FILE")]
         admin_key: PathBuf,
-        /// The operator's handle: 1 to 32 lower-case letters, digits, '.', '_' or '-', e.g.
-        /// tanaka.
-        #[arg(long, value_name = "HANDLE")]
-        name: String,
+        /// The operator's verifier key, as `juki key generate` printed it for them.
+        #[arg(long, value_name = "VKEY")]
+        vkey: String,
         /// What the operator does: a clerk at the counter, or a supervisor who approves.
         #[arg(long, value_parser = ["clerk", "supervisor"])]
         role: String,
-        /// Generate the operator's key into this file (it must not exist).
-        #[arg(long, value_name = "KEYFILE", group = "operator_key")]
-        out: Option<PathBuf>,
-        /// Enrol this verifier key instead of generating one.
-        #[arg(long, value_name = "VKEY", group = "operator_key")]
-        vkey: Option<String>,
-        /// Seal the generated key file with the passphrase in this environment variable. It
-        /// must have at least 12 characters and not be a common or breached password, repeated
-        /// or sequential characters, nor contain the key's name or a word of it (the handle).
-        #[arg(long, value_name = "VAR", requires = "out")]
-        passphrase_env: Option<String>,
+        /// Where to write the signed enrolment. It must not exist.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
         /// The environment variable holding the admin key's passphrase.
         #[arg(long, value_name = "VAR")]
         admin_passphrase_env: Option<String>,
     },
-    /// Revoke an operator's key: nothing it signs is accepted after this.
+    /// Sign an operator key's revocation with the admin key, offline, into a file for the
+    /// town's node (`juki office submit`, or `juki registry submit` without a node): nothing
+    /// the key signs is accepted once it is recorded.
     Revoke {
-        /// The registry directory.
-        #[arg(long)]
-        dir: PathBuf,
         /// The admin key file (passphrase from --admin-passphrase-env, JUKI_PASSPHRASE or a
         /// prompt).
         #[arg(long, value_name = "FILE")]
         admin_key: PathBuf,
         /// The operator's verifier key, as `juki operator list` shows it.
-        #[arg(long)]
+        #[arg(long, value_name = "VKEY")]
         vkey: String,
+        /// Where to write the signed revocation. It must not exist.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
         /// The environment variable holding the admin key's passphrase.
         #[arg(long, value_name = "VAR")]
         admin_passphrase_env: Option<String>,
@@ -202,6 +199,36 @@ pub enum MoveCommand {
         #[arg(long, value_name = "VAR")]
         passphrase_env: Option<String>,
     },
+    /// Issue the national key's activation certificate (`juki.activation/v1`) for a record closed
+    /// in a registry directory, so that the record may be reopened (a cancellation, a move back in
+    /// from abroad) or entered in another registry under the same code.
+    ///
+    /// This is the offline counterpart, for registries that no network serves, of the national
+    /// signer's `/v1/sign/activation`: it certifies what the registry directory given shows (the
+    /// record closed by its current change), so give it the registry where the person was last
+    /// registered. On a network the signer decides from its custody of every code.
+    Activate {
+        /// The national key file (passphrase from --passphrase-env, JUKI_PASSPHRASE or a
+        /// prompt if it is sealed).
+        #[arg(long, value_name = "FILE")]
+        national_key: PathBuf,
+        /// The registry directory whose record of the resident is closed.
+        #[arg(long, value_name = "DIR")]
+        from_registry: PathBuf,
+        /// The resident code.
+        #[arg(long, value_name = "CODE")]
+        resident: String,
+        /// The municipality where the record will become active (default: the one of
+        /// --from-registry).
+        #[arg(long, value_name = "CODE")]
+        to: Option<String>,
+        /// Write the certificate here (it must not exist).
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// The environment variable holding the national key's passphrase.
+        #[arg(long, value_name = "VAR")]
+        passphrase_env: Option<String>,
+    },
     /// 転入通知: tell the municipality moved out of that the resident has moved in, signed by the
     /// national key, and record the notice in its registry. This completes the move there.
     ///
@@ -230,6 +257,19 @@ pub enum MoveCommand {
 
 #[derive(Subcommand)]
 pub enum RegistryCommand {
+    /// Record signed event files in a registry directory that no node serves: enrolments and
+    /// revocations signed offline (`juki operator enroll|revoke --out FILE`), or any other
+    /// signed event. Each is decided by the rules; the first refusal stops, and what it refused
+    /// records nothing. A town with a node receives them through its office API instead
+    /// (`juki office submit`).
+    Submit {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The signed event files, recorded in this order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
     /// Integrate the registry log's new events into its tiles and publish a checkpoint signed
     /// by the node key. The tiles hold commitments (event kind and hash), no personal data.
     Checkpoint {
@@ -284,6 +324,18 @@ fn generate(name: &str) -> Result<Signer> {
 fn write_key(path: &Path, signer: &Signer, passphrase: Option<&str>) -> Result<()> {
     keyfile::write_for(path, &signer.to_private_string(), passphrase, &[signer.name()])
         .with_context(|| format!("writing the key file {}", path.display()))
+}
+
+/// Writes a new file (never overwriting one) and syncs it.
+pub fn write_new(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
 }
 
 /// The municipality's code, name and prefecture, for messages.
@@ -581,32 +633,37 @@ pub fn run_code_block(command: CodeBlockCommand) -> Result<ExitCode> {
     }
 }
 
-/// A valid operator handle.
-fn check_handle(handle: &str) -> Result<()> {
-    let ok = (1..=32).contains(&handle.len())
-        && handle.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
-        && handle.as_bytes()[0].is_ascii_alphanumeric();
-    if !ok {
-        bail!(
-            "--name is the operator's handle: 1 to 32 lower-case ASCII letters, digits, '.', '_' \
-             or '-', starting with a letter or digit, e.g. tanaka"
-        );
+/// An operator's verifier key, given with `--vkey`, and what its name says.
+fn parse_operator_vkey(text: &str) -> Result<(VerifierKey, OperatorKeyName)> {
+    let key = VerifierKey::parse(text).with_context(|| format!("--vkey {text:?}"))?;
+    if key.kind() != KeyKind::Ed25519 {
+        bail!("--vkey: an operator key is an Ed25519 (type 0x01) key");
     }
-    Ok(())
+    let name = OperatorKeyName::parse(key.name()).ok_or_else(|| {
+        anyhow!(
+            "--vkey: the key is named {:?}, but an operator's key is named op.CODE.HOST/HANDLE \
+             (e.g. op.204072.juki.local/tanaka; the handle is 1 to 32 lower-case letters, \
+             digits, '.', '_' or '-'); the operator generates it with `juki key generate --name \
+             op.CODE.HOST/HANDLE --out FILE --passphrase-env VAR`",
+            key.name()
+        )
+    })?;
+    Ok((key, name))
 }
 
-/// Loads the admin key and checks it is this registry's.
-fn load_admin(registry: &mut Registry, path: &Path, variable: Option<&str>) -> Result<Signer> {
-    let admin: Option<String> = registry
-        .connection()
-        .query_row("SELECT value FROM meta WHERE key = 'admin'", [], |r| r.get(0))
-        .ok();
+/// Loads the admin key that enrols and revokes `operator`: the key named
+/// `admin.CODE.HOST` for the operator's municipality and host. (That it is the very key the
+/// registry's genesis names, the registry decides when the event reaches it.)
+fn load_admin(path: &Path, variable: Option<&str>, operator: &OperatorKeyName) -> Result<Signer> {
     let signer = crate::key::load_signer(path, variable)?;
-    if admin.as_deref() != Some(signer.verifier().to_string().as_str()) {
+    let expected = operator.admin_key_name();
+    if signer.kind() != KeyKind::Ed25519 || signer.name() != expected {
         bail!(
-            "{} ({}) is not the admin key of this registry. Nothing was recorded",
+            "--admin-key {} holds the key {}, but an operator of {} is enrolled and revoked with \
+             its admin key, {expected}. Nothing was signed",
             path.display(),
-            signer.name()
+            signer.name(),
+            describe(operator.municipality)
         );
     }
     Ok(signer)
@@ -614,127 +671,57 @@ fn load_admin(registry: &mut Registry, path: &Path, variable: Option<&str>) -> R
 
 pub fn run_operator(command: OperatorCommand) -> Result<ExitCode> {
     match command {
-        OperatorCommand::Enroll {
-            dir,
-            admin_key,
-            name,
-            role,
-            out,
-            vkey,
-            passphrase_env,
-            admin_passphrase_env,
-        } => {
-            let registry_dir = RegistryDir::open(&dir)?;
-            let mut registry = registry_dir.registry()?;
-            let municipality = registry.municipality();
-            check_handle(&name)?;
-            if out.is_none() && vkey.is_none() {
-                bail!("give --out KEYFILE to generate the operator's key, or --vkey VKEY");
-            }
+        OperatorCommand::Enroll { admin_key, vkey, role, out, admin_passphrase_env } => {
+            let (operator, name) = parse_operator_vkey(&vkey)?;
             let role: Role = role.parse().map_err(|()| anyhow!("--role is clerk or supervisor"))?;
-            let key_name = operator_key_name(municipality, &registry_dir.config.origin, &name);
-            let operators = registry.operators()?;
-            if operators.iter().any(|o| o.key.name() == key_name && !o.revoked) {
-                bail!(
-                    "an operator with the handle {name} is already enrolled (see `juki operator \
-                     list`); revoke that key first or choose another handle"
-                );
+            if out.exists() {
+                bail!("{} already exists; choose another file. Nothing was signed", out.display());
             }
-            let given = vkey
-                .as_deref()
-                .map(|text| -> Result<VerifierKey> {
-                    let key =
-                        VerifierKey::parse(text).with_context(|| format!("--vkey {text:?}"))?;
-                    if key.kind() != KeyKind::Ed25519 {
-                        bail!("--vkey: an operator key is an Ed25519 (type 0x01) key");
-                    }
-                    if key.name() != key_name {
-                        bail!(
-                            "--vkey: the key is named {:?}, but operator {name}'s key must be \
-                             named {key_name:?}; generate it with `juki key generate --name \
-                             {key_name} --out FILE --passphrase-env VAR`",
-                            key.name()
-                        );
-                    }
-                    Ok(key)
-                })
-                .transpose()?;
-            if let Some(out) = &out
-                && out.exists()
-            {
-                bail!("{} already exists; key files are never overwritten", out.display());
-            }
-            let new_passphrase = match (passphrase_env.as_deref(), &out) {
-                (Some(var), Some(out)) => {
-                    Some(passphrase::for_sealing(var, &[&key_name, &name], &[out])?)
-                }
-                _ => None,
-            };
-            let admin = load_admin(&mut registry, &admin_key, admin_passphrase_env.as_deref())?;
-            let mut undo = Undo::default();
-            let operator = match (&given, &out) {
-                (Some(key), _) => key.clone(),
-                (None, Some(out)) => {
-                    let signer = generate(&key_name)?;
-                    write_key(out, &signer, new_passphrase.as_deref().map(|p| p.as_str()))?;
-                    undo.files.push(out.clone());
-                    signer.verifier()
-                }
-                (None, None) => bail!("give --out KEYFILE to generate the key, or --vkey VKEY"),
-            };
+            let admin = load_admin(&admin_key, admin_passphrase_env.as_deref(), &name)?;
             let event = Event::Enrolment(Enrolment {
-                municipality,
+                municipality: name.municipality,
                 operator: operator.clone(),
                 role,
                 time: crate::now(),
             });
-            let applied = submit(&mut registry, &sign(&event, &[&admin])?)?;
-            undo.done = true;
-            if let Some(out) = &out {
-                eprintln!(
-                    "wrote {name}'s key to {}{}",
-                    out.display(),
-                    if new_passphrase.is_some() {
-                        " (sealed)"
-                    } else {
-                        " (NOT sealed: operators' keys should be sealed with --passphrase-env)"
-                    }
-                );
-            }
+            write_new(&out, &sign(&event, &[&admin])?)?;
             eprintln!(
-                "enrolled {name} as {} of {} (event {})",
+                "signed the enrolment of {} as {} of {} into {}; it takes effect when the \
+                 town's node records it: `juki office submit … {}` (or `juki registry submit \
+                 --dir DIR {}` for a registry without a node)",
+                name.handle,
                 role.code(),
-                describe(municipality),
-                applied.index
+                describe(name.municipality),
+                out.display(),
+                out.display(),
+                out.display()
             );
             println!("{operator}");
             Ok(ExitCode::SUCCESS)
         }
-        OperatorCommand::Revoke { dir, admin_key, vkey, admin_passphrase_env } => {
-            let registry_dir = RegistryDir::open(&dir)?;
-            let mut registry = registry_dir.registry()?;
-            let municipality = registry.municipality();
-            let operator = VerifierKey::parse(&vkey).with_context(|| format!("--vkey {vkey:?}"))?;
-            match registry.operators()?.iter().find(|o| o.key == operator) {
-                None => bail!(
-                    "no operator with this key is enrolled in {}; see `juki operator list`",
-                    describe(municipality)
-                ),
-                Some(o) if o.revoked => bail!("{} is already revoked", operator.name()),
-                Some(_) => {}
+        OperatorCommand::Revoke { admin_key, vkey, out, admin_passphrase_env } => {
+            let (operator, name) = parse_operator_vkey(&vkey)?;
+            if out.exists() {
+                bail!("{} already exists; choose another file. Nothing was signed", out.display());
             }
-            let admin = load_admin(&mut registry, &admin_key, admin_passphrase_env.as_deref())?;
+            let admin = load_admin(&admin_key, admin_passphrase_env.as_deref(), &name)?;
             let event = Event::Revocation(Revocation {
-                municipality,
+                municipality: name.municipality,
                 operator: operator.clone(),
                 time: crate::now(),
             });
-            let applied = submit(&mut registry, &sign(&event, &[&admin])?)?;
-            println!(
-                "revoked {} (event {}): nothing it signs is accepted from now on",
-                operator.name(),
-                applied.index
+            write_new(&out, &sign(&event, &[&admin])?)?;
+            eprintln!(
+                "signed the revocation of {} ({}) into {}; nothing it signs is accepted once the \
+                 town's node records it: `juki office submit … {}` (or `juki registry submit \
+                 --dir DIR {}`)",
+                name.handle,
+                describe(name.municipality),
+                out.display(),
+                out.display(),
+                out.display()
             );
+            println!("{operator}");
             Ok(ExitCode::SUCCESS)
         }
         OperatorCommand::List { dir } => {
@@ -772,6 +759,33 @@ pub fn run_registry(command: RegistryCommand) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         RegistryCommand::Verify { dir } => verify(&dir),
+        RegistryCommand::Submit { dir, files } => {
+            let registry_dir = RegistryDir::open(&dir)?;
+            let mut registry = registry_dir.registry()?;
+            for path in &files {
+                let size = std::fs::metadata(path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                    .len();
+                if size > 1 << 20 {
+                    bail!("{} is {size} bytes: not a signed event", path.display());
+                }
+                let note =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let applied = submit(&mut registry, &note)
+                    .with_context(|| format!("{} was not recorded", path.display()))?;
+                let kind = match &applied.effect {
+                    Effect::Genesis(_) => "genesis",
+                    Effect::Enrol(_) => "enrolment",
+                    Effect::Revoke(_) => "revocation",
+                    Effect::CodeBlock(_) => "code-block",
+                    Effect::Change { .. } => "change",
+                    Effect::MoveNotice(_) => "move-notice",
+                    Effect::MoveWithdrawal(_) => "move-withdrawal",
+                };
+                println!("{} {kind} event {}", path.display(), applied.index);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -956,6 +970,57 @@ pub fn run_move(command: MoveCommand) -> Result<ExitCode> {
                 describe(from),
                 describe(certificate.to),
                 signer.name()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        MoveCommand::Activate {
+            national_key,
+            from_registry,
+            resident,
+            to,
+            out,
+            passphrase_env,
+        } => {
+            let code = parse_resident(&resident)?;
+            let registry = RegistryDir::open(&from_registry)?.registry()?;
+            let from = registry.municipality();
+            let to = to.map(|to| parse_municipality("--to", &to)).transpose()?.unwrap_or(from);
+            let (index, note, change) = current_change(&registry, code)?;
+            if change.record.status == RecordStatus::Active {
+                bail!(
+                    "resident {code}'s record in {} is active: a code is certified for a new \
+                     activation only once its record is closed. Nothing was signed",
+                    describe(from)
+                );
+            }
+            if out.exists() {
+                bail!("{} already exists; choose another file", out.display());
+            }
+            let certificate = ActivationCertificate {
+                municipality: to,
+                resident: code,
+                from,
+                after: note_hash(&note),
+                time: crate::now(),
+            };
+            let signer = load_national(&national_key, passphrase_env.as_deref(), &[&registry])?;
+            let mut signed =
+                Note::new(certificate.to_text()).context("the certificate cannot be signed")?;
+            signed.sign(&signer).with_context(|| format!("signing with {}", signer.name()))?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&out)
+                .with_context(|| format!("creating {}", out.display()))?;
+            file.write_all(&signed.to_bytes())?;
+            file.sync_all()?;
+            eprintln!(
+                "certified that resident {code} is active nowhere after event {index} of {}, for \
+                 {}, signed by {}; record the change with `--activation {}` within 30 days",
+                describe(from),
+                describe(to),
+                signer.name(),
+                out.display()
             );
             Ok(ExitCode::SUCCESS)
         }

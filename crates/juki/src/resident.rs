@@ -3,10 +3,13 @@
 //!
 //! Every change is a `juki.change/v1` event carrying the whole record after the change, built
 //! here from the current record (read from the signed event that made it), signed by the
-//! operator's key (`--key`) and, where the reason needs two operators, by a second operator's
-//! key (`--approve-key`), then submitted to the registry, which decides it by the rules and
-//! records it in one transaction. A refused change records nothing. A move-in from another
-//! municipality carries the move-out certificate (`juki move certify`) as it was signed.
+//! operator's key (`--key`, the one key a process loads) and submitted to the registry, which
+//! decides it by the rules and records it in one transaction. A change that needs two people
+//! is written instead, signed by the first, as a proposal (`--propose-out FILE`) once the
+//! rules found nothing else missing; the second person approves it in a process of their own
+//! (`juki resident approve`), which signs the same text and submits it. A refused change
+//! records nothing. A move-in from another municipality carries the move-out certificate
+//! (`juki move certify`) as it was signed.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -16,19 +19,17 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{ArgGroup, Subcommand, ValueEnum};
 use registry_core::event::{Change, Event};
 use registry_core::moves::MoveOutCertificate;
+use registry_core::rules::Refusal;
 use registry_domain::{
     Address, ChangeInfo, ChangeReason, Date, FormerSurname, IdentityRecordParts, IndividualNumber,
     MunicipalityCode, Name, NameReading, PersonName, ReasonFamily, RecordStatus, ResidentCode, Sex,
 };
-use registry_store::Registry;
+use registry_store::{Registry, StoreError};
 use tlog::note::{Note, Signer};
 use zeroize::Zeroizing;
 
-use crate::registry_cmd::{describe, parse_municipality, sign, submit};
+use crate::registry_cmd::{describe, parse_municipality, refused, sign, submit, write_new};
 use registry_store::dir::RegistryDir;
-
-/// The variable holding the approving operator's passphrase.
-pub const APPROVE_VARIABLE: &str = "JUKI_APPROVE_PASSPHRASE";
 
 /// Who signs a change, where, and when it takes effect.
 #[derive(clap::Args)]
@@ -36,15 +37,17 @@ pub struct Signing {
     /// The registry directory.
     #[arg(long)]
     dir: PathBuf,
-    /// Your operator key file. Its passphrase comes from JUKI_PASSPHRASE or a prompt.
+    /// Your operator key file, the one key this command loads. Its passphrase comes from
+    /// JUKI_PASSPHRASE or a prompt.
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
-    /// A second operator's key file, for changes that need two operators (消除, death,
-    /// corrections other than a move or of the former surname, name changes, code changes,
-    /// cancellations). Its
-    /// passphrase comes from JUKI_APPROVE_PASSPHRASE or a prompt.
+    /// For a change that needs two people (消除, death, corrections other than a move or of the
+    /// former surname, name changes, code changes, cancellations): check it and write it,
+    /// signed by you alone, to FILE as a proposal instead of recording it. A second person —
+    /// a supervisor if you are not one — approves it from their own session with `juki
+    /// resident approve --dir DIR --key THEIR_KEY FILE` within 10 minutes.
     #[arg(long, value_name = "FILE")]
-    approve_key: Option<PathBuf>,
+    propose_out: Option<PathBuf>,
     /// The date the change takes effect (異動年月日), YYYY-MM-DD. Default: today (UTC); for a
     /// birth, the date of birth.
     #[arg(long, value_name = "DATE")]
@@ -159,9 +162,14 @@ pub enum ResidentCommand {
         /// national node issued for the move out of the previous municipality.
         #[arg(long, value_name = "FILE", conflicts_with = "from_abroad")]
         move_out: Option<PathBuf>,
-        /// The person comes from abroad (国外転入); no certificate.
+        /// The person comes from abroad (国外転入); no move-out certificate.
         #[arg(long)]
         from_abroad: bool,
+        /// For a move-in from abroad under a code already used (a former resident coming
+        /// back, or a code another municipality gave): the national key's activation
+        /// certificate (`juki.activation/v1`, from the signer, or `juki move activate`).
+        #[arg(long, value_name = "FILE", requires = "from_abroad")]
+        activation: Option<PathBuf>,
     },
     /// 転出: record a resident moving out to another municipality (--to CODE) or abroad
     /// (--abroad). Closes the record; needs two operators.
@@ -226,6 +234,11 @@ pub enum ResidentCommand {
         /// The resident code.
         #[arg(long)]
         code: String,
+        /// To reopen a closed record: the national key's activation certificate
+        /// (`juki.activation/v1`, from the signer, or `juki move activate`), its word that the
+        /// code is active in no municipality.
+        #[arg(long, value_name = "FILE")]
+        activation: Option<PathBuf>,
     },
     /// 住民票コードの変更請求: give a resident a new code, drawn from the pool; the old code is
     /// retired for good. Needs two operators. Prints the new code.
@@ -235,6 +248,24 @@ pub enum ResidentCommand {
         /// The resident's current code.
         #[arg(long)]
         code: String,
+    },
+    /// Approve a change another operator proposed (`--propose-out FILE`), from your own
+    /// session: signs exactly the proposed text with your key and records the change with both
+    /// signatures. You cannot approve a proposal you signed, and one of the two must be a
+    /// supervisor. Prints what was recorded.
+    ///
+    /// Example: juki resident approve --dir D --key suzuki.key death.proposal
+    Approve {
+        /// The registry directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Your operator key file, the one key this command loads. Its passphrase comes from
+        /// JUKI_PASSPHRASE or a prompt.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// The proposal file.
+        #[arg(value_name = "FILE")]
+        proposal: PathBuf,
     },
     /// Show a resident's current record.
     Show {
@@ -385,14 +416,15 @@ fn current_record(registry: &Registry, code: ResidentCode) -> Result<IdentityRec
     })
 }
 
-/// Loads an operator's key file. A sealed file's passphrase comes from `variable` (never
-/// from the other operator's) or, on a terminal, a prompt.
-fn load_operator_key(path: &Path, flag: &str, variable: &str, whose: &str) -> Result<Signer> {
+/// Loads an operator's key file. A sealed file's passphrase comes from JUKI_PASSPHRASE or, on
+/// a terminal, a prompt.
+pub fn load_operator_key(path: &Path, flag: &str) -> Result<Signer> {
+    let variable = crate::passphrase::DEFAULT_VARIABLE;
     let secret = if keyfile::is_sealed(path)? {
         let passphrase = match std::env::var(variable) {
             Ok(value) if !value.is_empty() => Zeroizing::new(value),
             _ if std::io::stdin().is_terminal() => Zeroizing::new(rpassword::prompt_password(
-                format!("Passphrase for {whose} key {}: ", path.display()),
+                format!("Passphrase for your key {}: ", path.display()),
             )?),
             _ => bail!(
                 "{flag} {} is passphrase-protected and there is no terminal to ask on; set \
@@ -408,7 +440,74 @@ fn load_operator_key(path: &Path, flag: &str, variable: &str, whose: &str) -> Re
         .with_context(|| format!("{flag} {} does not hold a juki signing key", path.display()))
 }
 
-/// Signs the change with the operators' keys, submits it and prints what was recorded.
+/// Refuses to approve a proposal `operator`'s key already signed: the second signature must be
+/// a second person's.
+pub fn not_signed_by(note: &Note, operator: &Signer, path: &Path) -> Result<()> {
+    if note.signatures().iter().any(|s| s.name == operator.name() && s.id == operator.id()) {
+        bail!(
+            "--key {}: your key ({}) already signed this proposal; a second person approves it \
+             with their own key in their own session. Nothing was recorded",
+            path.display(),
+            operator.name()
+        );
+    }
+    Ok(())
+}
+
+/// The key `signer` (given with `flag` as `path`) must be an operator enrolled here and not
+/// revoked.
+fn check_enrolled(registry: &Registry, flag: &str, path: &Path, signer: &Signer) -> Result<()> {
+    let operators = registry.operators()?;
+    match operators.iter().find(|o| o.key == signer.verifier()) {
+        None => bail!(
+            "{flag} {}: the key {} is not an operator enrolled in {}'s registry (see `juki \
+             operator list`). Nothing was recorded",
+            path.display(),
+            signer.name(),
+            describe(registry.municipality())
+        ),
+        Some(o) if o.revoked => bail!(
+            "{flag} {}: the operator key {} was revoked and can sign nothing more. Nothing was \
+             recorded",
+            path.display(),
+            signer.name()
+        ),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The error for a change that needs two people but was not written as a proposal.
+fn needs_a_proposal(reason: ChangeReason) -> anyhow::Error {
+    anyhow!(
+        "{} ({}) needs two different operators, one of them a supervisor: write it as a \
+         proposal with --propose-out FILE, and a second person approves it in their own session \
+         with `juki resident approve --dir DIR --key THEIR_KEY FILE`. Nothing was recorded",
+        reason.code(),
+        reason.label()
+    )
+}
+
+/// Prints what a change records (or proposes).
+fn print_change(change: &Change, note_lines: &[String]) {
+    let record = &change.record;
+    let reason = change.reason();
+    println!("resident {}", record.resident_code);
+    println!("history {}", record.history_number);
+    println!("reason {} {}", reason.code(), reason.label());
+    println!("effective {}", record.latest_change.date());
+    if let Some(previous) = change.previous_code {
+        println!("previous-code {previous}");
+    }
+    if let Some(to) = change.moved_to {
+        println!("moved-to {}", describe(to));
+    }
+    for line in note_lines {
+        println!("{line}");
+    }
+}
+
+/// Signs the change with the operator's key and submits it, or, for a change that needs two
+/// people, writes it as a proposal; prints what was recorded or proposed.
 fn sign_and_submit(
     registry: &mut Registry,
     signing: &Signing,
@@ -416,76 +515,104 @@ fn sign_and_submit(
     note_lines: &[String],
 ) -> Result<ExitCode> {
     let reason = change.reason();
-    let municipality = registry.municipality();
-    if reason.needs_two_operators() && signing.approve_key.is_none() {
+    match (reason.needs_two_operators(), &signing.propose_out) {
+        (true, None) => return Err(needs_a_proposal(reason)),
+        (false, Some(_)) => bail!(
+            "{} ({}) needs one operator: record it without --propose-out. Nothing was written",
+            reason.code(),
+            reason.label()
+        ),
+        (true, Some(out)) if out.exists() => {
+            bail!("{} already exists; choose another file. Nothing was written", out.display())
+        }
+        _ => {}
+    }
+    let key = load_operator_key(&signing.key, "--key")?;
+    check_enrolled(registry, "--key", &signing.key, &key)?;
+    let now = crate::now();
+    change.time = now;
+    let note = sign(&Event::Change(change.clone()), &[&key])?;
+    let Some(out) = &signing.propose_out else {
+        let applied = submit(registry, &note)?;
+        print_change(&change, note_lines);
+        println!("event {}", applied.index);
+        return Ok(ExitCode::SUCCESS);
+    };
+    // Everything but the second person is checked now: a proposal is written only if the one
+    // thing it lacks is an approval.
+    match registry.check(&note, now) {
+        Err(StoreError::Refused(Refusal::SecondOperatorMissing { signed: 1, .. })) => {}
+        Ok(_) => bail!("the change needs no second operator. Nothing was written"),
+        Err(StoreError::Refused(refusal)) => return Err(refused(&refusal)),
+        Err(other) => return Err(other.into()),
+    }
+    write_new(out, &note)?;
+    print_change(&change, note_lines);
+    println!("proposed-by {}", key.name());
+    println!("proposal {}", out.display());
+    eprintln!(
+        "proposed: nothing is recorded until a second person{} approves it in their own session \
+         within 10 minutes: juki resident approve --dir {} --key THEIR_KEY {}",
+        if registry
+            .operators()?
+            .iter()
+            .any(|o| o.key == key.verifier() && o.role == registry_core::event::Role::Supervisor)
+        {
+            ""
+        } else {
+            ", a supervisor,"
+        },
+        signing.dir.display(),
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A proposal file: its note and the change it proposes.
+fn read_proposal(path: &Path) -> Result<(Note, Change)> {
+    let size =
+        std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.len();
+    if size > 1 << 20 {
+        bail!("{} is {size} bytes: not a proposal", path.display());
+    }
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let note = Note::parse(&bytes).with_context(|| {
+        format!("{} is not a signed note (a proposal from --propose-out)", path.display())
+    })?;
+    match Event::parse(note.text()) {
+        Ok(Event::Change(change)) => Ok((note, change)),
+        _ => bail!(
+            "{} is not a proposed change (a juki.change/v1 from --propose-out)",
+            path.display()
+        ),
+    }
+}
+
+/// `juki resident approve`: the second person's signature on a proposal, recorded.
+fn approve(dir: &Path, key_path: &Path, proposal: &Path) -> Result<ExitCode> {
+    let registry_dir = RegistryDir::open(dir)?;
+    let mut registry = registry_dir.registry()?;
+    let (mut note, change) = read_proposal(proposal)?;
+    let reason = change.reason();
+    if !reason.needs_two_operators() {
         bail!(
-            "{} ({}) needs two different operators: a second operator signs with \
-             --approve-key FILE. Nothing was recorded",
+            "{} proposes {} ({}), which needs one operator and no approval. Nothing was recorded",
+            proposal.display(),
             reason.code(),
             reason.label()
         );
     }
-    let key =
-        load_operator_key(&signing.key, "--key", crate::passphrase::DEFAULT_VARIABLE, "your")?;
-    let approver = signing
-        .approve_key
-        .as_deref()
-        .map(|path| {
-            load_operator_key(path, "--approve-key", APPROVE_VARIABLE, "the approving operator's")
-        })
-        .transpose()?;
-    let operators = registry.operators()?;
-    let mut signers = vec![(&signing.key, &key)];
-    if let (Some(path), Some(approver)) = (&signing.approve_key, &approver) {
-        signers.push((path, approver));
+    let key = load_operator_key(key_path, "--key")?;
+    check_enrolled(&registry, "--key", key_path, &key)?;
+    not_signed_by(&note, &key, key_path)?;
+    let proposed_by: Vec<String> = note.signatures().iter().map(|s| s.name.clone()).collect();
+    note.sign(&key).with_context(|| format!("signing with {}", key.name()))?;
+    let applied = submit(&mut registry, &note.to_bytes())?;
+    print_change(&change, &[]);
+    for name in proposed_by {
+        println!("proposed-by {name}");
     }
-    for (i, (path, signer)) in signers.iter().enumerate() {
-        let flag = if i == 0 { "--key" } else { "--approve-key" };
-        match operators.iter().find(|o| o.key == signer.verifier()) {
-            None => bail!(
-                "{flag} {}: the key {} is not an operator enrolled in {}'s registry (see `juki \
-                 operator list`). Nothing was recorded",
-                path.display(),
-                signer.name(),
-                describe(municipality)
-            ),
-            Some(o) if o.revoked => bail!(
-                "{flag} {}: the operator key {} was revoked and can sign nothing more. Nothing \
-                 was recorded",
-                path.display(),
-                signer.name()
-            ),
-            Some(_) => {}
-        }
-    }
-    if let Some(approver) = &approver
-        && approver.verifier() == key.verifier()
-    {
-        bail!(
-            "--key and --approve-key hold the same operator's key; the second operator must be \
-             someone else. Nothing was recorded"
-        );
-    }
-    change.time = crate::now();
-    let record = change.record.clone();
-    let previous = change.previous_code;
-    let moved_to = change.moved_to;
-    let signer_refs: Vec<&Signer> = signers.iter().map(|(_, s)| *s).collect();
-    let note = sign(&Event::Change(change), &signer_refs)?;
-    let applied = submit(registry, &note)?;
-    println!("resident {}", record.resident_code);
-    println!("history {}", record.history_number);
-    println!("reason {} {}", reason.code(), reason.label());
-    println!("effective {}", record.latest_change.date());
-    if let Some(previous) = previous {
-        println!("previous-code {previous}");
-    }
-    if let Some(to) = moved_to {
-        println!("moved-to {}", describe(to));
-    }
-    for line in note_lines {
-        println!("{line}");
-    }
+    println!("approved-by {}", key.name());
     println!("event {}", applied.index);
     Ok(ExitCode::SUCCESS)
 }
@@ -519,7 +646,8 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
             )?;
             record_change(&mut registry, &signing, record, None, None, &[])
         }
-        ResidentCommand::MoveIn { signing, code, identity, move_out, from_abroad } => {
+        ResidentCommand::MoveIn { signing, code, identity, move_out, from_abroad, activation } => {
+            let activation = activation.as_deref().map(read_activation).transpose()?;
             let dir = RegistryDir::open(&signing.dir)?;
             let mut registry = dir.registry()?;
             let code = parse_code(&code)?;
@@ -561,7 +689,7 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
                 previous_code: None,
                 moved_to: None,
                 move_out: certificate.map(|(note, _)| note),
-                activation: None,
+                activation,
                 time: crate::now(),
             };
             sign_and_submit(&mut registry, &signing, change, &lines)
@@ -615,7 +743,8 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
             let next = correct(&registry, &current, kind, &fields, signing.effective()?)?;
             record_change(&mut registry, &signing, next, None, None, &[])
         }
-        ResidentCommand::Cancel { signing, code } => {
+        ResidentCommand::Cancel { signing, code, activation } => {
+            let activation = activation.as_deref().map(read_activation).transpose()?;
             let dir = RegistryDir::open(&signing.dir)?;
             let mut registry = dir.registry()?;
             let code = parse_code(&code)?;
@@ -628,7 +757,16 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
                 current.latest_change.reason().label(),
                 current.history_number
             );
-            record_change(&mut registry, &signing, next, None, None, &[line])
+            let change = Change {
+                municipality: registry.municipality(),
+                record: next,
+                previous_code: None,
+                moved_to: None,
+                move_out: None,
+                activation,
+                time: crate::now(),
+            };
+            sign_and_submit(&mut registry, &signing, change, &[line])
         }
         ResidentCommand::CodeChange { signing, code } => {
             let dir = RegistryDir::open(&signing.dir)?;
@@ -643,19 +781,14 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
                      Nothing was recorded"
                 );
             }
-            if signing.approve_key.is_none() {
+            if signing.propose_out.is_none() {
                 // Fail before drawing a code (the rules would refuse anyway).
-                let r = ChangeReason::ResidentCodeChange;
-                bail!(
-                    "{} ({}) needs two different operators: a second operator signs with \
-                     --approve-key FILE. Nothing was recorded",
-                    r.code(),
-                    r.label()
-                );
+                return Err(needs_a_proposal(ChangeReason::ResidentCodeChange));
             }
             next.resident_code = registry.draw_fresh_code()?;
             record_change(&mut registry, &signing, next, Some(code), None, &[])
         }
+        ResidentCommand::Approve { dir, key, proposal } => approve(&dir, &key, &proposal),
         ResidentCommand::Show { dir, code } => {
             let dir = RegistryDir::open(&dir)?;
             let registry = dir.registry()?;
@@ -723,6 +856,20 @@ fn record_change(
         time: crate::now(),
     };
     sign_and_submit(registry, signing, change, note_lines)
+}
+
+/// An activation certificate file: its exact text (the signed note, carried into the change as
+/// it is; the rules open and check it).
+fn read_activation(path: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the activation certificate {}", path.display()))?;
+    if !text.starts_with(registry_core::moves::ACTIVATION) {
+        bail!(
+            "{} is not an activation certificate (juki.activation/v1). Nothing was recorded",
+            path.display()
+        );
+    }
+    Ok(text)
 }
 
 /// A move-out certificate file: its exact text (the signed note, carried into the move-in as

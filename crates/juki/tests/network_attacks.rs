@@ -1,14 +1,16 @@
 //! The auditors' attacks against a running network of real node processes, made the way an
 //! attacker with a root shell on a town's node would make them — editing `registry.db` behind
 //! the log's back, re-signing with a stolen operator key — each refused with its error code and
-//! recorded as an alert, and never served as data to anyone.
+//! recorded as an alert, and never served as data to anyone. Among them the attacks on people,
+//! not keys: an enrolment not signed by the town's admin key handed in at the counter, and a
+//! sensitive change approved by its proposer, with her own key or a second one in her name.
 
 mod support;
 
 use std::path::Path;
 
 use client::office::Clerk;
-use registry_core::event::Event;
+use registry_core::event::{Change, Enrolment, Event, Role};
 use registry_domain::ResidentCode;
 use support::{ok, p};
 use testbed::processes::Nodes;
@@ -290,14 +292,9 @@ async fn fake_national(files: &net::TlsFiles, answer: serde_json::Value) -> Stri
     url
 }
 
-#[test]
-fn a_sensitive_change_needs_a_second_person_at_another_console() {
-    let running = Running::start();
-    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
-    let clerk = testbed::setup::clerk(network, ACHI).unwrap();
-    let supervisor = testbed::setup::supervisor(network, ACHI).unwrap();
-    let (code, _) = a_resident(root);
-    let record = runtime.block_on(clerk.lookup(code, "死亡届の受理")).unwrap();
+/// The change that made resident `code`'s current record at 阿智村, and the death that would
+/// follow it (not yet signed by anyone), stamped now.
+fn a_death(root: &Path, code: ResidentCode) -> (Change, Change) {
     let current = registry_db(root, "achi")
         .query_row(
             "SELECT e.note FROM residents r JOIN events e ON e.idx = r.event_idx WHERE r.code = ?1",
@@ -309,21 +306,30 @@ fn a_sensitive_change_needs_a_second_person_at_another_console() {
     else {
         panic!("a change")
     };
+    let mut death = current.clone();
+    death.record.latest_change = registry_domain::ChangeInfo::new(
+        registry_domain::ChangeReason::Death,
+        current.record.latest_change.date(),
+    );
+    death.record.history_number = death.record.history_number.next().unwrap();
+    death.record.status =
+        registry_domain::RecordStatus::Closed { reason: registry_domain::ChangeReason::Death };
+    death.time = registry_core::time::Timestamp::from_unix(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
+    );
+    (current, death)
+}
+
+#[test]
+fn a_sensitive_change_needs_a_second_person_at_another_console() {
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
+    let clerk = testbed::setup::clerk(network, ACHI).unwrap();
+    let supervisor = testbed::setup::supervisor(network, ACHI).unwrap();
+    let (code, _) = a_resident(root);
+    let record = runtime.block_on(clerk.lookup(code, "死亡届の受理")).unwrap();
+    let (current, death) = a_death(root, code);
     assert_eq!(current.record.resident_code.to_string(), record.resident);
-    let death = {
-        let mut next = current.clone();
-        next.record.latest_change = registry_domain::ChangeInfo::new(
-            registry_domain::ChangeReason::Death,
-            current.record.latest_change.date(),
-        );
-        next.record.history_number = next.record.history_number.next().unwrap();
-        next.record.status =
-            registry_domain::RecordStatus::Closed { reason: registry_domain::ChangeReason::Death };
-        next.time = registry_core::time::Timestamp::from_unix(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs(),
-        );
-        next
-    };
     let before = alerts(root, "achi").len();
     runtime.block_on(async {
         // One clerk alone cannot record a death, neither directly nor by approving their own
@@ -677,4 +683,190 @@ fn one_key_cannot_give_a_person_a_second_record() {
     let refused = runtime.block_on(matsumoto.activation(code)).expect_err("active at 阿智村");
     assert_eq!(code_of(&refused), Some(Code::StillActive), "{refused:#}");
     assert_eq!(active_in(root, code), ["achi"]);
+}
+
+/// `juki office WHAT ARGS` at 阿智村's console (its certificate, the network's CA and CRL),
+/// with the variables `env` set.
+fn office(
+    network: &Network,
+    what: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    let town = network.town(ACHI).unwrap();
+    let url = node::report::resolve_url(&network.node("achi").unwrap().api_url).unwrap();
+    let crl = network.ca_dir.join("crl.pem");
+    support::juki()
+        .args(["office", what, "--town", ACHI, "--node", &url])
+        .args(["--console-cert", p(&town.console.cert), "--console-key", p(&town.console.key)])
+        .args(["--ca", p(&network.ca), "--crl", p(&crl)])
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// How many events 阿智村's registry holds.
+fn event_count(root: &Path) -> i64 {
+    registry_db(root, "achi").query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap()
+}
+
+#[test]
+fn enrolments_need_the_admin_key_and_approvals_another_person() {
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
+    let town = network.town(ACHI).unwrap();
+    let passphrases = testbed::passphrases::Passphrases::load(root).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let file = |name: &str| work.path().join(name);
+    let before = alerts(root, "achi").len();
+    let events = event_count(root);
+
+    // A rogue supervisor's enrolment, signed by a key other than 阿智村's admin key and handed
+    // in at the counter with the console's certificate: one made under the admin key's name,
+    // and a stolen clerk's key.
+    let rogue = ok(&[
+        "key",
+        "generate",
+        "--name",
+        "op.204072.juki.local/rogue",
+        "--out",
+        p(&file("rogue.key")),
+    ]);
+    let rogue = rogue.trim();
+    let fake_admin = file("admin.key");
+    ok(&["key", "generate", "--name", "admin.204072.juki.local", "--out", p(&fake_admin)]);
+    let forged = file("forged.enrol");
+    ok(&[
+        "operator",
+        "enroll",
+        "--admin-key",
+        p(&fake_admin),
+        "--vkey",
+        rogue,
+        "--role",
+        "supervisor",
+        "--out",
+        p(&forged),
+    ]);
+    let stolen = file("stolen.enrol");
+    {
+        let clerk = testbed::passphrases::load_signer(root, &town.clerk_key).unwrap();
+        let enrolment = Event::Enrolment(Enrolment {
+            municipality: registry_domain::MunicipalityCode::parse(ACHI).unwrap(),
+            operator: tlog::note::VerifierKey::parse(rogue).unwrap(),
+            role: Role::Supervisor,
+            time: registry_core::time::Timestamp::from_unix(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs(),
+            ),
+        });
+        let mut note = Note::new(enrolment.to_text()).unwrap();
+        note.sign(&clerk).unwrap();
+        std::fs::write(&stolen, note.to_bytes()).unwrap();
+    }
+    for enrolment in [&forged, &stolen] {
+        let args = ["office", "submit", p(enrolment)];
+        let error = support::failed(&args, &office(network, "submit", &[p(enrolment)], &[]));
+        assert!(
+            error.contains("[unsigned]")
+                && error.contains("no signature by the municipality's admin key"),
+            "{error}"
+        );
+    }
+    assert_eq!(event_count(root), events, "nothing was recorded");
+    let raised = alerts(root, "achi");
+    assert_eq!(
+        raised[before..].iter().filter(|k| *k == Code::UnauthorisedEvent.as_str()).count(),
+        2,
+        "each forged enrolment is an alert: {raised:?}"
+    );
+    let rogue_rows: i64 = registry_db(root, "achi")
+        .query_row("SELECT count(*) FROM operators WHERE vkey = ?1", [rogue], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rogue_rows, 0, "the rogue supervisor is not enrolled");
+
+    // One person enrolled twice: the admin signs, offline, a second key that Tanaka generated
+    // in her own name, as a supervisor's, and it reaches the node through the office API.
+    let second = file("tanaka-again.key");
+    let second_vkey =
+        ok(&["key", "generate", "--name", "op.204072.juki.local/tanaka", "--out", p(&second)]);
+    let enrolment = file("tanaka-again.enrol");
+    let admin_passphrase = passphrases.required(&town.admin_key).unwrap();
+    let args = [
+        "operator",
+        "enroll",
+        "--admin-key",
+        p(&town.admin_key),
+        "--admin-passphrase-env",
+        "ADMIN_PW",
+        "--vkey",
+        second_vkey.trim(),
+        "--role",
+        "supervisor",
+        "--out",
+        p(&enrolment),
+    ];
+    support::succeeded(
+        &args,
+        support::juki().args(args).env("ADMIN_PW", admin_passphrase.as_str()).output().unwrap(),
+    );
+    let recorded = support::succeeded(&[], office(network, "submit", &[p(&enrolment)], &[]));
+    assert!(recorded.contains(" enrolment event "), "{recorded}");
+
+    // Tanaka proposes a death at her console. Neither her own key nor her second key approves
+    // it, each from a session of its own; Suzuki, the supervisor, does.
+    let clerk = testbed::setup::clerk(network, ACHI).unwrap();
+    let (code, _) = a_resident(root);
+    let (_, death) = a_death(root, code);
+    let id = runtime.block_on(clerk.propose(death)).unwrap().to_string();
+    let resident = code.to_string();
+    let approve = ["--id", id.as_str(), "--resident", resident.as_str(), "--key"];
+    let tanaka_passphrase = passphrases.required(&town.clerk_key).unwrap();
+    let events = event_count(root);
+    let own = office(
+        network,
+        "approve",
+        &[&approve[..], &[p(&town.clerk_key)]].concat(),
+        &[("JUKI_PASSPHRASE", tanaka_passphrase.as_str())],
+    );
+    let error = support::failed(&["office", "approve"], &own);
+    assert!(error.contains("already signed this proposal"), "{error}");
+    let twice = office(network, "approve", &[&approve[..], &[p(&second)]].concat(), &[]);
+    let error = support::failed(&["office", "approve"], &twice);
+    assert!(error.contains("[second-operator-missing]"), "{error}");
+    assert_eq!(event_count(root), events, "nothing was recorded");
+    // Another resident's code is not what the supervisor approves.
+    let suzuki = [("JUKI_PASSPHRASE", passphrases.required(&town.supervisor_key).unwrap())];
+    let suzuki: Vec<(&str, &str)> = suzuki.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let other = registry_db(root, "achi")
+        .query_row(
+            "SELECT code FROM residents WHERE status = 'active' AND code != ?1 LIMIT 1",
+            [&resident],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap();
+    let wrong = office(
+        network,
+        "approve",
+        &["--id", &id, "--resident", &other, "--key", p(&town.supervisor_key)],
+        &suzuki,
+    );
+    let error = support::failed(&["office", "approve"], &wrong);
+    assert!(error.contains("it was not approved"), "{error}");
+    assert_eq!(event_count(root), events, "nothing was recorded");
+    let listed = support::succeeded(&[], office(network, "pending", &[], &[]));
+    assert!(listed.contains(&format!("id {id} resident {resident} reason death")), "{listed}");
+    let approved =
+        office(network, "approve", &[&approve[..], &[p(&town.supervisor_key)]].concat(), &suzuki);
+    let out = support::succeeded(&["office", "approve"], approved);
+    assert!(out.contains("proposed-by op.204072.juki.local/tanaka"), "{out}");
+    assert!(out.contains("approved-by op.204072.juki.local/suzuki"), "{out}");
+    assert_eq!(event_count(root), events + 1, "recorded once");
+    let record = runtime.block_on(clerk.lookup(code, "確認")).unwrap();
+    assert_eq!(record.status, "closed");
+    let listed = support::succeeded(&[], office(network, "pending", &[], &[]));
+    assert!(!listed.contains(&format!("id {id} ")), "{listed}");
 }

@@ -45,6 +45,12 @@ fn a_node_judges_freshness_by_the_clock_it_is_given() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
+    // The operators' enrolments, signed offline by the admin, reach the node through its
+    // office API (enrolments are not judged by the clock: the admin key signs them offline).
+    let mut network = network;
+    let submitted =
+        testbed::setup::submit_enrolments(&mut network, Some(ACHI)).expect("the enrolments");
+    assert_eq!(submitted, 2, "a clerk and a supervisor");
     let clerk = testbed::setup::clerk(&network, ACHI).expect("阿智村's clerk");
     let town = MunicipalityCode::parse(ACHI).unwrap();
     let resident = ResidentCode::from_ten_digits(2_040_700_001).unwrap();

@@ -21,22 +21,21 @@ fn juki() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_juki"));
     command
         .env_remove("JUKI_PASSPHRASE")
-        .env_remove("JUKI_APPROVE_PASSPHRASE")
         .env("ADMIN_PASSPHRASE", ADMIN_PASSPHRASE)
         .env("TANAKA_PASSPHRASE", TANAKA_PASSPHRASE)
         .env("SUZUKI_PASSPHRASE", SUZUKI_PASSPHRASE);
     command
 }
 
-/// Runs juki with the operators' passphrases set as a script would set them: the first
-/// operator's in JUKI_PASSPHRASE, the approving one's in JUKI_APPROVE_PASSPHRASE.
+/// Runs juki as the holder of the one operator key it is given (`--key`) runs it in their own
+/// session: with that key's passphrase, and no other, in JUKI_PASSPHRASE.
 fn run(args: &[&str]) -> Output {
-    juki()
-        .args(args)
-        .env("JUKI_PASSPHRASE", TANAKA_PASSPHRASE)
-        .env("JUKI_APPROVE_PASSPHRASE", SUZUKI_PASSPHRASE)
-        .output()
-        .expect("running juki")
+    let key = args.iter().position(|a| *a == "--key").and_then(|i| args.get(i + 1));
+    let passphrase = match key {
+        Some(key) if key.ends_with("/suzuki.key") => SUZUKI_PASSPHRASE,
+        _ => TANAKA_PASSPHRASE,
+    };
+    juki().args(args).env("JUKI_PASSPHRASE", passphrase).output().expect("running juki")
 }
 
 /// Runs juki, requires success and returns stdout.
@@ -52,7 +51,12 @@ fn ok(args: &[&str]) -> String {
 
 /// Runs juki, requires failure, and returns stdout and stderr together.
 fn fails(args: &[&str]) -> String {
-    let output = run(args);
+    failure(args, &run(args))
+}
+
+/// Requires that `output` (of `juki args`) is a failure with an error message and no panic;
+/// returns stdout and stderr together.
+fn failure(args: &[&str], output: &Output) -> String {
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert!(!output.status.success(), "juki {args:?} should have failed:\n{stdout}");
@@ -82,14 +86,17 @@ struct Town {
     /// The national key file this registry trusts (its own, or another town's).
     national_key: PathBuf,
     national_vkey: String,
+    /// How many files `fresh` has named.
+    named: std::cell::Cell<u32>,
 }
 
 impl Town {
     /// Initialises the registry, adds a block of 1,000 codes, and enrols Tanaka (a clerk with
-    /// a sealed key file made by enrol), Sato (a clerk who brings her own key) and Suzuki (a
-    /// supervisor). With `sealed`, the admin, national and Suzuki's keys are sealed too (each
-    /// opening costs an Argon2 derivation, so the tests that are not about it skip it). The
-    /// town generates its own national key.
+    /// a sealed key file), Suzuki (a supervisor) and Sato (a clerk whose key is not sealed);
+    /// each generates their own key and the admin enrols its verifier key. With `sealed`, the
+    /// admin, national and Suzuki's keys are sealed too (each opening costs an Argon2
+    /// derivation, so the tests that are not about it skip it). The town generates its own
+    /// national key.
     fn new(code: &'static str, first: &str, sealed: bool) -> Town {
         Town::create(code, first, sealed, None)
     }
@@ -108,6 +115,7 @@ impl Town {
             node_vkey: String::new(),
             national_key: network.map_or(own_national, |n| n.national_key.clone()),
             national_vkey: String::new(),
+            named: std::cell::Cell::new(0),
         };
         let (dir, admin, national) =
             (town.dir(), town.file("admin.key"), town.file("national.key"));
@@ -153,24 +161,7 @@ impl Town {
         assert!(added.contains("the pool now holds 1000"), "{added}");
         town.enrol("tanaka", "clerk", Some("TANAKA_PASSPHRASE"));
         town.enrol("suzuki", "supervisor", sealed.then_some("SUZUKI_PASSPHRASE"));
-        let sato = format!("op.{code}.juki.local/sato");
-        let vkey = ok(&["key", "generate", "--name", &sato, "--out", p(&town.file("sato.key"))]);
-        ok(&[
-            "operator",
-            "enroll",
-            "--dir",
-            p(&town.dir()),
-            "--admin-key",
-            p(&town.file("admin.key")),
-            "--admin-passphrase-env",
-            "ADMIN_PASSPHRASE",
-            "--name",
-            "sato",
-            "--role",
-            "clerk",
-            "--vkey",
-            vkey.trim(),
-        ]);
+        town.enrol("sato", "clerk", None);
         town
     }
 
@@ -186,29 +177,102 @@ impl Town {
         p(&self.file(&format!("{operator}.key"))).to_owned()
     }
 
+    /// A file name in the town's directory that no other call gave.
+    fn fresh(&self, stem: &str) -> PathBuf {
+        self.named.set(self.named.get() + 1);
+        self.file(&format!("{stem}-{}", self.named.get()))
+    }
+
+    /// Operator `name` generates their own key (sealed with the passphrase in
+    /// `passphrase_env`, if any) and gives the admin its verifier key, which the admin enrols
+    /// (`enrol_vkey`). Returns the verifier key.
     fn enrol(&self, name: &str, role: &str, passphrase_env: Option<&str>) -> String {
-        let out = self.key(name);
-        let (dir, admin) = (self.dir(), self.file("admin.key"));
-        let mut args = vec![
+        let key = self.key(name);
+        let key_name = format!("op.{}.juki.local/{name}", self.code);
+        let mut generate = vec!["key", "generate", "--name", &key_name, "--out", &key];
+        if let Some(var) = passphrase_env {
+            generate.extend(["--passphrase-env", var]);
+        }
+        let vkey = ok(&generate).trim().to_owned();
+        assert_eq!(keyfile::is_sealed(Path::new(&key)).unwrap(), passphrase_env.is_some());
+        self.enrol_vkey(&vkey, role);
+        vkey
+    }
+
+    /// The admin signs the enrolment of `vkey` offline, with the admin key alone and without
+    /// the registry (`juki operator enroll --out`); it is recorded with `juki registry submit`.
+    fn enrol_vkey(&self, vkey: &str, role: &str) {
+        let enrolment = self.fresh("enrolment");
+        let admin = self.file("admin.key");
+        let signed = ok(&[
             "operator",
             "enroll",
-            "--dir",
-            p(&dir),
             "--admin-key",
             p(&admin),
             "--admin-passphrase-env",
             "ADMIN_PASSPHRASE",
-            "--name",
-            name,
+            "--vkey",
+            vkey,
             "--role",
             role,
             "--out",
-            &out,
-        ];
-        if let Some(var) = passphrase_env {
-            args.extend(["--passphrase-env", var]);
-        }
-        ok(&args).trim().to_owned()
+            p(&enrolment),
+        ]);
+        assert_eq!(signed.trim(), vkey);
+        let recorded = ok(&["registry", "submit", "--dir", p(&self.dir()), p(&enrolment)]);
+        assert!(recorded.contains(" enrolment event "), "{recorded}");
+    }
+
+    /// A change that needs two people, made the way two people make it: `proposer` checks it
+    /// and writes the proposal in one process (`juki resident SUBCOMMAND … --propose-out
+    /// FILE`, which records nothing), and `approver` approves it in another (`juki resident
+    /// approve`); each process loads one key. Returns both outputs.
+    fn two_people(
+        &self,
+        subcommand: &str,
+        proposer: &str,
+        approver: &str,
+        args: &[&str],
+    ) -> String {
+        let before = self.events();
+        let proposal = self.fresh("proposal");
+        let mut first = vec!["--key", proposer];
+        first.extend_from_slice(args);
+        first.extend(["--propose-out", p(&proposal)]);
+        let proposed = self.resident(subcommand, &first);
+        assert_eq!(self.events(), before, "a proposal records nothing: {proposed}");
+        assert_eq!(field(&proposed, "proposal"), p(&proposal));
+        let dir = self.dir();
+        let approved =
+            ok(&["resident", "approve", "--dir", p(&dir), "--key", approver, p(&proposal)]);
+        assert_eq!(self.events(), before + 1, "the approval records the change: {approved}");
+        format!("{proposed}{approved}")
+    }
+
+    /// [`Town::two_people`], refused at the proposal or at its approval: nothing is recorded.
+    /// Returns the refusal.
+    fn two_people_refused(
+        &self,
+        subcommand: &str,
+        proposer: &str,
+        approver: &str,
+        args: &[&str],
+    ) -> String {
+        let before = self.events();
+        let proposal = self.fresh("proposal");
+        let dir = self.dir();
+        let mut first = vec!["resident", subcommand, "--dir", p(&dir), "--key", proposer];
+        first.extend_from_slice(args);
+        first.extend(["--propose-out", p(&proposal)]);
+        let output = run(&first);
+        let error = if output.status.success() {
+            fails(&["resident", "approve", "--dir", p(&dir), "--key", approver, p(&proposal)])
+        } else {
+            assert!(!proposal.exists(), "a refused proposal is not written");
+            failure(&first, &output)
+        };
+        assert_eq!(self.events(), before, "a refused change records nothing: {error}");
+        error
     }
 
     /// `juki resident SUBCOMMAND --dir D ARGS…`, which must succeed.
@@ -288,15 +352,33 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
     assert_eq!(list.lines().count(), 3, "{list}");
     assert!(list.contains("supervisor active") && list.contains("op.204072.juki.local/sato+"));
 
-    // Morning: two births, by two clerks, each one signature.
-    let hanako = town.birth(&tanaka, "熊谷 花子", "クマガイ ハナコ", "2025-04-01", "2");
-    let taro = town.birth(&sato, "熊谷 太郎", "クマガイ タロウ", "2025-06-15", "male");
-    assert_ne!(hanako, taro);
-
-    // People move in from abroad, keeping the codes they were given before they left (moves
-    // from another town, with the national node's certificate, are in
-    // `a_move_between_two_towns_is_certified_moved_in_and_notified`).
-    let ken = code_from_elsewhere(2_022_050_001);
+    // Morning: people move in from abroad. One who was given a code by another town before
+    // leaving needs the national key's activation certificate that the code is active nowhere
+    // (moves from another town, with the national node's certificate, are in
+    // `a_move_between_two_towns_is_certified_moved_in_and_notified`); people registered for the
+    // first time get codes from this town's pool, here taken before any is drawn.
+    let error = town.refused(
+        "move-in",
+        &[
+            "--key",
+            &tanaka,
+            "--code",
+            &code_from_elsewhere(2_022_050_001),
+            "--name",
+            "井原 健",
+            "--reading",
+            "イハラ ケン",
+            "--birth",
+            "1990-02-03",
+            "--sex",
+            "1",
+            "--address",
+            "大字駒場 10番地",
+            "--from-abroad",
+        ],
+    );
+    assert!(error.contains("[activation-missing]"), "{error}");
+    let ken = code_from_elsewhere(2_040_720_998);
     let out = town.resident(
         "move-in",
         &[
@@ -323,7 +405,7 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
         (field(&out, "resident"), field(&out, "reason")),
         (ken.clone(), "move-in-from-abroad 国外転入等".into())
     );
-    let grandfather = code_from_elsewhere(2_022_050_002);
+    let grandfather = code_from_elsewhere(2_040_720_999);
     town.resident(
         "move-in",
         &[
@@ -347,6 +429,11 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
         ],
     );
 
+    // Then two births, by two clerks, each one signature.
+    let hanako = town.birth(&tanaka, "熊谷 花子", "クマガイ ハナコ", "2025-04-01", "2");
+    let taro = town.birth(&sato, "熊谷 太郎", "クマガイ タロウ", "2025-06-15", "male");
+    assert_ne!(hanako, taro);
+
     // Moves within the town (転居): one clerk.
     let out = town
         .resident("move", &["--key", &tanaka, "--code", &hanako, "--address", "大字春日 5番地"]);
@@ -354,25 +441,18 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
     town.resident("move", &["--key", &sato, "--code", &taro, "--address", "大字春日 5番地"]);
 
     // Taro's family moves out to 松本市: two operators.
-    let out = town.resident(
-        "move-out",
-        &["--key", &sato, "--approve-key", &suzuki, "--code", &taro, "--to", "202029"],
-    );
+    // A clerk proposes, the supervisor approves in a session of his own.
+    let out = town.two_people("move-out", &sato, &suzuki, &["--code", &taro, "--to", "202029"]);
     assert_eq!(field(&out, "moved-to"), "202029 松本市 (長野県)");
+    assert_eq!(field(&out, "proposed-by"), "op.204072.juki.local/sato");
+    assert_eq!(field(&out, "approved-by"), "op.204072.juki.local/suzuki");
 
-    // A death, signed by a clerk and approved by the supervisor.
-    let out = town.resident(
+    // A death, proposed by a clerk and approved by the supervisor.
+    let out = town.two_people(
         "death",
-        &[
-            "--key",
-            &tanaka,
-            "--approve-key",
-            &suzuki,
-            "--code",
-            &grandfather,
-            "--effective",
-            "2026-11-01",
-        ],
+        &tanaka,
+        &suzuki,
+        &["--code", &grandfather, "--effective", "2026-11-01"],
     );
     assert_eq!(
         (field(&out, "reason"), field(&out, "effective")),
@@ -381,20 +461,11 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
 
     // Corrections: a clerical error in Ken's date of birth (two operators); Hanako records a
     // former surname (one operator).
-    town.resident(
+    town.two_people(
         "correct",
-        &[
-            "--key",
-            &tanaka,
-            "--approve-key",
-            &suzuki,
-            "--code",
-            &ken,
-            "--kind",
-            "clerical",
-            "--birth",
-            "1990-02-13",
-        ],
+        &tanaka,
+        &suzuki,
+        &["--code", &ken, "--kind", "clerical", "--birth", "1990-02-13"],
     );
     let out = town.resident(
         "correct",
@@ -415,46 +486,59 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
 
     // A name change (氏名の変更, notified by the 戸籍 office): two clerks are not enough, a
     // supervisor approves it.
-    let rename = |approver: &str| {
-        [
-            "--key",
-            tanaka.as_str(),
-            "--approve-key",
-            approver,
-            "--code",
-            hanako.as_str(),
-            "--kind",
-            "name-change",
-            "--name",
-            "井原 花子",
-            "--reading",
-            "イハラ ハナコ",
-        ]
-        .map(str::to_owned)
-    };
-    let two_clerks = rename(&sato);
-    let two_clerks: Vec<&str> = two_clerks.iter().map(String::as_str).collect();
-    let error = town.refused("correct", &two_clerks);
+    let rename = [
+        "--code",
+        hanako.as_str(),
+        "--kind",
+        "name-change",
+        "--name",
+        "井原 花子",
+        "--reading",
+        "イハラ ハナコ",
+    ];
+    let error = town.two_people_refused("correct", &tanaka, &sato, &rename);
     assert!(error.contains("[supervisor-missing]"), "{error}");
-    let approved = rename(&suzuki);
-    let approved: Vec<&str> = approved.iter().map(String::as_str).collect();
-    let out = town.resident("correct", &approved);
+    let out = town.two_people("correct", &tanaka, &suzuki, &rename);
     assert_eq!(field(&out, "reason"), "name-change 氏名の変更");
 
     // Cancellations: Taro's move-out was a mistake (the record is reopened), and so was the
     // correction of Ken's birth date (the earlier value is restored).
-    let out = town.resident("cancel", &["--key", &sato, "--approve-key", &suzuki, "--code", &taro]);
+    // Reopening a closed record needs the national key's word that the code is active nowhere.
+    let error = town.two_people_refused("cancel", &sato, &suzuki, &["--code", &taro]);
+    assert!(error.contains("[activation-missing]"), "{error}");
+    let activation = town.fresh("taro.activation");
+    juki_env(
+        &[
+            "move",
+            "activate",
+            "--national-key",
+            p(&town.national_key),
+            "--from-registry",
+            p(&town.dir()),
+            "--resident",
+            &taro,
+            "--out",
+            p(&activation),
+            "--passphrase-env",
+            "ADMIN_PASSPHRASE",
+        ],
+        &[],
+    );
+    let out = town.two_people(
+        "cancel",
+        &sato,
+        &suzuki,
+        &["--code", &taro, "--activation", p(&activation)],
+    );
     assert_eq!(field(&out, "reason"), "cancellation-entry 異動の取消し（増）");
     assert_eq!(field(&out, "cancelled"), "move-out 国内転出 of history 3");
-    let out =
-        town.resident("cancel", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &ken]);
+    let out = town.two_people("cancel", &tanaka, &suzuki, &["--code", &ken]);
     assert_eq!(field(&out, "reason"), "cancellation-correction 異動の取消し（修正）");
     let shown = town.resident("show", &["--code", &ken]);
     assert!(shown.contains("birth 1990-02-03 (平成2年2月3日)"), "{shown}");
 
     // A resident-code change: a fresh code from the pool; the old one is gone for good.
-    let out = town
-        .resident("code-change", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &hanako]);
+    let out = town.two_people("code-change", &tanaka, &suzuki, &["--code", &hanako]);
     let new_code = field(&out, "resident");
     assert_eq!(field(&out, "previous-code"), hanako);
     assert!(town.code_block().contains(&ResidentCode::parse(&new_code).unwrap().ten_digits()));
@@ -550,7 +634,7 @@ fn every_refusal_is_clear_and_records_nothing() {
     let (tanaka, sato, suzuki) = (town.key("tanaka"), town.key("sato"), town.key("suzuki"));
     let hanako = town.birth(&tanaka, "熊谷 花子", "クマガイ ハナコ", "2025-04-01", "2");
     let ichiro = town.birth(&tanaka, "熊谷 一郎", "クマガイ イチロウ", "2025-04-01", "1");
-    town.resident("death", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &ichiro]);
+    town.two_people("death", &tanaka, &suzuki, &["--code", &ichiro]);
     let personal = ["熊谷", "花子", "クマガイ", "智里", &hanako, &ichiro];
     let no_personal_data = |error: &str| {
         for secret in personal {
@@ -560,22 +644,11 @@ fn every_refusal_is_clear_and_records_nothing() {
 
     // Illegal transitions, decided by the rules: a name change that also changes the date of
     // birth; a move of a closed record (an event for a closed record); a death twice.
-    let error = town.refused(
+    let error = town.two_people_refused(
         "correct",
-        &[
-            "--key",
-            &tanaka,
-            "--approve-key",
-            &suzuki,
-            "--code",
-            &hanako,
-            "--kind",
-            "name-change",
-            "--name",
-            "熊谷 花",
-            "--birth",
-            "2025-04-02",
-        ],
+        &tanaka,
+        &suzuki,
+        &["--code", &hanako, "--kind", "name-change", "--name", "熊谷 花", "--birth", "2025-04-02"],
     );
     assert!(
         error.contains(
@@ -588,23 +661,13 @@ fn every_refusal_is_clear_and_records_nothing() {
         town.refused("move", &["--key", &tanaka, "--code", &ichiro, "--address", "大字駒場 1番地"]);
     assert!(error.contains("a closed record changes only by a cancellation"), "{error}");
     no_personal_data(&error);
-    let error =
-        town.refused("death", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &ichiro]);
+    let error = town.two_people_refused("death", &tanaka, &suzuki, &["--code", &ichiro]);
     assert!(error.contains("closed record"), "{error}");
-    let error = town.refused(
+    let error = town.two_people_refused(
         "correct",
-        &[
-            "--key",
-            &tanaka,
-            "--approve-key",
-            &suzuki,
-            "--code",
-            &ichiro,
-            "--kind",
-            "clerical",
-            "--sex",
-            "2",
-        ],
+        &tanaka,
+        &suzuki,
+        &["--code", &ichiro, "--kind", "clerical", "--sex", "2"],
     );
     assert!(error.contains("closed record"), "{error}");
     // Moving in someone who already lives here; a change that takes effect before the birth.
@@ -645,22 +708,51 @@ fn every_refusal_is_clear_and_records_nothing() {
     assert!(error.contains("before the resident was born"), "{error}");
     // A birth with a code that is not in the pool cannot happen through the CLI (it draws
     // codes), but a move-out to this very town can be asked for.
-    let error = town.refused(
+    let error = town.two_people_refused(
         "move-out",
-        &["--key", &tanaka, "--approve-key", &suzuki, "--code", &hanako, "--to", "204072"],
+        &tanaka,
+        &suzuki,
+        &["--code", &hanako, "--to", "204072"],
     );
     assert!(error.contains("`juki resident move`"), "{error}");
 
-    // The two-person rule: no second operator, or the same operator twice.
+    // The two-person rule: a sensitive change is proposed by one person and approved by
+    // another, each in their own process.
     for reason in ["death", "code-change", "cancel"] {
         let error = town.refused(reason, &["--key", &tanaka, "--code", &hanako]);
         assert!(error.contains("needs two different operators"), "{reason}: {error}");
-        assert!(error.contains("--approve-key"), "{error}");
+        assert!(error.contains("--propose-out FILE"), "{error}");
+        assert!(error.contains("juki resident approve"), "{error}");
     }
     let error = town.refused("move-out", &["--key", &tanaka, "--code", &hanako, "--to", "202029"]);
     assert!(error.contains("move-out (国内転出) needs two different operators"), "{error}");
-    let error = town.refused("death", &["--key", &sato, "--approve-key", &sato, "--code", &hanako]);
-    assert!(error.contains("same operator"), "{error}");
+    // No command takes a second person's key: neither a second key flag, nor --key twice.
+    let error =
+        town.refused("death", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &hanako]);
+    assert!(error.contains("unexpected argument '--approve-key'"), "{error}");
+    let proposal = town.fresh("proposal");
+    town.resident("death", &["--key", &tanaka, "--code", &hanako, "--propose-out", p(&proposal)]);
+    let dir = p(&town.dir()).to_owned();
+    let twice = ["resident", "approve", "--dir", &dir, "--key", &suzuki, "--key", &sato];
+    let error = fails(&[&twice[..], &[p(&proposal)]].concat());
+    assert!(error.contains("'--key <FILE>' cannot be used multiple times"), "{error}");
+    // A proposal of a change one operator makes alone is not written.
+    let error = town.refused(
+        "move",
+        &["--key", &tanaka, "--code", &hanako, "--address", "大字駒場 1番地", "--propose-out", "x"],
+    );
+    assert!(error.contains("needs one operator: record it without --propose-out"), "{error}");
+    // The proposer cannot approve their own proposal…
+    let error = town.two_people_refused("death", &sato, &sato, &["--code", &hanako]);
+    assert!(error.contains("already signed this proposal"), "{error}");
+    // …nor with a second key enrolled in the same name, even as a supervisor: one person.
+    let tanaka_again = p(&town.file("tanaka-again.key")).to_owned();
+    let again =
+        ok(&["key", "generate", "--name", "op.204072.juki.local/tanaka", "--out", &tanaka_again]);
+    town.enrol_vkey(again.trim(), "supervisor");
+    let error = town.two_people_refused("death", &tanaka, &tanaka_again, &["--code", &hanako]);
+    assert!(error.contains("[second-operator-missing]"), "{error}");
+    assert!(error.contains("needs two different operators; 1 signed"), "{error}");
 
     // A key that was never enrolled, and an operator of another town.
     let stranger = p(&town.file("stranger.key")).to_owned();
@@ -677,10 +769,11 @@ fn every_refusal_is_clear_and_records_nothing() {
         error.contains("op.202029.juki.local/sato") && error.contains("not an operator enrolled"),
         "{error}"
     );
-    let error =
-        town.refused("death", &["--key", &tanaka, "--approve-key", &foreign, "--code", &hanako]);
+    // An approval is checked like any signature: a person of another town is no operator
+    // here.
+    let error = town.two_people_refused("death", &tanaka, &foreign, &["--code", &hanako]);
     assert!(
-        error.contains("--approve-key") && error.contains("not an operator enrolled"),
+        error.contains(&format!("--key {foreign}")) && error.contains("not an operator enrolled"),
         "{error}"
     );
     // A wrong passphrase opens nothing.
@@ -705,7 +798,8 @@ fn every_refusal_is_clear_and_records_nothing() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("wrong passphrase"));
     assert_eq!(town.events(), before);
 
-    // A revoked operator can sign nothing more, alone or as the approver.
+    // A revoked operator can sign nothing more, alone or as the approver. The admin signs the
+    // revocation offline; the registry records it.
     let sato_vkey = ok(&["operator", "list", "--dir", p(&town.dir())])
         .lines()
         .find(|l| l.contains("/sato+"))
@@ -714,64 +808,136 @@ fn every_refusal_is_clear_and_records_nothing() {
         .to_owned();
     let admin = p(&town.file("admin.key")).to_owned();
     let dir = p(&town.dir()).to_owned();
-    let revoke = [
+    let revoke = |out: &Path| {
+        ok(&[
+            "operator",
+            "revoke",
+            "--admin-key",
+            &admin,
+            "--admin-passphrase-env",
+            "ADMIN_PASSPHRASE",
+            "--vkey",
+            &sato_vkey,
+            "--out",
+            p(out),
+        ])
+    };
+    let revocation = town.fresh("revocation");
+    revoke(&revocation);
+    let recorded = ok(&["registry", "submit", "--dir", &dir, p(&revocation)]);
+    assert!(recorded.contains(" revocation event "), "{recorded}");
+    let error =
+        town.refused("move", &["--key", &sato, "--code", &hanako, "--address", "大字駒場 1番地"]);
+    assert!(error.contains("was revoked"), "{error}");
+    let error = town.two_people_refused("death", &tanaka, &sato, &["--code", &hanako]);
+    assert!(error.contains(&format!("--key {sato}")) && error.contains("was revoked"), "{error}");
+    let before = town.events();
+    let again = town.fresh("revocation");
+    revoke(&again);
+    let error = fails(&["registry", "submit", "--dir", &dir, p(&again)]);
+    assert!(error.contains("[illegal-transition]") && error.contains("already revoked"), "{error}");
+    // A signed file is never overwritten.
+    let error = fails(&[
         "operator",
         "revoke",
-        "--dir",
-        &dir,
         "--admin-key",
         &admin,
         "--admin-passphrase-env",
         "ADMIN_PASSPHRASE",
         "--vkey",
         &sato_vkey,
-    ];
-    ok(&revoke);
-    let error =
-        town.refused("move", &["--key", &sato, "--code", &hanako, "--address", "大字駒場 1番地"]);
-    assert!(error.contains("was revoked"), "{error}");
-    let error =
-        town.refused("death", &["--key", &tanaka, "--approve-key", &sato, "--code", &hanako]);
-    assert!(error.contains("--approve-key") && error.contains("was revoked"), "{error}");
-    let before = town.events();
-    let error = fails(&revoke);
-    assert!(error.contains("already revoked"), "{error}");
-    // Only the admin key enrols or revokes.
-    let error = fails(&[
-        "operator",
-        "enroll",
-        "--dir",
-        &dir,
-        "--admin-key",
-        &tanaka,
+        "--out",
+        p(&again),
+    ]);
+    assert!(error.contains("already exists"), "{error}");
+    // Only the admin key enrols or revokes: an operator's key is refused by the command, and a
+    // key made with the admin key's name is refused by the registry.
+    let rogue = ok(&[
+        "key",
+        "generate",
         "--name",
-        "rogue",
-        "--role",
-        "supervisor",
+        "op.204072.juki.local/rogue",
         "--out",
         p(&town.file("rogue.key")),
     ]);
-    assert!(error.contains("is not the admin key of this registry"), "{error}");
-    assert!(!town.file("rogue.key").exists(), "no key file is left behind");
-    assert_eq!(town.events(), before);
-    // Sato comes back with a new key: the handle is free again once the old key is revoked.
-    let new_key = p(&town.file("sato-new.key")).to_owned();
+    let enrol_with = |admin_key: &str, out: &Path| {
+        run(&[
+            "operator",
+            "enroll",
+            "--admin-key",
+            admin_key,
+            "--vkey",
+            rogue.trim(),
+            "--role",
+            "supervisor",
+            "--out",
+            p(out),
+        ])
+    };
+    let by_clerk = town.file("rogue-by-clerk.enrol");
+    let error = failure(&["operator", "enroll"], &enrol_with(&tanaka, &by_clerk));
+    assert!(
+        error.contains("holds the key op.204072.juki.local/tanaka")
+            && error.contains("its admin key, admin.204072.juki.local"),
+        "{error}"
+    );
+    assert!(!by_clerk.exists(), "nothing is signed");
+    let fake_admin = p(&town.file("fake-admin.key")).to_owned();
+    ok(&["key", "generate", "--name", "admin.204072.juki.local", "--out", &fake_admin]);
+    let forged = town.file("rogue-forged.enrol");
+    assert!(enrol_with(&fake_admin, &forged).status.success());
+    let error = fails(&["registry", "submit", "--dir", &dir, p(&forged)]);
+    assert!(
+        error.contains("[unsigned]") && error.contains("no signature by the municipality's admin"),
+        "{error}"
+    );
+    // An enrolment for another town is refused by the registry too.
+    let foreign_vkey = ok(&[
+        "key",
+        "generate",
+        "--name",
+        "op.202029.juki.local/ito",
+        "--out",
+        p(&town.file("ito.key")),
+    ]);
+    let foreign_enrolment = town.file("ito.enrol");
     ok(&[
         "operator",
         "enroll",
-        "--dir",
-        &dir,
+        "--admin-key",
+        p(&matsumoto.file("admin.key")),
+        "--vkey",
+        foreign_vkey.trim(),
+        "--role",
+        "clerk",
+        "--out",
+        p(&foreign_enrolment),
+    ]);
+    let error = fails(&["registry", "submit", "--dir", &dir, p(&foreign_enrolment)]);
+    assert!(error.contains("[wrong-municipality]"), "{error}");
+    // A verifier key that is no operator's is refused before anything is signed.
+    let error = fails(&[
+        "operator",
+        "enroll",
         "--admin-key",
         &admin,
         "--admin-passphrase-env",
         "ADMIN_PASSPHRASE",
-        "--name",
-        "sato",
+        "--vkey",
+        &town.node_vkey,
         "--role",
         "clerk",
         "--out",
-        &new_key,
+        p(&town.file("node.enrol")),
     ]);
+    assert!(error.contains("an operator's key is named op.CODE.HOST/HANDLE"), "{error}");
+    assert!(!town.file("node.enrol").exists());
+    assert_eq!(town.events(), before);
+    // Sato comes back with a new key that she generates herself.
+    let new_key = p(&town.file("sato-new.key")).to_owned();
+    let new_vkey =
+        ok(&["key", "generate", "--name", "op.204072.juki.local/sato", "--out", &new_key]);
+    town.enrol_vkey(new_vkey.trim(), "clerk");
     town.resident("move", &["--key", &new_key, "--code", &hanako, "--address", "大字駒場 2番地"]);
 
     // Bad input: told what is wrong, without repeating it.
@@ -801,9 +967,11 @@ fn every_refusal_is_clear_and_records_nothing() {
         town.refused("move", &["--key", &tanaka, "--code", &typo, "--address", "大字駒場 1番地"]);
     assert!(error.contains("--code") && error.contains("check digit"), "{error}");
     assert!(!error.contains(&typo), "{error}");
-    let error = town.refused(
+    let error = town.two_people_refused(
         "correct",
-        &["--key", &tanaka, "--approve-key", &suzuki, "--code", &hanako, "--kind", "clerical"],
+        &tanaka,
+        &suzuki,
+        &["--code", &hanako, "--kind", "clerical"],
     );
     assert!(error.contains("nothing to correct"), "{error}");
     let error = town.refused(
@@ -948,10 +1116,7 @@ fn a_move_between_two_towns_is_certified_moved_in_and_notified() {
     let taro = achi.birth(&tanaka, "熊谷 太郎", "クマガイ タロウ", "2025-06-15", "1");
     let jiro = achi.birth(&tanaka, "熊谷 次郎", "クマガイ ジロウ", "2025-06-15", "1");
     for (code, to) in [(&hanako, "202029"), (&ichiro, "203611"), (&taro, "202029")] {
-        let out = achi.resident(
-            "move-out",
-            &["--key", &tanaka, "--approve-key", &suzuki, "--code", code, "--to", to],
-        );
+        let out = achi.two_people("move-out", &tanaka, &suzuki, &["--code", code, "--to", to]);
         assert_eq!(field(&out, "reason"), "move-out 国内転出");
     }
     let personal = ["熊谷", "花子", "クマガイ", "ハナコ", "2025-04-0", "中央1丁目"];
@@ -1117,8 +1282,7 @@ fn a_move_between_two_towns_is_certified_moved_in_and_notified() {
     assert!(shown.contains("status closed (除票): move-out 国内転出"), "{shown}");
     let error = fails(&args);
     assert!(error.contains("already recorded"), "{error}");
-    let error =
-        achi.refused("cancel", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &hanako]);
+    let error = achi.two_people_refused("cancel", &tanaka, &suzuki, &["--code", &hanako]);
     assert!(error.contains("can no longer be cancelled"), "{error}");
     assert_eq!(achi.events(), before + 1);
 
@@ -1136,7 +1300,25 @@ fn a_move_between_two_towns_is_certified_moved_in_and_notified() {
             Some(&taro_certificate),
         ),
     );
-    achi.resident("cancel", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &taro]);
+    // Cancelling the move-out needs the national key's activation certificate; offline, the
+    // key's holder certifies what 阿智村's registry shows (on a network the signer would first
+    // withdraw the certificate 松本市 has used, and refuse).
+    let error = achi.two_people_refused("cancel", &tanaka, &suzuki, &["--code", &taro]);
+    assert!(error.contains("[activation-missing]"), "{error}");
+    let activation = p(&achi.file("taro.activation")).to_owned();
+    ok(&[
+        "move",
+        "activate",
+        "--national-key",
+        &national,
+        "--from-registry",
+        p(&achi.dir()),
+        "--resident",
+        &taro,
+        "--out",
+        &activation,
+    ]);
+    achi.two_people("cancel", &tanaka, &suzuki, &["--code", &taro, "--activation", &activation]);
     let before = achi.events();
     let args = notice(&taro);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -1146,8 +1328,7 @@ fn a_move_between_two_towns_is_certified_moved_in_and_notified() {
 
     // A certificate is used once: Hanako's move-in is cancelled in 松本市, and neither the same
     // certificate nor a new one for the same move-out moves her in again.
-    matsumoto
-        .resident("cancel", &["--key", &clerk, "--approve-key", &supervisor, "--code", &hanako]);
+    matsumoto.two_people("cancel", &clerk, &supervisor, &["--code", &hanako]);
     let again = certify(&hanako, "hanako-again.move-out");
     for certificate in [&hanako_certificate, &again] {
         let error = matsumoto
@@ -1198,7 +1379,7 @@ fn edits_behind_the_logs_back_are_named_by_registry_verify() {
     let a = town.birth(&tanaka, "熊谷 花子", "クマガイ ハナコ", "2025-04-01", "2");
     let b = town.birth(&tanaka, "熊谷 一郎", "クマガイ イチロウ", "2025-05-01", "1");
     town.resident("move", &["--key", &tanaka, "--code", &a, "--address", "大字駒場 5番地"]);
-    town.resident("death", &["--key", &tanaka, "--approve-key", &suzuki, "--code", &b]);
+    town.two_people("death", &tanaka, &suzuki, &["--code", &b]);
     ok(&["registry", "checkpoint", "--dir", p(&town.dir())]);
     ok(&["registry", "verify", "--dir", p(&town.dir())]);
     let values = ["駒場", "智里", "熊谷", "クマガイ", "999番地"];

@@ -288,9 +288,12 @@ pub fn decide_prechecked(
         Event::Change(change) => {
             admin(view)?;
             let signers = authorised_signers(parsed, prechecked, view, change.time)?;
+            // The transition is judged before the number of people: a change that lacks only
+            // its second person is then known to be otherwise acceptable (what a proposal
+            // waiting for approval must be).
+            let (move_out, activation) = check_transition(&change, view, national, now)?;
             let roles: Vec<Role> = signers.iter().map(|(_, role)| *role).collect();
             check_approval(change.reason(), &roles)?;
-            let (move_out, activation) = check_transition(&change, view, national, now)?;
             let signers = signers.into_iter().map(|(key, _)| key).collect();
             Ok(Effect::Change {
                 change,

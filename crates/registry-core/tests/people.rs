@@ -239,6 +239,28 @@ fn a_sensitive_change_needs_two_people_one_a_supervisor() {
 }
 
 #[test]
+fn a_change_lacking_only_its_second_person_is_otherwise_acceptable() {
+    // What one operator signs and proposes is judged as a change first: only a change that is
+    // otherwise acceptable is refused for lack of its second person (and may wait for one).
+    let mut town = Town::new();
+    let resident = town.enter(true);
+    let death = Event::Change(change(next(&resident, R::Death, |_| {})));
+    assert_eq!(
+        town.submit(&sign(&death, &[&town.tanaka])).map(|_| ()),
+        Err(Refusal::SecondOperatorMissing { reason: "death", label: "死亡", signed: 1 })
+    );
+    // A death that leaves the record open is illegal however many people sign it, and is
+    // refused as illegal.
+    let moving = Event::Change(change(next(&resident, R::Death, |r| {
+        r.status = RecordStatus::Active;
+    })));
+    assert!(
+        matches!(town.submit(&sign(&moving, &[&town.tanaka])), Err(Refusal::IllegalTransition(_))),
+        "an illegal change is refused as illegal, not as one lacking a second person"
+    );
+}
+
+#[test]
 fn a_record_closed_by_death_or_ex_officio_is_never_reopened_by_a_move_in() {
     for closing in [
         R::Death,

@@ -204,7 +204,78 @@ pub fn operator_key_name(municipality: MunicipalityCode, origin: &str, handle: &
     format!("op.{municipality}.{}/{handle}", origin_host(origin))
 }
 
+/// Whether `handle` can be an operator's handle: 1 to 32 lower-case ASCII letters, digits,
+/// '.', '_' or '-', starting with a letter or digit.
+pub fn is_valid_handle(handle: &str) -> bool {
+    (1..=32).contains(&handle.len())
+        && handle.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'_' | b'-'))
+        && handle.as_bytes()[0].is_ascii_alphanumeric()
+}
+
+/// What an operator key's name (`op.CODE.HOST/HANDLE`) says: the municipality, the host of
+/// its registry's origin and the operator's handle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorKeyName {
+    /// The municipality the operator works for.
+    pub municipality: MunicipalityCode,
+    /// The host of the registry log's origin.
+    pub host: String,
+    /// The operator's handle.
+    pub handle: String,
+}
+
+impl OperatorKeyName {
+    /// Reads an operator key's name; `None` if it is not of the form `op.CODE.HOST/HANDLE`
+    /// with a valid municipality code and handle.
+    pub fn parse(name: &str) -> Option<OperatorKeyName> {
+        let rest = name.strip_prefix("op.")?;
+        let (code, rest) = rest.split_once('.')?;
+        let (host, handle) = rest.split_once('/')?;
+        if host.is_empty() || host.contains('/') || !is_valid_handle(handle) {
+            return None;
+        }
+        let municipality = MunicipalityCode::parse(code).ok()?;
+        if municipality.to_string() != code {
+            return None;
+        }
+        Some(OperatorKeyName { municipality, host: host.to_owned(), handle: handle.to_owned() })
+    }
+
+    /// The name of the admin key that enrols this operator (`admin.CODE.HOST`).
+    pub fn admin_key_name(&self) -> String {
+        format!("admin.{}.{}", self.municipality, self.host)
+    }
+}
+
 /// The national key's name, when init generates it.
 pub fn national_key_name(origin: &str) -> String {
     format!("national.{}", origin_host(origin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_key_names_are_read_back() {
+        let code = MunicipalityCode::parse("204072").unwrap();
+        let name = operator_key_name(code, "juki.local/registry/204072", "tanaka");
+        let parsed = OperatorKeyName::parse(&name).expect("a name made here");
+        assert_eq!(parsed.municipality, code);
+        assert_eq!((parsed.host.as_str(), parsed.handle.as_str()), ("juki.local", "tanaka"));
+        assert_eq!(parsed.admin_key_name(), admin_key_name(code, "juki.local/registry/204072"));
+        for bad in [
+            "admin.204072.juki.local",
+            "op.204072.juki.local",
+            "op.204072.juki.local/",
+            "op.204072.juki.local/Tanaka",
+            "op.204071.juki.local/tanaka",
+            "op.20407.juki.local/tanaka",
+            "op.204072./tanaka",
+            "op.204072.juki.local/a/b",
+            "op.204072.juki.local/-x",
+        ] {
+            assert_eq!(OperatorKeyName::parse(bad), None, "{bad}");
+        }
+    }
 }

@@ -54,6 +54,12 @@ pub fn run(args: DemoOptions) -> Result<ExitCode> {
              are in {} (readable by you alone)",
             crate::passphrases::Passphrases::path(&args.dir).display()
         );
+        println!(
+            "each operator generated their own key; each town's admin signed their enrolments \
+             offline into {}/credentials/<town>/enrolments/, which reach the town's node \
+             through its office API once it runs (no node holds an admin key)",
+            args.dir.display()
+        );
         network
     };
     if let Some(name) = runtime.block_on(async { stop.arrived() }) {

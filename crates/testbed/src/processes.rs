@@ -51,8 +51,9 @@ struct Spec {
 
 impl Nodes {
     /// Starts every witness and node of `network` (see the module's documentation), each
-    /// logging to `node.log` / `witness.log` beside its configuration, and writes
-    /// `network.json` with the URLs they reported.
+    /// logging to `node.log` / `witness.log` beside its configuration, writes `network.json`
+    /// with the URLs they reported, and submits the operators' enrolments that no town has
+    /// recorded yet through the towns' office APIs (`setup::submit_enrolments`).
     pub fn start(network: &Network) -> Result<Nodes> {
         let mut nodes = Nodes { network: network.clone(), children: Vec::new() };
         let names: Vec<String> = network
@@ -65,6 +66,8 @@ impl Nodes {
             nodes.spawn(&name)?;
         }
         nodes.save()?;
+        // The enrolments the admin signed offline reach the towns through their office APIs.
+        crate::setup::submit_enrolments(&mut nodes.network, None)?;
         Ok(nodes)
     }
 

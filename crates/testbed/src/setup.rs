@@ -1,6 +1,9 @@
-//! Building a whole network in one directory, with the same commands an administrator runs
-//! (`juki pki`, `juki init municipal`, `juki operator enroll`, `juki key generate`), and
-//! writing each node's `node.toml` and the network's `network.json`.
+//! Building a whole network in one directory, with the same commands an administrator and the
+//! operators run (`juki pki`, `juki init municipal`, `juki key generate`, `juki operator
+//! enroll`), and writing each node's `node.toml` and the network's `network.json`. Each
+//! operator generates their own sealed key; the admin signs their enrolments offline into
+//! files, which reach the town's node through its office API once it runs
+//! ([`submit_enrolments`], called by `processes::Nodes::start`): no node needs the admin key.
 //!
 //! ```text
 //! DIR/network.json             what scripts and tests need to drive the network
@@ -10,7 +13,8 @@
 //!                              nodes/signer holds the national key, nodes/national does not
 //! DIR/witness/                 the witness: witness.toml, its key and state, and while it
 //!                              runs witness.report.json
-//! DIR/credentials/<town>/      a town's admin key, operators' keys and console certificate
+//! DIR/credentials/<town>/      a town's admin key, operators' keys, console certificate and
+//!                              enrolments/ (the enrolments the admin signed offline)
 //! DIR/credentials/agency/      the agency's certificate
 //! DIR/credentials/passphrases.json   the passphrases of the sealed keys (0600)
 //! ```
@@ -135,12 +139,28 @@ pub struct TownOperators {
     pub code: String,
     /// The console certificate the clerks' client presents.
     pub console: Credential,
-    /// The admin key (sealed; offline in real life).
+    /// The admin key (sealed; offline in real life: no node process needs it).
     pub admin_key: PathBuf,
-    /// A clerk's operator key (sealed).
+    /// A clerk's operator key (sealed), which the clerk generated.
     pub clerk_key: PathBuf,
-    /// A supervisor's operator key (sealed; the second operator for sensitive changes).
+    /// A supervisor's operator key (sealed; the second person for sensitive changes), which
+    /// the supervisor generated.
     pub supervisor_key: PathBuf,
+    /// The operators' enrolments, signed offline with the admin key, in the order they are
+    /// submitted to the town's node through its office API once it runs.
+    #[serde(default)]
+    pub enrolments: Vec<SignedEnrolment>,
+}
+
+/// An enrolment the admin signed offline, and whether the town's node has recorded it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SignedEnrolment {
+    /// The operator's handle.
+    pub handle: String,
+    /// The signed `juki.enrol/v1` note.
+    pub file: PathBuf,
+    /// Whether the town's node has recorded it (it was submitted through the office API).
+    pub submitted: bool,
 }
 
 impl NodeEntry {
@@ -406,32 +426,43 @@ pub fn create(dir: &Path) -> Result<Network> {
         issue("console", Some(code), false, &console)?;
         let clerk = cred.join("clerk.key");
         let supervisor = cred.join("supervisor.key");
+        let enrolments_dir = cred.join("enrolments");
+        private_dir(&enrolments_dir)?;
+        let mut enrolments = Vec::new();
         for (handle, role, key) in
             [("tanaka", "clerk", &clerk), ("suzuki", "supervisor", &supervisor)]
         {
+            // The operator generates their own key, sealed with their own passphrase, and
+            // hands the admin only its verifier key.
             let key_name = format!("op.{code}.juki.local/{handle}");
             let passphrase = passphrases.draw(key, &[key_name.as_str()])?;
+            let vkey = juki_with(
+                &["key", "generate", "--name", &key_name, "--out", p(key), "--passphrase-env", new],
+                &[(new, &passphrase)],
+            )?
+            .trim()
+            .to_owned();
+            // The admin signs the enrolment offline; it reaches the node through the office
+            // API once the node runs (`submit_enrolments`).
+            let file = enrolments_dir.join(format!("{handle}.enrol"));
             juki_with(
                 &[
                     "operator",
                     "enroll",
-                    "--dir",
-                    p(&town_dir),
                     "--admin-key",
                     p(&admin),
                     "--admin-passphrase-env",
                     admin_var,
-                    "--name",
-                    handle,
+                    "--vkey",
+                    &vkey,
                     "--role",
                     role,
                     "--out",
-                    p(key),
-                    "--passphrase-env",
-                    new,
+                    p(&file),
                 ],
-                &[(admin_var, &admin_passphrase), (new, &passphrase)],
+                &[(admin_var, &admin_passphrase)],
             )?;
+            enrolments.push(SignedEnrolment { handle: handle.to_owned(), file, submitted: false });
         }
         operators.push(TownOperators {
             code: code.to_owned(),
@@ -443,6 +474,7 @@ pub fn create(dir: &Path) -> Result<Network> {
             admin_key: admin,
             clerk_key: clerk,
             supervisor_key: supervisor,
+            enrolments,
         });
         towns.push((name, code, origin, vkey, admin_vkey, town_dir));
     }
@@ -672,6 +704,54 @@ pub fn create(dir: &Path) -> Result<Network> {
     };
     network.save()?;
     Ok(network)
+}
+
+/// Submits every enrolment the admin signed offline that town nodes have not recorded yet (of
+/// town `only`, or of every town), each through its town's office API with the town's console
+/// certificate (`juki office submit`), and records in `network.json` that it was. The towns'
+/// nodes must be running. Returns how many were submitted.
+pub fn submit_enrolments(network: &mut Network, only: Option<&str>) -> Result<usize> {
+    let mut submitted = 0;
+    for t in 0..network.operators.len() {
+        if only.is_some_and(|code| code != network.operators[t].code) {
+            continue;
+        }
+        for e in 0..network.operators[t].enrolments.len() {
+            let town = &network.operators[t];
+            let enrolment = &town.enrolments[e];
+            if enrolment.submitted {
+                continue;
+            }
+            let node = network
+                .nodes
+                .iter()
+                .find(|n| n.code.as_deref() == Some(town.code.as_str()))
+                .with_context(|| format!("no node for town {}", town.code))?;
+            let url = node::report::resolve_url(&node.api_url)?;
+            let crl = network.ca_dir.join("crl.pem");
+            juki(&[
+                "office",
+                "submit",
+                "--town",
+                &town.code,
+                "--node",
+                &url,
+                "--console-cert",
+                p(&town.console.cert),
+                "--console-key",
+                p(&town.console.key),
+                "--ca",
+                p(&network.ca),
+                "--crl",
+                p(&crl),
+                p(&enrolment.file),
+            ])?;
+            network.operators[t].enrolments[e].submitted = true;
+            network.save()?;
+            submitted += 1;
+        }
+    }
+    Ok(submitted)
 }
 
 /// Town `code`'s clerk at its console, as the network directory describes it (the sealed key
