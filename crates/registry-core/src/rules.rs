@@ -93,6 +93,9 @@ pub trait RegistryView {
 }
 
 /// What applying an accepted event does.
+// One effect exists per event, briefly, between the decision and the write: a change's size is
+// not worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     /// Start the registry with this admin key.
