@@ -870,3 +870,110 @@ fn enrolments_need_the_admin_key_and_approvals_another_person() {
     let listed = support::succeeded(&[], office(network, "pending", &[], &[]));
     assert!(!listed.contains(&format!("id {id} ")), "{listed}");
 }
+
+/// A node's status, asked with the national node's certificate.
+fn status_of(
+    network: &Network,
+    runtime: &tokio::runtime::Runtime,
+    node: &str,
+) -> wire::api::Status {
+    let url = node::report::resolve_url(&network.node(node).unwrap().network_url).unwrap();
+    let client = net::Client::new(&national_files(network)).unwrap();
+    let identity = match node {
+        "nagano" => "urn:juki:prefecture:20".to_owned(),
+        _ => "urn:juki:national".to_owned(),
+    };
+    let answer = runtime
+        .block_on(client::call_get(&client, &format!("{url}/v1/status"), Some(identity.as_str())))
+        .unwrap();
+    serde_json::from_slice(&answer.body).unwrap()
+}
+
+#[test]
+fn a_town_cannot_rewrite_who_read_whose_record() {
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
+    let clerk = testbed::setup::clerk(network, ACHI).unwrap();
+    let (code, _) = a_resident(root);
+    runtime.block_on(clerk.lookup(code, "窓口での本人確認")).unwrap();
+    let achi_dir = root.join("nodes/achi");
+    let journal = rusqlite::Connection::open(achi_dir.join("node.db")).unwrap();
+    journal.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    let recorded = journal
+        .query_row("SELECT count(*) FROM log_entries", [], |r| r.get::<_, i64>(0))
+        .unwrap() as u64;
+    assert!(recorded >= 1, "the lookup is in 阿智村's provision log");
+    let origin = format!("{}/provisions", network.node("achi").unwrap().logs[0].origin);
+
+    // The town's provision log reaches both upper tiers, witnessed, and each keeps a copy.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let held = |node: &str| status_of(network, runtime, node).logs.get(&origin).copied();
+    while held("nagano") < Some(recorded) || held("national") < Some(recorded) {
+        assert!(std::time::Instant::now() < deadline, "the copies upstream stay behind");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let entries: Vec<Vec<u8>> = journal
+        .prepare("SELECT entry FROM log_entries ORDER BY idx")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let have = held("national").unwrap();
+
+    // Root on 阿智村, with its node's certificate and provision key, rewrites the history the
+    // national node holds (the lookup "never happened"), and then offers a checkpoint of its own
+    // making, without the witness's cosignature: both refused, both alerts.
+    let files = net::TlsFiles {
+        cert: achi_dir.join("tls/node.crt"),
+        key: achi_dir.join("tls/node.key"),
+        ca: network.ca.clone(),
+        crl: Some(network.ca_dir.join("crl.pem")),
+    };
+    let as_achi = net::Client::new(&files).unwrap();
+    let url = node::report::resolve_url(&network.node("national").unwrap().network_url).unwrap();
+    let send = |batch: serde_json::Value| {
+        let answer = runtime
+            .block_on(client::call_post(
+                &as_achi,
+                &format!("{url}/v1/replicate/provisions"),
+                serde_json::to_vec(&batch).unwrap(),
+                Some("urn:juki:national"),
+            ))
+            .unwrap();
+        wire::errors::ErrorBody::parse(&answer.body).map(|b| b.code)
+    };
+    let key = tlog_store::keys::load_log_signer(&achi_dir.join("provisions.key"), &origin).unwrap();
+    let checkpoint_of = |leaves: &[Vec<u8>]| {
+        let hashes: Vec<tlog::Hash> = leaves.iter().map(|e| tlog::hash::leaf_hash(e)).collect();
+        let checkpoint = tlog::checkpoint::Checkpoint {
+            origin: origin.clone(),
+            size: leaves.len() as u64,
+            root: tlog::merkle::root_of_leaves(&hashes),
+            extensions: Vec::new(),
+        };
+        let mut note = Note::new(checkpoint.to_text()).unwrap();
+        note.sign(&key).unwrap();
+        String::from_utf8(note.to_bytes()).unwrap()
+    };
+    let before = alerts(root, "national").len();
+    let mut rewritten: Vec<Vec<u8>> = entries[..have as usize].to_vec();
+    rewritten[0] = registry_store::commitment(b"juki.provision/v1\nnothing to see here\n");
+    let text = |e: &Vec<u8>| String::from_utf8(e.clone()).unwrap();
+    let forged = serde_json::json!({
+        "municipality": ACHI, "from": 0, "checkpoint": checkpoint_of(&rewritten),
+        "proof": [], "events": rewritten.iter().map(text).collect::<Vec<_>>(),
+    });
+    assert_eq!(send(forged), Some(Code::Fork));
+    let mut extended: Vec<Vec<u8>> = entries[..have as usize].to_vec();
+    extended.push(registry_store::commitment(b"juki.provision/v1\nan invented lookup\n"));
+    let unwitnessed = serde_json::json!({
+        "municipality": ACHI, "from": have, "checkpoint": checkpoint_of(&extended),
+        "proof": [], "events": [text(extended.last().unwrap())],
+    });
+    assert_eq!(send(unwitnessed), Some(Code::BadCheckpoint));
+    let raised = alerts(root, "national");
+    assert!(raised[before..].iter().any(|k| k == Code::Fork.as_str()), "{raised:?}");
+    assert!(raised[before..].iter().any(|k| k == Code::BadCheckpoint.as_str()), "{raised:?}");
+    assert_eq!(held("national"), Some(have), "the national node's copy is unchanged");
+}

@@ -166,6 +166,10 @@ pub struct Town {
     /// How many of them must have cosigned.
     #[serde(default)]
     pub quorum: usize,
+    /// The key of its provision log (`ORIGIN/provisions`), whose checkpoints carry the same
+    /// witnesses: an upper node keeps a verified copy of that log when it is given.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub provisions: String,
 }
 
 impl Peer {
@@ -186,6 +190,17 @@ impl Town {
             quorum: self.quorum,
             admin: self.admin.clone(),
         }
+    }
+
+    /// The policy its provision log's checkpoints must satisfy (its provision key and its
+    /// witness quorum), if its provision key is registered.
+    pub fn provision_policy(&self) -> Result<Option<tlog::checkpoint::Policy>> {
+        if self.provisions.is_empty() {
+            return Ok(None);
+        }
+        let mut policy = self.keys().trust()?.policy;
+        policy.log_keys = vec![tlog::note::VerifierKey::parse(&self.provisions)?];
+        Ok(Some(policy))
     }
 
     /// The URL of `path` (`/v1/…`) at this town's inter-node API.

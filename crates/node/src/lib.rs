@@ -16,7 +16,8 @@
 //! notes and integrating the node's logs), `task` (back-off, locks), `http` (errors as HTTP
 //! answers, calls to peers), `listeners` (binding and serving), `journal` (node.db: the provision
 //! log, acknowledgements, alerts), `outbox` (sending batches and checking receipts), `mirror` (an
-//! upper node's replica of one town), `policy` (pure decisions), `proof` (a record
+//! upper node's replica of one town), `provisions` (a town's provision log sent upstream, and
+//! the upper nodes' verified copies of it), `policy` (pure decisions), `proof` (a record
 //! proven before it is served), and the roles: `municipal` and
 //! `upstream` (their APIs and background work), and `signer` (the
 //! national key, apart from the national node). The roles import the modules below them and never
@@ -35,6 +36,7 @@ pub mod openapi;
 pub mod outbox;
 pub mod policy;
 pub mod proof;
+pub mod provisions;
 pub mod report;
 pub mod signer;
 pub mod task;

@@ -65,6 +65,9 @@ pub struct Town {
     registry_signer: NoteSigner,
     provision_signer: NoteSigner,
     provision_tiles: TileDir,
+    /// The provision log's origin and key.
+    provision_origin: String,
+    provision_vkey: VerifierKey,
     client: net::Client,
     witnesses: WitnessSet,
     /// The node's runtime: integration runs on a blocking thread and asks the witnesses
@@ -104,10 +107,12 @@ impl Town {
         let node_key = tlog_store::keys::load_log_signer(&key_path, &config.origin)?;
         let registry_signer = dir.signer()?;
         let provision_origin = crate::logs::provision_origin(config.role, &config.origin);
-        let provision_signer = NoteSigner::new(tlog_store::keys::load_log_signer(
+        let provision_key = tlog_store::keys::load_log_signer(
             &config.dir.join(crate::logs::PROVISION_KEY),
             &provision_origin,
-        )?)?;
+        )?;
+        let provision_vkey = provision_key.verifier();
+        let provision_signer = NoteSigner::new(provision_key)?;
         let client = net::Client::new(&config.tls_files())?;
         let witnesses = WitnessSet::new(
             config
@@ -134,6 +139,8 @@ impl Town {
             node_key,
             registry_signer,
             provision_signer,
+            provision_origin,
+            provision_vkey,
             client,
         })
     }
@@ -227,8 +234,70 @@ impl Town {
                 &integration.checkpoint,
             )?;
         }
-        crate::logs::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
+        drop(journal);
+        // The provision log is witnessed like the registry log, in the same steps, and every
+        // witnessed checkpoint is kept for the batches that carry it upstream.
+        let published = {
+            let journal = lock(&self.journal);
+            let mut cosign = |integration: &tlog_store::integrate::Integration| {
+                self.runtime.block_on(self.witnesses.cosign(&self.provision_tiles, integration))
+            };
+            tlog_store::integrate::integrate_in_steps(
+                &*journal,
+                &self.provision_tiles,
+                &self.provision_signer,
+                &mut cosign,
+                self.config.max_batch as u64,
+            )?
+        };
+        let mut journal = lock(&self.journal);
+        for integration in &published {
+            journal.keep_checkpoint(
+                &self.provision_origin,
+                integration.size,
+                &integration.checkpoint,
+            )?;
+        }
         Ok(())
+    }
+
+    /// Sends the provision log's next batch to `upstream` (the prefecture, then the national
+    /// node): returns whether anything was sent.
+    async fn push_provisions(self: &Arc<Self>, upstream: Peer) -> Result<bool> {
+        let town = self.clone();
+        let identity = upstream.identity.clone();
+        let batch = tokio::task::spawn_blocking(move || -> Result<Option<Batch>> {
+            let journal = lock(&town.journal);
+            let acked = journal.ack(&town.provision_origin, &identity)?.map_or(0, |(s, _)| s);
+            let mut source = crate::provisions::ProvisionLog {
+                journal: &journal,
+                tiles: town.provision_tiles.clone(),
+                origin: &town.provision_origin,
+                vkey: town.provision_vkey.clone(),
+            };
+            next_batch(&town.code.to_string(), &mut source, acked, town.config.max_batch)
+        })
+        .await??;
+        let Some(batch) = batch else { return Ok(false) };
+        let answer = crate::outbox::send_batch_to(
+            &self.client,
+            &upstream,
+            "/v1/replicate/provisions",
+            &batch,
+        )
+        .await?;
+        let town = self.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let vkey = VerifierKey::parse(&upstream.vkey)?;
+            let tiles = &town.provision_tiles;
+            let log_vkey = town.provision_vkey.clone();
+            let covered = crate::logs::published_size(tiles, &log_vkey, &town.provision_origin)?;
+            let (size, receipt) =
+                acknowledge(answer, &batch, &town.provision_origin, &vkey, tiles, covered)?;
+            lock(&town.journal).set_ack(&town.provision_origin, &upstream.identity, size, &receipt)
+        })
+        .await??;
+        Ok(true)
     }
 
     /// The batch after what the prefecture acknowledged.
@@ -1024,6 +1093,31 @@ pub async fn run(
             }
         })
     };
+    // The provision log goes to the prefecture and to the national node, each on its own: one
+    // that is down holds up its own copy only.
+    let provision_pushers: Vec<_> = [town.upstream().clone(), town.national().clone()]
+        .into_iter()
+        .map(|upstream| {
+            let town = town.clone();
+            tokio::spawn(async move {
+                let mut backoff = Backoff::new(interval);
+                loop {
+                    let delay = match town.push_provisions(upstream.clone()).await {
+                        Ok(true) => Duration::ZERO,
+                        Ok(false) => backoff.reset(),
+                        Err(e) => {
+                            eprintln!(
+                                "{}: the provision log to {}: {e:#}",
+                                town.config.name, upstream.identity
+                            );
+                            backoff.fail()
+                        }
+                    };
+                    tokio::time::sleep(delay).await;
+                }
+            })
+        })
+        .collect();
     let topper = {
         let town = town.clone();
         tokio::spawn(async move {
@@ -1043,5 +1137,8 @@ pub async fn run(
     let served = servers.run(&config, shutdown).await;
     pusher.abort();
     topper.abort();
+    for pusher in provision_pushers {
+        pusher.abort();
+    }
     served
 }

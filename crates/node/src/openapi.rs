@@ -144,12 +144,18 @@ mod tests {
         );
         expect(
             "prefecture-network.json",
-            &["POST /v1/replicate", "GET /v1/status", "GET /v1/alerts"],
+            &[
+                "POST /v1/replicate",
+                "POST /v1/replicate/provisions",
+                "GET /v1/status",
+                "GET /v1/alerts",
+            ],
         );
         expect(
             "national-network.json",
             &[
                 "POST /v1/replicate",
+                "POST /v1/replicate/provisions",
                 "GET /v1/status",
                 "GET /v1/alerts",
                 "POST /v1/code-blocks",

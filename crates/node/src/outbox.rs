@@ -85,24 +85,7 @@ impl BatchSource for TownLog<'_> {
     }
 
     fn checkpoint(&mut self, acked: u64, limit: u64) -> Result<Option<(u64, Vec<u8>)>> {
-        let Some(note) = self.tiles.read_checkpoint()? else { return Ok(None) };
-        let size = self.tiles_size()?;
-        if size <= acked {
-            return Ok(None);
-        }
-        if size <= limit {
-            return Ok(Some((size, note)));
-        }
-        if let Some(kept) = self.journal.kept_checkpoint(self.origin, acked, limit)? {
-            return Ok(Some(kept));
-        }
-        // Published in a larger step than one batch (before steps were kept): the next kept
-        // checkpoint, or the published one, in one larger batch.
-        Ok(Some(
-            self.journal
-                .kept_checkpoint(self.origin, acked, size)?
-                .map_or((size, note), |kept| kept),
-        ))
+        witnessed_checkpoint(self.journal, &self.tiles, &self.vkey, self.origin, acked, limit)
     }
 
     fn tiles(&self) -> &TileDir {
@@ -112,6 +95,34 @@ impl BatchSource for TownLog<'_> {
     fn tiles_size(&self) -> Result<u64> {
         crate::logs::published_size(&self.tiles, &self.vkey, self.origin)
     }
+}
+
+/// The witnessed checkpoint a batch after `acked` ends at, of a log published in `tiles` whose
+/// every witnessed checkpoint `journal` keeps: the published one if it is within `limit`, or a
+/// kept one (the node integrates in steps of at most one batch, so one ends within every
+/// batch's reach).
+pub fn witnessed_checkpoint(
+    journal: &Journal,
+    tiles: &TileDir,
+    vkey: &VerifierKey,
+    origin: &str,
+    acked: u64,
+    limit: u64,
+) -> Result<Option<(u64, Vec<u8>)>> {
+    let Some(note) = tiles.read_checkpoint()? else { return Ok(None) };
+    let size = crate::logs::published_size(tiles, vkey, origin)?;
+    if size <= acked {
+        return Ok(None);
+    }
+    if size <= limit {
+        return Ok(Some((size, note)));
+    }
+    if let Some(kept) = journal.kept_checkpoint(origin, acked, limit)? {
+        return Ok(Some(kept));
+    }
+    // Published in a larger step than one batch (before steps were kept): the next kept
+    // checkpoint, or the published one, in one larger batch.
+    Ok(Some(journal.kept_checkpoint(origin, acked, size)?.map_or((size, note), |kept| kept)))
 }
 
 /// The root of the tree of `size` leaves, read from tiles covering `covered`.
@@ -168,9 +179,19 @@ pub async fn send_batch(
     upstream: &Peer,
     batch: &Batch,
 ) -> Result<BatchAnswer> {
+    send_batch_to(client, upstream, "/v1/replicate", batch).await
+}
+
+/// Sends a batch to an upstream node's route `path` and returns its answer.
+pub async fn send_batch_to(
+    client: &net::Client,
+    upstream: &Peer,
+    path: &str,
+    batch: &Batch,
+) -> Result<BatchAnswer> {
     let response = crate::http::post(
         client,
-        &upstream.endpoint("/v1/replicate")?,
+        &upstream.endpoint(path)?,
         serde_json::to_vec(batch)?,
         Some(upstream.identity.as_str()),
     )

@@ -46,6 +46,8 @@ pub struct Hub {
     config: Arc<NodeConfig>,
     identity: pki::Identity,
     mirrors: BTreeMap<String, Mutex<Mirror>>,
+    /// Verified copies of the towns' provision logs, for towns whose provision key is known.
+    provision_mirrors: BTreeMap<String, Mutex<crate::provisions::ProvisionMirror>>,
     /// When each town's last batch arrived (pushed or pulled).
     heard: Mutex<BTreeMap<String, Instant>>,
     journal: Mutex<Journal>,
@@ -70,10 +72,17 @@ impl Hub {
         let journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
         let national = config.national_key();
         let mut mirrors = BTreeMap::new();
+        let mut provision_mirrors = BTreeMap::new();
         for town in &config.towns {
             let mut mirror = Mirror::open(&config.dir.join("mirrors"), town, &national)?;
             mirror.recover(&journal)?;
             mirrors.insert(town.code.clone(), Mutex::new(mirror));
+            if let Some(policy) = town.provision_policy()? {
+                let path = config.dir.join("mirrors").join(&town.code).join("provisions.db");
+                let origin = format!("{}/provisions", town.origin);
+                let copy = crate::provisions::ProvisionMirror::open(&path, &origin, policy)?;
+                provision_mirrors.insert(town.code.clone(), Mutex::new(copy));
+            }
         }
         let key_path = config.dir.join("node.key");
         let node_key = tlog_store::keys::load_log_signer(&key_path, &config.origin)?;
@@ -86,6 +95,7 @@ impl Hub {
         Ok(Hub {
             identity: config.identity()?,
             mirrors,
+            provision_mirrors,
             heard: Mutex::new(BTreeMap::new()),
             journal: Mutex::new(journal),
             apply: Mutex::new(()),
@@ -160,6 +170,57 @@ impl Hub {
                 self.queue_notices(batch, &moves)?;
             }
         }
+        let receipt = Receipt {
+            receiver: self.identity.to_uri(),
+            log: origin,
+            size,
+            root,
+            time: self.clock.unix(),
+        };
+        let receipt = receipt.sign(&self.node_key).map_err(|e| anyhow!(e))?;
+        let receipt = String::from_utf8(receipt).map_err(|e| anyhow!(e))?;
+        let answer = if applied {
+            BatchAnswer::Applied { size, receipt }
+        } else {
+            BatchAnswer::Holds { size, receipt }
+        };
+        Ok((StatusCode::OK, answer))
+    }
+
+    /// Verifies and appends a batch of a town's provision log to this node's copy; returns the
+    /// answer to send. An invalid batch is an alert.
+    fn receive_provisions(
+        &self,
+        batch: &Batch,
+        peer: &str,
+    ) -> Result<(StatusCode, BatchAnswer), ApiError> {
+        let copy = self.provision_mirrors.get(&batch.municipality).ok_or_else(|| {
+            ApiError::new(
+                Code::NotServed,
+                format!("this node keeps no copy of {}'s provision log", batch.municipality),
+            )
+        })?;
+        let mut copy = lock(copy);
+        let origin = copy.origin().to_owned();
+        let (applied, size, root) = match copy.accept(batch) {
+            Ok(Accepted::Applied { size, root }) => (true, size, root),
+            Ok(Accepted::Holds { size, root }) => (false, size, root),
+            Err(Refused::Behind { have, root }) => (false, have, root),
+            Err(Refused::Invalid { kind, message }) => {
+                lock(&self.journal).alert(self.clock.unix(), kind, peer, &message)?;
+                return Err(ApiError::new(
+                    kind,
+                    format!(
+                        "provision batch {}..{} of {} refused; nothing was kept: {message}",
+                        batch.from,
+                        batch.end(),
+                        batch.municipality
+                    ),
+                ));
+            }
+            Err(Refused::Internal(e)) => return Err(e.into()),
+        };
+        drop(copy);
         let receipt = Receipt {
             receiver: self.identity.to_uri(),
             log: origin,
@@ -705,6 +766,7 @@ pub type Shared = Arc<Hub>;
 pub fn network_routes(national: bool) -> OpenApiRouter<Shared> {
     let routes = OpenApiRouter::new()
         .routes(routes!(replicate))
+        .routes(routes!(replicate_provisions))
         .routes(routes!(status))
         .routes(routes!(alerts));
     if !national {
@@ -847,6 +909,43 @@ async fn activations(
 
 #[utoipa::path(
     post,
+    path = "/v1/replicate/provisions",
+    tag = "upstream-network",
+    summary = "A town's provision-log batch, from the town's own node (at its prefecture and at the national node)",
+    request_body(content = Batch),
+    responses((status = 200, body = BatchAnswer, description = "Verified and kept, or already held; with a signed receipt"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn replicate_provisions(State(hub): State<Shared>, peer: net::Peer, body: Bytes) -> Response {
+    let batch: Batch = match serde_json::from_slice(&body) {
+        Ok(batch) => batch,
+        Err(e) => {
+            return ApiError::bad(format!("the batch is not valid JSON: {e}")).into_response();
+        }
+    };
+    let peer_uri = peer.identity.to_uri();
+    // Only the town's own node sends its provision log, to both upper tiers.
+    let sender = pki::Identity::municipal(&batch.municipality).map(|i| i.to_uri()).ok();
+    if sender.as_deref() != Some(peer_uri.as_str()) {
+        let message = format!(
+            "{peer_uri} may not send the provision log of {}: only that town's node does",
+            batch.municipality
+        );
+        let hub2 = hub.clone();
+        let (p, m) = (peer_uri.clone(), message.clone());
+        let _ = blocking(move || {
+            Ok(lock(&hub2.journal).alert(hub2.clock.unix(), Code::WrongSender, &p, &m)?)
+        })
+        .await;
+        return ApiError::new(Code::WrongSender, message).into_response();
+    }
+    match blocking(move || hub.receive_provisions(&batch, &peer_uri)).await {
+        Ok((status, answer)) => (status, Json(answer)).into_response(),
+        Err(error) => error.into_response(),
+    }
+}
+
+#[utoipa::path(
+    post,
     path = "/v1/identity",
     tag = "national",
     summary = "An agency asks for a resident's identity information (national node)",
@@ -931,6 +1030,14 @@ async fn status(State(hub): State<Shared>, _peer: net::Peer) -> Result<Json<Stat
         for mirror in hub.mirrors.values() {
             let mirror = lock(mirror);
             logs.insert(mirror.origin.clone(), mirror.tiles_size()?);
+        }
+        for copy in hub.provision_mirrors.values() {
+            let mut copy = lock(copy);
+            let (size, _) = copy.head().map_err(|e| match e {
+                Refused::Internal(e) => e,
+                _ => anyhow!("the provision copy's head"),
+            })?;
+            logs.insert(copy.origin().to_owned(), size);
         }
         let journal = lock(&hub.journal);
         Ok(Json(Status {

@@ -439,6 +439,7 @@ fn build_town(
         admin: admin.verifier().to_string(),
         witnesses: Vec::new(),
         quorum: 0,
+        provisions: String::new(),
     };
     Ok(BuiltTown { municipality, entry, clerk, births, batches, size })
 }

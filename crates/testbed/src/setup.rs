@@ -481,7 +481,8 @@ pub fn create(dir: &Path) -> Result<Network> {
     let agency = creds.join("agency/pension");
     issue("agency", Some("pension-service"), false, &agency)?;
 
-    // The witness: it cosigns each town's registry checkpoints after checking consistency.
+    // The witness: it cosigns each town's registry and provision checkpoints, and the signer's,
+    // after checking consistency.
     let witness_dir = dir.join("witness");
     private_dir(&witness_dir)?;
     let witness_vkey = juki(&[
@@ -499,11 +500,12 @@ pub fn create(dir: &Path) -> Result<Network> {
         "key = \"witness.key\"\nlisten = \"{ANY_PORT}\"\nstate = \"witness.db\"\n\
          report = \"{WITNESS_REPORT}\"\n"
     );
-    for (origin, vkey) in towns
-        .iter()
-        .map(|(_, _, origin, vkey, _, _)| (origin, vkey))
-        .chain([(&signer_origin, &signer_node_vkey)])
-    {
+    let mut witnessed = vec![(signer_origin.clone(), signer_node_vkey.clone())];
+    for (_, _, origin, vkey, _, town_dir) in &towns {
+        witnessed.push((origin.clone(), vkey.clone()));
+        witnessed.push((format!("{origin}/provisions"), provision_vkey(town_dir)?));
+    }
+    for (origin, vkey) in &witnessed {
         witness_toml.push_str(&format!("\n[[log]]\norigin = \"{origin}\"\nvkeys = [\"{vkey}\"]\n"));
     }
     let witness_config = witness_dir.join("witness.toml");
@@ -544,16 +546,19 @@ pub fn create(dir: &Path) -> Result<Network> {
     };
     let town_entries: Vec<Town> = towns
         .iter()
-        .map(|(_, code, origin, vkey, admin, town_dir)| Town {
-            code: code.to_string(),
-            origin: origin.clone(),
-            vkey: vkey.clone(),
-            url: report_url(&report(town_dir), "network"),
-            admin: admin.clone(),
-            witnesses: vec![witness.vkey.clone()],
-            quorum: 1,
+        .map(|(_, code, origin, vkey, admin, town_dir)| {
+            Ok(Town {
+                code: code.to_string(),
+                origin: origin.clone(),
+                vkey: vkey.clone(),
+                url: report_url(&report(town_dir), "network"),
+                admin: admin.clone(),
+                witnesses: vec![witness.vkey.clone()],
+                quorum: 1,
+                provisions: provision_vkey(town_dir)?,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let base = |name: &str, role, code: Option<&str>, dir: &Path, origin: &str, listen: Listen| {
         NodeConfig {
             name: name.to_owned(),
@@ -633,10 +638,7 @@ pub fn create(dir: &Path) -> Result<Network> {
                     .iter()
                     .find(|t| Some(&t.code) == config.code.as_ref())
                     .expect("a town");
-                let provisions =
-                    std::fs::read_to_string(config.dir.join(node::logs::PROVISION_KEY))?;
-                let provisions =
-                    tlog::note::Signer::parse(provisions.trim())?.verifier().to_string();
+                let provisions = provision_vkey(&config.dir)?;
                 vec![
                     LogEntry {
                         origin: town.origin.clone(),
@@ -805,4 +807,10 @@ pub fn agency(network: &Network) -> Result<client::agency::Agency> {
     };
     let url = node::report::resolve_url(&network.node("national")?.network_url)?;
     client::agency::Agency::new(&url, &files, &network.towns)
+}
+
+/// The verifier key of the provision log whose key is in a town node's directory.
+fn provision_vkey(town_dir: &Path) -> Result<String> {
+    let key = std::fs::read_to_string(town_dir.join(node::logs::PROVISION_KEY))?;
+    Ok(tlog::note::Signer::parse(key.trim())?.verifier().to_string())
 }
