@@ -976,4 +976,25 @@ fn a_town_cannot_rewrite_who_read_whose_record() {
     assert!(raised[before..].iter().any(|k| k == Code::Fork.as_str()), "{raised:?}");
     assert!(raised[before..].iter().any(|k| k == Code::BadCheckpoint.as_str()), "{raised:?}");
     assert_eq!(held("national"), Some(have), "the national node's copy is unchanged");
+
+    // The upper tiers' own provision logs (agencies' reads, certificates) are witnessed too.
+    for node in ["nagano", "national"] {
+        let log = &network.node(node).unwrap().logs[0];
+        let policy = tlog::checkpoint::Policy {
+            log_keys: vec![tlog::note::VerifierKey::parse(&log.vkey).unwrap()],
+            witnesses: vec![tlog::note::VerifierKey::parse(&network.witnesses[0].vkey).unwrap()],
+            quorum: 1,
+        };
+        let tiles = root.join("nodes").join(node).join("provisions");
+        // The national node has answered the demo's agency: its log is not empty.
+        let note = match std::fs::read(tiles.join("checkpoint")) {
+            Ok(note) => note,
+            Err(_) if node == "nagano" => continue,
+            Err(e) => panic!("{node} has published no provision checkpoint: {e}"),
+        };
+        let verified = policy
+            .verify_origin(&note, &log.origin)
+            .unwrap_or_else(|e| panic!("{node}'s provision checkpoint is not witnessed: {e}"));
+        assert!(node == "nagano" || verified.checkpoint.size > 0);
+    }
 }

@@ -58,6 +58,11 @@ pub struct Hub {
     node_key: Signer,
     provision_signer: NoteSigner,
     provision_tiles: TileDir,
+    /// The witnesses that cosign the provision log's checkpoints before they are published.
+    witnesses: tlog_http::witness_client::WitnessSet,
+    /// The node's runtime: integration runs on a blocking thread and asks the witnesses
+    /// through it.
+    runtime: tokio::runtime::Handle,
     /// The national signer, at the national node (it holds the national key; this node never
     /// does).
     signer: Option<Peer>,
@@ -92,6 +97,14 @@ impl Hub {
             NodeRole::National => config.signer.clone(),
             _ => None,
         };
+        let witnesses = tlog_http::witness_client::WitnessSet::new(
+            config
+                .witnesses
+                .iter()
+                .map(|w| Ok((crate::report::resolve_url(&w.url)?, VerifierKey::parse(&w.vkey)?)))
+                .collect::<Result<Vec<_>>>()?,
+            config.witness_quorum,
+        )?;
         Ok(Hub {
             identity: config.identity()?,
             mirrors,
@@ -102,6 +115,8 @@ impl Hub {
             node_key,
             provision_signer,
             provision_tiles: TileDir::new(config.dir.join(crate::logs::PROVISION_TILES)),
+            witnesses,
+            runtime: tokio::runtime::Handle::current(),
             signer,
             client: net::Client::new(&config.tls_files())?,
             clock,
@@ -109,9 +124,19 @@ impl Hub {
         })
     }
 
+    /// Integrates the provision log; its checkpoint is published only once the witness quorum
+    /// has cosigned it.
     fn integrate(&self) -> Result<()> {
         let journal = lock(&self.journal);
-        crate::logs::integrate_log(&*journal, &self.provision_tiles, &self.provision_signer)?;
+        let mut cosign = |integration: &tlog_store::integrate::Integration| {
+            self.runtime.block_on(self.witnesses.cosign(&self.provision_tiles, integration))
+        };
+        tlog_store::integrate::integrate(
+            &*journal,
+            &self.provision_tiles,
+            &self.provision_signer,
+            &mut cosign,
+        )?;
         Ok(())
     }
 
@@ -1103,7 +1128,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
     let hub = Arc::new(tokio::task::block_in_place(|| Hub::open(config.clone(), clock))?);
-    tokio::task::block_in_place(|| hub.integrate())?;
+    {
+        let hub = hub.clone();
+        // A witness that cannot be reached yet delays publication; it does not stop the node.
+        if let Err(e) = tokio::task::spawn_blocking(move || hub.integrate()).await? {
+            eprintln!(
+                "{}: the provision log's checkpoint is not published yet: {e:#}",
+                config.name
+            );
+        }
+    }
     let (network, _) = network_routes(config.role == NodeRole::National).split_for_parts();
     let network = network.with_state(hub.clone());
     let (mirrors, _) = public_routes().split_for_parts();

@@ -481,8 +481,9 @@ pub fn create(dir: &Path) -> Result<Network> {
     let agency = creds.join("agency/pension");
     issue("agency", Some("pension-service"), false, &agency)?;
 
-    // The witness: it cosigns each town's registry and provision checkpoints, and the signer's,
-    // after checking consistency.
+    // The witness: it cosigns each town's registry and provision checkpoints, the prefecture's
+    // and the national node's provision checkpoints and the signer's, after checking
+    // consistency.
     let witness_dir = dir.join("witness");
     private_dir(&witness_dir)?;
     let witness_vkey = juki(&[
@@ -500,7 +501,11 @@ pub fn create(dir: &Path) -> Result<Network> {
         "key = \"witness.key\"\nlisten = \"{ANY_PORT}\"\nstate = \"witness.db\"\n\
          report = \"{WITNESS_REPORT}\"\n"
     );
-    let mut witnessed = vec![(signer_origin.clone(), signer_node_vkey.clone())];
+    let mut witnessed = vec![
+        (signer_origin.clone(), signer_node_vkey.clone()),
+        (pref_origin.clone(), pref_vkey.clone()),
+        (national_origin.clone(), national_node_vkey.clone()),
+    ];
     for (_, _, origin, vkey, _, town_dir) in &towns {
         witnessed.push((origin.clone(), vkey.clone()));
         witnessed.push((format!("{origin}/provisions"), provision_vkey(town_dir)?));
@@ -599,6 +604,9 @@ pub fn create(dir: &Path) -> Result<Network> {
         upper_listen.clone(),
     );
     national.towns = town_entries.clone();
+    national.witnesses =
+        vec![node::config::Witness { url: witness.url.clone(), vkey: witness.vkey.clone() }];
+    national.witness_quorum = 1;
     national.prefectures = vec![pref_peer.clone()];
     national.signer = Some(signer_peer);
     configs.push(national);
@@ -611,6 +619,9 @@ pub fn create(dir: &Path) -> Result<Network> {
         upper_listen.clone(),
     );
     pref.towns = town_entries.clone();
+    pref.witnesses =
+        vec![node::config::Witness { url: witness.url.clone(), vkey: witness.vkey.clone() }];
+    pref.witness_quorum = 1;
     pref.upstream = Some(national_peer.clone());
     configs.push(pref);
     for (name, code, origin, _, _, town_dir) in &towns {
