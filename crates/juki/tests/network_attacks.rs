@@ -24,7 +24,7 @@ const MATSUMOTO: &str = "202029";
 /// A network built by `juki demo --exit` and started again, as an attacker finds it running.
 /// Fields drop in order: the nodes are stopped before their directory is removed.
 struct Running {
-    _nodes: Nodes,
+    nodes: Nodes,
     runtime: tokio::runtime::Runtime,
     network: Network,
     dir: tempfile::TempDir,
@@ -32,12 +32,18 @@ struct Running {
 
 impl Running {
     fn start() -> Running {
+        Running::start_with(|_| {})
+    }
+
+    /// [`Running::start`], with `prepare` run on the network's directory before its nodes start.
+    fn start_with(prepare: impl FnOnce(&Path)) -> Running {
         let dir = tempfile::tempdir().unwrap();
         ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit"]);
+        prepare(dir.path());
         testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
         let nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
         let network = nodes.network().clone();
-        Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), _nodes: nodes }
+        Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), nodes }
     }
 }
 
@@ -996,5 +1002,75 @@ fn a_town_cannot_rewrite_who_read_whose_record() {
             .verify_origin(&note, &log.origin)
             .unwrap_or_else(|e| panic!("{node}'s provision checkpoint is not witnessed: {e}"));
         assert!(node == "nagano" || verified.checkpoint.size > 0);
+    }
+}
+
+#[test]
+fn a_move_notice_that_cannot_be_delivered_is_an_alert_and_is_retried() {
+    let mut running = Running::start_with(|root| {
+        let path = root.join("nodes/national/node.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("stuck_after_ms = 60000"), "{text}");
+        std::fs::write(&path, text.replace("stuck_after_ms = 60000", "stuck_after_ms = 500"))
+            .unwrap();
+    });
+    let root = running.dir.path().to_path_buf();
+    let network = running.network.clone();
+    let achi = testbed::setup::clerk(&network, ACHI).unwrap();
+    let achi_supervisor = testbed::setup::supervisor(&network, ACHI).unwrap();
+    let matsumoto = testbed::setup::clerk(&network, MATSUMOTO).unwrap();
+    let (code, _) = a_resident(&root);
+    let living = current_change(&root, "achi", code);
+    let mut out = next_change(&living, registry_domain::ChangeReason::MoveOut);
+    out.moved_to = Some(matsumoto.code);
+    running.runtime.block_on(async {
+        let id = achi.propose(out.clone()).await.unwrap();
+        achi_supervisor.approve(id, |_| Ok(())).await.unwrap();
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let certificate = loop {
+        if let Some(c) =
+            running.runtime.block_on(matsumoto.move_out_certificate(code, ACHI)).unwrap()
+        {
+            break c;
+        }
+        assert!(std::time::Instant::now() < deadline, "no certificate after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+
+    // 阿智村's node goes down; the move-in in 松本市 calls for a notice it cannot receive.
+    running.nodes.stop_one("achi");
+    let mut move_in = next_change(&living, registry_domain::ChangeReason::MoveIn);
+    move_in.municipality = matsumoto.code;
+    move_in.record.address =
+        registry_domain::Address::new(matsumoto.code, "中央1丁目 2番3号").unwrap();
+    move_in.record.history_number = registry_domain::HistoryNumber::FIRST;
+    move_in.move_out = Some(certificate);
+    running.runtime.block_on(matsumoto.submit(move_in)).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !alerts(&root, "national").iter().any(|k| k == Code::NoticeStuck.as_str()) {
+        assert!(std::time::Instant::now() < deadline, "no notice-stuck alert after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let raised = alerts(&root, "national");
+    let stuck = raised.iter().filter(|k| *k == Code::NoticeStuck.as_str()).count();
+    assert_eq!(stuck, 1, "one alert per stuck notice: {raised:?}");
+
+    // Back up, the town receives the notice: the move is complete there.
+    running.nodes.start_one("achi").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let recorded: i64 = registry_db(&root, "achi")
+            .query_row(
+                "SELECT count(*) FROM move_notices WHERE code = ?1",
+                [code.to_string()],
+                |r| r.get(0),
+            )
+            .unwrap();
+        if recorded == 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the notice is not delivered after 60 s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }

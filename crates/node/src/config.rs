@@ -79,6 +79,10 @@ pub struct NodeConfig {
     /// The most events one batch carries.
     #[serde(default = "default_batch")]
     pub max_batch: usize,
+    /// How long (milliseconds) a move notice may fail to reach its town before the national
+    /// node raises a `notice-stuck` alert.
+    #[serde(default = "default_stuck_after")]
+    pub stuck_after_ms: u64,
     /// Where the node writes the addresses its listeners got (JSON, see
     /// `listeners::Report`) once it serves, and removes them when it stops.
     #[serde(default)]
@@ -95,6 +99,10 @@ fn default_interval() -> u64 {
 
 fn default_batch() -> usize {
     4096
+}
+
+fn default_stuck_after() -> u64 {
+    60_000
 }
 
 /// TLS files.

@@ -50,6 +50,8 @@ pub struct Hub {
     provision_mirrors: BTreeMap<String, Mutex<crate::provisions::ProvisionMirror>>,
     /// When each town's last batch arrived (pushed or pulled).
     heard: Mutex<BTreeMap<String, Instant>>,
+    /// Move notices whose delivery fails: since when, and whether that was alerted.
+    failing_notices: Mutex<BTreeMap<String, (Instant, bool)>>,
     journal: Mutex<Journal>,
     /// Taken by a batch that moves someone in (national node): it is applied alone, so that
     /// the check that nobody is active in two towns sees a settled picture. Other batches of
@@ -110,6 +112,7 @@ impl Hub {
             mirrors,
             provision_mirrors,
             heard: Mutex::new(BTreeMap::new()),
+            failing_notices: Mutex::new(BTreeMap::new()),
             journal: Mutex::new(journal),
             apply: Mutex::new(()),
             node_key,
@@ -726,12 +729,35 @@ impl Hub {
                 continue;
             }
             let Some(target) = self.config.town(&town).cloned() else { continue };
-            if let Err(e) = self.deliver_notice(&target, &key, note).await {
-                stuck.insert(town);
-                failure = failure.or(Some(e));
+            match self.deliver_notice(&target, &key, note).await {
+                Ok(()) => {
+                    lock(&self.failing_notices).remove(&key);
+                }
+                Err(e) => {
+                    self.notice_failed(&key, &town, &e)?;
+                    stuck.insert(town);
+                    failure = failure.or(Some(e));
+                }
             }
         }
         failure.map_or(Ok(()), Err)
+    }
+
+    /// Records a failed delivery of notice `key` to `town`: once it has failed for longer than
+    /// `stuck_after_ms`, an alert (once per notice).
+    fn notice_failed(&self, key: &str, town: &str, error: &anyhow::Error) -> Result<()> {
+        let mut failing = lock(&self.failing_notices);
+        let (since, alerted) = failing.entry(key.to_owned()).or_insert((Instant::now(), false));
+        if *alerted || since.elapsed() < Duration::from_millis(self.config.stuck_after_ms) {
+            return Ok(());
+        }
+        *alerted = true;
+        let detail = format!(
+            "a move notice for {town} has not been delivered for {} s: {error:#}",
+            since.elapsed().as_secs()
+        );
+        lock(&self.journal).alert(self.clock.unix(), Code::NoticeStuck, town, &detail)?;
+        Ok(())
     }
 
     /// Delivers one move notice to the town it is for.

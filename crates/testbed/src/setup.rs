@@ -582,6 +582,7 @@ pub fn create(dir: &Path) -> Result<Network> {
             pool_low: 200,
             interval_ms: 50,
             max_batch: 4096,
+            stuck_after_ms: 60_000,
             witnesses: Vec::new(),
             witness_quorum: 0,
             report: Some(report(dir)),

@@ -199,6 +199,10 @@ codes! {
     WrongRoot = "wrong-root", Replication, status 422, alert true,
         "The events do not produce the root the checkpoint signs, or a resent batch carries other events than those this node holds.",
         "Nothing was applied. The town's log was rewritten or forged: investigate the town.";
+    /// A move notice that has not reached its town for longer than the node allows.
+    NoticeStuck = "notice-stuck", Replication, status 503, alert true,
+        "The national node has failed to deliver a move notice (転入通知) to the town moved out of for longer than `stuck_after_ms`: the town is down, unreachable, or refuses it.",
+        "Bring the town's node back or read its refusal; until the notice is recorded there, the move-out stays open in that town. Notices to other towns are not held up.";
     /// Two different trees for one size.
     Fork = "fork", Replication, status 422, alert true,
         "The town signed two different checkpoints for one size: its log forked.",
