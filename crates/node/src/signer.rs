@@ -133,6 +133,19 @@ impl Issuer {
         Ok(())
     }
 
+    /// The registered town `text` names.
+    fn registered(&self, text: &str) -> Result<MunicipalityCode, ApiError> {
+        let municipality = MunicipalityCode::parse(text)
+            .map_err(|e| ApiError::bad(format!("municipality: {e}")))?;
+        if !self.towns.contains_key(&municipality) {
+            return Err(ApiError::new(
+                Code::NotServed,
+                format!("{municipality} is not a town registered with the signer"),
+            ));
+        }
+        Ok(municipality)
+    }
+
     /// Only the national node asks; anyone else is recorded.
     fn national_only(&self, peer: &net::Peer) -> Result<(), ApiError> {
         if peer.identity.role == pki::Role::National {
@@ -373,14 +386,7 @@ async fn sign_activation(
     JsonBody(request): JsonBody<SignActivation>,
 ) -> Result<Bytes, ApiError> {
     issuer.national_only(&peer)?;
-    let municipality = MunicipalityCode::parse(&request.municipality)
-        .map_err(|e| ApiError::bad(format!("municipality: {e}")))?;
-    if !issuer.towns.contains_key(&municipality) {
-        return Err(ApiError::new(
-            Code::NotServed,
-            format!("{municipality} is not a town registered with the signer"),
-        ));
-    }
+    let municipality = issuer.registered(&request.municipality)?;
     blocking(move || {
         let closed = issuer.verify(&request.closed, &peer)?;
         let opened = issuer.verify_optional(request.opened.as_deref(), &peer)?;
@@ -505,14 +511,7 @@ async fn sign_code_block(
     JsonBody(request): JsonBody<SignCodeBlock>,
 ) -> Result<Bytes, ApiError> {
     issuer.national_only(&peer)?;
-    let municipality = MunicipalityCode::parse(&request.municipality)
-        .map_err(|e| ApiError::bad(format!("municipality: {e}")))?;
-    if !issuer.towns.contains_key(&municipality) {
-        return Err(ApiError::new(
-            Code::NotServed,
-            format!("{municipality} is not a town registered with the signer"),
-        ));
-    }
+    let municipality = issuer.registered(&request.municipality)?;
     blocking(move || {
         let town = municipality.to_string();
         let mut journal = lock(&issuer.journal);

@@ -198,6 +198,18 @@ impl Hub {
                 self.queue_notices(batch, &moves)?;
             }
         }
+        self.answer(origin, applied, size, root)
+    }
+
+    /// The answer to a batch of log `origin`: applied or held, up to `size` with `root`, with
+    /// this node's signed receipt.
+    fn answer(
+        &self,
+        origin: String,
+        applied: bool,
+        size: u64,
+        root: tlog::Hash,
+    ) -> Result<(StatusCode, BatchAnswer), ApiError> {
         let receipt = Receipt {
             receiver: self.identity.to_uri(),
             log: origin,
@@ -249,21 +261,7 @@ impl Hub {
             Err(Refused::Internal(e)) => return Err(e.into()),
         };
         drop(copy);
-        let receipt = Receipt {
-            receiver: self.identity.to_uri(),
-            log: origin,
-            size,
-            root,
-            time: self.clock.unix(),
-        };
-        let receipt = receipt.sign(&self.node_key).map_err(|e| anyhow!(e))?;
-        let receipt = String::from_utf8(receipt).map_err(|e| anyhow!(e))?;
-        let answer = if applied {
-            BatchAnswer::Applied { size, receipt }
-        } else {
-            BatchAnswer::Holds { size, receipt }
-        };
-        Ok((StatusCode::OK, answer))
+        self.answer(origin, applied, size, root)
     }
 
     /// The national node's check that a move-in does not make anyone active in two towns:
@@ -403,22 +401,7 @@ impl Hub {
         let (evidence, opened) = evidence;
         let request = wire::api::SignMoveOut { evidence, to: to_code, opened };
         let signed = self.ask_signer("/v1/sign/move-out", &request).await?;
-        let hub = self.clone();
-        let (from, to) = (from.to_owned(), to.to_uri());
-        blocking(move || {
-            let provision = Provision {
-                kind: "move-out-certificate",
-                resident: &code.to_string(),
-                by: &hub.identity.to_uri(),
-                to: &to,
-                source: Some(&from),
-                purpose: "転入 (move-in)",
-                time: hub.clock.unix(),
-            };
-            lock(&hub.journal).record(&provision)?;
-            Ok(())
-        })
-        .await?;
+        self.record_certificate("move-out-certificate", code, to, from, "転入 (move-in)").await?;
         Ok(signed)
     }
 
@@ -455,23 +438,10 @@ impl Hub {
             };
             match self.ask_signer("/v1/sign/activation", &request).await {
                 Ok(signed) => {
-                    let hub = self.clone();
-                    let to = town.to_uri();
-                    let from = candidate.town.clone();
-                    blocking(move || {
-                        let provision = Provision {
-                            kind: "activation-certificate",
-                            resident: &code.to_string(),
-                            by: &hub.identity.to_uri(),
-                            to: &to,
-                            source: Some(&from),
-                            purpose: "記載 (entry under a code already used)",
-                            time: hub.clock.unix(),
-                        };
-                        lock(&hub.journal).record(&provision)?;
-                        Ok(())
-                    })
-                    .await?;
+                    let purpose = "記載 (entry under a code already used)";
+                    let from = &candidate.town;
+                    self.record_certificate("activation-certificate", code, town, from, purpose)
+                        .await?;
                     return Ok(signed);
                 }
                 Err(e) => refusal = Some(e),
@@ -585,6 +555,34 @@ impl Hub {
             });
         }
         Ok(found)
+    }
+
+    /// Records in the provision log a certificate of `kind` about resident `code` handed to
+    /// town `to`, from what town `from`'s log shows.
+    async fn record_certificate(
+        self: &Arc<Self>,
+        kind: &'static str,
+        code: ResidentCode,
+        to: &pki::Identity,
+        from: &str,
+        purpose: &'static str,
+    ) -> Result<(), ApiError> {
+        let hub = self.clone();
+        let (from, to) = (from.to_owned(), to.to_uri());
+        blocking(move || {
+            let provision = Provision {
+                kind,
+                resident: &code.to_string(),
+                by: &hub.identity.to_uri(),
+                to: &to,
+                source: Some(&from),
+                purpose,
+                time: hub.clock.unix(),
+            };
+            lock(&hub.journal).record(&provision)?;
+            Ok(())
+        })
+        .await
     }
 
     /// Pulls a town's new events directly from its node.

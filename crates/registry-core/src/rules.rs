@@ -647,17 +647,8 @@ fn check_activation(
     now: Option<Timestamp>,
 ) -> Result<ActivationCertificate, Refusal> {
     let here = view.municipality();
-    let known: Verifiers = [national.clone()].into_iter().collect();
-    let opened = match note::open(certificate.as_bytes(), &known) {
-        Ok(opened) => opened,
-        Err(NoteError::NotSigned) => {
-            return Err(Refusal::Unsigned(
-                "the activation certificate has no signature by the national key".into(),
-            ));
-        }
-        Err(e) => return Err(Refusal::Unsigned(format!("the activation certificate: {e}"))),
-    };
-    let certificate = ActivationCertificate::parse(opened.text())
+    let text = open_national(certificate, national, "the activation certificate")?;
+    let certificate = ActivationCertificate::parse(&text)
         .map_err(|e| Refusal::Malformed(format!("the activation certificate: {e}")))?;
     if certificate.municipality != here {
         return Err(illegal(format!(
@@ -744,17 +735,8 @@ fn check_certificate(
     now: Option<Timestamp>,
 ) -> Result<MoveOutCertificate, Refusal> {
     let here = view.municipality();
-    let known: Verifiers = [national.clone()].into_iter().collect();
-    let opened = match note::open(certificate.as_bytes(), &known) {
-        Ok(opened) => opened,
-        Err(NoteError::NotSigned) => {
-            return Err(Refusal::Unsigned(
-                "the move-out certificate has no signature by the national key".into(),
-            ));
-        }
-        Err(e) => return Err(Refusal::Unsigned(format!("the move-out certificate: {e}"))),
-    };
-    let certificate = MoveOutCertificate::parse(opened.text())
+    let text = open_national(certificate, national, "the move-out certificate")?;
+    let certificate = MoveOutCertificate::parse(&text)
         .map_err(|e| Refusal::Malformed(format!("the move-out certificate: {e}")))?;
     if certificate.from == here {
         return Err(illegal(format!(
@@ -806,6 +788,18 @@ fn check_certificate(
         )));
     }
     Ok(certificate)
+}
+
+/// The text of `what`, a note that must carry a valid signature by the national key.
+fn open_national(note: &str, national: &VerifierKey, what: &str) -> Result<String, Refusal> {
+    let known: Verifiers = [national.clone()].into_iter().collect();
+    match note::open(note.as_bytes(), &known) {
+        Ok(opened) => Ok(opened.text().to_owned()),
+        Err(NoteError::NotSigned) => {
+            Err(Refusal::Unsigned(format!("{what} has no signature by the national key")))
+        }
+        Err(e) => Err(Refusal::Unsigned(format!("{what}: {e}"))),
+    }
 }
 
 /// A move-in notice: it names the move-out that closed the resident's current record here,
