@@ -805,3 +805,45 @@ fn a_sensitive_change_signed_by_two_clerks_is_not_proven() {
     let refused = evidence::verify(&log.evidence(&[death, first, second, GENESIS]), &trust());
     assert_eq!(refused, Err(EvidenceError::NoSupervisor(death)));
 }
+
+/// One national-signed event (a withdrawal, a notice, a code block) is proven by its receipt
+/// alone: in the town's witnessed log, of that town, signed by the national key.
+#[test]
+fn an_event_of_the_national_key_is_proven_by_one_receipt() {
+    let key = national().verifier();
+    let (index, event) =
+        evidence::verify_national(&TOWN.receipt(BLOCK), &trust(), &key).expect("proven");
+    assert_eq!((index, event), (BLOCK, code_block()));
+    // A change signed by a clerk is not the national key's.
+    let error = evidence::verify_national(&TOWN.receipt(BIRTH), &trust(), &key).unwrap_err();
+    assert!(
+        matches!(&error, EvidenceError::BadEvent { index: BIRTH, detail }
+            if detail.contains("not signed by the national key")),
+        "{error}"
+    );
+    // Another town's event, even in this log under its witnessed checkpoint.
+    let mut log = town();
+    let foreign = Event::CodeBlock(CodeBlock {
+        municipality: matsumoto(),
+        first: 2_020_290_000,
+        count: 1000,
+        time: time(),
+    });
+    let at = log.push(sign(&foreign, &[&national()]));
+    let error = evidence::verify_national(&log.receipt(at), &trust(), &key).unwrap_err();
+    assert!(
+        matches!(&error, EvidenceError::BadEvent { detail, .. } if detail.contains("202029")),
+        "{error}"
+    );
+    // An edited event is not in the log.
+    let mut edited = TOWN.receipt(BLOCK);
+    edited.extra = Some(sign(&foreign, &[&national()]));
+    let error = evidence::verify_national(&edited, &trust(), &key).unwrap_err();
+    assert!(not_in_log(BLOCK, &error), "{error}");
+    let mut bare = TOWN.receipt(BLOCK);
+    bare.extra = None;
+    assert!(matches!(
+        evidence::verify_national(&bare, &trust(), &key),
+        Err(EvidenceError::NoEvent(0))
+    ));
+}

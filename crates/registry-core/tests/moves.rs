@@ -662,3 +662,24 @@ fn a_certificate_is_used_within_thirty_days_of_its_signing() {
         Ok(Effect::Change { .. })
     ));
 }
+
+/// An activation certificate is used within 30 days of its signing, to the second.
+#[test]
+fn an_activation_certificate_expires_after_thirty_days() {
+    let mut achi = Town::new(achi_code(), 10, 2_040_720_000);
+    let born = achi.birth("熊谷 花子", "クマガイ ハナコ");
+    let abroad = achi.next(&born.record, ChangeReason::MoveOutAbroad, "2026-11-20");
+    achi.accept(&achi.signed(&abroad));
+    let back = achi.next(&abroad.record, ChangeReason::MoveInFromAbroad, "2026-11-24");
+    let validity = registry_core::rules::CERTIFICATE_VALIDITY;
+    let with = |age: u64| {
+        let signed_at = Timestamp::from_unix(now().unix() - age);
+        let (_, certificate) = common::certificate(&achi.state, &back, &national(), signed_at);
+        let mut change = back.clone();
+        change.activation = Some(certificate);
+        sign(&Event::Change(change), &[&achi.clerk, &achi.supervisor])
+    };
+    let refusal = achi.refuse(&with(validity + 1));
+    assert!(refusal.to_string().contains("more than 30 days old"), "{refusal}");
+    assert!(matches!(achi.submit(&with(validity)), Ok(Effect::Change { .. })));
+}
