@@ -163,6 +163,9 @@ fn a_code_never_certified_is_released_only_by_a_closure_in_its_block_s_town() {
     assert_eq!(check(None, Some(achi()), shown), Err(CustodyError::NotClosed(resident())));
 }
 
+/// A change made to a statement, for one case.
+type Edit<T> = fn(&mut T);
+
 fn shown<'a>(closed: &'a ProvenChange, withdrawal: &'a MoveWithdrawal) -> Shown<'a> {
     Shown { closed, opened: None, withdrawal: Some(withdrawal) }
 }
@@ -181,7 +184,7 @@ fn a_withdrawn_move_is_released_only_by_its_own_withdrawal_and_move_out() {
     };
     assert_eq!(check(Some(&last), None, shown(&move_out, &withdrawal)), Ok(()));
     let refused = Err(CustodyError::NotWithdrawn(resident()));
-    let edits: [(&str, fn(&mut MoveWithdrawal)); 3] = [
+    let edits: [(&str, Edit<MoveWithdrawal>); 3] = [
         ("recorded by another town", |w| w.municipality = town("203611")),
         ("of another move-out", |w| w.event = hash("another move-out")),
         ("of another resident", |w| w.resident = another()),
