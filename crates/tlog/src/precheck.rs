@@ -24,14 +24,14 @@
 //! Pure: no I/O, no threads. A caller with many cores checks chunks in parallel and
 //! [`Prechecked::merge`]s the results.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::Scalar;
 use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use ed25519_dalek::{Signature, VerifyingKey};
-use sha2::{Digest, Sha256, Sha512};
+use sha2::{Digest, Sha512};
 
 use crate::note::{KeyKind, Note, VerifierKey, Verifiers};
 
@@ -40,10 +40,11 @@ use crate::note::{KeyKind, Note, VerifierKey, Verifiers};
 /// whole chunk to the single check.
 pub const CHUNK: usize = 1024;
 
-/// The (key, signature, text) triples whose Ed25519 signatures verified in a batch.
+/// The (key, signature, text) triples whose Ed25519 signatures verified in a batch, found by
+/// their signature and compared whole.
 #[derive(Clone, Debug, Default)]
 pub struct Prechecked {
-    verified: HashSet<[u8; 32]>,
+    verified: HashMap<[u8; 64], Vec<([u8; 32], Box<str>)>>,
 }
 
 /// One signature to check: the key, its signature, and the text it signs.
@@ -97,26 +98,34 @@ impl Prechecked {
             let all = verify_together(chunk);
             for item in chunk {
                 if all || item.key.verify_strict(item.text.as_bytes(), &item.signature).is_ok() {
-                    prechecked.verified.insert(triple(
-                        item.key.as_bytes(),
-                        &item.signature.to_bytes(),
-                        item.text,
-                    ));
+                    prechecked.insert(item.signature.to_bytes(), *item.key.as_bytes(), item.text);
                 }
             }
         }
         prechecked
     }
 
+    /// Remembers that `signature` by `key` over `text` verified.
+    fn insert(&mut self, signature: [u8; 64], key: [u8; 32], text: &str) {
+        let triples = self.verified.entry(signature).or_default();
+        if !triples.iter().any(|(k, t)| *k == key && **t == *text) {
+            triples.push((key, text.into()));
+        }
+    }
+
     /// Both sets of checked signatures.
     pub fn merge(mut self, other: Prechecked) -> Prechecked {
-        self.verified.extend(other.verified);
+        for (signature, triples) in other.verified {
+            for (key, text) in triples {
+                self.insert(signature, key, &text);
+            }
+        }
         self
     }
 
     /// How many distinct signatures verified.
     pub fn len(&self) -> usize {
-        self.verified.len()
+        self.verified.values().map(Vec::len).sum()
     }
 
     /// Whether none did.
@@ -126,9 +135,13 @@ impl Prechecked {
 
     /// Whether `signature` by `key` over `text` verified here.
     pub(crate) fn holds(&self, key: &VerifierKey, signature: &[u8], text: &str) -> bool {
-        !self.verified.is_empty()
-            && key.kind() == KeyKind::Ed25519
-            && self.verified.contains(&triple(key.public_key(), signature, text))
+        if self.verified.is_empty() || key.kind() != KeyKind::Ed25519 {
+            return false;
+        }
+        let Ok(signature) = <[u8; 64]>::try_from(signature) else { return false };
+        self.verified.get(&signature).is_some_and(|triples| {
+            triples.iter().any(|(k, t)| k == key.public_key() && **t == *text)
+        })
     }
 }
 
@@ -198,16 +211,6 @@ fn verify_together(items: &[Item<'_>]) -> bool {
         points.push(key.to_edwards());
     }
     EdwardsPoint::vartime_multiscalar_mul(scalars, points).is_identity()
-}
-
-/// The identity of a (public key, signature, text) triple. The key and the signature have fixed
-/// lengths, so the concatenation is unambiguous.
-fn triple(public_key: &[u8; 32], signature: &[u8], text: &str) -> [u8; 32] {
-    let mut hash = Sha256::new();
-    hash.update(public_key);
-    hash.update(signature);
-    hash.update(text.as_bytes());
-    hash.finalize().into()
 }
 
 #[cfg(test)]
