@@ -44,8 +44,11 @@ pub const CHUNK: usize = 1024;
 /// their signature and compared whole.
 #[derive(Clone, Debug, Default)]
 pub struct Prechecked {
-    verified: HashMap<[u8; 64], Vec<([u8; 32], Box<str>)>>,
+    verified: HashMap<[u8; 64], Vec<KeyAndText>>,
 }
+
+/// A public key and a text, remembered under a signature.
+type KeyAndText = ([u8; 32], Box<str>);
 
 /// One signature to check: the key, its signature, and the text it signs.
 struct Item<'a> {
