@@ -414,7 +414,13 @@ impl Hub {
         let evidence = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
             let mirror = lock(hub.mirrors.get(&town).context("a mirrored town")?);
             let trust = mirror.trust.clone();
-            match crate::proof::prove_at(&mirror.registry, &mirror.tiles, &trust, index) {
+            match crate::proof::prove_at(
+                &mirror.registry,
+                &mirror.tiles,
+                &mirror.receipts,
+                &trust,
+                index,
+            ) {
                 Ok(proven) => proven.texts(),
                 Err(e) => bail!("the move-in at {index} of {town} is not proven: {e:?}"),
             }
