@@ -781,27 +781,22 @@ struct Derived {
 }
 
 impl Derived {
-    /// What `note`, whose event is `event` if it parsed, writes; `hash` is its SHA-256.
-    fn new(note: &[u8], hash: &Hash, event: Option<&Event>) -> Derived {
+    /// What `note` writes; `hash` is its SHA-256 and `record` the record it makes, if it is a
+    /// change.
+    fn new(note: &[u8], hash: &Hash, record: Option<&IdentityRecordParts>) -> Derived {
         let entry = commitment_hashed(note, hash);
         let leaf = tlog::leaf_hash(&entry);
-        let resident = match event {
-            Some(Event::Change(change)) => Some(ResidentRow::of(&change.record, 0).into_values()),
-            _ => None,
-        };
+        let resident = record.map(|record| ResidentRow::of(record, 0).into_values());
         Derived { entry, leaf, resident }
     }
 
     /// What `note`, decided as `effect`, writes.
     fn of(note: &[u8], effect: &Effect) -> Derived {
-        let hash = note_hash(note);
-        let entry = commitment_hashed(note, &hash);
-        let leaf = tlog::leaf_hash(&entry);
-        let resident = match effect {
-            Effect::Change { change, .. } => Some(ResidentRow::of(&change.record, 0).into_values()),
+        let record = match effect {
+            Effect::Change { change, .. } => Some(&change.record),
             _ => None,
         };
-        Derived { entry, leaf, resident }
+        Derived::new(note, &note_hash(note), record)
     }
 }
 
@@ -815,7 +810,14 @@ fn read_ahead(notes: &[&[u8]]) -> Vec<(Result<Parsed, Refusal>, Derived)> {
         .map(|note| {
             let parsed = Parsed::parse(note);
             let derived = match &parsed {
-                Ok(parsed) => Derived::new(note, &parsed.hash(), Some(parsed.event())),
+                Ok(parsed) => {
+                    let record = match parsed.event() {
+                        Event::Change(change) => Some(&change.record),
+                        _ => None,
+                    };
+                    Derived::new(note, &parsed.hash(), record)
+                }
+                // Refused when it is decided: nothing of it is written.
                 Err(_) => Derived::new(note, &note_hash(note), None),
             };
             (parsed, derived)
@@ -963,6 +965,7 @@ impl ResidentRow {
             ("reading_key", Some(fold::fold_for_match(record.name.reading().as_str()))),
             ("address_key", Some(record.address.match_key())),
         ];
+        debug_assert_eq!(columns[Self::EVENT_IDX].0, "event_idx");
         ResidentRow { columns }
     }
 
