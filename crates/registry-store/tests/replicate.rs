@@ -614,3 +614,48 @@ fn moves_between_two_registries_are_stored_replayed_and_verified() {
         ]
     );
 }
+
+#[test]
+fn receipts_kept_per_checkpoint_are_the_receipts_made_afresh() {
+    use registry_store::dir::{ReceiptCache, receipts, receipts_with};
+    use tlog_store::integrate::{NoteSigner, integrate, without_witnesses};
+    use tlog_store::tiledir::TileDir;
+
+    let mut town = busy_town();
+    let origin = "juki.test/registry/204072";
+    let log_key = key(origin, 77);
+    let signer = NoteSigner::new(key(origin, 77)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tiles = TileDir::new(dir.path().join("tlog"));
+    let vkey = log_key.verifier();
+    let cache = ReceiptCache::default();
+    let code = ResidentCode::from_ten_digits(2_040_720_500).unwrap();
+
+    let mut checkpoints = Vec::new();
+    for round in 0..2 {
+        integrate(&*town.registry.connection(), &tiles, &signer, &mut without_witnesses).unwrap();
+        let events = town.registry.evidence_events(code).unwrap().unwrap();
+        assert_eq!(events.len(), 4, "the change, its two signers' enrolments, the genesis");
+        let fresh = receipts(&tiles, &vkey, origin, &events).unwrap();
+        // Made, then kept: the same receipts both times.
+        assert_eq!(receipts_with(&tiles, &vkey, origin, &events, &cache).unwrap(), fresh);
+        assert_eq!(receipts_with(&tiles, &vkey, origin, &events, &cache).unwrap(), fresh);
+        checkpoints.push(fresh[0].checkpoint.clone());
+        if round == 0 {
+            // A new checkpoint: nothing kept for the old one is used.
+            town.birth("原 四郎");
+        }
+    }
+    assert_ne!(checkpoints[0], checkpoints[1]);
+
+    // Kept receipts are not served under another key.
+    let events = town.registry.evidence_events(code).unwrap().unwrap();
+    let other = key(origin, 78).verifier();
+    assert!(receipts_with(&tiles, &other, origin, &events, &cache).is_err());
+    // An event beyond the checkpoint is not published, kept or not.
+    town.birth("原 五郎");
+    let size = town.registry.log_size().unwrap();
+    let newest = town.registry.events(size - 1, size).unwrap().remove(0);
+    let error = receipts_with(&tiles, &vkey, origin, &[(size - 1, newest)], &cache).unwrap_err();
+    assert!(matches!(error, StoreError::NotPublished { .. }), "{error}");
+}
