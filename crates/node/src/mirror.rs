@@ -10,6 +10,7 @@ use anyhow::{Context as _, Result};
 use registry_core::evidence::TownTrust;
 use registry_domain::MunicipalityCode;
 use registry_store::Registry;
+use registry_store::dir::ReceiptCache;
 use tlog::Hash;
 use tlog::note::VerifierKey;
 use tlog_store::integrate::{CheckpointSigner, CheckpointVerifier, VerifyOnly, integrate};
@@ -38,6 +39,8 @@ pub struct Mirror {
     pub registry: Registry,
     /// The replica's tiles; their checkpoint is the town's own, as received.
     pub tiles: TileDir,
+    /// Receipts made against that checkpoint, for the next proofs.
+    pub receipts: ReceiptCache,
 }
 
 /// What became of an accepted batch.
@@ -143,7 +146,15 @@ impl Mirror {
             Registry::create(&path, code, national)?
         };
         let trust = town.keys().trust()?;
-        Ok(Mirror { code, origin: town.origin.clone(), vkey, trust, registry, tiles })
+        Ok(Mirror {
+            code,
+            origin: town.origin.clone(),
+            vkey,
+            trust,
+            registry,
+            tiles,
+            receipts: ReceiptCache::default(),
+        })
     }
 
     /// Resident `code`'s record in the replica, proven against the town's witnessed checkpoint
@@ -152,7 +163,7 @@ impl Mirror {
         &self,
         code: registry_domain::ResidentCode,
     ) -> Result<crate::proof::Proven, crate::proof::NotProven> {
-        crate::proof::prove(&self.registry, &self.tiles, &self.trust, code)
+        crate::proof::prove(&self.registry, &self.tiles, &self.receipts, &self.trust, code)
     }
 
     /// The evidence of the change that opened resident `code`'s record here with the national
@@ -171,8 +182,13 @@ impl Mirror {
         };
         index
             .map(|index| {
-                let proven =
-                    crate::proof::prove_at(&self.registry, &self.tiles, &self.trust, index)?;
+                let proven = crate::proof::prove_at(
+                    &self.registry,
+                    &self.tiles,
+                    &self.receipts,
+                    &self.trust,
+                    index,
+                )?;
                 proven.texts().map_err(NotProven::Internal)
             })
             .transpose()

@@ -77,6 +77,8 @@ pub struct Town {
     /// The town's own registration — its node key, witnesses and the admin key of the genesis
     /// read once at start — against which it checks what it serves.
     trust: TownTrust,
+    /// Receipts made against the published checkpoint, for the next proofs.
+    receipts: registry_store::dir::ReceiptCache,
 }
 
 impl Town {
@@ -124,6 +126,7 @@ impl Town {
         )?;
         Ok(Town {
             trust,
+            receipts: Default::default(),
             witnesses,
             runtime: tokio::runtime::Handle::current(),
             clock,
@@ -164,7 +167,7 @@ impl Town {
         // proofs and signature checks.
         let attempt = || {
             let events = gather(&lock(&self.registry), code)?;
-            prove_gathered(events, &tiles, &self.trust, code)
+            prove_gathered(events, &tiles, &self.receipts, &self.trust, code)
         };
         let mut outcome = attempt();
         if let Err(NotProven::NotYet { .. }) = outcome {

@@ -5,6 +5,7 @@
 
 use registry_core::evidence::{self, TownTrust};
 use registry_domain::{IdentityRecordParts, ResidentCode};
+use registry_store::dir::ReceiptCache;
 use registry_store::{Registry, StoreError};
 use tlog::receipt::Receipt;
 use tlog_store::tiledir::TileDir;
@@ -45,14 +46,15 @@ pub enum NotProven {
 }
 
 /// Proves resident `code`'s current record in `registry`, against the checkpoint in `tiles`,
-/// by `trust`.
+/// by `trust`; `cache` keeps the receipts made against that checkpoint for the next proofs.
 pub fn prove(
     registry: &Registry,
     tiles: &TileDir,
+    cache: &ReceiptCache,
     trust: &TownTrust,
     code: ResidentCode,
 ) -> Result<Proven, NotProven> {
-    prove_gathered(gather(registry, code)?, tiles, trust, code)
+    prove_gathered(gather(registry, code)?, tiles, cache, trust, code)
 }
 
 /// The events resident `code`'s current record rests on, read from `registry`: the only part
@@ -73,10 +75,11 @@ pub fn gather(
 pub fn prove_gathered(
     events: Vec<registry_store::LoggedEvent>,
     tiles: &TileDir,
+    cache: &ReceiptCache,
     trust: &TownTrust,
     code: ResidentCode,
 ) -> Result<Proven, NotProven> {
-    let proven = prove_events(tiles, trust, events)?;
+    let proven = prove_events(tiles, cache, trust, events)?;
     if proven.record.resident_code != code {
         return Err(NotProven::Tampered(
             "the current event of a resident is another resident's".into(),
@@ -90,6 +93,7 @@ pub fn prove_gathered(
 pub fn prove_at(
     registry: &Registry,
     tiles: &TileDir,
+    cache: &ReceiptCache,
     trust: &TownTrust,
     index: u64,
 ) -> Result<Proven, NotProven> {
@@ -98,25 +102,27 @@ pub fn prove_at(
         Err(StoreError::Corrupt(detail)) => return Err(NotProven::Tampered(detail)),
         Err(e) => return Err(NotProven::Internal(e.into())),
     };
-    prove_events(tiles, trust, events)
+    prove_events(tiles, cache, trust, events)
 }
 
 fn prove_events(
     tiles: &TileDir,
+    cache: &ReceiptCache,
     trust: &TownTrust,
     events: Vec<registry_store::LoggedEvent>,
 ) -> Result<Proven, NotProven> {
     let vkey = trust.policy.log_keys.first().ok_or_else(|| {
         NotProven::Internal(anyhow::anyhow!("the town's registration names no log key"))
     })?;
-    let receipts = match registry_store::dir::receipts(tiles, vkey, &trust.origin, &events) {
-        Ok(receipts) => receipts,
-        Err(StoreError::NotPublished { index, size }) => {
-            return Err(NotProven::NotYet { index, size });
-        }
-        Err(StoreError::Corrupt(detail)) => return Err(NotProven::Tampered(detail)),
-        Err(e) => return Err(NotProven::Internal(e.into())),
-    };
+    let receipts =
+        match registry_store::dir::receipts_with(tiles, vkey, &trust.origin, &events, cache) {
+            Ok(receipts) => receipts,
+            Err(StoreError::NotPublished { index, size }) => {
+                return Err(NotProven::NotYet { index, size });
+            }
+            Err(StoreError::Corrupt(detail)) => return Err(NotProven::Tampered(detail)),
+            Err(e) => return Err(NotProven::Internal(e.into())),
+        };
     match evidence::verify(&receipts, trust) {
         Ok(proven) => Ok(Proven { record: proven.change.record, receipts }),
         Err(e) => Err(NotProven::Tampered(e.to_string())),

@@ -618,26 +618,6 @@ impl Hub {
         }
     }
 
-    /// One forwarding round to the national node: every mirror's next batch, the towns in
-    /// parallel. Returns whether anything was sent; the first failure is reported after every
-    /// town had its turn.
-    async fn forward(self: &Arc<Self>) -> Result<bool> {
-        let Some(upstream) = self.config.upstream.clone() else { return Ok(false) };
-        let rounds = self.mirrors.keys().map(|code| self.forward_town(code.clone(), &upstream));
-        let mut sent = false;
-        let mut failure = None;
-        for result in futures_util::future::join_all(rounds).await {
-            match result {
-                Ok(s) => sent |= s,
-                Err(e) => failure = failure.or(Some(e)),
-            }
-        }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(sent),
-        }
-    }
-
     /// Sends one town's next batch to the national node and records its receipt.
     async fn forward_town(self: &Arc<Self>, code: String, upstream: &Peer) -> Result<bool> {
         let hub = self.clone();
@@ -694,7 +674,13 @@ impl Hub {
         let evidence = tokio::task::spawn_blocking(move || -> Result<Vec<String>> {
             let mirror = lock(hub.mirrors.get(&town).context("a mirrored town")?);
             let trust = mirror.trust.clone();
-            match crate::proof::prove_at(&mirror.registry, &mirror.tiles, &trust, index) {
+            match crate::proof::prove_at(
+                &mirror.registry,
+                &mirror.tiles,
+                &mirror.receipts,
+                &trust,
+                index,
+            ) {
                 Ok(proven) => proven.texts(),
                 Err(e) => bail!("the move-in at {index} of {town} is not proven: {e:?}"),
             }
@@ -1206,20 +1192,41 @@ pub async fn run(
                 if let Ok(Err(e)) = integrated {
                     eprintln!("{}: provision log: {e:#}", hub.config.name);
                 }
-                let delay = match hub.forward().await {
-                    Ok(true) => Duration::ZERO,
-                    Ok(false) => backoff.reset(),
+                let delay = match hub.deliver_notices().await {
+                    Ok(()) => backoff.reset(),
                     Err(e) => {
-                        eprintln!("{}: forwarding to the national node: {e:#}", hub.config.name);
+                        eprintln!("{}: move notices: {e:#}", hub.config.name);
                         backoff.fail()
                     }
                 };
-                if let Err(e) = hub.deliver_notices().await {
-                    eprintln!("{}: move notices: {e:#}", hub.config.name);
-                }
                 tokio::time::sleep(delay).await;
             }
         }));
+    }
+    if let Some(upstream) = config.upstream.clone() {
+        // Forwarding to the national node: each town's batches in order, the towns
+        // independently of one another, so that one town's batch being verified, written or
+        // sent never holds up another's.
+        for code in hub.mirrors.keys() {
+            let (hub, upstream, code) = (hub.clone(), upstream.clone(), code.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut backoff = Backoff::new(interval);
+                loop {
+                    let delay = match hub.forward_town(code.clone(), &upstream).await {
+                        Ok(true) => Duration::ZERO,
+                        Ok(false) => backoff.reset(),
+                        Err(e) => {
+                            eprintln!(
+                                "{}: forwarding {code} to the national node: {e:#}",
+                                hub.config.name
+                            );
+                            backoff.fail()
+                        }
+                    };
+                    tokio::time::sleep(delay).await;
+                }
+            }));
+        }
     }
     {
         // Catch-up: a town whose batches have not arrived for a while is pulled directly.

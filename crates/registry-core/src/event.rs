@@ -213,7 +213,7 @@ pub enum Event {
 /// Parses a field with `FromStr` and insists the value was written canonically.
 pub(crate) fn typed<T>(reader: &mut Reader<'_>, field: &'static str) -> Result<T, EventError>
 where
-    T: std::str::FromStr + ToString,
+    T: std::str::FromStr + std::fmt::Display,
     T::Err: ToString,
 {
     let text = reader.take(field)?;
@@ -222,15 +222,31 @@ where
 
 pub(crate) fn canonical<T>(text: &str, field: &'static str) -> Result<T, EventError>
 where
-    T: std::str::FromStr + ToString,
+    T: std::str::FromStr + std::fmt::Display,
     T::Err: ToString,
 {
     let value: T =
         text.parse().map_err(|e: T::Err| EventError::Invalid { field, reason: e.to_string() })?;
-    if value.to_string() != text {
+    if !displays_as(&value, text) {
         return Err(EventError::NotCanonical(field));
     }
     Ok(value)
+}
+
+/// Whether `value` displays exactly as `text` (`value.to_string() == text`, without building
+/// the string).
+fn displays_as(value: &impl std::fmt::Display, text: &str) -> bool {
+    use std::fmt::Write as _;
+    /// The part of the text not yet matched; `None` once the output differs.
+    struct Matching<'a>(Option<&'a str>);
+    impl std::fmt::Write for Matching<'_> {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 = self.0.and_then(|rest| rest.strip_prefix(s));
+            Ok(())
+        }
+    }
+    let mut matching = Matching(Some(text));
+    write!(matching, "{value}").is_ok() && matching.0 == Some("")
 }
 
 pub(crate) fn optional<T>(
@@ -238,7 +254,7 @@ pub(crate) fn optional<T>(
     field: &'static str,
 ) -> Result<Option<T>, EventError>
 where
-    T: std::str::FromStr + ToString,
+    T: std::str::FromStr + std::fmt::Display,
     T::Err: ToString,
 {
     reader.optional(field)?.map(|text| canonical(text, field)).transpose()

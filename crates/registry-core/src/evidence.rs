@@ -37,13 +37,18 @@ pub const COMMITMENT_HEADER: &str = "juki.commitment/v1";
 /// its exact bytes. Tiles carry only these, so they hold no personal data; whoever holds the
 /// event can recompute the entry and prove it is in the log.
 pub fn commitment(note: &[u8]) -> Vec<u8> {
+    commitment_hashed(note, &tlog::hash::sha256(note))
+}
+
+/// [`commitment`] of a note whose SHA-256 (`hash`) the caller has already computed.
+pub fn commitment_hashed(note: &[u8], hash: &Hash) -> Vec<u8> {
     let kind = note.split(|&b| b == b'\n').next().unwrap_or(b"");
     let mut out = Vec::with_capacity(COMMITMENT_HEADER.len() + kind.len() + 47);
     out.extend_from_slice(COMMITMENT_HEADER.as_bytes());
     out.push(b'\n');
     out.extend_from_slice(kind);
     out.push(b'\n');
-    out.extend_from_slice(tlog::hash::sha256(note).to_base64().as_bytes());
+    out.extend_from_slice(hash.to_base64().as_bytes());
     out.push(b'\n');
     out
 }

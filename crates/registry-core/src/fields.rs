@@ -14,6 +14,8 @@
 //! refused, and a value must be written in its one escaped form — so every field list has
 //! exactly one encoding, and the bytes that were signed are the only bytes that parse to it.
 
+use std::borrow::Cow;
+
 /// How many fields a body may have.
 pub const MAX_FIELDS: usize = 64;
 /// The longest value accepted, in bytes after escaping.
@@ -102,10 +104,11 @@ fn unescape(value: &str) -> Result<String, &'static str> {
     Ok(out)
 }
 
-/// A parsed body: its fields in order, with values unescaped.
+/// A parsed body: its fields in order, with values unescaped (borrowed from the text when
+/// they hold no escape).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Fields {
-    fields: Vec<(String, String)>,
+pub struct Fields<'t> {
+    fields: Vec<(&'t str, Cow<'t, str>)>,
 }
 
 /// Builds a body. Keys must be valid; values are escaped here.
@@ -169,9 +172,9 @@ fn valid_key(key: &str) -> bool {
         && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-impl Fields {
+impl<'t> Fields<'t> {
     /// Parses a body whose first line must be `header`.
-    pub fn parse(text: &str, header: &'static str) -> Result<Fields, FieldsError> {
+    pub fn parse(text: &'t str, header: &'static str) -> Result<Fields<'t>, FieldsError> {
         let Some(body) = text.strip_suffix('\n') else {
             return Err(FieldsError::Unterminated);
         };
@@ -194,11 +197,20 @@ impl Fields {
                 return Err(FieldsError::TooLarge);
             }
             let bad = |reason| FieldsError::BadValue { line: number, key: key.to_owned(), reason };
-            let value = unescape(value).map_err(bad)?;
-            if escape(&value) != line[key.len() + 1..] {
-                return Err(bad("not in its one escaped form"));
-            }
-            fields.push((key.to_owned(), value));
+            // Without a backslash a value has nothing to unescape, and it is in its one escaped
+            // form exactly when it has no control character (the line holds no line feed).
+            let value = if value.contains('\\') {
+                let unescaped = unescape(value).map_err(bad)?;
+                if escape(&unescaped) != value {
+                    return Err(bad("not in its one escaped form"));
+                }
+                Cow::Owned(unescaped)
+            } else if value.chars().any(char::is_control) {
+                return Err(bad("control characters must be escaped or removed"));
+            } else {
+                Cow::Borrowed(value)
+            };
+            fields.push((key, value));
         }
         Ok(Fields { fields })
     }
@@ -212,7 +224,7 @@ impl Fields {
 /// Takes fields in the order a format defines, so that order, repetition and unknown fields
 /// are all errors.
 pub struct Reader<'a> {
-    fields: &'a [(String, String)],
+    fields: &'a [(&'a str, Cow<'a, str>)],
     at: usize,
 }
 
@@ -225,7 +237,7 @@ impl<'a> Reader<'a> {
     /// The next field if it is `key`.
     pub fn optional(&mut self, key: &'static str) -> Result<Option<&'a str>, FieldsError> {
         match self.fields.get(self.at) {
-            Some((k, v)) if k == key => {
+            Some((k, v)) if *k == key => {
                 self.at += 1;
                 Ok(Some(v))
             }
@@ -237,10 +249,10 @@ impl<'a> Reader<'a> {
     pub fn repeated(&mut self, key: &'static str) -> Vec<&'a str> {
         let mut out = Vec::new();
         while let Some((k, v)) = self.fields.get(self.at) {
-            if k != key {
+            if *k != key {
                 break;
             }
-            out.push(v.as_str());
+            out.push(v.as_ref());
             self.at += 1;
         }
         out
@@ -250,7 +262,9 @@ impl<'a> Reader<'a> {
     pub fn finish(self) -> Result<(), FieldsError> {
         match self.fields.get(self.at) {
             None => Ok(()),
-            Some((key, _)) => Err(FieldsError::Unexpected { key: key.clone(), line: self.at + 2 }),
+            Some((key, _)) => {
+                Err(FieldsError::Unexpected { key: (*key).to_owned(), line: self.at + 2 })
+            }
         }
     }
 }
@@ -277,8 +291,27 @@ mod tests {
     }
 
     #[test]
+    fn a_value_without_escapes_is_taken_as_it_is_and_one_with_is_unescaped() {
+        let text = "juki.test/v1\nplain 山田 太郎\nescaped a\\\\b\\nc\nempty \n";
+        let fields = Fields::parse(text, "juki.test/v1").unwrap();
+        let mut reader = fields.reader();
+        assert_eq!(reader.take("plain").unwrap(), "山田 太郎");
+        assert_eq!(reader.take("escaped").unwrap(), "a\\b\nc");
+        assert_eq!(reader.take("empty").unwrap(), "");
+        reader.finish().unwrap();
+        // A control character is refused with or without a backslash in the value.
+        for value in ["a\u{1b}b", "a\\\\\u{1b}", "\u{7f}"] {
+            let text = format!("juki.test/v1\nname {value}\n");
+            assert!(
+                matches!(Fields::parse(&text, "juki.test/v1"), Err(FieldsError::BadValue { .. })),
+                "{value:?}"
+            );
+        }
+    }
+
+    #[test]
     fn every_malformation_is_named() {
-        let parse = |t: &str| Fields::parse(t, "juki.test/v1");
+        let parse = |t: &'static str| Fields::parse(t, "juki.test/v1");
         assert_eq!(parse("juki.test/v1\nname x"), Err(FieldsError::Unterminated));
         assert_eq!(
             parse("juki.other/v1\n"),

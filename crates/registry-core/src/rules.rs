@@ -222,9 +222,55 @@ pub fn decide_prechecked(
     now: Option<Timestamp>,
     prechecked: &Prechecked,
 ) -> Result<Effect, Refusal> {
-    let parsed = note::Note::parse(note_bytes).map_err(|e| Refusal::Malformed(e.to_string()))?;
-    let event =
-        Event::parse(parsed.text()).map_err(|e: EventError| Refusal::Malformed(e.to_string()))?;
+    decide_parsed(Parsed::parse(note_bytes)?, view, national, now, prechecked)
+}
+
+/// A signed event read ahead of its decision: the note parsed, its text parsed as an event, and
+/// the hash of its exact bytes. None of it depends on the registry, so a replica reads a whole
+/// batch this way on every core before deciding the events one by one, in log order
+/// ([`decide_parsed`]); nothing is trusted yet.
+#[derive(Clone, Debug)]
+pub struct Parsed {
+    note: note::Note,
+    event: Event,
+    hash: Hash,
+}
+
+impl Parsed {
+    /// Reads a signed event; a note or an event that does not parse is refused as
+    /// [`Refusal::Malformed`], as [`decide`] refuses it.
+    pub fn parse(note_bytes: &[u8]) -> Result<Parsed, Refusal> {
+        let note = note::Note::parse(note_bytes).map_err(|e| Refusal::Malformed(e.to_string()))?;
+        let event =
+            Event::parse(note.text()).map_err(|e: EventError| Refusal::Malformed(e.to_string()))?;
+        Ok(Parsed { note, event, hash: note_hash(note_bytes) })
+    }
+
+    /// The note, its signatures not yet verified.
+    pub fn note(&self) -> &note::Note {
+        &self.note
+    }
+
+    /// The event its text states, not yet decided.
+    pub fn event(&self) -> &Event {
+        &self.event
+    }
+
+    /// SHA-256 of the exact signed bytes ([`crate::moves::note_hash`]).
+    pub fn hash(&self) -> Hash {
+        self.hash
+    }
+}
+
+/// [`decide_prechecked`] of an event already read with [`Parsed::parse`].
+pub fn decide_parsed(
+    parsed: Parsed,
+    view: &dyn RegistryView,
+    national: &VerifierKey,
+    now: Option<Timestamp>,
+    prechecked: &Prechecked,
+) -> Result<Effect, Refusal> {
+    let Parsed { note: parsed, event, hash } = parsed;
     if event.municipality() != view.municipality() {
         return Err(Refusal::WrongMunicipality {
             expected: view.municipality(),
@@ -298,13 +344,7 @@ pub fn decide_prechecked(
             let roles: Vec<Role> = signers.iter().map(|(_, role)| *role).collect();
             check_approval(change.reason(), &roles)?;
             let signers = signers.into_iter().map(|(key, _)| key).collect();
-            Ok(Effect::Change {
-                change,
-                signers,
-                note_hash: note_hash(note_bytes),
-                move_out,
-                activation,
-            })
+            Ok(Effect::Change { change, signers, note_hash: hash, move_out, activation })
         }
         Event::MoveNotice(notice) => {
             admin(view)?;

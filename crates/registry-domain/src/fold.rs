@@ -102,7 +102,7 @@ pub fn fold_width(s: &str) -> String {
             out.push(c);
         }
     }
-    out.nfc().collect()
+    crate::text::into_nfc(out)
 }
 
 /// Hiragana to katakana (ぁ..ゖ to ァ..ヶ, ゝゞ to ヽヾ); everything else unchanged.
@@ -143,12 +143,13 @@ fn is_variation_selector(c: char) -> bool {
 pub fn fold_for_match(s: &str) -> String {
     let folded = fold_kanji(&hiragana_to_katakana(&fold_width(s)));
     // NFC again at the end: dropping a space can bring a combining mark next to its base.
-    folded
-        .chars()
-        .filter(|&c| !c.is_whitespace() && c != '・' && !is_variation_selector(c))
-        .map(|c| c.to_ascii_uppercase())
-        .nfc()
-        .collect()
+    crate::text::into_nfc(
+        folded
+            .chars()
+            .filter(|&c| !c.is_whitespace() && c != '・' && !is_variation_selector(c))
+            .map(|c| c.to_ascii_uppercase())
+            .collect(),
+    )
 }
 
 const KANJI_DIGITS: [(char, u64); 14] = [
@@ -327,7 +328,7 @@ fn address_pass(s: &str) -> String {
             key.push(c);
         }
     }
-    key.nfc().collect()
+    crate::text::into_nfc(key)
 }
 
 #[cfg(test)]

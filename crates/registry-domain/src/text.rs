@@ -8,7 +8,17 @@
 //! byte-order marks) that would let two records look identical while differing. Ideographic
 //! variation selectors (U+E0100..U+E01EF, used for 異体字 such as 斉󠄃) are kept.
 
-use unicode_normalization::UnicodeNormalization as _;
+use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfc_quick};
+
+/// `text` in NFC. Most text already is, and the quick check says so without normalising.
+pub(crate) fn nfc(text: &str) -> String {
+    into_nfc(text.to_owned())
+}
+
+/// [`nfc`] of an owned string, which is returned as it is when it already is NFC.
+pub(crate) fn into_nfc(text: String) -> String {
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes { text } else { text.nfc().collect() }
+}
 
 /// Why a piece of text was refused. Never carries the text itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +46,7 @@ pub(crate) fn is_forbidden(c: char) -> bool {
 
 /// NFC, trimmed, non-empty, at most `max_chars`, nothing forbidden.
 pub(crate) fn clean(input: &str, max_chars: usize) -> Result<String, TextError> {
-    let nfc: String = input.nfc().collect();
+    let nfc = nfc(input);
     let text = nfc.trim();
     if text.is_empty() {
         return Err(TextError::Empty);

@@ -189,6 +189,112 @@ pub fn receipts(
         .collect()
 }
 
+/// Receipts made against one published checkpoint, kept for the lookups that follow: every
+/// proof carries the genesis and an enrolment, and the checkpoint's size is read once per
+/// checkpoint instead of once per lookup ([`receipts_with`]). Only a memo: the same checkpoint
+/// bytes, opened with the same key, always have the same size, and the inclusion proofs of a
+/// tree of one size are always the same hashes; whoever receives a receipt still checks it
+/// against the checkpoint.
+#[derive(Debug, Default)]
+pub struct ReceiptCache {
+    kept: std::sync::Mutex<Option<Kept>>,
+}
+
+/// What a [`ReceiptCache`] holds: one checkpoint, as published and opened, and proofs of
+/// inclusion in its tree.
+#[derive(Debug)]
+struct Kept {
+    checkpoint: Vec<u8>,
+    key: VerifierKey,
+    origin: String,
+    size: u64,
+    proofs: std::collections::HashMap<u64, Vec<tlog::Hash>>,
+}
+
+impl ReceiptCache {
+    /// How many proofs are kept for one checkpoint, at most (then they are forgotten).
+    const PROOFS: usize = 4096;
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Option<Kept>> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// [`receipts`], remembering in `cache` the published checkpoint's size and the inclusion
+/// proofs made against it.
+pub fn receipts_with(
+    tiles: &TileDir,
+    vkey: &VerifierKey,
+    origin: &str,
+    events: &[crate::LoggedEvent],
+    cache: &ReceiptCache,
+) -> Result<Vec<Receipt>> {
+    use tlog_store::integrate::CheckpointVerifier as _;
+    let Some(checkpoint) = tiles.read_checkpoint()? else {
+        return receipts(tiles, vkey, origin, events);
+    };
+    // The checkpoint's size, and the proofs kept for it.
+    let same =
+        |kept: &Kept| kept.checkpoint == checkpoint && kept.key == *vkey && kept.origin == origin;
+    let (size, mut proofs): (Option<u64>, Vec<Option<Vec<tlog::Hash>>>) = {
+        let kept = cache.kept();
+        match kept.as_ref().filter(|kept| same(kept)) {
+            Some(kept) => (
+                Some(kept.size),
+                events.iter().map(|(index, _)| kept.proofs.get(index).cloned()).collect(),
+            ),
+            None => (None, vec![None; events.len()]),
+        }
+    };
+    let size = match size {
+        Some(size) => size,
+        None => {
+            let size =
+                tlog_store::integrate::VerifyOnly::new(vkey.clone(), origin).open(&checkpoint)?.0;
+            *cache.kept() = Some(Kept {
+                checkpoint: checkpoint.clone(),
+                key: vkey.clone(),
+                origin: origin.to_owned(),
+                size,
+                proofs: Default::default(),
+            });
+            size
+        }
+    };
+    let hashes = TileHashReader::new(tiles, size);
+    let mut made = Vec::new();
+    for ((index, _), proof) in events.iter().zip(proofs.iter_mut()) {
+        if *index >= size {
+            return Err(StoreError::NotPublished { index: *index, size });
+        }
+        if proof.is_none() {
+            let new = tlog::merkle::prove_inclusion(*index, size, &hashes)
+                .map_err(|e| StoreError::Corrupt(format!("no inclusion proof: {e}")))?;
+            made.push((*index, new.clone()));
+            *proof = Some(new);
+        }
+    }
+    if !made.is_empty() {
+        let mut kept = cache.kept();
+        if let Some(kept) = kept.as_mut().filter(|kept| same(kept)) {
+            if kept.proofs.len() + made.len() > ReceiptCache::PROOFS {
+                kept.proofs.clear();
+            }
+            kept.proofs.extend(made);
+        }
+    }
+    Ok(events
+        .iter()
+        .zip(proofs)
+        .map(|((index, note), proof)| Receipt {
+            extra: Some(note.clone()),
+            index: *index,
+            proof: proof.expect("made above"),
+            checkpoint: checkpoint.clone(),
+        })
+        .collect())
+}
+
 /// The host part of an origin (up to the first `/`), used in key names.
 pub fn origin_host(origin: &str) -> &str {
     origin.split('/').next().unwrap_or(origin)

@@ -24,9 +24,10 @@ use std::cell::RefCell;
 use std::path::Path;
 
 use registry_core::event::{Event, Role};
+use registry_core::evidence::commitment_hashed;
 use registry_core::moves::note_hash;
 use registry_core::rules::{
-    CurrentEvent, Effect, Operator, Refusal, RegistryView, decide, decide_prechecked,
+    CurrentEvent, Effect, Operator, Parsed, Refusal, RegistryView, decide, decide_parsed,
 };
 use registry_core::state::RegistryState;
 use registry_core::time::Timestamp;
@@ -312,7 +313,7 @@ impl Registry {
         drop(view);
         let effect = decided?;
         let mut frontier = load_frontier(&tx)?;
-        let index = append(&tx, note, &effect, &mut frontier)?;
+        let index = append(&tx, note, &effect, Derived::of(note, &effect), &mut frontier)?;
         save_frontier(&tx, &frontier)?;
         tx.commit()?;
         Ok(Applied { index, effect })
@@ -349,7 +350,8 @@ impl Registry {
             view.take_failure()?;
             match decided {
                 Ok(effect) => {
-                    let index = append(&tx, note, &effect, &mut frontier)?;
+                    let derived = Derived::of(note, &effect);
+                    let index = append(&tx, note, &effect, derived, &mut frontier)?;
                     view.applied(&effect);
                     results.push(Ok(Applied { index, effect }));
                 }
@@ -379,17 +381,22 @@ impl Registry {
         let mut frontier = load_frontier(&tx)?;
         let mut applied = Vec::with_capacity(notes.len());
         let view = SqlView::new(&tx, self.municipality);
-        let prechecked = precheck(notes, &view, &self.national);
+        // On every core: each event read, and what it writes that depends only on its bytes;
+        // then the signatures checked together.
+        let read = read_ahead(notes);
+        let prechecked = precheck(&read, &view, &self.national);
         view.take_failure()?;
-        for (position, note) in notes.iter().enumerate() {
-            let decided = decide_prechecked(note, &view, &self.national, None, &prechecked);
+        // In log order, on one core: the rules against the state the events before left.
+        for (position, (note, (parsed, derived))) in notes.iter().zip(read).enumerate() {
+            let decided = parsed
+                .and_then(|parsed| decide_parsed(parsed, &view, &self.national, None, &prechecked));
             view.take_failure()?;
             let effect = decided.map_err(|refusal| StoreError::BatchRefused {
                 position,
                 index: frontier.size(),
                 refusal,
             })?;
-            let index = append(&tx, note, &effect, &mut frontier)?;
+            let index = append(&tx, note, &effect, derived, &mut frontier)?;
             view.applied(&effect);
             applied.push(Applied { index, effect });
         }
@@ -797,23 +804,74 @@ fn exists(conn: &Connection, query: &str, hash: &Hash) -> Result<bool, StoreErro
     Ok(conn.row(query, [hash.to_base64()], |r| r.get(0))?)
 }
 
+/// What an event writes that depends only on its own bytes: its log entry (the commitment),
+/// the entry's leaf hash and, for a change, the `residents` row of its record (but for the
+/// index). A replica computes these for a whole batch on every core ([`read_ahead`]).
+struct Derived {
+    entry: Vec<u8>,
+    leaf: Hash,
+    resident: Option<Vec<rusqlite::types::Value>>,
+}
+
+impl Derived {
+    /// What `note` writes; `hash` is its SHA-256 and `record` the record it makes, if it is a
+    /// change.
+    fn new(note: &[u8], hash: &Hash, record: Option<&IdentityRecordParts>) -> Derived {
+        let entry = commitment_hashed(note, hash);
+        let leaf = tlog::leaf_hash(&entry);
+        let resident = record.map(|record| ResidentRow::of(record, 0).into_values());
+        Derived { entry, leaf, resident }
+    }
+
+    /// What `note`, decided as `effect`, writes.
+    fn of(note: &[u8], effect: &Effect) -> Derived {
+        let record = match effect {
+            Effect::Change { change, .. } => Some(&change.record),
+            _ => None,
+        };
+        Derived::new(note, &note_hash(note), record)
+    }
+}
+
+/// Each note of a batch read ([`Parsed::parse`]) with what it writes ([`Derived`]), on every
+/// core.
+fn read_ahead(notes: &[&[u8]]) -> Vec<(Result<Parsed, Refusal>, Derived)> {
+    use rayon::prelude::*;
+    notes
+        .par_iter()
+        .with_min_len(64)
+        .map(|note| {
+            let parsed = Parsed::parse(note);
+            let derived = match &parsed {
+                Ok(parsed) => {
+                    let record = match parsed.event() {
+                        Event::Change(change) => Some(&change.record),
+                        _ => None,
+                    };
+                    Derived::new(note, &parsed.hash(), record)
+                }
+                // Refused when it is decided: nothing of it is written.
+                Err(_) => Derived::new(note, &note_hash(note), None),
+            };
+            (parsed, derived)
+        })
+        .collect()
+}
+
 /// Appends the event and its commitment, extends the frontier, and applies the effect to the
-/// derived tables.
+/// derived tables. `derived` is what [`Derived::of`] gives for `note` and `effect`.
 fn append(
     tx: &Transaction<'_>,
     note: &[u8],
     effect: &Effect,
+    derived: Derived,
     frontier: &mut Frontier,
 ) -> Result<u64, StoreError> {
-    let commitment = commitment(note);
-    let index = entries::append_in(tx, &[&commitment])?;
-    if index != frontier.size() {
-        return Err(StoreError::Corrupt(format!(
-            "the log holds {index} entries but its kept right edge covers {}",
-            frontier.size()
-        )));
-    }
-    frontier.push(tlog::leaf_hash(&commitment));
+    // The kept right edge's size is the entries' count (`load_frontier`), and only this
+    // transaction appends.
+    let index = frontier.size();
+    entries::insert_in(tx, index, &derived.entry)?;
+    frontier.push(derived.leaf);
     tx.run("INSERT INTO events (idx, note) VALUES (?1, ?2)", params![index as i64, note])?;
     let idx = index as i64;
     match effect {
@@ -898,14 +956,18 @@ fn append(
                 "INSERT INTO history (code, number, event_idx) VALUES (?1, ?2, ?3)",
                 params![code, record.history_number.get(), idx],
             )?;
-            let row = ResidentRow::of(record, index);
+            let mut row = match derived.resident {
+                Some(row) => row,
+                None => ResidentRow::of(record, index).into_values(),
+            };
+            row[ResidentRow::EVENT_IDX] = rusqlite::types::Value::Integer(idx);
             tx.run(
                 "INSERT OR REPLACE INTO residents (code, history, status, name, reading,
                     former_name, former_reading, birth, sex, address_municipality, address,
                     individual_number, reason, effective, event_idx, name_key, reading_key,
                     address_key)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
-                rusqlite::params_from_iter(row.into_values()),
+                rusqlite::params_from_iter(row),
             )?;
         }
     }
@@ -920,6 +982,9 @@ pub struct ResidentRow {
 }
 
 impl ResidentRow {
+    /// The position of the `event_idx` column.
+    const EVENT_IDX: usize = 14;
+
     /// The row the tables must hold for a record made by the event at `index`.
     pub fn of(record: &IdentityRecordParts, index: u64) -> ResidentRow {
         let former = record.name.former();
@@ -949,6 +1014,7 @@ impl ResidentRow {
             ("reading_key", Some(fold::fold_for_match(record.name.reading().as_str()))),
             ("address_key", Some(record.address.match_key())),
         ];
+        debug_assert_eq!(columns[Self::EVENT_IDX].0, "event_idx");
         ResidentRow { columns }
     }
 
@@ -1024,18 +1090,37 @@ fn record_of(
     Ok(Some(change.record))
 }
 
-/// The Ed25519 signatures of a batch by every key that may sign one of its events now (the
-/// operators, the admin key, the national key), verified together on every core
-/// ([`Prechecked`]). Signatures by operators enrolled within the batch, and any left out, are
-/// verified singly when the rules open their notes.
-fn precheck(notes: &[&[u8]], view: &SqlView<'_>, national: &VerifierKey) -> Prechecked {
+/// The Ed25519 signatures of a batch by every key that may sign one of its events (the
+/// operators, the admin key, the national key, and the keys the batch's own genesis and
+/// enrolments name), verified together on every core ([`Prechecked`]). Whether a key may sign
+/// an event is still decided by the rules, event by event; a signature left out is verified
+/// singly when the rules open its note.
+fn precheck(
+    read: &[(Result<Parsed, Refusal>, Derived)],
+    view: &SqlView<'_>,
+    national: &VerifierKey,
+) -> Prechecked {
     use rayon::prelude::*;
     let mut keys: Verifiers = view.operators().into_iter().map(|o| o.key).collect();
     keys.extend(view.admin());
     keys.push(national.clone());
+    for (parsed, _) in read {
+        let named = match parsed.as_ref().map(Parsed::event) {
+            Ok(Event::Genesis(genesis)) => &genesis.admin,
+            Ok(Event::Enrolment(enrolment)) => &enrolment.operator,
+            _ => continue,
+        };
+        if !keys.keys().contains(named) {
+            keys.push(named.clone());
+        }
+    }
+    let notes: Vec<&tlog::note::Note> =
+        read.iter().filter_map(|(parsed, _)| parsed.as_ref().ok().map(Parsed::note)).collect();
+    // Chunks as large as the batch equation takes, but at least one for every core.
+    let chunk = notes.len().div_ceil(rayon::current_num_threads()).clamp(1, tlog::precheck::CHUNK);
     notes
-        .par_chunks(tlog::precheck::CHUNK)
-        .map(|chunk| Prechecked::check(chunk, &keys))
+        .par_chunks(chunk)
+        .map(|chunk| Prechecked::check_notes(chunk.iter().copied(), &keys))
         .reduce(Prechecked::none, Prechecked::merge)
 }
 
@@ -1207,16 +1292,8 @@ impl RegistryView for SqlView<'_> {
     }
 
     fn in_code_pool(&self, code: ResidentCode) -> bool {
-        let base = code.ten_digits() as i64;
-        self.note(
-            self.conn
-                .row(
-                    "SELECT EXISTS (SELECT 1 FROM code_blocks WHERE ?1 >= first AND ?1 < first + count)",
-                    [base],
-                    |r| r.get(0),
-                )
-                .map_err(StoreError::from),
-        )
+        let base = code.ten_digits();
+        self.code_blocks().iter().any(|&(first, count)| base >= first && base - first < count)
     }
 
     fn code_ever_used(&self, code: ResidentCode) -> bool {

@@ -4,7 +4,7 @@
 
 use registry_core::event::{Change, CodeBlock, Enrolment, Event, Genesis, Role};
 use registry_core::moves::{MoveNotice, MoveOutCertificate, note_hash};
-use registry_core::rules::Effect;
+use registry_core::rules::{Effect, Refusal};
 use registry_core::time::Timestamp;
 use registry_domain::{
     Address, ChangeInfo, ChangeReason, Date, HistoryNumber, IdentityRecordParts, MunicipalityCode,
@@ -217,8 +217,8 @@ fn a_replica_applies_the_log_in_batches_and_reaches_the_same_root() {
 #[test]
 fn a_whole_log_in_one_batch_is_checked_by_the_keys_it_establishes() {
     // The batch's signatures are checked together against the keys known when it starts
-    // (none: no genesis yet); the admin key, the operators and the code blocks it establishes
-    // are checked singly by the rules, and the outcome is the town's.
+    // (none: no genesis yet) and the keys its own genesis and enrolments name; which key may
+    // sign what is decided by the rules in log order, and the outcome is the town's.
     let town = busy_town();
     let events = town.all_events();
     let (_dir, mut replica) = town.replica();
@@ -236,6 +236,85 @@ fn a_whole_log_in_one_batch_is_checked_by_the_keys_it_establishes() {
     let error = replica.replicate(&[&forged]).err().expect("refused");
     assert!(matches!(error, StoreError::BatchRefused { position: 0, .. }), "{error}");
     assert_eq!(replica.log_size().unwrap(), size);
+}
+
+/// A birth in `code` of the resident with ten-digit base `base`, signed by `signer` alone.
+fn birth_signed_by(code: MunicipalityCode, base: u64, signer: &Signer) -> Vec<u8> {
+    let born = Date::parse("1990-04-01").unwrap();
+    let record = IdentityRecordParts {
+        resident_code: ResidentCode::from_ten_digits(base).unwrap(),
+        name: Name::new(
+            PersonName::new("熊谷 花子").unwrap(),
+            NameReading::new("クマガイ ハナコ").unwrap(),
+            None,
+        ),
+        birth_date: born,
+        sex: Sex::Female,
+        address: Address::new(code, "大字智里 1番地").unwrap(),
+        individual_number: None,
+        latest_change: ChangeInfo::new(ChangeReason::Birth, born),
+        history_number: HistoryNumber::FIRST,
+        status: RecordStatus::Active,
+    };
+    let change = Change {
+        municipality: code,
+        record,
+        previous_code: None,
+        moved_to: None,
+        move_out: None,
+        activation: None,
+        time: now(),
+    };
+    sign(&Event::Change(change), &[signer])
+}
+
+#[test]
+fn a_key_enrolled_later_in_a_batch_signs_nothing_before_its_enrolment() {
+    // The batch check verifies the signature below with the others (the batch's enrolment
+    // names its key); authority still follows the log's order.
+    let code = MunicipalityCode::parse("204072").unwrap();
+    let admin = key("admin.204072.juki.test", 30);
+    let (early, late) = (key("op.204072.juki.test/early", 31), key("op.204072.juki.test/late", 32));
+    let genesis = sign(
+        &Event::Genesis(Genesis { municipality: code, admin: admin.verifier(), time: now() }),
+        &[&admin],
+    );
+    let enrol = |operator: &Signer| {
+        let operator = operator.verifier();
+        let enrolment = Enrolment { municipality: code, operator, role: Role::Clerk, time: now() };
+        sign(&Event::Enrolment(enrolment), &[&admin])
+    };
+    let block = sign(
+        &Event::CodeBlock(CodeBlock {
+            municipality: code,
+            first: 2_040_720_000,
+            count: 1000,
+            time: now(),
+        }),
+        &[&national()],
+    );
+    let birth = birth_signed_by(code, 2_040_720_003, &late);
+    let dir = tempfile::tempdir().unwrap();
+    let mut replica =
+        Registry::create(&dir.path().join("replica.db"), code, &national().verifier()).unwrap();
+
+    let too_early = [&genesis, &enrol(&early), &block, &birth, &enrol(&late)];
+    let batch: Vec<&[u8]> = too_early.iter().map(|n| n.as_slice()).collect();
+    let error = replica.replicate(&batch).err().expect("refused");
+    assert!(
+        matches!(
+            &error,
+            StoreError::BatchRefused { position: 3, index: 3, refusal: Refusal::Unsigned(_) }
+        ),
+        "{error}"
+    );
+    assert_eq!(replica.log_size().unwrap(), 0);
+
+    let in_order = [&genesis, &enrol(&early), &block, &enrol(&late), &birth];
+    let batch: Vec<&[u8]> = in_order.iter().map(|n| n.as_slice()).collect();
+    replica.replicate(&batch).unwrap().commit().unwrap();
+    assert_eq!(replica.log_size().unwrap(), 5);
+    assert_eq!(replica.verify().unwrap(), vec![]);
 }
 
 #[test]
@@ -555,4 +634,49 @@ fn moves_between_two_registries_are_stored_replayed_and_verified() {
             format!("resident {code}: the move_notices table differs from the log"),
         ]
     );
+}
+
+#[test]
+fn receipts_kept_per_checkpoint_are_the_receipts_made_afresh() {
+    use registry_store::dir::{ReceiptCache, receipts, receipts_with};
+    use tlog_store::integrate::{NoteSigner, integrate, without_witnesses};
+    use tlog_store::tiledir::TileDir;
+
+    let mut town = busy_town();
+    let origin = "juki.test/registry/204072";
+    let log_key = key(origin, 77);
+    let signer = NoteSigner::new(key(origin, 77)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tiles = TileDir::new(dir.path().join("tlog"));
+    let vkey = log_key.verifier();
+    let cache = ReceiptCache::default();
+    let code = ResidentCode::from_ten_digits(2_040_720_500).unwrap();
+
+    let mut checkpoints = Vec::new();
+    for round in 0..2 {
+        integrate(&*town.registry.connection(), &tiles, &signer, &mut without_witnesses).unwrap();
+        let events = town.registry.evidence_events(code).unwrap().unwrap();
+        assert_eq!(events.len(), 4, "the change, its two signers' enrolments, the genesis");
+        let fresh = receipts(&tiles, &vkey, origin, &events).unwrap();
+        // Made, then kept: the same receipts both times.
+        assert_eq!(receipts_with(&tiles, &vkey, origin, &events, &cache).unwrap(), fresh);
+        assert_eq!(receipts_with(&tiles, &vkey, origin, &events, &cache).unwrap(), fresh);
+        checkpoints.push(fresh[0].checkpoint.clone());
+        if round == 0 {
+            // A new checkpoint: nothing kept for the old one is used.
+            town.birth("原 四郎");
+        }
+    }
+    assert_ne!(checkpoints[0], checkpoints[1]);
+
+    // Kept receipts are not served under another key.
+    let events = town.registry.evidence_events(code).unwrap().unwrap();
+    let other = key(origin, 78).verifier();
+    assert!(receipts_with(&tiles, &other, origin, &events, &cache).is_err());
+    // An event beyond the checkpoint is not published, kept or not.
+    town.birth("原 五郎");
+    let size = town.registry.log_size().unwrap();
+    let newest = town.registry.events(size - 1, size).unwrap().remove(0);
+    let error = receipts_with(&tiles, &vkey, origin, &[(size - 1, newest)], &cache).unwrap_err();
+    assert!(matches!(error, StoreError::NotPublished { .. }), "{error}");
 }

@@ -8,8 +8,8 @@
 //!
 //! 1. without proofs: `Registry::resident`, what a node answered before lookups were proven;
 //! 2. proven: `node::proof::prove`, what a node does before it serves a lookup (the events the
-//!    record rests on, their receipts against the witnessed checkpoint, and
-//!    `evidence::verify`), with its first two parts also timed alone;
+//!    record rests on, their receipts against the witnessed checkpoint — kept per checkpoint,
+//!    as a node keeps them — and `evidence::verify`), with its first two parts also timed alone;
 //! 3. the client's check alone: `evidence::verify` of receipts already made, what the clerk's
 //!    client and an agency's client add to every answer.
 //!
@@ -205,9 +205,10 @@ fn signatures(note: &[u8]) -> Result<usize> {
 }
 
 /// What one proof's signatures are: the distinct ones it rests on, and the checks the code makes
-/// today (`evidence::verify` checks each receipt's checkpoint with all its signatures and each
-/// event's signatures; `prove` also opens the change when it gathers the events and the
-/// checkpoint, with the log key alone, when it makes the receipts).
+/// today (`evidence::verify` checks the checkpoint the receipts share once, with all its
+/// signatures, and each event's signatures; `prove` finds the change's signers by their
+/// signature lines without checking them, and opens the published checkpoint with the log key
+/// alone once per checkpoint, not once per lookup: its receipts are kept per checkpoint).
 struct Checks {
     /// Signatures on the checkpoint (the log's and the witnesses').
     checkpoint: usize,
@@ -222,15 +223,16 @@ struct Checks {
 fn checks(receipts: &[Receipt]) -> Result<Checks> {
     let first = receipts.first().context("a proof without receipts")?;
     let checkpoint = signatures(&first.checkpoint)?;
+    ensure!(
+        receipts.iter().all(|r| r.checkpoint == first.checkpoint),
+        "the receipts of one proof name different checkpoints"
+    );
     let mut events = 0;
-    let mut verify = 0;
     for receipt in receipts {
-        let event = signatures(receipt.extra.as_deref().context("a receipt without its event")?)?;
-        events += event;
-        verify += signatures(&receipt.checkpoint)? + event;
+        events += signatures(receipt.extra.as_deref().context("a receipt without its event")?)?;
     }
-    let change = signatures(first.extra.as_deref().unwrap_or_default())?;
-    Ok(Checks { checkpoint, distinct: checkpoint + events, verify, prove: verify + change + 1 })
+    let verify = checkpoint + events;
+    Ok(Checks { checkpoint, distinct: checkpoint + events, verify, prove: verify })
 }
 
 pub fn run(options: Options) -> Result<ExitCode> {
@@ -311,9 +313,9 @@ pub fn run(options: Options) -> Result<ExitCode> {
     );
     println!(
         "  it rests on {} signatures (the checkpoint's {}, one on each event); \
-         evidence::verify makes {} checks (the checkpoint's again for every receipt), \
-         node::proof::prove {} (also the change's, to find its signers, and the checkpoint's \
-         log signature, to read its size)",
+         evidence::verify makes {} checks (the checkpoint's once for the receipts that share \
+         it), node::proof::prove {} (the same: it finds the change's signers by their signature \
+         lines, and reads the checkpoint's size once per checkpoint)",
         m.checks.distinct, m.checks.checkpoint, m.checks.verify, m.checks.prove
     );
 
@@ -324,8 +326,11 @@ pub fn run(options: Options) -> Result<ExitCode> {
     );
     m.plain.print("1. without proofs: Registry::resident", "the record, as nodes answered before");
     m.proven.print("2. proven: node::proof::prove", "what a node does before it serves");
-    m.gather.print("   2a. its part Registry::evidence_events", "SQLite reads, 1 signature check");
-    m.make.print("   2b. its part dir::receipts", "inclusion proofs from the tiles, 1 check");
+    m.gather.print("   2a. its part Registry::evidence_events", "SQLite reads, no signature check");
+    m.make.print(
+        "   2b. its part dir::receipts_with",
+        "inclusion proofs from the tiles, kept per checkpoint",
+    );
     m.client.print(
         "3. client's check: evidence::verify",
         "prove's last part; what the clerk's and agency's clients add",
@@ -373,7 +378,8 @@ pub fn run(options: Options) -> Result<ExitCode> {
     println!(
         "  (3) is nearly all signature checks. The rest of (2) is 2b's inclusion proofs, mostly \
          SHA-256 (a tile keeps only its bottom row of hashes, so a proof re-hashes up to a few \
-         hundred per tile level, for each of its receipts), and 2a's SQLite reads; (1) checks \
+         hundred per tile level; the genesis's and the enrolments' are made once per \
+         checkpoint and kept, the change's for each lookup), and 2a's SQLite reads; (1) checks \
          nothing."
     );
     Ok(ExitCode::SUCCESS)
@@ -403,14 +409,18 @@ fn measure_all(
     })?;
 
     let mut receipts: Vec<Vec<Receipt>> = Vec::with_capacity(codes.len() * 21 / 20 + 1);
-    let proven = measure(codes, |&code| match node::proof::prove(registry, tiles, trust, code) {
-        Ok(proven) => {
-            ensure!(proven.record.resident_code == code, "{code}: another resident proven");
-            receipts.push(proven.receipts);
-            Ok(())
-        }
-        Err(e) => bail!("{code} was not proven: {e:?}"),
-    })?;
+    // As a node does: the receipts made against the checkpoint are kept for the next lookups
+    // (the genesis and the enrolments are in every proof).
+    let cache = registry_store::dir::ReceiptCache::default();
+    let proven =
+        measure(codes, |&code| match node::proof::prove(registry, tiles, &cache, trust, code) {
+            Ok(proven) => {
+                ensure!(proven.record.resident_code == code, "{code}: another resident proven");
+                receipts.push(proven.receipts);
+                Ok(())
+            }
+            Err(e) => bail!("{code} was not proven: {e:?}"),
+        })?;
 
     // `prove`'s first two parts alone: the events from the database, and their receipts from
     // the tiles (with the published checkpoint's signature check).
@@ -423,8 +433,9 @@ fn measure_all(
         .map(|&code| registry.evidence_events(code)?.context("a resident without events"))
         .collect::<Result<_>>()?;
     let vkey = trust.policy.log_keys.first().context("no log key")?;
+    let cache = registry_store::dir::ReceiptCache::default();
     let make = measure(&events, |events| {
-        registry_store::dir::receipts(tiles, vkey, &trust.origin, events)?;
+        registry_store::dir::receipts_with(tiles, vkey, &trust.origin, events, &cache)?;
         Ok(())
     })?;
     drop(events);

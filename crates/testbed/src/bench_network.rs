@@ -212,10 +212,12 @@ pub fn run(options: Options) -> Result<ExitCode> {
         let per_change = 1e6 / p.batch_one + p.sequential_us;
         println!(
             "  - the national node checks each batch's signatures together (Ed25519 batch \
-             verification on every core,\n    ≈{:.0} µs of CPU per change here), then applies \
-             the events in log order, one core per town (towns in\n    parallel): authority, \
-             the state machine and the SQLite writes, ≈{:.0} µs per change. Together ≈{:.0} µs \
-             of\n    CPU per change: {cores} cores can verify and apply at most ≈{:.0}/s.",
+             verification on every core,\n    ≈{:.0} µs of CPU per change here), reads the \
+             events on every core, then decides and writes them in log order,\n    one core per \
+             town (towns in parallel): authority, the state machine and the SQLite writes, \
+             ≈{:.0} µs per change\n    (replicate's time less the batch check's). Together \
+             ≈{:.0} µs of CPU per change: {cores} cores can verify and apply at most\n    \
+             ≈{:.0}/s.",
             1e6 / p.batch_one,
             p.sequential_us,
             per_change,
@@ -223,7 +225,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
         );
         println!(
             "  - one town's log alone is applied in order by one core, the other idle but for \
-             the batch check\n    ({:.0}/s); with three towns both cores are busy ({:.0}/s in \
+             the batch check and\n    the reading ahead ({:.0}/s); with three towns both cores are busy ({:.0}/s in \
              process), and end to end receiving (TLS,\n    JSON, the move-in pre-scan) adds \
              to each change's CPU.",
             p.one_town, p.accept
@@ -597,10 +599,10 @@ fn in_process(dir: &Path, options: &Options, bound: f64, bound_name: &str) -> Re
     );
     let sequential_us = (1e6 / replicate - 1e6 / batch_all).max(0.0);
     line(
-        "  rules and SQLite writes, in log order",
+        "  reading, rules and SQLite writes",
         sequential_us,
         "µs/change",
-        "one core per town: replicate's time less the batch check's",
+        "replicate's time less the batch check's: read on every core, applied in log order",
     );
     println!();
     Ok(InProcess { accept, one_town, batch_one, sequential_us })

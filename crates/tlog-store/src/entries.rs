@@ -60,6 +60,20 @@ pub fn append_in(tx: &Transaction<'_>, entries: &[&[u8]]) -> Result<u64, Error> 
     Ok(first)
 }
 
+/// Appends one entry at `index` inside the caller's transaction, for a caller that keeps the
+/// log's size itself (a registry keeps its log's right edge, whose size is the entries' count):
+/// `index` must be that size. An index already held is refused by the table's key, so an entry
+/// is never overwritten.
+pub fn insert_in(tx: &Transaction<'_>, index: u64, entry: &[u8]) -> Result<(), Error> {
+    if entry.len() > MAX_ENTRY_SIZE {
+        return Err(Error::EntryTooLarge { index: 0, size: entry.len() });
+    }
+    tx.prepare_cached("INSERT INTO log_entries (idx, entry) VALUES (?1, ?2)")
+        .and_then(|mut insert| insert.execute(params![index as i64, entry]))
+        .map_err(Error::sqlite("inserting an entry"))?;
+    Ok(())
+}
+
 fn count(conn: &Connection) -> Result<u64, Error> {
     let max: Option<i64> = conn
         .prepare_cached("SELECT max(idx) FROM log_entries")

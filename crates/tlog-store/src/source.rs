@@ -11,6 +11,9 @@ use tlog::tile::{TileId, TileKind, fold_perfect, locate_node, parse_hash_tile, t
 use crate::Error;
 use crate::tiledir::TileDir;
 
+/// How many tiles a directory reads on the calling thread; more are read on every core.
+const SMALL_READ: usize = 8;
+
 /// Where a log's checkpoint and tiles can be read.
 pub trait TileSource: Sync {
     /// The latest signed checkpoint, as served.
@@ -30,15 +33,17 @@ impl TileSource for TileDir {
 
     fn tiles(&self, tiles: &[TileId]) -> Result<Vec<Vec<u8>>, Error> {
         use rayon::prelude::*;
-        tiles
-            .par_iter()
-            .map(|tile| {
-                self.read_tile_for_serving(*tile)?.ok_or_else(|| Error::Fetch {
-                    what: tile.path(),
-                    reason: "no such tile in the log directory".into(),
-                })
+        let read = |tile: &TileId| {
+            self.read_tile_for_serving(*tile)?.ok_or_else(|| Error::Fetch {
+                what: tile.path(),
+                reason: "no such tile in the log directory".into(),
             })
-            .collect()
+        };
+        // A proof reads a few tiles: handing them to other threads costs more than reading.
+        if tiles.len() <= SMALL_READ {
+            return tiles.iter().map(read).collect();
+        }
+        tiles.par_iter().map(read).collect()
     }
 }
 
