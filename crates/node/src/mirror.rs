@@ -173,13 +173,7 @@ impl Mirror {
         code: registry_domain::ResidentCode,
     ) -> Result<Option<Vec<String>>, crate::proof::NotProven> {
         use crate::proof::NotProven;
-        let index = match self.registry.last_certified_entry(code) {
-            Ok(index) => index,
-            Err(registry_store::StoreError::Corrupt(detail)) => {
-                return Err(NotProven::Tampered(detail));
-            }
-            Err(e) => return Err(NotProven::Internal(e.into())),
-        };
+        let index = self.registry.last_certified_entry(code)?;
         index
             .map(|index| {
                 let proven = crate::proof::prove_at(

@@ -45,6 +45,18 @@ pub enum NotProven {
     Internal(anyhow::Error),
 }
 
+impl From<StoreError> for NotProven {
+    /// What a store failure means for proving: an event beyond the published checkpoint is not
+    /// proven yet, a corrupt store is tampered with, anything else is this node's failure.
+    fn from(error: StoreError) -> NotProven {
+        match error {
+            StoreError::NotPublished { index, size } => NotProven::NotYet { index, size },
+            StoreError::Corrupt(detail) => NotProven::Tampered(detail),
+            e => NotProven::Internal(e.into()),
+        }
+    }
+}
+
 /// Proves resident `code`'s current record in `registry`, against the checkpoint in `tiles`,
 /// by `trust`; `cache` keeps the receipts made against that checkpoint for the next proofs.
 pub fn prove(
@@ -63,12 +75,7 @@ pub fn gather(
     registry: &Registry,
     code: ResidentCode,
 ) -> Result<Vec<registry_store::LoggedEvent>, NotProven> {
-    match registry.evidence_events(code) {
-        Ok(Some(events)) => Ok(events),
-        Ok(None) => Err(NotProven::NoResident),
-        Err(StoreError::Corrupt(detail)) => Err(NotProven::Tampered(detail)),
-        Err(e) => Err(NotProven::Internal(e.into())),
-    }
+    registry.evidence_events(code)?.ok_or(NotProven::NoResident)
 }
 
 /// [`prove`] of events already [`gather`]ed.
@@ -97,11 +104,7 @@ pub fn prove_at(
     trust: &TownTrust,
     index: u64,
 ) -> Result<Proven, NotProven> {
-    let events = match registry.evidence_events_at(index) {
-        Ok(events) => events,
-        Err(StoreError::Corrupt(detail)) => return Err(NotProven::Tampered(detail)),
-        Err(e) => return Err(NotProven::Internal(e.into())),
-    };
+    let events = registry.evidence_events_at(index)?;
     prove_events(tiles, cache, trust, events)
 }
 
@@ -114,15 +117,7 @@ fn prove_events(
     let vkey = trust.policy.log_keys.first().ok_or_else(|| {
         NotProven::Internal(anyhow::anyhow!("the town's registration names no log key"))
     })?;
-    let receipts =
-        match registry_store::dir::receipts_with(tiles, vkey, &trust.origin, &events, cache) {
-            Ok(receipts) => receipts,
-            Err(StoreError::NotPublished { index, size }) => {
-                return Err(NotProven::NotYet { index, size });
-            }
-            Err(StoreError::Corrupt(detail)) => return Err(NotProven::Tampered(detail)),
-            Err(e) => return Err(NotProven::Internal(e.into())),
-        };
+    let receipts = registry_store::dir::receipts_with(tiles, vkey, &trust.origin, &events, cache)?;
     match evidence::verify(&receipts, trust) {
         Ok(proven) => Ok(Proven { record: proven.change.record, receipts }),
         Err(e) => Err(NotProven::Tampered(e.to_string())),

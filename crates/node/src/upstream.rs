@@ -340,6 +340,34 @@ impl Hub {
         Ok(response.body)
     }
 
+    /// The refusal for a record of `town`'s mirror that cannot be proven: not yet witnessed
+    /// here, or — an alert — a mirror that does not prove itself.
+    fn unproven(&self, town: &str, error: NotProven) -> ApiError {
+        match error {
+            NotProven::NoResident => ApiError::new(Code::NoResident, "no such resident"),
+            NotProven::NotYet { index, size } => ApiError::new(
+                Code::NotYetProven,
+                format!(
+                    "event {index} of {town} is beyond its witnessed checkpoint here (size {size})"
+                ),
+            ),
+            NotProven::Tampered(detail) => {
+                let detail = format!("the mirror of {town}: {detail}");
+                let uri = self.identity.to_uri();
+                if let Err(e) =
+                    lock(&self.journal).alert(self.clock.unix(), Code::Tampered, &uri, &detail)
+                {
+                    return e.into();
+                }
+                ApiError::new(
+                    Code::Tampered,
+                    "the national node refuses to serve what does not match a town's witnessed log",
+                )
+            }
+            NotProven::Internal(e) => e.into(),
+        }
+    }
+
     /// The evidence of resident `code`'s current record in town `from`'s mirror, for the
     /// signer to certify a move-out to `to`.
     fn move_out_evidence(
@@ -364,20 +392,7 @@ impl Hub {
                 Code::NoMoveOut,
                 format!("{from}'s move-out of {code} is not yet witnessed here"),
             )),
-            Err(NotProven::Tampered(detail)) => {
-                let detail = format!("the mirror of {from}: {detail}");
-                lock(&self.journal).alert(
-                    self.clock.unix(),
-                    Code::Tampered,
-                    &self.identity.to_uri(),
-                    &detail,
-                )?;
-                Err(ApiError::new(
-                    Code::Tampered,
-                    "the national node's mirror does not prove itself",
-                ))
-            }
-            Err(NotProven::Internal(e)) => Err(e.into()),
+            Err(other) => Err(self.unproven(from, other)),
         }
     }
 
@@ -496,28 +511,7 @@ impl Hub {
             let proven = match mirror.prove(code) {
                 Ok(proven) => proven,
                 Err(NotProven::NoResident) => continue,
-                Err(NotProven::NotYet { index, size }) => {
-                    return Err(ApiError::new(
-                        Code::NotYetProven,
-                        format!(
-                            "event {index} of {town} is beyond its witnessed checkpoint here (size {size})"
-                        ),
-                    ));
-                }
-                Err(NotProven::Tampered(detail)) => {
-                    let detail = format!("the mirror of {town}: {detail}");
-                    lock(&self.journal).alert(
-                        self.clock.unix(),
-                        Code::Tampered,
-                        &self.identity.to_uri(),
-                        &detail,
-                    )?;
-                    return Err(ApiError::new(
-                        Code::Tampered,
-                        "the national node's mirror does not prove itself",
-                    ));
-                }
-                Err(NotProven::Internal(e)) => return Err(e.into()),
+                Err(other) => return Err(self.unproven(town, other)),
             };
             if proven.record.status == RecordStatus::Active {
                 continue;
@@ -819,6 +813,23 @@ pub fn public_routes() -> OpenApiRouter<Shared> {
     OpenApiRouter::new().routes(routes!(mirror_checkpoint))
 }
 
+/// A batch as it arrives, or the refusal of one that is not valid JSON.
+fn parse_batch(body: &[u8]) -> Result<Batch, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::bad(format!("the batch is not valid JSON: {e}")))
+}
+
+/// Records a batch from a peer that may not send it as an alert, and returns its refusal.
+async fn wrong_sender(hub: &Shared, peer_uri: &str, message: String) -> ApiError {
+    let hub = hub.clone();
+    let (peer, detail) = (peer_uri.to_owned(), message.clone());
+    let _ = blocking(move || {
+        Ok(lock(&hub.journal).alert(hub.clock.unix(), Code::WrongSender, &peer, &detail)?)
+    })
+    .await;
+    ApiError::new(Code::WrongSender, message)
+}
+
 #[utoipa::path(
     post,
     path = "/v1/replicate",
@@ -828,11 +839,9 @@ pub fn public_routes() -> OpenApiRouter<Shared> {
     responses((status = 200, body = BatchAnswer, description = "Verified and applied, or already held; with a signed receipt"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn replicate(State(hub): State<Shared>, peer: net::Peer, body: Bytes) -> Response {
-    let batch: Batch = match serde_json::from_slice(&body) {
+    let batch = match parse_batch(&body) {
         Ok(batch) => batch,
-        Err(e) => {
-            return ApiError::bad(format!("the batch is not valid JSON: {e}")).into_response();
-        }
+        Err(refused) => return refused.into_response(),
     };
     let Ok(code) = MunicipalityCode::parse(&batch.municipality) else {
         return ApiError::bad("the batch's municipality is not a municipality code")
@@ -848,13 +857,7 @@ async fn replicate(State(hub): State<Shared>, peer: net::Peer, body: Bytes) -> R
             "{peer_uri} may not send batches for {code}: this node accepts them only from {}",
             sender.to_uri()
         );
-        let hub2 = hub.clone();
-        let (p, m) = (peer_uri.clone(), message.clone());
-        let _ = blocking(move || {
-            Ok(lock(&hub2.journal).alert(hub2.clock.unix(), Code::WrongSender, &p, &m)?)
-        })
-        .await;
-        return ApiError::new(Code::WrongSender, message).into_response();
+        return wrong_sender(&hub, &peer_uri, message).await.into_response();
     }
     match blocking(move || hub.receive(&batch, &peer_uri)).await {
         Ok((status, answer)) => (status, Json(answer)).into_response(),
@@ -951,11 +954,9 @@ async fn activations(
     responses((status = 200, body = BatchAnswer, description = "Verified and kept, or already held; with a signed receipt"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn replicate_provisions(State(hub): State<Shared>, peer: net::Peer, body: Bytes) -> Response {
-    let batch: Batch = match serde_json::from_slice(&body) {
+    let batch = match parse_batch(&body) {
         Ok(batch) => batch,
-        Err(e) => {
-            return ApiError::bad(format!("the batch is not valid JSON: {e}")).into_response();
-        }
+        Err(refused) => return refused.into_response(),
     };
     let peer_uri = peer.identity.to_uri();
     // Only the town's own node sends its provision log, to both upper tiers.
@@ -965,13 +966,7 @@ async fn replicate_provisions(State(hub): State<Shared>, peer: net::Peer, body: 
             "{peer_uri} may not send the provision log of {}: only that town's node does",
             batch.municipality
         );
-        let hub2 = hub.clone();
-        let (p, m) = (peer_uri.clone(), message.clone());
-        let _ = blocking(move || {
-            Ok(lock(&hub2.journal).alert(hub2.clock.unix(), Code::WrongSender, &p, &m)?)
-        })
-        .await;
-        return ApiError::new(Code::WrongSender, message).into_response();
+        return wrong_sender(&hub, &peer_uri, message).await.into_response();
     }
     match blocking(move || hub.receive_provisions(&batch, &peer_uri)).await {
         Ok((status, answer)) => (status, Json(answer)).into_response(),
@@ -1014,21 +1009,7 @@ async fn identity(
             let proven = match lock(mirror).prove(code) {
                 Ok(proven) => proven,
                 Err(NotProven::NoResident) => continue,
-                Err(NotProven::NotYet { index, size }) => {
-                    return Err(ApiError::new(
-                        Code::NotYetProven,
-                        format!("event {index} of {town} is beyond its witnessed checkpoint here (size {size})"),
-                    ));
-                }
-                Err(NotProven::Tampered(detail)) => {
-                    let detail = format!("the mirror of {town}: {detail}");
-                    lock(&hub.journal).alert(hub.clock.unix(), Code::Tampered, &hub.identity.to_uri(), &detail)?;
-                    return Err(ApiError::new(
-                        Code::Tampered,
-                        "the national node refuses to serve what does not match a town's witnessed log",
-                    ));
-                }
-                Err(NotProven::Internal(e)) => return Err(e.into()),
+                Err(other) => return Err(hub.unproven(town, other)),
             };
             if found.is_none() || proven.record.status == RecordStatus::Active {
                 found = Some(proven);
