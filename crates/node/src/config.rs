@@ -73,7 +73,8 @@ pub struct NodeConfig {
     /// How many unused codes a municipality keeps in its pool before it asks for a new block.
     #[serde(default = "default_pool_low")]
     pub pool_low: u64,
-    /// How often (milliseconds) the node integrates its logs and pushes upstream.
+    /// How often (milliseconds) an idle node integrates its logs and pushes upstream; a new
+    /// change (a town) or a town's new batch (a prefecture) starts a round at once.
     #[serde(default = "default_interval")]
     pub interval_ms: u64,
     /// The most events one batch carries.

@@ -79,6 +79,8 @@ pub struct Town {
     trust: TownTrust,
     /// Receipts made against the published checkpoint, for the next proofs.
     receipts: registry_store::dir::ReceiptCache,
+    /// Signalled when an event is appended: the idle sender starts its round.
+    appended: tokio::sync::Notify,
 }
 
 impl Town {
@@ -127,6 +129,7 @@ impl Town {
         Ok(Town {
             trust,
             receipts: Default::default(),
+            appended: tokio::sync::Notify::new(),
             witnesses,
             runtime: tokio::runtime::Handle::current(),
             clock,
@@ -374,7 +377,10 @@ impl Town {
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mut registry = lock(&town.registry);
             match registry.submit(&response.body, town.clock.timestamp()) {
-                Ok(_) => Ok(()),
+                Ok(_) => {
+                    town.appended.notify_one();
+                    Ok(())
+                }
                 // The block was already added (an answer to a repeated request).
                 Err(StoreError::Refused(Refusal::CodeBlockOverlap)) => Ok(()),
                 Err(e) => Err(e).context("adding the national node's code block"),
@@ -504,6 +510,7 @@ fn admit(town: &Town, body: &[u8], peer: &net::Peer) -> Result<Submitted, ApiErr
             }
             Err(other) => return Err(anyhow::Error::from(other).into()),
         };
+        town.appended.notify_one();
         let (kind, resident) = match &applied.effect {
             Effect::Genesis(_) => ("genesis", None),
             Effect::Enrol(_) => ("enrolment", None),
@@ -908,7 +915,10 @@ async fn move_notice(
     blocking(move || {
         let mut registry = lock(&town.registry);
         match registry.submit(&body, town.clock.timestamp()) {
-            Ok(_) => Ok("recorded\n"),
+            Ok(_) => {
+                town.appended.notify_one();
+                Ok("recorded\n")
+            }
             Err(StoreError::Refused(Refusal::NoticeRecorded)) => Ok("already recorded\n"),
             Err(StoreError::Refused(refusal)) => Err(ApiError::refusal(&refusal)),
             Err(e) => Err(anyhow::Error::from(e).into()),
@@ -1084,15 +1094,16 @@ pub async fn run(
         tokio::spawn(async move {
             let mut backoff = Backoff::new(interval);
             loop {
-                let delay = match town.push().await {
-                    Ok(true) => Duration::ZERO,
-                    Ok(false) => backoff.reset(),
+                match town.push().await {
+                    Ok(true) => {}
+                    // Idle: the next round starts when a change is appended, or after the
+                    // interval at the latest.
+                    Ok(false) => crate::task::idle(backoff.reset(), &town.appended).await,
                     Err(e) => {
                         eprintln!("{}: replication to the prefecture: {e:#}", town.config.name);
-                        backoff.fail()
+                        tokio::time::sleep(backoff.fail()).await;
                     }
-                };
-                tokio::time::sleep(delay).await;
+                }
             }
         })
     };

@@ -50,6 +50,8 @@ pub struct Hub {
     provision_mirrors: BTreeMap<String, Mutex<crate::provisions::ProvisionMirror>>,
     /// When each town's last batch arrived (pushed or pulled).
     heard: Mutex<BTreeMap<String, Instant>>,
+    /// Signalled when a town's batch is applied: its idle forwarder starts its round.
+    arrived: BTreeMap<String, tokio::sync::Notify>,
     /// Move notices whose delivery fails: since when, and whether that was alerted.
     failing_notices: Mutex<BTreeMap<String, (Instant, bool)>>,
     journal: Mutex<Journal>,
@@ -107,11 +109,14 @@ impl Hub {
                 .collect::<Result<Vec<_>>>()?,
             config.witness_quorum,
         )?;
+        let arrived =
+            mirrors.keys().map(|code| (code.clone(), tokio::sync::Notify::new())).collect();
         Ok(Hub {
             identity: config.identity()?,
             mirrors,
             provision_mirrors,
             heard: Mutex::new(BTreeMap::new()),
+            arrived,
             failing_notices: Mutex::new(BTreeMap::new()),
             journal: Mutex::new(journal),
             apply: Mutex::new(()),
@@ -194,6 +199,9 @@ impl Hub {
         drop(mirror);
         if applied {
             lock(&self.heard).insert(batch.municipality.clone(), Instant::now());
+            if let Some(arrived) = self.arrived.get(&batch.municipality) {
+                arrived.notify_one();
+            }
             if self.signer.is_some() {
                 self.queue_notices(batch, &moves)?;
             }
@@ -1192,19 +1200,21 @@ pub async fn run(
             let (hub, upstream, code) = (hub.clone(), upstream.clone(), code.clone());
             tasks.push(tokio::spawn(async move {
                 let mut backoff = Backoff::new(interval);
+                let arrived = &hub.arrived[&code];
                 loop {
-                    let delay = match hub.forward_town(code.clone(), &upstream).await {
-                        Ok(true) => Duration::ZERO,
-                        Ok(false) => backoff.reset(),
+                    match hub.forward_town(code.clone(), &upstream).await {
+                        Ok(true) => {}
+                        // Idle: the next round starts when the town's next batch is applied,
+                        // or after the interval at the latest.
+                        Ok(false) => crate::task::idle(backoff.reset(), arrived).await,
                         Err(e) => {
                             eprintln!(
                                 "{}: forwarding {code} to the national node: {e:#}",
                                 hub.config.name
                             );
-                            backoff.fail()
+                            tokio::time::sleep(backoff.fail()).await;
                         }
-                    };
-                    tokio::time::sleep(delay).await;
+                    }
                 }
             }));
         }
