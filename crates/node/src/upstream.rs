@@ -1138,7 +1138,9 @@ pub async fn run(
         }
     }
     let (network, _) = network_routes(config.role == NodeRole::National).split_for_parts();
-    let network = network.with_state(hub.clone());
+    let network = network
+        .layer(axum::extract::DefaultBodyLimit::max(wire::MAX_BATCH_BYTES))
+        .with_state(hub.clone());
     let (mirrors, _) = public_routes().split_for_parts();
     let public = tlog_http::server::router(hub.provision_tiles.clone(), "/provisions")
         .merge(mirrors.with_state(hub.clone()));

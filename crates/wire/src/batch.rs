@@ -11,6 +11,12 @@ use tlog::checkpoint::Policy;
 use tlog::merkle::verify_consistency;
 use tlog::note::{Note, Signer, VerifierKey, Verifiers, open};
 
+/// The largest batch body a node accepts, in bytes: room for the most events a batch carries
+/// (4,096) at 16 KiB each, far above any event's size (a birth is about 400 bytes, a move-in
+/// with its certificate under 2 KiB). A web framework's default limit (2 MB) would refuse a
+/// batch of 4,096 move-ins and stall the town's replication for good.
+pub const MAX_BATCH_BYTES: usize = 64 << 20;
+
 /// The receipt's first line.
 pub const RECEIPT_HEADER: &str = "juki.receipt/v1";
 

@@ -19,4 +19,4 @@ pub mod documents;
 pub mod errors;
 pub mod trust;
 
-pub use batch::{Batch, BatchError, CheckedBatch, Receipt, ReceiptError};
+pub use batch::{Batch, BatchError, CheckedBatch, MAX_BATCH_BYTES, Receipt, ReceiptError};
