@@ -238,6 +238,9 @@ pub struct Registry {
     conn: Connection,
     municipality: MunicipalityCode,
     national: VerifierKey,
+    /// The database's `data_version` as this connection last saw it: it changes when another
+    /// connection commits ([`Registry::written_by_others`]).
+    data_version: i64,
 }
 
 impl Registry {
@@ -260,7 +263,8 @@ impl Registry {
             params![municipality.to_string(), national.to_string()],
         )?;
         save_frontier(&conn, &Frontier::new())?;
-        Ok(Registry { conn, municipality, national: national.clone() })
+        let data_version = data_version(&conn)?;
+        Ok(Registry { conn, municipality, national: national.clone(), data_version })
     }
 
     /// Opens an existing registry database.
@@ -285,7 +289,8 @@ impl Registry {
             .map_err(|e| StoreError::Corrupt(format!("meta municipality: {e}")))?;
         let national = VerifierKey::parse(&meta("national")?)
             .map_err(|e| StoreError::Corrupt(format!("meta national key: {e}")))?;
-        Ok(Registry { conn, municipality, national })
+        let data_version = data_version(&conn)?;
+        Ok(Registry { conn, municipality, national, data_version })
     }
 
     /// The municipality.
@@ -700,9 +705,27 @@ impl Registry {
         Ok(self.conn.entry_count()?)
     }
 
-    /// Replays the log and compares every derived table with it; empty when all agree.
+    /// Replays the log and compares every derived table with it; empty when all agree. It reads
+    /// one snapshot (a read transaction), so a node appending meanwhile on another connection
+    /// is not mistaken for an edit.
     pub fn verify(&self) -> Result<Vec<verify::Difference>, StoreError> {
-        verify::verify(&self.conn, self.municipality, &self.national)
+        let snapshot = self.conn.unchecked_transaction()?;
+        let differences = verify::verify(&snapshot, self.municipality, &self.national)?;
+        snapshot.rollback()?;
+        Ok(differences)
+    }
+
+    /// Whether another connection — another process, or another handle in this one — has
+    /// committed to the database since the last call (or since this one was opened). While a
+    /// node runs it is its registry's only writer, through one connection: a commit by anyone
+    /// else is a write behind the log's back, whatever it changed (SQLite's `data_version`,
+    /// which this connection's own commits leave as it is). An edit of the file's bytes that
+    /// bypasses SQLite is not seen here; [`Registry::verify`] finds what it changed.
+    pub fn written_by_others(&mut self) -> Result<bool, StoreError> {
+        let now = data_version(&self.conn)?;
+        let changed = now != self.data_version;
+        self.data_version = now;
+        Ok(changed)
     }
 
     /// Replays the whole log through the rules into a fresh state.
@@ -743,6 +766,10 @@ impl Cached for Connection {
 
 /// Durability as for every log (WAL, `synchronous = FULL`), and a page cache large enough
 /// that the indexes of a large town stay in memory.
+fn data_version(conn: &Connection) -> Result<i64, StoreError> {
+    Ok(conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+}
+
 fn configure(conn: &Connection) -> Result<(), StoreError> {
     entries::configure(conn)?;
     conn.execute_batch("PRAGMA cache_size = -262144;")?;

@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use registry_core::rules::{Effect, RegistryView as _, decide};
+use registry_core::rules::{Effect, decide};
 use registry_core::state::RegistryState;
 use registry_domain::{MunicipalityCode, ResidentCode};
 use rusqlite::Connection;
@@ -56,19 +56,94 @@ pub fn replay(
     municipality: MunicipalityCode,
     national: &VerifierKey,
 ) -> Result<(RegistryState, Vec<Difference>), StoreError> {
-    let (state, _, differences) = replay_with_provenance(conn, municipality, national)?;
-    Ok((state, differences))
+    let replayed = replay_with_provenance(conn, municipality, national)?;
+    Ok((replayed.state, replayed.differences))
+}
+
+/// What the log says the small tables hold, row by row, every column as text in table order
+/// (`None` is NULL), as `append` writes them.
+#[derive(Default)]
+struct Tables {
+    /// By verifier key: (vkey, role, enrolled_at, enrolled_idx, revoked_idx).
+    operators: BTreeMap<String, Row>,
+    /// (idx, first, count).
+    code_blocks: BTreeSet<Row>,
+    /// (code, replaced_by, event_idx).
+    retired_codes: BTreeSet<Row>,
+    /// (move_out, code, from_municipality, event_idx).
+    move_ins: BTreeSet<Row>,
+    /// (move_out, code, to_municipality, move_in, event_idx).
+    move_notices: BTreeSet<Row>,
+    /// The genesis's admin key.
+    admin: Option<String>,
+}
+
+type Row = Vec<Option<String>>;
+
+fn row(values: &[&dyn ToString]) -> Row {
+    values.iter().map(|v| Some(v.to_string())).collect()
+}
+
+impl Tables {
+    /// The rows event `idx`, decided as `effect`, writes.
+    fn record(&mut self, idx: u64, effect: &Effect) {
+        match effect {
+            Effect::Genesis(genesis) => self.admin = Some(genesis.admin.to_string()),
+            Effect::Enrol(e) => {
+                let mut operator =
+                    row(&[&e.operator, &e.role.code(), &(e.time.unix() as i64), &idx]);
+                operator.push(None);
+                self.operators.insert(e.operator.to_string(), operator);
+            }
+            Effect::Revoke(r) => {
+                if let Some(operator) = self.operators.get_mut(&r.operator.to_string()) {
+                    operator[4] = Some(idx.to_string());
+                }
+            }
+            Effect::CodeBlock(block) => {
+                self.code_blocks.insert(row(&[&idx, &block.first, &block.count]));
+            }
+            Effect::MoveNotice(n) => {
+                let hashes = (n.event.to_base64(), n.move_in.to_base64());
+                self.move_notices.insert(row(&[&hashes.0, &n.resident, &n.to, &hashes.1, &idx]));
+            }
+            Effect::MoveWithdrawal(w) => {
+                self.move_ins.insert(row(&[&w.event.to_base64(), &w.resident, &w.from, &idx]));
+            }
+            Effect::Change { change, move_out, activation, .. } => {
+                let code = change.record.resident_code;
+                let consumed = move_out
+                    .iter()
+                    .map(|c| (c.event, c.from))
+                    .chain(activation.iter().map(|c| (c.after, c.from)));
+                for (followed, from) in consumed {
+                    self.move_ins.insert(row(&[&followed.to_base64(), &code, &from, &idx]));
+                }
+                if let Some(previous) = change.previous_code {
+                    self.retired_codes.insert(row(&[&previous, &code, &idx]));
+                }
+            }
+        }
+    }
+}
+
+struct Replayed {
+    state: RegistryState,
+    provenance: Provenance,
+    tables: Tables,
+    differences: Vec<Difference>,
 }
 
 fn replay_with_provenance(
     conn: &Connection,
     municipality: MunicipalityCode,
     national: &VerifierKey,
-) -> Result<(RegistryState, Provenance, Vec<Difference>), StoreError> {
+) -> Result<Replayed, StoreError> {
     let mut differences = Vec::new();
     let count = conn.entry_count()?;
     let mut state = RegistryState::new(municipality);
     let mut provenance: Provenance = BTreeMap::new();
+    let mut tables = Tables::default();
     let mut select = conn.prepare("SELECT idx, note FROM events ORDER BY idx")?;
     let mut rows = select.query([])?;
     let mut expected = 0u64;
@@ -103,6 +178,7 @@ fn replay_with_provenance(
                     indexes.push(idx);
                     provenance.insert(change.record.resident_code, indexes);
                 }
+                tables.record(idx, &effect);
                 state.apply(&effect);
             }
             Err(refusal) => {
@@ -114,63 +190,123 @@ fn replay_with_provenance(
         differences.push(general(format!("event {expected} is missing from the events table")));
         expected += 1;
     }
-    Ok((state, provenance, differences))
+    Ok(Replayed { state, provenance, tables, differences })
 }
 
-/// Replays the log and compares every derived table with it.
+/// Replays the log and compares every derived table with it, every row and every column.
 pub fn verify(
     conn: &Connection,
     municipality: MunicipalityCode,
     national: &VerifierKey,
 ) -> Result<Vec<Difference>, StoreError> {
-    let (state, provenance, mut differences) =
+    let Replayed { state, provenance, tables, mut differences } =
         replay_with_provenance(conn, municipality, national)?;
     compare_residents(conn, &state, &provenance, &mut differences)?;
     compare_history(conn, &provenance, &mut differences)?;
-    compare_operators(conn, &state, &mut differences)?;
-    compare_blocks_and_codes(conn, &state, &mut differences)?;
-    compare_moves(conn, &state, &mut differences)?;
+    let operators: BTreeSet<Row> = tables.operators.into_values().collect();
+    for (table, columns, expected, code_column) in [
+        ("operators", "vkey, role, enrolled_at, enrolled_idx, revoked_idx", &operators, None),
+        ("code_blocks", "idx, first, count", &tables.code_blocks, None),
+        ("retired_codes", "code, replaced_by, event_idx", &tables.retired_codes, Some(0)),
+        ("move_ins", "move_out, code, from_municipality, event_idx", &tables.move_ins, Some(1)),
+        (
+            "move_notices",
+            "move_out, code, to_municipality, move_in, event_idx",
+            &tables.move_notices,
+            Some(1),
+        ),
+    ] {
+        compare_table(conn, table, columns, expected, code_column, &mut differences)?;
+    }
+    compare_meta(conn, municipality, national, tables.admin.as_deref(), &mut differences)?;
     compare_frontier(conn, &mut differences)?;
     Ok(differences)
 }
 
-fn compare_moves(
+/// Every column of a row as text (`None` is NULL).
+fn text_row(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> {
+    use rusqlite::types::ValueRef;
+    (0..columns)
+        .map(|i| {
+            Ok(match row.get_ref(i)? {
+                ValueRef::Null => None,
+                ValueRef::Integer(n) => Some(n.to_string()),
+                ValueRef::Real(x) => Some(x.to_string()),
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    Some(String::from_utf8_lossy(t).into_owned())
+                }
+            })
+        })
+        .collect()
+}
+
+/// A small table against the rows the log made: a row added, deleted or with any column
+/// changed is named (by the resident code in `code_column`, where the table has one).
+fn compare_table(
     conn: &Connection,
-    state: &RegistryState,
+    table: &str,
+    columns: &str,
+    expected: &BTreeSet<Row>,
+    code_column: Option<usize>,
     differences: &mut Vec<Difference>,
 ) -> Result<(), StoreError> {
-    let expected: BTreeSet<(String, String, String)> = state
-        .move_ins()
-        .iter()
-        .map(|(hash, c)| (hash.to_base64(), c.resident.to_string(), c.from.to_string()))
-        .collect();
-    let mut select = conn.prepare("SELECT move_out, code, from_municipality FROM move_ins")?;
-    let found: BTreeSet<(String, String, String)> = select
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-        .collect::<Result<_, _>>()?;
-    for (_, code, _) in found.symmetric_difference(&expected) {
+    let width = columns.split(',').count();
+    let mut select = conn.prepare(&format!("SELECT {columns} FROM {table}"))?;
+    let found: BTreeSet<Row> =
+        select.query_map([], |r| text_row(r, width))?.collect::<Result<_, _>>()?;
+    let resident = |row: &Row| {
+        code_column.and_then(|c| row[c].as_deref()).and_then(|c| ResidentCode::parse(c).ok())
+    };
+    for row in found.difference(expected) {
         differences.push(Difference {
-            resident: ResidentCode::parse(code).ok(),
-            what: "the move_ins table (certificates used) differs from the log".into(),
+            resident: resident(row),
+            what: format!("the {table} table has a row the log did not make"),
         });
     }
-    let expected: BTreeSet<(String, String, String, String)> = state
-        .move_notices()
-        .iter()
-        .map(|(hash, n)| {
-            (hash.to_base64(), n.resident.to_string(), n.to.to_string(), n.move_in.to_base64())
-        })
-        .collect();
-    let mut select =
-        conn.prepare("SELECT move_out, code, to_municipality, move_in FROM move_notices")?;
-    let found: BTreeSet<(String, String, String, String)> = select
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
-    for (_, code, _, _) in found.symmetric_difference(&expected) {
+    for row in expected.difference(&found) {
         differences.push(Difference {
-            resident: ResidentCode::parse(code).ok(),
-            what: "the move_notices table differs from the log".into(),
+            resident: resident(row),
+            what: format!("the {table} table lacks a row the log made, or it was altered"),
         });
+    }
+    Ok(())
+}
+
+/// The meta table holds exactly the municipality and national key the registry was opened
+/// with, the genesis's admin key and the log's right edge.
+fn compare_meta(
+    conn: &Connection,
+    municipality: MunicipalityCode,
+    national: &VerifierKey,
+    admin: Option<&str>,
+    differences: &mut Vec<Difference>,
+) -> Result<(), StoreError> {
+    let mut select = conn.prepare("SELECT key, value FROM meta")?;
+    let found: BTreeMap<String, String> =
+        select.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut expected: BTreeMap<&str, Option<String>> = BTreeMap::new();
+    expected.insert("municipality", Some(municipality.to_string()));
+    expected.insert("national", Some(national.to_string()));
+    expected.insert("admin", admin.map(str::to_owned));
+    // The right edge's value is compared by `compare_frontier`.
+    expected.insert("frontier", None);
+    for key in found.keys().filter(|k| !expected.contains_key(k.as_str())) {
+        differences
+            .push(general(format!("the meta table has a key the registry never writes ({key:?})")));
+    }
+    for (key, want) in &expected {
+        match (found.get(*key), want) {
+            (None, Some(_)) => {
+                differences.push(general(format!("the meta table lacks its {key} (deleted)")))
+            }
+            (Some(_), None) if *key == "admin" => differences
+                .push(general("the meta table has an admin key but the log has no genesis")),
+            (Some(value), Some(want)) if value != want => differences.push(general(format!(
+                "the meta table's {key} differs from {}",
+                if *key == "admin" { "the log's genesis" } else { "the registry's own" }
+            ))),
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -184,7 +320,7 @@ fn compare_frontier(
     let stored: Option<String> =
         conn.query_row("SELECT value FROM meta WHERE key = 'frontier'", [], |r| r.get(0)).ok();
     let Some(stored) = stored else {
-        // A registry made before the frontier was kept: the next append writes it.
+        differences.push(general("the meta table lacks the log's right edge (frontier)"));
         return Ok(());
     };
     let expected = crate::to_hex(&frontier_of_entries(conn, size)?.to_bytes());
@@ -284,63 +420,6 @@ fn compare_history(
         differences.push(Difference {
             resident: name(code),
             what: format!("history entry {number} is missing"),
-        });
-    }
-    Ok(())
-}
-
-fn compare_operators(
-    conn: &Connection,
-    state: &RegistryState,
-    differences: &mut Vec<Difference>,
-) -> Result<(), StoreError> {
-    let expected: BTreeSet<(String, String, i64, bool)> = state
-        .operators()
-        .into_iter()
-        .map(|o| (o.key.to_string(), o.role.code().to_owned(), o.enrolled.unix() as i64, o.revoked))
-        .collect();
-    let mut select =
-        conn.prepare("SELECT vkey, role, enrolled_at, revoked_idx IS NOT NULL FROM operators")?;
-    let found: BTreeSet<(String, String, i64, bool)> = select
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
-        .collect::<Result<_, _>>()?;
-    for (vkey, ..) in found.difference(&expected) {
-        differences
-            .push(general(format!("operator {vkey} in the operators table differs from the log")));
-    }
-    for (vkey, ..) in expected.difference(&found) {
-        differences.push(general(format!(
-            "operator {vkey} of the log is missing or altered in the operators table"
-        )));
-    }
-    let admin: Option<String> =
-        conn.query_row("SELECT value FROM meta WHERE key = 'admin'", [], |r| r.get(0)).ok();
-    if admin != state.admin().map(|k| k.to_string()) {
-        differences.push(general("the admin key in the meta table differs from the log's genesis"));
-    }
-    Ok(())
-}
-
-fn compare_blocks_and_codes(
-    conn: &Connection,
-    state: &RegistryState,
-    differences: &mut Vec<Difference>,
-) -> Result<(), StoreError> {
-    let expected: BTreeSet<(i64, i64)> =
-        state.blocks().iter().map(|&(f, c)| (f as i64, c as i64)).collect();
-    let mut select = conn.prepare("SELECT first, count FROM code_blocks")?;
-    let found: BTreeSet<(i64, i64)> =
-        select.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-    if found != expected {
-        differences.push(general("the code_blocks table differs from the code blocks in the log"));
-    }
-    let expected: BTreeSet<String> = state.retired().iter().map(ToString::to_string).collect();
-    let mut select = conn.prepare("SELECT code FROM retired_codes")?;
-    let found: BTreeSet<String> = select.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-    for code in found.symmetric_difference(&expected) {
-        differences.push(Difference {
-            resident: ResidentCode::parse(code).ok(),
-            what: "the retired-codes table differs from the log".into(),
         });
     }
     Ok(())

@@ -413,11 +413,13 @@ fn the_kept_right_edge_gives_the_root_at_every_size_and_verify_checks_it() {
     assert_eq!(town.registry.log_root().unwrap(), independent_root(&town.all_events()));
     assert_eq!(town.registry.verify().unwrap(), vec![]);
 
-    // Lost (a registry from before it was kept): rebuilt from the entries, and written again
-    // by the next append.
+    // Deleted behind the log's back: named, rebuilt from the entries meanwhile, and written
+    // again by the next append.
     town.registry.connection().execute("DELETE FROM meta WHERE key = 'frontier'", []).unwrap();
     assert_eq!(town.registry.log_root().unwrap(), independent_root(&town.all_events()));
-    assert_eq!(town.registry.verify().unwrap(), vec![]);
+    let found: Vec<String> =
+        town.registry.verify().unwrap().iter().map(ToString::to_string).collect();
+    assert_eq!(found, vec!["the meta table lacks the log's right edge (frontier)".to_owned()]);
     town.birth("原 三郎");
     assert_eq!(town.registry.log_root().unwrap(), independent_root(&town.all_events()));
     let kept: i64 = town
@@ -612,13 +614,30 @@ fn moves_between_two_registries_are_stored_replayed_and_verified() {
 
     // The move tables edited behind the log's back are named.
     let code = hanako.resident_code;
+    // Any column: the event that consumed the certificate.
+    let conn = matsumoto.registry.connection();
+    conn.execute("UPDATE move_ins SET event_idx = event_idx + 1", []).unwrap();
+    let found: Vec<String> =
+        matsumoto.registry.verify().unwrap().iter().map(ToString::to_string).collect();
+    assert_eq!(
+        found,
+        vec![
+            format!("resident {code}: the move_ins table has a row the log did not make"),
+            format!(
+                "resident {code}: the move_ins table lacks a row the log made, or it was altered"
+            ),
+        ]
+    );
+    let conn = matsumoto.registry.connection();
+    conn.execute("UPDATE move_ins SET event_idx = event_idx - 1", []).unwrap();
+    assert_eq!(matsumoto.registry.verify().unwrap(), vec![]);
     matsumoto.registry.connection().execute("DELETE FROM move_ins", []).unwrap();
     let found: Vec<String> =
         matsumoto.registry.verify().unwrap().iter().map(ToString::to_string).collect();
     assert_eq!(
         found,
         vec![format!(
-            "resident {code}: the move_ins table (certificates used) differs from the log"
+            "resident {code}: the move_ins table lacks a row the log made, or it was altered"
         )]
     );
     achi.registry
@@ -630,8 +649,10 @@ fn moves_between_two_registries_are_stored_replayed_and_verified() {
     assert_eq!(
         found,
         vec![
-            format!("resident {code}: the move_notices table differs from the log"),
-            format!("resident {code}: the move_notices table differs from the log"),
+            format!("resident {code}: the move_notices table has a row the log did not make"),
+            format!(
+                "resident {code}: the move_notices table lacks a row the log made, or it was altered"
+            ),
         ]
     );
 }

@@ -37,6 +37,7 @@ struct Fixture {
     registry: Registry,
     clerk: Signer,
     supervisor: Signer,
+    admin: Signer,
     seed: u64,
 }
 
@@ -69,7 +70,7 @@ impl Fixture {
             time: now(),
         });
         registry.submit(&sign(&block, &[&national]), now()).unwrap();
-        Fixture { _dir: dir, registry, clerk, supervisor, seed: 0x9e37_79b9_7f4a_7c15 }
+        Fixture { _dir: dir, registry, clerk, supervisor, admin, seed: 0x9e37_79b9_7f4a_7c15 }
     }
 
     fn birth(&mut self, name: &str, reading: &str) -> IdentityRecordParts {
@@ -265,4 +266,180 @@ fn the_database_is_readable_by_its_owner_alone() {
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     Registry::open(&path).unwrap();
     assert_eq!(mode(&path) & 0o777, 0o600);
+}
+
+/// A day with a row in every table: an operator enrolled and revoked, and a resident-code
+/// change (a retired code).
+fn a_day_in_every_table() -> Fixture {
+    let (mut f, records) = day();
+    let temp = key("op.204072.juki.test/temp", 5);
+    let enrol = Event::Enrolment(Enrolment {
+        municipality: achi(),
+        operator: temp.verifier(),
+        role: Role::Clerk,
+        time: now(),
+    });
+    f.registry.submit(&sign(&enrol, &[&f.admin]), now()).unwrap();
+    let revoke = Event::Revocation(registry_core::event::Revocation {
+        municipality: achi(),
+        operator: temp.verifier(),
+        time: now(),
+    });
+    f.registry.submit(&sign(&revoke, &[&f.admin]), now()).unwrap();
+    let seed = &mut f.seed;
+    let fresh = f
+        .registry
+        .draw_code(&mut || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        })
+        .unwrap();
+    let b = records[1].clone();
+    f.change(
+        &b,
+        ChangeReason::ResidentCodeChange,
+        |c| {
+            c.previous_code = Some(b.resident_code);
+            c.record.resident_code = fresh;
+        },
+        true,
+    )
+    .unwrap();
+    f
+}
+
+/// Every column of every table and every row: one edit at a time, each named by `verify` and
+/// then undone (the next edit starts from a clean registry).
+#[test]
+fn every_single_edit_of_any_table_is_named() {
+    let mut f = a_day_in_every_table();
+    for table in ["operators", "retired_codes", "code_blocks", "history", "residents"] {
+        let rows: i64 = f
+            .registry
+            .connection()
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap();
+        assert!(rows > 0, "the day leaves {table} empty");
+    }
+    assert_eq!(f.registry.verify().unwrap(), vec![]);
+    let tables: Vec<String> = {
+        let conn = f.registry.connection();
+        let mut select = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            .unwrap();
+        select.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    };
+    let mut unnoticed = Vec::new();
+    let mut tried = 0;
+    for table in &tables {
+        let conn = f.registry.connection();
+        let columns: Vec<String> = {
+            let select = conn.prepare(&format!("SELECT * FROM {table} LIMIT 0")).unwrap();
+            select.column_names().map(str::to_owned).collect()
+        };
+        let rowids: Vec<i64> = {
+            let mut select = conn.prepare(&format!("SELECT rowid FROM {table}")).unwrap();
+            select.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+        };
+        for &rowid in &rowids {
+            for column in &columns {
+                let conn = f.registry.connection();
+                let old: rusqlite::types::Value = conn
+                    .query_row(
+                        &format!("SELECT {column} FROM {table} WHERE rowid = ?1"),
+                        [rowid],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                use rusqlite::types::Value;
+                let new = match &old {
+                    Value::Null => Value::Text("0".into()),
+                    Value::Integer(n) => Value::Integer(n + 1),
+                    Value::Real(x) => Value::Real(x + 1.0),
+                    Value::Text(t) => {
+                        // A changed character, the length kept where possible.
+                        let mut chars: Vec<char> = t.chars().collect();
+                        match chars.last_mut() {
+                            Some(c) => *c = if *c == '1' { '2' } else { '1' },
+                            None => chars.push('1'),
+                        }
+                        Value::Text(chars.into_iter().collect())
+                    }
+                    Value::Blob(b) => {
+                        let mut b = b.clone();
+                        match b.last_mut() {
+                            Some(x) => *x ^= 1,
+                            None => b.push(0),
+                        }
+                        Value::Blob(b)
+                    }
+                };
+                let sql = format!("UPDATE {table} SET {column} = ?1 WHERE rowid = ?2");
+                if conn.execute(&sql, rusqlite::params![new, rowid]).is_err() {
+                    // A constraint refuses the edit: SQLite itself keeps it out.
+                    continue;
+                }
+                tried += 1;
+                if f.registry.verify().map(|d| d.is_empty()).unwrap_or(false) {
+                    unnoticed.push(format!("{table}.{column} (row {rowid}) edited"));
+                }
+                // An INTEGER PRIMARY KEY is the rowid itself: the edit moved the row.
+                let conn = f.registry.connection();
+                let at: i64 = conn
+                    .query_row(
+                        &format!("SELECT count(*) FROM {table} WHERE rowid = ?1"),
+                        [rowid],
+                        |r| r.get(0),
+                    )
+                    .unwrap();
+                let now_at =
+                    if at == 1 { rusqlite::types::Value::Integer(rowid) } else { new.clone() };
+                conn.execute(&sql, rusqlite::params![old, now_at]).unwrap();
+            }
+            // The row deleted, then put back.
+            let conn = f.registry.connection();
+            conn.execute_batch("DROP TABLE IF EXISTS temp.saved").unwrap();
+            conn.execute(
+                &format!("CREATE TEMP TABLE saved AS SELECT * FROM {table} WHERE rowid = {rowid}"),
+                [],
+            )
+            .unwrap();
+            conn.execute(&format!("DELETE FROM {table} WHERE rowid = ?1"), [rowid]).unwrap();
+            tried += 1;
+            if f.registry.verify().map(|d| d.is_empty()).unwrap_or(false) {
+                unnoticed.push(format!("{table} row {rowid} deleted"));
+            }
+            f.registry
+                .connection()
+                .execute(&format!("INSERT INTO {table} SELECT * FROM temp.saved"), [])
+                .unwrap();
+        }
+        assert_eq!(f.registry.verify().unwrap(), vec![], "{table} restored");
+    }
+    assert!(tried > 100, "only {tried} edits were tried");
+    assert!(unnoticed.is_empty(), "verify did not notice:\n{}", unnoticed.join("\n"));
+}
+
+#[test]
+fn a_write_by_another_connection_is_seen_and_its_own_are_not() {
+    let (mut f, records) = day();
+    assert!(!f.registry.written_by_others().unwrap(), "nothing written since it was opened");
+    f.change(
+        &records[1],
+        ChangeReason::MoveWithin,
+        |c| c.record.address = Address::new(achi(), "大字駒場 7番地").unwrap(),
+        false,
+    )
+    .unwrap();
+    assert!(!f.registry.written_by_others().unwrap(), "its own commit");
+    let path = f._dir.path().join("registry.db");
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.execute("UPDATE residents SET address = address || '1'", []).unwrap();
+    assert!(f.registry.written_by_others().unwrap(), "another connection's commit");
+    assert!(!f.registry.written_by_others().unwrap(), "seen once");
+    // Reading is not writing.
+    let _: i64 = other.query_row("SELECT count(*) FROM residents", [], |r| r.get(0)).unwrap();
+    assert!(!f.registry.written_by_others().unwrap());
 }
