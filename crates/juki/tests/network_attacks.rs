@@ -1074,3 +1074,171 @@ fn a_move_notice_that_cannot_be_delivered_is_an_alert_and_is_retried() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// How many alerts of `kind` that 阿智村 raised the national node keeps.
+fn reported_at_national(dir: &Path, kind: Code) -> i64 {
+    let db =
+        rusqlite::Connection::open(dir.join("nodes").join("national").join("node.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db.query_row(
+        "SELECT count(*) FROM alerts WHERE kind = ?1 AND detail LIKE ?2",
+        rusqlite::params![kind.as_str(), format!("reported by %:{ACHI} (%")],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// Waits until the national node keeps one more `tampered` alert from 阿智村 than `before`;
+/// returns how long that took.
+fn until_reported(dir: &Path, before: i64) -> std::time::Duration {
+    let started = std::time::Instant::now();
+    loop {
+        if reported_at_national(dir, Code::Tampered) > before {
+            return started.elapsed();
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let db = rusqlite::Connection::open(dir.join("nodes/national/node.db")).unwrap();
+            let mut select = db.prepare("SELECT kind, detail FROM alerts").unwrap();
+            let national: Vec<(String, String)> = select
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let log = std::fs::read_dir(dir.join("nodes/achi"))
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("\n");
+            panic!(
+                "no tampered alert from {ACHI} reached the national node in 30 s: at {ACHI} {:?}; \
+                 at the national node {national:?}; {ACHI}'s log:\n{log}",
+                alerts(dir, "achi")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The Nagano drill on the database: root on 阿智村's node edits `registry.db` behind the log's
+/// back — an address changed to divert a pension, a resident deleted to strike them off the
+/// roll, a resident invented, an old event's bytes rewritten. Each is found by the town's own
+/// self-check, reported to the national node (where root on the town cannot erase it) within
+/// five seconds, and the town records no change on the edited tables; once the edit is
+/// undone, it records changes again and every tier agrees.
+#[test]
+fn an_edit_of_a_towns_database_is_an_alert_at_the_national_node_within_seconds() {
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
+    let achi: Clerk = testbed::setup::clerk(network, ACHI).unwrap();
+    let (code, _) = a_resident(root);
+    let resident = code.to_string();
+    ok(&["network", "agree", "--dir", p(root)]);
+    let db = registry_db(root, "achi");
+    let invented = {
+        let n: i64 = db
+            .query_row("SELECT max(CAST(substr(code, 1, 10) AS INTEGER)) FROM residents", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        ResidentCode::from_ten_digits(n as u64 + 1).unwrap().to_string()
+    };
+    let edits: [(&str, &str, &str); 4] = [
+        (
+            "an address changed",
+            "UPDATE residents SET address = '大字智里 9999番地' WHERE code = ?1",
+            "UPDATE residents SET address = (SELECT address FROM saved) WHERE code = ?1",
+        ),
+        (
+            "a resident deleted",
+            "DELETE FROM residents WHERE code = ?1",
+            "INSERT INTO residents SELECT * FROM saved",
+        ),
+        (
+            "a resident invented",
+            "INSERT INTO residents SELECT * FROM saved",
+            "DELETE FROM residents WHERE code = ?1",
+        ),
+        (
+            "an old event's bytes rewritten",
+            "UPDATE events SET note = CAST(replace(CAST(note AS TEXT), '大字', '字') AS BLOB) \
+             WHERE idx = (SELECT event_idx FROM residents WHERE code = ?1)",
+            "UPDATE events SET note = (SELECT note FROM saved_event) \
+             WHERE idx = (SELECT event_idx FROM residents WHERE code = ?1)",
+        ),
+    ];
+    // Each change after an undo moves the resident to an address not used before.
+    let mut attempt = 100;
+    for (what, attack, undo) in edits {
+        let target = if what == "a resident invented" { &invented } else { &resident };
+        db.execute_batch("DROP TABLE IF EXISTS temp.saved; DROP TABLE IF EXISTS temp.saved_event")
+            .unwrap();
+        db.execute(
+            "CREATE TEMP TABLE saved AS SELECT * FROM residents WHERE code = ?1",
+            [&resident],
+        )
+        .unwrap();
+        db.execute("UPDATE temp.saved SET code = ?1", [target]).unwrap();
+        db.execute(
+            "CREATE TEMP TABLE saved_event AS SELECT note FROM events \
+             WHERE idx = (SELECT event_idx FROM residents WHERE code = ?1)",
+            [&resident],
+        )
+        .unwrap();
+        let before = reported_at_national(root, Code::Tampered);
+        let current = current_change(root, "achi", code);
+
+        let run = |sql: &str| {
+            if sql.contains("?1") { db.execute(sql, [target]) } else { db.execute(sql, []) }
+        };
+        assert_eq!(run(attack).unwrap(), 1, "{what}");
+        let took = until_reported(root, before);
+        println!("{what}: the tampered alert reached the national node in {took:?}");
+        assert!(took < std::time::Duration::from_secs(5), "{what}: {took:?}");
+        assert!(reported_at_national(root, Code::ForeignWrite) > 0, "{what}");
+
+        // The town records no change on edited tables.
+        let refused = runtime.block_on(async {
+            let mut next = next_change(&current, registry_domain::ChangeReason::MoveWithin);
+            next.record.address =
+                registry_domain::Address::new(next.record.address.municipality(), "大字智里 1番地")
+                    .unwrap();
+            achi.submit(next).await
+        });
+        if let Err(error) = refused {
+            assert_eq!(code_of(&error), Some(Code::Tampered), "{what}: {error:#}");
+        } else {
+            panic!("{what}: a change was recorded on edited tables");
+        }
+
+        assert_eq!(run(undo).unwrap(), 1, "{what}: undone");
+        // Once the tables agree with the log again, the town records changes again.
+        let started = std::time::Instant::now();
+        loop {
+            let status = runtime.block_on(async {
+                let current = current_change(root, "achi", code);
+                let mut next = next_change(&current, registry_domain::ChangeReason::MoveWithin);
+                next.record.address = registry_domain::Address::new(
+                    next.record.address.municipality(),
+                    &format!("大字智里 {}番地", {
+                        attempt += 1;
+                        attempt
+                    }),
+                )
+                .unwrap();
+                achi.submit(next).await
+            });
+            match status {
+                Ok(_) => break,
+                Err(error) if code_of(&error) == Some(Code::Tampered) => {
+                    assert!(started.elapsed() < std::time::Duration::from_secs(10), "{what}");
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(error) => panic!("{what}: after the undo: {error:#}"),
+            }
+        }
+    }
+    // Nothing acknowledged was lost: every tier agrees.
+    ok(&["network", "agree", "--dir", p(root)]);
+}

@@ -84,6 +84,15 @@ pub struct NodeConfig {
     /// node raises a `notice-stuck` alert.
     #[serde(default = "default_stuck_after")]
     pub stuck_after_ms: u64,
+    /// How often (milliseconds) a town checks whether anything but itself wrote to its
+    /// registry database (which starts a verification at once).
+    #[serde(default = "default_watch")]
+    pub watch_ms: u64,
+    /// How often (milliseconds) a town re-derives its registry from its log and compares every
+    /// table with it, whatever the watch saw (an edit of the file's bytes that bypasses SQLite
+    /// is found this way).
+    #[serde(default = "default_verify_every")]
+    pub verify_every_ms: u64,
     /// Where the node writes the addresses its listeners got (JSON, see
     /// `listeners::Report`) once it serves, and removes them when it stops.
     #[serde(default)]
@@ -103,6 +112,14 @@ fn default_batch() -> usize {
 }
 
 fn default_stuck_after() -> u64 {
+    60_000
+}
+
+fn default_watch() -> u64 {
+    200
+}
+
+fn default_verify_every() -> u64 {
     60_000
 }
 

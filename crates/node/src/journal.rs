@@ -45,6 +45,12 @@ CREATE TABLE IF NOT EXISTS alerts (
     peer TEXT NOT NULL,
     detail TEXT NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS reported_alerts (
+    node TEXT NOT NULL,
+    id INTEGER NOT NULL,
+    note BLOB NOT NULL,
+    PRIMARY KEY (node, id)
+) STRICT;
 CREATE TABLE IF NOT EXISTS allocations (
     first INTEGER PRIMARY KEY NOT NULL,
     municipality TEXT NOT NULL,
@@ -263,6 +269,67 @@ impl Journal {
             params![time as i64, kind, peer, detail],
         )?;
         Ok(())
+    }
+
+    /// The alerts recorded after number `after`, oldest first, with their numbers (the
+    /// reports a node sends upstream).
+    pub fn alerts_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Alert)>> {
+        let mut select = self.conn.prepare(
+            "SELECT id, time, kind, peer, detail FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2",
+        )?;
+        let rows = select.query_map(params![after as i64, limit as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                Alert {
+                    time: r.get::<_, i64>(1)? as u64,
+                    kind: r.get(2)?,
+                    peer: r.get(3)?,
+                    detail: r.get(4)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Keeps a signed alert report from another node once, and records it as an alert here;
+    /// returns whether it was new.
+    pub fn keep_report(&mut self, report: &wire::alert::AlertReport, note: &[u8]) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let added = tx.execute(
+            "INSERT OR IGNORE INTO reported_alerts (node, id, note) VALUES (?1, ?2, ?3)",
+            params![report.node, report.id as i64, note],
+        )?;
+        if added == 1 {
+            tx.execute(
+                "INSERT INTO alerts (time, kind, peer, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    report.time as i64,
+                    report.kind.as_str(),
+                    report.peer,
+                    format!(
+                        "reported by {} (its alert {}): {}",
+                        report.node, report.id, report.detail
+                    )
+                ],
+            )?;
+            eprintln!(
+                "ALERT {} reported by {}: {}",
+                report.kind.as_str(),
+                report.node,
+                report.detail
+            );
+        }
+        tx.commit()?;
+        Ok(added == 1)
+    }
+
+    /// The highest alert number kept from `node` (0: none).
+    pub fn reports_held(&self, node: &str) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(max(id), 0) FROM reported_alerts WHERE node = ?1",
+            [node],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 
     /// Every alert, oldest first.

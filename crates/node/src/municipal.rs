@@ -81,6 +81,20 @@ pub struct Town {
     receipts: registry_store::dir::ReceiptCache,
     /// Signalled when an event is appended: the idle sender starts its round.
     appended: tokio::sync::Notify,
+    /// The registry's self-verification, on a connection of its own.
+    check: Mutex<SelfCheck>,
+    /// Set while the registry's tables differ from its log: the town records no change.
+    tampered: std::sync::atomic::AtomicBool,
+}
+
+/// The registry re-derived from its log and compared with its tables, on a connection of its
+/// own (a snapshot: the counter goes on meanwhile), and what the last verification found.
+struct SelfCheck {
+    registry: Registry,
+    /// What the last alert said (no alert is repeated while the same differences stand).
+    alerted: Option<String>,
+    /// When the last whole verification ran.
+    verified: Option<std::time::Instant>,
 }
 
 impl Town {
@@ -101,6 +115,9 @@ impl Town {
         if dir.config.national != config.national_key {
             bail!("node.toml's national key is not the registry's");
         }
+        // The self-check's connection is opened first, so that opening it is no write the
+        // counter's connection could take for another writer's.
+        let check = SelfCheck { registry: dir.registry()?, alerted: None, verified: None };
         let registry = dir.registry()?;
         let trust = own_trust(&config, &dir, &registry)?;
         let integrator =
@@ -130,6 +147,8 @@ impl Town {
             trust,
             receipts: Default::default(),
             appended: tokio::sync::Notify::new(),
+            check: Mutex::new(check),
+            tampered: Default::default(),
             witnesses,
             runtime: tokio::runtime::Handle::current(),
             clock,
@@ -210,6 +229,68 @@ impl Town {
             Code::Tampered,
             format!("{} refuses to serve what does not match its witnessed log", self.code),
         )
+    }
+
+    /// Whether the town may record a change: not while its tables differ from its log (a
+    /// change decided against edited tables would make the edit part of the log's history).
+    fn records_changes(&self) -> Result<(), ApiError> {
+        if self.tampered.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(ApiError::new(
+                Code::Tampered,
+                format!(
+                    "{}'s registry tables differ from its log; it records no change until they \
+                     are restored",
+                    self.code
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// One look of the self-check: a write to the registry by anyone but this node is a
+    /// `foreign-write` alert and starts a verification at once; otherwise one runs every
+    /// `verify_every_ms`. A verification that finds differences is a `tampered` alert (once for
+    /// the same differences) and stops the town recording changes until they agree again.
+    /// Runs on a blocking thread.
+    fn self_check(&self) -> Result<()> {
+        let foreign = lock(&self.registry).written_by_others()?;
+        if foreign {
+            self.raise(
+                Code::ForeignWrite,
+                "the registry database was written by another connection while the node ran",
+            );
+        }
+        let mut check = lock(&self.check);
+        let every = Duration::from_millis(self.config.verify_every_ms);
+        let due = check.verified.is_none_or(|at| at.elapsed() >= every);
+        if !foreign && !due {
+            return Ok(());
+        }
+        let differences = check.registry.verify()?;
+        check.verified = Some(std::time::Instant::now());
+        if differences.is_empty() {
+            if check.alerted.take().is_some() {
+                eprintln!("{}: the registry agrees with its log again", self.config.name);
+            }
+            self.tampered.store(false, std::sync::atomic::Ordering::SeqCst);
+            return Ok(());
+        }
+        self.tampered.store(true, std::sync::atomic::Ordering::SeqCst);
+        let summary = summarise(&differences);
+        if check.alerted.as_deref() != Some(summary.as_str()) {
+            self.raise(Code::Tampered, &summary);
+            check.alerted = Some(summary);
+        }
+        Ok(())
+    }
+
+    /// Records an alert raised by the node itself.
+    fn raise(&self, code: Code, detail: &str) {
+        let recorded =
+            lock(&self.journal).alert(self.clock.unix(), code, &self.identity.to_uri(), detail);
+        if let Err(e) = recorded {
+            eprintln!("{}: recording a {} alert failed: {e:#}", self.config.name, code.as_str());
+        }
     }
 
     /// Integrates both logs. The registry checkpoint is published only once the witness
@@ -350,6 +431,65 @@ impl Town {
         Ok(true)
     }
 
+    /// Sends the alerts raised here that `upstream` does not hold yet, each signed with the node
+    /// key: returns whether anything was sent. Shipped within one `watch_ms` of being raised,
+    /// so that an attacker who takes the node over cannot erase what it found.
+    async fn report_alerts(self: &Arc<Self>, upstream: Peer) -> Result<bool> {
+        let town = self.clone();
+        let identity = upstream.identity.clone();
+        let log = format!("{}/alerts", self.config.origin);
+        let (reports, last) = {
+            let log = log.clone();
+            tokio::task::spawn_blocking(move || -> Result<(Vec<String>, u64)> {
+                let journal = lock(&town.journal);
+                let sent = journal.ack(&log, &identity)?.map_or(0, |(s, _)| s);
+                let node = town.identity.to_uri();
+                let mut last = sent;
+                let mut reports = Vec::new();
+                for (id, alert) in journal.alerts_after(sent, 256)? {
+                    let report = wire::alert::AlertReport {
+                        node: node.clone(),
+                        id,
+                        time: alert.time,
+                        kind: Code::parse(&alert.kind).unwrap_or(Code::Internal),
+                        peer: alert.peer,
+                        detail: alert.detail,
+                    };
+                    let note = crate::logs::sign_text(report.text(), &town.node_key)?;
+                    reports.push(String::from_utf8(note).context("a signed note is UTF-8")?);
+                    last = id;
+                }
+                Ok((reports, last))
+            })
+            .await??
+        };
+        if reports.is_empty() {
+            return Ok(false);
+        }
+        let body = serde_json::to_vec(&wire::alert::AlertReports { alerts: reports })?;
+        let response = crate::http::post(
+            &self.client,
+            &upstream.endpoint("/v1/alerts/reports")?,
+            body,
+            Some(upstream.identity.as_str()),
+        )
+        .await?;
+        if !response.status.is_success() {
+            bail!("{} refused the alert reports: {}", upstream.identity, response.text());
+        }
+        let held: wire::alert::AlertsHeld =
+            serde_json::from_slice(&response.body).context("the answer to the alert reports")?;
+        if held.held < last {
+            bail!("{} holds alerts up to {} of the {last} sent", upstream.identity, held.held);
+        }
+        let town = self.clone();
+        tokio::task::spawn_blocking(move || {
+            lock(&town.journal).set_ack(&log, &upstream.identity, last, &response.body)
+        })
+        .await??;
+        Ok(true)
+    }
+
     /// Asks the national node for a code block when the pool runs low.
     async fn top_up(self: &Arc<Self>) -> Result<()> {
         let town = self.clone();
@@ -375,6 +515,7 @@ impl Town {
         }
         let town = self.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
+            town.records_changes().map_err(|e| anyhow!("{}", e.message))?;
             let mut registry = lock(&town.registry);
             match registry.submit(&response.body, town.clock.timestamp()) {
                 Ok(_) => {
@@ -390,6 +531,24 @@ impl Town {
         eprintln!("{}: added a resident-code block from the national node", self.config.name);
         Ok(())
     }
+}
+
+/// What a verification found, as an alert's detail: each kind of difference with how often it
+/// occurs, never a resident code or a value.
+fn summarise(differences: &[registry_store::verify::Difference]) -> String {
+    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
+    for difference in differences {
+        *kinds.entry(difference.what.as_str()).or_default() += 1;
+    }
+    let kinds: Vec<String> = kinds
+        .into_iter()
+        .map(|(what, n)| if n == 1 { what.to_owned() } else { format!("{what} (×{n})") })
+        .collect();
+    format!(
+        "the registry's tables differ from its log in {} place(s): {}",
+        differences.len(),
+        kinds.join("; ")
+    )
 }
 
 /// The town's own registration: its node key, its witnesses and quorum from `node.toml`, and
@@ -490,6 +649,7 @@ async fn submit_event(
 
 /// Validates a signed event and appends it; a refusal that looks like a forgery is an alert.
 fn admit(town: &Town, body: &[u8], peer: &net::Peer) -> Result<Submitted, ApiError> {
+    town.records_changes()?;
     {
         let mut registry = lock(&town.registry);
         let applied = match registry.submit(body, town.clock.timestamp()) {
@@ -913,6 +1073,7 @@ async fn move_notice(
         return Err(ApiError::new(Code::WrongPeer, "move notices come from the national node"));
     }
     blocking(move || {
+        town.records_changes()?;
         let mut registry = lock(&town.registry);
         match registry.submit(&body, town.clock.timestamp()) {
             Ok(_) => {
@@ -1132,6 +1293,48 @@ pub async fn run(
             })
         })
         .collect();
+    // Alerts go to the prefecture and to the national node, each on its own.
+    let reporters: Vec<_> = [town.upstream().clone(), town.national().clone()]
+        .into_iter()
+        .map(|upstream| {
+            let town = town.clone();
+            tokio::spawn(async move {
+                let every = Duration::from_millis(town.config.watch_ms);
+                let mut backoff = Backoff::new(every);
+                loop {
+                    match town.report_alerts(upstream.clone()).await {
+                        Ok(true) => {}
+                        Ok(false) => tokio::time::sleep(backoff.reset()).await,
+                        Err(e) => {
+                            eprintln!(
+                                "{}: alert reports to {}: {e:#}",
+                                town.config.name, upstream.identity
+                            );
+                            tokio::time::sleep(backoff.fail()).await;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    let watcher = {
+        let town = town.clone();
+        tokio::spawn(async move {
+            let every = Duration::from_millis(town.config.watch_ms);
+            loop {
+                let checked = {
+                    let town = town.clone();
+                    tokio::task::spawn_blocking(move || town.self_check()).await
+                };
+                match checked {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => eprintln!("{}: self-check: {e:#}", town.config.name),
+                    Err(e) => eprintln!("{}: self-check: {e}", town.config.name),
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    };
     let topper = {
         let town = town.clone();
         tokio::spawn(async move {
@@ -1151,6 +1354,10 @@ pub async fn run(
     let served = servers.run(&config, shutdown).await;
     pusher.abort();
     topper.abort();
+    watcher.abort();
+    for reporter in reporters {
+        reporter.abort();
+    }
     for pusher in provision_pushers {
         pusher.abort();
     }

@@ -149,6 +149,7 @@ mod tests {
                 "POST /v1/replicate/provisions",
                 "GET /v1/status",
                 "GET /v1/alerts",
+                "POST /v1/alerts/reports",
             ],
         );
         expect(
@@ -158,6 +159,7 @@ mod tests {
                 "POST /v1/replicate/provisions",
                 "GET /v1/status",
                 "GET /v1/alerts",
+                "POST /v1/alerts/reports",
                 "POST /v1/code-blocks",
                 "GET /v1/move-outs/{code}",
                 "POST /v1/activations",

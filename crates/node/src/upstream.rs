@@ -805,7 +805,8 @@ pub fn network_routes(national: bool) -> OpenApiRouter<Shared> {
         .routes(routes!(replicate))
         .routes(routes!(replicate_provisions))
         .routes(routes!(status))
-        .routes(routes!(alerts));
+        .routes(routes!(alerts))
+        .routes(routes!(alert_reports));
     if !national {
         return routes;
     }
@@ -1089,6 +1090,61 @@ async fn alerts(
     _peer: net::Peer,
 ) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
     blocking(move || Ok(Json(lock(&hub.journal).alerts()?))).await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/alerts/reports",
+    tag = "upstream-network",
+    summary = "A town reports the alerts it raised, each signed with its node key; they are kept here, where the town cannot erase them",
+    request_body(content = wire::alert::AlertReports),
+    responses((status = 200, body = wire::alert::AlertsHeld, description = "Kept (each report once); the highest alert number held from this town"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn alert_reports(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+    body: Bytes,
+) -> Result<Json<wire::alert::AlertsHeld>, ApiError> {
+    let reports: wire::alert::AlertReports = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("the alert reports are not valid JSON: {e}")))?;
+    let node = peer.identity.to_uri();
+    // The sender's key, from the towns this node was configured with: only a town reports.
+    let vkey = peer
+        .identity
+        .code
+        .as_deref()
+        .filter(|_| peer.identity.role == pki::Role::Municipal)
+        .and_then(|code| hub.config.towns.iter().find(|t| t.code == code))
+        .map(|town| VerifierKey::parse(&town.vkey))
+        .transpose()
+        .map_err(anyhow::Error::from)?;
+    let Some(vkey) = vkey else {
+        return Err(
+            wrong_sender(&hub, &node, format!("{node} is not a town this node serves")).await
+        );
+    };
+    blocking(move || {
+        let known: tlog::note::Verifiers = [vkey].into_iter().collect();
+        for note in &reports.alerts {
+            let opened = tlog::note::open(note.as_bytes(), &known).map_err(|e| {
+                ApiError::new(
+                    Code::Unsigned,
+                    format!("an alert report is not signed by {node}'s key: {e}"),
+                )
+            })?;
+            let report = wire::alert::AlertReport::parse(opened.text())
+                .map_err(|e| ApiError::bad(e.to_string()))?;
+            if report.node != node {
+                return Err(ApiError::new(
+                    Code::WrongSender,
+                    format!("{node} sent an alert report of {}", report.node),
+                ));
+            }
+            lock(&hub.journal).keep_report(&report, note.as_bytes())?;
+        }
+        Ok(Json(wire::alert::AlertsHeld { held: lock(&hub.journal).reports_held(&node)? }))
+    })
+    .await
 }
 
 /// A mirror's latest checkpoint as received from the town, for comparison by anyone.

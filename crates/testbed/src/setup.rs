@@ -583,6 +583,8 @@ pub fn create(dir: &Path) -> Result<Network> {
             interval_ms: 50,
             max_batch: 4096,
             stuck_after_ms: 60_000,
+            watch_ms: 200,
+            verify_every_ms: 60_000,
             witnesses: Vec::new(),
             witness_quorum: 0,
             report: Some(report(dir)),

@@ -245,8 +245,12 @@ codes! {
         "Wait for the national node's next block; check that the town reaches the national node.";
     /// What the node was about to serve does not match its witnessed log.
     Tampered = "tampered", Integrity, status 500, alert true,
-        "What the node was about to serve does not match its own witnessed log: a stored event, a derived table or a proof was changed behind the log's back. Nothing was served.",
+        "What the node was about to serve, or the registry it records changes on, does not match its own witnessed log: a stored event, a derived table or a proof was changed behind the log's back. Nothing was served; a town whose tables differ from its log records no change until they agree again.",
         "Treat the node as compromised: run `juki registry verify` on it, compare it with its upstream mirrors (`juki network compare`), and restore it from the log and the mirrors.";
+    /// Something other than the node wrote to its registry database while it ran.
+    ForeignWrite = "foreign-write", Integrity, status 500, alert true,
+        "Something other than the node committed a write to its registry database while the node ran: a town node is its registry's only writer, so this is an edit behind the log's back (or a tool run against a live node). The node verifies the whole registry against its log at once; a `tampered` alert follows if anything differs.",
+        "Find out who wrote: the host's logins and processes at the alert's time. If a `tampered` alert follows, treat the node as compromised; if none does, the write changed nothing the log derives, but a writer other than the node should never exist.";
     /// The record changed after the last witnessed checkpoint.
     NotYetProven = "not-yet-proven", Integrity, status 503, alert false,
         "The record's latest change is not yet covered by a witnessed checkpoint, so it cannot be served with its evidence.",

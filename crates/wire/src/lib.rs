@@ -13,6 +13,7 @@
 //! new version, never a new meaning for an old field.
 #![forbid(unsafe_code)]
 
+pub mod alert;
 pub mod api;
 pub mod batch;
 pub mod documents;
