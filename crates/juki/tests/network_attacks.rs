@@ -1081,8 +1081,8 @@ fn reported_at_national(dir: &Path, kind: Code) -> i64 {
         rusqlite::Connection::open(dir.join("nodes").join("national").join("node.db")).unwrap();
     db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
     db.query_row(
-        "SELECT count(*) FROM alerts WHERE kind = ?1 AND detail LIKE ?2",
-        rusqlite::params![kind.as_str(), format!("reported by %:{ACHI} (%")],
+        "SELECT count(*) FROM alerts WHERE kind = ?1 AND raised_by = ?2",
+        rusqlite::params![kind.as_str(), format!("urn:juki:municipal:{ACHI}")],
         |r| r.get(0),
     )
     .unwrap()

@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS alerts (
     time INTEGER NOT NULL,
     kind TEXT NOT NULL,
     peer TEXT NOT NULL,
-    detail TEXT NOT NULL
+    detail TEXT NOT NULL,
+    raised_by TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS reported_alerts (
     node TEXT NOT NULL,
@@ -107,6 +108,15 @@ impl Journal {
         entries::configure(&conn)?;
         conn.execute_batch(entries::SCHEMA)?;
         conn.execute_batch(SCHEMA)?;
+        // Added since node databases were first made: who raised a reported alert.
+        let has_raised_by: bool = conn.query_row(
+            "SELECT count(*) FROM pragma_table_info('alerts') WHERE name = 'raised_by'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_raised_by {
+            conn.execute_batch("ALTER TABLE alerts ADD COLUMN raised_by TEXT")?;
+        }
         Ok(Journal { conn })
     }
 
@@ -271,11 +281,12 @@ impl Journal {
         Ok(())
     }
 
-    /// The alerts recorded after number `after`, oldest first, with their numbers (the
-    /// reports a node sends upstream).
+    /// The alerts this node raised after number `after`, oldest first, with their numbers (the
+    /// reports a node sends upstream; those reported to it are not sent on).
     pub fn alerts_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Alert)>> {
         let mut select = self.conn.prepare(
-            "SELECT id, time, kind, peer, detail FROM alerts WHERE id > ?1 ORDER BY id LIMIT ?2",
+            "SELECT id, time, kind, peer, detail, raised_by FROM alerts \
+             WHERE id > ?1 AND raised_by IS NULL ORDER BY id LIMIT ?2",
         )?;
         let rows = select.query_map(params![after as i64, limit as i64], |r| {
             Ok((
@@ -285,6 +296,7 @@ impl Journal {
                     kind: r.get(2)?,
                     peer: r.get(3)?,
                     detail: r.get(4)?,
+                    raised_by: r.get(5)?,
                 },
             ))
         })?;
@@ -301,15 +313,14 @@ impl Journal {
         )?;
         if added == 1 {
             tx.execute(
-                "INSERT INTO alerts (time, kind, peer, detail) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO alerts (time, kind, peer, detail, raised_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
                     report.time as i64,
                     report.kind.as_str(),
                     report.peer,
-                    format!(
-                        "reported by {} (its alert {}): {}",
-                        report.node, report.id, report.detail
-                    )
+                    format!("{} (its alert {})", report.detail, report.id),
+                    report.node
                 ],
             )?;
             eprintln!(
@@ -334,14 +345,16 @@ impl Journal {
 
     /// Every alert, oldest first.
     pub fn alerts(&self) -> Result<Vec<Alert>> {
-        let mut select =
-            self.conn.prepare("SELECT time, kind, peer, detail FROM alerts ORDER BY id")?;
+        let mut select = self
+            .conn
+            .prepare("SELECT time, kind, peer, detail, raised_by FROM alerts ORDER BY id")?;
         let rows = select.query_map([], |r| {
             Ok(Alert {
                 time: r.get::<_, i64>(0)? as u64,
                 kind: r.get(1)?,
                 peer: r.get(2)?,
                 detail: r.get(3)?,
+                raised_by: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

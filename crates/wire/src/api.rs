@@ -257,4 +257,8 @@ pub struct Alert {
     pub peer: String,
     /// What happened (codes and sizes only).
     pub detail: String,
+    /// The node that raised it, when another node did and reported it here (its signed report
+    /// is kept); absent when this node raised it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raised_by: Option<String>,
 }
