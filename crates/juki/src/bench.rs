@@ -48,6 +48,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 3)]
         openssl_seconds: u64,
     },
+    /// Detection figures: the time from a direct edit of a town's registry database to the
+    /// self-check's alerts, and the self-check's CPU cost while nothing happens.
+    Detection {
+        /// Residents in the town's registry.
+        #[arg(long, default_value_t = 1_000_000)]
+        residents: u64,
+        /// Edits made and found.
+        #[arg(long, default_value_t = 10)]
+        edits: usize,
+        /// The self-check's period (a town's `watch_ms`).
+        #[arg(long, default_value_t = 200)]
+        watch_ms: u64,
+        /// Seconds between whole verifications when nothing else wrote (`verify_every_ms`).
+        #[arg(long, default_value_t = 60)]
+        verify_every: u64,
+    },
     /// Network figures: propagation latency town → national (p50/p99) under a steady load, and
     /// the national node's rate of verified changes ingested (in process and end to end through
     /// real nodes on loopback), beside this machine's Ed25519 verification rate.
@@ -94,6 +110,14 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
                 residents,
                 lookups,
                 openssl_seconds,
+            })
+        }
+        BenchCommand::Detection { residents, edits, watch_ms, verify_every } => {
+            testbed::bench_detection::run(testbed::bench_detection::Options {
+                residents,
+                edits,
+                watch: Duration::from_millis(watch_ms),
+                verify_every: Duration::from_secs(verify_every),
             })
         }
         BenchCommand::Network {

@@ -38,6 +38,7 @@ pub mod policy;
 pub mod proof;
 pub mod provisions;
 pub mod report;
+pub mod selfcheck;
 pub mod signer;
 pub mod task;
 pub mod upstream;

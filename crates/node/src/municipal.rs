@@ -82,19 +82,9 @@ pub struct Town {
     /// Signalled when an event is appended: the idle sender starts its round.
     appended: tokio::sync::Notify,
     /// The registry's self-verification, on a connection of its own.
-    check: Mutex<SelfCheck>,
+    check: Mutex<crate::selfcheck::SelfCheck>,
     /// Set while the registry's tables differ from its log: the town records no change.
     tampered: std::sync::atomic::AtomicBool,
-}
-
-/// The registry re-derived from its log and compared with its tables, on a connection of its
-/// own (a snapshot: the counter goes on meanwhile), and what the last verification found.
-struct SelfCheck {
-    registry: Registry,
-    /// What the last alert said (no alert is repeated while the same differences stand).
-    alerted: Option<String>,
-    /// When the last whole verification ran.
-    verified: Option<std::time::Instant>,
 }
 
 impl Town {
@@ -117,7 +107,10 @@ impl Town {
         }
         // The self-check's connection is opened first, so that opening it is no write the
         // counter's connection could take for another writer's.
-        let check = SelfCheck { registry: dir.registry()?, alerted: None, verified: None };
+        let check = crate::selfcheck::SelfCheck::new(
+            dir.registry()?,
+            Duration::from_millis(config.verify_every_ms),
+        );
         let registry = dir.registry()?;
         let trust = own_trust(&config, &dir, &registry)?;
         let integrator =
@@ -253,33 +246,30 @@ impl Town {
     /// the same differences) and stops the town recording changes until they agree again.
     /// Runs on a blocking thread.
     fn self_check(&self) -> Result<()> {
+        let mut check = lock(&self.check);
+        // The counter waits only for the question whether anyone else wrote.
         let foreign = lock(&self.registry).written_by_others()?;
         if foreign {
+            // At once, before the verification, which takes longer the larger the town.
             self.raise(
                 Code::ForeignWrite,
                 "the registry database was written by another connection while the node ran",
             );
         }
-        let mut check = lock(&self.check);
-        let every = Duration::from_millis(self.config.verify_every_ms);
-        let due = check.verified.is_none_or(|at| at.elapsed() >= every);
-        if !foreign && !due {
-            return Ok(());
-        }
-        let differences = check.registry.verify()?;
-        check.verified = Some(std::time::Instant::now());
-        if differences.is_empty() {
-            if check.alerted.take().is_some() {
-                eprintln!("{}: the registry agrees with its log again", self.config.name);
+        let look = check.look_after(foreign)?;
+        drop(check);
+        match look.verified {
+            Some(0) => {
+                if look.restored {
+                    eprintln!("{}: the registry agrees with its log again", self.config.name);
+                }
+                self.tampered.store(false, std::sync::atomic::Ordering::SeqCst);
             }
-            self.tampered.store(false, std::sync::atomic::Ordering::SeqCst);
-            return Ok(());
+            Some(_) => self.tampered.store(true, std::sync::atomic::Ordering::SeqCst),
+            None => {}
         }
-        self.tampered.store(true, std::sync::atomic::Ordering::SeqCst);
-        let summary = summarise(&differences);
-        if check.alerted.as_deref() != Some(summary.as_str()) {
+        if let Some(summary) = look.alert {
             self.raise(Code::Tampered, &summary);
-            check.alerted = Some(summary);
         }
         Ok(())
     }
@@ -531,24 +521,6 @@ impl Town {
         eprintln!("{}: added a resident-code block from the national node", self.config.name);
         Ok(())
     }
-}
-
-/// What a verification found, as an alert's detail: each kind of difference with how often it
-/// occurs, never a resident code or a value.
-fn summarise(differences: &[registry_store::verify::Difference]) -> String {
-    let mut kinds: std::collections::BTreeMap<&str, usize> = Default::default();
-    for difference in differences {
-        *kinds.entry(difference.what.as_str()).or_default() += 1;
-    }
-    let kinds: Vec<String> = kinds
-        .into_iter()
-        .map(|(what, n)| if n == 1 { what.to_owned() } else { format!("{what} (×{n})") })
-        .collect();
-    format!(
-        "the registry's tables differ from its log in {} place(s): {}",
-        differences.len(),
-        kinds.join("; ")
-    )
 }
 
 /// The town's own registration: its node key, its witnesses and quorum from `node.toml`, and

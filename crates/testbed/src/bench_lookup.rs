@@ -95,14 +95,19 @@ fn measure<T>(items: &[T], mut each: impl FnMut(&T) -> Result<()>) -> Result<Fig
 
 /// A town's registry (its database) with `residents` births, its tiles and the checkpoint a
 /// witness cosigned, and the registration a client checks its records with.
-struct Town {
-    database: std::path::PathBuf,
+pub(crate) struct Town {
+    pub(crate) database: std::path::PathBuf,
     tiles: TileDir,
     trust: TownTrust,
     size: u64,
 }
 
-fn build(dir: &std::path::Path, residents: u64, first: u64, now: Timestamp) -> Result<Town> {
+pub(crate) fn build(
+    dir: &std::path::Path,
+    residents: u64,
+    first: u64,
+    now: Timestamp,
+) -> Result<Town> {
     let municipality = MunicipalityCode::parse("204072")?;
     let origin = format!("bench.juki.test/registry/{municipality}");
     let national = Signer::from_seed("national.bench.juki.test", KeyKind::Ed25519, [1; 32])?;

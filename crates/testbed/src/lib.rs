@@ -8,6 +8,7 @@
 //! Nothing here is part of a node: a node never imports this crate.
 #![forbid(unsafe_code)]
 
+pub mod bench_detection;
 pub mod bench_log;
 pub mod bench_lookup;
 pub mod bench_network;
