@@ -1212,6 +1212,18 @@ fn an_edit_of_a_towns_database_is_an_alert_at_the_national_node_within_seconds()
             panic!("{what}: a change was recorded on edited tables");
         }
 
+        if what == "a resident deleted" {
+            // The struck-off resident's code, reused by a birth: the town's tables no longer
+            // know it, but the town records nothing on them.
+            let mut birth = current.clone();
+            birth.record.history_number = registry_domain::HistoryNumber::new(1).unwrap();
+            birth.record.latest_change = registry_domain::ChangeInfo::new(
+                registry_domain::ChangeReason::Birth,
+                current.record.latest_change.date(),
+            );
+            let reused = runtime.block_on(achi.submit(birth)).expect_err("a reused code");
+            assert_eq!(code_of(&reused), Some(Code::Tampered), "{reused:#}");
+        }
         assert_eq!(run(undo).unwrap(), 1, "{what}: undone");
         // Once the tables agree with the log again, the town records changes again.
         let started = std::time::Instant::now();

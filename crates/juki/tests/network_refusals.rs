@@ -905,6 +905,96 @@ async fn cases(network: &Network) {
         assert_eq!(network.picture().await, picture, "nothing changed");
     }
 
+    // 10. Alert reports: a town reports only its own alerts, under its own name and node key;
+    // the national node keeps each once, where the town cannot take it back.
+    {
+        let reports = format!("{}/v1/alerts/reports", national.network_url);
+        let node_key = {
+            let path = network.root().join("nodes/achi/node.key");
+            let text = std::fs::read_to_string(path).expect("achi's node key");
+            Signer::parse(text.trim()).expect("an unsealed node key")
+        };
+        let report = |node: &str, id: u64, key: &Signer| -> Value {
+            let text = wire::alert::AlertReport {
+                node: node.to_owned(),
+                id,
+                time: now().unix(),
+                kind: wire::errors::Code::Tampered,
+                peer: node.to_owned(),
+                detail: "a drill".into(),
+            }
+            .text();
+            let mut note = Note::new(text).expect("a note");
+            note.sign(key).expect("signed");
+            json!({ "alerts": [String::from_utf8(note.to_bytes()).expect("UTF-8")] })
+        };
+        let achi_uri = "urn:juki:municipal:204072";
+        let stranger = Signer::from_seed("stranger", KeyKind::Ed25519, [9; 32]).expect("a key");
+        let achi_node = network.node_client("achi");
+        let alerts = network.alerts("national").await;
+        // Not a town's node: a console.
+        refused(
+            post_json(&network.console(ACHI), &reports, &report(achi_uri, 1_000_000, &node_key))
+                .await,
+            403,
+            "wrong-sender",
+        );
+        // 阿智村's node, but not its key.
+        refused(
+            post_json(&achi_node, &reports, &report(achi_uri, 1_000_000, &stranger)).await,
+            422,
+            "unsigned",
+        );
+        // 阿智村's node and key, in 松本市's name.
+        refused(
+            post_json(
+                &achi_node,
+                &reports,
+                &report("urn:juki:municipal:202029", 1_000_000, &node_key),
+            )
+            .await,
+            403,
+            "wrong-sender",
+        );
+        // Each is an alert at the national node.
+        let after = network.alerts("national").await;
+        assert_eq!(&after[..alerts.len()], &alerts[..], "alerts are kept");
+        let new: Vec<(&str, &str)> = after[alerts.len()..]
+            .iter()
+            .map(|a| (a["kind"].as_str().unwrap_or(""), a["peer"].as_str().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            new,
+            [
+                ("wrong-sender", "urn:juki:console:204072"),
+                ("unsigned", achi_uri),
+                ("wrong-sender", achi_uri),
+            ],
+            "{:#?}",
+            &after[alerts.len()..]
+        );
+        // Its own, twice: kept once.
+        for _ in 0..2 {
+            let reply = post_json(&achi_node, &reports, &report(achi_uri, 1_000_000, &node_key))
+                .await
+                .expect("kept");
+            let held: Value = serde_json::from_slice(&reply.body).expect("JSON");
+            assert_eq!(held["held"], 1_000_000, "{held}");
+        }
+        let body =
+            get(&network.node_client("national"), &format!("{}/v1/alerts", national.network_url))
+                .await
+                .expect("the alerts")
+                .body;
+        let all: Vec<Value> = serde_json::from_slice(&body).expect("a JSON list");
+        let kept: Vec<&Value> = all
+            .iter()
+            .filter(|a| a["raised_by"] == achi_uri && a["detail"] == "a drill (its alert 1000000)")
+            .collect();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0]["kind"], "tampered");
+    }
+
     // Control: the birth every case above tried to record is valid; 阿智村's own console
     // records it, and it reaches every tier.
     {

@@ -1125,9 +1125,16 @@ async fn alert_reports(
     };
     blocking(move || {
         let known: tlog::note::Verifiers = [vkey].into_iter().collect();
+        // A report under another key or in another node's name is how a forgery looks.
+        let forged = |code: Code, message: String| -> ApiError {
+            if let Err(e) = lock(&hub.journal).alert(hub.clock.unix(), code, &node, &message) {
+                return e.into();
+            }
+            ApiError::new(code, message)
+        };
         for note in &reports.alerts {
             let opened = tlog::note::open(note.as_bytes(), &known).map_err(|e| {
-                ApiError::new(
+                forged(
                     Code::Unsigned,
                     format!("an alert report is not signed by {node}'s key: {e}"),
                 )
@@ -1135,9 +1142,9 @@ async fn alert_reports(
             let report = wire::alert::AlertReport::parse(opened.text())
                 .map_err(|e| ApiError::bad(e.to_string()))?;
             if report.node != node {
-                return Err(ApiError::new(
+                return Err(forged(
                     Code::WrongSender,
-                    format!("{node} sent an alert report of {}", report.node),
+                    format!("{node} sent an alert report in the name of {}", report.node),
                 ));
             }
             lock(&hub.journal).keep_report(&report, note.as_bytes())?;
