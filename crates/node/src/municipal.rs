@@ -85,6 +85,9 @@ pub struct Town {
     check: Mutex<crate::selfcheck::SelfCheck>,
     /// Set while the registry's tables differ from its log: the town records no change.
     tampered: std::sync::atomic::AtomicBool,
+    /// The events the last whole self-verification covered without a difference (none before
+    /// the first, or while the tables differ from the log).
+    verified: Mutex<Option<u64>>,
 }
 
 impl Town {
@@ -142,6 +145,7 @@ impl Town {
             appended: tokio::sync::Notify::new(),
             check: Mutex::new(check),
             tampered: Default::default(),
+            verified: Mutex::new(None),
             witnesses,
             runtime: tokio::runtime::Handle::current(),
             clock,
@@ -258,6 +262,9 @@ impl Town {
         }
         let look = check.look_after(foreign)?;
         drop(check);
+        if look.verified.is_some() {
+            *lock(&self.verified) = look.covered;
+        }
         match look.verified {
             Some(0) => {
                 if look.restored {
@@ -1120,6 +1127,7 @@ async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Sta
             acked,
             pool: Some(pool),
             events: Some(events),
+            verified: *lock(&town.verified),
             alerts: journal.alerts()?.len(),
         }))
     })

@@ -28,6 +28,8 @@ pub struct Look {
     pub foreign_write: bool,
     /// Whether a whole verification ran, and the differences it found.
     pub verified: Option<usize>,
+    /// When it ran and found none: the events it covered (at least).
+    pub covered: Option<u64>,
     /// A `tampered` alert to raise: the summary of differences not alerted before.
     pub alert: Option<String>,
     /// The tables agree with the log again after differing.
@@ -55,10 +57,13 @@ impl SelfCheck {
         if !foreign_write && !due {
             return Ok(look);
         }
+        // Counted before the snapshot the verification reads: it covers at least these.
+        let size = self.registry.event_count()?;
         let differences = self.registry.verify()?;
         self.verified = Some(Instant::now());
         look.verified = Some(differences.len());
         if differences.is_empty() {
+            look.covered = Some(size);
             look.restored = self.alerted.take().is_some();
             return Ok(look);
         }

@@ -311,6 +311,7 @@ async fn status(State(issuer): State<Shared>, _peer: net::Peer) -> Result<Json<S
             acked: None,
             pool: None,
             events: None,
+            verified: None,
             alerts,
         }))
     })

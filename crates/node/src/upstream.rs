@@ -1072,6 +1072,7 @@ async fn status(State(hub): State<Shared>, _peer: net::Peer) -> Result<Json<Stat
             acked: None,
             pool: None,
             events: None,
+            verified: None,
             alerts: journal.alerts()?.len(),
         }))
     })

@@ -242,6 +242,10 @@ pub struct Status {
     pub pool: Option<u64>,
     /// For a municipality: events in its registry log, published or not yet.
     pub events: Option<u64>,
+    /// For a municipality: the events its last whole self-verification covered, with no
+    /// difference found (absent before the first, or while its tables differ from its log).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<u64>,
     /// Alerts recorded.
     pub alerts: usize,
 }
