@@ -973,6 +973,26 @@ async fn cases(network: &Network) {
             "{:#?}",
             &after[alerts.len()..]
         );
+        // Alerts are read by the upper tiers alone: not by a town's node, a console or an
+        // agency, and each attempt is an alert.
+        let national_alerts = format!("{}/v1/alerts", national.network_url);
+        let alerts = network.alerts("national").await;
+        let readers = [
+            (&achi_node, achi_uri),
+            (&network.console(ACHI), "urn:juki:console:204072"),
+            (&network.agency(), "urn:juki:agency:pension-service"),
+        ];
+        for (client, _) in readers {
+            refused(get(client, &national_alerts).await, 403, "wrong-peer");
+        }
+        let after = network.alerts("national").await;
+        let new: Vec<(&str, &str)> = after[alerts.len()..]
+            .iter()
+            .map(|a| (a["kind"].as_str().unwrap_or(""), a["peer"].as_str().unwrap_or("")))
+            .collect();
+        let expected: Vec<(&str, &str)> =
+            readers.iter().map(|&(_, who)| ("wrong-peer", who)).collect();
+        assert_eq!(new, expected);
         // Its own, twice: kept once.
         for _ in 0..2 {
             let reply = post_json(&achi_node, &reports, &report(achi_uri, 1_000_000, &node_key))

@@ -111,6 +111,22 @@ where
 /// Relays another node's refusal to this node's caller: with the peer's own code when it
 /// answered with an error body (a `no-resident` there is a `no-resident` here), else as
 /// `peer-refused`.
+/// Who may read a node's alerts on its network listener: the upper tiers that watch it, the
+/// national and prefecture nodes (an operator reads their town's alerts at its office API). An
+/// agency, a console or another town reading them learns what was found, and when: refused.
+pub fn may_read_alerts(peer: &net::Peer) -> Result<(), ApiError> {
+    match peer.identity.role {
+        pki::Role::National | pki::Role::Prefecture => Ok(()),
+        _ => Err(ApiError::new(
+            Code::WrongPeer,
+            format!(
+                "{} may not read this node's alerts: the national and prefecture nodes read them",
+                peer.identity.to_uri()
+            ),
+        )),
+    }
+}
+
 pub fn relay_refusal(who: &str, answer: &Answer) -> ApiError {
     match ErrorBody::parse(&answer.body) {
         Some(body) if body.code != Code::Internal => {

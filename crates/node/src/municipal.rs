@@ -1143,9 +1143,16 @@ async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Sta
 )]
 async fn alerts(
     State(town): State<Shared>,
-    _peer: net::Peer,
+    peer: net::Peer,
 ) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
-    blocking(move || Ok(Json(lock(&town.journal).alerts()?))).await
+    blocking(move || {
+        if let Err(refused) = crate::http::may_read_alerts(&peer) {
+            town.raise(Code::WrongPeer, &refused.message);
+            return Err(refused);
+        }
+        Ok(Json(lock(&town.journal).alerts()?))
+    })
+    .await
 }
 
 /// The office API's status: like every office endpoint, for this town's consoles only.
@@ -1177,7 +1184,7 @@ async fn office_alerts(
     peer: net::Peer,
 ) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
     clerk(&town, &peer)?;
-    alerts(State(town), peer).await
+    blocking(move || Ok(Json(lock(&town.journal).alerts()?))).await
 }
 
 /// Runs a municipal node until `shutdown`.

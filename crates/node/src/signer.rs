@@ -327,9 +327,18 @@ async fn status(State(issuer): State<Shared>, _peer: net::Peer) -> Result<Json<S
 )]
 async fn alerts(
     State(issuer): State<Shared>,
-    _peer: net::Peer,
+    peer: net::Peer,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
-    blocking(move || Ok(Json(lock(&issuer.journal).alerts()?))).await
+    blocking(move || {
+        if let Err(refused) = crate::http::may_read_alerts(&peer) {
+            let uri = peer.identity.to_uri();
+            let mut journal = lock(&issuer.journal);
+            journal.alert(issuer.clock.unix(), Code::WrongPeer, &uri, &refused.message)?;
+            return Err(refused);
+        }
+        Ok(Json(lock(&issuer.journal).alerts()?))
+    })
+    .await
 }
 
 #[utoipa::path(

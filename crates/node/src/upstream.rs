@@ -1088,9 +1088,17 @@ async fn status(State(hub): State<Shared>, _peer: net::Peer) -> Result<Json<Stat
 )]
 async fn alerts(
     State(hub): State<Shared>,
-    _peer: net::Peer,
+    peer: net::Peer,
 ) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
-    blocking(move || Ok(Json(lock(&hub.journal).alerts()?))).await
+    blocking(move || {
+        if let Err(refused) = crate::http::may_read_alerts(&peer) {
+            let uri = peer.identity.to_uri();
+            lock(&hub.journal).alert(hub.clock.unix(), Code::WrongPeer, &uri, &refused.message)?;
+            return Err(refused);
+        }
+        Ok(Json(lock(&hub.journal).alerts()?))
+    })
+    .await
 }
 
 #[utoipa::path(
