@@ -300,13 +300,18 @@ impl Town {
             let mut cosign = |integration: &tlog_store::integrate::Integration| {
                 self.runtime.block_on(self.witnesses.cosign(&tiles, integration))
             };
-            tlog_store::integrate::integrate_in_steps(
+            let published = tlog_store::integrate::integrate_in_steps(
                 conn,
                 &tiles,
                 &self.registry_signer,
                 &mut cosign,
                 self.config.max_batch as u64,
-            )?
+            )?;
+            if published.is_empty() {
+                self.cosign_unwitnessed(&tiles, &mut cosign)?.into_iter().collect()
+            } else {
+                published
+            }
         };
         let mut journal = lock(&self.journal);
         // Every witnessed checkpoint is kept: a batch ends at one, whatever the upstream
@@ -343,6 +348,35 @@ impl Town {
             )?;
         }
         Ok(())
+    }
+
+    /// A registry checkpoint published without its witnesses' cosignatures — by the offline
+    /// tools, before the town joined the network — is cosigned now and published again, so that
+    /// no batch carries it upstream, where it would be refused as a forgery. Returns it once
+    /// cosigned; nothing when the published checkpoint already carries its quorum. Called
+    /// under the integrator's lock.
+    fn cosign_unwitnessed(
+        &self,
+        tiles: &TileDir,
+        cosign: &mut dyn FnMut(
+            &tlog_store::integrate::Integration,
+        ) -> Result<Vec<u8>, tlog_store::Error>,
+    ) -> Result<Option<tlog_store::integrate::Integration>> {
+        use tlog_store::integrate::CheckpointVerifier as _;
+        let Some(note) = tiles.read_checkpoint()? else { return Ok(None) };
+        if self.trust.policy.verify(&note).is_ok() {
+            return Ok(None);
+        }
+        let (size, root) =
+            tlog_store::integrate::VerifyOnly::new(self.vkey.clone(), &self.config.origin)
+                .open(&note)?;
+        // From size 0: a witness that knows the log answers with its own size, and is asked
+        // again from there.
+        let mut integration =
+            tlog_store::integrate::Integration { old_size: 0, size, root, checkpoint: note };
+        integration.checkpoint = cosign(&integration)?;
+        tiles.write_checkpoint(&integration.checkpoint)?;
+        Ok(Some(integration))
     }
 
     /// Sends the provision log's next batch to `upstream` (the prefecture, then the national
