@@ -1254,3 +1254,38 @@ fn an_edit_of_a_towns_database_is_an_alert_at_the_national_node_within_seconds()
     // Nothing acknowledged was lost: every tier agrees.
     ok(&["network", "agree", "--dir", p(root)]);
 }
+
+/// A normal busy day raises no alert: the three towns' clerks register residents for two
+/// minutes, at about the country's busiest-hour rate per town, their checkpoints are witnessed
+/// and replicated, every tier agrees — and no node, the signer included, has recorded a single
+/// alert (a self-check that cried wolf would bury the real ones).
+#[test]
+fn a_normal_busy_day_raises_no_alert() {
+    let running = Running::start();
+    let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
+    let (seconds, rate) = (120u64, 5.0);
+    let count = seconds * rate as u64;
+    runtime.block_on(async {
+        let (a, b, c) = tokio::join!(
+            testbed::tools::load(network, ACHI, count, rate, 1),
+            testbed::tools::load(network, MATSUMOTO, count, rate, 2),
+            testbed::tools::load(network, "203611", count, rate, 3),
+        );
+        a.and(b).and(c).expect("the day's changes are acknowledged");
+    });
+    ok(&["network", "agree", "--dir", p(root)]);
+    let nodes: Vec<String> = std::fs::read_dir(root.join("nodes"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("node.db").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(nodes.len() >= 6, "{nodes:?}");
+    for node in &nodes {
+        assert_eq!(
+            alerts(root, node),
+            Vec::<String>::new(),
+            "{node} raised alerts on a normal day"
+        );
+    }
+}
