@@ -111,20 +111,25 @@ where
 /// Relays another node's refusal to this node's caller: with the peer's own code when it
 /// answered with an error body (a `no-resident` there is a `no-resident` here), else as
 /// `peer-refused`.
-/// Who may read a node's alerts on its network listener: the upper tiers that watch it, the
-/// national and prefecture nodes (an operator reads their town's alerts at its office API). An
-/// agency, a console or another town reading them learns what was found, and when: refused.
-pub fn may_read_alerts(peer: &net::Peer) -> Result<(), ApiError> {
-    match peer.identity.role {
-        pki::Role::National | pki::Role::Prefecture => Ok(()),
-        _ => Err(ApiError::new(
-            Code::WrongPeer,
-            format!(
-                "{} may not read this node's alerts: the national and prefecture nodes read them",
-                peer.identity.to_uri()
-            ),
-        )),
+/// A node's alerts, for `peer` on its network listener: read by the upper tiers that watch it,
+/// the national and prefecture nodes, alone (an operator reads their town's alerts at its
+/// office API). An agency, a console or another town reading them would learn what was found,
+/// and when: refused as `wrong-peer`, and recorded in `journal` as an alert. Runs on a blocking
+/// thread.
+pub fn alerts_for(
+    peer: &net::Peer,
+    journal: &std::sync::Mutex<crate::journal::Journal>,
+    clock: &dyn crate::clock::Clock,
+) -> Result<Vec<crate::journal::Alert>, ApiError> {
+    if !matches!(peer.identity.role, pki::Role::National | pki::Role::Prefecture) {
+        let uri = peer.identity.to_uri();
+        let message = format!(
+            "{uri} may not read this node's alerts: the national and prefecture nodes read them"
+        );
+        crate::task::lock(journal).alert(clock.unix(), Code::WrongPeer, &uri, &message)?;
+        return Err(ApiError::new(Code::WrongPeer, message));
     }
+    Ok(crate::task::lock(journal).alerts()?)
 }
 
 pub fn relay_refusal(who: &str, answer: &Answer) -> ApiError {

@@ -288,18 +288,7 @@ impl Journal {
             "SELECT id, time, kind, peer, detail, raised_by FROM alerts \
              WHERE id > ?1 AND raised_by IS NULL ORDER BY id LIMIT ?2",
         )?;
-        let rows = select.query_map(params![after as i64, limit as i64], |r| {
-            Ok((
-                r.get::<_, i64>(0)? as u64,
-                Alert {
-                    time: r.get::<_, i64>(1)? as u64,
-                    kind: r.get(2)?,
-                    peer: r.get(3)?,
-                    detail: r.get(4)?,
-                    raised_by: r.get(5)?,
-                },
-            ))
-        })?;
+        let rows = select.query_map(params![after as i64, limit as i64], numbered_alert)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -347,16 +336,8 @@ impl Journal {
     pub fn alerts(&self) -> Result<Vec<Alert>> {
         let mut select = self
             .conn
-            .prepare("SELECT time, kind, peer, detail, raised_by FROM alerts ORDER BY id")?;
-        let rows = select.query_map([], |r| {
-            Ok(Alert {
-                time: r.get::<_, i64>(0)? as u64,
-                kind: r.get(1)?,
-                peer: r.get(2)?,
-                detail: r.get(3)?,
-                raised_by: r.get(4)?,
-            })
-        })?;
+            .prepare("SELECT id, time, kind, peer, detail, raised_by FROM alerts ORDER BY id")?;
+        let rows = select.query_map([], |r| numbered_alert(r).map(|(_, alert)| alert))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -518,6 +499,20 @@ impl tlog_store::entries::EntryReader for Journal {
     fn read_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, tlog_store::Error> {
         self.conn.read_entries(start, end)
     }
+}
+
+/// An alert row (`id, time, kind, peer, detail, raised_by`) with its number.
+fn numbered_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, Alert)> {
+    Ok((
+        r.get::<_, i64>(0)? as u64,
+        Alert {
+            time: r.get::<_, i64>(1)? as u64,
+            kind: r.get(2)?,
+            peer: r.get(3)?,
+            detail: r.get(4)?,
+            raised_by: r.get(5)?,
+        },
+    ))
 }
 
 #[cfg(test)]

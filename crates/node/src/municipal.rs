@@ -44,7 +44,7 @@ use crate::journal::Journal;
 use crate::listeners::{Listener, Listeners};
 use crate::outbox::{TownLog, acknowledge, next_batch, send_batch};
 use crate::proof::{NotProven, Proven, gather, prove_gathered};
-use crate::task::{Backoff, lock};
+use crate::task::{Backoff, lock, rounds};
 use wire::errors::Code;
 
 /// A municipal node's state.
@@ -81,6 +81,9 @@ pub struct Town {
     receipts: registry_store::dir::ReceiptCache,
     /// Signalled when an event is appended: the idle sender starts its round.
     appended: tokio::sync::Notify,
+    /// Set once the published registry checkpoint is known to carry its witness quorum: from
+    /// then on every one published is cosigned before it is, and none needs checking again.
+    witnessed: std::sync::atomic::AtomicBool,
     /// The registry's self-verification, on a connection of its own.
     check: Mutex<crate::selfcheck::SelfCheck>,
     /// Set while the registry's tables differ from its log: the town records no change.
@@ -143,6 +146,7 @@ impl Town {
             trust,
             receipts: Default::default(),
             appended: tokio::sync::Notify::new(),
+            witnessed: Default::default(),
             check: Mutex::new(check),
             tampered: Default::default(),
             verified: Mutex::new(None),
@@ -362,9 +366,14 @@ impl Town {
             &tlog_store::integrate::Integration,
         ) -> Result<Vec<u8>, tlog_store::Error>,
     ) -> Result<Option<tlog_store::integrate::Integration>> {
+        use std::sync::atomic::Ordering;
         use tlog_store::integrate::CheckpointVerifier as _;
+        if self.witnessed.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
         let Some(note) = tiles.read_checkpoint()? else { return Ok(None) };
         if self.trust.policy.verify(&note).is_ok() {
+            self.witnessed.store(true, Ordering::SeqCst);
             return Ok(None);
         }
         let (size, root) =
@@ -376,6 +385,7 @@ impl Town {
             tlog_store::integrate::Integration { old_size: 0, size, root, checkpoint: note };
         integration.checkpoint = cosign(&integration)?;
         tiles.write_checkpoint(&integration.checkpoint)?;
+        self.witnessed.store(true, Ordering::SeqCst);
         Ok(Some(integration))
     }
 
@@ -1179,14 +1189,8 @@ async fn alerts(
     State(town): State<Shared>,
     peer: net::Peer,
 ) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
-    blocking(move || {
-        if let Err(refused) = crate::http::may_read_alerts(&peer) {
-            town.raise(Code::WrongPeer, &refused.message);
-            return Err(refused);
-        }
-        Ok(Json(lock(&town.journal).alerts()?))
-    })
-    .await
+    blocking(move || crate::http::alerts_for(&peer, &town.journal, town.clock.as_ref()).map(Json))
+        .await
 }
 
 /// The office API's status: like every office endpoint, for this town's consoles only.
@@ -1274,70 +1278,46 @@ pub async fn run(
     let pusher = {
         let town = town.clone();
         tokio::spawn(async move {
-            let mut backoff = Backoff::new(interval);
-            loop {
-                match town.push().await {
-                    Ok(true) => {}
-                    // Idle: the next round starts when a change is appended, or after the
-                    // interval at the latest.
-                    Ok(false) => crate::task::idle(backoff.reset(), &town.appended).await,
-                    Err(e) => {
-                        eprintln!("{}: replication to the prefecture: {e:#}", town.config.name);
-                        tokio::time::sleep(backoff.fail()).await;
-                    }
-                }
-            }
+            // Idle: the next round starts when a change is appended.
+            let round = || {
+                let town = town.clone();
+                async move { town.push().await }
+            };
+            let failed = |e: &anyhow::Error| {
+                eprintln!("{}: replication to the prefecture: {e:#}", town.config.name)
+            };
+            rounds(interval, Some(&town.appended), round, failed).await
         })
     };
-    // The provision log goes to the prefecture and to the national node, each on its own: one
-    // that is down holds up its own copy only.
-    let provision_pushers: Vec<_> = [town.upstream().clone(), town.national().clone()]
-        .into_iter()
-        .map(|upstream| {
-            let town = town.clone();
-            tokio::spawn(async move {
-                let mut backoff = Backoff::new(interval);
-                loop {
-                    let delay = match town.push_provisions(upstream.clone()).await {
-                        Ok(true) => Duration::ZERO,
-                        Ok(false) => backoff.reset(),
-                        Err(e) => {
-                            eprintln!(
-                                "{}: the provision log to {}: {e:#}",
-                                town.config.name, upstream.identity
-                            );
-                            backoff.fail()
-                        }
-                    };
-                    tokio::time::sleep(delay).await;
-                }
-            })
-        })
-        .collect();
-    // Alerts go to the prefecture and to the national node, each on its own.
-    let reporters: Vec<_> = [town.upstream().clone(), town.national().clone()]
-        .into_iter()
-        .map(|upstream| {
-            let town = town.clone();
-            tokio::spawn(async move {
-                let every = Duration::from_millis(town.config.watch_ms);
-                let mut backoff = Backoff::new(every);
-                loop {
-                    match town.report_alerts(upstream.clone()).await {
-                        Ok(true) => {}
-                        Ok(false) => tokio::time::sleep(backoff.reset()).await,
-                        Err(e) => {
-                            eprintln!(
-                                "{}: alert reports to {}: {e:#}",
-                                town.config.name, upstream.identity
-                            );
-                            tokio::time::sleep(backoff.fail()).await;
-                        }
-                    }
-                }
-            })
-        })
-        .collect();
+    // The provision log and the alerts go to the prefecture and to the national node, each on
+    // its own: one that is down holds up its own copy only.
+    let mut senders = Vec::new();
+    for upstream in [town.upstream().clone(), town.national().clone()] {
+        let (provisions, to) = (town.clone(), upstream.clone());
+        senders.push(tokio::spawn(async move {
+            let town = provisions;
+            let round = || {
+                let (town, to) = (town.clone(), to.clone());
+                async move { town.push_provisions(to).await }
+            };
+            let failed = |e: &anyhow::Error| {
+                eprintln!("{}: the provision log to {}: {e:#}", town.config.name, to.identity)
+            };
+            rounds(interval, None, round, failed).await
+        }));
+        let town = town.clone();
+        senders.push(tokio::spawn(async move {
+            let every = Duration::from_millis(town.config.watch_ms);
+            let round = || {
+                let (town, to) = (town.clone(), upstream.clone());
+                async move { town.report_alerts(to).await }
+            };
+            let failed = |e: &anyhow::Error| {
+                eprintln!("{}: alert reports to {}: {e:#}", town.config.name, upstream.identity)
+            };
+            rounds(every, None, round, failed).await
+        }));
+    }
     let watcher = {
         let town = town.clone();
         tokio::spawn(async move {
@@ -1376,11 +1356,8 @@ pub async fn run(
     pusher.abort();
     topper.abort();
     watcher.abort();
-    for reporter in reporters {
-        reporter.abort();
-    }
-    for pusher in provision_pushers {
-        pusher.abort();
+    for sender in senders {
+        sender.abort();
     }
     served
 }

@@ -330,13 +330,7 @@ async fn alerts(
     peer: net::Peer,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     blocking(move || {
-        if let Err(refused) = crate::http::may_read_alerts(&peer) {
-            let uri = peer.identity.to_uri();
-            let mut journal = lock(&issuer.journal);
-            journal.alert(issuer.clock.unix(), Code::WrongPeer, &uri, &refused.message)?;
-            return Err(refused);
-        }
-        Ok(Json(lock(&issuer.journal).alerts()?))
+        crate::http::alerts_for(&peer, &issuer.journal, issuer.clock.as_ref()).map(Json)
     })
     .await
 }

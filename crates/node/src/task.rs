@@ -44,6 +44,33 @@ pub async fn idle(delay: Duration, work: &tokio::sync::Notify) {
     }
 }
 
+/// Runs a sender's rounds for ever: the next round at once after one that sent something;
+/// after an idle one, when `wake` is signalled (if given) or after `interval` at the latest;
+/// after a failure, reported to `failed`, with a back-off from `interval` up to ten seconds.
+pub async fn rounds<Fut>(
+    interval: Duration,
+    wake: Option<&tokio::sync::Notify>,
+    mut round: impl FnMut() -> Fut,
+    failed: impl Fn(&anyhow::Error),
+) where
+    Fut: std::future::Future<Output = anyhow::Result<bool>>,
+{
+    let mut backoff = Backoff::new(interval);
+    loop {
+        match round().await {
+            Ok(true) => {}
+            Ok(false) => match wake {
+                Some(wake) => idle(backoff.reset(), wake).await,
+                None => tokio::time::sleep(backoff.reset()).await,
+            },
+            Err(e) => {
+                failed(&e);
+                tokio::time::sleep(backoff.fail()).await;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1090,15 +1090,8 @@ async fn alerts(
     State(hub): State<Shared>,
     peer: net::Peer,
 ) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
-    blocking(move || {
-        if let Err(refused) = crate::http::may_read_alerts(&peer) {
-            let uri = peer.identity.to_uri();
-            lock(&hub.journal).alert(hub.clock.unix(), Code::WrongPeer, &uri, &refused.message)?;
-            return Err(refused);
-        }
-        Ok(Json(lock(&hub.journal).alerts()?))
-    })
-    .await
+    blocking(move || crate::http::alerts_for(&peer, &hub.journal, hub.clock.as_ref()).map(Json))
+        .await
 }
 
 #[utoipa::path(
@@ -1273,23 +1266,15 @@ pub async fn run(
         for code in hub.mirrors.keys() {
             let (hub, upstream, code) = (hub.clone(), upstream.clone(), code.clone());
             tasks.push(tokio::spawn(async move {
-                let mut backoff = Backoff::new(interval);
-                let arrived = &hub.arrived[&code];
-                loop {
-                    match hub.forward_town(code.clone(), &upstream).await {
-                        Ok(true) => {}
-                        // Idle: the next round starts when the town's next batch is applied,
-                        // or after the interval at the latest.
-                        Ok(false) => crate::task::idle(backoff.reset(), arrived).await,
-                        Err(e) => {
-                            eprintln!(
-                                "{}: forwarding {code} to the national node: {e:#}",
-                                hub.config.name
-                            );
-                            tokio::time::sleep(backoff.fail()).await;
-                        }
-                    }
-                }
+                // Idle: the next round starts when the town's next batch is applied.
+                let round = || {
+                    let (hub, upstream, code) = (hub.clone(), upstream.clone(), code.clone());
+                    async move { hub.forward_town(code, &upstream).await }
+                };
+                let failed = |e: &anyhow::Error| {
+                    eprintln!("{}: forwarding {code} to the national node: {e:#}", hub.config.name)
+                };
+                crate::task::rounds(interval, Some(&hub.arrived[&code]), round, failed).await
             }));
         }
     }
