@@ -43,10 +43,49 @@ impl Family {
     }
 }
 
+/// How grave an alert is: what its reader must do, and how soon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Worth knowing; nothing is at stake yet (a request the rate bound refused).
+    Notice,
+    /// Someone tried something the network refused, or a service is degraded: find out who.
+    Warning,
+    /// The integrity of a node or a log is in question: a forged, rewritten or tampered log, a
+    /// write behind the log's back. The national node quarantines the node it concerns.
+    Critical,
+}
+
+impl Severity {
+    /// As it is written in alerts, sinks and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Notice => "notice",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+macro_rules! severity {
+    (no) => {
+        None
+    };
+    (notice) => {
+        Some(Severity::Notice)
+    };
+    (warning) => {
+        Some(Severity::Warning)
+    };
+    (critical) => {
+        Some(Severity::Critical)
+    };
+}
+
 macro_rules! codes {
     ($(
         $(#[$doc:meta])*
-        $variant:ident = $code:literal, $family:ident, status $status:literal, alert $alert:literal,
+        $variant:ident = $code:literal, $family:ident, status $status:literal, alert $alert:ident,
             $meaning:literal, $remedy:literal;
     )*) => {
         /// A stable error or alert code.
@@ -75,9 +114,9 @@ macro_rules! codes {
                 match self { $(Code::$variant => $status,)* }
             }
 
-            /// Whether the node records an alert when it refuses with this code.
-            pub fn is_alert(self) -> bool {
-                match self { $(Code::$variant => $alert,)* }
+            /// How grave an alert of this code is, or `None` for a code that is never one.
+            pub fn severity(self) -> Option<Severity> {
+                match self { $(Code::$variant => severity!($alert),)* }
             }
 
             /// What it means.
@@ -95,189 +134,194 @@ macro_rules! codes {
 
 codes! {
     /// The body, a query or a path segment does not parse.
-    BadRequest = "bad-request", Request, status 400, alert false,
+    BadRequest = "bad-request", Request, status 400, alert no,
         "The request does not parse: malformed JSON, a resident or municipality code that is not one, a missing query parameter.",
         "Fix the request as the message says; nothing was changed.";
     /// A read without a declared purpose.
-    PurposeRequired = "purpose-required", Request, status 400, alert false,
+    PurposeRequired = "purpose-required", Request, status 400, alert no,
         "Every read of identity information needs a declared purpose: one line, at most 200 bytes.",
         "Send `purpose` with the request.";
     /// No client certificate on a listener that demands one.
-    NoPeer = "no-peer", Identity, status 401, alert false,
+    NoPeer = "no-peer", Identity, status 401, alert no,
         "The connection carries no verified client certificate of the network.",
         "Connect with a certificate issued by the network's CA (`juki pki issue`).";
     /// The peer's role or town may not use this API.
-    WrongPeer = "wrong-peer", Identity, status 403, alert true,
+    WrongPeer = "wrong-peer", Identity, status 403, alert warning,
         "The peer's verified certificate names a role or town that may not use this API (another town's console at an office API, an agency at a node-to-node route, a town asking for another town's certificate).",
         "Use the API meant for your role; if you did not send this, someone holds a certificate of the network: check the peer it names.";
     /// A batch from a node that may not send batches for that town.
-    WrongSender = "wrong-sender", Identity, status 403, alert true,
+    WrongSender = "wrong-sender", Identity, status 403, alert critical,
         "A batch came from a node that may not send batches for that town: a prefecture takes a town's batches only from that town's node, the national node only from the town's prefecture.",
         "Send batches through the configured upstream; an unexpected one is an attack to investigate.";
     /// This node does not serve or mirror the town named.
-    NotServed = "not-served", Identity, status 403, alert false,
+    NotServed = "not-served", Identity, status 403, alert no,
         "This node does not serve or mirror the town the request names.",
         "Ask the node that serves that town; check the node's `towns` configuration.";
     /// A signed event does not parse.
-    MalformedEvent = "malformed-event", Rules, status 422, alert false,
+    MalformedEvent = "malformed-event", Rules, status 422, alert no,
         "The signed event does not parse as a juki event, or a field is out of its domain.",
         "Rebuild the event with a juki client; nothing was recorded.";
     /// A signed event of another municipality.
-    WrongMunicipality = "wrong-municipality", Rules, status 422, alert true,
+    WrongMunicipality = "wrong-municipality", Rules, status 422, alert warning,
         "The event is for another municipality than this registry's.",
         "Submit it to its own town's node. At a town's counter this is how a forgery looks, so it is also an alert (`unauthorised-event`).";
     /// A signature the rules require is missing or does not verify.
-    Unsigned = "unsigned", Rules, status 422, alert true,
+    Unsigned = "unsigned", Rules, status 422, alert warning,
         "A signature the rules require is missing or does not verify against the key the log established.",
         "Sign with an enrolled operator key (the admin key for enrolments, the national key for code blocks and move documents).";
     /// A signer may not sign this event.
-    Unauthorised = "unauthorised", Rules, status 422, alert true,
+    Unauthorised = "unauthorised", Rules, status 422, alert warning,
         "A signer is not allowed to sign this event: not enrolled, revoked before this point of the log, or the wrong kind of key.",
         "Sign with an operator key that is enrolled and not revoked.";
     /// A sensitive change with fewer than two different operators.
-    SecondOperatorMissing = "second-operator-missing", Rules, status 422, alert false,
+    SecondOperatorMissing = "second-operator-missing", Rules, status 422, alert no,
         "The change (消除, death, a correction, a code change, a cancellation) needs two different operators' signatures.",
         "Have a second operator approve it.";
     /// A sensitive change signed by two clerks, with no supervisor.
-    SupervisorMissing = "supervisor-missing", Rules, status 422, alert true,
+    SupervisorMissing = "supervisor-missing", Rules, status 422, alert warning,
         "A sensitive change (消除, death, corrections, code changes, cancellations) needs two different people, one of them a supervisor; only clerks signed it.",
         "Have a supervisor approve the change. Two clerks approving a death is how one insider with a colleague's key looks: check who signed.";
     /// A change reopening a record, or entering one under a code another town gave, without the
     /// national signer's activation certificate.
-    ActivationMissing = "activation-missing", Rules, status 422, alert true,
+    ActivationMissing = "activation-missing", Rules, status 422, alert warning,
         "The change makes a record active under a code already used (a cancellation that reopens a record, a move back in from abroad, a move-in from abroad with a code another town gave) and carries no activation certificate: the national signer's word that the code is active in no town.",
         "Ask for the certificate through the office API (`POST /v1/activations/{code}`) and sign the change with it. Without one, this is how one key giving a person a second record looks: check who signed.";
     /// The national signer's records do not show the code closed in every town.
-    StillActive = "still-active", Rules, status 409, alert true,
+    StillActive = "still-active", Rules, status 409, alert warning,
         "The national signer certifies a move or a new activation only on evidence that the code's record is closed in the one town where its last certificate (or its block) says it may be active; the evidence does not show that.",
         "Close the record where it is active first (a move-out, or a withdrawal of an unused move-out certificate), or ask for the certificate where the person is registered. A request for a person active elsewhere is how a second record looks.";
     /// The change is not a legal transition from the current record.
-    IllegalTransition = "illegal-transition", Rules, status 422, alert false,
+    IllegalTransition = "illegal-transition", Rules, status 422, alert no,
         "The change is not allowed from the resident's current record (a closed record reopened, a code reused, a field a reason may not change).",
         "Read the resident's current record and the message; record the change that fits.";
     /// A code block overlapping one already allocated here.
-    CodeBlockOverlap = "code-block-overlap", Rules, status 422, alert false,
+    CodeBlockOverlap = "code-block-overlap", Rules, status 422, alert no,
         "The code block overlaps a block already allocated to this registry (a repeated delivery of the same block is this too).",
         "Nothing to do for a repeated delivery; an overlapping new block means the allocator is wrong.";
     /// A move-in notice already recorded.
-    NoticeRecorded = "notice-recorded", Rules, status 409, alert false,
+    NoticeRecorded = "notice-recorded", Rules, status 409, alert no,
         "A move-in notice (転入通知) for this move-out is already recorded.",
         "Nothing to do: the notice was delivered before.";
     /// An approval whose change is not the one proposed.
-    ApprovalMismatch = "approval-mismatch", Rules, status 422, alert true,
+    ApprovalMismatch = "approval-mismatch", Rules, status 422, alert warning,
         "The approval carries a change whose text is not the one proposed: an approver signs exactly what a colleague proposed, or nothing.",
         "Fetch the proposal again and sign its text as it is; an approval of another text is how a swapped change looks: check the approver's console.";
     /// A change proposed for approval that needs none, or that fails for another reason.
-    NoApprovalNeeded = "no-approval-needed", Request, status 400, alert false,
+    NoApprovalNeeded = "no-approval-needed", Request, status 400, alert no,
         "The change proposed for approval needs only one operator: submit it directly (`POST /v1/events`).",
         "Submit it to `POST /v1/events`.";
     /// An event signed too long ago.
-    StaleEvent = "stale-event", Rules, status 422, alert false,
+    StaleEvent = "stale-event", Rules, status 422, alert no,
         "The event's time is too far from the node's clock.",
         "Sign it again now; check the client's clock.";
     /// At a town's counter: an event whose signatures or authority fail, or of another town.
-    UnauthorisedEvent = "unauthorised-event", Rules, status 0, alert true,
+    UnauthorisedEvent = "unauthorised-event", Rules, status 0, alert warning,
         "Alert: an event submitted at a town's office was unsigned, signed without authority or for another town — how a forgery looks. The request was refused with the rules' own code.",
         "Find out who holds the console certificate and the keys that signed it.";
     /// A batch is malformed: its events do not match its checkpoint's size.
-    MalformedBatch = "malformed-batch", Replication, status 422, alert true,
+    MalformedBatch = "malformed-batch", Replication, status 422, alert warning,
         "The batch is malformed: its events, checkpoint and sizes do not fit together.",
         "Nothing was applied. From a town's own node this is a fault or an attack: look at the town.";
     /// A batch's checkpoint does not verify.
-    BadCheckpoint = "bad-checkpoint", Replication, status 422, alert true,
+    BadCheckpoint = "bad-checkpoint", Replication, status 422, alert critical,
         "The batch's checkpoint is not signed by the town's node key, or is for another log.",
         "Nothing was applied. Check the town's node key; a forged checkpoint is an attack.";
     /// A batch's consistency proof does not connect.
-    InconsistentProof = "inconsistent-proof", Replication, status 422, alert true,
+    InconsistentProof = "inconsistent-proof", Replication, status 422, alert critical,
         "The consistency proof does not lead from what this node holds to the batch's checkpoint.",
         "Nothing was applied. The town's log and this node's replica disagree: an attack or a rewritten log.";
     /// An event of a batch is refused by the rules.
-    RefusedEvent = "refused-event", Replication, status 422, alert true,
+    RefusedEvent = "refused-event", Replication, status 422, alert critical,
         "An event of the batch is refused by the registry's rules in the replica.",
         "Nothing was applied. A town accepted an event the rules refuse: an attack on the town's node.";
     /// The replica's root after the batch is not the checkpoint's.
-    WrongRoot = "wrong-root", Replication, status 422, alert true,
+    WrongRoot = "wrong-root", Replication, status 422, alert critical,
         "The events do not produce the root the checkpoint signs, or a resent batch carries other events than those this node holds.",
         "Nothing was applied. The town's log was rewritten or forged: investigate the town.";
     /// A move notice that has not reached its town for longer than the node allows.
-    NoticeStuck = "notice-stuck", Replication, status 503, alert true,
+    NoticeStuck = "notice-stuck", Replication, status 503, alert warning,
         "The national node has failed to deliver a move notice (転入通知) to the town moved out of for longer than `stuck_after_ms`: the town is down, unreachable, or refuses it.",
         "Bring the town's node back or read its refusal; until the notice is recorded there, the move-out stays open in that town. Notices to other towns are not held up.";
     /// Two different trees for one size.
-    Fork = "fork", Replication, status 422, alert true,
+    Fork = "fork", Replication, status 422, alert critical,
         "The town signed two different checkpoints for one size: its log forked.",
         "Nothing was applied. Stop the town and investigate: a town's node key signs only one tree.";
     /// A town's first batch whose genesis is not the registered one.
-    WrongGenesis = "wrong-genesis", Replication, status 422, alert true,
+    WrongGenesis = "wrong-genesis", Replication, status 422, alert critical,
         "The town's first batch does not start with the genesis naming the admin key the town was registered with: someone is trying to give the town's log a new admin key.",
         "Refuse the town's log until its registration is checked; if the town was re-created, register its new admin key with the network through the national registration process.";
     /// A move-in that would make someone active in two towns.
-    ActiveInTwoTowns = "active-in-two-towns", Replication, status 422, alert true,
+    ActiveInTwoTowns = "active-in-two-towns", Replication, status 422, alert critical,
         "A batch moves a resident into a town while the resident is active in another.",
         "Nothing was applied. Find out how the town accepted the move-in.";
     /// No change with that number waits for approval.
-    NotPending = "not-pending", Availability, status 404, alert false,
+    NotPending = "not-pending", Availability, status 404, alert no,
         "No change with that number waits for approval here: it was approved, withdrawn, or never proposed.",
         "List the queue (`GET /v1/pending`) and approve one that is there.";
     /// No resident with that code here.
-    NoResident = "no-resident", Availability, status 404, alert false,
+    NoResident = "no-resident", Availability, status 404, alert no,
         "No resident with this code is recorded here.",
         "Check the code (`juki code check`) and the town.";
     /// No move-out recorded (yet) for the certificate asked for.
-    NoMoveOut = "no-move-out", Availability, status 404, alert false,
+    NoMoveOut = "no-move-out", Availability, status 404, alert no,
         "The town moved out of has recorded no move-out of this resident to the asking town (yet).",
         "Record the move-out at the old town first; ask again once it has reached the national node.";
     /// Only the national node does this.
-    NationalOnly = "national-only", Availability, status 404, alert false,
+    NationalOnly = "national-only", Availability, status 404, alert no,
         "Only the national node allocates code blocks, certifies move-outs and answers agencies.",
         "Ask the national node.";
     /// Nothing published yet.
-    NoCheckpoint = "no-checkpoint", Availability, status 404, alert false,
+    NoCheckpoint = "no-checkpoint", Availability, status 404, alert no,
         "No checkpoint has been published (or received) yet.",
         "Wait for the first checkpoint.";
     /// A request the signer's rate bound refuses.
-    TooSoon = "too-soon", Availability, status 429, alert true,
+    TooSoon = "too-soon", Availability, status 429, alert notice,
         "The national signer allocates at most one new code block per town per hour; this request came sooner.",
         "Wait: a town's pool holds 100,000 codes. Repeated requests are how someone minting codes through the national node looks: check who asked.";
     /// The town's pool of resident codes is empty.
-    PoolEmpty = "pool-empty", Availability, status 503, alert false,
+    PoolEmpty = "pool-empty", Availability, status 503, alert no,
         "The town has no unused resident code: its code block is used up and no new one has arrived.",
         "Wait for the national node's next block; check that the town reaches the national node.";
     /// What the node was about to serve does not match its witnessed log.
-    Tampered = "tampered", Integrity, status 500, alert true,
+    Tampered = "tampered", Integrity, status 500, alert critical,
         "What the node was about to serve, or the registry it records changes on, does not match its own witnessed log: a stored event, a derived table or a proof was changed behind the log's back. Nothing was served; a town whose tables differ from its log records no change until they agree again.",
         "Treat the node as compromised: run `juki registry verify` on it, compare it with its upstream mirrors (`juki network compare`), and restore it from the log and the mirrors.";
     /// Something other than the node wrote to its registry database while it ran.
-    ForeignWrite = "foreign-write", Integrity, status 500, alert true,
+    ForeignWrite = "foreign-write", Integrity, status 500, alert critical,
         "Something other than the node committed a write to its registry database while the node ran: a town node is its registry's only writer, so this is an edit behind the log's back (or a tool run against a live node). The node verifies the whole registry against its log at once; a `tampered` alert follows if anything differs.",
         "Find out who wrote: the host's logins and processes at the alert's time. If a `tampered` alert follows, treat the node as compromised; if none does, the write changed nothing the log derives, but a writer other than the node should never exist.";
     /// The record changed after the last witnessed checkpoint.
-    NotYetProven = "not-yet-proven", Integrity, status 503, alert false,
+    NotYetProven = "not-yet-proven", Integrity, status 503, alert no,
         "The record's latest change is not yet covered by a witnessed checkpoint, so it cannot be served with its evidence.",
         "Try again in a few seconds; if it persists, the town's witnesses are unreachable: check them.";
     /// Evidence that does not prove what it travels with.
-    BadEvidence = "bad-evidence", Integrity, status 0, alert true,
+    BadEvidence = "bad-evidence", Integrity, status 0, alert critical,
         "A client checked an answer or a copy and its evidence does not prove it: an event not in the town's witnessed log, a checkpoint without its witnesses, a signature chain that does not reach the town's registered admin key, or a document that states another record.",
         "Do not use the data. If a node sent it, that node (or the path to it) is compromised: report it with the answer kept as evidence.";
     /// Another node could not be reached or failed.
-    PeerUnavailable = "peer-unavailable", Service, status 502, alert false,
+    PeerUnavailable = "peer-unavailable", Service, status 502, alert no,
         "Another node this request needs could not be reached, or answered with a failure.",
         "Try again later; check that the other node is running.";
     /// Another node refused.
-    PeerRefused = "peer-refused", Service, status 502, alert false,
+    PeerRefused = "peer-refused", Service, status 502, alert no,
         "Another node this request needs refused it; the message carries its code.",
         "Act on the other node's code.";
     /// Another node's answer is forged.
-    PeerForged = "peer-forged", Service, status 502, alert true,
+    PeerForged = "peer-forged", Service, status 502, alert critical,
         "Another node's answer is not signed by its node key, or is not what was asked for.",
         "Nothing was used. Investigate the other node.";
     /// This node failed.
-    Internal = "internal", Service, status 500, alert false,
+    Internal = "internal", Service, status 500, alert no,
         "The node failed (a database, a file, a task). The detail is in the node's own log, never in the answer.",
         "Try again; if it persists, read the node's log.";
 }
 
 impl Code {
+    /// Whether the node records an alert when it refuses with this code.
+    pub fn is_alert(self) -> bool {
+        self.severity().is_some()
+    }
+
     /// The code of a registry rule's refusal.
     pub fn of_refusal(refusal: &Refusal) -> Code {
         match refusal {
@@ -362,6 +406,10 @@ pub fn reference() -> String {
          `code` is stable; `message` is for people and may change. Every alert a node records \
          has one of these codes as its `kind`. The command line prints an error as \
          `error: [code] message`.\n\n\
+         The `alert` column gives the severity of the alert a node records with the code: \
+         `critical` (the integrity of a node or a log is in question; the national node \
+         quarantines the node it concerns), `warning` (someone tried something the network \
+         refused, or a service is degraded), `notice` (worth knowing).\n\n\
          Refusals at the TLS layer never reach HTTP: a connection without a client certificate, \
          with one from another CA, revoked or expired, is refused in the handshake with a TLS \
          alert (`certificate_required`, `unknown_ca`, `certificate_revoked`, \
@@ -381,7 +429,7 @@ pub fn reference() -> String {
                 "| `{}` | {} | {} | {} | {} |\n",
                 code.as_str(),
                 status,
-                if code.is_alert() { "yes" } else { "" },
+                code.severity().map_or("", Severity::as_str),
                 code.meaning(),
                 code.remedy()
             ));
