@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agency;
+pub mod monitor;
 pub mod office;
 
 use anyhow::Result;

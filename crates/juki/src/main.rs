@@ -10,6 +10,7 @@ mod demo_cmd;
 mod key;
 mod log;
 mod logdir;
+mod monitor_cmd;
 mod network_cmd;
 mod office_cmd;
 mod passphrase;
@@ -84,6 +85,17 @@ enum Command {
     /// Drive a network built by `juki demo`: load it with registrations, check every tier agrees.
     #[command(subcommand)]
     Network(network_cmd::NetworkCommand),
+    /// The network's alerts, as the national monitoring reads them (every alert of the
+    /// network reaches the national node's alert log).
+    Alerts(monitor_cmd::AlertsArgs),
+    /// Towns the national node quarantined after a critical alert: list them, release one with
+    /// a national administrator's signed decision.
+    #[command(subcommand)]
+    Quarantine(monitor_cmd::QuarantineCommand),
+    /// Play the auditors' attacks against a running network and print, for each, whether it
+    /// was blocked or detected, how long the alert took to reach the national node, its
+    /// evidence, and that nothing was lost.
+    Drill(monitor_cmd::DrillArgs),
 }
 
 /// The system clock as events write it: the command line's one clock.
@@ -121,6 +133,9 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(&config),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Network(command) => network_cmd::run(command),
+        Command::Alerts(args) => monitor_cmd::alerts(args),
+        Command::Quarantine(command) => monitor_cmd::quarantine(command),
+        Command::Drill(args) => monitor_cmd::drill(args),
     };
     match result {
         Ok(code) => code,

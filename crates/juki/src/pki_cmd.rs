@@ -37,7 +37,7 @@ pub const CRL: &str = "crl.pem";
 /// The identity a certificate is to name, as given on the command line.
 #[derive(Args)]
 pub struct IdentityArgs {
-    /// The role: municipal, prefecture, national, witness, agency, console or signer.
+    /// The role: municipal, prefecture, national, witness, agency, console, signer or monitor.
     #[arg(long)]
     role: String,
     /// The role's code: a municipality code (municipal, and console for the town's office,

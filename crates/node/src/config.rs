@@ -93,10 +93,33 @@ pub struct NodeConfig {
     /// is found this way).
     #[serde(default = "default_verify_every")]
     pub verify_every_ms: u64,
+    /// National administrators' verifier keys: a release of a quarantined town must be signed
+    /// by one of them (national node).
+    #[serde(default)]
+    pub administrators: Vec<String>,
+    /// Where the node's alerts go besides its journal and the upper tiers.
+    #[serde(default)]
+    pub alerts: AlertSinks,
     /// Where the node writes the addresses its listeners got (JSON, see
     /// `listeners::Report`) once it serves, and removes them when it stops.
     #[serde(default)]
     pub report: Option<PathBuf>,
+}
+
+/// `[alerts]`: the sinks a node's alerts are delivered to, each at least once and in order,
+/// from where it last took them (kept in the journal across restarts). Every alert the node
+/// holds goes, those other nodes reported to it included.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertSinks {
+    /// A JSON Lines file the node appends one line per alert to (and syncs), for a log
+    /// shipper to follow.
+    #[serde(default)]
+    pub jsonl: Option<PathBuf>,
+    /// A URL (`http://` or `https://`) the node POSTs `{"node": …, "alerts": [...]}` to; a
+    /// 2xx answer takes them.
+    #[serde(default)]
+    pub webhook: Option<String>,
 }
 
 fn default_pool_low() -> u64 {
@@ -265,6 +288,9 @@ impl NodeConfig {
         resolve(&mut config.tls.crl);
         if let Some(report) = &mut config.report {
             resolve(report);
+        }
+        if let Some(jsonl) = &mut config.alerts.jsonl {
+            resolve(jsonl);
         }
         let resolve_url = |url: &mut String| {
             if let Some(rest) = url.strip_prefix(crate::report::REPORT_SCHEME)

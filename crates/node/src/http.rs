@@ -111,25 +111,48 @@ where
 /// Relays another node's refusal to this node's caller: with the peer's own code when it
 /// answered with an error body (a `no-resident` there is a `no-resident` here), else as
 /// `peer-refused`.
-/// A node's alerts, for `peer` on its network listener: read by the upper tiers that watch it,
-/// the national and prefecture nodes, alone (an operator reads their town's alerts at its
-/// office API). An agency, a console or another town reading them would learn what was found,
-/// and when: refused as `wrong-peer`, and recorded in `journal` as an alert. Runs on a blocking
-/// thread.
+/// Whether `peer` may read a node's alerts and metrics on its network listener: the upper
+/// tiers that watch it (the national and prefecture nodes) and the national monitoring (an
+/// operator reads their town's alerts at its office API). An agency, a console or another town
+/// reading them would learn what was found, and when: refused as `wrong-peer`, and recorded in
+/// `journal` as an alert. Runs on a blocking thread.
+pub fn may_watch(
+    peer: &net::Peer,
+    what: &str,
+    journal: &std::sync::Mutex<crate::journal::Journal>,
+    clock: &dyn crate::clock::Clock,
+) -> Result<(), ApiError> {
+    if matches!(
+        peer.identity.role,
+        pki::Role::National | pki::Role::Prefecture | pki::Role::Monitor
+    ) {
+        return Ok(());
+    }
+    let uri = peer.identity.to_uri();
+    let message = format!(
+        "{uri} may not read this node's {what}: the national and prefecture nodes and the \
+         monitoring read them"
+    );
+    crate::task::lock(journal).alert(clock.unix(), Code::WrongPeer, &uri, &message)?;
+    Err(ApiError::new(Code::WrongPeer, message))
+}
+
+/// A metrics answer: `text` in the Prometheus text format.
+pub fn metrics_response(text: String) -> Response {
+    ([(axum::http::header::CONTENT_TYPE, crate::alerting::METRICS_CONTENT_TYPE)], text)
+        .into_response()
+}
+
+/// A node's alerts, for `peer` on its network listener (see [`may_watch`]), after number
+/// `after`, oldest first.
 pub fn alerts_for(
     peer: &net::Peer,
+    after: u64,
     journal: &std::sync::Mutex<crate::journal::Journal>,
     clock: &dyn crate::clock::Clock,
 ) -> Result<Vec<crate::journal::Alert>, ApiError> {
-    if !matches!(peer.identity.role, pki::Role::National | pki::Role::Prefecture) {
-        let uri = peer.identity.to_uri();
-        let message = format!(
-            "{uri} may not read this node's alerts: the national and prefecture nodes read them"
-        );
-        crate::task::lock(journal).alert(clock.unix(), Code::WrongPeer, &uri, &message)?;
-        return Err(ApiError::new(Code::WrongPeer, message));
-    }
-    Ok(crate::task::lock(journal).alerts()?)
+    may_watch(peer, "alerts", journal, clock)?;
+    Ok(crate::task::lock(journal).alerts_since(after)?)
 }
 
 pub fn relay_refusal(who: &str, answer: &Answer) -> ApiError {

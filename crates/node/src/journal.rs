@@ -9,7 +9,8 @@
 //!
 //! The same database keeps what the node must remember across restarts: replication
 //! acknowledgements (the durable outbox is the log itself, from the acknowledged size on),
-//! alerts, and the national node's allocations and pending move notices.
+//! alerts (and how far each sink has taken them), the national node's quarantines, allocations
+//! and pending move notices.
 
 use std::path::Path;
 
@@ -45,6 +46,16 @@ CREATE TABLE IF NOT EXISTS alerts (
     peer TEXT NOT NULL,
     detail TEXT NOT NULL,
     raised_by TEXT
+) STRICT;
+CREATE TABLE IF NOT EXISTS quarantines (
+    town TEXT NOT NULL,
+    alert INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    released INTEGER,
+    released_by TEXT,
+    release BLOB,
+    PRIMARY KEY (town, alert)
 ) STRICT;
 CREATE TABLE IF NOT EXISTS reported_alerts (
     node TEXT NOT NULL,
@@ -272,13 +283,89 @@ impl Journal {
         peer: &str,
         detail: &str,
     ) -> Result<()> {
+        self.alert_numbered(time, kind, peer, detail).map(|_| ())
+    }
+
+    /// [`Journal::alert`], returning the alert's number.
+    pub fn alert_numbered(
+        &mut self,
+        time: u64,
+        kind: wire::errors::Code,
+        peer: &str,
+        detail: &str,
+    ) -> Result<u64> {
         let kind = kind.as_str();
         eprintln!("ALERT {kind} from {peer}: {detail}");
         self.conn.execute(
             "INSERT INTO alerts (time, kind, peer, detail) VALUES (?1, ?2, ?3, ?4)",
             params![time as i64, kind, peer, detail],
         )?;
-        Ok(())
+        Ok(self.conn.last_insert_rowid() as u64)
+    }
+
+    /// Quarantines `town` after alert number `alert` of `kind` (national node), unless it is
+    /// already held; returns whether this started a quarantine.
+    pub fn quarantine(&mut self, town: &str, alert: u64, kind: &str, time: u64) -> Result<bool> {
+        if self.quarantined(town)?.is_some() {
+            return Ok(false);
+        }
+        self.conn.execute(
+            "INSERT OR IGNORE INTO quarantines (town, alert, kind, since) VALUES (?1, ?2, ?3, ?4)",
+            params![town, alert as i64, kind, time as i64],
+        )?;
+        eprintln!("QUARANTINE {town} after alert {alert} ({kind})");
+        Ok(true)
+    }
+
+    /// The quarantine holding `town`, if one does.
+    pub fn quarantined(&self, town: &str) -> Result<Option<wire::quarantine::Quarantine>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT town, alert, kind, since, released, released_by FROM quarantines
+                 WHERE town = ?1 AND released IS NULL",
+                [town],
+                quarantine_row,
+            )
+            .optional()?)
+    }
+
+    /// Every quarantine, held or released, oldest first.
+    pub fn quarantines(&self) -> Result<Vec<wire::quarantine::Quarantine>> {
+        let mut select = self.conn.prepare(
+            "SELECT town, alert, kind, since, released, released_by FROM quarantines
+             ORDER BY since, town",
+        )?;
+        let rows = select.query_map([], quarantine_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Releases `town` from the quarantine of alert `alert`, keeping the signed decision;
+    /// returns whether that quarantine held.
+    pub fn release(
+        &mut self,
+        town: &str,
+        alert: u64,
+        time: u64,
+        by: &str,
+        note: &[u8],
+    ) -> Result<bool> {
+        let released = self.conn.execute(
+            "UPDATE quarantines SET released = ?3, released_by = ?4, release = ?5
+             WHERE town = ?1 AND alert = ?2 AND released IS NULL",
+            params![town, alert as i64, time as i64, by, note],
+        )?;
+        Ok(released == 1)
+    }
+
+    /// How many alerts of each kind this node holds, by who raised them (`None`: this node).
+    pub fn alert_counts(&self) -> Result<Vec<(String, Option<String>, u64)>> {
+        let mut select = self.conn.prepare(
+            "SELECT kind, raised_by, count(*) FROM alerts GROUP BY kind, raised_by ORDER BY 1, 2",
+        )?;
+        let rows =
+            select.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// The alerts this node raised after number `after`, oldest first, with their numbers (the
@@ -293,13 +380,18 @@ impl Journal {
     }
 
     /// Keeps a signed alert report from another node once, and records it as an alert here;
-    /// returns whether it was new.
-    pub fn keep_report(&mut self, report: &wire::alert::AlertReport, note: &[u8]) -> Result<bool> {
+    /// returns its number here when it was new.
+    pub fn keep_report(
+        &mut self,
+        report: &wire::alert::AlertReport,
+        note: &[u8],
+    ) -> Result<Option<u64>> {
         let tx = self.conn.transaction()?;
         let added = tx.execute(
             "INSERT OR IGNORE INTO reported_alerts (node, id, note) VALUES (?1, ?2, ?3)",
             params![report.node, report.id as i64, note],
         )?;
+        let mut number = None;
         if added == 1 {
             tx.execute(
                 "INSERT INTO alerts (time, kind, peer, detail, raised_by)
@@ -312,6 +404,7 @@ impl Journal {
                     report.node
                 ],
             )?;
+            number = Some(tx.last_insert_rowid() as u64);
             eprintln!(
                 "ALERT {} reported by {}: {}",
                 report.kind.as_str(),
@@ -320,7 +413,7 @@ impl Journal {
             );
         }
         tx.commit()?;
-        Ok(added == 1)
+        Ok(number)
     }
 
     /// The highest alert number kept from `node` (0: none).
@@ -334,10 +427,17 @@ impl Journal {
 
     /// Every alert, oldest first.
     pub fn alerts(&self) -> Result<Vec<Alert>> {
-        let mut select = self
-            .conn
-            .prepare("SELECT id, time, kind, peer, detail, raised_by FROM alerts ORDER BY id")?;
-        let rows = select.query_map([], |r| numbered_alert(r).map(|(_, alert)| alert))?;
+        self.alerts_since(0)
+    }
+
+    /// Every alert numbered above `after` — raised here or reported to this node —, oldest
+    /// first.
+    pub fn alerts_since(&self, after: u64) -> Result<Vec<Alert>> {
+        let mut select = self.conn.prepare(
+            "SELECT id, time, kind, peer, detail, raised_by FROM alerts WHERE id > ?1 ORDER BY id",
+        )?;
+        let rows =
+            select.query_map([after as i64], |r| numbered_alert(r).map(|(_, alert)| alert))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -501,13 +601,30 @@ impl tlog_store::entries::EntryReader for Journal {
     }
 }
 
+/// A quarantine row (`town, alert, kind, since, released, released_by`).
+fn quarantine_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<wire::quarantine::Quarantine> {
+    Ok(wire::quarantine::Quarantine {
+        town: r.get(0)?,
+        alert: r.get::<_, i64>(1)? as u64,
+        kind: r.get(2)?,
+        since: r.get::<_, i64>(3)? as u64,
+        released: r.get::<_, Option<i64>>(4)?.map(|t| t as u64),
+        released_by: r.get(5)?,
+    })
+}
+
 /// An alert row (`id, time, kind, peer, detail, raised_by`) with its number.
 fn numbered_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, Alert)> {
+    let id = r.get::<_, i64>(0)? as u64;
+    let kind: String = r.get(2)?;
+    let severity = wire::errors::Code::parse(&kind).and_then(wire::errors::Code::severity);
     Ok((
-        r.get::<_, i64>(0)? as u64,
+        id,
         Alert {
+            id,
             time: r.get::<_, i64>(1)? as u64,
-            kind: r.get(2)?,
+            kind,
+            severity,
             peer: r.get(3)?,
             detail: r.get(4)?,
             raised_by: r.get(5)?,

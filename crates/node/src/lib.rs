@@ -24,6 +24,7 @@
 //! each other.
 #![forbid(unsafe_code)]
 
+pub mod alerting;
 pub mod clock;
 pub mod config;
 pub mod http;

@@ -88,9 +88,30 @@ pub struct Town {
     check: Mutex<crate::selfcheck::SelfCheck>,
     /// Set while the registry's tables differ from its log: the town records no change.
     tampered: std::sync::atomic::AtomicBool,
+    /// Set when the counter saw another connection's write before the self-check did, until a
+    /// verification after it: the town records no change meanwhile.
+    unverified_write: std::sync::atomic::AtomicBool,
     /// The events the last whole self-verification covered without a difference (none before
     /// the first, or while the tables differ from the log).
     verified: Mutex<Option<u64>>,
+}
+
+impl crate::alerting::Alerting for Town {
+    fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+    fn journal(&self) -> &Mutex<Journal> {
+        &self.journal
+    }
+    fn node_key(&self) -> &Signer {
+        &self.node_key
+    }
+    fn identity(&self) -> &pki::Identity {
+        &self.identity
+    }
+    fn client(&self) -> &net::Client {
+        &self.client
+    }
 }
 
 impl Town {
@@ -149,6 +170,7 @@ impl Town {
             witnessed: Default::default(),
             check: Mutex::new(check),
             tampered: Default::default(),
+            unverified_write: Default::default(),
             verified: Mutex::new(None),
             witnesses,
             runtime: tokio::runtime::Handle::current(),
@@ -234,7 +256,26 @@ impl Town {
 
     /// Whether the town may record a change: not while its tables differ from its log (a
     /// change decided against edited tables would make the edit part of the log's history).
-    fn records_changes(&self) -> Result<(), ApiError> {
+    ///
+    /// Asked on the counter's connection, `registry`, under its lock, right before the change:
+    /// a write by anyone else since the self-check last looked holds the counter until the
+    /// self-check has verified the tables (a code struck off by a deleted row and reused at
+    /// once must not slip between two looks).
+    fn records_changes(&self, registry: &mut Registry) -> Result<(), ApiError> {
+        use std::sync::atomic::Ordering;
+        if registry.written_by_others().map_err(anyhow::Error::from)? {
+            self.unverified_write.store(true, Ordering::SeqCst);
+        }
+        if self.unverified_write.load(Ordering::SeqCst) {
+            return Err(ApiError::new(
+                Code::Tampered,
+                format!(
+                    "{}'s registry database was written by another connection; it records no \
+                     change until its self-check has verified the tables against the log",
+                    self.code
+                ),
+            ));
+        }
         if self.tampered.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(ApiError::new(
                 Code::Tampered,
@@ -255,8 +296,16 @@ impl Town {
     /// Runs on a blocking thread.
     fn self_check(&self) -> Result<()> {
         let mut check = lock(&self.check);
-        // The counter waits only for the question whether anyone else wrote.
-        let foreign = lock(&self.registry).written_by_others()?;
+        // The counter waits only for the question whether anyone else wrote (or whether it
+        // found so itself, right before a change).
+        // Marked under the counter's lock, so that no change slips in before the verdict.
+        let foreign = {
+            let mut registry = lock(&self.registry);
+            if registry.written_by_others()? {
+                self.unverified_write.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+            self.unverified_write.load(std::sync::atomic::Ordering::SeqCst)
+        };
         if foreign {
             // At once, before the verification, which takes longer the larger the town.
             self.raise(
@@ -278,6 +327,10 @@ impl Town {
             }
             Some(_) => self.tampered.store(true, std::sync::atomic::Ordering::SeqCst),
             None => {}
+        }
+        if foreign && look.verified.is_some() {
+            // Verified after the write: the counter follows the verdict now.
+            self.unverified_write.store(false, std::sync::atomic::Ordering::SeqCst);
         }
         if let Some(summary) = look.alert {
             self.raise(Code::Tampered, &summary);
@@ -472,65 +525,6 @@ impl Town {
         Ok(true)
     }
 
-    /// Sends the alerts raised here that `upstream` does not hold yet, each signed with the node
-    /// key: returns whether anything was sent. Shipped within one `watch_ms` of being raised,
-    /// so that an attacker who takes the node over cannot erase what it found.
-    async fn report_alerts(self: &Arc<Self>, upstream: Peer) -> Result<bool> {
-        let town = self.clone();
-        let identity = upstream.identity.clone();
-        let log = format!("{}/alerts", self.config.origin);
-        let (reports, last) = {
-            let log = log.clone();
-            tokio::task::spawn_blocking(move || -> Result<(Vec<String>, u64)> {
-                let journal = lock(&town.journal);
-                let sent = journal.ack(&log, &identity)?.map_or(0, |(s, _)| s);
-                let node = town.identity.to_uri();
-                let mut last = sent;
-                let mut reports = Vec::new();
-                for (id, alert) in journal.alerts_after(sent, 256)? {
-                    let report = wire::alert::AlertReport {
-                        node: node.clone(),
-                        id,
-                        time: alert.time,
-                        kind: Code::parse(&alert.kind).unwrap_or(Code::Internal),
-                        peer: alert.peer,
-                        detail: alert.detail,
-                    };
-                    let note = crate::logs::sign_text(report.text(), &town.node_key)?;
-                    reports.push(String::from_utf8(note).context("a signed note is UTF-8")?);
-                    last = id;
-                }
-                Ok((reports, last))
-            })
-            .await??
-        };
-        if reports.is_empty() {
-            return Ok(false);
-        }
-        let body = serde_json::to_vec(&wire::alert::AlertReports { alerts: reports })?;
-        let response = crate::http::post(
-            &self.client,
-            &upstream.endpoint("/v1/alerts/reports")?,
-            body,
-            Some(upstream.identity.as_str()),
-        )
-        .await?;
-        if !response.status.is_success() {
-            bail!("{} refused the alert reports: {}", upstream.identity, response.text());
-        }
-        let held: wire::alert::AlertsHeld =
-            serde_json::from_slice(&response.body).context("the answer to the alert reports")?;
-        if held.held < last {
-            bail!("{} holds alerts up to {} of the {last} sent", upstream.identity, held.held);
-        }
-        let town = self.clone();
-        tokio::task::spawn_blocking(move || {
-            lock(&town.journal).set_ack(&log, &upstream.identity, last, &response.body)
-        })
-        .await??;
-        Ok(true)
-    }
-
     /// Asks the national node for a code block when the pool runs low.
     async fn top_up(self: &Arc<Self>) -> Result<()> {
         let town = self.clone();
@@ -556,8 +550,8 @@ impl Town {
         }
         let town = self.clone();
         tokio::task::spawn_blocking(move || -> Result<()> {
-            town.records_changes().map_err(|e| anyhow!("{}", e.message))?;
             let mut registry = lock(&town.registry);
+            town.records_changes(&mut registry).map_err(|e| anyhow!("{}", e.message))?;
             match registry.submit(&response.body, town.clock.timestamp()) {
                 Ok(_) => {
                     town.appended.notify_one();
@@ -624,6 +618,7 @@ pub fn network_routes() -> OpenApiRouter<Shared> {
         .routes(routes!(pull))
         .routes(routes!(status))
         .routes(routes!(alerts))
+        .routes(routes!(metrics))
 }
 
 fn clerk(town: &Town, peer: &net::Peer) -> Result<(), ApiError> {
@@ -672,9 +667,9 @@ async fn submit_event(
 
 /// Validates a signed event and appends it; a refusal that looks like a forgery is an alert.
 fn admit(town: &Town, body: &[u8], peer: &net::Peer) -> Result<Submitted, ApiError> {
-    town.records_changes()?;
     {
         let mut registry = lock(&town.registry);
+        town.records_changes(&mut registry)?;
         let applied = match registry.submit(body, town.clock.timestamp()) {
             Ok(applied) => applied,
             Err(StoreError::Refused(refusal)) => {
@@ -1096,8 +1091,8 @@ async fn move_notice(
         return Err(ApiError::new(Code::WrongPeer, "move notices come from the national node"));
     }
     blocking(move || {
-        town.records_changes()?;
         let mut registry = lock(&town.registry);
+        town.records_changes(&mut registry)?;
         match registry.submit(&body, town.clock.timestamp()) {
             Ok(_) => {
                 town.appended.notify_one();
@@ -1182,15 +1177,65 @@ async fn status(State(town): State<Shared>, _peer: net::Peer) -> Result<Json<Sta
     get,
     path = "/v1/alerts",
     tag = "municipal-network",
-    summary = "The alerts the node recorded",
-    responses((status = 200, body = Vec<Alert>, description = "Every alert, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+    summary = "The alerts the node recorded (for the upper tiers and the monitoring)",
+    params(wire::api::AlertsQuery),
+    responses((status = 200, body = Vec<Alert>, description = "Every alert after `after`, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn alerts(
     State(town): State<Shared>,
     peer: net::Peer,
+    QueryOf(query): QueryOf<wire::api::AlertsQuery>,
 ) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
-    blocking(move || crate::http::alerts_for(&peer, &town.journal, town.clock.as_ref()).map(Json))
-        .await
+    blocking(move || {
+        crate::http::alerts_for(&peer, query.after, &town.journal, town.clock.as_ref()).map(Json)
+    })
+    .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "municipal-network",
+    summary = "The node's metrics in the Prometheus text format (for the upper tiers and the monitoring)",
+    responses((status = 200, body = String, content_type = "application/openmetrics-text", description = "Alerts by kind and severity; the registry's size and what its self-check last covered"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn metrics(
+    State(town): State<Shared>,
+    peer: net::Peer,
+) -> Result<axum::response::Response, ApiError> {
+    blocking(move || {
+        crate::http::may_watch(&peer, "metrics", &town.journal, town.clock.as_ref())?;
+        let events = lock(&town.registry).event_count().map_err(anyhow::Error::from)?;
+        let verified = *lock(&town.verified);
+        let tampered = town.tampered.load(std::sync::atomic::Ordering::SeqCst);
+        let text = crate::alerting::metrics(&lock(&town.journal), |registry| {
+            use prometheus_client::metrics::gauge::Gauge;
+            let gauge = |value: i64| {
+                let gauge = Gauge::<i64>::default();
+                gauge.set(value);
+                gauge
+            };
+            registry.register(
+                "registry_events",
+                "Events in the registry log",
+                gauge(events as i64),
+            );
+            if let Some(verified) = verified {
+                registry.register(
+                    "selfcheck_verified_events",
+                    "Events the last clean self-verification covered",
+                    gauge(verified as i64),
+                );
+            }
+            registry.register(
+                "selfcheck_tampered",
+                "1 while the registry's tables differ from its log (the town records no change)",
+                gauge(i64::from(tampered)),
+            );
+        })?;
+        Ok(crate::http::metrics_response(text))
+    })
+    .await
 }
 
 /// The office API's status: like every office endpoint, for this town's consoles only.
@@ -1305,19 +1350,12 @@ pub async fn run(
             };
             rounds(interval, None, round, failed).await
         }));
-        let town = town.clone();
-        senders.push(tokio::spawn(async move {
-            let every = Duration::from_millis(town.config.watch_ms);
-            let round = || {
-                let (town, to) = (town.clone(), upstream.clone());
-                async move { town.report_alerts(to).await }
-            };
-            let failed = |e: &anyhow::Error| {
-                eprintln!("{}: alert reports to {}: {e:#}", town.config.name, upstream.identity)
-            };
-            rounds(every, None, round, failed).await
-        }));
     }
+    // The alerts, signed, to the prefecture and the national node, and to the sinks.
+    senders.extend(crate::alerting::spawn(
+        town.clone(),
+        vec![town.upstream().clone(), town.national().clone()],
+    ));
     let watcher = {
         let town = town.clone();
         tokio::spawn(async move {

@@ -140,6 +140,7 @@ mod tests {
                 "GET /v1/replication/batch",
                 "GET /v1/status",
                 "GET /v1/alerts",
+                "GET /metrics",
             ],
         );
         expect(
@@ -150,6 +151,7 @@ mod tests {
                 "GET /v1/status",
                 "GET /v1/alerts",
                 "POST /v1/alerts/reports",
+                "GET /metrics",
             ],
         );
         expect(
@@ -160,6 +162,9 @@ mod tests {
                 "GET /v1/status",
                 "GET /v1/alerts",
                 "POST /v1/alerts/reports",
+                "GET /metrics",
+                "GET /v1/quarantine",
+                "POST /v1/quarantine/release",
                 "POST /v1/code-blocks",
                 "GET /v1/move-outs/{code}",
                 "POST /v1/activations",

@@ -9,10 +9,44 @@
 //!   one it missed, or a new one placed at random among the free ones, so that codes cannot
 //!   be walked from one block to the next.
 //! - [`move_notice`]: the move notice (転入通知) a move-in calls for.
+//! - [`quarantine_subject`]: which town a critical alert puts in quarantine.
 
 use registry_core::event::{Change, Event};
 use registry_domain::{ChangeReason, MunicipalityCode, ResidentCode};
 use wire::errors::Code;
+
+/// Which town a critical alert puts in quarantine at the national node, if any: the town whose
+/// batch the national node refused (`about`); a town that reports its own integrity in doubt
+/// (a tampered registry, a write behind its log's back); the town a prefecture or the national
+/// node names as the peer of a critical alert (a forged, forked or rewritten batch, a batch
+/// sent for another town). `raised_by` is the identity URI of the node that raised the alert
+/// (`None`: the national node itself). Warnings and notices quarantine nobody.
+pub fn quarantine_subject(
+    kind: Code,
+    peer: &str,
+    raised_by: Option<&str>,
+    about: Option<&MunicipalityCode>,
+) -> Option<MunicipalityCode> {
+    if kind.severity() != Some(wire::errors::Severity::Critical) {
+        return None;
+    }
+    if let Some(town) = about {
+        return Some(*town);
+    }
+    let town_of = |uri: &str| {
+        pki::Identity::from_uri(uri)
+            .ok()
+            .filter(|identity| identity.role == pki::Role::Municipal)
+            .and_then(|identity| MunicipalityCode::parse(identity.code.as_deref()?).ok())
+    };
+    match raised_by {
+        Some(reporter) => match town_of(reporter) {
+            Some(town) => (kind.family() == wire::errors::Family::Integrity).then_some(town),
+            None => town_of(peer),
+        },
+        None => town_of(peer),
+    }
+}
 
 /// How many codes one block holds.
 pub const BLOCK_SIZE: u64 = 100_000;
@@ -294,5 +328,48 @@ mod tests {
         }
         // Nothing free in 64 draws: none.
         assert_eq!(random_free_base(&mut || 0, &[(BLOCK_SIZE, BLOCK_SIZE)]), None);
+    }
+
+    #[test]
+    fn only_a_critical_alert_quarantines_and_only_the_town_it_concerns() {
+        let achi = MunicipalityCode::parse("204072").unwrap();
+        let town = "urn:juki:municipal:204072";
+        let prefecture = "urn:juki:prefecture:20";
+        let agency = "urn:juki:agency:pension";
+        // (kind, peer, raised by, the batch's town, the town quarantined)
+        type Case<'a> = (
+            Code,
+            &'a str,
+            Option<&'a str>,
+            Option<&'a MunicipalityCode>,
+            Option<&'a MunicipalityCode>,
+        );
+        let cases: &[Case] = &[
+            // The national node refused the town's batch (it came through the prefecture).
+            (Code::WrongRoot, prefecture, None, Some(&achi), Some(&achi)),
+            // A warning never quarantines, whoever it names.
+            (Code::WrongPeer, town, None, None, None),
+            (Code::Unsigned, town, Some(town), None, None),
+            // A town reports its own registry tampered with, or written behind its log's back.
+            (Code::Tampered, town, Some(town), None, Some(&achi)),
+            (Code::ForeignWrite, town, Some(town), None, Some(&achi)),
+            // A town's critical alert about someone else (a peer's forged answer) is not about
+            // the town's own integrity.
+            (Code::PeerForged, "urn:juki:national", Some(town), None, None),
+            // A prefecture refused the town's batch as forked.
+            (Code::Fork, town, Some(prefecture), None, Some(&achi)),
+            // The national node saw a town's node send what it may not.
+            (Code::WrongSender, town, None, None, Some(&achi)),
+            // Critical, but about no town.
+            (Code::PeerForged, agency, None, None, None),
+            (Code::BadRelease, "urn:juki:monitor", None, None, None),
+        ];
+        for (kind, peer, raised_by, about, expected) in cases {
+            assert_eq!(
+                quarantine_subject(*kind, peer, *raised_by, *about).as_ref(),
+                *expected,
+                "{kind} from {peer} raised by {raised_by:?}"
+            );
+        }
     }
 }

@@ -323,14 +323,16 @@ async fn status(State(issuer): State<Shared>, _peer: net::Peer) -> Result<Json<S
     path = "/v1/alerts",
     tag = "signer",
     summary = "The alerts the signer recorded",
-    responses((status = 200, body = Vec<Alert>, description = "Every alert, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+    responses((status = 200, body = Vec<Alert>, description = "Every alert after `after`, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn alerts(
     State(issuer): State<Shared>,
     peer: net::Peer,
+    crate::http::QueryOf(query): crate::http::QueryOf<wire::api::AlertsQuery>,
 ) -> Result<Json<Vec<Alert>>, ApiError> {
     blocking(move || {
-        crate::http::alerts_for(&peer, &issuer.journal, issuer.clock.as_ref()).map(Json)
+        crate::http::alerts_for(&peer, query.after, &issuer.journal, issuer.clock.as_ref())
+            .map(Json)
     })
     .await
 }

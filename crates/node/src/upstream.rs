@@ -74,6 +74,24 @@ pub struct Hub {
     clock: Arc<dyn Clock>,
 }
 
+impl crate::alerting::Alerting for Hub {
+    fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+    fn journal(&self) -> &Mutex<Journal> {
+        &self.journal
+    }
+    fn node_key(&self) -> &Signer {
+        &self.node_key
+    }
+    fn identity(&self) -> &pki::Identity {
+        &self.identity
+    }
+    fn client(&self) -> &net::Client {
+        &self.client
+    }
+}
+
 impl Hub {
     /// Opens the node's directory.
     pub fn open(config: Arc<NodeConfig>, clock: Arc<dyn Clock>) -> Result<Hub> {
@@ -148,6 +166,117 @@ impl Hub {
         Ok(())
     }
 
+    /// Records an alert; at the national node, a critical one quarantines the town it concerns
+    /// (`about`: the town whose batch it was raised on, if any; see
+    /// [`crate::policy::quarantine_subject`]).
+    fn alert(&self, kind: Code, peer: &str, detail: &str, about: Option<&str>) -> Result<()> {
+        let mut journal = lock(&self.journal);
+        let number = journal.alert_numbered(self.clock.unix(), kind, peer, detail)?;
+        self.quarantine_after(&mut journal, number, kind, peer, None, about)
+    }
+
+    /// At the national node: quarantines the town that alert `number` concerns, if it is
+    /// critical and concerns one.
+    fn quarantine_after(
+        &self,
+        journal: &mut Journal,
+        number: u64,
+        kind: Code,
+        peer: &str,
+        raised_by: Option<&str>,
+        about: Option<&str>,
+    ) -> Result<()> {
+        if self.config.role != NodeRole::National {
+            return Ok(());
+        }
+        let about = about.and_then(|code| MunicipalityCode::parse(code).ok());
+        if let Some(town) = crate::policy::quarantine_subject(kind, peer, raised_by, about.as_ref())
+        {
+            journal.quarantine(&town.to_string(), number, kind.as_str(), self.clock.unix())?;
+        }
+        Ok(())
+    }
+
+    /// Refuses what a quarantined town sends or asks for (national node): it is held, not
+    /// applied, until an administrator releases the town.
+    fn not_quarantined(&self, town: &str) -> Result<(), ApiError> {
+        if self.config.role != NodeRole::National {
+            return Ok(());
+        }
+        match lock(&self.journal).quarantined(town)? {
+            None => Ok(()),
+            Some(q) => Err(ApiError::new(
+                Code::Quarantined,
+                format!(
+                    "{town} is quarantined since alert {} ({}): nothing of it is applied until a \
+                     national administrator releases it",
+                    q.alert, q.kind
+                ),
+            )),
+        }
+    }
+
+    /// Releases a quarantined town on a national administrator's signed decision, sent by the
+    /// monitoring. A decision not signed by an administrator's key, or for another alert than
+    /// the one holding the town, is a `bad-release` alert: releasing a compromised town is
+    /// what an attacker would want.
+    fn release(
+        &self,
+        peer: &net::Peer,
+        note: &[u8],
+    ) -> Result<wire::quarantine::Quarantine, ApiError> {
+        let uri = peer.identity.to_uri();
+        if peer.identity.role != pki::Role::Monitor {
+            let message = format!("{uri} may not release a quarantine: the monitoring sends them");
+            lock(&self.journal).alert(self.clock.unix(), Code::WrongPeer, &uri, &message)?;
+            return Err(ApiError::new(Code::WrongPeer, message));
+        }
+        let refuse = |message: String| -> ApiError {
+            if let Err(e) = self.alert(Code::BadRelease, &uri, &message, None) {
+                return e.into();
+            }
+            ApiError::new(Code::BadRelease, message)
+        };
+        let administrators: tlog::note::Verifiers = self
+            .config
+            .administrators
+            .iter()
+            .map(|k| VerifierKey::parse(k))
+            .collect::<Result<_, _>>()
+            .map_err(anyhow::Error::from)?;
+        let opened = tlog::note::open(note, &administrators).map_err(|e| {
+            refuse(format!("the release is not signed by a national administrator's key: {e}"))
+        })?;
+        let signer = opened.verified().first().map(|s| s.key.name().to_owned()).unwrap_or_default();
+        let decision = wire::quarantine::Release::parse(opened.text())
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let mut journal = lock(&self.journal);
+        let Some(held) = journal.quarantined(&decision.town)? else {
+            return Err(ApiError::new(
+                Code::NotPending,
+                format!("{} is not quarantined: there is nothing to release", decision.town),
+            ));
+        };
+        if held.alert != decision.alert {
+            drop(journal);
+            return Err(refuse(format!(
+                "the release of {} names alert {}, but alert {} holds it",
+                decision.town, decision.alert, held.alert
+            )));
+        }
+        journal.release(&decision.town, decision.alert, self.clock.unix(), &signer, note)?;
+        eprintln!("RELEASED {} from alert {} by {signer}", decision.town, decision.alert);
+        drop(journal);
+        if let Some(arrived) = self.arrived.get(&decision.town) {
+            arrived.notify_one();
+        }
+        Ok(wire::quarantine::Quarantine {
+            released: Some(self.clock.unix()),
+            released_by: Some(signer),
+            ..held
+        })
+    }
+
     /// Who may send batches for `code`: its own node at a prefecture, its prefecture at the
     /// national node.
     fn sender_of(&self, code: &MunicipalityCode) -> Result<pki::Identity> {
@@ -169,6 +298,7 @@ impl Hub {
                 format!("this node does not mirror {}", batch.municipality),
             )
         })?;
+        self.not_quarantined(&batch.municipality)?;
         let moves = self.moves_in(batch)?;
         let mut mirror = lock(mirror);
         let origin = mirror.origin.clone();
@@ -178,11 +308,11 @@ impl Hub {
             Ok(Accepted::Holds { size, root }) => (false, size, root),
             Err(Refused::Behind { have, root }) => (false, have, root),
             Err(Refused::Invalid { kind, message }) => {
-                lock(&self.journal).alert(
-                    self.clock.unix(),
+                self.alert(
                     kind,
                     peer,
                     &format!("{}: {message}", batch.municipality),
+                    Some(&batch.municipality),
                 )?;
                 return Err(ApiError::new(
                     kind,
@@ -248,6 +378,7 @@ impl Hub {
                 format!("this node keeps no copy of {}'s provision log", batch.municipality),
             )
         })?;
+        self.not_quarantined(&batch.municipality)?;
         let mut copy = lock(copy);
         let origin = copy.origin().to_owned();
         let (applied, size, root) = match copy.accept(batch) {
@@ -255,7 +386,7 @@ impl Hub {
             Ok(Accepted::Holds { size, root }) => (false, size, root),
             Err(Refused::Behind { have, root }) => (false, have, root),
             Err(Refused::Invalid { kind, message }) => {
-                lock(&self.journal).alert(self.clock.unix(), kind, peer, &message)?;
+                self.alert(kind, peer, &message, Some(&batch.municipality))?;
                 return Err(ApiError::new(
                     kind,
                     format!(
@@ -293,11 +424,11 @@ impl Hub {
             Ok(None)
         })?;
         if let Err(denied) = decision {
-            lock(&self.journal).alert(
-                self.clock.unix(),
+            self.alert(
                 denied.code,
                 &batch.municipality,
                 &denied.message,
+                Some(&batch.municipality),
             )?;
             return Err(ApiError::new(
                 denied.code,
@@ -806,11 +937,14 @@ pub fn network_routes(national: bool) -> OpenApiRouter<Shared> {
         .routes(routes!(replicate_provisions))
         .routes(routes!(status))
         .routes(routes!(alerts))
-        .routes(routes!(alert_reports));
+        .routes(routes!(alert_reports))
+        .routes(routes!(metrics));
     if !national {
         return routes;
     }
     routes
+        .routes(routes!(quarantines))
+        .routes(routes!(release))
         .routes(routes!(code_blocks))
         .routes(routes!(move_outs))
         .routes(routes!(activations))
@@ -832,10 +966,7 @@ fn parse_batch(body: &[u8]) -> Result<Batch, ApiError> {
 async fn wrong_sender(hub: &Shared, peer_uri: &str, message: String) -> ApiError {
     let hub = hub.clone();
     let (peer, detail) = (peer_uri.to_owned(), message.clone());
-    let _ = blocking(move || {
-        Ok(lock(&hub.journal).alert(hub.clock.unix(), Code::WrongSender, &peer, &detail)?)
-    })
-    .await;
+    let _ = blocking(move || Ok(hub.alert(Code::WrongSender, &peer, &detail, None)?)).await;
     ApiError::new(Code::WrongSender, message)
 }
 
@@ -897,6 +1028,7 @@ async fn code_blocks(
             format!("{town} is not a town this node serves"),
         ));
     }
+    hub.not_quarantined(&town)?;
     hub.code_block(&town, request.blocks).await.map(Bytes::from)
 }
 
@@ -919,6 +1051,7 @@ async fn move_outs(
     }
     let code =
         ResidentCode::parse(&code).map_err(|e| ApiError::bad(format!("resident code: {e}")))?;
+    hub.not_quarantined(peer.identity.code.as_deref().unwrap_or_default())?;
     match hub.certify(&query.from, code, &peer.identity).await {
         Ok(certificate) => Ok(Bytes::from(certificate)),
         Err(ApiError { code: Code::NoMoveOut, .. }) if hub.mirrors.contains_key(&query.from) => {
@@ -951,6 +1084,7 @@ async fn activations(
     }
     let code = ResidentCode::parse(&request.resident)
         .map_err(|e| ApiError::bad(format!("resident code: {e}")))?;
+    hub.not_quarantined(peer.identity.code.as_deref().unwrap_or_default())?;
     hub.activation(code, &peer.identity).await.map(Bytes::from)
 }
 
@@ -1083,15 +1217,19 @@ async fn status(State(hub): State<Shared>, _peer: net::Peer) -> Result<Json<Stat
     get,
     path = "/v1/alerts",
     tag = "upstream-network",
-    summary = "The alerts the node recorded",
-    responses((status = 200, body = Vec<Alert>, description = "Every alert, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+    summary = "The alerts the node recorded (for the upper tiers and the monitoring)",
+    params(wire::api::AlertsQuery),
+    responses((status = 200, body = Vec<Alert>, description = "Every alert after `after`, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn alerts(
     State(hub): State<Shared>,
     peer: net::Peer,
+    QueryOf(query): QueryOf<wire::api::AlertsQuery>,
 ) -> Result<Json<Vec<crate::journal::Alert>>, ApiError> {
-    blocking(move || crate::http::alerts_for(&peer, &hub.journal, hub.clock.as_ref()).map(Json))
-        .await
+    blocking(move || {
+        crate::http::alerts_for(&peer, query.after, &hub.journal, hub.clock.as_ref()).map(Json)
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -1110,26 +1248,34 @@ async fn alert_reports(
     let reports: wire::alert::AlertReports = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad(format!("the alert reports are not valid JSON: {e}")))?;
     let node = peer.identity.to_uri();
-    // The sender's key, from the towns this node was configured with: only a town reports.
-    let vkey = peer
-        .identity
-        .code
-        .as_deref()
-        .filter(|_| peer.identity.role == pki::Role::Municipal)
-        .and_then(|code| hub.config.towns.iter().find(|t| t.code == code))
-        .map(|town| VerifierKey::parse(&town.vkey))
-        .transpose()
-        .map_err(anyhow::Error::from)?;
+    // The sender's key, from the towns (and, at the national node, the prefectures) this node
+    // was configured with: only they report here.
+    let vkey = match peer.identity.role {
+        pki::Role::Municipal => peer
+            .identity
+            .code
+            .as_deref()
+            .and_then(|code| hub.config.towns.iter().find(|t| t.code == code))
+            .map(|town| town.vkey.as_str()),
+        pki::Role::Prefecture => {
+            hub.config.prefectures.iter().find(|p| p.identity == node).map(|p| p.vkey.as_str())
+        }
+        _ => None,
+    };
+    let vkey = vkey.map(VerifierKey::parse).transpose().map_err(anyhow::Error::from)?;
     let Some(vkey) = vkey else {
-        return Err(
-            wrong_sender(&hub, &node, format!("{node} is not a town this node serves")).await
-        );
+        return Err(wrong_sender(
+            &hub,
+            &node,
+            format!("{node} is not a town or prefecture that reports to this node"),
+        )
+        .await);
     };
     blocking(move || {
         let known: tlog::note::Verifiers = [vkey].into_iter().collect();
         // A report under another key or in another node's name is how a forgery looks.
         let forged = |code: Code, message: String| -> ApiError {
-            if let Err(e) = lock(&hub.journal).alert(hub.clock.unix(), code, &node, &message) {
+            if let Err(e) = hub.alert(code, &node, &message, None) {
                 return e.into();
             }
             ApiError::new(code, message)
@@ -1149,11 +1295,71 @@ async fn alert_reports(
                     format!("{node} sent an alert report in the name of {}", report.node),
                 ));
             }
-            lock(&hub.journal).keep_report(&report, note.as_bytes())?;
+            let mut journal = lock(&hub.journal);
+            if let Some(number) = journal.keep_report(&report, note.as_bytes())? {
+                hub.quarantine_after(
+                    &mut journal,
+                    number,
+                    report.kind,
+                    &report.peer,
+                    Some(&report.node),
+                    None,
+                )?;
+            }
         }
         Ok(Json(wire::alert::AlertsHeld { held: lock(&hub.journal).reports_held(&node)? }))
     })
     .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "upstream-network",
+    summary = "The node's metrics in the Prometheus text format (for the upper tiers and the monitoring)",
+    responses((status = 200, body = String, content_type = "application/openmetrics-text", description = "Alerts by kind, severity and the node that raised them; quarantines"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn metrics(State(hub): State<Shared>, peer: net::Peer) -> Result<Response, ApiError> {
+    blocking(move || {
+        crate::http::may_watch(&peer, "metrics", &hub.journal, hub.clock.as_ref())?;
+        let text = crate::alerting::metrics(&lock(&hub.journal), |_| {})?;
+        Ok(crate::http::metrics_response(text))
+    })
+    .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/quarantine",
+    tag = "national",
+    summary = "The towns the national node quarantined after a critical alert, held or released (for the upper tiers and the monitoring)",
+    responses((status = 200, body = Vec<wire::quarantine::Quarantine>, description = "Every quarantine, oldest first"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn quarantines(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+) -> Result<Json<Vec<wire::quarantine::Quarantine>>, ApiError> {
+    blocking(move || {
+        crate::http::may_watch(&peer, "quarantines", &hub.journal, hub.clock.as_ref())?;
+        Ok(Json(lock(&hub.journal).quarantines()?))
+    })
+    .await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/quarantine/release",
+    tag = "national",
+    summary = "A national administrator releases a quarantined town with a signed decision (sent from the monitoring)",
+    request_body(content = wire::quarantine::ReleaseRequest),
+    responses((status = 200, body = wire::quarantine::Quarantine, description = "Released: the town's batches and requests are applied again"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn release(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+    JsonBody(request): JsonBody<wire::quarantine::ReleaseRequest>,
+) -> Result<Json<wire::quarantine::Quarantine>, ApiError> {
+    blocking(move || hub.release(&peer, request.release.as_bytes()).map(Json)).await
 }
 
 /// A mirror's latest checkpoint as received from the town, for comparison by anyone.
@@ -1235,7 +1441,8 @@ pub async fn run(
     );
 
     let interval = Duration::from_millis(config.interval_ms);
-    let mut tasks = Vec::new();
+    // Its own alerts, signed, to the national node (a prefecture), and to the sinks.
+    let mut tasks = crate::alerting::spawn(hub.clone(), config.upstream.iter().cloned().collect());
     {
         let hub = hub.clone();
         tasks.push(tokio::spawn(async move {

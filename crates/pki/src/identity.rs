@@ -34,11 +34,13 @@ pub enum Role {
     /// The national signer: holds the national key, apart from the national node, and signs
     /// move-out certificates, move notices and code blocks only on evidence it checks itself.
     Signer,
+    /// The national 24-hour monitoring: reads the nodes' alerts and metrics, and nothing else.
+    Monitor,
 }
 
 impl Role {
     /// Every role, in a fixed order.
-    pub const ALL: [Role; 7] = [
+    pub const ALL: [Role; 8] = [
         Role::Municipal,
         Role::Prefecture,
         Role::National,
@@ -46,6 +48,7 @@ impl Role {
         Role::Agency,
         Role::Console,
         Role::Signer,
+        Role::Monitor,
     ];
 
     /// The role's name in the identity URI.
@@ -58,6 +61,7 @@ impl Role {
             Role::Agency => "agency",
             Role::Console => "console",
             Role::Signer => "signer",
+            Role::Monitor => "monitor",
         }
     }
 
@@ -97,9 +101,9 @@ pub struct Identity {
 /// Why an identity, an identity URI, or a peer certificate's identity is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentityError {
-    /// The role name is not one of the seven.
+    /// The role name is not one of the eight.
     #[error(
-        "unknown role {0:?}: expected municipal, prefecture, national, witness, agency, console or signer"
+        "unknown role {0:?}: expected municipal, prefecture, national, witness, agency, console, signer or monitor"
     )]
     UnknownRole(String),
     /// A municipal, prefecture, agency or console identity without its code.
@@ -236,7 +240,7 @@ fn check_code(role: Role, code: &str) -> Result<(), IdentityError> {
                 ))
             }
         }
-        Role::National | Role::Witness | Role::Signer => {
+        Role::National | Role::Witness | Role::Signer | Role::Monitor => {
             Err(IdentityError::UnexpectedCode { role, code: code.to_owned() })
         }
     }

@@ -77,10 +77,40 @@ pub fn run(args: DemoOptions) -> Result<ExitCode> {
             }
         }
     });
-    let Some(ok) = ok else {
+    let Some(mut ok) = ok else {
         nodes.stop();
         return Ok(ExitCode::FAILURE);
     };
+    if ok {
+        // The auditors' attacks, as drills against the network the scenario left running.
+        println!();
+        println!("the Nagano drills: each attack is blocked or detected at the national node");
+        let all = ["all".to_owned()];
+        let drills = runtime.block_on(async {
+            tokio::select! {
+                played = crate::drill::run(&network, &all) => Some(played),
+                name = stop.recv() => {
+                    println!("{name}: stopping the network in the middle of the drills");
+                    None
+                }
+            }
+        });
+        match drills {
+            None => {
+                nodes.stop();
+                return Ok(ExitCode::FAILURE);
+            }
+            Some(Ok((passed, played))) => {
+                println!();
+                print!("{}", crate::drill::table(&played));
+                ok &= passed;
+            }
+            Some(Err(e)) => {
+                println!("  FAIL  the drills: {e:#}");
+                ok = false;
+            }
+        }
+    }
     println!();
     println!("where to look:");
     println!("  {}/network.json          nodes, URLs, log keys, credentials", args.dir.display());

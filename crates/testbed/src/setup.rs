@@ -16,6 +16,9 @@
 //! DIR/credentials/<town>/      a town's admin key, operators' keys, console certificate and
 //!                              enrolments/ (the enrolments the admin signed offline)
 //! DIR/credentials/agency/      the agency's certificate
+//! DIR/credentials/monitor/     the national monitoring's certificate (reads alerts and
+//!                              metrics, sends quarantine releases) and the national
+//!                              administrator's key (sealed), which signs those releases
 //! DIR/credentials/passphrases.json   the passphrases of the sealed keys (0600)
 //! ```
 //!
@@ -67,6 +70,10 @@ pub struct Network {
     pub operators: Vec<TownOperators>,
     /// The national key's file (the national node's directory).
     pub national_key: PathBuf,
+    /// The national monitoring's client credential.
+    pub monitor: Credential,
+    /// The national administrator's key (sealed): signs the release of a quarantined town.
+    pub administrator_key: PathBuf,
     /// Each town as it is registered with the network: the keys with which its records'
     /// evidence is checked.
     pub towns: Vec<wire::trust::TownKeys>,
@@ -480,6 +487,28 @@ pub fn create(dir: &Path) -> Result<Network> {
     }
     let agency = creds.join("agency/pension");
     issue("agency", Some("pension-service"), false, &agency)?;
+    // The national monitoring's certificate, and the national administrator's own key, sealed:
+    // with it they sign the release of a town the national node quarantined.
+    let monitor = creds.join("monitor/monitor");
+    issue("monitor", None, false, &monitor)?;
+    let administrator_key = creds.join("monitor/administrator.key");
+    let administrator_name = "administrator.national.juki.local";
+    let administrator_passphrase = passphrases.draw(&administrator_key, &[administrator_name])?;
+    let administrator_vkey = juki_with(
+        &[
+            "key",
+            "generate",
+            "--name",
+            administrator_name,
+            "--out",
+            p(&administrator_key),
+            "--passphrase-env",
+            new,
+        ],
+        &[(new, &administrator_passphrase)],
+    )?
+    .trim()
+    .to_owned();
 
     // The witness: it cosigns each town's registry and provision checkpoints, the prefecture's
     // and the national node's provision checkpoints and the signer's, after checking
@@ -587,6 +616,12 @@ pub fn create(dir: &Path) -> Result<Network> {
             verify_every_ms: 60_000,
             witnesses: Vec::new(),
             witness_quorum: 0,
+            administrators: Vec::new(),
+            // Every node's alerts, also as JSON Lines beside its database.
+            alerts: node::config::AlertSinks {
+                jsonl: Some(dir.join("alerts.jsonl")),
+                webhook: None,
+            },
             report: Some(report(dir)),
         }
     };
@@ -612,6 +647,7 @@ pub fn create(dir: &Path) -> Result<Network> {
     national.witness_quorum = 1;
     national.prefectures = vec![pref_peer.clone()];
     national.signer = Some(signer_peer);
+    national.administrators = vec![administrator_vkey];
     configs.push(national);
     let mut pref = base(
         "nagano",
@@ -716,6 +752,12 @@ pub fn create(dir: &Path) -> Result<Network> {
         },
         operators,
         national_key,
+        monitor: Credential {
+            identity: "urn:juki:monitor".into(),
+            cert: monitor.with_extension("crt"),
+            key: monitor.with_extension("key"),
+        },
+        administrator_key,
         towns: town_entries.iter().map(Town::keys).collect(),
     };
     network.save()?;

@@ -250,13 +250,29 @@ pub struct Status {
     pub alerts: usize,
 }
 
+/// `GET /v1/alerts?after=N`: the alerts after number `N` (all without it).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertsQuery {
+    /// Only alerts numbered above this one.
+    #[serde(default)]
+    pub after: u64,
+}
+
 /// `GET /v1/alerts`: one alert a node recorded.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct Alert {
+    /// Its number at this node (ascending, never reused; `?after=` reads on from one).
+    #[serde(default)]
+    pub id: u64,
     /// POSIX seconds.
     pub time: u64,
     /// Its stable code (see `docs/ERRORS.md`).
     pub kind: String,
+    /// How grave it is: `notice`, `warning` or `critical` (the code's, see `docs/ERRORS.md`).
+    #[serde(default)]
+    #[schema(value_type = String, example = "critical")]
+    pub severity: Option<crate::errors::Severity>,
     /// The peer's identity URI, or its address when it had none.
     pub peer: String,
     /// What happened (codes and sizes only).

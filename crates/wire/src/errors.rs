@@ -153,6 +153,10 @@ codes! {
     WrongSender = "wrong-sender", Identity, status 403, alert critical,
         "A batch came from a node that may not send batches for that town: a prefecture takes a town's batches only from that town's node, the national node only from the town's prefecture.",
         "Send batches through the configured upstream; an unexpected one is an attack to investigate.";
+    /// A quarantine release that is not signed by a national administrator, or names another alert.
+    BadRelease = "bad-release", Identity, status 403, alert critical,
+        "A quarantine release is not signed by a key the national node lists as an administrator's, or names another alert than the one that quarantined the town: releasing a compromised town is what an attacker would want.",
+        "Sign the release with a national administrator's key for the alert shown by `juki quarantine list`; an unexpected one is an attack to investigate.";
     /// This node does not serve or mirror the town named.
     NotServed = "not-served", Identity, status 403, alert no,
         "This node does not serve or mirror the town the request names.",
@@ -174,9 +178,9 @@ codes! {
         "A signer is not allowed to sign this event: not enrolled, revoked before this point of the log, or the wrong kind of key.",
         "Sign with an operator key that is enrolled and not revoked.";
     /// A sensitive change with fewer than two different operators.
-    SecondOperatorMissing = "second-operator-missing", Rules, status 422, alert no,
-        "The change (消除, death, a correction, a code change, a cancellation) needs two different operators' signatures.",
-        "Have a second operator approve it.";
+    SecondOperatorMissing = "second-operator-missing", Rules, status 422, alert warning,
+        "The change (消除, death, a correction, a code change, a cancellation) needs two different operators' signatures. A town's clients propose such a change for approval (`POST /v1/proposals`); one submitted directly at the counter with one signature is how one stolen key looks, so it is also an alert (`unauthorised-event`).",
+        "Propose it and have a second operator approve it.";
     /// A sensitive change signed by two clerks, with no supervisor.
     SupervisorMissing = "supervisor-missing", Rules, status 422, alert warning,
         "A sensitive change (消除, death, corrections, code changes, cancellations) needs two different people, one of them a supervisor; only clerks signed it.",
@@ -278,6 +282,10 @@ codes! {
     TooSoon = "too-soon", Availability, status 429, alert notice,
         "The national signer allocates at most one new code block per town per hour; this request came sooner.",
         "Wait: a town's pool holds 100,000 codes. Repeated requests are how someone minting codes through the national node looks: check who asked.";
+    /// The town is quarantined at the national node.
+    Quarantined = "quarantined", Availability, status 503, alert no,
+        "The national node quarantined this town after a critical alert about it: its batches and requests are held, not applied, until a national administrator releases it with a signed decision. Nothing is lost: the town and its prefecture keep what they hold and send it again.",
+        "Investigate the alert (`juki alerts`), restore the town, then have a national administrator sign a release (`juki quarantine release`).";
     /// The town's pool of resident codes is empty.
     PoolEmpty = "pool-empty", Availability, status 503, alert no,
         "The town has no unused resident code: its code block is used up and no new one has arrived.",

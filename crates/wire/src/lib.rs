@@ -7,6 +7,8 @@
 //! - `documents`: the signed documents a node hands out (certificate copies, with the evidence
 //!   of their record, and their offline check) and the private provision records it keeps.
 //! - `api`: the JSON requests and answers of every route.
+//! - `alert` and `quarantine`: the signed alert reports a node ships upstream, and the
+//!   national administrator's signed release of a quarantined town.
 //! - `trust`: a town's registered keys, with which clients check the evidence of its records.
 //!
 //! Each route's path is versioned (`/v1/…`); a change that an old client could misread gets a
@@ -18,6 +20,7 @@ pub mod api;
 pub mod batch;
 pub mod documents;
 pub mod errors;
+pub mod quarantine;
 pub mod trust;
 
 pub use batch::{Batch, BatchError, CheckedBatch, MAX_BATCH_BYTES, Receipt, ReceiptError};
