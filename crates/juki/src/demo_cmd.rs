@@ -18,6 +18,9 @@ pub struct DemoArgs {
     /// Stop after the scenario; exit 0 only if every step succeeded.
     #[arg(long)]
     exit: bool,
+    /// Skip the drills (the auditors' attacks, `juki drill all`) after the scenario.
+    #[arg(long)]
+    no_drills: bool,
 }
 
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
@@ -25,5 +28,6 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         dir: args.dir,
         residents: args.residents,
         exit: args.exit,
+        drills: !args.no_drills,
     })
 }

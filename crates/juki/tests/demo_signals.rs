@@ -30,7 +30,7 @@ impl Demo {
     /// running.
     fn start(dir: &Path) -> Demo {
         let mut child = juki()
-            .args(["demo", "--dir", p(dir), "--residents", "30"])
+            .args(["demo", "--dir", p(dir), "--residents", "30", "--no-drills"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()

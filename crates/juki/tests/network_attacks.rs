@@ -38,7 +38,7 @@ impl Running {
     /// [`Running::start`], with `prepare` run on the network's directory before its nodes start.
     fn start_with(prepare: impl FnOnce(&Path)) -> Running {
         let dir = tempfile::tempdir().unwrap();
-        ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit"]);
+        ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
         prepare(dir.path());
         testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
         let nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
@@ -1251,6 +1251,14 @@ fn an_edit_of_a_towns_database_is_an_alert_at_the_national_node_within_seconds()
             }
         }
     }
+    // The national node quarantined the town at the first edit; once it is restored and every
+    // alert of it has arrived, the national administrator releases it.
+    let quarantines = runtime.block_on(async {
+        let stage = testbed::drill::Stage::new(network)?;
+        stage.settled().await?;
+        stage.release(ACHI, "restored from the log").await
+    });
+    assert!(quarantines.unwrap(), "the national node quarantined the tampered town");
     // Nothing acknowledged was lost: every tier agrees.
     ok(&["network", "agree", "--dir", p(root)]);
 }

@@ -31,7 +31,7 @@ fn start_all(dir: &Path) -> Nodes {
 }
 
 fn build(dir: &Path) {
-    let out = ok(&["demo", "--dir", p(dir), "--residents", "30", "--exit"]);
+    let out = ok(&["demo", "--dir", p(dir), "--residents", "30", "--exit", "--no-drills"]);
     assert!(out.contains("ok    every tier agrees"), "{out}");
     assert!(!out.contains("FAIL"), "{out}");
 }
@@ -68,6 +68,17 @@ fn the_demo_day_ends_with_every_tier_agreeing() {
         assert!(out.contains(&format!("ok    {step}")), "missing step {step:?}:\n{out}");
     }
     assert!(!out.contains("FAIL"), "{out}");
+    // The demo ends with the drills' table: every attack blocked or detected, nothing lost.
+    let table = out.split_once("the Nagano drills").expect("the drills ran").1;
+    for drill in testbed::drill::DRILLS {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("{} ", drill.name)))
+            .unwrap_or_else(|| panic!("no row for {}:\n{table}", drill.name));
+        assert!(row.contains("blocked") || row.contains("detected"), "{row}");
+        assert!(row.contains(" none "), "{row}");
+        assert!(!row.contains("MISSED") && !row.contains("BROKEN"), "{row}");
+    }
     let network: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.path().join("network.json")).unwrap())
             .unwrap();

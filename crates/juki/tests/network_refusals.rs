@@ -75,7 +75,15 @@ impl Network {
     fn start() -> Network {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let net_dir = dir.path().join("net");
-        let output = support::run(&["demo", "--dir", p(&net_dir), "--residents", "30", "--exit"]);
+        let output = support::run(&[
+            "demo",
+            "--dir",
+            p(&net_dir),
+            "--residents",
+            "30",
+            "--exit",
+            "--no-drills",
+        ]);
         let (stdout, stderr) =
             (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(!stderr.contains("panicked"), "juki demo panicked:\n{stdout}\n{stderr}");

@@ -28,6 +28,8 @@ pub struct DemoOptions {
     pub residents: u64,
     /// Stop after the scenario; exit 0 only if every step succeeded.
     pub exit: bool,
+    /// Play every drill after the scenario and print their table.
+    pub drills: bool,
 }
 
 /// `juki demo`.
@@ -81,7 +83,7 @@ pub fn run(args: DemoOptions) -> Result<ExitCode> {
         nodes.stop();
         return Ok(ExitCode::FAILURE);
     };
-    if ok {
+    if ok && args.drills {
         // The auditors' attacks, as drills against the network the scenario left running.
         println!();
         println!("the Nagano drills: each attack is blocked or detected at the national node");

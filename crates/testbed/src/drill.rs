@@ -262,7 +262,7 @@ impl Stage {
     /// Waits until the target town's tables agree with its log again (its self-check's last
     /// verification was clean) and the national node holds every alert the town raised — the
     /// undo of an edit is a write behind the log's back too —, so that a release covers them.
-    async fn settled(&self) -> Result<()> {
+    pub async fn settled(&self) -> Result<()> {
         let clerk = self.clerk()?;
         let started = Instant::now();
         let town = format!("urn:juki:municipal:{}", TARGET.1);

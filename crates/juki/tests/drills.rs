@@ -1,0 +1,108 @@
+//! Every drill of `juki drill` as an integration test against a network of real node processes:
+//! the attack is blocked, or an alert with the right code reaches the national alert log within
+//! five seconds (measured and printed); nothing acknowledged is lost; and afterwards the town
+//! records a change that reaches every tier again (released by the national administrator
+//! where the national node quarantined it).
+
+mod support;
+
+use support::{ok, p};
+use testbed::drill::{ALERT_TARGET, Verdict};
+use testbed::processes::Nodes;
+use testbed::setup::Network;
+use wire::errors::{Code, Severity};
+
+/// Plays drill `name` on a network of its own, and checks its verdict and the code that blocked
+/// or revealed it.
+fn drill(name: &str, expected: Verdict, code: Option<Code>) {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
+    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+    let mut nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
+    let network = nodes.network().clone();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let played = runtime.block_on(async {
+        let stage = testbed::drill::Stage::new(&network)?;
+        testbed::drill::play(&stage, testbed::drill::drill(name)?).await
+    });
+    nodes.stop();
+    let played = played.unwrap();
+    print!("{}", testbed::drill::table(std::slice::from_ref(&played)));
+    assert_eq!(played.verdict, expected, "{name}");
+    match &played.alert {
+        Some((alert, took)) => {
+            println!("{name}: the {} alert reached the national node in {took:?}", alert.kind);
+            let code = code.expect("an alert's code");
+            assert_eq!(alert.kind, code.as_str(), "{name}: {alert:?}");
+            assert!(*took <= ALERT_TARGET, "{name}: the alert took {took:?}");
+            assert_eq!(alert.severity, code.severity(), "{name}");
+            assert!(!alert.detail.is_empty(), "{name}: an alert carries its evidence");
+        }
+        // Blocked without a refusal's code: a replayed batch is acknowledged, never applied.
+        None => assert_eq!(played.refusal, code, "{name}"),
+    }
+    if played.verdict == Verdict::BlockedAndDetected {
+        assert!(played.refusal.is_some(), "{name}: what blocked it");
+    }
+    // A critical alert about the town quarantined it; the administrator released it.
+    let critical =
+        played.alert.as_ref().is_some_and(|(a, _)| a.severity == Some(Severity::Critical));
+    assert_eq!(played.quarantined, critical, "{name}: quarantine");
+    assert_eq!(played.nothing_lost, Ok(()), "{name}: nothing acknowledged is lost");
+    assert_eq!(played.works_again, Ok(()), "{name}: the network works again");
+}
+
+#[test]
+fn a_resident_s_address_changed_in_the_database() {
+    drill("edit-address", Verdict::Detected, Some(Code::Tampered));
+}
+
+#[test]
+fn a_resident_deleted_from_the_database() {
+    drill("delete-resident", Verdict::Detected, Some(Code::Tampered));
+}
+
+#[test]
+fn a_fake_resident_inserted_into_the_database() {
+    drill("insert-resident", Verdict::Detected, Some(Code::Tampered));
+}
+
+#[test]
+fn an_old_signed_event_rewritten_in_the_database() {
+    drill("edit-event", Verdict::Detected, Some(Code::Tampered));
+}
+
+#[test]
+fn a_code_reused_after_its_rows_were_deleted() {
+    drill("code-reuse", Verdict::BlockedAndDetected, Some(Code::Tampered));
+}
+
+#[test]
+fn a_stolen_console_certificate_without_an_operator_key() {
+    drill("stolen-certificate", Verdict::BlockedAndDetected, Some(Code::UnauthorisedEvent));
+}
+
+#[test]
+fn one_stolen_key_for_a_change_that_needs_two_people() {
+    drill("one-key-for-two", Verdict::BlockedAndDetected, Some(Code::UnauthorisedEvent));
+}
+
+#[test]
+fn a_town_sending_changes_for_another_town() {
+    drill("foreign-town", Verdict::BlockedAndDetected, Some(Code::WrongSender));
+}
+
+#[test]
+fn a_replayed_batch() {
+    drill("replayed-batch", Verdict::Blocked, None);
+}
+
+#[test]
+fn a_certificate_of_the_wrong_role() {
+    drill("wrong-role", Verdict::BlockedAndDetected, Some(Code::WrongPeer));
+}
+
+#[test]
+fn a_client_without_a_certificate() {
+    drill("no-certificate", Verdict::Blocked, Some(Code::NoPeer));
+}
