@@ -977,6 +977,13 @@ fn a_town_cannot_rewrite_who_read_whose_record() {
         "municipality": ACHI, "from": have, "checkpoint": checkpoint_of(&extended),
         "proof": [], "events": [text(extended.last().unwrap())],
     });
+    // The fork quarantined 阿智村 at the national node: nothing more of it is even looked at
+    // until the national administrator releases it.
+    assert_eq!(send(unwitnessed.clone()), Some(Code::Quarantined));
+    let released = runtime.block_on(async {
+        testbed::drill::Stage::new(network)?.release(ACHI, "the fork was investigated").await
+    });
+    assert!(released.unwrap(), "the fork quarantined the town");
     assert_eq!(send(unwitnessed), Some(Code::BadCheckpoint));
     let raised = alerts(root, "national");
     assert!(raised[before..].iter().any(|k| k == Code::Fork.as_str()), "{raised:?}");

@@ -23,16 +23,20 @@ use crate::config::{NodeConfig, Peer};
 use crate::journal::{Alert, Journal};
 use crate::task::{lock, rounds};
 
-/// What a node offers the senders of its alerts.
+/// What a node offers the sinks of its alerts.
 pub trait Alerting: Send + Sync + 'static {
     /// The node's configuration.
     fn config(&self) -> &NodeConfig;
     /// Its journal, where its alerts are recorded.
     fn journal(&self) -> &Mutex<Journal>;
-    /// Its node key, which signs its reports.
-    fn node_key(&self) -> &Signer;
     /// Its identity.
     fn identity(&self) -> &pki::Identity;
+}
+
+/// What a node that reports its alerts to the upper tiers offers besides.
+pub trait Reporting: Alerting {
+    /// Its node key, which signs its reports.
+    fn node_key(&self) -> &Signer;
     /// Its client for calls to other nodes.
     fn client(&self) -> &net::Client;
 }
@@ -45,7 +49,7 @@ fn alert_log(config: &NodeConfig) -> String {
 /// Sends the alerts raised at `node` that `upstream` does not hold yet, each signed with the
 /// node key: returns whether anything was sent. Alerts other nodes reported here are not sent
 /// on: they reached the upper tiers from their own node.
-pub async fn report<N: Alerting>(node: Arc<N>, upstream: Peer) -> Result<bool> {
+pub async fn report<N: Reporting>(node: Arc<N>, upstream: Peer) -> Result<bool> {
     let log = alert_log(node.config());
     let (reports, last) = {
         let (node, log, identity) = (node.clone(), log.clone(), upstream.identity.clone());
@@ -188,10 +192,10 @@ pub async fn to_webhook<N: Alerting>(
 /// Starts the senders of a node's alerts: signed reports to each of `upstreams`, and the
 /// configured sinks, each polling every `watch_ms` on its own (one that fails holds up only
 /// itself, and tries again with back-off).
-pub fn spawn<N: Alerting>(node: Arc<N>, upstreams: Vec<Peer>) -> Vec<tokio::task::JoinHandle<()>> {
+pub fn spawn<N: Reporting>(node: Arc<N>, upstreams: Vec<Peer>) -> Vec<tokio::task::JoinHandle<()>> {
     let every = Duration::from_millis(node.config().watch_ms);
     let name = node.config().name.clone();
-    let mut tasks = Vec::new();
+    let mut tasks = spawn_sinks(node.clone());
     for upstream in upstreams {
         let (node, name) = (node.clone(), name.clone());
         tasks.push(tokio::spawn(async move {
@@ -202,6 +206,15 @@ pub fn spawn<N: Alerting>(node: Arc<N>, upstreams: Vec<Peer>) -> Vec<tokio::task
             rounds(every, None, round, failed).await
         }));
     }
+    tasks
+}
+
+/// Starts the deliveries to the configured sinks alone (a node that reports to no upper tier:
+/// the national node, the signer).
+pub fn spawn_sinks<N: Alerting>(node: Arc<N>) -> Vec<tokio::task::JoinHandle<()>> {
+    let every = Duration::from_millis(node.config().watch_ms);
+    let name = node.config().name.clone();
+    let mut tasks = Vec::new();
     if let Some(path) = node.config().alerts.jsonl.clone() {
         let (node, name) = (node.clone(), name.clone());
         tasks.push(tokio::spawn(async move {

@@ -103,11 +103,14 @@ impl crate::alerting::Alerting for Town {
     fn journal(&self) -> &Mutex<Journal> {
         &self.journal
     }
-    fn node_key(&self) -> &Signer {
-        &self.node_key
-    }
     fn identity(&self) -> &pki::Identity {
         &self.identity
+    }
+}
+
+impl crate::alerting::Reporting for Town {
+    fn node_key(&self) -> &Signer {
+        &self.node_key
     }
     fn client(&self) -> &net::Client {
         &self.client

@@ -181,6 +181,7 @@ mod tests {
                 "POST /v1/sign/withdrawal",
                 "GET /v1/status",
                 "GET /v1/alerts",
+                "GET /metrics",
             ],
         );
         expect("upstream-public.json", &["GET /mirrors/{code}/checkpoint"]);

@@ -74,6 +74,18 @@ pub struct Issuer {
 /// The signer's state, as its handlers share it.
 pub type Shared = Arc<Issuer>;
 
+impl crate::alerting::Alerting for Issuer {
+    fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+    fn journal(&self) -> &Mutex<Journal> {
+        &self.journal
+    }
+    fn identity(&self) -> &pki::Identity {
+        &self.identity
+    }
+}
+
 impl Issuer {
     /// Opens the signer's directory: the national key, the issuance log, the towns'
     /// registrations.
@@ -290,6 +302,26 @@ pub fn network_routes() -> OpenApiRouter<Shared> {
         .routes(routes!(sign_code_block))
         .routes(routes!(status))
         .routes(routes!(alerts))
+        .routes(routes!(metrics))
+}
+
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "signer",
+    summary = "The signer's metrics in the Prometheus text format (for the national node and the monitoring)",
+    responses((status = 200, body = String, content_type = "application/openmetrics-text", description = "Alerts by kind and severity"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn metrics(
+    State(issuer): State<Shared>,
+    peer: net::Peer,
+) -> Result<axum::response::Response, ApiError> {
+    crate::http::blocking(move || {
+        crate::http::may_watch(&peer, "metrics", &issuer.journal, issuer.clock.as_ref())?;
+        let text = crate::alerting::metrics(&crate::task::lock(&issuer.journal), |_| {})?;
+        Ok(crate::http::metrics_response(text))
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -603,6 +635,8 @@ pub async fn run(
     .context("binding the signer's listeners")?;
     eprintln!("{} ({}) serving", config.name, issuer.identity.to_uri());
     let interval = Duration::from_millis(config.interval_ms);
+    // Its alerts to the sinks (the monitoring reads them on its network listener too).
+    let sinks = crate::alerting::spawn_sinks(issuer.clone());
     let background = {
         let issuer = issuer.clone();
         tokio::spawn(async move {
@@ -623,5 +657,8 @@ pub async fn run(
     };
     let result = servers.run(&config, shutdown).await;
     background.abort();
+    for sink in sinks {
+        sink.abort();
+    }
     result
 }

@@ -81,11 +81,14 @@ impl crate::alerting::Alerting for Hub {
     fn journal(&self) -> &Mutex<Journal> {
         &self.journal
     }
-    fn node_key(&self) -> &Signer {
-        &self.node_key
-    }
     fn identity(&self) -> &pki::Identity {
         &self.identity
+    }
+}
+
+impl crate::alerting::Reporting for Hub {
+    fn node_key(&self) -> &Signer {
+        &self.node_key
     }
     fn client(&self) -> &net::Client {
         &self.client
