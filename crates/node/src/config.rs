@@ -84,6 +84,14 @@ pub struct NodeConfig {
     /// node raises a `notice-stuck` alert.
     #[serde(default = "default_stuck_after")]
     pub stuck_after_ms: u64,
+    /// How often (milliseconds) a town sends its signed heartbeat to its prefecture and the
+    /// national node, and an upper node looks for silent or stuck towns.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_ms: u64,
+    /// How long (milliseconds) an upper node waits for a town's heartbeat before it raises a
+    /// `heartbeat-missing` alert.
+    #[serde(default = "default_heartbeat_missing")]
+    pub heartbeat_missing_ms: u64,
     /// How often (milliseconds) a town checks whether anything but itself wrote to its
     /// registry database (which starts a verification at once).
     #[serde(default = "default_watch")]
@@ -136,6 +144,14 @@ fn default_batch() -> usize {
 
 fn default_stuck_after() -> u64 {
     60_000
+}
+
+fn default_heartbeat() -> u64 {
+    1_000
+}
+
+fn default_heartbeat_missing() -> u64 {
+    10_000
 }
 
 fn default_watch() -> u64 {

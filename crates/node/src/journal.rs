@@ -425,6 +425,14 @@ impl Journal {
         )? as u64)
     }
 
+    /// The number of the last alert recorded here (0: none).
+    pub fn last_alert(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT coalesce(max(id), 0) FROM alerts", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
     /// Every alert, oldest first.
     pub fn alerts(&self) -> Result<Vec<Alert>> {
         self.alerts_since(0)

@@ -17,8 +17,9 @@
 //! answers, calls to peers), `listeners` (binding and serving), `journal` (node.db: the provision
 //! log, acknowledgements, alerts), `outbox` (sending batches and checking receipts), `mirror` (an
 //! upper node's replica of one town), `provisions` (a town's provision log sent upstream, and
-//! the upper nodes' verified copies of it), `policy` (pure decisions), `proof` (a record
-//! proven before it is served), and the roles: `municipal` and
+//! the upper nodes' verified copies of it), `policy` (pure decisions), `crosscheck` (an upper
+//! node's pure conclusions from towns' heartbeats), `publication` (a town's look at the
+//! checkpoint it publishes), `proof` (a record proven before it is served), and the roles: `municipal` and
 //! `upstream` (their APIs and background work), and `signer` (the
 //! national key, apart from the national node). The roles import the modules below them and never
 //! each other.
@@ -27,6 +28,7 @@
 pub mod alerting;
 pub mod clock;
 pub mod config;
+pub mod crosscheck;
 pub mod http;
 pub mod journal;
 pub mod listeners;
@@ -38,6 +40,7 @@ pub mod outbox;
 pub mod policy;
 pub mod proof;
 pub mod provisions;
+pub mod publication;
 pub mod report;
 pub mod selfcheck;
 pub mod signer;

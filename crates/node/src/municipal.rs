@@ -94,6 +94,12 @@ pub struct Town {
     /// The events the last whole self-verification covered without a difference (none before
     /// the first, or while the tables differ from the log).
     verified: Mutex<Option<u64>>,
+    /// When the node started: the pusher's failures are timed from it.
+    started: std::time::Instant,
+    /// Whether the pusher has failed, since when, and whether that was alerted.
+    pusher: Mutex<crate::crosscheck::PusherWatch>,
+    /// When the prefecture last acknowledged a batch (POSIX seconds), since the start.
+    pushed: Mutex<Option<u64>>,
 }
 
 impl crate::alerting::Alerting for Town {
@@ -175,6 +181,9 @@ impl Town {
             tampered: Default::default(),
             unverified_write: Default::default(),
             verified: Mutex::new(None),
+            started: std::time::Instant::now(),
+            pusher: Default::default(),
+            pushed: Mutex::new(None),
             witnesses,
             runtime: tokio::runtime::Handle::current(),
             clock,
@@ -353,7 +362,7 @@ impl Town {
     /// Integrates both logs. The registry checkpoint is published only once the witness
     /// quorum has cosigned it (the previous one stands otherwise).
     fn integrate(&self) -> Result<()> {
-        let published = {
+        {
             let conn = lock(&self.integrator);
             let conn = &*conn;
             let tiles = self.dir.tiles();
@@ -367,23 +376,23 @@ impl Town {
                 &mut cosign,
                 self.config.max_batch as u64,
             )?;
-            if published.is_empty() {
+            let published: Vec<_> = if published.is_empty() {
                 self.cosign_unwitnessed(&tiles, &mut cosign)?.into_iter().collect()
             } else {
                 published
+            };
+            // Every witnessed checkpoint is kept: a batch ends at one, whatever the upstream
+            // acknowledged before. Kept under the integrator's lock, so that the look at the
+            // published checkpoint never sees one published and not yet kept.
+            let mut journal = lock(&self.journal);
+            for integration in &published {
+                journal.keep_checkpoint(
+                    &self.config.origin,
+                    integration.size,
+                    &integration.checkpoint,
+                )?;
             }
-        };
-        let mut journal = lock(&self.journal);
-        // Every witnessed checkpoint is kept: a batch ends at one, whatever the upstream
-        // acknowledged before.
-        for integration in &published {
-            journal.keep_checkpoint(
-                &self.config.origin,
-                integration.size,
-                &integration.checkpoint,
-            )?;
         }
-        drop(journal);
         // The provision log is witnessed like the registry log, in the same steps, and every
         // witnessed checkpoint is kept for the batches that carry it upstream.
         let published = {
@@ -522,10 +531,103 @@ impl Town {
             let covered = crate::logs::published_size(&tiles, &town.vkey, &town.config.origin)?;
             let (size, receipt) =
                 acknowledge(answer, &batch, &town.config.origin, &vkey, &tiles, covered)?;
-            lock(&town.journal).set_ack(&town.config.origin, &upstream.identity, size, &receipt)
+            lock(&town.journal).set_ack(&town.config.origin, &upstream.identity, size, &receipt)?;
+            *lock(&town.pushed) = Some(town.clock.unix());
+            Ok(())
         })
         .await??;
         Ok(true)
+    }
+
+    /// After a round of the pusher: one that failed for longer than `stuck_after_ms` is a
+    /// `replication-stuck` alert (once, until a round succeeds).
+    fn pushed(&self, succeeded: bool) {
+        let mut pusher = lock(&self.pusher);
+        if succeeded {
+            pusher.succeeded();
+            return;
+        }
+        let now = self.started.elapsed().as_millis() as u64;
+        if let Some(finding) = pusher.failed(now, self.config.stuck_after_ms) {
+            drop(pusher);
+            self.raise(finding.code, &finding.detail);
+        }
+    }
+
+    /// One look at the published registry checkpoint (see [`crate::publication`]): one the
+    /// log did not produce is a `forged-publication` alert, and the latest witnessed checkpoint
+    /// is published again. Skipped while an integration runs. Runs on a blocking thread.
+    fn check_publication(&self) -> Result<()> {
+        let Ok(_integrating) = self.integrator.try_lock() else { return Ok(()) };
+        let tiles = self.dir.tiles();
+        let look = crate::publication::check(
+            &tiles,
+            &lock(&self.journal),
+            &self.vkey,
+            &self.config.origin,
+        )?;
+        if let crate::publication::Look::Forged { detail, restored } = look {
+            let restored = match restored {
+                Some(size) => format!("the witnessed checkpoint of size {size} is published again"),
+                None => "no witnessed checkpoint could be published again".to_owned(),
+            };
+            self.raise(Code::ForgedPublication, &format!("{detail}; {restored}"));
+        }
+        Ok(())
+    }
+
+    /// The town's heartbeat, signed with its node key: its latest witnessed checkpoints, its
+    /// last alert, what its self-check covered and its replication. Runs on a blocking thread.
+    fn heartbeat(&self) -> Result<Vec<u8>> {
+        use tlog_store::integrate::CheckpointVerifier as _;
+        let journal = lock(&self.journal);
+        let head = |origin: &str, vkey: &VerifierKey| -> Result<wire::heartbeat::LogHead> {
+            let (size, root) = match journal.kept_checkpoint(origin, 0, i64::MAX as u64)? {
+                Some((_, note)) => {
+                    tlog_store::integrate::VerifyOnly::new(vkey.clone(), origin).open(&note)?
+                }
+                None => (0, tlog::hash::EMPTY_ROOT),
+            };
+            Ok(wire::heartbeat::LogHead { size, root })
+        };
+        let heartbeat = wire::heartbeat::Heartbeat {
+            node: self.identity.to_uri(),
+            time: self.clock.unix(),
+            registry: head(&self.config.origin, &self.vkey)?,
+            provisions: head(&self.provision_origin, &self.provision_vkey)?,
+            alerts: journal.last_alert()?,
+            manifest: None,
+            verified: *lock(&self.verified),
+            acked: journal.ack(&self.config.origin, &self.upstream().identity)?.map(|(s, _)| s),
+            pushed: *lock(&self.pushed),
+        };
+        crate::logs::sign_text(heartbeat.text(), &self.node_key)
+    }
+
+    /// Sends the town's heartbeat to its prefecture and the national node; returns, for each,
+    /// the failure if it was not taken.
+    async fn send_heartbeats(self: &Arc<Self>) -> Result<Vec<(String, Option<String>)>> {
+        let town = self.clone();
+        let note = tokio::task::spawn_blocking(move || town.heartbeat()).await??;
+        let send = |peer: Peer| {
+            let (client, note) = (&self.client, note.clone());
+            async move {
+                let sent = async {
+                    let url = peer.endpoint("/v1/heartbeats")?;
+                    let answer =
+                        crate::http::post(client, &url, note, Some(peer.identity.as_str())).await?;
+                    if !answer.status.is_success() {
+                        bail!("refused: {}", answer.text());
+                    }
+                    Ok(())
+                };
+                let failure: Result<()> = sent.await;
+                (peer.identity.clone(), failure.err().map(|e| format!("{e:#}")))
+            }
+        };
+        let (prefecture, national) =
+            tokio::join!(send(self.upstream().clone()), send(self.national().clone()));
+        Ok(vec![prefecture, national])
     }
 
     /// Asks the national node for a code block when the pool runs low.
@@ -1329,7 +1431,11 @@ pub async fn run(
             // Idle: the next round starts when a change is appended.
             let round = || {
                 let town = town.clone();
-                async move { town.push().await }
+                async move {
+                    let pushed = town.push().await;
+                    town.pushed(pushed.is_ok());
+                    pushed
+                }
             };
             let failed = |e: &anyhow::Error| {
                 eprintln!("{}: replication to the prefecture: {e:#}", town.config.name)
@@ -1366,12 +1472,43 @@ pub async fn run(
             loop {
                 let checked = {
                     let town = town.clone();
-                    tokio::task::spawn_blocking(move || town.self_check()).await
+                    tokio::task::spawn_blocking(move || {
+                        town.check_publication()?;
+                        town.self_check()
+                    })
+                    .await
                 };
                 match checked {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => eprintln!("{}: self-check: {e:#}", town.config.name),
                     Err(e) => eprintln!("{}: self-check: {e}", town.config.name),
+                }
+                tokio::time::sleep(every).await;
+            }
+        })
+    };
+    let heartbeats = {
+        let town = town.clone();
+        tokio::spawn(async move {
+            let every = Duration::from_millis(town.config.heartbeat_ms);
+            // A peer's failure is logged when it starts, not at every beat.
+            let mut failing = std::collections::BTreeSet::new();
+            loop {
+                match town.send_heartbeats().await {
+                    Ok(outcomes) => {
+                        for (peer, failure) in outcomes {
+                            match failure {
+                                Some(e) if failing.insert(peer.clone()) => {
+                                    eprintln!("{}: heartbeat to {peer}: {e}", town.config.name)
+                                }
+                                Some(_) => {}
+                                None => {
+                                    failing.remove(&peer);
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => eprintln!("{}: heartbeat: {e:#}", town.config.name),
                 }
                 tokio::time::sleep(every).await;
             }
@@ -1395,6 +1532,7 @@ pub async fn run(
     };
     let served = servers.run(&config, shutdown).await;
     pusher.abort();
+    heartbeats.abort();
     topper.abort();
     watcher.abort();
     for sender in senders {

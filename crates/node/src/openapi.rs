@@ -151,6 +151,7 @@ mod tests {
                 "GET /v1/status",
                 "GET /v1/alerts",
                 "POST /v1/alerts/reports",
+                "POST /v1/heartbeats",
                 "GET /metrics",
             ],
         );
@@ -162,6 +163,7 @@ mod tests {
                 "GET /v1/status",
                 "GET /v1/alerts",
                 "POST /v1/alerts/reports",
+                "POST /v1/heartbeats",
                 "GET /metrics",
                 "GET /v1/quarantine",
                 "POST /v1/quarantine/release",

@@ -16,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use registry_core::event::Event;
 use registry_domain::{MunicipalityCode, RecordStatus, ResidentCode};
+use tlog::hash::Hash;
 use tlog::note::{Signer, VerifierKey};
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
@@ -72,6 +73,10 @@ pub struct Hub {
     signer: Option<Peer>,
     client: net::Client,
     clock: Arc<dyn Clock>,
+    /// What the node concluded so far from each town's heartbeats (see `crosscheck`).
+    watches: Mutex<BTreeMap<String, crate::crosscheck::TownWatch>>,
+    /// When the node started: heartbeats are timed from it.
+    started: Instant,
 }
 
 impl crate::alerting::Alerting for Hub {
@@ -132,6 +137,11 @@ impl Hub {
         )?;
         let arrived =
             mirrors.keys().map(|code| (code.clone(), tokio::sync::Notify::new())).collect();
+        // Every town's first heartbeat is awaited from now.
+        let watches = mirrors
+            .keys()
+            .map(|code| (code.clone(), crate::crosscheck::TownWatch::new(0)))
+            .collect();
         Ok(Hub {
             identity: config.identity()?,
             mirrors,
@@ -149,8 +159,96 @@ impl Hub {
             signer,
             client: net::Client::new(&config.tls_files())?,
             clock,
+            watches: Mutex::new(watches),
+            started: Instant::now(),
             config,
         })
+    }
+
+    /// Milliseconds since the node started.
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    /// What this node's mirror of `town` covers (its published size) and, if that reaches
+    /// `size` (> 0), its root at `size`. Read from the mirror's tiles without its lock; a read
+    /// that races with an integration gives no root this time.
+    fn mirror_view(&self, town: &crate::config::Town, size: u64) -> Result<(u64, Option<Hash>)> {
+        let tiles = crate::mirror::tiles_of(&self.config.dir.join("mirrors"), &town.code);
+        let vkey = VerifierKey::parse(&town.vkey)?;
+        let mirrored = crate::logs::published_size(&tiles, &vkey, &town.origin)?;
+        if size == 0 || size > mirrored {
+            return Ok((mirrored, None));
+        }
+        let reader = tlog_store::source::TileHashReader::new(&tiles, mirrored);
+        Ok((mirrored, tlog::merkle::tree_root(size, &reader).ok()))
+    }
+
+    /// A town's heartbeat: verified with the town's node key, compared with the mirror (see
+    /// [`crate::crosscheck`]); each finding is an alert about the town. A fork is also the
+    /// answer.
+    fn take_heartbeat(
+        &self,
+        town: &crate::config::Town,
+        node: &str,
+        note: &[u8],
+    ) -> Result<wire::heartbeat::HeartbeatTaken, ApiError> {
+        let vkey = VerifierKey::parse(&town.vkey).map_err(anyhow::Error::from)?;
+        let known: tlog::note::Verifiers = [vkey].into_iter().collect();
+        let opened = match tlog::note::open(note, &known) {
+            Ok(opened) => opened,
+            Err(e) => {
+                let message = format!("a heartbeat is not signed by {node}'s key: {e}");
+                self.alert(Code::Unsigned, node, &message, None)?;
+                return Err(ApiError::new(Code::Unsigned, message));
+            }
+        };
+        let heartbeat = wire::heartbeat::Heartbeat::parse(opened.text())
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        if heartbeat.node != node {
+            let message = format!("{node} sent a heartbeat in the name of {}", heartbeat.node);
+            self.alert(Code::WrongSender, node, &message, None)?;
+            return Err(ApiError::new(Code::WrongSender, message));
+        }
+        let (mirrored, root) = self.mirror_view(town, heartbeat.registry.size)?;
+        let now = self.now_ms();
+        let findings = lock(&self.watches)
+            .entry(town.code.clone())
+            .or_insert_with(|| crate::crosscheck::TownWatch::new(now))
+            .heartbeat(&heartbeat, now, mirrored, root);
+        let mut fork = None;
+        for finding in findings {
+            self.alert(finding.code, node, &finding.detail, Some(&town.code))?;
+            if finding.code == Code::Fork {
+                fork = Some(finding.detail);
+            }
+        }
+        match fork {
+            Some(detail) => Err(ApiError::new(Code::Fork, detail)),
+            None => Ok(wire::heartbeat::HeartbeatTaken { mirrored }),
+        }
+    }
+
+    /// Every `heartbeat_ms`: a town silent for longer than `heartbeat_missing_ms`, or whose
+    /// claimed size the mirror has not reached within `stuck_after_ms`, is an alert.
+    fn look_at_towns(&self) -> Result<()> {
+        let limits = crate::crosscheck::Limits {
+            missing_ms: self.config.heartbeat_missing_ms,
+            stuck_ms: self.config.stuck_after_ms,
+        };
+        for town in &self.config.towns {
+            let (mirrored, _) = self.mirror_view(town, 0)?;
+            let now = self.now_ms();
+            let findings = lock(&self.watches)
+                .entry(town.code.clone())
+                .or_insert_with(|| crate::crosscheck::TownWatch::new(now))
+                .tick(now, mirrored, limits);
+            let uri = pki::Identity::new(pki::Role::Municipal, Some(&town.code))?.to_uri();
+            for finding in findings {
+                self.alert(finding.code, &uri, &finding.detail, Some(&town.code))?;
+            }
+        }
+        Ok(())
     }
 
     /// Integrates the provision log; its checkpoint is published only once the witness quorum
@@ -941,6 +1039,7 @@ pub fn network_routes(national: bool) -> OpenApiRouter<Shared> {
         .routes(routes!(status))
         .routes(routes!(alerts))
         .routes(routes!(alert_reports))
+        .routes(routes!(heartbeat))
         .routes(routes!(metrics));
     if !national {
         return routes;
@@ -1316,6 +1415,34 @@ async fn alert_reports(
 }
 
 #[utoipa::path(
+    post,
+    path = "/v1/heartbeats",
+    tag = "upstream-network",
+    summary = "A town's signed heartbeat (its witnessed checkpoints, last alert, self-check and replication), compared with what this node mirrors",
+    request_body(content = String, content_type = "text/plain", description = "A juki.heartbeat/v1 note signed with the town's node key, exactly as signed"),
+    responses((status = 200, body = wire::heartbeat::HeartbeatTaken, description = "Taken: what this node's mirror holds of the town"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md (`fork`: the heartbeat states another root than the mirror's for a size it holds)"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn heartbeat(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+    body: Bytes,
+) -> Result<Json<wire::heartbeat::HeartbeatTaken>, ApiError> {
+    let node = peer.identity.to_uri();
+    let town = match peer.identity.role {
+        pki::Role::Municipal => {
+            peer.identity.code.as_deref().and_then(|code| hub.config.town(code)).cloned()
+        }
+        _ => None,
+    };
+    let Some(town) = town else {
+        return Err(
+            wrong_sender(&hub, &node, format!("{node} is not a town this node mirrors")).await
+        );
+    };
+    blocking(move || hub.take_heartbeat(&town, &node, &body).map(Json)).await
+}
+
+#[utoipa::path(
     get,
     path = "/metrics",
     tag = "upstream-network",
@@ -1487,6 +1614,23 @@ pub async fn run(
                 crate::task::rounds(interval, Some(&hub.arrived[&code]), round, failed).await
             }));
         }
+    }
+    {
+        // The towns' heartbeats: silence and stuck replication.
+        let hub = hub.clone();
+        tasks.push(tokio::spawn(async move {
+            let every = Duration::from_millis(hub.config.heartbeat_ms);
+            loop {
+                tokio::time::sleep(every).await;
+                let looked = {
+                    let hub = hub.clone();
+                    tokio::task::spawn_blocking(move || hub.look_at_towns()).await
+                };
+                if let Ok(Err(e)) = looked {
+                    eprintln!("{}: heartbeats: {e:#}", hub.config.name);
+                }
+            }
+        }));
     }
     {
         // Catch-up: a town whose batches have not arrived for a while is pulled directly.

@@ -612,6 +612,8 @@ pub fn create(dir: &Path) -> Result<Network> {
             interval_ms: 50,
             max_batch: 4096,
             stuck_after_ms: 60_000,
+            heartbeat_ms: 1_000,
+            heartbeat_missing_ms: 10_000,
             watch_ms: 200,
             verify_every_ms: 60_000,
             witnesses: Vec::new(),

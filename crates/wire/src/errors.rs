@@ -246,6 +246,10 @@ codes! {
     NoticeStuck = "notice-stuck", Replication, status 503, alert warning,
         "The national node has failed to deliver a move notice (転入通知) to the town moved out of for longer than `stuck_after_ms`: the town is down, unreachable, or refuses it.",
         "Bring the town's node back or read its refusal; until the notice is recorded there, the move-out stays open in that town. Notices to other towns are not held up.";
+    /// Replication between a town and an upper tier that has not advanced for too long.
+    ReplicationStuck = "replication-stuck", Replication, status 0, alert warning,
+        "Replication between a town and an upper tier has not advanced for longer than `stuck_after_ms`: at the town, its pusher has failed to deliver its batches to its prefecture for that long; at an upper node, the town's signed heartbeat claims a log larger than the mirror holds, and the mirror has not caught up. Acknowledged changes exist only below until it does.",
+        "Read the sender's log for the failure (an unreachable node, a refusal and its code) and bring the stopped node back. Nothing is lost: the sender keeps every batch and sends it again.";
     /// Two different trees for one size.
     Fork = "fork", Replication, status 422, alert critical,
         "The town signed two different checkpoints for one size: its log forked.",
@@ -298,6 +302,14 @@ codes! {
     ForeignWrite = "foreign-write", Integrity, status 500, alert critical,
         "Something other than the node committed a write to its registry database while the node ran: a town node is its registry's only writer, so this is an edit behind the log's back (or a tool run against a live node). The node verifies the whole registry against its log at once; a `tampered` alert follows if anything differs.",
         "Find out who wrote: the host's logins and processes at the alert's time. If a `tampered` alert follows, treat the node as compromised; if none does, the write changed nothing the log derives, but a writer other than the node should never exist.";
+    /// A published checkpoint that the town's own log did not produce.
+    ForgedPublication = "forged-publication", Integrity, status 0, alert critical,
+        "The checkpoint a town publishes on its public endpoint is not one its own log produced and its witnesses cosigned: a checkpoint was planted in its tiles, or its node key signed another tree. The town publishes its last witnessed checkpoint again, and its integration goes on from there.",
+        "Treat the node as compromised: find out who wrote to its tile directory (the host's logins and processes at the alert's time) and compare its log with the mirrors (`juki network compare`).";
+    /// A file of the node's signed baseline manifest changed.
+    ManifestChanged = "manifest-changed", Integrity, status 0, alert critical,
+        "A file the node's signed baseline manifest lists (its binary, node.toml, a certificate, a key) no longer has the digest the manifest records, or the manifest digest a town's heartbeat carries is not the one it carried before.",
+        "Find out who changed the file. If the change was meant (an upgrade, a renewed certificate), have the manifest's key holder sign a new one (`juki manifest sign`) and restart the node; otherwise treat the node as compromised.";
     /// The record changed after the last witnessed checkpoint.
     NotYetProven = "not-yet-proven", Integrity, status 503, alert no,
         "The record's latest change is not yet covered by a witnessed checkpoint, so it cannot be served with its evidence.",
@@ -306,6 +318,10 @@ codes! {
     BadEvidence = "bad-evidence", Integrity, status 0, alert critical,
         "A client checked an answer or a copy and its evidence does not prove it: an event not in the town's witnessed log, a checkpoint without its witnesses, a signature chain that does not reach the town's registered admin key, or a document that states another record.",
         "Do not use the data. If a node sent it, that node (or the path to it) is compromised: report it with the answer kept as evidence.";
+    /// A town's node whose signed heartbeats stopped arriving.
+    HeartbeatMissing = "heartbeat-missing", Service, status 0, alert warning,
+        "An upper node has received no signed heartbeat from a town it serves for longer than `heartbeat_missing_ms`: the town's node is stopped, cut off, or silenced. What the town does meanwhile is seen by nobody above it.",
+        "Check the town's node and the network between the two; a node silenced on purpose hides what happens on it.";
     /// Another node could not be reached or failed.
     PeerUnavailable = "peer-unavailable", Service, status 502, alert no,
         "Another node this request needs could not be reached, or answered with a failure.",

@@ -9,6 +9,8 @@
 //! - `api`: the JSON requests and answers of every route.
 //! - `alert` and `quarantine`: the signed alert reports a node ships upstream, and the
 //!   national administrator's signed release of a quarantined town.
+//! - `heartbeat`: the signed heartbeat a town's node sends its upper tiers every few seconds
+//!   (its checkpoints, last alert, manifest digest, self-check and replication state).
 //! - `trust`: a town's registered keys, with which clients check the evidence of its records.
 //!
 //! Each route's path is versioned (`/v1/…`); a change that an old client could misread gets a
@@ -20,6 +22,7 @@ pub mod api;
 pub mod batch;
 pub mod documents;
 pub mod errors;
+pub mod heartbeat;
 pub mod quarantine;
 pub mod trust;
 
