@@ -10,6 +10,7 @@ mod demo_cmd;
 mod key;
 mod log;
 mod logdir;
+mod manifest_cmd;
 mod monitor_cmd;
 mod network_cmd;
 mod office_cmd;
@@ -74,6 +75,9 @@ enum Command {
     /// The network's certificate authority: create it, issue, sign CSRs, revoke, show.
     #[command(subcommand)]
     Pki(pki_cmd::PkiCommand),
+    /// A node's signed baseline manifest: the digests of the files it runs from.
+    #[command(subcommand)]
+    Manifest(manifest_cmd::ManifestCommand),
     /// Run one node of the network (municipal, prefecture or national) from its node.toml.
     Serve {
         /// The node's configuration file.
@@ -130,6 +134,7 @@ fn main() -> ExitCode {
         Command::Registry(command) => registry_cmd::run_registry(command),
         Command::Code(command) => code_cmd::run(command),
         Command::Pki(command) => pki_cmd::run(command),
+        Command::Manifest(command) => manifest_cmd::run(command),
         Command::Serve { config } => serve(&config),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Network(command) => network_cmd::run(command),

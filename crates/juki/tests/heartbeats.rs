@@ -39,7 +39,12 @@ impl Running {
             std::fs::write(&path, text.replace(from, to)).unwrap();
         }
         testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
-        let nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
+        let network = Network::load(dir.path()).unwrap();
+        // The administrators sign the manifests over the changed node.toml files.
+        for (node, ..) in settings {
+            testbed::setup::sign_manifest(&network, node).unwrap();
+        }
+        let nodes = Nodes::start(&network).unwrap();
         let network = nodes.network().clone();
         Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), nodes }
     }
@@ -246,4 +251,33 @@ fn a_second_tree_for_one_size_shown_to_the_national_node_is_a_fork() {
         stage.release(ACHI, "the forged heartbeat was the test's own").await
     });
     assert!(held.unwrap(), "the fork quarantined the town");
+}
+
+/// Root on 阿智村 edits the running node's `node.toml`: the node's look at its files finds it
+/// different from the manifest its admin signed, and the alert reaches the national node. The
+/// node, restarted on the edited file, refuses to start and names it; once the admin has
+/// signed a new manifest it starts, and the national node notices the new manifest in its
+/// heartbeats.
+#[test]
+fn an_edited_configuration_is_manifest_changed_and_stops_the_next_start() {
+    let mut running = Running::start_with(&[]);
+    let root = running.dir.path().to_path_buf();
+    let config = root.join("nodes/achi/node.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("# an attacker was here\n");
+    std::fs::write(&config, &text).unwrap();
+    let took =
+        until_alert(&root, "national", Code::ManifestChanged, By::Achi, Duration::from_secs(30));
+    println!("an edited node.toml: the alert reached the national node in {took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+
+    running.nodes.stop_one("achi");
+    let refused = running.nodes.start_one("achi").expect_err("a node with changed files");
+    let message = format!("{refused:#}");
+    assert!(message.contains("differ from the signed manifest"), "{message}");
+    assert!(message.contains("node.toml"), "{message}");
+
+    testbed::setup::sign_manifest(&running.network, "achi").unwrap();
+    running.nodes.start_one("achi").unwrap();
+    until_alert(&root, "national", Code::ManifestChanged, By::Itself, Duration::from_secs(10));
 }

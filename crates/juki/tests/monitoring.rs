@@ -105,7 +105,10 @@ fn alerts_reach_every_sink_the_metrics_count_them_and_only_an_administrator_rele
     assert!(text.contains("webhook"), "the demo's node.toml has an [alerts] table:\n{text}");
     std::fs::write(&config, text).unwrap();
     testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
-    let mut nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
+    // The administrator signs the national node's manifest over the changed node.toml.
+    let network = Network::load(dir.path()).unwrap();
+    testbed::setup::sign_manifest(&network, "national").unwrap();
+    let mut nodes = Nodes::start(&network).unwrap();
     let network = nodes.network().clone();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let national = network.node("national").unwrap().network_url.clone();

@@ -1020,6 +1020,8 @@ fn a_move_notice_that_cannot_be_delivered_is_an_alert_and_is_retried() {
         assert!(text.contains("stuck_after_ms = 60000"), "{text}");
         std::fs::write(&path, text.replace("stuck_after_ms = 60000", "stuck_after_ms = 500"))
             .unwrap();
+        testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+        testbed::setup::sign_manifest(&Network::load(root).unwrap(), "national").unwrap();
     });
     let root = running.dir.path().to_path_buf();
     let network = running.network.clone();

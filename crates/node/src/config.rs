@@ -112,6 +112,27 @@ pub struct NodeConfig {
     /// `listeners::Report`) once it serves, and removes them when it stops.
     #[serde(default)]
     pub report: Option<PathBuf>,
+    /// The node's signed baseline manifest: the node starts only if every file it runs from
+    /// has the digest it lists, and re-hashes them while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<ManifestConfig>,
+    /// The file this configuration was read from (set by [`NodeConfig::load`]).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
+    /// The binary the node runs as (set by `serve`): the manifest must list it.
+    #[serde(skip)]
+    pub binary: Option<PathBuf>,
+}
+
+/// `[manifest]`: where the node's signed baseline manifest is and whose key signs it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestConfig {
+    /// The signed manifest (`juki manifest sign`).
+    pub file: PathBuf,
+    /// The verifier key it must be signed with: a town's admin key (the one its genesis
+    /// names: a town checks that it is), the national administrator's for the other nodes.
+    pub key: String,
 }
 
 /// `[alerts]`: the sinks a node's alerts are delivered to, each at least once and in order,
@@ -308,6 +329,10 @@ impl NodeConfig {
         if let Some(jsonl) = &mut config.alerts.jsonl {
             resolve(jsonl);
         }
+        if let Some(manifest) = &mut config.manifest {
+            resolve(&mut manifest.file);
+        }
+        config.source = Some(std::path::absolute(path)?);
         let resolve_url = |url: &mut String| {
             if let Some(rest) = url.strip_prefix(crate::report::REPORT_SCHEME)
                 && !rest.starts_with('/')
@@ -345,6 +370,9 @@ impl NodeConfig {
             if vkey.kind() != tlog::note::KeyKind::Cosignature {
                 bail!("the witness {}'s vkey is not a cosignature key", witness.url);
             }
+        }
+        if let Some(manifest) = &self.manifest {
+            VerifierKey::parse(&manifest.key).context("manifest.key is not a verifier key")?;
         }
         if self.witness_quorum > self.witnesses.len() {
             bail!("witness_quorum is larger than the number of witnesses");

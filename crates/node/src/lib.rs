@@ -18,7 +18,8 @@
 //! log, acknowledgements, alerts), `outbox` (sending batches and checking receipts), `mirror` (an
 //! upper node's replica of one town), `provisions` (a town's provision log sent upstream, and
 //! the upper nodes' verified copies of it), `policy` (pure decisions), `crosscheck` (an upper
-//! node's pure conclusions from towns' heartbeats), `publication` (a town's look at the
+//! node's pure conclusions from towns' heartbeats), `manifest` (the node's files against its
+//! signed baseline), `publication` (a town's look at the
 //! checkpoint it publishes), `proof` (a record proven before it is served), and the roles: `municipal` and
 //! `upstream` (their APIs and background work), and `signer` (the
 //! national key, apart from the national node). The roles import the modules below them and never
@@ -33,6 +34,7 @@ pub mod http;
 pub mod journal;
 pub mod listeners;
 pub mod logs;
+pub mod manifest;
 pub mod mirror;
 pub mod municipal;
 pub mod openapi;
@@ -56,7 +58,9 @@ use config::{NodeConfig, NodeRole};
 /// Runs the node `config` describes until SIGINT or SIGTERM, on a runtime of its own: what
 /// `juki serve --config FILE` does. Every listener's address is reported on stderr and, when
 /// the configuration names one, in its `report` file, once the node serves.
-pub fn serve(config: NodeConfig) -> Result<()> {
+pub fn serve(mut config: NodeConfig) -> Result<()> {
+    // The manifest, if any, must list the binary the node runs as.
+    config.binary = Some(std::env::current_exe().context("finding the node's own binary")?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

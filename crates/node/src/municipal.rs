@@ -100,6 +100,10 @@ pub struct Town {
     pusher: Mutex<crate::crosscheck::PusherWatch>,
     /// When the prefecture last acknowledged a batch (POSIX seconds), since the start.
     pushed: Mutex<Option<u64>>,
+    /// The node's signed baseline manifest, checked at start, until its watch takes it.
+    baseline: Mutex<Option<crate::manifest::Baseline>>,
+    /// The SHA-256 of that manifest, for the heartbeats.
+    manifest_digest: Option<String>,
 }
 
 impl crate::alerting::Alerting for Town {
@@ -149,6 +153,8 @@ impl Town {
         );
         let registry = dir.registry()?;
         let trust = own_trust(&config, &dir, &registry)?;
+        // A town's manifest is signed by its admin key, as its genesis names it.
+        let baseline = crate::manifest::load(&config, Some(&trust.admin))?;
         let integrator =
             rusqlite::Connection::open(config.dir.join(registry_store::dir::DATABASE))?;
         tlog_store::entries::configure(&integrator)?;
@@ -184,6 +190,8 @@ impl Town {
             started: std::time::Instant::now(),
             pusher: Default::default(),
             pushed: Mutex::new(None),
+            manifest_digest: baseline.as_ref().map(|b| b.digest().to_owned()),
+            baseline: Mutex::new(baseline),
             witnesses,
             runtime: tokio::runtime::Handle::current(),
             clock,
@@ -596,7 +604,7 @@ impl Town {
             registry: head(&self.config.origin, &self.vkey)?,
             provisions: head(&self.provision_origin, &self.provision_vkey)?,
             alerts: journal.last_alert()?,
-            manifest: None,
+            manifest: self.manifest_digest.clone(),
             verified: *lock(&self.verified),
             acked: journal.ack(&self.config.origin, &self.upstream().identity)?.map(|(s, _)| s),
             pushed: *lock(&self.pushed),
@@ -1487,6 +1495,9 @@ pub async fn run(
             }
         })
     };
+    if let Some(baseline) = lock(&town.baseline).take() {
+        senders.push(crate::manifest::spawn(town.clone(), baseline, town.clock.clone()));
+    }
     let heartbeats = {
         let town = town.clone();
         tokio::spawn(async move {

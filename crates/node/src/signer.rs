@@ -604,7 +604,9 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let issuer = Arc::new(tokio::task::block_in_place(|| Issuer::open(config.clone(), clock))?);
+    let baseline = tokio::task::block_in_place(|| crate::manifest::load(&config, None))?;
+    let issuer =
+        Arc::new(tokio::task::block_in_place(|| Issuer::open(config.clone(), clock.clone()))?);
     {
         let issuer = issuer.clone();
         // A witness that cannot be reached yet delays publication; it does not stop the signer.
@@ -636,7 +638,10 @@ pub async fn run(
     eprintln!("{} ({}) serving", config.name, issuer.identity.to_uri());
     let interval = Duration::from_millis(config.interval_ms);
     // Its alerts to the sinks (the monitoring reads them on its network listener too).
-    let sinks = crate::alerting::spawn_sinks(issuer.clone());
+    let mut sinks = crate::alerting::spawn_sinks(issuer.clone());
+    if let Some(baseline) = baseline {
+        sinks.push(crate::manifest::spawn(issuer.clone(), baseline, clock));
+    }
     let background = {
         let issuer = issuer.clone();
         tokio::spawn(async move {

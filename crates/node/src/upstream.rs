@@ -1527,7 +1527,8 @@ pub async fn run(
     clock: Arc<dyn Clock>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<()> {
-    let hub = Arc::new(tokio::task::block_in_place(|| Hub::open(config.clone(), clock))?);
+    let baseline = tokio::task::block_in_place(|| crate::manifest::load(&config, None))?;
+    let hub = Arc::new(tokio::task::block_in_place(|| Hub::open(config.clone(), clock.clone()))?);
     {
         let hub = hub.clone();
         // A witness that cannot be reached yet delays publication; it does not stop the node.
@@ -1573,6 +1574,9 @@ pub async fn run(
     let interval = Duration::from_millis(config.interval_ms);
     // Its own alerts, signed, to the national node (a prefecture), and to the sinks.
     let mut tasks = crate::alerting::spawn(hub.clone(), config.upstream.iter().cloned().collect());
+    if let Some(baseline) = baseline {
+        tasks.push(crate::manifest::spawn(hub.clone(), baseline, clock));
+    }
     {
         let hub = hub.clone();
         tasks.push(tokio::spawn(async move {

@@ -625,6 +625,9 @@ pub fn create(dir: &Path) -> Result<Network> {
                 webhook: None,
             },
             report: Some(report(dir)),
+            manifest: None,
+            source: None,
+            binary: None,
         }
     };
     let mut configs = Vec::new();
@@ -649,7 +652,7 @@ pub fn create(dir: &Path) -> Result<Network> {
     national.witness_quorum = 1;
     national.prefectures = vec![pref_peer.clone()];
     national.signer = Some(signer_peer);
-    national.administrators = vec![administrator_vkey];
+    national.administrators = vec![administrator_vkey.clone()];
     configs.push(national);
     let mut pref = base(
         "nagano",
@@ -677,6 +680,20 @@ pub fn create(dir: &Path) -> Result<Network> {
         configs.push(town);
     }
 
+    // Every node runs from a signed baseline manifest: a town's signed by its admin, the
+    // others' by the national administrator (`sign_manifest`, once the files are written).
+    for config in &mut configs {
+        let key = match config.role {
+            NodeRole::Municipal => towns
+                .iter()
+                .find(|(_, code, ..)| Some(code.to_string()) == config.code)
+                .map(|(_, _, _, _, admin, _)| admin.clone())
+                .context("a town's admin key")?,
+            _ => administrator_vkey.clone(),
+        };
+        config.manifest =
+            Some(node::config::ManifestConfig { file: config.dir.join(MANIFEST), key });
+    }
     let mut nodes = Vec::new();
     for config in &configs {
         let path = config.dir.join("node.toml");
@@ -763,7 +780,46 @@ pub fn create(dir: &Path) -> Result<Network> {
         towns: town_entries.iter().map(Town::keys).collect(),
     };
     network.save()?;
+    for node in &network.nodes {
+        sign_manifest(&network, &node.name)?;
+    }
     Ok(network)
+}
+
+/// The file of a node's signed baseline manifest, beside its `node.toml`.
+pub const MANIFEST: &str = "manifest";
+
+/// Signs node `name`'s baseline manifest (again) over its files as they are, with the key of
+/// the person who signs it — the town's admin key, else the national administrator's —, as
+/// that person would after a meant change (`juki manifest sign --replace`).
+pub fn sign_manifest(network: &Network, name: &str) -> Result<()> {
+    let node = network.node(name)?;
+    let key = match node.role.as_str() {
+        "municipal" => &network.town(node.code.as_deref().context("a town has a code")?)?.admin_key,
+        _ => &network.administrator_key,
+    };
+    let passphrase = Passphrases::load(&network.dir()?)?.required(key)?;
+    let dir = node.config.parent().context("node.toml has a directory")?;
+    let binary = crate::binary().context("finding the juki binary")?;
+    juki_with(
+        &[
+            "manifest",
+            "sign",
+            "--config",
+            p(&node.config),
+            "--key",
+            p(key),
+            "--passphrase-env",
+            ADMIN_VARIABLE,
+            "--binary",
+            p(&binary),
+            "--out",
+            p(&dir.join(MANIFEST)),
+            "--replace",
+        ],
+        &[(ADMIN_VARIABLE, &passphrase)],
+    )?;
+    Ok(())
 }
 
 /// Submits every enrolment the admin signed offline that town nodes have not recorded yet (of

@@ -11,6 +11,7 @@
 //!   national administrator's signed release of a quarantined town.
 //! - `heartbeat`: the signed heartbeat a town's node sends its upper tiers every few seconds
 //!   (its checkpoints, last alert, manifest digest, self-check and replication state).
+//! - `manifest`: a node's signed baseline, the SHA-256 of every file it runs from.
 //! - `trust`: a town's registered keys, with which clients check the evidence of its records.
 //!
 //! Each route's path is versioned (`/v1/…`); a change that an old client could misread gets a
@@ -23,6 +24,7 @@ pub mod batch;
 pub mod documents;
 pub mod errors;
 pub mod heartbeat;
+pub mod manifest;
 pub mod quarantine;
 pub mod trust;
 
