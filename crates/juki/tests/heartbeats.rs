@@ -281,3 +281,49 @@ fn an_edited_configuration_is_manifest_changed_and_stops_the_next_start() {
     running.nodes.start_one("achi").unwrap();
     until_alert(&root, "national", Code::ManifestChanged, By::Itself, Duration::from_secs(10));
 }
+
+/// A fork shown to the witness: the witness's record of 阿智村's log is made to hold a larger
+/// tree than the town's (as after someone showed it another history). At the town's next
+/// change the witness refuses to cosign; the town alerts `witness-refused`, which reaches the
+/// national node, and publishes nothing the witness did not cosign. Once the witness's record
+/// is the town's history again, changes are witnessed and replicated as before.
+#[test]
+fn a_witness_that_refuses_to_cosign_is_an_alert_at_the_national_node() {
+    let running = Running::start_with(&[]);
+    let root = running.dir.path();
+    let (origin, key) = achi_log(&running.network, root);
+    let witness = rusqlite::Connection::open(root.join("witness/witness.db")).unwrap();
+    witness.busy_timeout(Duration::from_secs(10)).unwrap();
+    let (size, saved_root): (i64, Vec<u8>) = witness
+        .query_row("SELECT size, root FROM latest WHERE origin = ?1", [&origin], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    witness
+        .execute(
+            "UPDATE latest SET size = size + 1000, root = zeroblob(32) WHERE origin = ?1",
+            [&origin],
+        )
+        .unwrap();
+    a_change(&running);
+    let took =
+        until_alert(root, "national", Code::WitnessRefused, By::Achi, Duration::from_secs(30));
+    println!("a witness's refusal reached the national node {took:?} after the change");
+    assert!(published(root, &origin, &key).is_some_and(|(s, _)| s as i64 <= size));
+
+    witness
+        .execute(
+            "UPDATE latest SET size = ?2, root = ?3 WHERE origin = ?1",
+            rusqlite::params![&origin, size, saved_root],
+        )
+        .unwrap();
+    a_change(&running);
+    let released = running.runtime.block_on(async {
+        let stage = testbed::drill::Stage::new(&running.network)?;
+        stage.settled().await?;
+        stage.release(ACHI, "the witness's record was restored").await
+    });
+    assert!(released.unwrap(), "the national node quarantined the town");
+    ok(&["network", "agree", "--dir", p(root)]);
+    assert_eq!(alerts_about_achi(root, "achi", Code::WitnessRefused, By::Itself), 1, "once");
+}

@@ -104,6 +104,8 @@ pub struct Town {
     baseline: Mutex<Option<crate::manifest::Baseline>>,
     /// The SHA-256 of that manifest, for the heartbeats.
     manifest_digest: Option<String>,
+    /// The witnesses whose refusal to cosign was alerted, until they cosign again.
+    refusing: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl crate::alerting::Alerting for Town {
@@ -192,6 +194,7 @@ impl Town {
             pushed: Mutex::new(None),
             manifest_digest: baseline.as_ref().map(|b| b.digest().to_owned()),
             baseline: Mutex::new(baseline),
+            refusing: Default::default(),
             witnesses,
             runtime: tokio::runtime::Handle::current(),
             clock,
@@ -367,9 +370,30 @@ impl Town {
         }
     }
 
+    /// Integrates both logs (see [`Town::integrate_logs`]); a witness that refuses to cosign
+    /// is a `witness-refused` alert, once until it cosigns again.
+    fn integrate(&self) -> Result<()> {
+        let integrated = self.integrate_logs();
+        let answers = self.witnesses.last_answers();
+        let mut refusing = lock(&self.refusing);
+        for (witness, refusal) in answers {
+            match refusal {
+                Some(reason) if refusing.insert(witness.clone()) => {
+                    let detail = format!("the witness {witness} refused to cosign: {reason}");
+                    self.raise(Code::WitnessRefused, &detail);
+                }
+                Some(_) => {}
+                None => {
+                    refusing.remove(&witness);
+                }
+            }
+        }
+        integrated
+    }
+
     /// Integrates both logs. The registry checkpoint is published only once the witness
     /// quorum has cosigned it (the previous one stands otherwise).
-    fn integrate(&self) -> Result<()> {
+    fn integrate_logs(&self) -> Result<()> {
         {
             let conn = lock(&self.integrator);
             let conn = &*conn;

@@ -29,6 +29,24 @@ pub enum WitnessReply {
     },
 }
 
+/// Why a witness did not cosign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotCosigned {
+    /// It could not be asked, or its answer could not be read: nothing is known of its view.
+    Failed(String),
+    /// It answered and refused: it holds another tree of the log, the proof does not lead to
+    /// its view, or it does not cosign this log at all.
+    Refused(String),
+}
+
+impl std::fmt::Display for NotCosigned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotCosigned::Failed(reason) | NotCosigned::Refused(reason) => f.write_str(reason),
+        }
+    }
+}
+
 /// A witness at a submission prefix, called from async code (a node's runtime).
 pub struct AsyncWitnessClient {
     url: String,
@@ -64,7 +82,9 @@ impl WitnessClient {
         integration: &Integration,
         vkey: &VerifierKey,
     ) -> Result<NoteSignature, String> {
-        self.runtime.block_on(ask_witness(tiles, integration, &self.inner, vkey))
+        self.runtime
+            .block_on(ask_witness(tiles, integration, &self.inner, vkey))
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -133,49 +153,50 @@ pub async fn ask_witness(
     integration: &Integration,
     client: &AsyncWitnessClient,
     vkey: &VerifierKey,
-) -> Result<NoteSignature, String> {
+) -> Result<NoteSignature, NotCosigned> {
+    let failed = |e: &dyn std::fmt::Display| NotCosigned::Failed(e.to_string());
     let size = integration.size;
     let mut old = integration.old_size;
     for _ in 0..3 {
         if old > size {
-            return Err(format!(
+            return Err(NotCosigned::Refused(format!(
                 "it has cosigned size {old}, larger than this log's {size}: the log was rolled \
                  back or forked"
-            ));
+            )));
         }
         let proof = if old == 0 || old == size {
             Vec::new()
         } else {
             prove_consistency(old, size, &TileHashReader::new(tiles, size))
-                .map_err(|e| e.to_string())?
+                .map_err(|e| failed(&e))?
         };
         let body = AddCheckpoint { old, proof, checkpoint: integration.checkpoint.clone() };
-        match client.add_checkpoint(body.to_bytes()).await.map_err(|e| e.to_string())? {
+        match client.add_checkpoint(body.to_bytes()).await.map_err(|e| failed(&e))? {
             WitnessReply::Cosigned(lines) => {
                 let cosigned = tlog::note::append_signatures(&integration.checkpoint, &lines)
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|e| failed(&e))?;
                 let opened =
                     tlog::note::open(&cosigned, &[vkey.clone()].into_iter().collect::<Verifiers>())
-                        .map_err(|e| format!("its cosignature does not verify: {e}"))?;
+                        .map_err(|e| failed(&format!("its cosignature does not verify: {e}")))?;
                 return opened
                     .verified()
                     .iter()
                     .find(|v| v.key == *vkey)
                     .map(|v| v.signature.clone())
-                    .ok_or_else(|| "it answered without its cosignature".to_owned());
+                    .ok_or_else(|| failed(&"it answered without its cosignature"));
             }
             WitnessReply::Conflict(latest) if latest == old => {
-                return Err(format!(
+                return Err(NotCosigned::Refused(format!(
                     "it has cosigned another tree of size {latest}: this checkpoint forks the log"
-                ));
+                )));
             }
             WitnessReply::Conflict(latest) => old = latest,
             WitnessReply::Refused { status, reason } => {
-                return Err(format!("it answered {status}: {reason}"));
+                return Err(NotCosigned::Refused(format!("it answered {status}: {reason}")));
             }
         }
     }
-    Err("it kept answering 409".to_owned())
+    Err(NotCosigned::Refused("it kept answering 409".to_owned()))
 }
 
 /// The witnesses a log asks, and how many of them must cosign before a checkpoint is
@@ -183,6 +204,9 @@ pub async fn ask_witness(
 pub struct WitnessSet {
     witnesses: Vec<(String, AsyncWitnessClient, VerifierKey)>,
     quorum: usize,
+    /// Each witness's answer to the last request: `None` if it cosigned or could not be
+    /// asked, its refusal otherwise.
+    last: std::sync::Mutex<Vec<(String, Option<String>)>>,
 }
 
 impl WitnessSet {
@@ -195,12 +219,19 @@ impl WitnessSet {
             .into_iter()
             .map(|(url, vkey)| Ok((url.clone(), AsyncWitnessClient::new(&url)?, vkey)))
             .collect::<Result<Vec<_>, Error>>()?;
-        Ok(WitnessSet { witnesses, quorum })
+        Ok(WitnessSet { witnesses, quorum, last: Default::default() })
+    }
+
+    /// Each witness's answer to the last request: its URL and, if it refused, why (a witness
+    /// that cosigned or could not be reached is `None`).
+    pub fn last_answers(&self) -> Vec<(String, Option<String>)> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Asks every witness to cosign `integration`'s checkpoint and returns the checkpoint with
     /// the cosignatures appended, or an error when fewer than the quorum cosigned (the
-    /// previous checkpoint then stands). A witness that does not cosign is reported on stderr.
+    /// previous checkpoint then stands). A witness that does not cosign is reported on stderr,
+    /// and its refusal kept for [`WitnessSet::last_answers`].
     pub async fn cosign(
         &self,
         tiles: &TileDir,
@@ -213,12 +244,24 @@ impl WitnessSet {
             (url, ask_witness(tiles, integration, client, vkey).await)
         });
         let mut cosignatures = Vec::new();
+        let mut last = Vec::new();
         for (url, answer) in futures_util::future::join_all(asks).await {
             match answer {
-                Ok(signature) => cosignatures.push(signature),
-                Err(reason) => eprintln!("warning: witness {url} did not cosign: {reason}"),
+                Ok(signature) => {
+                    cosignatures.push(signature);
+                    last.push((url.clone(), None));
+                }
+                Err(reason) => {
+                    eprintln!("warning: witness {url} did not cosign: {reason}");
+                    let refused = match reason {
+                        NotCosigned::Refused(reason) => Some(reason),
+                        NotCosigned::Failed(_) => None,
+                    };
+                    last.push((url.clone(), refused));
+                }
             }
         }
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = last;
         if cosignatures.len() < self.quorum {
             return Err(Error::Config(format!(
                 "only {} of the {} witness cosignatures needed were obtained; the checkpoint for \

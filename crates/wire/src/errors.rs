@@ -306,6 +306,10 @@ codes! {
     ForgedPublication = "forged-publication", Integrity, status 0, alert critical,
         "The checkpoint a town publishes on its public endpoint is not one its own log produced and its witnesses cosigned: a checkpoint was planted in its tiles, or its node key signed another tree. The town publishes its last witnessed checkpoint again, and its integration goes on from there.",
         "Treat the node as compromised: find out who wrote to its tile directory (the host's logins and processes at the alert's time) and compare its log with the mirrors (`juki network compare`).";
+    /// A witness refused to cosign the node's checkpoint.
+    WitnessRefused = "witness-refused", Integrity, status 0, alert critical,
+        "A witness answered and refused to cosign the node's checkpoint: it has cosigned another tree of the log at that size or a larger size, or the consistency proof does not lead from its view to the checkpoint. Either the log was forked or rolled back, or someone showed the witness a fork. Nothing is published until the witnesses cosign.",
+        "Compare the node's log with its mirrors (`juki network compare`) and with the checkpoint the witness holds; a fork shown to the witness is an attack on the town's log.";
     /// A file of the node's signed baseline manifest changed.
     ManifestChanged = "manifest-changed", Integrity, status 0, alert critical,
         "A file the node's signed baseline manifest lists (its binary, node.toml, a certificate, a key) no longer has the digest the manifest records, or the manifest digest a town's heartbeat carries is not the one it carried before.",
