@@ -30,8 +30,14 @@ impl Running {
     /// Starts the demo's network with `settings` (`key = value` lines of `node.toml`)
     /// replaced in the nodes named.
     fn start_with(settings: &[(&str, &str, &str)]) -> Running {
-        let dir = tempfile::tempdir().unwrap();
-        ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
+        Running::start_on(tempfile::tempdir().unwrap(), settings)
+    }
+
+    /// [`Running::start_with`] in `dir`, which may hold the demo's network already.
+    fn start_on(dir: tempfile::TempDir, settings: &[(&str, &str, &str)]) -> Running {
+        if !dir.path().join("network.json").exists() {
+            ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
+        }
         for (node, from, to) in settings {
             let path = dir.path().join("nodes").join(node).join("node.toml");
             let text = std::fs::read_to_string(&path).unwrap();
@@ -326,4 +332,59 @@ fn a_witness_that_refuses_to_cosign_is_an_alert_at_the_national_node() {
     assert!(released.unwrap(), "the national node quarantined the town");
     ok(&["network", "agree", "--dir", p(root)]);
     assert_eq!(alerts_about_achi(root, "achi", Code::WitnessRefused, By::Itself), 1, "once");
+}
+
+/// Root on 阿智村, holding its node key and TLS key, answers the national node's look at the
+/// town's public endpoint with a checkpoint of another tree for a size the national node
+/// mirrors (as a hijacked or forged endpoint would, to show readers another history). The
+/// national node compares it with its mirror: a fork.
+#[test]
+fn a_public_endpoint_serving_another_tree_is_a_fork_at_the_national_node() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
+    let root = dir.path().to_path_buf();
+    let network = Network::load(&root).unwrap();
+    let (origin, key) = achi_log(&network, &root);
+    // The size the national node mirrors: the demo's last checkpoint of the town.
+    let mirrored =
+        std::fs::read_to_string(root.join("nodes/national/mirrors/204072/tlog/checkpoint"))
+            .unwrap();
+    let size: u64 = mirrored.lines().nth(1).unwrap().parse().unwrap();
+    let forged = checkpoint(&origin, size, tlog::Hash([0x5a; 32]), &key);
+
+    // The forged endpoint, with the town's own certificate.
+    let server = tokio::runtime::Runtime::new().unwrap();
+    let town = root.join("nodes/achi");
+    let files = net::TlsFiles {
+        cert: town.join("tls/node.crt"),
+        key: town.join("tls/node.key"),
+        ca: network.ca.clone(),
+        crl: None,
+    };
+    let url = server.block_on(async {
+        let tls = files.server_config(pki::ClientAuth::None).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let app = axum::Router::new().route(
+            "/registry/checkpoint",
+            axum::routing::get(move || {
+                let forged = forged.clone();
+                async move { forged }
+            }),
+        );
+        tokio::spawn(net::serve(listener, app, tls, std::future::pending()));
+        url
+    });
+    // The national node's configuration points at it (its administrator re-signs).
+    let config = std::fs::read_to_string(root.join("nodes/national/node.toml")).unwrap();
+    let line = config
+        .lines()
+        .find(|l| l.starts_with("public = ") && l.contains("/nodes/achi/"))
+        .expect("the national node knows 阿智村's public endpoint")
+        .to_owned();
+    let running = Running::start_on(dir, &[("national", &line, &format!("public = \"{url}\""))]);
+    let took = until_alert(&root, "national", Code::Fork, By::Itself, Duration::from_secs(30));
+    println!("a public endpoint serving another tree: fork at the national node after {took:?}");
+    drop(running);
+    drop(server);
 }

@@ -256,6 +256,11 @@ pub struct Town {
     /// witnesses: an upper node keeps a verified copy of that log when it is given.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub provisions: String,
+    /// Its public listener (`https://host:port`, or a `report:` URL): an upper node fetches
+    /// the registry checkpoint it serves there (`/registry/checkpoint`) and compares it with
+    /// the town's heartbeats and its mirror.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub public: String,
 }
 
 impl Peer {
@@ -347,6 +352,7 @@ impl NodeConfig {
         }
         for town in &mut config.towns {
             resolve_url(&mut town.url);
+            resolve_url(&mut town.public);
         }
         for witness in &mut config.witnesses {
             resolve_url(&mut witness.url);

@@ -7,7 +7,7 @@
 
 use tlog::hash::Hash;
 use wire::errors::Code;
-use wire::heartbeat::Heartbeat;
+use wire::heartbeat::{Heartbeat, LogHead};
 
 /// How long silence and stuck replication are tolerated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +28,10 @@ pub struct TownWatch {
     manifest: Option<String>,
     /// The registry size the town claimed that the mirror had not reached, and since when.
     waiting: Option<(u64, u64)>,
+    /// The registry head the town's last heartbeat claimed.
+    claimed: Option<LogHead>,
     /// Episodes already alerted.
+    served_alerted: bool,
     missing_alerted: bool,
     stuck_alerted: bool,
     fork_alerted: bool,
@@ -64,6 +67,7 @@ impl TownWatch {
         self.heard_ms = now_ms;
         self.missing_alerted = false;
         let claimed = heartbeat.registry;
+        self.claimed = Some(claimed);
         if let Some(root) = root_at_claimed
             && root != claimed.root
             && !self.fork_alerted
@@ -103,6 +107,54 @@ impl TownWatch {
             }
         }
         findings
+    }
+
+    /// The checkpoint the town serves on its public endpoint: its size and root if it verifies
+    /// under the town's node key (else why not), and the mirror's root at that size if the
+    /// mirror reaches it. Another root than the mirror's or than the town's last heartbeat
+    /// states for that size is a fork; one that does not verify is a forged publication.
+    pub fn served(
+        &mut self,
+        served: Result<LogHead, String>,
+        root_at_served: Option<Hash>,
+    ) -> Vec<Finding> {
+        let served = match served {
+            Err(reason) => {
+                if self.served_alerted {
+                    return Vec::new();
+                }
+                self.served_alerted = true;
+                return vec![Finding {
+                    code: Code::ForgedPublication,
+                    detail: format!(
+                        "the checkpoint the town serves on its public endpoint does not verify: \
+                         {reason}"
+                    ),
+                }];
+            }
+            Ok(served) => served,
+        };
+        self.served_alerted = false;
+        let heartbeat_root = self.claimed.filter(|c| c.size == served.size).map(|c| c.root);
+        let other = [("the mirror", root_at_served), ("the town's heartbeat", heartbeat_root)]
+            .into_iter()
+            .find_map(|(whose, root)| root.filter(|r| *r != served.root).map(|r| (whose, r)));
+        match other {
+            Some((whose, root)) if !self.fork_alerted => {
+                self.fork_alerted = true;
+                vec![Finding {
+                    code: Code::Fork,
+                    detail: format!(
+                        "the town serves root {} at size {} on its public endpoint; {whose} \
+                         states root {}",
+                        served.root.to_base64(),
+                        served.size,
+                        root.to_base64()
+                    ),
+                }]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// A look at `now_ms`, when the mirror holds `mirrored` entries.
@@ -259,6 +311,31 @@ mod tests {
             codes(&watch.heartbeat(&beat(0, 0, Some("cc")), 4, 0, None)),
             [Code::ManifestChanged]
         );
+    }
+
+    #[test]
+    fn what_the_town_serves_is_compared_with_the_mirror_and_its_heartbeat() {
+        let head = |size, root| LogHead { size, root: Hash([root; 32]) };
+        let mut watch = TownWatch::new(0);
+        assert!(watch.served(Ok(head(10, 1)), Some(Hash([1; 32]))).is_empty());
+        assert!(watch.served(Ok(head(20, 1)), None).is_empty());
+        let forged = watch.served(Err("not signed by the node key".into()), None);
+        assert_eq!(codes(&forged), [Code::ForgedPublication]);
+        assert!(watch.served(Err("not signed by the node key".into()), None).is_empty());
+        assert!(watch.served(Ok(head(20, 1)), None).is_empty());
+        assert_eq!(
+            codes(&watch.served(Err("again".into()), None)),
+            [Code::ForgedPublication],
+            "a new episode"
+        );
+        // The mirror holds another root for the size served.
+        let mut watch = TownWatch::new(0);
+        assert_eq!(codes(&watch.served(Ok(head(10, 1)), Some(Hash([2; 32])))), [Code::Fork]);
+        // The heartbeat states another root for the size served (beyond the mirror).
+        let mut watch = TownWatch::new(0);
+        watch.heartbeat(&beat(30, 3, None), 0, 10, None);
+        assert!(watch.served(Ok(head(30, 3)), None).is_empty());
+        assert_eq!(codes(&watch.served(Ok(head(30, 4)), None)), [Code::Fork]);
     }
 
     #[test]

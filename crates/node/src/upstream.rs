@@ -42,6 +42,10 @@ use crate::proof::NotProven;
 use crate::task::{Backoff, lock};
 use wire::errors::Code;
 
+/// Every how many heartbeat periods an upper node fetches the checkpoint each town serves on
+/// its public endpoint.
+const PUBLICATION_EVERY: u64 = 5;
+
 /// A prefecture or national node's state.
 pub struct Hub {
     config: Arc<NodeConfig>,
@@ -227,6 +231,42 @@ impl Hub {
             Some(detail) => Err(ApiError::new(Code::Fork, detail)),
             None => Ok(wire::heartbeat::HeartbeatTaken { mirrored }),
         }
+    }
+
+    /// Fetches the registry checkpoint `town` serves on its public endpoint and compares it
+    /// with its heartbeats and the mirror (see [`crate::crosscheck::TownWatch::served`]). A
+    /// town that cannot be reached is for the heartbeats to notice.
+    async fn look_at_publication(self: &Arc<Self>, town: &crate::config::Town) -> Result<()> {
+        if town.public.is_empty() {
+            return Ok(());
+        }
+        let url = format!("{}/registry/checkpoint", crate::report::resolve_url(&town.public)?);
+        let identity = pki::Identity::new(pki::Role::Municipal, Some(&town.code))?.to_uri();
+        let answer = crate::http::get(&self.client, &url, Some(&identity)).await?;
+        if !answer.status.is_success() {
+            return Ok(());
+        }
+        let (hub, town) = (self.clone(), town.clone());
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            use tlog_store::integrate::CheckpointVerifier as _;
+            let vkey = VerifierKey::parse(&town.vkey)?;
+            let served = tlog_store::integrate::VerifyOnly::new(vkey, &town.origin)
+                .open(&answer.body)
+                .map(|(size, root)| wire::heartbeat::LogHead { size, root })
+                .map_err(|e| e.to_string());
+            let size = served.as_ref().map_or(0, |head| head.size);
+            let (_, root) = hub.mirror_view(&town, size)?;
+            let now = hub.now_ms();
+            let findings = lock(&hub.watches)
+                .entry(town.code.clone())
+                .or_insert_with(|| crate::crosscheck::TownWatch::new(now))
+                .served(served, root);
+            for finding in findings {
+                hub.alert(finding.code, &identity, &finding.detail, Some(&town.code))?;
+            }
+            Ok(())
+        })
+        .await?
     }
 
     /// Every `heartbeat_ms`: a town silent for longer than `heartbeat_missing_ms`, or whose
@@ -1624,7 +1664,7 @@ pub async fn run(
         let hub = hub.clone();
         tasks.push(tokio::spawn(async move {
             let every = Duration::from_millis(hub.config.heartbeat_ms);
-            loop {
+            for beat in 1u64.. {
                 tokio::time::sleep(every).await;
                 let looked = {
                     let hub = hub.clone();
@@ -1632,6 +1672,17 @@ pub async fn run(
                 };
                 if let Ok(Err(e)) = looked {
                     eprintln!("{}: heartbeats: {e:#}", hub.config.name);
+                }
+                // What each town serves publicly, every few beats.
+                if beat.is_multiple_of(PUBLICATION_EVERY) {
+                    for town in &hub.config.towns {
+                        if let Err(e) = hub.look_at_publication(town).await {
+                            eprintln!(
+                                "{}: {}'s public checkpoint: {e:#}",
+                                hub.config.name, town.code
+                            );
+                        }
+                    }
                 }
             }
         }));

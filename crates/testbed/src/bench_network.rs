@@ -444,6 +444,7 @@ fn build_town(
         witnesses: Vec::new(),
         quorum: 0,
         provisions: String::new(),
+        public: String::new(),
     };
     Ok(BuiltTown { municipality, entry, clerk, births, batches, size })
 }

@@ -590,6 +590,7 @@ pub fn create(dir: &Path) -> Result<Network> {
                 witnesses: vec![witness.vkey.clone()],
                 quorum: 1,
                 provisions: provision_vkey(town_dir)?,
+                public: report_url(&report(town_dir), "public"),
             })
         })
         .collect::<Result<_>>()?;
