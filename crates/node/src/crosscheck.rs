@@ -24,6 +24,8 @@ pub struct Limits {
 pub struct TownWatch {
     /// When the last valid heartbeat arrived (or, before the first, when watching began).
     heard_ms: u64,
+    /// The time the last heartbeat taken was signed at (POSIX seconds).
+    signed_at: u64,
     /// The manifest digest the town's first heartbeat carried.
     manifest: Option<String>,
     /// The registry size the town claimed that the mirror had not reached, and since when.
@@ -55,35 +57,31 @@ impl TownWatch {
 
     /// A heartbeat whose signature by the town's node key was verified, at `now_ms`, when the
     /// mirror holds `mirrored` entries and, if `mirrored` reaches the size the heartbeat
-    /// claims, `root_at_claimed` is the mirror's root at that size.
+    /// claims, `root_at_claimed` is the mirror's root at that size. A heartbeat signed no later
+    /// than the last one taken, or more than `missing_ms` before `now_unix`, is a replay: it
+    /// is compared (a fork is a fork whenever it was signed) but does not count as heard, so
+    /// that old heartbeats replayed cannot hide a silenced town.
     pub fn heartbeat(
         &mut self,
         heartbeat: &Heartbeat,
-        now_ms: u64,
+        now: (u64, u64),
+        limits: Limits,
         mirrored: u64,
         root_at_claimed: Option<Hash>,
     ) -> Vec<Finding> {
+        let (now_ms, now_unix) = now;
         let mut findings = Vec::new();
+        let fresh = heartbeat.time > self.signed_at
+            && heartbeat.time.saturating_add(limits.missing_ms / 1000) >= now_unix;
+        if !fresh {
+            return self.compare(heartbeat, root_at_claimed);
+        }
+        self.signed_at = heartbeat.time;
         self.heard_ms = now_ms;
         self.missing_alerted = false;
         let claimed = heartbeat.registry;
         self.claimed = Some(claimed);
-        if let Some(root) = root_at_claimed
-            && root != claimed.root
-            && !self.fork_alerted
-        {
-            self.fork_alerted = true;
-            findings.push(Finding {
-                code: Code::Fork,
-                detail: format!(
-                    "the town's signed heartbeat claims root {} at size {}; the mirror holds \
-                     root {} there",
-                    claimed.root.to_base64(),
-                    claimed.size,
-                    root.to_base64()
-                ),
-            });
-        }
+        findings.extend(self.compare(heartbeat, root_at_claimed));
         if claimed.size > mirrored && self.waiting.is_none() {
             self.waiting = Some((claimed.size, now_ms));
         }
@@ -107,6 +105,28 @@ impl TownWatch {
             }
         }
         findings
+    }
+
+    /// A fork: the heartbeat, signed by the town's node key, states another root than the
+    /// mirror's for a size the mirror holds.
+    fn compare(&mut self, heartbeat: &Heartbeat, root_at_claimed: Option<Hash>) -> Vec<Finding> {
+        let claimed = heartbeat.registry;
+        match root_at_claimed {
+            Some(root) if root != claimed.root && !self.fork_alerted => {
+                self.fork_alerted = true;
+                vec![Finding {
+                    code: Code::Fork,
+                    detail: format!(
+                        "the town's signed heartbeat claims root {} at size {}; the mirror holds \
+                         root {} there",
+                        claimed.root.to_base64(),
+                        claimed.size,
+                        root.to_base64()
+                    ),
+                }]
+            }
+            _ => Vec::new(),
+        }
     }
 
     /// The checkpoint the town serves on its public endpoint: its size and root if it verifies
@@ -248,6 +268,16 @@ mod tests {
         }
     }
 
+    /// A heartbeat signed at `time` (the tests count seconds and milliseconds alike).
+    fn stamped(heartbeat: Heartbeat, time: u64) -> Heartbeat {
+        Heartbeat { time, ..heartbeat }
+    }
+
+    /// The upper node's clocks at `ms`.
+    fn at(ms: u64) -> (u64, u64) {
+        (ms, ms)
+    }
+
     fn codes(findings: &[Finding]) -> Vec<Code> {
         findings.iter().map(|f| f.code).collect()
     }
@@ -258,8 +288,13 @@ mod tests {
         for second in 1..200u64 {
             let now = second * 1000;
             // Busy: the town is always a little ahead, and the mirror catches up within 2 s.
-            let found =
-                watch.heartbeat(&beat(second * 10, 1, Some("aa")), now, second * 10 - 5, None);
+            let found = watch.heartbeat(
+                &stamped(beat(second * 10, 1, Some("aa")), now),
+                at(now),
+                LIMITS,
+                second * 10 - 5,
+                None,
+            );
             assert!(found.is_empty());
             assert!(watch.tick(now + 500, second * 10 + 20, LIMITS).is_empty());
         }
@@ -268,10 +303,36 @@ mod tests {
     #[test]
     fn another_root_for_a_size_the_mirror_holds_is_a_fork_once() {
         let mut watch = TownWatch::new(0);
-        let found = watch.heartbeat(&beat(10, 1, None), 1000, 12, Some(Hash([2; 32])));
+        let found = watch.heartbeat(
+            &stamped(beat(10, 1, None), 1000),
+            at(1000),
+            LIMITS,
+            12,
+            Some(Hash([2; 32])),
+        );
         assert_eq!(codes(&found), [Code::Fork]);
-        assert!(watch.heartbeat(&beat(10, 1, None), 2000, 12, Some(Hash([2; 32]))).is_empty());
-        assert!(watch.heartbeat(&beat(10, 2, None), 3000, 12, Some(Hash([2; 32]))).is_empty());
+        assert!(
+            watch
+                .heartbeat(
+                    &stamped(beat(10, 1, None), 2000),
+                    at(2000),
+                    LIMITS,
+                    12,
+                    Some(Hash([2; 32]))
+                )
+                .is_empty()
+        );
+        assert!(
+            watch
+                .heartbeat(
+                    &stamped(beat(10, 2, None), 3000),
+                    at(3000),
+                    LIMITS,
+                    12,
+                    Some(Hash([2; 32]))
+                )
+                .is_empty()
+        );
     }
 
     #[test]
@@ -280,7 +341,7 @@ mod tests {
         assert!(watch.tick(10_000, 0, LIMITS).is_empty());
         assert_eq!(codes(&watch.tick(10_001, 0, LIMITS)), [Code::HeartbeatMissing]);
         assert!(watch.tick(50_000, 0, LIMITS).is_empty());
-        watch.heartbeat(&beat(0, 0, None), 51_000, 0, None);
+        watch.heartbeat(&stamped(beat(0, 0, None), 51_000), at(51_000), LIMITS, 0, None);
         assert!(watch.tick(60_000, 0, LIMITS).is_empty());
         assert_eq!(codes(&watch.tick(61_001, 0, LIMITS)), [Code::HeartbeatMissing]);
     }
@@ -290,25 +351,29 @@ mod tests {
         // A town that keeps beating: silence is another test's concern.
         const LIMITS: Limits = Limits { missing_ms: u64::MAX, stuck_ms: 60_000 };
         let mut watch = TownWatch::new(0);
-        watch.heartbeat(&beat(20, 1, None), 1000, 10, None);
+        watch.heartbeat(&stamped(beat(20, 1, None), 1000), at(1000), LIMITS, 10, None);
         assert!(watch.tick(61_000, 10, LIMITS).is_empty());
         assert_eq!(codes(&watch.tick(61_001, 10, LIMITS)), [Code::ReplicationStuck]);
         assert!(watch.tick(62_000, 15, LIMITS).is_empty());
         // Caught up: a later stall is a new episode.
         assert!(watch.tick(63_000, 20, LIMITS).is_empty());
-        watch.heartbeat(&beat(30, 1, None), 64_000, 20, None);
+        watch.heartbeat(&stamped(beat(30, 1, None), 64_000), at(64_000), LIMITS, 20, None);
         assert_eq!(codes(&watch.tick(124_001, 20, LIMITS)), [Code::ReplicationStuck]);
     }
 
     #[test]
     fn another_manifest_than_the_first_is_an_alert_once_per_digest() {
         let mut watch = TownWatch::new(0);
-        assert!(watch.heartbeat(&beat(0, 0, Some("aa")), 1, 0, None).is_empty());
-        let found = watch.heartbeat(&beat(0, 0, Some("bb")), 2, 0, None);
+        assert!(
+            watch.heartbeat(&stamped(beat(0, 0, Some("aa")), 1), at(1), LIMITS, 0, None).is_empty()
+        );
+        let found = watch.heartbeat(&stamped(beat(0, 0, Some("bb")), 2), at(2), LIMITS, 0, None);
         assert_eq!(codes(&found), [Code::ManifestChanged]);
-        assert!(watch.heartbeat(&beat(0, 0, Some("bb")), 3, 0, None).is_empty());
+        assert!(
+            watch.heartbeat(&stamped(beat(0, 0, Some("bb")), 3), at(3), LIMITS, 0, None).is_empty()
+        );
         assert_eq!(
-            codes(&watch.heartbeat(&beat(0, 0, Some("cc")), 4, 0, None)),
+            codes(&watch.heartbeat(&stamped(beat(0, 0, Some("cc")), 4), at(4), LIMITS, 0, None)),
             [Code::ManifestChanged]
         );
     }
@@ -333,9 +398,29 @@ mod tests {
         assert_eq!(codes(&watch.served(Ok(head(10, 1)), Some(Hash([2; 32])))), [Code::Fork]);
         // The heartbeat states another root for the size served (beyond the mirror).
         let mut watch = TownWatch::new(0);
-        watch.heartbeat(&beat(30, 3, None), 0, 10, None);
+        watch.heartbeat(&stamped(beat(30, 3, None), 1), at(1), LIMITS, 10, None);
         assert!(watch.served(Ok(head(30, 3)), None).is_empty());
         assert_eq!(codes(&watch.served(Ok(head(30, 4)), None)), [Code::Fork]);
+    }
+
+    #[test]
+    fn a_replayed_heartbeat_is_compared_but_not_heard() {
+        let mut watch = TownWatch::new(0);
+        assert!(
+            watch.heartbeat(&stamped(beat(10, 1, None), 100), at(100), LIMITS, 10, None).is_empty()
+        );
+        // The town falls silent; its old heartbeat, replayed, does not count.
+        let replayed = stamped(beat(10, 1, None), 100);
+        assert!(watch.heartbeat(&replayed, at(10_000), LIMITS, 10, None).is_empty());
+        assert_eq!(codes(&watch.tick(10_101, 10, LIMITS)), [Code::HeartbeatMissing]);
+        // Nor does one signed long before now, even if never seen.
+        let stale = stamped(beat(10, 1, None), 200);
+        assert!(watch.heartbeat(&stale, at(20_000), LIMITS, 10, None).is_empty());
+        assert!(watch.tick(20_100, 10, LIMITS).is_empty(), "still missing, alerted once");
+        // A replayed heartbeat still shows a fork.
+        let forked = stamped(beat(10, 9, None), 50);
+        let found = watch.heartbeat(&forked, at(20_200), LIMITS, 10, Some(Hash([1; 32])));
+        assert_eq!(codes(&found), [Code::Fork]);
     }
 
     #[test]

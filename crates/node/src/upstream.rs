@@ -169,6 +169,14 @@ impl Hub {
         })
     }
 
+    /// How long a town may be silent or its replication stuck.
+    fn limits(&self) -> crate::crosscheck::Limits {
+        crate::crosscheck::Limits {
+            missing_ms: self.config.heartbeat_missing_ms,
+            stuck_ms: self.config.stuck_after_ms,
+        }
+    }
+
     /// Milliseconds since the node started.
     fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
@@ -219,7 +227,7 @@ impl Hub {
         let findings = lock(&self.watches)
             .entry(town.code.clone())
             .or_insert_with(|| crate::crosscheck::TownWatch::new(now))
-            .heartbeat(&heartbeat, now, mirrored, root);
+            .heartbeat(&heartbeat, (now, self.clock.unix()), self.limits(), mirrored, root);
         let mut fork = None;
         for finding in findings {
             self.alert(finding.code, node, &finding.detail, Some(&town.code))?;
@@ -272,10 +280,7 @@ impl Hub {
     /// Every `heartbeat_ms`: a town silent for longer than `heartbeat_missing_ms`, or whose
     /// claimed size the mirror has not reached within `stuck_after_ms`, is an alert.
     fn look_at_towns(&self) -> Result<()> {
-        let limits = crate::crosscheck::Limits {
-            missing_ms: self.config.heartbeat_missing_ms,
-            stuck_ms: self.config.stuck_after_ms,
-        };
+        let limits = self.limits();
         for town in &self.config.towns {
             let (mirrored, _) = self.mirror_view(town, 0)?;
             let now = self.now_ms();
