@@ -148,6 +148,24 @@ fn a_planted_forged_checkpoint_is_an_alert_at_the_national_node_and_publication_
         assert!(started.elapsed() < Duration::from_secs(30), "publication stopped");
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A leaf hash changed in the tile at the published size: the tiles no longer reproduce the
+    // witnessed root, which is an alert too; once the tile is restored, they agree again.
+    let (size, _) = published(root, &origin, &key).unwrap();
+    assert!(size < 256, "the demo's town fits in one tile");
+    let tile = root.join(format!("nodes/achi/tlog/tile/0/000.p/{size}"));
+    let original = std::fs::read(&tile).unwrap();
+    let mut edited = original.clone();
+    edited[0] ^= 1;
+    let before = alerts_about_achi(root, "national", Code::ForgedPublication, By::Achi);
+    std::fs::write(&tile, &edited).unwrap();
+    let started = Instant::now();
+    while alerts_about_achi(root, "national", Code::ForgedPublication, By::Achi) == before {
+        assert!(started.elapsed() < Duration::from_secs(30), "no alert for an edited tile");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    println!("an edited tile: the alert reached the national node in {:?}", started.elapsed());
+    std::fs::write(&tile, &original).unwrap();
+
     // The town's integrity was in doubt: the national node quarantined it until the
     // administrator's release; then every tier agrees.
     let released = running.runtime.block_on(async {

@@ -106,6 +106,8 @@ pub struct Town {
     manifest_digest: Option<String>,
     /// The witnesses whose refusal to cosign was alerted, until they cosign again.
     refusing: Mutex<std::collections::BTreeSet<String>>,
+    /// The difference of the published tiles last alerted, until they agree again.
+    tiles_differ: Mutex<Option<String>>,
 }
 
 impl crate::alerting::Alerting for Town {
@@ -195,6 +197,7 @@ impl Town {
             manifest_digest: baseline.as_ref().map(|b| b.digest().to_owned()),
             baseline: Mutex::new(baseline),
             refusing: Default::default(),
+            tiles_differ: Default::default(),
             witnesses,
             runtime: tokio::runtime::Handle::current(),
             clock,
@@ -598,12 +601,25 @@ impl Town {
             &self.vkey,
             &self.config.origin,
         )?;
-        if let crate::publication::Look::Forged { detail, restored } = look {
-            let restored = match restored {
-                Some(size) => format!("the witnessed checkpoint of size {size} is published again"),
-                None => "no witnessed checkpoint could be published again".to_owned(),
-            };
-            self.raise(Code::ForgedPublication, &format!("{detail}; {restored}"));
+        match look {
+            crate::publication::Look::Forged { detail, restored } => {
+                let restored = match restored {
+                    Some(size) => {
+                        format!("the witnessed checkpoint of size {size} is published again")
+                    }
+                    None => "no witnessed checkpoint could be published again".to_owned(),
+                };
+                self.raise(Code::ForgedPublication, &format!("{detail}; {restored}"));
+            }
+            crate::publication::Look::TilesDiffer { detail } => {
+                // Once for the same difference: tiles are not repaired here.
+                let mut alerted = lock(&self.tiles_differ);
+                if alerted.as_deref() != Some(detail.as_str()) {
+                    self.raise(Code::ForgedPublication, &detail);
+                    *alerted = Some(detail);
+                }
+            }
+            crate::publication::Look::Agrees => *lock(&self.tiles_differ) = None,
         }
         Ok(())
     }

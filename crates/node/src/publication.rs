@@ -3,7 +3,9 @@
 //! journal as it published them. A checkpoint planted in the tile directory (a forged one, one
 //! for a size never witnessed, one with another root signed by a stolen node key) is found at
 //! the next look and replaced by the latest kept one, so that publication and integration go
-//! on from the log instead of stopping.
+//! on from the log instead of stopping. The tiles at the published size must reproduce its
+//! root too (the hashes a reader's proofs for the newest entries rest on); tiles that do not
+//! are reported, not repaired.
 
 use anyhow::Result;
 use tlog::note::VerifierKey;
@@ -20,6 +22,8 @@ pub enum Look {
     /// It is not: why (sizes and roots only), and the size of the kept checkpoint published
     /// in its place (none if it could not be).
     Forged { detail: String, restored: Option<u64> },
+    /// The checkpoint is a kept one, but the tiles at its size do not reproduce its root.
+    TilesDiffer { detail: String },
 }
 
 /// Compares the checkpoint published in `tiles` with the witnessed checkpoints of `origin`
@@ -39,7 +43,9 @@ pub fn check(tiles: &TileDir, journal: &Journal, vkey: &VerifierKey, origin: &st
                     .kept_checkpoint(origin, size.saturating_sub(1), size)?
                     .filter(|(kept, _)| *kept == size);
                 match kept.map(|(_, note)| verifier.open(&note)).transpose() {
-                    Ok(Some((_, kept_root))) if kept_root == root => return Ok(Look::Agrees),
+                    Ok(Some((_, kept_root))) if kept_root == root => {
+                        return Ok(tiles_look(tiles, size, &root));
+                    }
                     Ok(Some((_, kept_root))) => format!(
                         "the published checkpoint of size {size} has root {}; the witnessed one \
                          has {}",
@@ -59,4 +65,22 @@ pub fn check(tiles: &TileDir, journal: &Journal, vkey: &VerifierKey, origin: &st
         Err(_) => None,
     };
     Ok(Look::Forged { detail, restored })
+}
+
+/// Whether the tiles of `tiles` reproduce `root` at `size`.
+fn tiles_look(tiles: &TileDir, size: u64, root: &tlog::Hash) -> Look {
+    let reader = tlog_store::source::TileHashReader::new(tiles, size);
+    match tlog::merkle::tree_root(size, &reader) {
+        Ok(read) if read == *root => Look::Agrees,
+        Ok(read) => Look::TilesDiffer {
+            detail: format!(
+                "the published tiles give root {} at size {size}; the witnessed checkpoint has {}",
+                read.to_base64(),
+                root.to_base64()
+            ),
+        },
+        Err(e) => Look::TilesDiffer {
+            detail: format!("the published tiles of size {size} cannot be read: {e}"),
+        },
+    }
 }

@@ -304,8 +304,8 @@ codes! {
         "Find out who wrote: the host's logins and processes at the alert's time. If a `tampered` alert follows, treat the node as compromised; if none does, the write changed nothing the log derives, but a writer other than the node should never exist.";
     /// A published checkpoint that the town's own log did not produce.
     ForgedPublication = "forged-publication", Integrity, status 0, alert critical,
-        "The checkpoint a town publishes on its public endpoint is not one its own log produced and its witnesses cosigned: a checkpoint was planted in its tiles, or its node key signed another tree. The town publishes its last witnessed checkpoint again, and its integration goes on from there.",
-        "Treat the node as compromised: find out who wrote to its tile directory (the host's logins and processes at the alert's time) and compare its log with the mirrors (`juki network compare`).";
+        "The checkpoint a town publishes on its public endpoint is not one its own log produced and its witnesses cosigned (a checkpoint was planted in its tile directory, or its node key signed another tree), or the tiles at its size do not reproduce its root. The town publishes its last witnessed checkpoint again, and its integration goes on from there; edited tiles are reported, not repaired.",
+        "Treat the node as compromised: find out who wrote to its tile directory (the host's logins and processes at the alert's time), compare its log with the mirrors (`juki network compare`) and rebuild edited tiles from the log.";
     /// A witness refused to cosign the node's checkpoint.
     WitnessRefused = "witness-refused", Integrity, status 0, alert critical,
         "A witness answered and refused to cosign the node's checkpoint: it has cosigned another tree of the log at that size or a larger size, or the consistency proof does not lead from its view to the checkpoint. Either the log was forked or rolled back, or someone showed the witness a fork. Nothing is published until the witnesses cosign.",
