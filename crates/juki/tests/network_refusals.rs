@@ -254,7 +254,13 @@ impl Network {
     /// Waits until every mirror holds what its town holds; returns that picture.
     async fn agreed(&self) -> BTreeMap<String, String> {
         let deadline = Instant::now() + Duration::from_secs(30);
+        // A case whose alert is critical quarantined the town it concerns at the national node
+        // (nothing of it applied there since); the administrator, having looked, releases it.
+        let stage = testbed::drill::Stage::new(self.procs.network()).expect("the monitoring");
         loop {
+            for (_, code) in TOWNS {
+                stage.release(code, "the refusal case was reviewed").await.expect("a release");
+            }
             let picture = self.picture().await;
             let differ: Vec<&str> = TOWNS
                 .iter()
@@ -424,12 +430,31 @@ fn new_alerts(
     count: usize,
     (kind, peer, detail): (&str, &str, &str),
 ) {
-    assert_eq!(&after[..before.len()], before, "alerts are kept");
-    let new = &after[before.len()..];
-    assert_eq!(new.len(), count, "{count} new alerts: {new:#?}");
-    for alert in new {
-        assert_eq!(alert["kind"], kind, "{new:#?}");
-        assert_eq!(alert["peer"], peer, "{new:#?}");
+    // The same alert raised again within a minute is counted on its first row (`repeats`).
+    let repeats = |alert: &Value| alert["repeats"].as_u64().unwrap_or(0);
+    let without_repeats = |alerts: &[Value]| -> Vec<Value> {
+        alerts
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                a.as_object_mut().expect("an alert").remove("repeats");
+                a
+            })
+            .collect()
+    };
+    assert_eq!(without_repeats(&after[..before.len()]), without_repeats(before), "alerts are kept");
+    let occurrences = |alerts: &[Value]| alerts.iter().map(|a| 1 + repeats(a)).sum::<u64>();
+    let raised = occurrences(after) - occurrences(before);
+    let changed: Vec<&Value> = after
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| before.get(*i).is_none_or(|b| repeats(b) != repeats(a)))
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(raised, count as u64, "{count} new alerts: {changed:#?}");
+    for alert in changed {
+        assert_eq!(alert["kind"], kind, "{alert:#?}");
+        assert_eq!(alert["peer"], peer, "{alert:#?}");
         let text = alert["detail"].as_str().expect("a detail");
         assert!(text.contains(detail), "the alert says {detail:?}: {text}");
     }
