@@ -1305,3 +1305,37 @@ fn a_normal_busy_day_raises_no_alert() {
         );
     }
 }
+
+/// Root edits 阿智村's database while its node is stopped (a maintenance window): a resident's
+/// rows deleted, to strike them off and reuse their code. The node verifies its tables against
+/// its log before it serves anyone, so the very first change it is offered — a birth under the
+/// struck-off code — is refused, and the `tampered` alert reaches the national node.
+#[test]
+fn an_edit_made_while_the_town_was_stopped_is_found_before_it_serves() {
+    let mut running = Running::start();
+    let root = running.dir.path().to_path_buf();
+    ok(&["network", "agree", "--dir", p(&root)]);
+    let (code, _) = a_resident(&root);
+    let current = current_change(&root, "achi", code);
+    let before = reported_at_national(&root, Code::Tampered);
+    running.nodes.stop_one("achi");
+    let db = registry_db(&root, "achi");
+    assert_eq!(db.execute("DELETE FROM residents WHERE code = ?1", [code.to_string()]).unwrap(), 1);
+    db.execute("DELETE FROM history WHERE code = ?1", [code.to_string()]).unwrap();
+    drop(db);
+    running.nodes.start_one("achi").unwrap();
+    let network = running.nodes.network().clone();
+    let achi: Clerk = testbed::setup::clerk(&network, ACHI).unwrap();
+    let mut birth = current.clone();
+    birth.record.history_number = registry_domain::HistoryNumber::new(1).unwrap();
+    birth.record.latest_change = registry_domain::ChangeInfo::new(
+        registry_domain::ChangeReason::Birth,
+        current.record.latest_change.date(),
+    );
+    birth.time = testbed::synthetic::now();
+    let reused = running.runtime.block_on(achi.submit(birth)).expect_err("a reused code");
+    assert_eq!(code_of(&reused), Some(Code::Tampered), "{reused:#}");
+    let took = until_reported(&root, before);
+    println!("the tampered alert reached the national node {took:?} after the town served");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+}

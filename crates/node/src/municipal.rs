@@ -1287,6 +1287,14 @@ pub async fn run(
             eprintln!("{}: the first checkpoint is not published yet: {e:#}", config.name);
         }
     }
+    {
+        // The registry's tables are verified against its log before the node serves anyone: an
+        // edit made while it was stopped (a code struck off, then reused) must never become
+        // the basis of a signed change. A difference is a `tampered` alert, shipped upstream
+        // once the node runs, and the town records no change until it is restored.
+        let town = town.clone();
+        tokio::task::spawn_blocking(move || town.self_check()).await??;
+    }
 
     let (office, _) = office_routes().split_for_parts();
     let office = office.with_state(town.clone());
