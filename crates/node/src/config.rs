@@ -100,6 +100,9 @@ pub struct NodeConfig {
     /// Where the node's alerts go besides its journal and the upper tiers.
     #[serde(default)]
     pub alerts: AlertSinks,
+    /// The behaviour rules: bursts, code walking, office hours, repeated refusals.
+    #[serde(default)]
+    pub behaviour: crate::behaviour::Rules,
     /// Where the node writes the addresses its listeners got (JSON, see
     /// `listeners::Report`) once it serves, and removes them when it stops.
     #[serde(default)]

@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS alerts (
     detail TEXT NOT NULL,
     raised_by TEXT
 ) STRICT;
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    outcome TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS attempts_by_actor ON attempts (actor, time);
 CREATE TABLE IF NOT EXISTS quarantines (
     town TEXT NOT NULL,
     alert INTEGER NOT NULL,
@@ -104,6 +111,8 @@ CREATE TABLE IF NOT EXISTS notices (
 /// `node.db`.
 pub struct Journal {
     conn: Connection,
+    /// The behaviour rules, fed by every read, miss, change and refusal recorded here.
+    watch: Option<crate::behaviour::Watch>,
 }
 
 pub use wire::api::Alert;
@@ -145,7 +154,7 @@ impl Journal {
             )?;
         }
         conn.execute_batch("CREATE INDEX IF NOT EXISTS alerts_by_kind ON alerts (kind, peer)")?;
-        Ok(Journal { conn })
+        Ok(Journal { conn, watch: None })
     }
 
     /// Appends a record to the provision log, salted with a fresh secret so that its public
@@ -292,6 +301,40 @@ impl Journal {
             .optional()?)
     }
 
+    /// Judges what every actor does by `rules` from now on (see `behaviour`).
+    pub fn watch_with(&mut self, rules: crate::behaviour::Rules) -> Result<()> {
+        self.watch = Some(crate::behaviour::Watch::new(rules)?);
+        Ok(())
+    }
+
+    /// `actor` did `act`: fed to the behaviour rules, whose findings are recorded as alerts.
+    pub fn observe(&mut self, time: u64, actor: &str, act: crate::behaviour::Act) -> Result<()> {
+        let Some(watch) = self.watch.as_mut() else { return Ok(()) };
+        for finding in watch.observe(time, actor, act) {
+            self.alert(time, finding.code, &finding.actor, &finding.detail)?;
+        }
+        Ok(())
+    }
+
+    /// A lookup of a code with no resident by `actor`: recorded as an attempt (never the code
+    /// asked for) and counted by the behaviour rules.
+    pub fn missed(&mut self, time: u64, actor: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO attempts (time, actor, outcome) VALUES (?1, ?2, 'no-resident')",
+            params![time as i64, actor],
+        )?;
+        self.observe(time, actor, crate::behaviour::Act::Miss)
+    }
+
+    /// The lookups that found no resident, by actor (the metrics' `lookup_misses`).
+    pub fn misses(&self) -> Result<Vec<(String, u64)>> {
+        let mut select = self
+            .conn
+            .prepare("SELECT actor, count(*) FROM attempts GROUP BY actor ORDER BY actor")?;
+        let rows = select.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Records an alert and reports it on stderr.
     pub fn alert(
         &mut self,
@@ -312,6 +355,15 @@ impl Journal {
         peer: &str,
         detail: &str,
     ) -> Result<u64> {
+        // A refusal of a peer counts towards its repeated refusals.
+        if matches!(kind.family(), wire::errors::Family::Identity | wire::errors::Family::Rules)
+            && let Some(watch) = self.watch.as_mut()
+        {
+            let findings = watch.observe(time, peer, crate::behaviour::Act::Refused);
+            for finding in findings {
+                self.alert(time, finding.code, &finding.actor, &finding.detail)?;
+            }
+        }
         // The same refusal again and again (a peer retrying, a client hammering) is one alert
         // that counts its repeats, not a flood that buries the others. What concerns the
         // node's own integrity is never folded: each such finding is news.

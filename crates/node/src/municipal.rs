@@ -146,7 +146,8 @@ impl Town {
         let integrator =
             rusqlite::Connection::open(config.dir.join(registry_store::dir::DATABASE))?;
         tlog_store::entries::configure(&integrator)?;
-        let journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
+        let mut journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
+        journal.watch_with(config.behaviour.clone())?;
         let key_path = config.dir.join(&dir.config.key);
         let node_key = tlog_store::keys::load_log_signer(&key_path, &config.origin)?;
         let registry_signer = dir.signer()?;
@@ -209,6 +210,21 @@ impl Town {
     /// proof that does not reach the witnessed checkpoint is refused as `tampered` and recorded
     /// as an alert. A change newer than the published checkpoint is integrated (and witnessed)
     /// first. Runs on a blocking thread.
+    /// [`Town::prove`] for a read by `reader`: a miss is recorded as an attempt and a read is
+    /// counted, both by the behaviour rules.
+    fn prove_for(&self, reader: &str, code: ResidentCode) -> Result<Proven, ApiError> {
+        let proven = self.prove(code);
+        let time = self.clock.unix();
+        match &proven {
+            Err(refused) if refused.code == Code::NoResident => {
+                lock(&self.journal).missed(time, reader)?
+            }
+            Ok(_) => lock(&self.journal).observe(time, reader, crate::behaviour::Act::Read)?,
+            Err(_) => {}
+        }
+        proven
+    }
+
     fn prove(&self, code: ResidentCode) -> Result<Proven, ApiError> {
         let tiles = self.dir.tiles();
         // The registry is locked only to read the events: the counter does not wait for the
@@ -692,6 +708,11 @@ fn admit(town: &Town, body: &[u8], peer: &net::Peer) -> Result<Submitted, ApiErr
             Err(other) => return Err(anyhow::Error::from(other).into()),
         };
         town.appended.notify_one();
+        lock(&town.journal).observe(
+            town.clock.unix(),
+            &peer.identity.to_uri(),
+            crate::behaviour::Act::Change,
+        )?;
         let (kind, resident) = match &applied.effect {
             Effect::Genesis(_) => ("genesis", None),
             Effect::Enrol(_) => ("enrolment", None),
@@ -860,7 +881,7 @@ async fn lookup(
     let code = parse_resident(&code)?;
     let purpose = purpose(query.purpose)?;
     blocking(move || {
-        let proven = town.prove(code)?;
+        let proven = town.prove_for(&peer.identity.to_uri(), code)?;
         let record = &proven.record;
         let provision = Provision {
             kind: "lookup",
@@ -886,7 +907,7 @@ fn issue_copy(
     purpose: &str,
     kind: &str,
 ) -> Result<CopyFile, ApiError> {
-    let proven = town.prove(code)?;
+    let proven = town.prove_for(to, code)?;
     let record = &proven.record;
     let time = town.clock.unix();
     let provision = Provision {
@@ -1327,7 +1348,16 @@ pub async fn run(
             },
         ],
     )
-    .await?;
+    .await?
+    .watched_by({
+        let town = town.clone();
+        move |actor, act| {
+            let recorded = crate::task::lock(&town.journal).observe(town.clock.unix(), &actor, act);
+            if let Err(e) = recorded {
+                eprintln!("{}: recording a refused handshake failed: {e:#}", town.config.name);
+            }
+        }
+    });
     eprintln!("{} ({}) serving", config.name, town.identity.to_uri());
 
     let interval = Duration::from_millis(config.interval_ms);
