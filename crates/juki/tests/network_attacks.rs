@@ -58,12 +58,18 @@ fn registry_db(dir: &Path, town: &str) -> rusqlite::Connection {
     db
 }
 
-/// The alert kinds a node has recorded.
+/// The alert kinds a node has recorded, each as often as it was raised (an alert raised
+/// again within a minute is kept once, counting its repeats).
 fn alerts(dir: &Path, node: &str) -> Vec<String> {
     let db = rusqlite::Connection::open(dir.join("nodes").join(node).join("node.db")).unwrap();
     db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    let mut select = db.prepare("SELECT kind FROM alerts ORDER BY id").unwrap();
-    select.query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    let mut select = db.prepare("SELECT kind, repeats FROM alerts ORDER BY id").unwrap();
+    let rows: Vec<(String, i64)> = select
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    rows.into_iter().flat_map(|(kind, n)| std::iter::repeat_n(kind, n as usize + 1)).collect()
 }
 
 /// An active resident of 阿智村 registered by a birth, with the log index of its current event.
