@@ -334,7 +334,7 @@ mod tests {
                 0,
                 [
                     many(101, 0, Read),
-                    many(101, 0, Read).into_iter().map(|(t, a)| (t + 61, a)).collect(),
+                    many(101, 0, Read).into_iter().map(|(t, a)| (t + 60, a)).collect(),
                 ]
                 .concat(),
                 vec![Code::ReadBurst, Code::ReadBurst],
@@ -394,6 +394,30 @@ mod tests {
                 vec![(0, Change)],
                 vec![],
             ),
+            (
+                "a change before the office opens at half past eight",
+                Rules { office_hours: "08:30-17:15".into(), ..Rules::default() },
+                MONDAY_10 - 2 * HOUR + 15 * MINUTE,
+                vec![(0, Change)],
+                vec![Code::OffHours],
+            ),
+            (
+                "a change once it has opened",
+                Rules { office_hours: "08:30-17:15".into(), ..Rules::default() },
+                MONDAY_10 - 2 * HOUR + 45 * MINUTE,
+                vec![(0, Change)],
+                vec![],
+            ),
+            (
+                "the same handshake refused again within ten minutes",
+                always_open(),
+                0,
+                vec![
+                    (0, TlsRefused("no client certificate")),
+                    (599, TlsRefused("no client certificate")),
+                ],
+                vec![Code::TlsRefused],
+            ),
         ];
         for (what, rules, start, acts, expected) in cases {
             assert_eq!(run(rules, start, &acts), expected, "{what}");
@@ -411,7 +435,7 @@ mod tests {
 
     #[test]
     fn office_hours_must_make_sense() {
-        for hours in ["19:00-08:00", "8-19", "08:00-25:00", "08:60-19:00", ""] {
+        for hours in ["19:00-08:00", "8-19", "08:00-25:00", "08:00-24:30", "08:60-19:00", ""] {
             let rules = Rules { office_hours: hours.into(), ..Rules::default() };
             assert!(Watch::new(rules).is_err(), "{hours:?}");
         }
