@@ -39,6 +39,7 @@ use tlog::note::{Prechecked, VerifierKey, Verifiers};
 use tlog_store::entries::{self, EntryReader};
 
 pub mod dir;
+pub mod incremental;
 pub mod verify;
 
 /// What went wrong in the registry store.
@@ -1012,6 +1013,28 @@ impl ResidentRow {
     /// The position of the `event_idx` column.
     const EVENT_IDX: usize = 14;
 
+    /// The table's columns, in table order: the names [`ResidentRow::of`] gives.
+    pub(crate) const COLUMNS: [&'static str; 18] = [
+        "code",
+        "history",
+        "status",
+        "name",
+        "reading",
+        "former_name",
+        "former_reading",
+        "birth",
+        "sex",
+        "address_municipality",
+        "address",
+        "individual_number",
+        "reason",
+        "effective",
+        "event_idx",
+        "name_key",
+        "reading_key",
+        "address_key",
+    ];
+
     /// The row the tables must hold for a record made by the event at `index`.
     pub fn of(record: &IdentityRecordParts, index: u64) -> ResidentRow {
         let former = record.name.former();
@@ -1041,7 +1064,7 @@ impl ResidentRow {
             ("reading_key", Some(fold::fold_for_match(record.name.reading().as_str()))),
             ("address_key", Some(record.address.match_key())),
         ];
-        debug_assert_eq!(columns[Self::EVENT_IDX].0, "event_idx");
+        debug_assert!(columns.iter().map(|c| c.0).eq(Self::COLUMNS));
         ResidentRow { columns }
     }
 

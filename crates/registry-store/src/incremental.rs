@@ -1,0 +1,703 @@
+//! Incremental self-verification: what one replay of the log established, kept between looks,
+//! so that a look replays only the events appended since and compares the tables with what
+//! the log says they hold without replaying it again.
+//!
+//! [`Verifier::build`] replays the whole log once, by the same rules and with the same checks
+//! as [`crate::verify::verify`], against a view of its own ([`KeptView`]), never the derived
+//! tables. It keeps no personal data: for every event, the leaf hash its log entry must have
+//! (which checks both the stored signed bytes and the entry); the log's right edge; for every
+//! resident code, the log indexes of its snapshots and the digest of its `residents` row as
+//! `append` writes it ([`ResidentRow::of`], rendered as the full comparison renders it); the
+//! small tables' rows; and the admin key, operators, code blocks and consumed certificates the
+//! rules ask for. A record the rules need is read back from its signed event, checked against
+//! the kept leaf.
+//!
+//! Each [`Verifier::look`] reads one snapshot. It replays the events appended since the last
+//! look (each checked against its log entry, decided by the rules), then compares either
+//! everything ([`Scope::Whole`], what a foreign write calls for: read and hash, no replay) or a
+//! slice of each large table ([`Scope::Slice`], the rolling sweep: a cursor over rowid ranges,
+//! so that one pass over every row and every stored event takes a bounded number of looks and
+//! finds what bypassed SQLite). Rows deleted anywhere are found where a table's pass ends,
+//! where the small tables are compared too. Differences are named as the full verification
+//! names them, by resident code and field, never by value.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+
+use registry_core::event::Change;
+use registry_core::moves::note_hash;
+use registry_core::rules::{CurrentEvent, Effect, Operator, RegistryView, decide};
+use registry_domain::{IdentityRecordParts, MunicipalityCode, ResidentCode};
+use rusqlite::{Connection, OptionalExtension, params};
+use tlog::Hash;
+use tlog::merkle::Frontier;
+use tlog::note::VerifierKey;
+use tlog_store::entries::EntryReader;
+
+use crate::verify::{
+    Difference, Tables, about, compare_frontier_with, compare_meta, compare_small_tables, general,
+    row_digest, text_row,
+};
+use crate::{Registry, ResidentRow, StoreError, commitment};
+
+/// What a look compares after replaying the events appended since the last one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Every row of every table and every stored event.
+    Whole,
+    /// The next slice of each large table (residents, history, events, log entries): a pass
+    /// over each takes `looks` looks.
+    Slice {
+        /// Looks per pass (at least 1).
+        looks: u64,
+    },
+}
+
+/// What one look found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Checked {
+    /// Every difference found (empty when all agree).
+    pub differences: Vec<Difference>,
+    /// The events replayed and checked so far.
+    pub size: u64,
+    /// A rolling pass over every table ended with this look (with [`Scope::Whole`]: always).
+    pub pass_ended: bool,
+}
+
+/// A resident code as the log left it.
+struct Kept {
+    /// The log index of each snapshot, oldest first (history number = position + 1).
+    snapshots: Vec<u64>,
+    /// The digest of its `residents` row.
+    row: Hash,
+}
+
+/// The large tables the rolling sweep walks through by rowid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Large {
+    Residents,
+    History,
+    Events,
+    Entries,
+}
+
+const LARGE: [Large; 4] = [Large::Residents, Large::History, Large::Events, Large::Entries];
+
+impl Large {
+    fn table(self) -> &'static str {
+        match self {
+            Large::Residents => "residents",
+            Large::History => "history",
+            Large::Events => "events",
+            Large::Entries => "log_entries",
+        }
+    }
+}
+
+/// What the replay established, kept between looks.
+pub struct Verifier {
+    municipality: MunicipalityCode,
+    national: VerifierKey,
+    /// The leaf hash of every event checked, by log index.
+    leaves: Vec<Hash>,
+    /// The log's right edge after them.
+    frontier: Frontier,
+    residents: HashMap<ResidentCode, Kept>,
+    retired: HashSet<ResidentCode>,
+    /// Certificates consumed here (move-ins, activations, withdrawals), by the hash they follow.
+    consumed: HashSet<Hash>,
+    /// Move-in notices recorded here, by the move-out's hash.
+    notices: HashSet<Hash>,
+    /// The small tables' rows.
+    tables: Tables,
+    admin: Option<VerifierKey>,
+    operators: Vec<Operator>,
+    blocks: Vec<(u64, u64)>,
+    /// The next rowid of each large table's pass.
+    cursors: [i64; 4],
+    /// Which large tables' passes ended since the last whole pass ended.
+    ended: [bool; 4],
+}
+
+impl Verifier {
+    /// Replays the registry's whole log in one snapshot. A difference met on the way (an event
+    /// that does not match its entry, or that the rules refuse) stops the replay there; each
+    /// look tries again from it.
+    pub fn build(registry: &Registry) -> Result<(Verifier, Vec<Difference>), StoreError> {
+        let mut verifier = Verifier {
+            municipality: registry.municipality,
+            national: registry.national.clone(),
+            leaves: Vec::new(),
+            frontier: Frontier::new(),
+            residents: HashMap::new(),
+            retired: HashSet::new(),
+            consumed: HashSet::new(),
+            notices: HashSet::new(),
+            tables: Tables::default(),
+            admin: None,
+            operators: Vec::new(),
+            blocks: Vec::new(),
+            cursors: [0; 4],
+            ended: [false; 4],
+        };
+        let snapshot = registry.conn.unchecked_transaction()?;
+        let stopped = verifier.catch_up(&snapshot)?;
+        snapshot.rollback()?;
+        Ok((verifier, stopped.into_iter().collect()))
+    }
+
+    /// The events replayed and checked.
+    pub fn size(&self) -> u64 {
+        self.leaves.len() as u64
+    }
+
+    /// One look at `registry` (a connection of the verifier's own): the events appended since
+    /// are replayed, then `scope` is compared, all in one snapshot. Cached pages are dropped
+    /// first, so that what is compared is what the file holds now, even where an edit of its
+    /// bytes bypassed SQLite.
+    pub fn look(&mut self, registry: &Registry, scope: Scope) -> Result<Checked, StoreError> {
+        registry.conn.execute_batch("PRAGMA shrink_memory")?;
+        let snapshot = registry.conn.unchecked_transaction()?;
+        let checked = self.look_in(&snapshot, scope);
+        snapshot.rollback()?;
+        checked
+    }
+
+    fn look_in(&mut self, conn: &Connection, scope: Scope) -> Result<Checked, StoreError> {
+        if let Some(stopped) = self.catch_up(conn)? {
+            // The kept state is behind the tables: comparing them would name every later row.
+            return Ok(Checked {
+                differences: vec![stopped],
+                size: self.size(),
+                pass_ended: false,
+            });
+        }
+        let mut differences = Vec::new();
+        compare_meta(
+            conn,
+            self.municipality,
+            &self.national,
+            self.tables.admin.as_deref(),
+            &mut differences,
+        )?;
+        compare_frontier_with(conn, &self.frontier, &mut differences)?;
+        let pass_ended = match scope {
+            Scope::Whole => {
+                let present = self.compare_residents(conn, i64::MIN, i64::MAX, &mut differences)?;
+                // Codes are the table's key: as many kept codes present as kept means none missing.
+                if present != self.residents.len() {
+                    self.missing_residents(conn, &mut differences)?;
+                }
+                let matched = self.compare_history(conn, i64::MIN, i64::MAX, &mut differences)?;
+                self.missing_history(&matched, &mut differences);
+                for large in [Large::Events, Large::Entries] {
+                    self.compare_log_rows(conn, large, i64::MIN, i64::MAX, &mut differences)?;
+                }
+                compare_small_tables(conn, &self.tables, &mut differences)?;
+                true
+            }
+            Scope::Slice { looks } => self.sweep(conn, looks.max(1), &mut differences)?,
+        };
+        Ok(Checked { differences, size: self.size(), pass_ended })
+    }
+
+    /// The next slice of every large table; returns whether every table's pass has ended
+    /// since the last time it returned so.
+    fn sweep(
+        &mut self,
+        conn: &Connection,
+        looks: u64,
+        differences: &mut Vec<Difference>,
+    ) -> Result<bool, StoreError> {
+        for (n, large) in LARGE.into_iter().enumerate() {
+            let max: i64 = conn
+                .prepare_cached(&format!("SELECT coalesce(max(rowid), -1) FROM {}", large.table()))?
+                .query_row([], |r| r.get(0))?;
+            let width = ((max + 1) as u64).div_ceil(looks).max(1) as i64;
+            let from = self.cursors[n];
+            self.compare_large(conn, large, (from, from + width), differences)?;
+            self.cursors[n] = from + width;
+            if self.cursors[n] > max {
+                self.pass_end(conn, large, differences)?;
+                if large == Large::Residents {
+                    compare_small_tables(conn, &self.tables, differences)?;
+                }
+                self.cursors[n] = 0;
+                self.ended[n] = true;
+            }
+        }
+        let whole = self.ended.iter().all(|&e| e);
+        if whole {
+            self.ended = [false; 4];
+        }
+        Ok(whole)
+    }
+
+    /// Compares the rows of `large` whose rowid is in `from..to`.
+    fn compare_large(
+        &self,
+        conn: &Connection,
+        large: Large,
+        (from, to): (i64, i64),
+        differences: &mut Vec<Difference>,
+    ) -> Result<(), StoreError> {
+        match large {
+            Large::Residents => self.compare_residents(conn, from, to, differences).map(drop),
+            Large::History => self.compare_history(conn, from, to, differences).map(drop),
+            Large::Events | Large::Entries => {
+                self.compare_log_rows(conn, large, from, to, differences)
+            }
+        }
+    }
+
+    /// At the end of a table's pass: rows the log made that are not in the table anywhere.
+    fn pass_end(
+        &self,
+        conn: &Connection,
+        large: Large,
+        differences: &mut Vec<Difference>,
+    ) -> Result<(), StoreError> {
+        match large {
+            Large::Residents => self.missing_residents(conn, differences),
+            Large::History => {
+                // Rows that differ were named by the slices; here only what is missing.
+                let matched = self.compare_history(conn, i64::MIN, i64::MAX, &mut Vec::new())?;
+                self.missing_history(&matched, differences);
+                Ok(())
+            }
+            // Gaps are found within each slice.
+            Large::Events | Large::Entries => Ok(()),
+        }
+    }
+
+    /// Residents the log made whose row is not in the table.
+    fn missing_residents(
+        &self,
+        conn: &Connection,
+        differences: &mut Vec<Difference>,
+    ) -> Result<(), StoreError> {
+        let mut select = conn.prepare_cached("SELECT code FROM residents")?;
+        let present: HashSet<String> =
+            select.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut missing: Vec<ResidentCode> = self
+            .residents
+            .keys()
+            .filter(|code| !present.contains(&code.to_string()))
+            .copied()
+            .collect();
+        missing.sort();
+        for code in missing {
+            differences.push(about(
+                code,
+                "is missing from the residents table (deleted behind the log's back)",
+            ));
+        }
+        Ok(())
+    }
+
+    /// History entries the log made that are not among `matched`.
+    fn missing_history(
+        &self,
+        matched: &HashSet<(ResidentCode, usize)>,
+        differences: &mut Vec<Difference>,
+    ) {
+        let expected: usize = self.residents.values().map(|k| k.snapshots.len()).sum();
+        if matched.len() == expected {
+            return;
+        }
+        let mut missing: Vec<(ResidentCode, usize)> = self
+            .residents
+            .iter()
+            .flat_map(|(code, kept)| (1..=kept.snapshots.len()).map(move |number| (*code, number)))
+            .filter(|key| !matched.contains(key))
+            .collect();
+        missing.sort();
+        for (code, number) in missing {
+            differences.push(about(code, format!("history entry {number} is missing")));
+        }
+    }
+
+    /// Compares the residents rows in the rowid range; returns how many carry a code the log
+    /// made.
+    fn compare_residents(
+        &self,
+        conn: &Connection,
+        from: i64,
+        to: i64,
+        differences: &mut Vec<Difference>,
+    ) -> Result<usize, StoreError> {
+        let mut select = conn.prepare_cached(&format!(
+            "SELECT {} FROM residents WHERE rowid >= ?1 AND rowid < ?2",
+            ResidentRow::COLUMNS.join(", ")
+        ))?;
+        let mut rows = select.query(params![from, to])?;
+        let mut present = 0;
+        while let Some(row) = rows.next()? {
+            let values = text_row(row, ResidentRow::COLUMNS.len())?;
+            let Some(code) = values[0].as_deref().and_then(|c| ResidentCode::parse(c).ok()) else {
+                differences.push(general(
+                    "the residents table has a row whose code is not a valid resident code",
+                ));
+                continue;
+            };
+            let Some(kept) = self.residents.get(&code) else {
+                differences.push(about(
+                    code,
+                    "is in the residents table but not in the log (inserted behind the log's back)",
+                ));
+                continue;
+            };
+            present += 1;
+            if row_digest(values.iter().map(Option::as_deref)) == kept.row {
+                continue;
+            }
+            // Named field by field against the row rebuilt from the event that made it.
+            let idx = *kept.snapshots.last().expect("a kept resident has a snapshot");
+            match self.checked_change(conn, idx)? {
+                Some(change) => {
+                    let want = ResidentRow::of(&change.record, idx);
+                    for ((column, want), found) in want.columns.iter().zip(&values) {
+                        if want != found {
+                            differences
+                                .push(about(code, format!("field {column} differs from the log")));
+                        }
+                    }
+                }
+                None => differences.push(rewritten(idx)),
+            }
+        }
+        Ok(present)
+    }
+
+    /// Compares the history rows in the rowid range; returns the keys of those that match.
+    fn compare_history(
+        &self,
+        conn: &Connection,
+        from: i64,
+        to: i64,
+        differences: &mut Vec<Difference>,
+    ) -> Result<HashSet<(ResidentCode, usize)>, StoreError> {
+        let mut select = conn.prepare_cached(
+            "SELECT code, number, event_idx FROM history WHERE rowid >= ?1 AND rowid < ?2",
+        )?;
+        let mut rows = select.query(params![from, to])?;
+        let mut matched = HashSet::new();
+        while let Some(row) = rows.next()? {
+            let (code, number, idx): (String, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
+            let code = ResidentCode::parse(&code).ok();
+            let made = code
+                .and_then(|code| self.residents.get(&code))
+                .and_then(|kept| kept.snapshots.get(usize::try_from(number).ok()?.checked_sub(1)?));
+            match (code, made) {
+                (Some(code), Some(&made)) if made as i64 == idx => {
+                    matched.insert((code, number as usize));
+                }
+                _ => differences.push(Difference {
+                    resident: code,
+                    what: format!("history entry {number} is not the one the log made"),
+                }),
+            }
+        }
+        Ok(matched)
+    }
+
+    /// Compares the stored events or the log entries in the index range with the kept leaves.
+    fn compare_log_rows(
+        &self,
+        conn: &Connection,
+        large: Large,
+        from: i64,
+        to: i64,
+        differences: &mut Vec<Difference>,
+    ) -> Result<(), StoreError> {
+        let size = self.size() as i64;
+        let sql = match large {
+            Large::Events => {
+                "SELECT idx, note FROM events WHERE idx >= ?1 AND idx < ?2 ORDER BY idx"
+            }
+            _ => "SELECT idx, entry FROM log_entries WHERE idx >= ?1 AND idx < ?2 ORDER BY idx",
+        };
+        let mut select = conn.prepare_cached(sql)?;
+        let mut rows = select.query(params![from, to])?;
+        let mut expected = from.max(0);
+        let end = to.min(size);
+        let missing = |from: i64, to: i64, differences: &mut Vec<Difference>| {
+            for idx in from..to {
+                differences.push(general(match large {
+                    Large::Events => format!("event {idx} is missing from the events table"),
+                    _ => format!(
+                        "the log entry of event {idx} is missing (deleted behind the log's back)"
+                    ),
+                }));
+            }
+        };
+        while let Some(row) = rows.next()? {
+            let idx: i64 = row.get(0)?;
+            let bytes = match row.get_ref(1)? {
+                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
+                _ => &[][..],
+            };
+            missing(expected, idx.min(end), differences);
+            expected = expected.max(idx + 1);
+            if idx >= size {
+                differences.push(general(format!(
+                    "event {idx} is in the events table but not in the log (inserted behind the log's back)"
+                )));
+                continue;
+            }
+            let leaf = match large {
+                Large::Events => tlog::leaf_hash(&commitment(bytes)),
+                _ => tlog::leaf_hash(bytes),
+            };
+            if leaf != self.leaves[idx as usize] {
+                differences.push(rewritten(idx as u64));
+            }
+        }
+        missing(expected, end, differences);
+        Ok(())
+    }
+
+    /// Replays the events appended since the last look. Returns the difference that stopped
+    /// it, if any: the event is tried again at the next look.
+    fn catch_up(&mut self, conn: &Connection) -> Result<Option<Difference>, StoreError> {
+        const CHUNK: u64 = 4096;
+        let size = conn.entry_count()?;
+        if size < self.size() {
+            return Ok(Some(general(format!(
+                "the log holds {size} entries but {} were checked: entries were deleted behind \
+                 the log's back",
+                self.size()
+            ))));
+        }
+        while self.size() < size {
+            let (from, to) = (self.size(), (self.size() + CHUNK).min(size));
+            let notes = read_range(conn, "SELECT idx, note FROM events", from, to)?;
+            let entries = read_range(conn, "SELECT idx, entry FROM log_entries", from, to)?;
+            for ((idx, note), (_, entry)) in notes.into_iter().zip(entries) {
+                let Some(note) = note else {
+                    return Ok(Some(general(format!(
+                        "event {idx} is missing from the events table"
+                    ))));
+                };
+                let Some(entry) = entry else {
+                    return Ok(Some(general(format!(
+                        "the log entry of event {idx} is missing (deleted behind the log's back)"
+                    ))));
+                };
+                if entry != commitment(&note) {
+                    return Ok(Some(rewritten(idx)));
+                }
+                let view = KeptView { kept: self, conn, failed: RefCell::new(None) };
+                let decided = decide(&note, &view, &self.national, None);
+                match view.failed.into_inner() {
+                    Some(Failure::Rewritten(old)) => return Ok(Some(rewritten(old))),
+                    Some(Failure::Store(error)) => return Err(error),
+                    None => {}
+                }
+                match decided {
+                    Ok(effect) => self.apply(idx, tlog::leaf_hash(&entry), &effect),
+                    Err(refusal) => {
+                        return Ok(Some(general(format!(
+                            "event {idx} breaks the rules: {refusal}"
+                        ))));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Keeps what the event at `idx`, decided as `effect`, makes.
+    fn apply(&mut self, idx: u64, leaf: Hash, effect: &Effect) {
+        self.leaves.push(leaf);
+        self.frontier.push(leaf);
+        self.tables.record(idx, effect);
+        match effect {
+            Effect::Genesis(genesis) => self.admin = Some(genesis.admin.clone()),
+            Effect::Enrol(enrolment) => self.operators.push(Operator {
+                key: enrolment.operator.clone(),
+                role: enrolment.role,
+                enrolled: enrolment.time,
+                revoked: false,
+            }),
+            Effect::Revoke(revocation) => {
+                for operator in &mut self.operators {
+                    if operator.key == revocation.operator {
+                        operator.revoked = true;
+                    }
+                }
+            }
+            Effect::CodeBlock(block) => self.blocks.push((block.first, block.count)),
+            Effect::Change { change, move_out, activation, .. } => {
+                let code = change.record.resident_code;
+                self.consumed.extend(move_out.iter().map(|c| c.event));
+                self.consumed.extend(activation.iter().map(|c| c.after));
+                let before = match change.previous_code {
+                    Some(previous) => {
+                        self.retired.insert(previous);
+                        self.residents.remove(&previous)
+                    }
+                    None => self.residents.remove(&code),
+                };
+                let mut snapshots = before.map(|kept| kept.snapshots).unwrap_or_default();
+                snapshots.push(idx);
+                let row = ResidentRow::of(&change.record, idx);
+                let row = row_digest(row.columns.iter().map(|(_, v)| v.as_deref()));
+                self.residents.insert(code, Kept { snapshots, row });
+            }
+            Effect::MoveNotice(notice) => {
+                self.notices.insert(notice.event);
+            }
+            Effect::MoveWithdrawal(withdrawal) => {
+                self.consumed.insert(withdrawal.event);
+            }
+        }
+    }
+
+    /// The change stored at `idx`, if its bytes are still those the log holds (`None` if they
+    /// were rewritten or deleted).
+    fn checked_change(&self, conn: &Connection, idx: u64) -> Result<Option<Change>, StoreError> {
+        let Some(note) = self.checked_note(conn, idx)? else { return Ok(None) };
+        crate::change_of(idx as i64, &note).map(Some)
+    }
+
+    /// The signed event stored at `idx`, if its bytes are still those the log holds.
+    fn checked_note(&self, conn: &Connection, idx: u64) -> Result<Option<Vec<u8>>, StoreError> {
+        let note: Option<Vec<u8>> = conn
+            .prepare_cached("SELECT note FROM events WHERE idx = ?1")?
+            .query_row([idx as i64], |r| r.get(0))
+            .optional()?;
+        Ok(note.filter(|note| {
+            self.leaves.get(idx as usize) == Some(&tlog::leaf_hash(&commitment(note)))
+        }))
+    }
+}
+
+/// An event whose stored bytes, or whose log entry, are not what the log holds.
+fn rewritten(idx: u64) -> Difference {
+    general(format!(
+        "event {idx} does not match its log entry: it was rewritten behind the log's back"
+    ))
+}
+
+/// A stored event's bytes or a log entry.
+type Blob = Vec<u8>;
+
+/// `query` (`SELECT idx, column FROM table`) for the indexes `from..to`, each with its value or
+/// `None` where the row is missing.
+fn read_range(
+    conn: &Connection,
+    query: &str,
+    from: u64,
+    to: u64,
+) -> Result<Vec<(u64, Option<Blob>)>, StoreError> {
+    let mut select =
+        conn.prepare_cached(&format!("{query} WHERE idx >= ?1 AND idx < ?2 ORDER BY idx"))?;
+    let mut found: HashMap<u64, Vec<u8>> = select
+        .query_map(params![from as i64, to as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok((from..to).map(|idx| (idx, found.remove(&idx))).collect())
+}
+
+/// Why the view could not answer.
+enum Failure {
+    /// The signed event at this index is not what the log holds.
+    Rewritten(u64),
+    /// The database failed.
+    Store(StoreError),
+}
+
+/// The registry as the rules see it, from what the verifier kept and the signed events it
+/// checks against the kept leaves: never from the derived tables. The rules' view cannot fail,
+/// so the first failure is kept and the event's decision is set aside for it.
+struct KeptView<'a> {
+    kept: &'a Verifier,
+    conn: &'a Connection,
+    failed: RefCell<Option<Failure>>,
+}
+
+impl KeptView<'_> {
+    /// The change at `idx` with its note's hash.
+    fn change(&self, idx: u64) -> Option<(Change, Hash)> {
+        let fail = |failure| {
+            self.failed.borrow_mut().get_or_insert(failure);
+            None
+        };
+        match self.kept.checked_note(self.conn, idx) {
+            Ok(Some(note)) => match crate::change_of(idx as i64, &note) {
+                Ok(change) => Some((change, note_hash(&note))),
+                Err(error) => fail(Failure::Store(error)),
+            },
+            Ok(None) => fail(Failure::Rewritten(idx)),
+            Err(error) => fail(Failure::Store(error)),
+        }
+    }
+
+    fn snapshots(&self, code: ResidentCode) -> &[u64] {
+        self.kept.residents.get(&code).map_or(&[], |kept| &kept.snapshots)
+    }
+}
+
+impl RegistryView for KeptView<'_> {
+    fn municipality(&self) -> MunicipalityCode {
+        self.kept.municipality
+    }
+
+    fn admin(&self) -> Option<VerifierKey> {
+        self.kept.admin.clone()
+    }
+
+    fn operators(&self) -> Vec<Operator> {
+        self.kept.operators.clone()
+    }
+
+    fn resident(&self, code: ResidentCode) -> Option<IdentityRecordParts> {
+        let idx = *self.snapshots(code).last()?;
+        self.change(idx).map(|(change, _)| change.record)
+    }
+
+    fn in_code_pool(&self, code: ResidentCode) -> bool {
+        let base = code.ten_digits();
+        self.kept.blocks.iter().any(|&(first, count)| base >= first && base < first + count)
+    }
+
+    fn code_ever_used(&self, code: ResidentCode) -> bool {
+        self.kept.residents.contains_key(&code) || self.kept.retired.contains(&code)
+    }
+
+    fn code_blocks(&self) -> Vec<(u64, u64)> {
+        self.kept.blocks.clone()
+    }
+
+    fn snapshot(&self, code: ResidentCode, number: u32) -> Option<IdentityRecordParts> {
+        // History numbers count up from 1, so the snapshot is at its number's position; any
+        // other is looked for among them all, as the in-memory state does.
+        let snapshots = self.snapshots(code);
+        let at = (number as usize).checked_sub(1).and_then(|i| snapshots.get(i));
+        if let Some(record) = at.and_then(|&idx| self.change(idx)).map(|(c, _)| c.record)
+            && record.history_number.get() == number
+        {
+            return Some(record);
+        }
+        snapshots
+            .iter()
+            .filter_map(|&idx| self.change(idx).map(|(c, _)| c.record))
+            .find(|record| record.history_number.get() == number)
+    }
+
+    fn current_event(&self, code: ResidentCode) -> Option<CurrentEvent> {
+        let idx = *self.snapshots(code).last()?;
+        self.change(idx)
+            .map(|(change, note_hash)| CurrentEvent { note_hash, moved_to: change.moved_to })
+    }
+
+    fn move_out_used(&self, move_out: &Hash) -> bool {
+        self.kept.consumed.contains(move_out)
+    }
+
+    fn move_notice_recorded(&self, move_out: &Hash) -> bool {
+        self.kept.notices.contains(move_out)
+    }
+}
