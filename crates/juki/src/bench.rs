@@ -60,7 +60,7 @@ pub enum BenchCommand {
         /// The self-check's period (a town's `watch_ms`).
         #[arg(long, default_value_t = 200)]
         watch_ms: u64,
-        /// Seconds between whole verifications when nothing else wrote (`verify_every_ms`).
+        /// Seconds one rolling re-verification pass over every table takes (`verify_every_ms`).
         #[arg(long, default_value_t = 60)]
         verify_every: u64,
     },
