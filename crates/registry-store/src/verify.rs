@@ -239,16 +239,43 @@ pub(crate) fn compare_small_tables(
 pub(crate) fn row_digest<'a>(columns: impl IntoIterator<Item = Option<&'a str>>) -> tlog::Hash {
     let mut bytes = Vec::with_capacity(256);
     for column in columns {
-        match column {
-            None => bytes.push(0),
-            Some(text) => {
-                bytes.push(1);
-                bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
-                bytes.extend_from_slice(text.as_bytes());
+        push_column(&mut bytes, column);
+    }
+    tlog::hash::sha256(&bytes)
+}
+
+/// [`row_digest`] of the first `columns` columns of a row as the database holds it, each
+/// rendered as [`text_row`] renders it, without allocating each one (`buffer` is reused).
+pub(crate) fn stored_row_digest(
+    row: &rusqlite::Row<'_>,
+    columns: usize,
+    buffer: &mut Vec<u8>,
+) -> rusqlite::Result<tlog::Hash> {
+    use rusqlite::types::ValueRef;
+    buffer.clear();
+    for i in 0..columns {
+        match row.get_ref(i)? {
+            ValueRef::Null => push_column(buffer, None),
+            ValueRef::Integer(n) => push_column(buffer, Some(&n.to_string())),
+            ValueRef::Real(x) => push_column(buffer, Some(&x.to_string())),
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                push_column(buffer, Some(&String::from_utf8_lossy(t)))
             }
         }
     }
-    tlog::hash::sha256(&bytes)
+    Ok(tlog::hash::sha256(buffer))
+}
+
+/// One column of a row's digest: a tag, and the text with its length.
+fn push_column(bytes: &mut Vec<u8>, column: Option<&str>) {
+    match column {
+        None => bytes.push(0),
+        Some(text) => {
+            bytes.push(1);
+            bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(text.as_bytes());
+        }
+    }
 }
 
 /// Every column of a row as text (`None` is NULL).
