@@ -23,7 +23,7 @@ enum Stage {
     /// The replay at start runs.
     Building(Building),
     /// The verifier is built: `compare` asks for a whole comparison at the next look.
-    Ready { registry: Registry, verifier: Verifier, compare: bool },
+    Ready { registry: Registry, verifier: Box<Verifier>, compare: bool },
     /// The replay panicked (a bug): the self-check cannot go on.
     Broken,
 }
@@ -84,7 +84,8 @@ impl SelfCheck {
                 building.join().map_err(|_| anyhow!("the self-check's replay panicked"))?;
             match built {
                 Ok((verifier, _)) => {
-                    self.stage = Stage::Ready { registry, verifier, compare: true };
+                    self.stage =
+                        Stage::Ready { registry, verifier: Box::new(verifier), compare: true };
                 }
                 Err(error) => {
                     self.stage = Stage::Building(build(registry));
