@@ -22,10 +22,18 @@ type Building =
 enum Stage {
     /// The replay at start runs.
     Building(Building),
-    /// The verifier is built: `compare` asks for a whole comparison at the next look.
-    Ready { registry: Registry, verifier: Box<Verifier>, compare: bool },
+    /// The verifier is built.
+    Ready(Box<Built>),
     /// The replay panicked (a bug): the self-check cannot go on.
     Broken,
+}
+
+/// The built verifier with its connection.
+struct Built {
+    registry: Registry,
+    verifier: Verifier,
+    /// A whole comparison is due at the next look (the first after the replay).
+    compare: bool,
 }
 
 /// The self-check's state between looks.
@@ -85,7 +93,7 @@ impl SelfCheck {
             match built {
                 Ok((verifier, _)) => {
                     self.stage =
-                        Stage::Ready { registry, verifier: Box::new(verifier), compare: true };
+                        Stage::Ready(Box::new(Built { registry, verifier, compare: true }));
                 }
                 Err(error) => {
                     self.stage = Stage::Building(build(registry));
@@ -98,7 +106,7 @@ impl SelfCheck {
 
     /// Whether the verifier is built.
     pub fn built(&self) -> bool {
-        matches!(self.stage, Stage::Ready { .. })
+        matches!(self.stage, Stage::Ready(_))
     }
 
     /// How many looks one rolling pass takes.
@@ -125,7 +133,10 @@ impl SelfCheck {
         let looks = self.looks_per_pass();
         let tampered = self.alerted.is_some();
         let (registry, verifier, compare) = match &mut self.stage {
-            Stage::Ready { registry, verifier, compare } => (registry, verifier, compare),
+            Stage::Ready(built) => {
+                let Built { registry, verifier, compare } = &mut **built;
+                (registry, verifier, compare)
+            }
             Stage::Building(_) => return Ok(look),
             Stage::Broken => return Err(anyhow!("the self-check's replay panicked")),
         };
