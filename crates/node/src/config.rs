@@ -121,7 +121,7 @@ fn default_watch() -> u64 {
 }
 
 fn default_verify_every() -> u64 {
-    60_000
+    120_000
 }
 
 /// TLS files.

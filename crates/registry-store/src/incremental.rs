@@ -23,6 +23,7 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
 
 use registry_core::event::Change;
 use registry_core::moves::note_hash;
@@ -83,6 +84,9 @@ enum Large {
 
 const LARGE: [Large; 4] = [Large::Residents, Large::History, Large::Events, Large::Entries];
 
+/// Every rowid.
+const WHOLE: (i64, i64) = (i64::MIN, i64::MAX);
+
 impl Large {
     fn table(self) -> &'static str {
         match self {
@@ -103,6 +107,8 @@ pub struct Verifier {
     /// The log's right edge after them.
     frontier: Frontier,
     residents: HashMap<ResidentCode, Kept>,
+    /// How many snapshots the residents have (the `history` table's rows).
+    snapshot_count: usize,
     retired: HashSet<ResidentCode>,
     /// Certificates consumed here (move-ins, activations, withdrawals), by the hash they follow.
     consumed: HashSet<Hash>,
@@ -117,6 +123,9 @@ pub struct Verifier {
     cursors: [i64; 4],
     /// Which large tables' passes ended since the last whole pass ended.
     ended: [bool; 4],
+    /// A second connection to the database, for the stored events and log entries while the
+    /// derived tables are compared whole.
+    helper: Mutex<Connection>,
 }
 
 impl Verifier {
@@ -130,6 +139,7 @@ impl Verifier {
             leaves: Vec::new(),
             frontier: Frontier::new(),
             residents: HashMap::new(),
+            snapshot_count: 0,
             retired: HashSet::new(),
             consumed: HashSet::new(),
             notices: HashSet::new(),
@@ -139,6 +149,7 @@ impl Verifier {
             blocks: Vec::new(),
             cursors: [0; 4],
             ended: [false; 4],
+            helper: Mutex::new(registry.reopen()?),
         };
         let snapshot = registry.conn.unchecked_transaction()?;
         let stopped = verifier.catch_up(&snapshot)?;
@@ -183,22 +194,55 @@ impl Verifier {
         compare_frontier_with(conn, &self.frontier, &mut differences)?;
         let pass_ended = match scope {
             Scope::Whole => {
-                let present = self.compare_residents(conn, i64::MIN, i64::MAX, &mut differences)?;
-                // Codes are the table's key: as many kept codes present as kept means none missing.
-                if present != self.residents.len() {
-                    self.missing_residents(conn, &mut differences)?;
-                }
-                let matched = self.compare_history(conn, i64::MIN, i64::MAX, &mut differences)?;
-                self.missing_history(&matched, &mut differences);
-                for large in [Large::Events, Large::Entries] {
-                    self.compare_log_rows(conn, large, i64::MIN, i64::MAX, &mut differences)?;
-                }
-                compare_small_tables(conn, &self.tables, &mut differences)?;
+                let size = self.size() as i64;
+                // The stored events and the log entries the log holds, on the helper's
+                // connection and another core meanwhile: they are the same in its snapshot,
+                // which is no older (nothing but appends changes them).
+                let logs = std::thread::scope(|threads| {
+                    let logs = threads.spawn(|| self.compare_logs_on_helper(size));
+                    let tables = self.compare_tables_whole(conn, &mut differences);
+                    let logs = logs.join().map_err(|_| {
+                        StoreError::Corrupt("the comparison of the log's rows panicked".into())
+                    })?;
+                    tables.and(logs)
+                })?;
+                differences.extend(logs);
+                // Events beyond the log, in this snapshot.
+                self.compare_log_rows(conn, Large::Events, size, i64::MAX, &mut differences)?;
                 true
             }
             Scope::Slice { looks } => self.sweep(conn, looks.max(1), &mut differences)?,
         };
         Ok(Checked { differences, size: self.size(), pass_ended })
+    }
+
+    /// Every row of the derived tables.
+    fn compare_tables_whole(
+        &self,
+        conn: &Connection,
+        differences: &mut Vec<Difference>,
+    ) -> Result<(), StoreError> {
+        let present = self.compare_residents(conn, i64::MIN, i64::MAX, differences)?;
+        // Codes are the table's key: as many kept codes present as kept means none missing.
+        if present != self.residents.len() {
+            self.missing_residents(conn, differences)?;
+        }
+        let matched = self.compare_history(conn, WHOLE, differences, None)?;
+        self.missing_history(conn, matched, differences)?;
+        compare_small_tables(conn, &self.tables, differences)
+    }
+
+    /// The stored events and log entries `0..size`, in a snapshot of the helper's connection.
+    fn compare_logs_on_helper(&self, size: i64) -> Result<Vec<Difference>, StoreError> {
+        let helper = self.helper.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        helper.execute_batch("PRAGMA shrink_memory")?;
+        let snapshot = helper.unchecked_transaction()?;
+        let mut differences = Vec::new();
+        for large in [Large::Events, Large::Entries] {
+            self.compare_log_rows(&snapshot, large, 0, size, &mut differences)?;
+        }
+        snapshot.rollback()?;
+        Ok(differences)
     }
 
     /// The next slice of every large table; returns whether every table's pass has ended
@@ -243,7 +287,7 @@ impl Verifier {
     ) -> Result<(), StoreError> {
         match large {
             Large::Residents => self.compare_residents(conn, from, to, differences).map(drop),
-            Large::History => self.compare_history(conn, from, to, differences).map(drop),
+            Large::History => self.compare_history(conn, (from, to), differences, None).map(drop),
             Large::Events | Large::Entries => {
                 self.compare_log_rows(conn, large, from, to, differences)
             }
@@ -251,22 +295,31 @@ impl Verifier {
     }
 
     /// At the end of a table's pass: rows the log made that are not in the table anywhere.
+    /// A table's rows are counted (its key is unique, and a row the log did not make is named
+    /// by its slice), and only when they are fewer than the log made are the missing ones
+    /// looked for by key.
     fn pass_end(
         &self,
         conn: &Connection,
         large: Large,
         differences: &mut Vec<Difference>,
     ) -> Result<(), StoreError> {
+        let count = |table: &str| -> Result<usize, StoreError> {
+            let count: i64 = conn
+                .prepare_cached(&format!("SELECT count(*) FROM {table}"))?
+                .query_row([], |r| r.get(0))?;
+            Ok(count as usize)
+        };
         match large {
-            Large::Residents => self.missing_residents(conn, differences),
-            Large::History => {
-                // Rows that differ were named by the slices; here only what is missing.
-                let matched = self.compare_history(conn, i64::MIN, i64::MAX, &mut Vec::new())?;
-                self.missing_history(&matched, differences);
-                Ok(())
+            Large::Residents if count("residents")? != self.residents.len() => {
+                self.missing_residents(conn, differences)
             }
-            // Gaps are found within each slice.
-            Large::Events | Large::Entries => Ok(()),
+            Large::History if count("history")? != self.snapshot_count => {
+                let matched = self.compare_history(conn, WHOLE, &mut Vec::new(), None)?;
+                self.missing_history(conn, matched, differences)
+            }
+            // Gaps in the log's rows are found within each slice.
+            _ => Ok(()),
         }
     }
 
@@ -295,26 +348,31 @@ impl Verifier {
         Ok(())
     }
 
-    /// History entries the log made that are not among `matched`.
+    /// History entries the log made that are not in the table, when only `matched` of them
+    /// matched (a row's code and number are its key: as many matched as made means none
+    /// missing).
     fn missing_history(
         &self,
-        matched: &HashSet<(ResidentCode, usize)>,
+        conn: &Connection,
+        matched: usize,
         differences: &mut Vec<Difference>,
-    ) {
-        let expected: usize = self.residents.values().map(|k| k.snapshots.len()).sum();
-        if matched.len() == expected {
-            return;
+    ) -> Result<(), StoreError> {
+        if matched == self.snapshot_count {
+            return Ok(());
         }
+        let mut keys = HashSet::new();
+        self.compare_history(conn, WHOLE, &mut Vec::new(), Some(&mut keys))?;
         let mut missing: Vec<(ResidentCode, usize)> = self
             .residents
             .iter()
             .flat_map(|(code, kept)| (1..=kept.snapshots.len()).map(move |number| (*code, number)))
-            .filter(|key| !matched.contains(key))
+            .filter(|key| !keys.contains(key))
             .collect();
         missing.sort();
         for (code, number) in missing {
             differences.push(about(code, format!("history entry {number} is missing")));
         }
+        Ok(())
     }
 
     /// Compares the residents rows in the rowid range; returns how many carry a code the log
@@ -374,28 +432,36 @@ impl Verifier {
         Ok(present)
     }
 
-    /// Compares the history rows in the rowid range; returns the keys of those that match.
+    /// Compares the history rows in the rowid range; returns how many match (and their keys
+    /// in `keys`, when given).
     fn compare_history(
         &self,
         conn: &Connection,
-        from: i64,
-        to: i64,
+        (from, to): (i64, i64),
         differences: &mut Vec<Difference>,
-    ) -> Result<HashSet<(ResidentCode, usize)>, StoreError> {
+        mut keys: Option<&mut HashSet<(ResidentCode, usize)>>,
+    ) -> Result<usize, StoreError> {
         let mut select = conn.prepare_cached(
             "SELECT code, number, event_idx FROM history WHERE rowid >= ?1 AND rowid < ?2",
         )?;
         let mut rows = select.query(params![from, to])?;
-        let mut matched = HashSet::new();
+        let mut matched = 0;
         while let Some(row) = rows.next()? {
-            let (code, number, idx): (String, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?);
-            let code = ResidentCode::parse(&code).ok();
+            let code = match row.get_ref(0)? {
+                rusqlite::types::ValueRef::Text(code) => std::str::from_utf8(code).ok(),
+                _ => None,
+            };
+            let code = code.and_then(|code| ResidentCode::parse(code).ok());
+            let (number, idx): (i64, i64) = (row.get(1)?, row.get(2)?);
             let made = code
                 .and_then(|code| self.residents.get(&code))
                 .and_then(|kept| kept.snapshots.get(usize::try_from(number).ok()?.checked_sub(1)?));
             match (code, made) {
                 (Some(code), Some(&made)) if made as i64 == idx => {
-                    matched.insert((code, number as usize));
+                    matched += 1;
+                    if let Some(keys) = keys.as_deref_mut() {
+                        keys.insert((code, number as usize));
+                    }
                 }
                 _ => differences.push(Difference {
                     resident: code,
@@ -546,6 +612,7 @@ impl Verifier {
                 };
                 let mut snapshots = before.map(|kept| kept.snapshots).unwrap_or_default();
                 snapshots.push(idx);
+                self.snapshot_count += 1;
                 let row = ResidentRow::of(&change.record, idx);
                 let row = row_digest(row.columns.iter().map(|(_, v)| v.as_deref()));
                 self.residents.insert(code, Kept { snapshots, row });

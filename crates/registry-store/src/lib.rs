@@ -294,6 +294,16 @@ impl Registry {
         Ok(Registry { conn, municipality, national, data_version })
     }
 
+    /// Another connection to the same database, configured as this one.
+    fn reopen(&self) -> Result<Connection, StoreError> {
+        let path = self.conn.path().ok_or_else(|| {
+            StoreError::Setup("the registry database has no path to open again".into())
+        })?;
+        let conn = Connection::open(path)?;
+        configure(&conn)?;
+        Ok(conn)
+    }
+
     /// The municipality.
     pub fn municipality(&self) -> MunicipalityCode {
         self.municipality
