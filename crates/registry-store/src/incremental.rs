@@ -65,12 +65,20 @@ pub struct Checked {
     pub pass_ended: bool,
 }
 
-/// A resident code as the log left it.
+/// A resident code as the log left it: the log index of the snapshot that made its current
+/// record, and the digest of its `residents` row. The earlier snapshots, which most residents
+/// lack, are kept apart ([`Verifier::earlier`]).
 struct Kept {
-    /// The log index of each snapshot, oldest first (history number = position + 1).
-    snapshots: Vec<u64>,
-    /// The digest of its `residents` row.
-    row: Hash,
+    last: u64,
+    row: Digest,
+}
+
+/// A row's digest as kept: SHA-256 truncated to 128 bits, which still takes 2^128 work to
+/// match with another row.
+type Digest = [u8; 16];
+
+fn kept_digest(hash: &Hash) -> Digest {
+    hash.0[..16].try_into().expect("16 of 32 bytes")
 }
 
 /// The large tables the rolling sweep walks through by rowid.
@@ -83,6 +91,9 @@ enum Large {
 }
 
 const LARGE: [Large; 4] = [Large::Residents, Large::History, Large::Events, Large::Entries];
+
+/// The page cache of the verifier's connections, in KiB.
+const PAGE_CACHE_KIB: u32 = 8192;
 
 /// Every rowid.
 const WHOLE: (i64, i64) = (i64::MIN, i64::MAX);
@@ -107,6 +118,9 @@ pub struct Verifier {
     /// The log's right edge after them.
     frontier: Frontier,
     residents: HashMap<ResidentCode, Kept>,
+    /// The log indexes of the snapshots before the last, oldest first (history number =
+    /// position + 1), of the residents that have any.
+    earlier: HashMap<ResidentCode, Vec<u64>>,
     /// How many snapshots the residents have (the `history` table's rows).
     snapshot_count: usize,
     retired: HashSet<ResidentCode>,
@@ -131,7 +145,8 @@ pub struct Verifier {
 impl Verifier {
     /// Replays the registry's whole log in one snapshot. A difference met on the way (an event
     /// that does not match its entry, or that the rules refuse) stops the replay there; each
-    /// look tries again from it.
+    /// look tries again from it. The verifier's connection (`registry`'s, and a second one
+    /// it opens) is given a small page cache: a look reads each page once.
     pub fn build(registry: &Registry) -> Result<(Verifier, Vec<Difference>), StoreError> {
         let mut verifier = Verifier {
             municipality: registry.municipality,
@@ -139,6 +154,7 @@ impl Verifier {
             leaves: Vec::new(),
             frontier: Frontier::new(),
             residents: HashMap::new(),
+            earlier: HashMap::new(),
             snapshot_count: 0,
             retired: HashSet::new(),
             consumed: HashSet::new(),
@@ -151,6 +167,11 @@ impl Verifier {
             ended: [false; 4],
             helper: Mutex::new(registry.reopen()?),
         };
+        // Each look reads each page it compares once: a large page cache would only hold
+        // memory (and pages that an edit of the file's bytes has made stale).
+        for conn in [&registry.conn, &*verifier.helper.lock().expect("not shared yet")] {
+            conn.execute_batch(&format!("PRAGMA cache_size = -{PAGE_CACHE_KIB}"))?;
+        }
         let snapshot = registry.conn.unchecked_transaction()?;
         let stopped = verifier.catch_up(&snapshot)?;
         snapshot.rollback()?;
@@ -364,8 +385,11 @@ impl Verifier {
         self.compare_history(conn, WHOLE, &mut Vec::new(), Some(&mut keys))?;
         let mut missing: Vec<(ResidentCode, usize)> = self
             .residents
-            .iter()
-            .flat_map(|(code, kept)| (1..=kept.snapshots.len()).map(move |number| (*code, number)))
+            .keys()
+            .flat_map(|code| {
+                let count = 1 + self.earlier.get(code).map_or(0, Vec::len);
+                (1..=count).map(move |number| (*code, number))
+            })
             .filter(|key| !keys.contains(key))
             .collect();
         missing.sort();
@@ -410,12 +434,14 @@ impl Verifier {
                 continue;
             };
             present += 1;
-            if stored_row_digest(row, ResidentRow::COLUMNS.len(), &mut buffer)? == kept.row {
+            if kept_digest(&stored_row_digest(row, ResidentRow::COLUMNS.len(), &mut buffer)?)
+                == kept.row
+            {
                 continue;
             }
             let values = text_row(row, ResidentRow::COLUMNS.len())?;
             // Named field by field against the row rebuilt from the event that made it.
-            let idx = *kept.snapshots.last().expect("a kept resident has a snapshot");
+            let idx = kept.last;
             match self.checked_change(conn, idx)? {
                 Some(change) => {
                     let want = ResidentRow::of(&change.record, idx);
@@ -454,10 +480,10 @@ impl Verifier {
             let code = code.and_then(|code| ResidentCode::parse(code).ok());
             let (number, idx): (i64, i64) = (row.get(1)?, row.get(2)?);
             let made = code
-                .and_then(|code| self.residents.get(&code))
-                .and_then(|kept| kept.snapshots.get(usize::try_from(number).ok()?.checked_sub(1)?));
+                .zip(usize::try_from(number).ok())
+                .and_then(|(code, number)| self.snapshot(code, number));
             match (code, made) {
-                (Some(code), Some(&made)) if made as i64 == idx => {
+                (Some(code), Some(made)) if made as i64 == idx => {
                     matched += 1;
                     if let Some(keys) = keys.as_deref_mut() {
                         keys.insert((code, number as usize));
@@ -610,12 +636,16 @@ impl Verifier {
                     }
                     None => self.residents.remove(&code),
                 };
-                let mut snapshots = before.map(|kept| kept.snapshots).unwrap_or_default();
-                snapshots.push(idx);
+                let before_key = change.previous_code.unwrap_or(code);
+                let mut earlier = self.earlier.remove(&before_key).unwrap_or_default();
+                earlier.extend(before.map(|kept| kept.last));
+                if !earlier.is_empty() {
+                    self.earlier.insert(code, earlier);
+                }
                 self.snapshot_count += 1;
                 let row = ResidentRow::of(&change.record, idx);
-                let row = row_digest(row.columns.iter().map(|(_, v)| v.as_deref()));
-                self.residents.insert(code, Kept { snapshots, row });
+                let row = kept_digest(&row_digest(row.columns.iter().map(|(_, v)| v.as_deref())));
+                self.residents.insert(code, Kept { last: idx, row });
             }
             Effect::MoveNotice(notice) => {
                 self.notices.insert(notice.event);
@@ -623,6 +653,27 @@ impl Verifier {
             Effect::MoveWithdrawal(withdrawal) => {
                 self.consumed.insert(withdrawal.event);
             }
+        }
+    }
+
+    /// The log indexes of a resident's snapshots, oldest first (none for a code the log did
+    /// not make).
+    fn snapshots(&self, code: ResidentCode) -> Vec<u64> {
+        let Some(kept) = self.residents.get(&code) else { return Vec::new() };
+        let mut snapshots = self.earlier.get(&code).cloned().unwrap_or_default();
+        snapshots.push(kept.last);
+        snapshots
+    }
+
+    /// The log index of a resident's snapshot with this history number.
+    fn snapshot(&self, code: ResidentCode, number: usize) -> Option<u64> {
+        let kept = self.residents.get(&code)?;
+        let earlier = self.earlier.get(&code).map_or(&[][..], Vec::as_slice);
+        let position = number.checked_sub(1)?;
+        match position.cmp(&earlier.len()) {
+            std::cmp::Ordering::Less => Some(earlier[position]),
+            std::cmp::Ordering::Equal => Some(kept.last),
+            std::cmp::Ordering::Greater => None,
         }
     }
 
@@ -707,8 +758,8 @@ impl KeptView<'_> {
         }
     }
 
-    fn snapshots(&self, code: ResidentCode) -> &[u64] {
-        self.kept.residents.get(&code).map_or(&[], |kept| &kept.snapshots)
+    fn last(&self, code: ResidentCode) -> Option<u64> {
+        self.kept.residents.get(&code).map(|kept| kept.last)
     }
 }
 
@@ -726,7 +777,7 @@ impl RegistryView for KeptView<'_> {
     }
 
     fn resident(&self, code: ResidentCode) -> Option<IdentityRecordParts> {
-        let idx = *self.snapshots(code).last()?;
+        let idx = self.last(code)?;
         self.change(idx).map(|(change, _)| change.record)
     }
 
@@ -746,21 +797,21 @@ impl RegistryView for KeptView<'_> {
     fn snapshot(&self, code: ResidentCode, number: u32) -> Option<IdentityRecordParts> {
         // History numbers count up from 1, so the snapshot is at its number's position; any
         // other is looked for among them all, as the in-memory state does.
-        let snapshots = self.snapshots(code);
-        let at = (number as usize).checked_sub(1).and_then(|i| snapshots.get(i));
-        if let Some(record) = at.and_then(|&idx| self.change(idx)).map(|(c, _)| c.record)
+        let at = self.kept.snapshot(code, number as usize);
+        if let Some(record) = at.and_then(|idx| self.change(idx)).map(|(c, _)| c.record)
             && record.history_number.get() == number
         {
             return Some(record);
         }
-        snapshots
-            .iter()
-            .filter_map(|&idx| self.change(idx).map(|(c, _)| c.record))
+        self.kept
+            .snapshots(code)
+            .into_iter()
+            .filter_map(|idx| self.change(idx).map(|(c, _)| c.record))
             .find(|record| record.history_number.get() == number)
     }
 
     fn current_event(&self, code: ResidentCode) -> Option<CurrentEvent> {
-        let idx = *self.snapshots(code).last()?;
+        let idx = self.last(code)?;
         self.change(idx)
             .map(|(change, note_hash)| CurrentEvent { note_hash, moved_to: change.moved_to })
     }
