@@ -18,7 +18,9 @@
 //! Validation never trusts the derived tables' copies of personal data: a resident's current
 //! record is read back from the signed event that made it. [`Registry::verify`] replays the
 //! whole log through the rules and reports every way the tables, the events and the log
-//! entries differ from what the log says.
+//! entries differ from what the log says; [`incremental::Verifier`] keeps what one replay
+//! established, so that a running node verifies only what was appended since and compares its
+//! tables without replaying again.
 
 use std::cell::RefCell;
 use std::path::Path;

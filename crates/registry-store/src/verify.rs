@@ -256,11 +256,19 @@ pub(crate) fn stored_row_digest(
     for i in 0..columns {
         match row.get_ref(i)? {
             ValueRef::Null => push_column(buffer, None),
-            ValueRef::Integer(n) => push_column(buffer, Some(&n.to_string())),
-            ValueRef::Real(x) => push_column(buffer, Some(&x.to_string())),
-            ValueRef::Text(t) | ValueRef::Blob(t) => {
-                push_column(buffer, Some(&String::from_utf8_lossy(t)))
+            ValueRef::Integer(n) => {
+                // As `to_string` renders it, without a string for each.
+                use std::io::Write as _;
+                let mut digits = [0u8; 20];
+                let mut cursor = std::io::Cursor::new(&mut digits[..]);
+                write!(cursor, "{n}").expect("an i64 has at most 20 characters");
+                let length = cursor.position() as usize;
+                push_bytes(buffer, &digits[..length]);
             }
+            ValueRef::Real(x) => push_column(buffer, Some(&x.to_string())),
+            // Valid UTF-8 is rendered as its bytes; anything else differs from every
+            // rendering of a row the log made, as its lossy rendering does.
+            ValueRef::Text(t) | ValueRef::Blob(t) => push_bytes(buffer, t),
         }
     }
     Ok(tlog::hash::sha256(buffer))
@@ -270,12 +278,14 @@ pub(crate) fn stored_row_digest(
 fn push_column(bytes: &mut Vec<u8>, column: Option<&str>) {
     match column {
         None => bytes.push(0),
-        Some(text) => {
-            bytes.push(1);
-            bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
-            bytes.extend_from_slice(text.as_bytes());
-        }
+        Some(text) => push_bytes(bytes, text.as_bytes()),
     }
+}
+
+fn push_bytes(bytes: &mut Vec<u8>, text: &[u8]) {
+    bytes.push(1);
+    bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(text);
 }
 
 /// Every column of a row as text (`None` is NULL).
