@@ -73,39 +73,6 @@ struct Kept {
     row: Digest,
 }
 
-/// How the kept maps hash resident codes: one multiplication (Fibonacci hashing) rather than
-/// SipHash, which is a third of a whole comparison's time at a million residents. The keys
-/// are the codes the log made, so nobody can choose them to collide.
-#[derive(Clone, Copy, Default)]
-struct ByCode;
-
-impl std::hash::BuildHasher for ByCode {
-    type Hasher = CodeHasher;
-
-    fn build_hasher(&self) -> CodeHasher {
-        CodeHasher(0)
-    }
-}
-
-/// The hasher of [`ByCode`].
-struct CodeHasher(u64);
-
-impl std::hash::Hasher for CodeHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &byte in bytes {
-            self.write_u64(u64::from(byte));
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
 /// A row's digest as kept: SHA-256 truncated to 128 bits, which still takes 2^128 work to
 /// match with another row.
 type Digest = [u8; 16];
@@ -150,10 +117,10 @@ pub struct Verifier {
     leaves: Vec<Hash>,
     /// The log's right edge after them.
     frontier: Frontier,
-    residents: HashMap<ResidentCode, Kept, ByCode>,
+    residents: HashMap<ResidentCode, Kept>,
     /// The log indexes of the snapshots before the last, oldest first (history number =
     /// position + 1), of the residents that have any.
-    earlier: HashMap<ResidentCode, Vec<u64>, ByCode>,
+    earlier: HashMap<ResidentCode, Vec<u64>>,
     /// How many snapshots the residents have (the `history` table's rows).
     snapshot_count: usize,
     retired: HashSet<ResidentCode>,
