@@ -209,7 +209,68 @@ pub fn summarise(differences: &[Difference]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use registry_domain::ResidentCode;
+    use registry_core::event::{Event, Genesis};
+    use registry_core::time::Timestamp;
+    use registry_domain::{MunicipalityCode, ResidentCode};
+    use tlog::note::{KeyKind, Note, Signer};
+
+    /// A registry whose log holds its genesis.
+    fn a_registry(dir: &std::path::Path) -> std::path::PathBuf {
+        let key = |name: &str, seed| Signer::from_seed(name, KeyKind::Ed25519, [seed; 32]).unwrap();
+        let (national, admin) = (key("national.juki.test", 1), key("admin.204072.juki.test", 2));
+        let municipality = MunicipalityCode::parse("204072").unwrap();
+        let path = dir.join("registry.db");
+        let mut registry = Registry::create(&path, municipality, &national.verifier()).unwrap();
+        let now = Timestamp::from_unix(1_795_512_600);
+        let genesis = Event::Genesis(Genesis { municipality, admin: admin.verifier(), time: now });
+        let mut note = Note::new(genesis.to_text()).unwrap();
+        note.sign(&admin).unwrap();
+        registry.submit(&note.to_bytes(), now).unwrap();
+        path
+    }
+
+    /// An edit the watch is not told of is found by the sweep within one pass and compared
+    /// whole at once; it is one alert, nothing is swept while the tables differ, and the
+    /// comparison after the undo says they agree again.
+    #[test]
+    fn a_difference_the_sweep_finds_is_one_alert_until_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = a_registry(dir.path());
+        // Four looks a pass.
+        let (watch, pass) = (Duration::from_millis(200), Duration::from_millis(800));
+        let mut check = SelfCheck::new(Registry::open(&path).unwrap(), watch, pass);
+        check.wait_built().unwrap();
+        let first = check.look_after(false).unwrap();
+        assert!(first.whole, "the first look after the replay compares everything");
+        assert_eq!((first.verified, first.covered), (Some(0), Some(1)));
+
+        let editor = rusqlite::Connection::open(&path).unwrap();
+        editor
+            .execute("UPDATE events SET note = CAST(note || x'20' AS BLOB) WHERE idx = 0", [])
+            .unwrap();
+        let mut looks = 0;
+        let alert = loop {
+            looks += 1;
+            let look = check.look_after(false).unwrap();
+            if let Some(alert) = look.alert {
+                assert!(look.whole, "what the sweep finds is compared whole");
+                break alert;
+            }
+            assert!(looks <= 4, "not found within one pass");
+        };
+        assert!(alert.contains("event 0 does not match its log entry"), "{alert}");
+
+        let again = check.look_after(true).unwrap();
+        assert_eq!((again.alert, again.verified, again.restored), (None, Some(1), false));
+        assert_eq!(check.look_after(false).unwrap().verified, None, "nothing swept meanwhile");
+
+        editor
+            .execute("UPDATE events SET note = substr(note, 1, length(note) - 1) WHERE idx = 0", [])
+            .unwrap();
+        let restored = check.look_after(true).unwrap();
+        assert!(restored.restored, "{restored:?}");
+        assert_eq!((restored.verified, restored.covered, restored.alert), (Some(0), Some(1), None));
+    }
 
     #[test]
     fn a_summary_names_kinds_and_counts_never_residents() {
