@@ -88,9 +88,10 @@ pub struct NodeConfig {
     /// registry database (which starts a verification at once).
     #[serde(default = "default_watch")]
     pub watch_ms: u64,
-    /// How often (milliseconds) a town re-derives its registry from its log and compares every
-    /// table with it, whatever the watch saw (an edit of the file's bytes that bypasses SQLite
-    /// is found this way).
+    /// How long (milliseconds) one pass of a town's rolling re-verification takes: each look
+    /// (every `watch_ms`) compares the next slice of every table and of the stored events with
+    /// what its log says, whatever the watch saw (an edit of the file's bytes that bypasses
+    /// SQLite is found this way, within one pass).
     #[serde(default = "default_verify_every")]
     pub verify_every_ms: u64,
     /// National administrators' verifier keys: a release of a quarantined town must be signed
@@ -146,7 +147,7 @@ fn default_watch() -> u64 {
 }
 
 fn default_verify_every() -> u64 {
-    60_000
+    120_000
 }
 
 /// TLS files.

@@ -139,6 +139,7 @@ impl Town {
         // counter's connection could take for another writer's.
         let check = crate::selfcheck::SelfCheck::new(
             dir.registry()?,
+            Duration::from_millis(config.watch_ms),
             Duration::from_millis(config.verify_every_ms),
         );
         let registry = dir.registry()?;
@@ -309,10 +310,11 @@ impl Town {
     }
 
     /// One look of the self-check: a write to the registry by anyone but this node is a
-    /// `foreign-write` alert and starts a verification at once; otherwise one runs every
-    /// `verify_every_ms`. A verification that finds differences is a `tampered` alert (once for
-    /// the same differences) and stops the town recording changes until they agree again.
-    /// Runs on a blocking thread.
+    /// `foreign-write` alert and starts a comparison of every table at once; otherwise the
+    /// look verifies the events appended since and the next slice of the rolling sweep (a pass
+    /// per `verify_every_ms`). Differences are a `tampered` alert (once for the same
+    /// differences) and stop the town recording changes until they agree again. Runs on a
+    /// blocking thread.
     fn self_check(&self) -> Result<()> {
         let mut check = lock(&self.check);
         // The counter waits only for the question whether anyone else wrote (or whether it
@@ -1314,7 +1316,11 @@ pub async fn run(
         // the basis of a signed change. A difference is a `tampered` alert, shipped upstream
         // once the node runs, and the town records no change until it is restored.
         let town = town.clone();
-        tokio::task::spawn_blocking(move || town.self_check()).await??;
+        tokio::task::spawn_blocking(move || {
+            lock(&town.check).wait_built()?;
+            town.self_check()
+        })
+        .await??;
     }
 
     let (office, _) = office_routes().split_for_parts();
