@@ -60,8 +60,8 @@ pub enum BenchCommand {
         /// The self-check's period (a town's `watch_ms`).
         #[arg(long, default_value_t = 200)]
         watch_ms: u64,
-        /// Seconds between whole verifications when nothing else wrote (`verify_every_ms`).
-        #[arg(long, default_value_t = 60)]
+        /// Seconds one rolling re-verification pass over every table takes (`verify_every_ms`).
+        #[arg(long, default_value_t = 120)]
         verify_every: u64,
     },
     /// Network figures: propagation latency town → national (p50/p99) under a steady load, and

@@ -175,24 +175,23 @@ pub fn quarantine(command: QuarantineCommand) -> Result<ExitCode> {
         }
         QuarantineCommand::Release { dir, town, reason, key, passphrase_env } => {
             let network = load(&dir)?;
-            let key = key.unwrap_or_else(|| network.administrator_key.clone());
-            let administrator = crate::key::load_signer(&key, passphrase_env.as_deref())?;
             let url = network.node("national")?.network_url.clone();
             let monitor = monitor(&network)?;
-            let released = runtime()?.block_on(async {
-                let held = monitor.quarantines(&url).await?;
-                let holding = held
-                    .iter()
-                    .find(|q| q.town == town && q.released.is_none())
-                    .with_context(|| format!("{town} is not quarantined"))?;
-                let release = wire::quarantine::Release {
-                    town: town.clone(),
-                    alert: holding.alert,
-                    time: crate::now().unix(),
-                    reason,
-                };
-                monitor.release(&url, &release, &administrator).await
-            })?;
+            let runtime = runtime()?;
+            let held = runtime.block_on(monitor.quarantines(&url))?;
+            let holding =
+                held.iter().find(|q| q.town == town && q.released.is_none()).with_context(
+                    || format!("{town} is not quarantined: there is nothing to release"),
+                )?;
+            let key = key.unwrap_or_else(|| network.administrator_key.clone());
+            let administrator = crate::key::load_signer(&key, passphrase_env.as_deref())?;
+            let release = wire::quarantine::Release {
+                town: town.clone(),
+                alert: holding.alert,
+                time: crate::now().unix(),
+                reason,
+            };
+            let released = runtime.block_on(monitor.release(&url, &release, &administrator))?;
             println!(
                 "{} released from the quarantine of alert {} ({})",
                 released.town, released.alert, released.kind

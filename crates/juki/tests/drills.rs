@@ -104,5 +104,78 @@ fn a_certificate_of_the_wrong_role() {
 
 #[test]
 fn a_client_without_a_certificate() {
-    drill("no-certificate", Verdict::Blocked, Some(Code::NoPeer));
+    drill("no-certificate", Verdict::BlockedAndDetected, Some(Code::TlsRefused));
+}
+
+#[test]
+fn an_agency_s_bulk_reads() {
+    drill("agency-bulk", Verdict::Detected, Some(Code::ReadBurst));
+}
+
+#[test]
+fn an_agency_walking_the_code_space() {
+    drill("code-walking", Verdict::Detected, Some(Code::CodeWalking));
+}
+
+#[test]
+fn an_insider_s_bulk_lookups() {
+    drill("insider-bulk", Verdict::Detected, Some(Code::ReadBurst));
+}
+
+/// An insider at 阿智村's console at night: ten lookups outside the office's hours are an
+/// `off-hours` alert at the national node within five seconds. (The demo's counters are open
+/// day and night; here 阿智村 keeps an office's hours, placed twelve hours from now.)
+#[test]
+fn an_insider_s_lookups_outside_office_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
+    let config = dir.path().join("nodes/achi/node.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    let hour = (now.as_secs() / 3600 + 9 + 12) % 24;
+    let hours = format!("office_hours = \"{hour:02}:00-{:02}:00\"", hour + 1);
+    assert!(text.contains("office_hours = \"00:00-24:00\""), "{text}");
+    std::fs::write(&config, text.replace("office_hours = \"00:00-24:00\"", &hours)).unwrap();
+    testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+    let mut nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
+    let network = nodes.network().clone();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let monitor = client::monitor::Monitor::new(&net::TlsFiles {
+        ca: network.ca.clone(),
+        crl: Some(network.ca_dir.join("crl.pem")),
+        cert: network.monitor.cert.clone(),
+        key: network.monitor.key.clone(),
+    })
+    .unwrap();
+    let national = network.node("national").unwrap().network_url.clone();
+    let clerk = testbed::setup::clerk(&network, "204072").unwrap();
+    let db = rusqlite::Connection::open(dir.path().join("nodes/achi/registry.db")).unwrap();
+    let codes: Vec<String> = db
+        .prepare("SELECT code FROM residents LIMIT 10")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(codes.len(), 10);
+    let started = std::time::Instant::now();
+    let took = runtime.block_on(async {
+        for code in &codes {
+            let code = registry_domain::ResidentCode::parse(code).unwrap();
+            clerk.lookup(code, "address confirmation").await.unwrap();
+        }
+        loop {
+            let alerts = monitor.alerts(&national, "urn:juki:national", 0).await.unwrap();
+            if let Some(alert) = alerts.iter().find(|a| a.kind == "off-hours") {
+                assert_eq!(alert.raised_by.as_deref(), Some("urn:juki:municipal:204072"));
+                assert_eq!(alert.peer, "urn:juki:console:204072");
+                return started.elapsed();
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "{alerts:?}");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    nodes.stop();
+    println!("off-hours: the alert reached the national node {took:?} after the first lookup");
+    assert!(took <= ALERT_TARGET, "{took:?}");
 }

@@ -262,5 +262,39 @@ fn alerts_reach_every_sink_the_metrics_count_them_and_only_an_administrator_rele
     runtime.block_on(testbed::demo::agree(&network, Duration::from_secs(30))).unwrap();
     let metrics = runtime.block_on(monitor.metrics(&national, "urn:juki:national")).unwrap();
     assert!(metrics.contains(&format!("juki_quarantined{{town=\"{ACHI}\"}} 0")), "{metrics}");
+
+    // The same, on the command line.
+    let root = p(dir.path());
+    let table = ok(&["alerts", "--dir", root]);
+    assert!(table.contains("wrong-peer") && table.contains("warning"), "{table}");
+    assert!(table.contains("foreign-write") && table.contains("critical"), "{table}");
+    assert!(table.contains(&format!("urn:juki:municipal:{ACHI}")), "{table}");
+    let json = ok(&["alerts", "--dir", root, "--json", "--after", &held.alert.to_string()]);
+    for line in json.lines() {
+        let alert: wire::api::Alert = serde_json::from_str(line).unwrap();
+        assert!(alert.id > held.alert, "{line}");
+    }
+    let town_table = ok(&["alerts", "--dir", root, "--node", "achi"]);
+    assert!(town_table.contains("foreign-write"), "{town_table}");
+    let list = ok(&["quarantine", "list", "--dir", root]);
+    assert!(list.contains(&format!("{ACHI}  released")), "{list}");
+    assert!(list.contains("administrator.national.juki.local"), "{list}");
+    let refused = support::fails(&[
+        "quarantine",
+        "release",
+        "--dir",
+        root,
+        "--town",
+        ACHI,
+        "--reason",
+        "again",
+    ]);
+    assert!(refused.contains("not quarantined"), "{refused}");
+    let drills = ok(&["drill", "--list"]);
+    for drill in testbed::drill::DRILLS {
+        assert!(drills.contains(drill.name), "{drills}");
+    }
+    let unknown = support::fails(&["drill", "--dir", root, "no-such-drill"]);
+    assert!(unknown.contains("no drill"), "{unknown}");
     nodes.stop();
 }

@@ -254,7 +254,13 @@ impl Network {
     /// Waits until every mirror holds what its town holds; returns that picture.
     async fn agreed(&self) -> BTreeMap<String, String> {
         let deadline = Instant::now() + Duration::from_secs(30);
+        // A case whose alert is critical quarantined the town it concerns at the national node
+        // (nothing of it applied there since); the administrator, having looked, releases it.
+        let stage = testbed::drill::Stage::new(self.procs.network()).expect("the monitoring");
         loop {
+            for (_, code) in TOWNS {
+                stage.release(code, "the refusal case was reviewed").await.expect("a release");
+            }
             let picture = self.picture().await;
             let differ: Vec<&str> = TOWNS
                 .iter()
@@ -291,6 +297,40 @@ impl Network {
     }
 
     /// The alerts of every node, by name.
+    /// Waits until the handshakes refused since `before` are each one `tls-refused` alert at
+    /// the node they were tried at (`expected`: the node and why), raised once per source
+    /// address and reason, and checks that no other alert was raised anywhere.
+    async fn refused_handshakes(
+        &self,
+        before: &BTreeMap<String, Vec<Value>>,
+        expected: &[(&str, &str)],
+    ) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.every_alert().await;
+            let new: Vec<(&String, &Value)> = now
+                .iter()
+                .flat_map(|(node, alerts)| {
+                    alerts[before[node].len()..].iter().map(move |a| (node, a))
+                })
+                .collect();
+            let seen = |(node, why): &(&str, &str)| {
+                new.iter().any(|(n, a)| {
+                    n.as_str() == *node
+                        && a["kind"] == "tls-refused"
+                        && a["detail"].as_str().is_some_and(|d| d.contains(why))
+                        && a["peer"].as_str().is_some_and(|p| p.starts_with("tcp:"))
+                })
+            };
+            if expected.iter().all(seen) {
+                assert_eq!(new.len(), expected.len(), "only the refused handshakes: {new:#?}");
+                return;
+            }
+            assert!(Instant::now() < deadline, "expected {expected:?}, found {new:#?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn every_alert(&self) -> BTreeMap<String, Vec<Value>> {
         let mut all = BTreeMap::new();
         for node in &self.nodes {
@@ -424,12 +464,31 @@ fn new_alerts(
     count: usize,
     (kind, peer, detail): (&str, &str, &str),
 ) {
-    assert_eq!(&after[..before.len()], before, "alerts are kept");
-    let new = &after[before.len()..];
-    assert_eq!(new.len(), count, "{count} new alerts: {new:#?}");
-    for alert in new {
-        assert_eq!(alert["kind"], kind, "{new:#?}");
-        assert_eq!(alert["peer"], peer, "{new:#?}");
+    // The same alert raised again within a minute is counted on its first row (`repeats`).
+    let repeats = |alert: &Value| alert["repeats"].as_u64().unwrap_or(0);
+    let without_repeats = |alerts: &[Value]| -> Vec<Value> {
+        alerts
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                a.as_object_mut().expect("an alert").remove("repeats");
+                a
+            })
+            .collect()
+    };
+    assert_eq!(without_repeats(&after[..before.len()]), without_repeats(before), "alerts are kept");
+    let occurrences = |alerts: &[Value]| alerts.iter().map(|a| 1 + repeats(a)).sum::<u64>();
+    let raised = occurrences(after) - occurrences(before);
+    let changed: Vec<&Value> = after
+        .iter()
+        .enumerate()
+        .filter(|(i, a)| before.get(*i).is_none_or(|b| repeats(b) != repeats(a)))
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(raised, count as u64, "{count} new alerts: {changed:#?}");
+    for alert in changed {
+        assert_eq!(alert["kind"], kind, "{alert:#?}");
+        assert_eq!(alert["peer"], peer, "{alert:#?}");
         let text = alert["detail"].as_str().expect("a detail");
         assert!(text.contains(detail), "the alert says {detail:?}: {text}");
     }
@@ -547,7 +606,13 @@ async fn cases(network: &Network) {
             let alert = handshake_alert(network, url, None);
             assert_eq!(alert, AlertDescription::CertificateRequired, "{url}");
         }
-        assert_eq!(network.every_alert().await, alerts, "no handler ran, so no alert");
+        // No handler ran; each node whose handshake was refused raised one alert.
+        network
+            .refused_handshakes(
+                &alerts,
+                &[("achi", "no client certificate"), ("nagano", "no client certificate")],
+            )
+            .await;
         assert_eq!(network.picture().await, picture, "nothing changed");
     }
 
@@ -590,7 +655,7 @@ async fn cases(network: &Network) {
         assert_eq!(alert, AlertDescription::CertificateRevoked);
         let reply = get(&network.console(ACHI), &achi_status).await;
         assert!(reply.is_ok(), "the town's own console still works: {:?}", reply.err());
-        assert_eq!(network.every_alert().await, alerts, "no handler ran, so no alert");
+        network.refused_handshakes(&alerts, &[("achi", "a revoked certificate")]).await;
         assert_eq!(network.picture().await, picture, "nothing changed");
     }
 
@@ -639,7 +704,12 @@ async fn cases(network: &Network) {
         let alert = handshake_alert(network, &achi.api_url, Some((&forged.0, &forged.1)));
         // Its issuer has the network CA's name but not its key: the signature does not verify.
         assert_eq!(alert, AlertDescription::DecryptError);
-        assert_eq!(network.every_alert().await, alerts, "no handler ran, so no alert");
+        network
+            .refused_handshakes(
+                &alerts,
+                &[("achi", "an expired certificate"), ("achi", "a certificate another CA issued")],
+            )
+            .await;
         assert_eq!(network.picture().await, picture, "nothing changed");
     }
 

@@ -30,6 +30,6 @@ pub use client::{Client, ClientError, ClientOptions, Expect, Response, ServerCer
 pub use files::{LoadError, TlsFiles};
 pub use reload::watch;
 pub use server::{
-    Anonymous, HANDSHAKE_TIMEOUT, MAX_CONNECTION_AGE, NO_PEER_MESSAGE, NoPeer, Peer,
-    SHUTDOWN_GRACE, no_peer_body, serve,
+    Anonymous, HANDSHAKE_TIMEOUT, HandshakeRefusal, MAX_CONNECTION_AGE, NO_PEER_MESSAGE, NoPeer,
+    Peer, RefusalHook, SHUTDOWN_GRACE, no_peer_body, serve, serve_watched,
 };

@@ -122,6 +122,71 @@ pub async fn serve(
     tls: Arc<ReloadableServerConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    serve_watched(listener, app, tls, shutdown, None).await
+}
+
+/// Why a client's TLS handshake was refused, as far as the listener may tell its node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandshakeRefusal {
+    /// The client presented no certificate where one is required.
+    NoCertificate,
+    /// The client's certificate was not issued by the network's CA (or its signature does
+    /// not verify).
+    UnknownIssuer,
+    /// The client's certificate is revoked.
+    Revoked,
+    /// The client's certificate is expired or not yet valid.
+    Expired,
+    /// Its certificate is unacceptable for another reason.
+    BadCertificate,
+}
+
+impl HandshakeRefusal {
+    /// What it is, in a few words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            HandshakeRefusal::NoCertificate => "no client certificate",
+            HandshakeRefusal::UnknownIssuer => "a certificate another CA issued",
+            HandshakeRefusal::Revoked => "a revoked certificate",
+            HandshakeRefusal::Expired => "an expired certificate",
+            HandshakeRefusal::BadCertificate => "an unacceptable certificate",
+        }
+    }
+
+    /// The refusal rustls's handshake error `error` stands for, if it is about the client's
+    /// certificate (a client that merely hung up or spoke no TLS is none).
+    fn of(error: &io::Error) -> Option<HandshakeRefusal> {
+        use rustls::{CertificateError, Error};
+        match error.get_ref()?.downcast_ref::<Error>()? {
+            Error::NoCertificatesPresented => Some(HandshakeRefusal::NoCertificate),
+            Error::InvalidCertificate(problem) => Some(match problem {
+                CertificateError::UnknownIssuer | CertificateError::BadSignature => {
+                    HandshakeRefusal::UnknownIssuer
+                }
+                CertificateError::Revoked => HandshakeRefusal::Revoked,
+                CertificateError::Expired
+                | CertificateError::ExpiredContext { .. }
+                | CertificateError::NotValidYet
+                | CertificateError::NotValidYetContext { .. } => HandshakeRefusal::Expired,
+                _ => HandshakeRefusal::BadCertificate,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Told of every handshake the listener refused for the client's certificate: the client's
+/// address and why. It must return quickly (it runs on the connection's task).
+pub type RefusalHook = Arc<dyn Fn(SocketAddr, HandshakeRefusal) + Send + Sync>;
+
+/// [`serve`], telling `refused` of every handshake refused for the client's certificate.
+pub async fn serve_watched(
+    listener: TcpListener,
+    app: Router,
+    tls: Arc<ReloadableServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    refused: Option<RefusalHook>,
+) -> io::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = pin!(shutdown);
@@ -139,7 +204,14 @@ pub async fn serve(
         };
         // Reap finished connections so that the set only holds live ones.
         while connections.try_join_next().is_some() {}
-        connections.spawn(connection(stream, remote, tls.current(), app.clone(), stopped.clone()));
+        connections.spawn(connection(
+            stream,
+            remote,
+            tls.current(),
+            app.clone(),
+            stopped.clone(),
+            refused.clone(),
+        ));
     }
     drop(listener);
     let _ = stop.send(true);
@@ -164,14 +236,23 @@ async fn connection(
     config: Arc<rustls::ServerConfig>,
     app: Router,
     mut stopped: watch::Receiver<bool>,
+    refused: Option<RefusalHook>,
 ) {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let tls = tokio::select! {
         handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)) => {
             match handshake {
                 Ok(Ok(tls)) => tls,
-                // Refused (rustls has sent the alert) or too slow.
-                _ => return,
+                // Refused (rustls has sent the alert): the node hears why, if it was the
+                // client's certificate.
+                Ok(Err(error)) => {
+                    if let (Some(hook), Some(why)) = (&refused, HandshakeRefusal::of(&error)) {
+                        hook(remote, why);
+                    }
+                    return;
+                }
+                // Too slow.
+                Err(_) => return,
             }
         }
         _ = stopped.wait_for(|stopped| *stopped) => return,

@@ -96,9 +96,10 @@ pub struct NodeConfig {
     /// registry database (which starts a verification at once).
     #[serde(default = "default_watch")]
     pub watch_ms: u64,
-    /// How often (milliseconds) a town re-derives its registry from its log and compares every
-    /// table with it, whatever the watch saw (an edit of the file's bytes that bypasses SQLite
-    /// is found this way).
+    /// How long (milliseconds) one pass of a town's rolling re-verification takes: each look
+    /// (every `watch_ms`) compares the next slice of every table and of the stored events with
+    /// what its log says, whatever the watch saw (an edit of the file's bytes that bypasses
+    /// SQLite is found this way, within one pass).
     #[serde(default = "default_verify_every")]
     pub verify_every_ms: u64,
     /// National administrators' verifier keys: a release of a quarantined town must be signed
@@ -108,6 +109,9 @@ pub struct NodeConfig {
     /// Where the node's alerts go besides its journal and the upper tiers.
     #[serde(default)]
     pub alerts: AlertSinks,
+    /// The behaviour rules: bursts, code walking, office hours, repeated refusals.
+    #[serde(default)]
+    pub behaviour: crate::behaviour::Rules,
     /// Where the node writes the addresses its listeners got (JSON, see
     /// `listeners::Report`) once it serves, and removes them when it stops.
     #[serde(default)]
@@ -180,7 +184,7 @@ fn default_watch() -> u64 {
 }
 
 fn default_verify_every() -> u64 {
-    60_000
+    120_000
 }
 
 /// TLS files.

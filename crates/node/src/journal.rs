@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS alerts (
     detail TEXT NOT NULL,
     raised_by TEXT
 ) STRICT;
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    outcome TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS attempts_by_actor ON attempts (actor, time);
 CREATE TABLE IF NOT EXISTS quarantines (
     town TEXT NOT NULL,
     alert INTEGER NOT NULL,
@@ -104,9 +111,15 @@ CREATE TABLE IF NOT EXISTS notices (
 /// `node.db`.
 pub struct Journal {
     conn: Connection,
+    /// The behaviour rules, fed by every read, miss, change and refusal recorded here.
+    watch: Option<crate::behaviour::Watch>,
 }
 
 pub use wire::api::Alert;
+
+/// Seconds within which the same alert (kind, peer and detail) raised again is counted as a
+/// repeat of the first instead of recorded anew.
+pub const REPEAT_WINDOW: u64 = 60;
 
 impl Journal {
     /// Opens (creating if needed) `node.db` at `path`, readable by its owner alone (0600).
@@ -128,7 +141,20 @@ impl Journal {
         if !has_raised_by {
             conn.execute_batch("ALTER TABLE alerts ADD COLUMN raised_by TEXT")?;
         }
-        Ok(Journal { conn })
+        // And how often an alert repeated within `REPEAT_WINDOW` of its first.
+        let has_repeats: bool = conn.query_row(
+            "SELECT count(*) FROM pragma_table_info('alerts') WHERE name = 'repeats'",
+            [],
+            |r| r.get(0),
+        )?;
+        if !has_repeats {
+            conn.execute_batch(
+                "ALTER TABLE alerts ADD COLUMN repeats INTEGER NOT NULL DEFAULT 0;
+                 ALTER TABLE alerts ADD COLUMN last INTEGER;",
+            )?;
+        }
+        conn.execute_batch("CREATE INDEX IF NOT EXISTS alerts_by_kind ON alerts (kind, peer)")?;
+        Ok(Journal { conn, watch: None })
     }
 
     /// Appends a record to the provision log, salted with a fresh secret so that its public
@@ -275,6 +301,40 @@ impl Journal {
             .optional()?)
     }
 
+    /// Judges what every actor does by `rules` from now on (see `behaviour`).
+    pub fn watch_with(&mut self, rules: crate::behaviour::Rules) -> Result<()> {
+        self.watch = Some(crate::behaviour::Watch::new(rules)?);
+        Ok(())
+    }
+
+    /// `actor` did `act`: fed to the behaviour rules, whose findings are recorded as alerts.
+    pub fn observe(&mut self, time: u64, actor: &str, act: crate::behaviour::Act) -> Result<()> {
+        let Some(watch) = self.watch.as_mut() else { return Ok(()) };
+        for finding in watch.observe(time, actor, act) {
+            self.alert(time, finding.code, &finding.actor, &finding.detail)?;
+        }
+        Ok(())
+    }
+
+    /// A lookup of a code with no resident by `actor`: recorded as an attempt (never the code
+    /// asked for) and counted by the behaviour rules.
+    pub fn missed(&mut self, time: u64, actor: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO attempts (time, actor, outcome) VALUES (?1, ?2, 'no-resident')",
+            params![time as i64, actor],
+        )?;
+        self.observe(time, actor, crate::behaviour::Act::Miss)
+    }
+
+    /// The lookups that found no resident, by actor (the metrics' `lookup_misses`).
+    pub fn misses(&self) -> Result<Vec<(String, u64)>> {
+        let mut select = self
+            .conn
+            .prepare("SELECT actor, count(*) FROM attempts GROUP BY actor ORDER BY actor")?;
+        let rows = select.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Records an alert and reports it on stderr.
     pub fn alert(
         &mut self,
@@ -286,7 +346,8 @@ impl Journal {
         self.alert_numbered(time, kind, peer, detail).map(|_| ())
     }
 
-    /// [`Journal::alert`], returning the alert's number.
+    /// [`Journal::alert`], returning the alert's number (that of the alert it repeats, when
+    /// the same alert was raised within [`REPEAT_WINDOW`] before: it counts the repeat).
     pub fn alert_numbered(
         &mut self,
         time: u64,
@@ -294,6 +355,36 @@ impl Journal {
         peer: &str,
         detail: &str,
     ) -> Result<u64> {
+        // A refusal of a peer counts towards its repeated refusals.
+        if matches!(kind.family(), wire::errors::Family::Identity | wire::errors::Family::Rules)
+            && let Some(watch) = self.watch.as_mut()
+        {
+            let findings = watch.observe(time, peer, crate::behaviour::Act::Refused);
+            for finding in findings {
+                self.alert(time, finding.code, &finding.actor, &finding.detail)?;
+            }
+        }
+        // The same refusal again and again (a peer retrying, a client hammering) is one alert
+        // that counts its repeats, not a flood that buries the others. What concerns the
+        // node's own integrity is never folded: each such finding is news.
+        if kind.family() != wire::errors::Family::Integrity {
+            let repeated = self
+                .conn
+                .query_row(
+                    "SELECT id FROM alerts WHERE kind = ?1 AND peer = ?2 AND detail = ?3
+                     AND raised_by IS NULL AND time >= ?4 ORDER BY id DESC LIMIT 1",
+                    params![kind.as_str(), peer, detail, time.saturating_sub(REPEAT_WINDOW) as i64],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()?;
+            if let Some(id) = repeated {
+                self.conn.execute(
+                    "UPDATE alerts SET repeats = repeats + 1, last = ?2 WHERE id = ?1",
+                    params![id, time as i64],
+                )?;
+                return Ok(id as u64);
+            }
+        }
         let kind = kind.as_str();
         eprintln!("ALERT {kind} from {peer}: {detail}");
         self.conn.execute(
@@ -358,10 +449,12 @@ impl Journal {
         Ok(released == 1)
     }
 
-    /// How many alerts of each kind this node holds, by who raised them (`None`: this node).
+    /// How many alerts of each kind this node holds, by who raised them (`None`: this node),
+    /// their repeats counted.
     pub fn alert_counts(&self) -> Result<Vec<(String, Option<String>, u64)>> {
         let mut select = self.conn.prepare(
-            "SELECT kind, raised_by, count(*) FROM alerts GROUP BY kind, raised_by ORDER BY 1, 2",
+            "SELECT kind, raised_by, count(*) + sum(repeats) FROM alerts
+             GROUP BY kind, raised_by ORDER BY 1, 2",
         )?;
         let rows =
             select.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?;
@@ -372,7 +465,7 @@ impl Journal {
     /// reports a node sends upstream; those reported to it are not sent on).
     pub fn alerts_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, Alert)>> {
         let mut select = self.conn.prepare(
-            "SELECT id, time, kind, peer, detail, raised_by FROM alerts \
+            "SELECT id, time, kind, peer, detail, raised_by, repeats FROM alerts \
              WHERE id > ?1 AND raised_by IS NULL ORDER BY id LIMIT ?2",
         )?;
         let rows = select.query_map(params![after as i64, limit as i64], numbered_alert)?;
@@ -442,7 +535,7 @@ impl Journal {
     /// first.
     pub fn alerts_since(&self, after: u64) -> Result<Vec<Alert>> {
         let mut select = self.conn.prepare(
-            "SELECT id, time, kind, peer, detail, raised_by FROM alerts WHERE id > ?1 ORDER BY id",
+            "SELECT id, time, kind, peer, detail, raised_by, repeats FROM alerts WHERE id > ?1 ORDER BY id",
         )?;
         let rows =
             select.query_map([after as i64], |r| numbered_alert(r).map(|(_, alert)| alert))?;
@@ -621,7 +714,7 @@ fn quarantine_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<wire::quarantine::Q
     })
 }
 
-/// An alert row (`id, time, kind, peer, detail, raised_by`) with its number.
+/// An alert row (`id, time, kind, peer, detail, raised_by, repeats`) with its number.
 fn numbered_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, Alert)> {
     let id = r.get::<_, i64>(0)? as u64;
     let kind: String = r.get(2)?;
@@ -636,6 +729,7 @@ fn numbered_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, Alert)> {
             peer: r.get(3)?,
             detail: r.get(4)?,
             raised_by: r.get(5)?,
+            repeats: r.get::<_, i64>(6)? as u64,
         },
     ))
 }
@@ -644,6 +738,38 @@ fn numbered_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, Alert)> {
 mod tests {
     use super::*;
     use tlog_store::entries::EntryReader as _;
+
+    /// A refusal repeated within a minute is one alert counting its repeats; after the window,
+    /// or with another detail, it is a new one; what concerns the node's integrity never folds.
+    #[test]
+    fn a_repeated_alert_counts_its_repeats_and_integrity_findings_never_fold() {
+        use wire::errors::Code;
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("node.db")).unwrap();
+        let peer = "urn:juki:agency:pension-service";
+        let first = journal.alert_numbered(1000, Code::WrongPeer, peer, "reads alerts").unwrap();
+        for t in [1001, 1030, 1000 + REPEAT_WINDOW] {
+            assert_eq!(
+                journal.alert_numbered(t, Code::WrongPeer, peer, "reads alerts").unwrap(),
+                first
+            );
+        }
+        let other = journal.alert_numbered(1001, Code::WrongPeer, peer, "reads metrics").unwrap();
+        assert_ne!(other, first);
+        let later = journal
+            .alert_numbered(1061 + REPEAT_WINDOW, Code::WrongPeer, peer, "reads alerts")
+            .unwrap();
+        assert!(later > other);
+        let town = "urn:juki:municipal:204072";
+        let a = journal.alert_numbered(1000, Code::ForeignWrite, town, "written").unwrap();
+        let b = journal.alert_numbered(1000, Code::ForeignWrite, town, "written").unwrap();
+        assert_ne!(a, b, "every write behind the log's back is news");
+        let alerts = journal.alerts().unwrap();
+        assert_eq!(alerts[0].repeats, 3);
+        assert_eq!(alerts.iter().map(|a| a.repeats).sum::<u64>(), 3);
+        let counts = journal.alert_counts().unwrap();
+        assert!(counts.contains(&("wrong-peer".to_owned(), None, 6)), "{counts:?}");
+    }
 
     /// The question a public tile must not answer: "was resident X looked up by Y for Z?".
     #[test]

@@ -27,6 +27,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerting;
+pub mod behaviour;
 pub mod clock;
 pub mod config;
 pub mod crosscheck;

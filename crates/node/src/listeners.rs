@@ -31,6 +31,8 @@ pub struct Listener {
 pub struct Listeners {
     servers: Vec<(tokio::net::TcpListener, Router, Arc<pki::ReloadableServerConfig>)>,
     report: Report,
+    /// Told of handshakes refused for the client's certificate.
+    refused: Option<net::RefusalHook>,
 }
 
 impl Listeners {
@@ -57,7 +59,26 @@ impl Listeners {
             listeners: bound,
             plain_http: BTreeSet::new(),
         };
-        Ok(Listeners { servers, report })
+        Ok(Listeners { servers, report, refused: None })
+    }
+
+    /// Tells `observe` of every handshake refused for the client's certificate, with the
+    /// client's address as the actor (`tcp:ADDRESS`), for the behaviour rules' `tls-refused`.
+    /// `observe` runs on a blocking thread.
+    pub fn watched_by(
+        mut self,
+        observe: impl Fn(String, crate::behaviour::Act) + Send + Sync + 'static,
+    ) -> Listeners {
+        let observe = Arc::new(observe);
+        self.refused =
+            Some(Arc::new(move |remote: std::net::SocketAddr, why: net::HandshakeRefusal| {
+                let observe = observe.clone();
+                let actor = format!("tcp:{}", remote.ip());
+                tokio::task::spawn_blocking(move || {
+                    observe(actor, crate::behaviour::Act::TlsRefused(why.describe()))
+                });
+            }));
+        self
     }
 
     /// What the node reports: the addresses it got.
@@ -82,11 +103,12 @@ impl Listeners {
         let mut tasks = Vec::new();
         for (listener, router, tls) in self.servers {
             let mut stopped = stopped.clone();
+            let refused = self.refused.clone();
             tasks.push(tokio::spawn(async move {
                 let signal = async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 };
-                if let Err(e) = net::serve(listener, router, tls, signal).await {
+                if let Err(e) = net::serve_watched(listener, router, tls, signal, refused).await {
                     eprintln!("a listener failed: {e}");
                 }
             }));

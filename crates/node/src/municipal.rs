@@ -153,6 +153,7 @@ impl Town {
         // counter's connection could take for another writer's.
         let check = crate::selfcheck::SelfCheck::new(
             dir.registry()?,
+            Duration::from_millis(config.watch_ms),
             Duration::from_millis(config.verify_every_ms),
         );
         let registry = dir.registry()?;
@@ -162,7 +163,8 @@ impl Town {
         let integrator =
             rusqlite::Connection::open(config.dir.join(registry_store::dir::DATABASE))?;
         tlog_store::entries::configure(&integrator)?;
-        let journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
+        let mut journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
+        journal.watch_with(config.behaviour.clone())?;
         let key_path = config.dir.join(&dir.config.key);
         let node_key = tlog_store::keys::load_log_signer(&key_path, &config.origin)?;
         let registry_signer = dir.signer()?;
@@ -232,6 +234,21 @@ impl Town {
     /// proof that does not reach the witnessed checkpoint is refused as `tampered` and recorded
     /// as an alert. A change newer than the published checkpoint is integrated (and witnessed)
     /// first. Runs on a blocking thread.
+    /// [`Town::prove`] for a read by `reader`: a miss is recorded as an attempt and a read is
+    /// counted, both by the behaviour rules.
+    fn prove_for(&self, reader: &str, code: ResidentCode) -> Result<Proven, ApiError> {
+        let proven = self.prove(code);
+        let time = self.clock.unix();
+        match &proven {
+            Err(refused) if refused.code == Code::NoResident => {
+                lock(&self.journal).missed(time, reader)?
+            }
+            Ok(_) => lock(&self.journal).observe(time, reader, crate::behaviour::Act::Read)?,
+            Err(_) => {}
+        }
+        proven
+    }
+
     fn prove(&self, code: ResidentCode) -> Result<Proven, ApiError> {
         let tiles = self.dir.tiles();
         // The registry is locked only to read the events: the counter does not wait for the
@@ -316,10 +333,11 @@ impl Town {
     }
 
     /// One look of the self-check: a write to the registry by anyone but this node is a
-    /// `foreign-write` alert and starts a verification at once; otherwise one runs every
-    /// `verify_every_ms`. A verification that finds differences is a `tampered` alert (once for
-    /// the same differences) and stops the town recording changes until they agree again.
-    /// Runs on a blocking thread.
+    /// `foreign-write` alert and starts a comparison of every table at once; otherwise the
+    /// look verifies the events appended since and the next slice of the rolling sweep (a pass
+    /// per `verify_every_ms`). Differences are a `tampered` alert (once for the same
+    /// differences) and stop the town recording changes until they agree again. Runs on a
+    /// blocking thread.
     fn self_check(&self) -> Result<()> {
         let mut check = lock(&self.check);
         // The counter waits only for the question whether anyone else wrote (or whether it
@@ -842,6 +860,11 @@ fn admit(town: &Town, body: &[u8], peer: &net::Peer) -> Result<Submitted, ApiErr
             Err(other) => return Err(anyhow::Error::from(other).into()),
         };
         town.appended.notify_one();
+        lock(&town.journal).observe(
+            town.clock.unix(),
+            &peer.identity.to_uri(),
+            crate::behaviour::Act::Change,
+        )?;
         let (kind, resident) = match &applied.effect {
             Effect::Genesis(_) => ("genesis", None),
             Effect::Enrol(_) => ("enrolment", None),
@@ -1010,7 +1033,7 @@ async fn lookup(
     let code = parse_resident(&code)?;
     let purpose = purpose(query.purpose)?;
     blocking(move || {
-        let proven = town.prove(code)?;
+        let proven = town.prove_for(&peer.identity.to_uri(), code)?;
         let record = &proven.record;
         let provision = Provision {
             kind: "lookup",
@@ -1036,7 +1059,7 @@ fn issue_copy(
     purpose: &str,
     kind: &str,
 ) -> Result<CopyFile, ApiError> {
-    let proven = town.prove(code)?;
+    let proven = town.prove_for(to, code)?;
     let record = &proven.record;
     let time = town.clock.unix();
     let provision = Provision {
@@ -1437,6 +1460,18 @@ pub async fn run(
             eprintln!("{}: the first checkpoint is not published yet: {e:#}", config.name);
         }
     }
+    {
+        // The registry's tables are verified against its log before the node serves anyone: an
+        // edit made while it was stopped (a code struck off, then reused) must never become
+        // the basis of a signed change. A difference is a `tampered` alert, shipped upstream
+        // once the node runs, and the town records no change until it is restored.
+        let town = town.clone();
+        tokio::task::spawn_blocking(move || {
+            lock(&town.check).wait_built()?;
+            town.self_check()
+        })
+        .await??;
+    }
 
     let (office, _) = office_routes().split_for_parts();
     let office = office.with_state(town.clone());
@@ -1469,7 +1504,16 @@ pub async fn run(
             },
         ],
     )
-    .await?;
+    .await?
+    .watched_by({
+        let town = town.clone();
+        move |actor, act| {
+            let recorded = crate::task::lock(&town.journal).observe(town.clock.unix(), &actor, act);
+            if let Err(e) = recorded {
+                eprintln!("{}: recording a refused handshake failed: {e:#}", town.config.name);
+            }
+        }
+    });
     eprintln!("{} ({}) serving", config.name, town.identity.to_uri());
 
     let interval = Duration::from_millis(config.interval_ms);

@@ -95,7 +95,8 @@ impl Issuer {
         if national.verifier() != config.national_key() {
             bail!("{NATIONAL_KEY} is not the national key named in node.toml");
         }
-        let journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
+        let mut journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
+        journal.watch_with(config.behaviour.clone())?;
         let log_key =
             tlog_store::keys::load_log_signer(&config.dir.join("node.key"), &config.origin)?;
         let log_vkey = log_key.verifier();
@@ -634,7 +635,17 @@ pub async fn run(
         ],
     )
     .await
-    .context("binding the signer's listeners")?;
+    .context("binding the signer's listeners")?
+    .watched_by({
+        let issuer = issuer.clone();
+        move |actor, act| {
+            let recorded =
+                crate::task::lock(&issuer.journal).observe(issuer.clock.unix(), &actor, act);
+            if let Err(e) = recorded {
+                eprintln!("{}: recording a refused handshake failed: {e:#}", issuer.config.name);
+            }
+        }
+    });
     eprintln!("{} ({}) serving", config.name, issuer.identity.to_uri());
     let interval = Duration::from_millis(config.interval_ms);
     // Its alerts to the sinks (the monitoring reads them on its network listener too).

@@ -108,7 +108,8 @@ impl Hub {
     /// Opens the node's directory.
     pub fn open(config: Arc<NodeConfig>, clock: Arc<dyn Clock>) -> Result<Hub> {
         keyfile::private::create_dir_all(&config.dir)?;
-        let journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
+        let mut journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
+        journal.watch_with(config.behaviour.clone())?;
         let national = config.national_key();
         let mut mirrors = BTreeMap::new();
         let mut provision_mirrors = BTreeMap::new();
@@ -1305,8 +1306,13 @@ async fn identity(
                 found = Some(proven);
             }
         }
-        let proven =
-            found.ok_or_else(|| ApiError::new(Code::NoResident, format!("no resident {code}")))?;
+        let agency = peer.identity.to_uri();
+        let Some(proven) = found else {
+            // A miss is an attempt: recorded, and counted (code walking).
+            lock(&hub.journal).missed(hub.clock.unix(), &agency)?;
+            return Err(ApiError::new(Code::NoResident, format!("no resident {code}")));
+        };
+        lock(&hub.journal).observe(hub.clock.unix(), &agency, crate::behaviour::Act::Read)?;
         let record = &proven.record;
         let provision = Provision {
             kind: "identity",
@@ -1608,7 +1614,16 @@ pub async fn run(
             },
         ],
     )
-    .await?;
+    .await?
+    .watched_by({
+        let hub = hub.clone();
+        move |actor, act| {
+            let recorded = crate::task::lock(&hub.journal).observe(hub.clock.unix(), &actor, act);
+            if let Err(e) = recorded {
+                eprintln!("{}: recording a refused handshake failed: {e:#}", hub.config.name);
+            }
+        }
+    });
     eprintln!(
         "{} ({}) serving; mirroring {} towns",
         config.name,

@@ -18,7 +18,9 @@
 //! Validation never trusts the derived tables' copies of personal data: a resident's current
 //! record is read back from the signed event that made it. [`Registry::verify`] replays the
 //! whole log through the rules and reports every way the tables, the events and the log
-//! entries differ from what the log says.
+//! entries differ from what the log says; [`incremental::Verifier`] keeps what one replay
+//! established, so that a running node verifies only what was appended since and compares its
+//! tables without replaying again.
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -39,6 +41,7 @@ use tlog::note::{Prechecked, VerifierKey, Verifiers};
 use tlog_store::entries::{self, EntryReader};
 
 pub mod dir;
+pub mod incremental;
 pub mod verify;
 
 /// What went wrong in the registry store.
@@ -291,6 +294,16 @@ impl Registry {
             .map_err(|e| StoreError::Corrupt(format!("meta national key: {e}")))?;
         let data_version = data_version(&conn)?;
         Ok(Registry { conn, municipality, national, data_version })
+    }
+
+    /// Another connection to the same database, configured as this one.
+    fn reopen(&self) -> Result<Connection, StoreError> {
+        let path = self.conn.path().ok_or_else(|| {
+            StoreError::Setup("the registry database has no path to open again".into())
+        })?;
+        let conn = Connection::open(path)?;
+        configure(&conn)?;
+        Ok(conn)
     }
 
     /// The municipality.
@@ -1012,6 +1025,28 @@ impl ResidentRow {
     /// The position of the `event_idx` column.
     const EVENT_IDX: usize = 14;
 
+    /// The table's columns, in table order: the names [`ResidentRow::of`] gives.
+    pub(crate) const COLUMNS: [&'static str; 18] = [
+        "code",
+        "history",
+        "status",
+        "name",
+        "reading",
+        "former_name",
+        "former_reading",
+        "birth",
+        "sex",
+        "address_municipality",
+        "address",
+        "individual_number",
+        "reason",
+        "effective",
+        "event_idx",
+        "name_key",
+        "reading_key",
+        "address_key",
+    ];
+
     /// The row the tables must hold for a record made by the event at `index`.
     pub fn of(record: &IdentityRecordParts, index: u64) -> ResidentRow {
         let former = record.name.former();
@@ -1041,7 +1076,7 @@ impl ResidentRow {
             ("reading_key", Some(fold::fold_for_match(record.name.reading().as_str()))),
             ("address_key", Some(record.address.match_key())),
         ];
-        debug_assert_eq!(columns[Self::EVENT_IDX].0, "event_idx");
+        debug_assert!(columns.iter().map(|c| c.0).eq(Self::COLUMNS));
         ResidentRow { columns }
     }
 

@@ -38,11 +38,11 @@ impl fmt::Display for Difference {
     }
 }
 
-fn general(what: impl Into<String>) -> Difference {
+pub(crate) fn general(what: impl Into<String>) -> Difference {
     Difference { resident: None, what: what.into() }
 }
 
-fn about(code: ResidentCode, what: impl Into<String>) -> Difference {
+pub(crate) fn about(code: ResidentCode, what: impl Into<String>) -> Difference {
     Difference { resident: Some(code), what: what.into() }
 }
 
@@ -63,22 +63,22 @@ pub fn replay(
 /// What the log says the small tables hold, row by row, every column as text in table order
 /// (`None` is NULL), as `append` writes them.
 #[derive(Default)]
-struct Tables {
+pub(crate) struct Tables {
     /// By verifier key: (vkey, role, enrolled_at, enrolled_idx, revoked_idx).
-    operators: BTreeMap<String, Row>,
+    pub(crate) operators: BTreeMap<String, Row>,
     /// (idx, first, count).
-    code_blocks: BTreeSet<Row>,
+    pub(crate) code_blocks: BTreeSet<Row>,
     /// (code, replaced_by, event_idx).
-    retired_codes: BTreeSet<Row>,
+    pub(crate) retired_codes: BTreeSet<Row>,
     /// (move_out, code, from_municipality, event_idx).
-    move_ins: BTreeSet<Row>,
+    pub(crate) move_ins: BTreeSet<Row>,
     /// (move_out, code, to_municipality, move_in, event_idx).
-    move_notices: BTreeSet<Row>,
+    pub(crate) move_notices: BTreeSet<Row>,
     /// The genesis's admin key.
-    admin: Option<String>,
+    pub(crate) admin: Option<String>,
 }
 
-type Row = Vec<Option<String>>;
+pub(crate) type Row = Vec<Option<String>>;
 
 fn row(values: &[&dyn ToString]) -> Row {
     values.iter().map(|v| Some(v.to_string())).collect()
@@ -86,7 +86,7 @@ fn row(values: &[&dyn ToString]) -> Row {
 
 impl Tables {
     /// The rows event `idx`, decided as `effect`, writes.
-    fn record(&mut self, idx: u64, effect: &Effect) {
+    pub(crate) fn record(&mut self, idx: u64, effect: &Effect) {
         match effect {
             Effect::Genesis(genesis) => self.admin = Some(genesis.admin.to_string()),
             Effect::Enrol(e) => {
@@ -203,7 +203,20 @@ pub fn verify(
         replay_with_provenance(conn, municipality, national)?;
     compare_residents(conn, &state, &provenance, &mut differences)?;
     compare_history(conn, &provenance, &mut differences)?;
-    let operators: BTreeSet<Row> = tables.operators.into_values().collect();
+    compare_small_tables(conn, &tables, &mut differences)?;
+    compare_meta(conn, municipality, national, tables.admin.as_deref(), &mut differences)?;
+    compare_frontier(conn, &mut differences)?;
+    Ok(differences)
+}
+
+/// The small tables (operators, code blocks, retired codes, the moves' tables) against the rows
+/// the log made, as `append` writes them.
+pub(crate) fn compare_small_tables(
+    conn: &Connection,
+    tables: &Tables,
+    differences: &mut Vec<Difference>,
+) -> Result<(), StoreError> {
+    let operators: BTreeSet<Row> = tables.operators.values().cloned().collect();
     for (table, columns, expected, code_column) in [
         ("operators", "vkey, role, enrolled_at, enrolled_idx, revoked_idx", &operators, None),
         ("code_blocks", "idx, first, count", &tables.code_blocks, None),
@@ -216,15 +229,67 @@ pub fn verify(
             Some(1),
         ),
     ] {
-        compare_table(conn, table, columns, expected, code_column, &mut differences)?;
+        compare_table(conn, table, columns, expected, code_column, differences)?;
     }
-    compare_meta(conn, municipality, national, tables.admin.as_deref(), &mut differences)?;
-    compare_frontier(conn, &mut differences)?;
-    Ok(differences)
+    Ok(())
+}
+
+/// The digest of a row rendered as text columns (`None` is NULL): what the incremental
+/// verifier keeps of a row instead of the row.
+pub(crate) fn row_digest<'a>(columns: impl IntoIterator<Item = Option<&'a str>>) -> tlog::Hash {
+    let mut bytes = Vec::with_capacity(256);
+    for column in columns {
+        push_column(&mut bytes, column);
+    }
+    tlog::hash::sha256(&bytes)
+}
+
+/// [`row_digest`] of the first `columns` columns of a row as the database holds it, each
+/// rendered as [`text_row`] renders it, without allocating each one (`buffer` is reused).
+pub(crate) fn stored_row_digest(
+    row: &rusqlite::Row<'_>,
+    columns: usize,
+    buffer: &mut Vec<u8>,
+) -> rusqlite::Result<tlog::Hash> {
+    use rusqlite::types::ValueRef;
+    buffer.clear();
+    for i in 0..columns {
+        match row.get_ref(i)? {
+            ValueRef::Null => push_column(buffer, None),
+            ValueRef::Integer(n) => {
+                // As `to_string` renders it, without a string for each.
+                use std::io::Write as _;
+                let mut digits = [0u8; 20];
+                let mut cursor = std::io::Cursor::new(&mut digits[..]);
+                write!(cursor, "{n}").expect("an i64 has at most 20 characters");
+                let length = cursor.position() as usize;
+                push_bytes(buffer, &digits[..length]);
+            }
+            ValueRef::Real(x) => push_column(buffer, Some(&x.to_string())),
+            // Valid UTF-8 is rendered as its bytes; anything else differs from every
+            // rendering of a row the log made, as its lossy rendering does.
+            ValueRef::Text(t) | ValueRef::Blob(t) => push_bytes(buffer, t),
+        }
+    }
+    Ok(tlog::hash::sha256(buffer))
+}
+
+/// One column of a row's digest: a tag, and the text with its length.
+fn push_column(bytes: &mut Vec<u8>, column: Option<&str>) {
+    match column {
+        None => bytes.push(0),
+        Some(text) => push_bytes(bytes, text.as_bytes()),
+    }
+}
+
+fn push_bytes(bytes: &mut Vec<u8>, text: &[u8]) {
+    bytes.push(1);
+    bytes.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    bytes.extend_from_slice(text);
 }
 
 /// Every column of a row as text (`None` is NULL).
-fn text_row(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> {
+pub(crate) fn text_row(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> {
     use rusqlite::types::ValueRef;
     (0..columns)
         .map(|i| {
@@ -242,7 +307,7 @@ fn text_row(row: &rusqlite::Row<'_>, columns: usize) -> rusqlite::Result<Row> {
 
 /// A small table against the rows the log made: a row added, deleted or with any column
 /// changed is named (by the resident code in `code_column`, where the table has one).
-fn compare_table(
+pub(crate) fn compare_table(
     conn: &Connection,
     table: &str,
     columns: &str,
@@ -274,7 +339,7 @@ fn compare_table(
 
 /// The meta table holds exactly the municipality and national key the registry was opened
 /// with, the genesis's admin key and the log's right edge.
-fn compare_meta(
+pub(crate) fn compare_meta(
     conn: &Connection,
     municipality: MunicipalityCode,
     national: &VerifierKey,
@@ -317,14 +382,22 @@ fn compare_frontier(
     differences: &mut Vec<Difference>,
 ) -> Result<(), StoreError> {
     let size = conn.entry_count()?;
+    compare_frontier_with(conn, &frontier_of_entries(conn, size)?, differences)
+}
+
+/// The right edge kept in `meta` must be `expected`, the one the entries make.
+pub(crate) fn compare_frontier_with(
+    conn: &Connection,
+    expected: &tlog::merkle::Frontier,
+    differences: &mut Vec<Difference>,
+) -> Result<(), StoreError> {
     let stored: Option<String> =
         conn.query_row("SELECT value FROM meta WHERE key = 'frontier'", [], |r| r.get(0)).ok();
     let Some(stored) = stored else {
         differences.push(general("the meta table lacks the log's right edge (frontier)"));
         return Ok(());
     };
-    let expected = crate::to_hex(&frontier_of_entries(conn, size)?.to_bytes());
-    if stored != expected {
+    if stored != crate::to_hex(&expected.to_bytes()) {
         differences.push(general(
             "the log's right edge kept in the meta table (frontier) differs from the log's entries",
         ));

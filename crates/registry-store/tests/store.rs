@@ -7,6 +7,8 @@ use registry_domain::{
     Address, ChangeInfo, ChangeReason, Date, HistoryNumber, IdentityRecordParts, MunicipalityCode,
     Name, NameReading, PersonName, RecordStatus, ResidentCode, Sex,
 };
+use registry_store::incremental::{Scope, Verifier};
+use registry_store::verify::Difference;
 use registry_store::{Registry, StoreError};
 use tlog::note::{KeyKind, Note, Signer};
 
@@ -310,11 +312,55 @@ fn a_day_in_every_table() -> Fixture {
     f
 }
 
-/// Every column of every table and every row: one edit at a time, each named by `verify` and
-/// then undone (the next edit starts from a clean registry).
+/// The incremental verifier, on a connection of its own, as a town's self-check runs it.
+struct Incremental {
+    registry: Registry,
+    verifier: Verifier,
+}
+
+/// The looks of one rolling pass in the tests: small, so that passes take several slices.
+const LOOKS_PER_PASS: u64 = 3;
+
+impl Incremental {
+    fn new(f: &Fixture) -> Incremental {
+        let registry = Registry::open(&f._dir.path().join("registry.db")).unwrap();
+        let (verifier, stopped) = Verifier::build(&registry).unwrap();
+        assert_eq!(stopped, vec![], "the replay stopped");
+        Incremental { registry, verifier }
+    }
+
+    /// What the comparison a foreign write starts finds.
+    fn whole(&mut self) -> Vec<Difference> {
+        self.verifier.look(&self.registry, Scope::Whole).unwrap().differences
+    }
+
+    /// What the rolling sweep alone finds in the looks until a whole pass has begun and ended
+    /// (at most two passes' looks: the edit may be just behind the cursor).
+    fn sweep(&mut self) -> Vec<Difference> {
+        let mut found = Vec::new();
+        let mut ended = 0;
+        for _ in 0..(2 * LOOKS_PER_PASS + 2) {
+            let checked =
+                self.verifier.look(&self.registry, Scope::Slice { looks: LOOKS_PER_PASS }).unwrap();
+            found.extend(checked.differences);
+            ended += usize::from(checked.pass_ended);
+            if ended == 2 || !found.is_empty() {
+                return found;
+            }
+        }
+        panic!("no whole pass within {} looks", 2 * LOOKS_PER_PASS + 2);
+    }
+}
+
+/// Every column of every table and every row: one edit at a time, each named by `verify`, by
+/// the incremental verifier's comparison after a foreign write and by its rolling sweep alone,
+/// and then undone (the next edit starts from a clean registry).
 #[test]
 fn every_single_edit_of_any_table_is_named() {
     let mut f = a_day_in_every_table();
+    let mut incremental = Incremental::new(&f);
+    assert_eq!(incremental.whole(), vec![]);
+    assert_eq!(incremental.sweep(), vec![]);
     for table in ["operators", "retired_codes", "code_blocks", "history", "residents"] {
         let rows: i64 = f
             .registry
@@ -382,9 +428,8 @@ fn every_single_edit_of_any_table_is_named() {
                     continue;
                 }
                 tried += 1;
-                if f.registry.verify().map(|d| d.is_empty()).unwrap_or(false) {
-                    unnoticed.push(format!("{table}.{column} (row {rowid}) edited"));
-                }
+                let what = format!("{table}.{column} (row {rowid}) edited");
+                unnoticed.extend(not_named_by(&f, &mut incremental, &what));
                 // An INTEGER PRIMARY KEY is the rowid itself: the edit moved the row.
                 let conn = f.registry.connection();
                 let at: i64 = conn
@@ -408,18 +453,82 @@ fn every_single_edit_of_any_table_is_named() {
             .unwrap();
             conn.execute(&format!("DELETE FROM {table} WHERE rowid = ?1"), [rowid]).unwrap();
             tried += 1;
-            if f.registry.verify().map(|d| d.is_empty()).unwrap_or(false) {
-                unnoticed.push(format!("{table} row {rowid} deleted"));
-            }
+            unnoticed.extend(not_named_by(
+                &f,
+                &mut incremental,
+                &format!("{table} row {rowid} deleted"),
+            ));
             f.registry
                 .connection()
                 .execute(&format!("INSERT INTO {table} SELECT * FROM temp.saved"), [])
                 .unwrap();
         }
         assert_eq!(f.registry.verify().unwrap(), vec![], "{table} restored");
+        assert_eq!(incremental.whole(), vec![], "{table} restored");
+        assert_eq!(incremental.sweep(), vec![], "{table} restored");
+        // A row inserted: a copy of the first under another key, where the table has one.
+        let conn = f.registry.connection();
+        let columns: Vec<String> = {
+            let select = conn.prepare(&format!("SELECT * FROM {table} LIMIT 0")).unwrap();
+            select.column_names().map(str::to_owned).collect()
+        };
+        let first = conn
+            .query_row(&format!("SELECT min(rowid) FROM {table}"), [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .unwrap();
+        let Some(first) = first else { continue };
+        let inserted = (0..columns.len()).any(|key| {
+            let values: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    if i == key {
+                        format!("CASE typeof({c}) WHEN 'integer' THEN {c} + 1000 WHEN 'text' THEN {c} || '9' ELSE {c} END")
+                    } else {
+                        c.clone()
+                    }
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO {table} SELECT {} FROM {table} WHERE rowid = ?1",
+                values.join(", ")
+            );
+            conn.execute(&sql, [first]).is_ok()
+        });
+        assert!(inserted, "no row could be inserted into {table}");
+        tried += 1;
+        unnoticed.extend(not_named_by(
+            &f,
+            &mut incremental,
+            &format!("a row inserted into {table}"),
+        ));
+        let conn = f.registry.connection();
+        conn.execute(
+            &format!("DELETE FROM {table} WHERE rowid = (SELECT max(rowid) FROM {table})"),
+            [],
+        )
+        .unwrap();
+        assert_eq!(f.registry.verify().unwrap(), vec![], "{table} restored");
     }
     assert!(tried > 100, "only {tried} edits were tried");
     assert!(unnoticed.is_empty(), "verify did not notice:\n{}", unnoticed.join("\n"));
+}
+
+/// Which of the full verification, the incremental comparison and the rolling sweep did not
+/// name the edit `what`.
+fn not_named_by(f: &Fixture, incremental: &mut Incremental, what: &str) -> Vec<String> {
+    let mut unnoticed = Vec::new();
+    if f.registry.verify().map(|d| d.is_empty()).unwrap_or(false) {
+        unnoticed.push(format!("{what}: not named by the full verification"));
+    }
+    if incremental.whole().is_empty() {
+        unnoticed.push(format!("{what}: not named by the comparison after a foreign write"));
+    }
+    if incremental.sweep().is_empty() {
+        unnoticed.push(format!("{what}: not named by the rolling sweep"));
+    }
+    unnoticed
 }
 
 #[test]
@@ -442,4 +551,61 @@ fn a_write_by_another_connection_is_seen_and_its_own_are_not() {
     // Reading is not writing.
     let _: i64 = other.query_row("SELECT count(*) FROM residents", [], |r| r.get(0)).unwrap();
     assert!(!f.registry.written_by_others().unwrap());
+}
+
+/// An edit of the database file's bytes, as root makes it with an editor: SQLite's
+/// `data_version` does not move, so no foreign write is seen, and the rolling sweep alone
+/// finds it within one pass (of a verifier whose connection had the page cached).
+#[test]
+fn an_edit_of_the_files_bytes_is_found_by_the_rolling_sweep_within_one_pass() {
+    let (mut f, records) = day();
+    let path = f._dir.path().join("registry.db");
+    let mut counter = Registry::open(&path).unwrap();
+    let mut incremental = Incremental::new(&f);
+    // Everything into the database file itself, so that its bytes are the rows.
+    f.registry.connection().execute_batch("PRAGMA wal_checkpoint(TRUNCATE)").unwrap();
+    // (A checkpoint that resets the WAL counts as a change for other connections.)
+    counter.written_by_others().unwrap();
+    assert_eq!(incremental.sweep(), vec![], "the pages are now in the verifier's cache");
+
+    // The resident's address in the residents table's page (a one-page table here).
+    let (page_size, root): (i64, i64) = {
+        let conn = f.registry.connection();
+        let page_size = conn.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        let root = conn
+            .query_row("SELECT rootpage FROM sqlite_master WHERE name = 'residents'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        (page_size, root)
+    };
+    let address = records[0].address.rest().to_owned();
+    assert_eq!(address, "大字駒場 5番地");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let page = ((root - 1) * page_size) as usize..(root * page_size) as usize;
+    let at = bytes[page.clone()]
+        .windows(address.len())
+        .position(|w| w == address.as_bytes())
+        .expect("the address in the residents page")
+        + page.start;
+    let five = at + address.find('5').unwrap();
+    bytes[five] = b'6';
+    std::fs::write(&path, &bytes).unwrap();
+    assert!(!counter.written_by_others().unwrap(), "the edit bypassed SQLite's data_version");
+
+    let code = records[0].resident_code;
+    let mut looks = 0;
+    let found = loop {
+        let checked = incremental
+            .verifier
+            .look(&incremental.registry, Scope::Slice { looks: LOOKS_PER_PASS })
+            .unwrap();
+        looks += 1;
+        if !checked.differences.is_empty() {
+            break checked.differences;
+        }
+        assert!(looks <= LOOKS_PER_PASS + 1, "not found within one pass");
+    };
+    let found: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert_eq!(found, vec![format!("resident {code}: field address differs from the log")]);
 }

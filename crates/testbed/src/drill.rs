@@ -51,6 +51,9 @@ enum Kind {
     ReplayedBatch,
     WrongRole,
     NoCertificate,
+    AgencyBulk,
+    CodeWalking,
+    InsiderBulk,
 }
 
 /// A direct edit of a town's `registry.db`, and how the operators undo it.
@@ -118,6 +121,21 @@ pub const DRILLS: &[Drill] = &[
         name: "no-certificate",
         attack: "a client without a certificate connects to the national node's network listener",
         kind: Kind::NoCertificate,
+    },
+    Drill {
+        name: "agency-bulk",
+        attack: "an agency reads 150 residents' identity information within seconds",
+        kind: Kind::AgencyBulk,
+    },
+    Drill {
+        name: "code-walking",
+        attack: "an agency asks for 40 sequential resident codes, most of which nobody holds",
+        kind: Kind::CodeWalking,
+    },
+    Drill {
+        name: "insider-bulk",
+        attack: "an insider at a town's console looks up 150 residents within seconds",
+        kind: Kind::InsiderBulk,
     },
 ];
 
@@ -380,7 +398,10 @@ pub async fn play(stage: &Stage, drill: Drill) -> Result<Played> {
         Kind::ForeignTown => foreign_town(stage, mark).await?,
         Kind::ReplayedBatch => replayed_batch(stage, mark).await?,
         Kind::WrongRole => wrong_role(stage, mark).await?,
-        Kind::NoCertificate => no_certificate(stage).await?,
+        Kind::NoCertificate => no_certificate(stage, mark).await?,
+        Kind::AgencyBulk => agency_reads(stage, mark, false).await?,
+        Kind::CodeWalking => agency_reads(stage, mark, true).await?,
+        Kind::InsiderBulk => insider_reads(stage, mark).await?,
     };
     stage.settled().await.context("the town does not settle after the drill")?;
     let quarantined =
@@ -690,23 +711,64 @@ async fn wrong_role(stage: &Stage, mark: u64) -> Result<Outcome> {
     Ok(blocked(refused, alert))
 }
 
-async fn no_certificate(stage: &Stage) -> Result<Outcome> {
+async fn no_certificate(stage: &Stage, mark: u64) -> Result<Outcome> {
     let client = net::Client::anonymous(stage.network.ca.clone(), None)?;
     let url = format!("{}/v1/status", stage.national_url()?);
-    match client::call_get(&client, &url, Some("urn:juki:national")).await {
-        Ok(answer) if answer.status.is_success() => Ok((
-            Verdict::Missed("the national node answered a client without a certificate".into()),
-            None,
-            None,
-        )),
-        Ok(answer) => Ok((
-            Verdict::Blocked,
-            None,
-            wire::errors::ErrorBody::parse(&answer.body).map(|b| b.code),
-        )),
+    let started = Instant::now();
+    let refused = match client::call_get(&client, &url, Some("urn:juki:national")).await {
+        Ok(answer) if answer.status.is_success() => {
+            let why = "the national node answered a client without a certificate";
+            return Ok((Verdict::Missed(why.into()), None, None));
+        }
+        Ok(answer) => wire::errors::ErrorBody::parse(&answer.body).map(|b| b.code),
         // Refused in the TLS handshake.
-        Err(_) => Ok((Verdict::Blocked, None, Some(Code::NoPeer))),
+        Err(_) => Some(Code::NoPeer),
+    };
+    let alert = stage.until_alert(mark, &[Code::TlsRefused], started).await?;
+    Ok(blocked(refused, alert))
+}
+
+/// The codes of the target town's residents, and codes nobody holds after them.
+fn codes(stage: &Stage, held: usize, unheld: usize) -> Result<Vec<String>> {
+    let db = stage.registry_db()?;
+    let mut select = db.prepare("SELECT code FROM residents ORDER BY code LIMIT ?1")?;
+    let mut codes: Vec<String> =
+        select.query_map([held as i64], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    let highest = codes.last().context("the town has no resident")?;
+    let base: u64 = highest[..10].parse()?;
+    for n in 1..=unheld as u64 {
+        codes.push(ResidentCode::from_ten_digits(base + 1000 + n)?.to_string());
     }
+    Ok(codes)
+}
+
+async fn agency_reads(stage: &Stage, mark: u64, walking: bool) -> Result<Outcome> {
+    let agency = crate::setup::agency(&stage.network)?;
+    let (reads, expected) = if walking {
+        (codes(stage, 5, 35)?, Code::CodeWalking)
+    } else {
+        let some = codes(stage, 150, 0)?;
+        (some.iter().cycle().take(150).cloned().collect(), Code::ReadBurst)
+    };
+    let started = Instant::now();
+    for code in &reads {
+        // Every read is answered (or refused as no-resident) and recorded.
+        let _ = agency.identity(code, "pension benefit review").await?;
+    }
+    let alert = stage.until_alert(mark, &[expected], started).await?;
+    Ok(detected(alert, &[expected]))
+}
+
+async fn insider_reads(stage: &Stage, mark: u64) -> Result<Outcome> {
+    let clerk = stage.clerk()?;
+    let some = codes(stage, 150, 0)?;
+    let started = Instant::now();
+    for code in some.iter().cycle().take(150) {
+        clerk.lookup(ResidentCode::parse(code)?, "address confirmation").await?;
+    }
+    let codes = [Code::ReadBurst, Code::OffHours];
+    let alert = stage.until_alert(mark, &codes, started).await?;
+    Ok(detected(alert, &codes))
 }
 
 /// The drills' table, as `juki drill` and `juki demo` print it.

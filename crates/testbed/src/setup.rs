@@ -620,6 +620,15 @@ pub fn create(dir: &Path) -> Result<Network> {
             witnesses: Vec::new(),
             witness_quorum: 0,
             administrators: Vec::new(),
+            // The demo runs at any hour: its counters are open all week, day and night (the
+            // default is a town office's weekday hours).
+            behaviour: node::behaviour::Rules {
+                office_hours: "00:00-24:00".into(),
+                office_days: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                ..node::behaviour::Rules::default()
+            },
             // Every node's alerts, also as JSON Lines beside its database.
             alerts: node::config::AlertSinks {
                 jsonl: Some(dir.join("alerts.jsonl")),

@@ -281,4 +281,12 @@ pub struct Alert {
     /// is kept); absent when this node raised it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raised_by: Option<String>,
+    /// How often the same alert (kind, peer and detail) was raised again within a minute of
+    /// this one, and counted here instead of recorded anew.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeats: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -25,6 +25,8 @@ pub enum Family {
     Availability,
     /// What a node serves, or a client receives, against the witnessed log.
     Integrity,
+    /// What one actor does over time: bursts, guessing, hours, refusals, handshakes.
+    Behaviour,
     /// Another node, or this node itself, failed.
     Service,
 }
@@ -38,6 +40,7 @@ impl Family {
             Family::Replication => "Replication between tiers",
             Family::Availability => "What is asked for",
             Family::Integrity => "Integrity of what is served",
+            Family::Behaviour => "Behaviour over time",
             Family::Service => "Other nodes and this node",
         }
     }
@@ -322,6 +325,30 @@ codes! {
     BadEvidence = "bad-evidence", Integrity, status 0, alert critical,
         "A client checked an answer or a copy and its evidence does not prove it: an event not in the town's witnessed log, a checkpoint without its witnesses, a signature chain that does not reach the town's registered admin key, or a document that states another record.",
         "Do not use the data. If a node sent it, that node (or the path to it) is compromised: report it with the answer kept as evidence.";
+    /// Bulk reads by one actor.
+    ReadBurst = "read-burst", Behaviour, status 0, alert warning,
+        "One actor (an agency, a console) read more records within a minute than `[behaviour] reads_per_minute` allows: how bulk harvesting looks. Every read was answered and recorded; this alert is raised once per minute of it.",
+        "Find out who uses the certificate and why; revoke it if the reads have no lawful purpose.";
+    /// Lookups of codes with no resident: guessing.
+    CodeWalking = "code-walking", Behaviour, status 0, alert warning,
+        "One actor asked for more codes with no resident within a minute than `[behaviour] misses_per_minute` allows: how walking the code space looks. Every miss is recorded as an attempt.",
+        "Find out who uses the certificate; a lawful reader knows the codes it asks for.";
+    /// Bulk changes by one actor.
+    ChangeBurst = "change-burst", Behaviour, status 0, alert warning,
+        "One console recorded more changes within a minute than `[behaviour] changes_per_minute` allows.",
+        "Check with the office what was being entered; a script behind a console is how an insider's mass edit looks.";
+    /// Reads or changes outside office hours.
+    OffHours = "off-hours", Behaviour, status 0, alert warning,
+        "A change, or `[behaviour] off_hours_reads` reads within an hour, outside the office hours `[behaviour] office_hours` and `office_days` (Japan time): how an insider browsing at night looks.",
+        "Ask the office who was on duty; if nobody was, treat the console's certificate as stolen.";
+    /// Many refusals of one peer.
+    RepeatedRefusals = "repeated-refusals", Behaviour, status 0, alert warning,
+        "One peer was refused (bad signatures, a sensitive change with one signature, a wrong role) more often within a minute than `[behaviour] refusals_per_minute` allows: how someone probing with a stolen credential looks.",
+        "Find out who holds the peer's certificate; revoke it if they are not who it says.";
+    /// A TLS handshake without a certificate of the network's CA.
+    TlsRefused = "tls-refused", Behaviour, status 0, alert warning,
+        "A client tried a listener that requires a certificate of the network's CA without one, or with one another CA issued; the handshake was refused (raised once per source address per ten minutes).",
+        "Find out what runs at the source address; nothing of the network connects without its certificate.";
     /// A town's node whose signed heartbeats stopped arriving.
     HeartbeatMissing = "heartbeat-missing", Service, status 0, alert warning,
         "An upper node has received no signed heartbeat from a town it serves for longer than `heartbeat_missing_ms`: the town's node is stopped, cut off, or silenced. What the town does meanwhile is seen by nobody above it.",
