@@ -137,7 +137,10 @@ fn an_insider_s_lookups_outside_office_hours() {
     assert!(text.contains("office_hours = \"00:00-24:00\""), "{text}");
     std::fs::write(&config, text.replace("office_hours = \"00:00-24:00\"", &hours)).unwrap();
     testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
-    let mut nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
+    // The town's admin signs its manifest over the changed node.toml.
+    let network = Network::load(dir.path()).unwrap();
+    testbed::setup::sign_manifest(&network, "achi").unwrap();
+    let mut nodes = Nodes::start(&network).unwrap();
     let network = nodes.network().clone();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let monitor = client::monitor::Monitor::new(&net::TlsFiles {
