@@ -53,6 +53,11 @@ fn drill(name: &str, expected: Verdict, code: Option<Code>) {
 }
 
 #[test]
+fn a_planted_forged_checkpoint() {
+    drill("forged-checkpoint", Verdict::Detected, Some(Code::ForgedPublication));
+}
+
+#[test]
 fn a_resident_s_address_changed_in_the_database() {
     drill("edit-address", Verdict::Detected, Some(Code::Tampered));
 }

@@ -45,6 +45,7 @@ pub struct Drill {
 enum Kind {
     Edit(Edit),
     CodeReuse,
+    ForgedCheckpoint,
     StolenCertificate,
     OneKeyForTwo,
     ForeignTown,
@@ -91,6 +92,11 @@ pub const DRILLS: &[Drill] = &[
         name: "code-reuse",
         attack: "root deletes a resident's rows, then a clerk registers a birth under the same code",
         kind: Kind::CodeReuse,
+    },
+    Drill {
+        name: "forged-checkpoint",
+        attack: "root plants a checkpoint signed with the town's stolen node key, for a size its log never reached, in the tiles the town publishes",
+        kind: Kind::ForgedCheckpoint,
     },
     Drill {
         name: "stolen-certificate",
@@ -393,6 +399,7 @@ pub async fn play(stage: &Stage, drill: Drill) -> Result<Played> {
     let (verdict, alert, refusal) = match drill.kind {
         Kind::Edit(edit) => edit_database(stage, edit, mark).await?,
         Kind::CodeReuse => code_reuse(stage, mark).await?,
+        Kind::ForgedCheckpoint => forged_checkpoint(stage, mark).await?,
         Kind::StolenCertificate => stolen_certificate(stage, mark).await?,
         Kind::OneKeyForTwo => one_key_for_two(stage, mark).await?,
         Kind::ForeignTown => foreign_town(stage, mark).await?,
@@ -495,6 +502,34 @@ async fn edit_database(stage: &Stage, edit: Edit, mark: u64) -> Result<Outcome> 
     let alert = stage.until_alert(mark, &[Code::Tampered], started).await?;
     run(undo)?;
     Ok(detected(alert, &[Code::Tampered]))
+}
+
+/// Root on the town, holding its node key, plants a checkpoint of a tree its log never had in
+/// the tile directory it publishes (before, publication stopped silently while changes were
+/// still acknowledged). The town finds it at its next look, publishes its witnessed
+/// checkpoint again and alerts.
+async fn forged_checkpoint(stage: &Stage, mark: u64) -> Result<Outcome> {
+    use tlog_store::integrate::CheckpointVerifier as _;
+    let dir = stage.dir.join("nodes").join(TARGET.0);
+    let origin = stage
+        .network
+        .towns
+        .iter()
+        .find(|t| t.municipality == TARGET.1)
+        .context("the target town's registration")?
+        .origin
+        .clone();
+    let key = tlog_store::keys::load_log_signer(&dir.join("node.key"), &origin)?;
+    let tiles = tlog_store::tiledir::TileDir::new(dir.join("tlog"));
+    let published = tiles.read_checkpoint()?.context("the town publishes no checkpoint")?;
+    let (size, _) =
+        tlog_store::integrate::VerifyOnly::new(key.verifier(), &origin).open(&published)?;
+    let forged = format!("{origin}\n{}\n{}\n", size + 5, tlog::Hash([0x5a; 32]).to_base64());
+    let forged = node::logs::sign_text(forged, &key)?;
+    let started = Instant::now();
+    std::fs::write(tiles.checkpoint_path(), forged)?;
+    let alert = stage.until_alert(mark, &[Code::ForgedPublication], started).await?;
+    Ok(detected(alert, &[Code::ForgedPublication]))
 }
 
 async fn code_reuse(stage: &Stage, mark: u64) -> Result<Outcome> {
