@@ -187,3 +187,8 @@ fn an_insider_s_lookups_outside_office_hours() {
     println!("off-hours: the alert reached the national node {took:?} after the first lookup");
     assert!(took <= ALERT_TARGET, "{took:?}");
 }
+
+#[test]
+fn a_fork_shown_to_the_national_node() {
+    drill("fork", Verdict::BlockedAndDetected, Some(Code::Fork));
+}

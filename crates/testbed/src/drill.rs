@@ -46,6 +46,7 @@ enum Kind {
     Edit(Edit),
     CodeReuse,
     ForgedCheckpoint,
+    Fork,
     StolenCertificate,
     OneKeyForTwo,
     ForeignTown,
@@ -97,6 +98,11 @@ pub const DRILLS: &[Drill] = &[
         name: "forged-checkpoint",
         attack: "root plants a checkpoint signed with the town's stolen node key, for a size its log never reached, in the tiles the town publishes",
         kind: Kind::ForgedCheckpoint,
+    },
+    Drill {
+        name: "fork",
+        attack: "root signs, with the town's stolen node key, a second tree for a size the national node holds, and shows it to the national node",
+        kind: Kind::Fork,
     },
     Drill {
         name: "stolen-certificate",
@@ -400,6 +406,7 @@ pub async fn play(stage: &Stage, drill: Drill) -> Result<Played> {
         Kind::Edit(edit) => edit_database(stage, edit, mark).await?,
         Kind::CodeReuse => code_reuse(stage, mark).await?,
         Kind::ForgedCheckpoint => forged_checkpoint(stage, mark).await?,
+        Kind::Fork => fork(stage, mark).await?,
         Kind::StolenCertificate => stolen_certificate(stage, mark).await?,
         Kind::OneKeyForTwo => one_key_for_two(stage, mark).await?,
         Kind::ForeignTown => foreign_town(stage, mark).await?,
@@ -530,6 +537,42 @@ async fn forged_checkpoint(stage: &Stage, mark: u64) -> Result<Outcome> {
     std::fs::write(tiles.checkpoint_path(), forged)?;
     let alert = stage.until_alert(mark, &[Code::ForgedPublication], started).await?;
     Ok(detected(alert, &[Code::ForgedPublication]))
+}
+
+async fn fork(stage: &Stage, mark: u64) -> Result<Outcome> {
+    let (client, config) = town_node(stage)?;
+    let dir = stage.dir.join("nodes").join(TARGET.0);
+    let key = tlog_store::keys::load_log_signer(&dir.join("node.key"), &config.origin)?;
+    // The size the national node holds of the town's log, with another root.
+    let mirrored = std::fs::read_to_string(
+        stage.dir.join("nodes/national/mirrors").join(TARGET.1).join("tlog/checkpoint"),
+    )?;
+    let size: u64 = mirrored
+        .lines()
+        .nth(1)
+        .and_then(|l| l.parse().ok())
+        .context("the national node's mirror has no checkpoint")?;
+    let heartbeat = wire::heartbeat::Heartbeat {
+        node: format!("urn:juki:municipal:{}", TARGET.1),
+        time: crate::synthetic::now().unix(),
+        registry: wire::heartbeat::LogHead { size, root: tlog::Hash([0x5a; 32]) },
+        provisions: wire::heartbeat::LogHead { size: 0, root: tlog::Hash([0; 32]) },
+        alerts: 0,
+        manifest: None,
+        verified: None,
+        acked: None,
+        pushed: None,
+    };
+    let note = node::logs::sign_text(heartbeat.text(), &key)?;
+    let url = node::report::resolve_url(&stage.national_url()?)?;
+    let expect = net::Expect::named(Some("urn:juki:national"))?;
+    let started = Instant::now();
+    let answer = client.post_answer(&format!("{url}/v1/heartbeats"), note, &expect).await?;
+    let refused = (!answer.status.is_success())
+        .then(|| wire::errors::ErrorBody::parse(&answer.body).map(|b| b.code))
+        .flatten();
+    let alert = stage.until_alert(mark, &[Code::Fork], started).await?;
+    Ok(blocked(refused, alert))
 }
 
 async fn code_reuse(stage: &Stage, mark: u64) -> Result<Outcome> {
