@@ -779,12 +779,13 @@ async fn wrong_role(stage: &Stage, mark: u64) -> Result<Outcome> {
         proof: Vec::new(),
         events: Vec::new(),
     };
+    // The national node's own refusal first (recorded before the answer leaves), then the
+    // batch, whose refusal the prefecture reports later: the first alert is always the first.
     let started = Instant::now();
-    let sent = node::outbox::send_batch(&client, &upstream, &batch).await;
-    let refused = sent.err().and_then(|e| refused_with(&e));
     let reader = client::monitor::Monitor::new(&files)?;
     let read = reader.alerts(&stage.national_url()?, "urn:juki:national", 0).await;
-    let refused = refused.filter(|_| read.is_err());
+    let sent = node::outbox::send_batch(&client, &upstream, &batch).await;
+    let refused = sent.err().and_then(|e| refused_with(&e)).filter(|_| read.is_err());
     let alert = stage.until_alert(mark, &[Code::WrongSender, Code::WrongPeer], started).await?;
     Ok(blocked(refused, alert))
 }
