@@ -679,20 +679,35 @@ async fn foreign_town(stage: &Stage, mark: u64) -> Result<Outcome> {
         events: Vec::new(),
     };
     let started = Instant::now();
-    let sent = node::outbox::send_batch(&client, &upstream, &batch).await;
-    let refused = sent.err().and_then(|e| refused_with(&e));
+    let refused = post_batch(&client, &upstream, &batch).await?.err().flatten();
     let alert = stage.until_alert(mark, &[Code::WrongSender], started).await?;
     Ok(blocked(refused, alert))
 }
 
-/// The code in an upstream node's refusal, as `outbox::send_batch` reports it.
-fn refused_with(error: &anyhow::Error) -> Option<Code> {
-    let text = format!("{error:#}");
-    Code::ALL
-        .iter()
-        .copied()
-        .find(|c| text.contains(&format!("[{}]", c.as_str())))
-        .or_else(|| Code::ALL.iter().copied().find(|c| text.contains(c.as_str())))
+/// Posts `batch` to `upstream`'s `/v1/replicate` as the holder of `client`'s certificate:
+/// the answer when it was taken, or the code of the error body it was refused with.
+async fn post_batch(
+    client: &net::Client,
+    upstream: &node::config::Peer,
+    batch: &wire::Batch,
+) -> Result<Result<wire::api::BatchAnswer, Option<Code>>> {
+    let url = format!("{}/v1/replicate", node::report::resolve_url(&upstream.url)?);
+    let answer = match client::call_post(
+        client,
+        &url,
+        serde_json::to_vec(batch)?,
+        Some(upstream.identity.as_str()),
+    )
+    .await
+    {
+        Ok(answer) => answer,
+        // Refused in the TLS handshake.
+        Err(_) => return Ok(Err(None)),
+    };
+    if answer.status.is_success() {
+        return Ok(Ok(serde_json::from_slice(&answer.body)?));
+    }
+    Ok(Err(wire::errors::ErrorBody::parse(&answer.body).map(|b| b.code)))
 }
 
 async fn replayed_batch(stage: &Stage, _mark: u64) -> Result<Outcome> {
@@ -703,7 +718,7 @@ async fn replayed_batch(stage: &Stage, _mark: u64) -> Result<Outcome> {
     let batch = first_batch(&dir, &config)?;
     let prefecture = stage.network.node("nagano")?;
     let before = mirror_checkpoint(stage, &prefecture.public_url).await?;
-    let answer = node::outbox::send_batch(&client, &upstream, &batch).await;
+    let answer = post_batch(&client, &upstream, &batch).await?;
     let after = mirror_checkpoint(stage, &prefecture.public_url).await?;
     if before != after {
         return Ok((
@@ -718,7 +733,7 @@ async fn replayed_batch(stage: &Stage, _mark: u64) -> Result<Outcome> {
         Ok(wire::api::BatchAnswer::Applied { .. }) => {
             Ok((Verdict::Missed("the prefecture applied a replayed batch".into()), None, None))
         }
-        Err(e) => Ok((Verdict::Blocked, None, refused_with(&e))),
+        Err(code) => Ok((Verdict::Blocked, None, code)),
     }
 }
 
@@ -784,8 +799,8 @@ async fn wrong_role(stage: &Stage, mark: u64) -> Result<Outcome> {
     let started = Instant::now();
     let reader = client::monitor::Monitor::new(&files)?;
     let read = reader.alerts(&stage.national_url()?, "urn:juki:national", 0).await;
-    let sent = node::outbox::send_batch(&client, &upstream, &batch).await;
-    let refused = sent.err().and_then(|e| refused_with(&e)).filter(|_| read.is_err());
+    let refused =
+        post_batch(&client, &upstream, &batch).await?.err().flatten().filter(|_| read.is_err());
     let alert = stage.until_alert(mark, &[Code::WrongSender, Code::WrongPeer], started).await?;
     Ok(blocked(refused, alert))
 }

@@ -62,27 +62,15 @@ impl AlertReport {
     /// Parses a report's text (its signature is checked apart).
     pub fn parse(text: &str) -> Result<AlertReport, AlertReportError> {
         let bad = |what: &str| AlertReportError(what.to_owned());
-        let mut lines = text.strip_suffix('\n').ok_or_else(|| bad("no final newline"))?.split('\n');
-        if lines.next() != Some(ALERT_HEADER) {
-            return Err(bad("the first line is not juki.alert/v1"));
-        }
-        let mut field = |name: &str| -> Result<String, AlertReportError> {
-            lines
-                .next()
-                .and_then(|l| l.strip_prefix(name))
-                .and_then(|l| l.strip_prefix(' '))
-                .map(str::to_owned)
-                .ok_or_else(|| bad(&format!("no {name} line where it belongs")))
-        };
+        let mut lines = crate::lines::Lines::open(text, ALERT_HEADER).map_err(AlertReportError)?;
+        let mut field = |name: &'static str| lines.field(name).map_err(AlertReportError);
         let node = field("node")?;
         let id = field("id")?.parse().map_err(|_| bad("id is not a number"))?;
         let time = field("time")?.parse().map_err(|_| bad("time is not a number"))?;
         let kind = Code::parse(&field("kind")?).ok_or_else(|| bad("kind is not a known code"))?;
         let peer = field("peer")?;
         let detail = field("detail")?;
-        if lines.next().is_some() {
-            return Err(bad("lines after detail"));
-        }
+        lines.end().map_err(AlertReportError)?;
         Ok(AlertReport { node, id, time, kind, peer, detail })
     }
 }

@@ -91,18 +91,9 @@ impl Heartbeat {
     /// Parses a heartbeat's text (its signature is checked apart).
     pub fn parse(text: &str) -> Result<Heartbeat, HeartbeatError> {
         let bad = |what: &str| HeartbeatError(what.to_owned());
-        let mut lines = text.strip_suffix('\n').ok_or_else(|| bad("no final newline"))?.split('\n');
-        if lines.next() != Some(HEARTBEAT_HEADER) {
-            return Err(bad("the first line is not juki.heartbeat/v1"));
-        }
-        let mut field = |name: &str| -> Result<String, HeartbeatError> {
-            lines
-                .next()
-                .and_then(|l| l.strip_prefix(name))
-                .and_then(|l| l.strip_prefix(' '))
-                .map(str::to_owned)
-                .ok_or_else(|| bad(&format!("no {name} line where it belongs")))
-        };
+        let mut lines =
+            crate::lines::Lines::open(text, HEARTBEAT_HEADER).map_err(HeartbeatError)?;
+        let mut field = |name: &'static str| lines.field(name).map_err(HeartbeatError);
         let number = |text: &str, name: &str| -> Result<u64, HeartbeatError> {
             text.parse().map_err(|_| bad(&format!("{name} is not a number")))
         };
@@ -131,9 +122,7 @@ impl Heartbeat {
         let verified = maybe(field("verified")?, "verified")?;
         let acked = maybe(field("acked")?, "acked")?;
         let pushed = maybe(field("pushed")?, "pushed")?;
-        if lines.next().is_some() {
-            return Err(bad("lines after pushed"));
-        }
+        lines.end().map_err(HeartbeatError)?;
         Ok(Heartbeat {
             node,
             time,

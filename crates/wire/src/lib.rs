@@ -12,6 +12,7 @@
 //! - `heartbeat`: the signed heartbeat a town's node sends its upper tiers every few seconds
 //!   (its checkpoints, last alert, manifest digest, self-check and replication state).
 //! - `manifest`: a node's signed baseline, the SHA-256 of every file it runs from.
+//! - `lines`: the header and ordered `name value` lines of those small signed notes, read once.
 //! - `trust`: a town's registered keys, with which clients check the evidence of its records.
 //!
 //! Each route's path is versioned (`/v1/…`); a change that an old client could misread gets a
@@ -24,6 +25,7 @@ pub mod batch;
 pub mod documents;
 pub mod errors;
 pub mod heartbeat;
+pub mod lines;
 pub mod manifest;
 pub mod quarantine;
 pub mod trust;

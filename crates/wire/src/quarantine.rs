@@ -51,18 +51,8 @@ impl Release {
     /// Parses a release's text (its signature is checked apart).
     pub fn parse(text: &str) -> Result<Release, ReleaseError> {
         let bad = |what: &str| ReleaseError(what.to_owned());
-        let mut lines = text.strip_suffix('\n').ok_or_else(|| bad("no final newline"))?.split('\n');
-        if lines.next() != Some(RELEASE_HEADER) {
-            return Err(bad("the first line is not juki.release/v1"));
-        }
-        let mut field = |name: &str| -> Result<String, ReleaseError> {
-            lines
-                .next()
-                .and_then(|l| l.strip_prefix(name))
-                .and_then(|l| l.strip_prefix(' '))
-                .map(str::to_owned)
-                .ok_or_else(|| bad(&format!("no {name} line where it belongs")))
-        };
+        let mut lines = crate::lines::Lines::open(text, RELEASE_HEADER).map_err(ReleaseError)?;
+        let mut field = |name: &'static str| lines.field(name).map_err(ReleaseError);
         let town = field("town")?;
         if town.len() != 6 || !town.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad("town is not a six-digit municipality code"));
@@ -70,9 +60,7 @@ impl Release {
         let alert = field("alert")?.parse().map_err(|_| bad("alert is not a number"))?;
         let time = field("time")?.parse().map_err(|_| bad("time is not a number"))?;
         let reason = field("reason")?;
-        if lines.next().is_some() {
-            return Err(bad("lines after reason"));
-        }
+        lines.end().map_err(ReleaseError)?;
         Ok(Release { town, alert, time, reason })
     }
 }
