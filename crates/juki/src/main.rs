@@ -4,6 +4,7 @@
 //! turns errors into a message on stderr and a non-zero exit code.
 #![forbid(unsafe_code)]
 
+mod agency_cmd;
 mod bench;
 mod code_cmd;
 mod demo_cmd;
@@ -100,6 +101,13 @@ enum Command {
     /// was blocked or detected, how long the alert took to reach the national node, its
     /// evidence, and that nothing was lost.
     Drill(monitor_cmd::DrillArgs),
+    /// The national administrator's signed catalogue of lawful purposes (別表): sign, show.
+    #[command(subcommand)]
+    Purposes(agency_cmd::PurposesCommand),
+    /// An agency's requests for identity information, under its purposes: by 住民票コード, or
+    /// a batch by code or by the four basic items.
+    #[command(subcommand)]
+    Agency(agency_cmd::AgencyCommand),
 }
 
 /// The system clock as events write it: the command line's one clock.
@@ -138,6 +146,8 @@ fn main() -> ExitCode {
         Command::Serve { config } => serve(&config),
         Command::Demo(args) => demo_cmd::run(args),
         Command::Network(command) => network_cmd::run(command),
+        Command::Purposes(command) => agency_cmd::run_purposes(command),
+        Command::Agency(command) => agency_cmd::run_agency(command),
         Command::Alerts(args) => monitor_cmd::alerts(args),
         Command::Quarantine(command) => monitor_cmd::quarantine(command),
         Command::Drill(args) => monitor_cmd::drill(args),

@@ -187,12 +187,13 @@ fn an_agency_is_never_handed_a_record_the_town_did_not_sign() {
     let agency = testbed::setup::agency(network).unwrap();
     let (code, idx) = a_resident(root);
     ok(&["network", "agree", "--dir", p(root)]);
+    let whole = testbed::setup::PURPOSE_WHOLE;
 
     // Honest answers: records proven to 阿智村's witnessed checkpoint.
     let record = runtime.block_on(async {
-        agency.identity(&code.to_string(), "年金の支給").await.unwrap().expect("an answer")
+        agency.provide(&code.to_string(), whole, None).await.unwrap().expect("an answer")
     });
-    assert_eq!(record.resident, code.to_string());
+    assert_eq!(record.resident, Some(code.to_string()));
     let other = {
         let db = registry_db(root, "achi");
         let other: String = db
@@ -204,28 +205,42 @@ fn an_agency_is_never_handed_a_record_the_town_did_not_sign() {
             .unwrap();
         other
     };
-    let honest = runtime.block_on(raw_identity(network, &code.to_string()));
-    let neighbour = runtime.block_on(raw_identity(network, &other));
+    let honest = runtime.block_on(raw_provision(network, &code.to_string(), whole));
+    let neighbour = runtime.block_on(raw_provision(network, &other, whole));
+    let narrow = runtime.block_on(raw_provision(network, &code.to_string(), "NENKIN-JUSHO"));
+    assert!(narrow["evidence"].is_null(), "a narrower purpose gets no event: {narrow}");
+    assert!(narrow["record"]["reading"].is_null(), "nor items beyond it: {narrow}");
 
     // Root on the national node, holding its TLS key, answers the agency itself. Every lie is
-    // refused by the agency's client: another address under the true evidence, another
-    // resident's proven record under this code, the true record under an edited event.
+    // refused by the agency's client: another address under the true statement and evidence,
+    // another resident's answer for this code, the true answer with an edited event, a
+    // narrower answer whose proof is another event's.
     let mut moved = honest.clone();
     moved["record"]["address"] = "大字智里 9999番地".into();
-    let mut swapped = neighbour.clone();
-    swapped["record"]["resident"] = code.to_string().into();
     let mut edited = honest.clone();
     edited["evidence"][0] = forge_first_event(&honest["evidence"][0]).into();
+    let mut elsewhere = narrow.clone();
+    elsewhere["proof"] = neighbour["proof"].clone();
     for (what, lie) in [
         ("another address", moved),
-        ("another resident's record", swapped),
+        ("another resident's answer", neighbour.clone()),
         ("an edited event", edited),
+        ("another event's proof", elsewhere),
     ] {
         let url = runtime.block_on(fake_national(&national_files(network), lie));
-        let lied_to =
-            client::agency::Agency::new(&url, &agency_files(network), &network.towns).unwrap();
+        let national = network.node("national").unwrap();
+        let lied_to = client::agency::Agency::new(
+            &url,
+            &agency_files(network),
+            &network.agency.identity,
+            "urn:juki:national",
+            &national.logs[0].vkey,
+            &network.towns,
+        )
+        .unwrap();
+        let purpose = if what == "another event's proof" { "NENKIN-JUSHO" } else { whole };
         let refused =
-            runtime.block_on(lied_to.identity(&code.to_string(), "年金の支給")).expect_err(what);
+            runtime.block_on(lied_to.provide(&code.to_string(), purpose, None)).expect_err(what);
         assert_eq!(code_of(&refused), Some(Code::BadEvidence), "{what}: {refused:#}");
     }
 
@@ -245,7 +260,7 @@ fn an_agency_is_never_handed_a_record_the_town_did_not_sign() {
     )
     .unwrap();
     let answer = runtime.block_on(async {
-        agency.identity(&code.to_string(), "年金の支給").await.unwrap().expect_err("refused")
+        agency.provide(&code.to_string(), whole, None).await.unwrap().expect_err("refused")
     });
     let body = wire::errors::ErrorBody::parse(&answer.body).expect("an error body");
     assert_eq!(body.code, Code::Tampered, "{body}");
@@ -262,14 +277,14 @@ fn agency_files(network: &Network) -> net::TlsFiles {
     }
 }
 
-/// The national node's whole answer (record and evidence) to the agency for `resident`.
-async fn raw_identity(network: &Network, resident: &str) -> serde_json::Value {
+/// The national node's whole answer to the agency for `resident` under `purpose`.
+async fn raw_provision(network: &Network, resident: &str, purpose: &str) -> serde_json::Value {
     let url = node::report::resolve_url(&network.node("national").unwrap().network_url).unwrap();
     let client = net::Client::new(&agency_files(network)).unwrap();
-    let request = serde_json::json!({ "resident": resident, "purpose": "年金の支給" });
+    let request = serde_json::json!({ "resident": resident, "purpose": purpose });
     let answer = client::call_post(
         &client,
-        &format!("{url}/v1/identity"),
+        &format!("{url}/v1/provide"),
         serde_json::to_vec(&request).unwrap(),
         Some("urn:juki:national"),
     )
@@ -287,14 +302,14 @@ fn forge_first_event(receipt: &serde_json::Value) -> String {
     String::from_utf8(parsed.to_bytes()).unwrap()
 }
 
-/// A server with the national node's own certificate that answers every identity request
+/// A server with the national node's own certificate that answers every provision request
 /// with `answer`; returns its URL. It serves until the runtime stops.
 async fn fake_national(files: &net::TlsFiles, answer: serde_json::Value) -> String {
     let tls = files.server_config(pki::ClientAuth::Required).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", listener.local_addr().unwrap());
     let app = axum::Router::new().route(
-        "/v1/identity",
+        "/v1/provide",
         axum::routing::post(move || {
             let answer = answer.clone();
             async move { axum::Json(answer) }
@@ -467,7 +482,8 @@ fn the_whole_national_node_cannot_mint_what_the_towns_accept() {
     let code_of_answer =
         |answer: &net::Answer| wire::errors::ErrorBody::parse(&answer.body).map(|b| b.code);
     let (code, _) = a_resident(root);
-    let honest = runtime.block_on(raw_identity(network, &code.to_string()));
+    let honest =
+        runtime.block_on(raw_provision(network, &code.to_string(), testbed::setup::PURPOSE_WHOLE));
     // A birth is no move-out.
     let birth = ask(
         "/v1/sign/move-out",

@@ -322,12 +322,38 @@ impl Client {
         self.call(reqwest::Method::POST, url, Some((body, content_type)), expect).await
     }
 
+    /// `POST url` like [`Client::post`], handing a successful answer's body to `sink` chunk by
+    /// chunk as it arrives (no size limit: the caller reads a stream), so a long answer such
+    /// as a batch's JSON Lines shows progress. The returned response's body is empty then.
+    pub async fn post_streamed(
+        &self,
+        url: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        expect: &Expect,
+        sink: &mut (dyn FnMut(&[u8]) + Send),
+    ) -> Result<Response, ClientError> {
+        self.call_into(reqwest::Method::POST, url, Some((body, content_type)), expect, Some(sink))
+            .await
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,
         url: &str,
         body: Option<(Vec<u8>, &str)>,
         expect: &Expect,
+    ) -> Result<Response, ClientError> {
+        self.call_into(method, url, body, expect, None).await
+    }
+
+    async fn call_into(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<(Vec<u8>, &str)>,
+        expect: &Expect,
+        mut sink: Option<&mut (dyn FnMut(&[u8]) + Send)>,
     ) -> Result<Response, ClientError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| ClientError::Url { url: url.to_owned(), reason: e.to_string() })?;
@@ -362,6 +388,12 @@ impl Client {
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
+                    if status.is_success()
+                        && let Some(sink) = sink.as_mut()
+                    {
+                        sink(&chunk);
+                        continue;
+                    }
                     if body.len() + chunk.len() > limit {
                         if !status.is_success() {
                             body.extend_from_slice(&chunk[..limit - body.len()]);

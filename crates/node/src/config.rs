@@ -106,6 +106,12 @@ pub struct NodeConfig {
     /// by one of them (national node).
     #[serde(default)]
     pub administrators: Vec<String>,
+    /// The catalogue of lawful purposes, signed by a national administrator (one of
+    /// `administrators`), under which the node provides identity information to agencies
+    /// (national and prefecture nodes). A path relative to the node's directory. Without one
+    /// the node provides nothing (`no-catalogue`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalogue: Option<PathBuf>,
     /// Where the node's alerts go besides its journal and the upper tiers.
     #[serde(default)]
     pub alerts: AlertSinks,

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
-use tlog_store::entries;
+use tlog_store::entries::{self, EntryReader as _};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS records (
@@ -154,6 +154,17 @@ impl Journal {
             )?;
         }
         conn.execute_batch("CREATE INDEX IF NOT EXISTS alerts_by_kind ON alerts (kind, peer)")?;
+        // Who a provision went to, under which purpose, when: quotas, statistics and a
+        // resident's disclosure read them without opening every record. And the purpose of a
+        // refused request.
+        add_column(&conn, "records", "actor", "TEXT")?;
+        add_column(&conn, "records", "purpose", "TEXT")?;
+        add_column(&conn, "records", "time", "INTEGER")?;
+        add_column(&conn, "attempts", "purpose", "TEXT")?;
+        conn.execute_batch(
+            "CREATE INDEX IF NOT EXISTS records_by_actor ON records (actor, purpose, time);
+             CREATE INDEX IF NOT EXISTS records_by_resident ON records (resident, time);",
+        )?;
         Ok(Journal { conn, watch: None })
     }
 
@@ -162,7 +173,114 @@ impl Journal {
     pub fn record(&mut self, provision: &wire::documents::Provision<'_>) -> Result<u64> {
         let mut salt = [0u8; 32];
         getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random salt: {e}"))?;
-        self.append(provision.kind, Some(provision.resident), provision.to_text(&salt).as_bytes())
+        let body = provision.to_text(&salt);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let index = record_in(&tx, provision.kind, Some(provision.resident), body.as_bytes())?;
+        tx.execute(
+            "UPDATE records SET actor = ?2, purpose = ?3, time = ?4 WHERE idx = ?1",
+            params![index as i64, provision.to, provision.purpose, provision.time as i64],
+        )?;
+        tx.commit()?;
+        Ok(index)
+    }
+
+    /// How many provisions went to `actor` under `purpose` since `since` (POSIX seconds).
+    pub fn provided_since(&self, actor: &str, purpose: &str, since: u64) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM records WHERE actor = ?1 AND purpose = ?2 AND time >= ?3",
+            params![actor, purpose, since as i64],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// A request of `actor` refused with `code` (under `purpose`, if it named one): recorded
+    /// as an attempt (who, when, why — never what was asked for) and counted by the behaviour
+    /// rules as a refusal.
+    pub fn refused(
+        &mut self,
+        time: u64,
+        actor: &str,
+        code: wire::errors::Code,
+        purpose: Option<&str>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO attempts (time, actor, outcome, purpose) VALUES (?1, ?2, ?3, ?4)",
+            params![time as i64, actor, code.as_str(), purpose],
+        )?;
+        self.observe(time, actor, crate::behaviour::Act::Refused)
+    }
+
+    /// Every attempt recorded, oldest first: `(time, actor, outcome, purpose)`.
+    pub fn attempts(&self) -> Result<Vec<(u64, String, String, Option<String>)>> {
+        let mut select =
+            self.conn.prepare("SELECT time, actor, outcome, purpose FROM attempts ORDER BY id")?;
+        let rows = select
+            .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Provisions per `(actor, purpose)` with a time in `[from, to)`: the yearly statistics.
+    pub fn provision_counts(&self, from: u64, to: u64) -> Result<Vec<(String, String, u64)>> {
+        let mut select = self.conn.prepare(
+            "SELECT actor, purpose, count(*) FROM records
+             WHERE actor IS NOT NULL AND time >= ?1 AND time < ?2
+             GROUP BY actor, purpose ORDER BY actor, purpose",
+        )?;
+        let rows = select.query_map(params![from as i64, to as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The private records about `resident` with a time in `[from, to)`: `(index, body)`.
+    pub fn records_about(&self, resident: &str, from: u64, to: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut select = self.conn.prepare(
+            "SELECT idx, body FROM records WHERE resident = ?1 AND time >= ?2 AND time < ?3
+             ORDER BY idx",
+        )?;
+        let rows = select.query_map(params![resident, from as i64, to as i64], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Compares the private records with index in `[from, to)` with the provision log's
+    /// public entries: each entry must be the commitment of the record kept at its index, and
+    /// the number of records must be the log's size. Returns what differs (indexes only, never
+    /// a record's content): a record deleted, altered or added behind the log's back.
+    pub fn verify_records(&self, from: u64, to: u64) -> Result<Vec<String>> {
+        let mut findings = Vec::new();
+        let size = self.conn.entry_count()?;
+        let kept: u64 =
+            self.conn.query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))? as u64;
+        if kept != size {
+            findings.push(format!("{kept} private records for a provision log of {size} entries"));
+        }
+        let to = to.min(size);
+        if from >= to {
+            return Ok(findings);
+        }
+        let entries = self.conn.read_entries(from, to)?;
+        let mut select = self
+            .conn
+            .prepare("SELECT idx, body FROM records WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")?;
+        let mut rows = select.query(params![from as i64, to as i64])?;
+        let mut expected = from;
+        while let Some(row) = rows.next()? {
+            let idx = row.get::<_, i64>(0)? as u64;
+            let body: Vec<u8> = row.get(1)?;
+            if idx > expected {
+                findings.push(format!("records {expected}..{idx} are missing"));
+            }
+            expected = idx + 1;
+            if entries[(idx - from) as usize] != registry_store::commitment(&body) {
+                findings.push(format!("record {idx} is not the one its log entry commits to"));
+            }
+        }
+        if expected < to {
+            findings.push(format!("records {expected}..{to} are missing"));
+        }
+        Ok(findings)
     }
 
     /// Appends a record of `kind` about `resident` to the provision log; returns its index.
@@ -309,6 +427,18 @@ impl Journal {
 
     /// `actor` did `act`: fed to the behaviour rules, whose findings are recorded as alerts.
     pub fn observe(&mut self, time: u64, actor: &str, act: crate::behaviour::Act) -> Result<()> {
+        // A handshake refused for the client's certificate is a refusal like any other:
+        // recorded as an attempt (the address, when, why).
+        if let crate::behaviour::Act::TlsRefused(why) = act {
+            self.conn.execute(
+                "INSERT INTO attempts (time, actor, outcome) VALUES (?1, ?2, ?3)",
+                params![
+                    time as i64,
+                    actor,
+                    format!("{}: {why}", wire::errors::Code::TlsRefused.as_str())
+                ],
+            )?;
+        }
         let Some(watch) = self.watch.as_mut() else { return Ok(()) };
         for finding in watch.observe(time, actor, act) {
             self.alert(time, finding.code, &finding.actor, &finding.detail)?;
@@ -328,9 +458,10 @@ impl Journal {
 
     /// The lookups that found no resident, by actor (the metrics' `lookup_misses`).
     pub fn misses(&self) -> Result<Vec<(String, u64)>> {
-        let mut select = self
-            .conn
-            .prepare("SELECT actor, count(*) FROM attempts GROUP BY actor ORDER BY actor")?;
+        let mut select = self.conn.prepare(
+            "SELECT actor, count(*) FROM attempts WHERE outcome = 'no-resident'
+                 GROUP BY actor ORDER BY actor",
+        )?;
         let rows = select.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -676,6 +807,61 @@ impl Journal {
     }
 }
 
+/// A rolling check of the provision log's private records against its public entries: every
+/// look compares the records appended since the last and the next slice of the older ones,
+/// and their count, so that a record deleted or altered in `node.db` is found within one pass.
+#[derive(Default)]
+pub struct RecordCheck {
+    /// Records below this were compared at least once.
+    checked: u64,
+    /// Where the rolling slice goes next.
+    next: u64,
+    /// What the last look found (an alert is raised when it changes).
+    last: Vec<String>,
+}
+
+/// How many older records one look compares.
+pub const RECORD_SLICE: u64 = 8192;
+
+impl RecordCheck {
+    /// One look: a `tampered` alert, raised by `node`, when what differs changed since the
+    /// last look. Returns what differs now.
+    pub fn look(&mut self, journal: &mut Journal, time: u64, node: &str) -> Result<Vec<String>> {
+        let size = journal.conn.entry_count()?;
+        let mut findings = journal.verify_records(self.checked, size)?;
+        self.checked = size;
+        if self.next >= size {
+            self.next = 0;
+        }
+        let end = (self.next + RECORD_SLICE).min(size);
+        for finding in journal.verify_records(self.next, end)? {
+            if !findings.contains(&finding) {
+                findings.push(finding);
+            }
+        }
+        self.next = end;
+        if findings != self.last && !findings.is_empty() {
+            let detail = format!("the provision log's private records: {}", findings.join("; "));
+            journal.alert(time, wire::errors::Code::Tampered, node, &detail)?;
+        }
+        self.last = findings.clone();
+        Ok(findings)
+    }
+}
+
+/// Adds `column` to `table` unless a newer node made it already.
+fn add_column(conn: &Connection, table: &str, column: &str, declaration: &str) -> Result<()> {
+    let present: bool = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        [table, column],
+        |r| r.get(0),
+    )?;
+    if !present {
+        conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {declaration}"))?;
+    }
+    Ok(())
+}
+
 /// Appends a record to the provision log inside `tx`: its commitment as the public entry, the
 /// record itself in `records`. Returns its index.
 fn record_in(
@@ -783,6 +969,7 @@ mod tests {
             to: "urn:juki:console:204072",
             source: None,
             purpose: "窓口での本人確認",
+            items: None,
             time: 1_795_512_600,
         };
         let first = journal.record(&provision).unwrap();

@@ -44,6 +44,7 @@ pub mod policy;
 pub mod proof;
 pub mod provisions;
 pub mod publication;
+pub mod quota;
 pub mod report;
 pub mod selfcheck;
 pub mod signer;

@@ -86,6 +86,8 @@ pub struct Town {
     witnessed: std::sync::atomic::AtomicBool,
     /// The registry's self-verification, on a connection of its own.
     check: Mutex<crate::selfcheck::SelfCheck>,
+    /// The rolling check of the provision log's private records against its entries.
+    records: Mutex<crate::journal::RecordCheck>,
     /// Set while the registry's tables differ from its log: the town records no change.
     tampered: std::sync::atomic::AtomicBool,
     /// Set when the counter saw another connection's write before the self-check did, until a
@@ -190,6 +192,7 @@ impl Town {
             appended: tokio::sync::Notify::new(),
             witnessed: Default::default(),
             check: Mutex::new(check),
+            records: Mutex::new(crate::journal::RecordCheck::default()),
             tampered: Default::default(),
             unverified_write: Default::default(),
             verified: Mutex::new(None),
@@ -1042,6 +1045,7 @@ async fn lookup(
             to: &peer.identity.to_uri(),
             source: None,
             purpose: &purpose,
+            items: None,
             time: town.clock.unix(),
         };
         lock(&town.journal).record(&provision)?;
@@ -1069,6 +1073,7 @@ fn issue_copy(
         to,
         source: None,
         purpose,
+        items: None,
         time,
     };
     let index = lock(&town.journal).record(&provision)?;
@@ -1151,6 +1156,7 @@ async fn copy(
             to: &to,
             source: Some(identity.as_str()),
             purpose: &purpose,
+            items: None,
             time: town.clock.unix(),
         };
         lock(&town.journal).record(&provision)?;
@@ -1566,6 +1572,11 @@ pub async fn run(
                     let town = town.clone();
                     tokio::task::spawn_blocking(move || {
                         town.check_publication()?;
+                        {
+                            let node = town.identity.to_uri();
+                            let mut journal = lock(&town.journal);
+                            lock(&town.records).look(&mut journal, town.clock.unix(), &node)?;
+                        }
                         town.self_check()
                     })
                     .await

@@ -153,6 +153,9 @@ mod tests {
                 "POST /v1/alerts/reports",
                 "POST /v1/heartbeats",
                 "GET /metrics",
+                "POST /v1/provide",
+                "POST /v1/provide/batch",
+                "GET /v1/purposes",
             ],
         );
         expect(
@@ -165,12 +168,14 @@ mod tests {
                 "POST /v1/alerts/reports",
                 "POST /v1/heartbeats",
                 "GET /metrics",
+                "POST /v1/provide",
+                "POST /v1/provide/batch",
+                "GET /v1/purposes",
                 "GET /v1/quarantine",
                 "POST /v1/quarantine/release",
                 "POST /v1/code-blocks",
                 "GET /v1/move-outs/{code}",
                 "POST /v1/activations",
-                "POST /v1/identity",
             ],
         );
         expect(

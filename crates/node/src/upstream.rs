@@ -21,8 +21,8 @@ use tlog::note::{Signer, VerifierKey};
 use tlog_store::integrate::NoteSigner;
 use tlog_store::tiledir::TileDir;
 
-use wire::api::{BatchAnswer, BlockRequest, FromTown, IdentityRequest, ProvenRecord, Status};
-use wire::documents::{Provision, RecordJson};
+use wire::api::{BatchAnswer, BlockRequest, FromTown, Status};
+use wire::documents::Provision;
 use wire::{Batch, Receipt};
 
 use utoipa_axum::router::OpenApiRouter;
@@ -38,6 +38,8 @@ use crate::listeners::{Listener, Listeners};
 use crate::mirror::{Accepted, Forward, Mirror, Refused};
 use crate::outbox::{acknowledge, next_batch, send_batch};
 use crate::policy;
+
+mod provide;
 use crate::proof::NotProven;
 use crate::task::{Backoff, lock};
 use wire::errors::Code;
@@ -81,6 +83,10 @@ pub struct Hub {
     watches: Mutex<BTreeMap<String, crate::crosscheck::TownWatch>>,
     /// When the node started: heartbeats are timed from it.
     started: Instant,
+    /// The catalogue of purposes it provides under, and what agencies used of it.
+    provider: provide::Provider,
+    /// The rolling check of the provision log's private records against its entries.
+    records: Mutex<crate::journal::RecordCheck>,
 }
 
 impl crate::alerting::Alerting for Hub {
@@ -166,6 +172,8 @@ impl Hub {
             clock,
             watches: Mutex::new(watches),
             started: Instant::now(),
+            provider: provide::Provider::load(&config)?,
+            records: Mutex::new(crate::journal::RecordCheck::default()),
             config,
         })
     }
@@ -857,6 +865,7 @@ impl Hub {
                 to: &to,
                 source: Some(&from),
                 purpose,
+                items: None,
                 time: hub.clock.unix(),
             };
             lock(&hub.journal).record(&provision)?;
@@ -1086,7 +1095,10 @@ pub fn network_routes(national: bool) -> OpenApiRouter<Shared> {
         .routes(routes!(alerts))
         .routes(routes!(alert_reports))
         .routes(routes!(heartbeat))
-        .routes(routes!(metrics));
+        .routes(routes!(metrics))
+        .routes(routes!(provide::provide))
+        .routes(routes!(provide::provide_batch))
+        .routes(routes!(provide::purposes));
     if !national {
         return routes;
     }
@@ -1096,7 +1108,6 @@ pub fn network_routes(national: bool) -> OpenApiRouter<Shared> {
         .routes(routes!(code_blocks))
         .routes(routes!(move_outs))
         .routes(routes!(activations))
-        .routes(routes!(identity))
 }
 
 /// The public listener's own routes (beside the provision log's tlog-tiles endpoints).
@@ -1263,70 +1274,6 @@ async fn replicate_provisions(State(hub): State<Shared>, peer: net::Peer, body: 
         Ok((status, answer)) => (status, Json(answer)).into_response(),
         Err(error) => error.into_response(),
     }
-}
-
-#[utoipa::path(
-    post,
-    path = "/v1/identity",
-    tag = "national",
-    summary = "An agency asks for a resident's identity information (national node)",
-    request_body(content = IdentityRequest),
-    responses((status = 200, body = ProvenRecord, description = "The resident's current record with its evidence, to the keeping town's witnessed checkpoint"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
-)]
-async fn identity(
-    State(hub): State<Shared>,
-    peer: net::Peer,
-    JsonBody(request): JsonBody<IdentityRequest>,
-) -> Result<Json<ProvenRecord>, ApiError> {
-    if peer.identity.role != pki::Role::Agency {
-        return Err(ApiError::new(Code::WrongPeer, "identity information is provided to agencies"));
-    }
-    let code = ResidentCode::parse(&request.resident)
-        .map_err(|e| ApiError::bad(format!("resident code: {e}")))?;
-    if request.purpose.trim().is_empty()
-        || request.purpose.len() > 200
-        || request.purpose.contains('\n')
-    {
-        return Err(ApiError::new(
-            Code::PurposeRequired,
-            "a provision needs a declared purpose (one line, at most 200 bytes)",
-        ));
-    }
-    blocking(move || {
-        // The record of the town where the resident is active (else the latest closed one),
-        // proven against that town's witnessed checkpoint before it is served.
-        let mut found: Option<crate::proof::Proven> = None;
-        for (town, mirror) in &hub.mirrors {
-            let proven = match lock(mirror).prove(code) {
-                Ok(proven) => proven,
-                Err(NotProven::NoResident) => continue,
-                Err(other) => return Err(hub.unproven(town, other)),
-            };
-            if found.is_none() || proven.record.status == RecordStatus::Active {
-                found = Some(proven);
-            }
-        }
-        let agency = peer.identity.to_uri();
-        let Some(proven) = found else {
-            // A miss is an attempt: recorded, and counted (code walking).
-            lock(&hub.journal).missed(hub.clock.unix(), &agency)?;
-            return Err(ApiError::new(Code::NoResident, format!("no resident {code}")));
-        };
-        lock(&hub.journal).observe(hub.clock.unix(), &agency, crate::behaviour::Act::Read)?;
-        let record = &proven.record;
-        let provision = Provision {
-            kind: "identity",
-            resident: &code.to_string(),
-            by: &hub.identity.to_uri(),
-            to: &peer.identity.to_uri(),
-            source: None,
-            purpose: &request.purpose,
-            time: hub.clock.unix(),
-        };
-        lock(&hub.journal).record(&provision)?;
-        Ok(Json(ProvenRecord { record: RecordJson::of(record), evidence: proven.texts()? }))
-    })
-    .await
 }
 
 #[utoipa::path(
@@ -1692,6 +1639,19 @@ pub async fn run(
                 };
                 if let Ok(Err(e)) = looked {
                     eprintln!("{}: heartbeats: {e:#}", hub.config.name);
+                }
+                // Its own provision records against its provision log.
+                let checked = {
+                    let hub = hub.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let node = hub.identity.to_uri();
+                        let mut journal = lock(&hub.journal);
+                        lock(&hub.records).look(&mut journal, hub.clock.unix(), &node)
+                    })
+                    .await
+                };
+                if let Ok(Err(e)) = checked {
+                    eprintln!("{}: provision records: {e:#}", hub.config.name);
                 }
                 // What each town serves publicly, every few beats.
                 if beat.is_multiple_of(PUBLICATION_EVERY) {

@@ -406,9 +406,12 @@ async fn agency(network: &Network, resident: &registry_domain::IdentityRecordPar
     // The national node has the record once the town's batch has propagated.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        match agency.identity(&code, "年金の支給 (pension payment)").await? {
+        match agency.provide(&code, crate::setup::PURPOSE_WHOLE, None).await? {
             Ok(record) => {
-                anyhow::ensure!(record.resident == code, "another resident came back");
+                anyhow::ensure!(
+                    record.resident.as_deref() == Some(code.as_str()),
+                    "another resident came back"
+                );
                 return Ok(());
             }
             Err(answer) => anyhow::ensure!(

@@ -847,7 +847,7 @@ async fn agency_reads(stage: &Stage, mark: u64, walking: bool) -> Result<Outcome
     let started = Instant::now();
     for code in &reads {
         // Every read is answered (or refused as no-resident) and recorded.
-        let _ = agency.identity(code, "pension benefit review").await?;
+        let _ = agency.provide(code, crate::setup::PURPOSE_FOUR_ITEMS, None).await?;
     }
     let alert = stage.until_alert(mark, &[expected], started).await?;
     Ok(detected(alert, &[expected]))

@@ -620,6 +620,7 @@ pub fn create(dir: &Path) -> Result<Network> {
             witnesses: Vec::new(),
             witness_quorum: 0,
             administrators: Vec::new(),
+            catalogue: None,
             // The demo runs at any hour: its counters are open all week, day and night (the
             // default is a town office's weekday hours).
             behaviour: node::behaviour::Rules {
@@ -677,7 +678,33 @@ pub fn create(dir: &Path) -> Result<Network> {
         vec![node::config::Witness { url: witness.url.clone(), vkey: witness.vkey.clone() }];
     pref.witness_quorum = 1;
     pref.upstream = Some(national_peer.clone());
+    pref.administrators = vec![administrator_vkey.clone()];
     configs.push(pref);
+    // The upper tiers provide identity information under the catalogue of purposes the
+    // national administrator signs.
+    let catalogue_text = creds.join("monitor/purposes.txt");
+    std::fs::write(&catalogue_text, catalogue(now_unix()).text())?;
+    for config in
+        configs.iter_mut().filter(|c| matches!(c.role, NodeRole::National | NodeRole::Prefecture))
+    {
+        let signed = config.dir.join(CATALOGUE);
+        juki_with(
+            &[
+                "purposes",
+                "sign",
+                "--in",
+                p(&catalogue_text),
+                "--key",
+                p(&administrator_key),
+                "--passphrase-env",
+                new,
+                "--out",
+                p(&signed),
+            ],
+            &[(new, &administrator_passphrase)],
+        )?;
+        config.catalogue = Some(PathBuf::from(CATALOGUE));
+    }
     for (name, code, origin, _, _, town_dir) in &towns {
         let mut town =
             base(name, NodeRole::Municipal, Some(code), town_dir, origin, town_listen.clone());
@@ -798,6 +825,14 @@ pub fn create(dir: &Path) -> Result<Network> {
 
 /// The file of a node's signed baseline manifest, beside its `node.toml`.
 pub const MANIFEST: &str = "manifest";
+
+/// The signed catalogue of purposes in an upper node's directory.
+pub const CATALOGUE: &str = "purposes.note";
+
+/// Now, in POSIX seconds (when the catalogue is issued).
+fn now_unix() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
 
 /// Signs node `name`'s baseline manifest (again) over its files as they are, with the key of
 /// the person who signs it — the town's admin key, else the national administrator's —, as
@@ -929,8 +964,66 @@ pub fn agency(network: &Network) -> Result<client::agency::Agency> {
         ca: network.ca.clone(),
         crl: Some(network.ca_dir.join("crl.pem")),
     };
-    let url = node::report::resolve_url(&network.node("national")?.network_url)?;
-    client::agency::Agency::new(&url, &files, &network.towns)
+    let national = network.node("national")?;
+    let url = node::report::resolve_url(&national.network_url)?;
+    let node_key = &national.logs.first().context("the national node's log")?.vkey;
+    client::agency::Agency::new(
+        &url,
+        &files,
+        &network.agency.identity,
+        "urn:juki:national",
+        node_key,
+        &network.towns,
+    )
+}
+
+/// The agency's purposes in the network's catalogue of lawful purposes.
+pub const PURPOSE_WHOLE: &str = "NENKIN-GENKYO";
+/// A purpose that may receive the four basic items and the code, not the 個人番号 nor the
+/// reading or the change.
+pub const PURPOSE_FOUR_ITEMS: &str = "NENKIN-JUSHO";
+/// A narrow purpose with a small rate and daily quota.
+pub const PURPOSE_NARROW: &str = "NENKIN-SHOKAI";
+
+/// The catalogue of purposes the national administrator signs for the network: the pension
+/// service's three purposes.
+pub fn catalogue(issued: u64) -> wire::purposes::Catalogue {
+    use wire::purposes::{Item, Purpose};
+    let agency = "urn:juki:agency:pension-service".to_owned();
+    wire::purposes::Catalogue {
+        issued,
+        purposes: vec![
+            Purpose {
+                code: PURPOSE_WHOLE.into(),
+                agency: agency.clone(),
+                law: "住民基本台帳法 別表第一 第九十二号 (国民年金法による年金である給付の支給: 現況確認)".into(),
+                items: Item::ALL.into_iter().collect(),
+                search: true,
+                per_minute: 100_000,
+                per_day: 10_000_000,
+            },
+            Purpose {
+                code: PURPOSE_FOUR_ITEMS.into(),
+                agency: agency.clone(),
+                law: "住民基本台帳法 別表第一 第九十二号 (国民年金法による年金である給付の支給: 住所の確認)".into(),
+                items: [Item::Code, Item::Name, Item::Birth, Item::Sex, Item::Address]
+                    .into_iter()
+                    .collect(),
+                search: true,
+                per_minute: 100_000,
+                per_day: 10_000_000,
+            },
+            Purpose {
+                code: PURPOSE_NARROW.into(),
+                agency,
+                law: "住民基本台帳法 別表第一 第九十三号 (厚生年金保険法による保険給付の支給: 照会)".into(),
+                items: [Item::Code, Item::Name].into_iter().collect(),
+                search: false,
+                per_minute: 20,
+                per_day: 30,
+            },
+        ],
+    }
 }
 
 /// The verifier key of the provision log whose key is in a town node's directory.

@@ -290,3 +290,34 @@ pub struct Alert {
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
+
+/// `GET /v1/purposes` (agency): one purpose the asking agency holds.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct PurposeJson {
+    /// Its code, which a request names.
+    pub code: String,
+    /// The law and table entry that grant it.
+    pub law: String,
+    /// The items it may receive.
+    pub items: Vec<crate::purposes::Item>,
+    /// Whether it may search by the four basic items.
+    pub search: bool,
+    /// Requests per minute.
+    pub per_minute: u32,
+    /// Requests per day (Japan time).
+    pub per_day: u32,
+}
+
+impl PurposeJson {
+    /// From the catalogue's entry.
+    pub fn of(purpose: &crate::purposes::Purpose) -> PurposeJson {
+        PurposeJson {
+            code: purpose.code.clone(),
+            law: purpose.law.clone(),
+            items: purpose.items.iter().copied().collect(),
+            search: purpose.search,
+            per_minute: purpose.per_minute,
+            per_day: purpose.per_day,
+        }
+    }
+}

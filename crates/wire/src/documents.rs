@@ -26,8 +26,10 @@ pub struct Provision<'a> {
     pub to: &'a str,
     /// For a wide-area copy: the town that issued the record.
     pub source: Option<&'a str>,
-    /// The declared purpose.
+    /// The purpose: a catalogue code for an agency, a declared purpose at a counter.
     pub purpose: &'a str,
+    /// The items provided, as `purposes::items_text` writes them (absent: the whole record).
+    pub items: Option<&'a str>,
     /// POSIX seconds.
     pub time: u64,
 }
@@ -46,6 +48,7 @@ impl Provision<'_> {
             .field("to", self.to)
             .optional("source", self.source)
             .field("purpose", self.purpose)
+            .optional("items", self.items)
             .field("time", self.time)
             .finish()
     }

@@ -144,6 +144,26 @@ codes! {
     PurposeRequired = "purpose-required", Request, status 400, alert no,
         "Every read of identity information needs a declared purpose: one line, at most 200 bytes.",
         "Send `purpose` with the request.";
+    /// A provision request names a purpose the agency does not hold.
+    PurposeNotHeld = "purpose-not-held", Identity, status 403, alert warning,
+        "The request names a purpose the signed catalogue of lawful purposes does not list for this agency: an agency may ask only under the purposes the law grants it (別表).",
+        "Ask under one of your agency's purposes (`juki agency purposes`); a purpose is added only by the national administrator's signed catalogue. The refusal is recorded.";
+    /// A provision request asks for items its purpose may not receive, or to search when it may not.
+    ItemsNotAllowed = "items-not-allowed", Identity, status 403, alert warning,
+        "The request asks for items of identity information, or for a search by the four basic items, that its purpose may not receive: matching data beyond its purpose is what the law forbids.",
+        "Ask only for the items your purpose lists (`juki agency purposes`), by 住民票コード if it may not search. The refusal is recorded.";
+    /// An agency asks faster than its purpose's rate.
+    RateLimited = "rate-limited", Availability, status 429, alert notice,
+        "The agency asked under this purpose faster than the catalogue's per-minute rate allows.",
+        "Slow down and retry after a minute; a batch client spreads its requests. The refusal is recorded.";
+    /// An agency has used its purpose's quota for the day.
+    QuotaExceeded = "quota-exceeded", Availability, status 429, alert warning,
+        "The agency has made as many requests under this purpose today (Japan time) as the catalogue allows.",
+        "Wait for the next day, or ask the national administrator to raise the quota in a new catalogue if the work needs it. The refusal is recorded.";
+    /// The node has no catalogue of purposes, so it provides nothing.
+    NoCatalogue = "no-catalogue", Service, status 503, alert no,
+        "This node has no valid catalogue of lawful purposes signed by a national administrator, so it provides no identity information.",
+        "Install the signed catalogue (`juki purposes sign`, `catalogue` in node.toml) and restart the node.";
     /// No client certificate on a listener that demands one.
     NoPeer = "no-peer", Identity, status 401, alert no,
         "The connection carries no verified client certificate of the network.",

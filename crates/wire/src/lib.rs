@@ -13,6 +13,10 @@
 //!   (its checkpoints, last alert, manifest digest, self-check and replication state).
 //! - `manifest`: a node's signed baseline, the SHA-256 of every file it runs from.
 //! - `lines`: the header and ordered `name value` lines of those small signed notes, read once.
+//! - `purposes`: the national administrator's signed catalogue of lawful purposes (別表): which
+//!   agency may ask, under which purpose, for which items, how often.
+//! - `provide`: an agency's requests (by 住民票コード, by the four basic items, in batches)
+//!   and the answers, each bound to the keeping town's witnessed log by a signed statement.
 //! - `trust`: a town's registered keys, with which clients check the evidence of its records.
 //!
 //! Each route's path is versioned (`/v1/…`); a change that an old client could misread gets a
@@ -27,6 +31,8 @@ pub mod errors;
 pub mod heartbeat;
 pub mod lines;
 pub mod manifest;
+pub mod provide;
+pub mod purposes;
 pub mod quarantine;
 pub mod trust;
 

@@ -1,0 +1,416 @@
+//! Identity provision to agencies, at the national and prefecture nodes: by 住民票コード, by
+//! the four basic items, and in batches, each under a purpose of the signed catalogue.
+//!
+//! Every request is judged before anything is read: the agency's certificate (the handshake
+//! already refused a revoked or expired one), its purpose in the catalogue, the items and
+//! search that purpose allows, its rate and daily quota. A refusal is recorded as an attempt
+//! (who, when, which code, which purpose) and counted by the behaviour rules. A lookup that
+//! finds nobody is recorded as a miss. A provision is recorded in the provision log before
+//! the answer leaves, with the purpose and the items provided; the answer carries only those
+//! items, with the node's signed statement and the proof of the event they come from (see
+//! `wire::provide`).
+
+use std::collections::BTreeSet;
+
+use anyhow::anyhow;
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use registry_domain::{RecordStatus, ResidentCode};
+use wire::documents::Provision;
+use wire::errors::{Code, ErrorBody};
+use wire::provide::{BatchLine, ProvideRequest, Provided, ProvidedRecord, Statement};
+use wire::purposes::{Catalogue, Denied, Item, Purpose, items_text};
+
+use super::{Hub, Shared, lock};
+use crate::http::{ApiError, JsonBody, blocking};
+use crate::proof::NotProven;
+use crate::quota::{Over, Quotas};
+
+/// Most lines one batch may hold.
+pub const MAX_BATCH_LINES: usize = 100_000;
+/// Most bytes one batch may hold.
+pub const MAX_BATCH_BYTES: usize = 32 << 20;
+
+/// What the node provides under: the catalogue (if it has a valid one) and what each agency
+/// used of it.
+pub struct Provider {
+    catalogue: Option<Catalogue>,
+    quotas: std::sync::Mutex<Quotas>,
+}
+
+impl Provider {
+    /// Reads the catalogue `node.toml` names, which must be signed by one of the national
+    /// administrators it lists; none configured is a node that provides nothing.
+    pub fn load(config: &crate::config::NodeConfig) -> anyhow::Result<Provider> {
+        let catalogue = match &config.catalogue {
+            None => None,
+            Some(path) => {
+                let path = config.dir.join(path);
+                let note = std::fs::read(&path).map_err(|e| {
+                    anyhow!("cannot read the catalogue of purposes {}: {e}", path.display())
+                })?;
+                let administrators: tlog::note::Verifiers = config
+                    .administrators
+                    .iter()
+                    .map(|k| tlog::note::VerifierKey::parse(k))
+                    .collect::<Result<_, _>>()?;
+                let opened = tlog::note::open(&note, &administrators).map_err(|e| {
+                    anyhow!(
+                        "the catalogue of purposes {} is not signed by a national administrator \
+                         this node lists ({e}); sign it with `juki purposes sign`",
+                        path.display()
+                    )
+                })?;
+                Some(Catalogue::parse(opened.text())?)
+            }
+        };
+        Ok(Provider { catalogue, quotas: std::sync::Mutex::new(Quotas::default()) })
+    }
+
+    /// The purposes `agency` holds.
+    pub fn purposes_of(&self, agency: &str) -> Vec<&Purpose> {
+        self.catalogue
+            .iter()
+            .flat_map(|c| c.purposes.iter())
+            .filter(|p| p.agency == agency)
+            .collect()
+    }
+}
+
+/// What one request was, once judged.
+enum Asked {
+    Code(ResidentCode),
+    Query(wire::provide::FourItems),
+}
+
+impl Hub {
+    /// Judges and answers one request of `agency` (its verified identity URI).
+    pub(super) fn provide(
+        &self,
+        agency: &str,
+        request: ProvideRequest,
+    ) -> Result<Answer, ApiError> {
+        let time = self.clock.unix();
+        let purpose_code = request.purpose.clone();
+        let refuse = |code: Code, message: String| -> ApiError {
+            if let Err(e) = lock(&self.journal).refused(time, agency, code, Some(&purpose_code)) {
+                return e.into();
+            }
+            ApiError::new(code, message)
+        };
+        let Some(catalogue) = &self.provider.catalogue else {
+            return Err(refuse(Code::NoCatalogue, "this node has no catalogue of purposes".into()));
+        };
+        let asked = match (request.resident, request.query) {
+            (Some(code), None) => Asked::Code(
+                ResidentCode::parse(&code)
+                    .map_err(|e| refuse(Code::BadRequest, format!("resident code: {e}")))?,
+            ),
+            (None, Some(query)) => Asked::Query(query),
+            _ => {
+                return Err(refuse(
+                    Code::BadRequest,
+                    "a request names either `resident` (a 住民票コード) or `query` (the four \
+                     basic items), not both and not neither"
+                        .into(),
+                ));
+            }
+        };
+        let held = catalogue
+            .purposes
+            .iter()
+            .find(|p| p.code == request.purpose && p.agency == agency)
+            .ok_or_else(|| {
+                refuse(
+                    Code::PurposeNotHeld,
+                    format!(
+                        "{agency} holds no purpose {:?} in the catalogue issued at {}",
+                        request.purpose.chars().take(40).collect::<String>(),
+                        catalogue.issued
+                    ),
+                )
+            })?;
+        let wanted = request.items.unwrap_or_else(|| held.items.clone());
+        let search = matches!(asked, Asked::Query(_));
+        let purpose = catalogue.permit(agency, &request.purpose, &wanted, search).map_err(
+            |denied| match denied {
+                Denied::NotHeld => refuse(Code::PurposeNotHeld, "purpose not held".into()),
+                Denied::Items(beyond) => refuse(
+                    Code::ItemsNotAllowed,
+                    format!("purpose {} may not receive: {}", request.purpose, items_text(&beyond)),
+                ),
+                Denied::NoSearch => refuse(
+                    Code::ItemsNotAllowed,
+                    format!(
+                        "purpose {} may not search by the four basic items; ask by 住民票コード",
+                        request.purpose
+                    ),
+                ),
+            },
+        )?;
+        let admitted = lock(&self.provider.quotas).admit(agency, purpose, time, |since| {
+            lock(&self.journal)
+                .provided_since(agency, &purpose.code, since)
+                .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX))
+        });
+        match admitted {
+            Ok(()) => {}
+            Err(Over::Rate) => {
+                return Err(refuse(
+                    Code::RateLimited,
+                    format!(
+                        "more than {} requests a minute under {}",
+                        purpose.per_minute, purpose.code
+                    ),
+                ));
+            }
+            Err(Over::Day) => {
+                return Err(refuse(
+                    Code::QuotaExceeded,
+                    format!("more than {} requests today under {}", purpose.per_day, purpose.code),
+                ));
+            }
+        }
+        match asked {
+            Asked::Code(code) => {
+                self.provide_code(agency, purpose, &wanted, code, time).map(Answer::Provided)
+            }
+            Asked::Query(query) => self.provide_match(agency, purpose, &wanted, &query, time),
+        }
+    }
+
+    /// Matches the four items against every town here and provides the confident match.
+    fn provide_match(
+        &self,
+        _agency: &str,
+        _purpose: &Purpose,
+        _items: &BTreeSet<Item>,
+        _query: &wire::provide::FourItems,
+        _time: u64,
+    ) -> Result<Answer, ApiError> {
+        Err(ApiError::bad("searching by the four items is not served by this node"))
+    }
+
+    /// The record of `code` where the resident is active (else the latest closed one), proven
+    /// against that town's witnessed checkpoint; `None` when no town here has the code.
+    pub(super) fn find_proven(
+        &self,
+        code: ResidentCode,
+    ) -> Result<Option<crate::proof::Proven>, ApiError> {
+        let mut found: Option<crate::proof::Proven> = None;
+        for (town, mirror) in &self.mirrors {
+            let proven = match lock(mirror).prove(code) {
+                Ok(proven) => proven,
+                Err(NotProven::NoResident) => continue,
+                Err(other) => return Err(self.unproven(town, other)),
+            };
+            if found.is_none() || proven.record.status == RecordStatus::Active {
+                found = Some(proven);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Provides the `items` of resident `code` under `purpose`, recorded first.
+    fn provide_code(
+        &self,
+        agency: &str,
+        purpose: &Purpose,
+        items: &BTreeSet<Item>,
+        code: ResidentCode,
+        time: u64,
+    ) -> Result<Provided, ApiError> {
+        let Some(proven) = self.find_proven(code)? else {
+            // A miss is an attempt: recorded, and counted (code walking).
+            lock(&self.journal).missed(time, agency)?;
+            return Err(ApiError::new(Code::NoResident, format!("no resident {code}")));
+        };
+        lock(&self.journal).observe(time, agency, crate::behaviour::Act::Read)?;
+        self.provided(agency, purpose, items, &proven, time)
+    }
+
+    /// Records the provision of `proven`'s `items` and builds its answer.
+    fn provided(
+        &self,
+        agency: &str,
+        purpose: &Purpose,
+        items: &BTreeSet<Item>,
+        proven: &crate::proof::Proven,
+        time: u64,
+    ) -> Result<Provided, ApiError> {
+        let change =
+            proven.receipts.first().ok_or_else(|| anyhow!("a proof without its change"))?;
+        let event = change.extra.as_deref().ok_or_else(|| anyhow!("a change without its event"))?;
+        let hash = tlog::hash::sha256(event);
+        let kind = String::from_utf8_lossy(event.split(|&b| b == b'\n').next().unwrap_or(b""))
+            .into_owned();
+        let town = tlog::note::Note::parse(&change.checkpoint)
+            .ok()
+            .and_then(|note| tlog::checkpoint::Checkpoint::parse(note.text()).ok())
+            .map(|checkpoint| checkpoint.origin)
+            .ok_or_else(|| anyhow!("a proof whose checkpoint names no origin"))?;
+        let resident = proven.record.resident_code.to_string();
+        let node = self.identity.to_uri();
+        let items_line = items_text(items);
+        let provision = Provision {
+            kind: "identity",
+            resident: &resident,
+            by: &node,
+            to: agency,
+            source: None,
+            purpose: &purpose.code,
+            items: Some(&items_line),
+            time,
+        };
+        let index = lock(&self.journal).record(&provision)?;
+        let record = ProvidedRecord::of(&proven.record, items);
+        let statement = Statement {
+            node,
+            provision: index,
+            to: agency.to_owned(),
+            purpose: purpose.code.clone(),
+            time,
+            town,
+            index: change.index,
+            event: hash.to_base64(),
+            kind,
+            record: record.clone(),
+        };
+        let signed = crate::logs::sign_text(statement.text(), &self.node_key)?;
+        let proof = tlog::receipt::Receipt { extra: None, ..change.clone() };
+        let whole = Item::ALL.iter().all(|item| items.contains(item));
+        Ok(Provided {
+            record,
+            statement: String::from_utf8(signed).map_err(anyhow::Error::from)?,
+            proof: String::from_utf8(proof.to_bytes()).map_err(anyhow::Error::from)?,
+            evidence: if whole { proven.texts()? } else { Vec::new() },
+        })
+    }
+}
+
+/// One request's answer.
+pub(super) enum Answer {
+    Provided(Provided),
+    Matched(wire::provide::Matched),
+}
+
+/// The agency's verified identity, or the refusal (and alert) of any other peer.
+fn agency_of(hub: &Hub, peer: &net::Peer) -> Result<String, ApiError> {
+    let uri = peer.identity.to_uri();
+    if peer.identity.role != pki::Role::Agency {
+        let detail = "identity information is provided to agencies alone";
+        lock(&hub.journal).alert(hub.clock.unix(), Code::WrongPeer, &uri, detail)?;
+        return Err(ApiError::new(Code::WrongPeer, detail));
+    }
+    Ok(uri)
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/provide",
+    tag = "provision",
+    summary = "An agency asks for a resident's identity information by 住民票コード, under a purpose of the catalogue",
+    request_body(content = ProvideRequest),
+    responses((status = 200, body = Provided, description = "The items the purpose may receive, the node's signed statement of them and the proof of the event they come from (and, when the purpose may receive every item, the event's whole evidence)"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md; it is recorded"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+pub(super) async fn provide(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+    JsonBody(request): JsonBody<ProvideRequest>,
+) -> Result<Json<Provided>, ApiError> {
+    blocking(move || {
+        let agency = agency_of(&hub, &peer)?;
+        if request.query.is_some() {
+            return Err(ApiError::bad("a search by the four items goes to /v1/provide/match"));
+        }
+        match hub.provide(&agency, request)? {
+            Answer::Provided(provided) => Ok(Json(provided)),
+            Answer::Matched(_) => Err(anyhow!("a lookup by code answered with a match").into()),
+        }
+    })
+    .await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/provide/batch",
+    tag = "provision",
+    summary = "An agency's batch: JSON Lines of provision requests (by code or by the four items), answered as a stream of JSON Lines in request order",
+    request_body(content = String, content_type = "application/jsonl", description = "One ProvideRequest per line"),
+    responses((status = 200, body = BatchLine, content_type = "application/jsonl", description = "One BatchLine per request line, streamed as each is answered"), (status = "4XX", body = ErrorBody, description = "The batch as a whole is refused: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node failed"))
+)]
+pub(super) async fn provide_batch(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    let agency = {
+        let (hub, peer) = (hub.clone(), peer.clone());
+        blocking(move || agency_of(&hub, &peer)).await?
+    };
+    let body = axum::body::to_bytes(body, MAX_BATCH_BYTES).await.map_err(|_| {
+        ApiError::bad(format!("a batch holds at most {MAX_BATCH_BYTES} bytes; split it"))
+    })?;
+    let text = String::from_utf8(body.to_vec())
+        .map_err(|_| ApiError::bad("a batch is UTF-8 JSON Lines"))?;
+    let count = text.lines().filter(|l| !l.trim().is_empty()).count();
+    if count > MAX_BATCH_LINES {
+        return Err(ApiError::bad(format!(
+            "a batch holds at most {MAX_BATCH_LINES} requests, this one {count}; split it"
+        )));
+    }
+    let (send, receive) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(64);
+    tokio::task::spawn_blocking(move || {
+        for (number, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let line_number = number as u64 + 1;
+            let mut answer =
+                BatchLine { line: line_number, provided: None, matched: None, error: None };
+            let outcome = serde_json::from_str::<ProvideRequest>(line)
+                .map_err(|e| ApiError::bad(format!("line {line_number} is not a request: {e}")))
+                .and_then(|request| hub.provide(&agency, request));
+            match outcome {
+                Ok(Answer::Provided(provided)) => answer.provided = Some(provided),
+                Ok(Answer::Matched(matched)) => answer.matched = Some(matched),
+                Err(error) => answer.error = Some(error.body()),
+            }
+            let mut bytes = serde_json::to_vec(&answer).unwrap_or_default();
+            bytes.push(b'\n');
+            if send.blocking_send(Ok(bytes)).is_err() {
+                // The agency went away: what was answered is recorded; the rest is not read.
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(receive, |mut receive| async move {
+        receive.recv().await.map(|line| (line, receive))
+    });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/jsonl")],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/purposes",
+    tag = "provision",
+    summary = "The purposes the asking agency holds in the catalogue, with their items and bounds",
+    responses((status = 200, body = Vec<wire::api::PurposeJson>, description = "The agency's purposes"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"))
+)]
+pub(super) async fn purposes(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+) -> Result<Json<Vec<wire::api::PurposeJson>>, ApiError> {
+    blocking(move || {
+        let agency = agency_of(&hub, &peer)?;
+        Ok(Json(
+            hub.provider.purposes_of(&agency).into_iter().map(wire::api::PurposeJson::of).collect(),
+        ))
+    })
+    .await
+}

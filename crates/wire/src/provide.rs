@@ -1,0 +1,346 @@
+//! Identity provision to agencies: the requests an agency sends the national or a prefecture
+//! node, and the answers, each bound to the town's witnessed log. Pure: no I/O.
+//!
+//! An answer carries only the items the purpose may receive (`ProvidedRecord`), and the
+//! node's signed statement of them (`juki.provided/v1`), which names the provision record
+//! and the signed event the items come from by its leaf in the keeping town's log, with an
+//! inclusion proof of that leaf to the town's witnessed checkpoint. When the purpose may
+//! receive every item the event holds, the answer also carries the event itself with its
+//! whole evidence, and the agency checks the record end to end, trusting the node for
+//! nothing. Otherwise the node vouches for the items with its key and is accountable: the
+//! statement names one event of the witnessed log, and whoever holds the event (the town, an
+//! auditor, the resident on disclosure) can show a false statement false.
+//!
+//! ```text
+//! juki.provided/v1
+//! node urn:juki:national
+//! provision 17
+//! to urn:juki:agency:pension-service
+//! purpose NENKIN-GENKYO
+//! time 1764806400
+//! town juki.example/204072/registry
+//! index 42
+//! event <base64 SHA-256 of the signed event>
+//! kind juki.change/v1
+//! resident 12345678901
+//! name 熊谷 花子
+//! birth 1975-03-04
+//! ```
+
+use std::collections::BTreeSet;
+
+use registry_core::fields::{Fields, FieldsError, Writer};
+use registry_domain::{IdentityRecordParts, RecordStatus};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::purposes::Item;
+
+/// The first line of a provision statement.
+pub const PROVIDED_HEADER: &str = "juki.provided/v1";
+
+/// The four basic items as an agency clerk typed them (any may be empty but the name).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FourItems {
+    /// 氏名.
+    pub name: String,
+    /// Its reading, if known.
+    #[serde(default)]
+    pub reading: String,
+    /// 生年月日, in any usual notation (1975-03-04, 昭和50年3月4日, S50.3.4).
+    #[serde(default)]
+    pub birth: String,
+    /// 性別 (男, 女, 1, 2, M, F).
+    #[serde(default)]
+    pub sex: String,
+    /// 住所, in any usual notation.
+    #[serde(default)]
+    pub address: String,
+}
+
+/// `POST /v1/provide` and each line of `POST /v1/provide/batch`: a request under a purpose of
+/// the catalogue, by 住民票コード or by the four basic items.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProvideRequest {
+    /// The purpose's code in the catalogue.
+    pub purpose: String,
+    /// The items wanted; all the purpose may receive when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<BTreeSet<Item>>,
+    /// By 住民票コード.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident: Option<String>,
+    /// By the four basic items (a match; the purpose must allow searching).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<FourItems>,
+}
+
+/// The items of a record a purpose may receive; the others are absent.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ProvidedRecord {
+    /// 住民票コード.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident: Option<String>,
+    /// `active` or `closed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// 氏名.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Its reading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reading: Option<String>,
+    /// 生年月日.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth: Option<String>,
+    /// 性別 code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sex: Option<String>,
+    /// The address's municipality.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub municipality: Option<String>,
+    /// 住所.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// The latest change's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Its date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effective: Option<String>,
+    /// 履歴番号.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<String>,
+    /// 個人番号.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub individual_number: Option<String>,
+}
+
+impl ProvidedRecord {
+    /// The `items` of `record`.
+    pub fn of(record: &IdentityRecordParts, items: &BTreeSet<Item>) -> ProvidedRecord {
+        let has = |item| items.contains(&item);
+        let when = |item, value: String| has(item).then_some(value);
+        ProvidedRecord {
+            resident: when(Item::Code, record.resident_code.to_string()),
+            status: when(
+                Item::Status,
+                match record.status {
+                    RecordStatus::Active => "active",
+                    RecordStatus::Closed { .. } => "closed",
+                }
+                .to_owned(),
+            ),
+            name: when(Item::Name, record.name.name().to_string()),
+            reading: when(Item::Reading, record.name.reading().to_string()),
+            birth: when(Item::Birth, record.birth_date.to_string()),
+            sex: when(Item::Sex, record.sex.code().to_string()),
+            municipality: when(Item::Address, record.address.municipality().to_string()),
+            address: when(Item::Address, record.address.full_text()),
+            reason: when(Item::Change, record.latest_change.reason().code().to_owned()),
+            effective: when(Item::Change, record.latest_change.date().to_string()),
+            history: when(Item::Change, record.history_number.get().to_string()),
+            individual_number: if has(Item::IndividualNumber) {
+                record.individual_number.as_ref().map(|n| n.to_string())
+            } else {
+                None
+            },
+        }
+    }
+
+    /// `(line name, value)` of each item present, in the statement's order.
+    fn lines(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("resident", &self.resident),
+            ("status", &self.status),
+            ("name", &self.name),
+            ("reading", &self.reading),
+            ("birth", &self.birth),
+            ("sex", &self.sex),
+            ("municipality", &self.municipality),
+            ("address", &self.address),
+            ("reason", &self.reason),
+            ("effective", &self.effective),
+            ("history", &self.history),
+            ("individual-number", &self.individual_number),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.as_deref().map(|v| (name, v)))
+        .collect()
+    }
+}
+
+/// What a node states it provided, signed with its node key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    /// The providing node (identity URI).
+    pub node: String,
+    /// The provision record's index in the node's provision log.
+    pub provision: u64,
+    /// The agency (identity URI).
+    pub to: String,
+    /// The purpose's code.
+    pub purpose: String,
+    /// POSIX seconds.
+    pub time: u64,
+    /// The keeping town's registry log (origin).
+    pub town: String,
+    /// The event's index in that log.
+    pub index: u64,
+    /// The event's SHA-256, base64.
+    pub event: String,
+    /// The event's first line (its kind), which its log entry names.
+    pub kind: String,
+    /// The items provided.
+    pub record: ProvidedRecord,
+}
+
+impl Statement {
+    /// The text to sign.
+    pub fn text(&self) -> String {
+        let mut writer = Writer::new(PROVIDED_HEADER);
+        writer
+            .field("node", &self.node)
+            .field("provision", self.provision)
+            .field("to", &self.to)
+            .field("purpose", &self.purpose)
+            .field("time", self.time)
+            .field("town", &self.town)
+            .field("index", self.index)
+            .field("event", &self.event)
+            .field("kind", &self.kind);
+        for (name, value) in self.record.lines() {
+            writer.field(name, value);
+        }
+        writer.finish()
+    }
+
+    /// Parses a statement's text (its signature is checked apart).
+    pub fn parse(text: &str) -> Result<Statement, FieldsError> {
+        let fields = Fields::parse(text, PROVIDED_HEADER)?;
+        let mut r = fields.reader();
+        let number = |v: &str, key: &'static str| {
+            v.parse::<u64>().map_err(|_| FieldsError::BadValue {
+                line: 0,
+                key: key.to_owned(),
+                reason: "not a number",
+            })
+        };
+        let node = r.take("node")?.to_owned();
+        let provision = number(r.take("provision")?, "provision")?;
+        let to = r.take("to")?.to_owned();
+        let purpose = r.take("purpose")?.to_owned();
+        let time = number(r.take("time")?, "time")?;
+        let town = r.take("town")?.to_owned();
+        let index = number(r.take("index")?, "index")?;
+        let event = r.take("event")?.to_owned();
+        let kind = r.take("kind")?.to_owned();
+        let mut take = |key: &'static str| r.optional(key).map(|v| v.map(str::to_owned));
+        let record = ProvidedRecord {
+            resident: take("resident")?,
+            status: take("status")?,
+            name: take("name")?,
+            reading: take("reading")?,
+            birth: take("birth")?,
+            sex: take("sex")?,
+            municipality: take("municipality")?,
+            address: take("address")?,
+            reason: take("reason")?,
+            effective: take("effective")?,
+            history: take("history")?,
+            individual_number: take("individual-number")?,
+        };
+        r.finish()?;
+        Ok(Statement { node, provision, to, purpose, time, town, index, event, kind, record })
+    }
+}
+
+/// A node's answer for one resident.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Provided {
+    /// The items the purpose may receive.
+    pub record: ProvidedRecord,
+    /// The signed `juki.provided/v1` statement of exactly these items.
+    pub statement: String,
+    /// A c2sp.org/tlog-proof receipt (without `extra`) proving the statement's event leaf in
+    /// the keeping town's witnessed checkpoint.
+    pub proof: String,
+    /// When the purpose may receive every item of the event: the event and its evidence, as
+    /// `ProvenRecord::evidence`, which proves the record end to end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+/// How one of the four items matched (see the `matching` crate).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct MatchedCandidate {
+    /// The candidate's 住民票コード.
+    pub code: String,
+    /// Its score, 0 to 1.
+    pub score: f64,
+    /// Item → how it matched (`exact`, `folded`, `variant`, `partial`, `differs`, `missing`).
+    pub items: std::collections::BTreeMap<String, String>,
+}
+
+/// `POST /v1/provide/match`: the ranked candidates, and the record of the one the matcher is
+/// confident of, provided under the purpose.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct Matched {
+    /// The resident the matcher is confident the request names, provided; absent when none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provided: Option<Provided>,
+    /// Every candidate, best first.
+    pub candidates: Vec<MatchedCandidate>,
+}
+
+/// One line of `POST /v1/provide/batch`'s streamed answer (JSON Lines, in request order).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, ToSchema)]
+pub struct BatchLine {
+    /// The request's line number, from 1.
+    pub line: u64,
+    /// A request by 住民票コード, provided.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provided: Option<Provided>,
+    /// A request by the four items, matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched: Option<Matched>,
+    /// The request's refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<crate::errors::ErrorBody>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_parses_back_with_only_its_items() {
+        let statement = Statement {
+            node: "urn:juki:national".into(),
+            provision: 17,
+            to: "urn:juki:agency:pension-service".into(),
+            purpose: "NENKIN-GENKYO".into(),
+            time: 1_764_806_400,
+            town: "juki.example/204072/registry".into(),
+            index: 42,
+            event: "AAAA".into(),
+            kind: "juki.change/v1".into(),
+            record: ProvidedRecord {
+                resident: Some("12345678901".into()),
+                name: Some("熊谷 花子\n".into()),
+                birth: Some("1975-03-04".into()),
+                ..ProvidedRecord::default()
+            },
+        };
+        let text = statement.text();
+        assert_eq!(Statement::parse(&text).unwrap(), statement);
+        assert!(!text.contains("address"));
+        // Reordered lines are another text, which does not parse.
+        let swapped = text
+            .replace("resident 12345678901\n", "")
+            .replace("birth 1975-03-04\n", "birth 1975-03-04\nresident 12345678901\n");
+        assert!(Statement::parse(&swapped).is_err());
+    }
+}
