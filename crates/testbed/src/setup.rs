@@ -982,11 +982,13 @@ pub const PURPOSE_WHOLE: &str = "NENKIN-GENKYO";
 /// A purpose that may receive the four basic items and the code, not the 個人番号 nor the
 /// reading or the change.
 pub const PURPOSE_FOUR_ITEMS: &str = "NENKIN-JUSHO";
-/// A narrow purpose with a small rate and daily quota.
+/// A narrow purpose with a small rate (five a minute).
 pub const PURPOSE_NARROW: &str = "NENKIN-SHOKAI";
+/// A purpose with a small daily quota (three a day).
+pub const PURPOSE_RARE: &str = "KYOSAI-SHIBO";
 
 /// The catalogue of purposes the national administrator signs for the network: the pension
-/// service's three purposes.
+/// service's four purposes.
 pub fn catalogue(issued: u64) -> wire::purposes::Catalogue {
     use wire::purposes::{Item, Purpose};
     let agency = "urn:juki:agency:pension-service".to_owned();
@@ -1015,12 +1017,21 @@ pub fn catalogue(issued: u64) -> wire::purposes::Catalogue {
             },
             Purpose {
                 code: PURPOSE_NARROW.into(),
-                agency,
+                agency: agency.clone(),
                 law: "住民基本台帳法 別表第一 第九十三号 (厚生年金保険法による保険給付の支給: 照会)".into(),
                 items: [Item::Code, Item::Name].into_iter().collect(),
                 search: false,
-                per_minute: 20,
-                per_day: 30,
+                per_minute: 5,
+                per_day: 100_000,
+            },
+            Purpose {
+                code: PURPOSE_RARE.into(),
+                agency,
+                law: "住民基本台帳法 別表第一 第九十四号 (共済組合の年金給付: 死亡の確認)".into(),
+                items: [Item::Code, Item::Status, Item::Change].into_iter().collect(),
+                search: false,
+                per_minute: 1000,
+                per_day: 3,
             },
         ],
     }

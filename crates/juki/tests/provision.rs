@@ -1,0 +1,331 @@
+//! Identity provision to an agency against a running network of real node processes, tried as
+//! an agency fishing beyond its purposes would: a purpose it does not hold, items its purpose
+//! may not receive, a search its purpose may not make, more than its rate and its daily
+//! quota, a revoked and an expired certificate. Each is refused with its code and recorded at
+//! the national node; misses are recorded too. And root on the national node deleting or
+//! altering a provision record is found.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
+
+use support::{ok, p};
+use testbed::processes::Nodes;
+use testbed::setup::{Network, PURPOSE_FOUR_ITEMS, PURPOSE_NARROW, PURPOSE_RARE, PURPOSE_WHOLE};
+use wire::errors::{Code, ErrorBody};
+use wire::provide::{FourItems, ProvideRequest};
+use wire::purposes::Item;
+
+const AGENCY: &str = "urn:juki:agency:pension-service";
+
+/// A network built by `juki demo --exit` and started again. Fields drop in order.
+struct Running {
+    nodes: Nodes,
+    runtime: tokio::runtime::Runtime,
+    network: Network,
+    dir: tempfile::TempDir,
+}
+
+impl Running {
+    fn start() -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
+        testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+        let nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
+        let network = nodes.network().clone();
+        ok(&["network", "agree", "--dir", p(dir.path())]);
+        Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), nodes }
+    }
+
+    fn node_db(&self, node: &str) -> rusqlite::Connection {
+        let path = self.dir.path().join("nodes").join(node).join("node.db");
+        let db = rusqlite::Connection::open(path).unwrap();
+        db.busy_timeout(Duration::from_secs(10)).unwrap();
+        db
+    }
+
+    /// Active residents of 阿智村.
+    fn residents(&self, n: usize) -> Vec<String> {
+        let path = self.dir.path().join("nodes/achi/registry.db");
+        let db = rusqlite::Connection::open(path).unwrap();
+        db.busy_timeout(Duration::from_secs(10)).unwrap();
+        let mut select = db
+            .prepare("SELECT code FROM residents WHERE status = 'active' ORDER BY code LIMIT ?1")
+            .unwrap();
+        select.query_map([n as i64], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
+    /// The national node's attempts: `(actor, outcome, purpose)`, oldest first.
+    fn attempts(&self) -> Vec<(String, String, Option<String>)> {
+        let db = self.node_db("national");
+        let mut select =
+            db.prepare("SELECT actor, outcome, purpose FROM attempts ORDER BY id").unwrap();
+        select
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+}
+
+/// The error code of a refused answer.
+fn code(answer: &net::Answer) -> Code {
+    ErrorBody::parse(&answer.body)
+        .unwrap_or_else(|| panic!("an error body: {}", answer.text()))
+        .code
+}
+
+#[test]
+fn an_agency_is_refused_outside_its_catalogue_and_every_refusal_is_recorded() {
+    let running = Running::start();
+    let (network, runtime) = (&running.network, &running.runtime);
+    let agency = testbed::setup::agency(network).unwrap();
+    let codes = running.residents(3);
+    let resident = codes[0].as_str();
+    let refused = |purpose: &str, items: Option<&[Item]>| {
+        runtime.block_on(agency.provide(resident, purpose, items)).unwrap().expect_err("refused")
+    };
+
+    // Within its purpose: only the purpose's items, checked against the town's log.
+    let record = runtime
+        .block_on(agency.provide(resident, PURPOSE_FOUR_ITEMS, None))
+        .unwrap()
+        .expect("provided");
+    assert_eq!(record.resident.as_deref(), Some(resident));
+    assert!(record.name.is_some() && record.address.is_some());
+    assert!(
+        record.reading.is_none() && record.individual_number.is_none() && record.reason.is_none()
+    );
+    let narrowed = runtime
+        .block_on(agency.provide(resident, PURPOSE_FOUR_ITEMS, Some(&[Item::Code, Item::Address])))
+        .unwrap()
+        .expect("provided");
+    assert!(narrowed.name.is_none() && narrowed.address.is_some());
+
+    // A purpose it does not hold; items beyond its purpose; a search its purpose may not make.
+    assert_eq!(code(&refused("ZEIMU-CHOSA", None)), Code::PurposeNotHeld);
+    assert_eq!(
+        code(&refused(PURPOSE_FOUR_ITEMS, Some(&[Item::Code, Item::IndividualNumber]))),
+        Code::ItemsNotAllowed
+    );
+    let search = ProvideRequest {
+        purpose: PURPOSE_NARROW.into(),
+        items: None,
+        resident: None,
+        query: Some(FourItems { name: "熊谷 花子".into(), ..FourItems::default() }),
+    };
+    let mut lines = Vec::new();
+    runtime.block_on(agency.batch(&[search], |line| lines.push(line))).unwrap().expect("a batch");
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].error.as_ref().map(|e| e.code), Some(Code::ItemsNotAllowed));
+
+    // A code nobody holds: a miss, recorded.
+    let nobody = registry_domain::ResidentCode::from_ten_digits(1_234_567_890).unwrap().to_string();
+    assert!(!codes.contains(&nobody));
+    let missed = runtime.block_on(agency.provide(&nobody, PURPOSE_NARROW, None)).unwrap();
+    assert_eq!(code(&missed.expect_err("a miss")), Code::NoResident);
+
+    // The rate: five a minute. Eleven requests cross at most one minute's boundary, so one
+    // of them is refused.
+    let rated = (0..11)
+        .map(|_| runtime.block_on(agency.provide(resident, PURPOSE_NARROW, None)).unwrap())
+        .find_map(Result::err)
+        .expect("a request over the rate");
+    assert_eq!(code(&rated), Code::RateLimited);
+    // The quota: three a day. Seven requests cross at most one day's boundary.
+    let over = (0..7)
+        .map(|_| runtime.block_on(agency.provide(resident, PURPOSE_RARE, None)).unwrap())
+        .find_map(Result::err)
+        .expect("a request over the quota");
+    assert_eq!(code(&over), Code::QuotaExceeded);
+
+    // Every refusal is recorded at the national node: who, why, under which purpose.
+    let attempts = running.attempts();
+    for (outcome, purpose) in [
+        ("purpose-not-held", Some("ZEIMU-CHOSA")),
+        ("items-not-allowed", Some(PURPOSE_FOUR_ITEMS)),
+        ("items-not-allowed", Some(PURPOSE_NARROW)),
+        ("no-resident", None),
+        ("rate-limited", Some(PURPOSE_NARROW)),
+        ("quota-exceeded", Some(PURPOSE_RARE)),
+    ] {
+        assert!(
+            attempts
+                .iter()
+                .any(|(actor, o, p)| actor == AGENCY && o == outcome && p.as_deref() == purpose),
+            "{outcome} {purpose:?} not recorded: {attempts:?}"
+        );
+    }
+    // And every provision, with its purpose and items, never more.
+    let db = running.node_db("national");
+    let provided: Vec<(String, String)> = db
+        .prepare("SELECT purpose, body FROM records WHERE actor = ?1 ORDER BY idx")
+        .unwrap()
+        .query_map([AGENCY], |r| {
+            Ok((r.get(0)?, String::from_utf8(r.get::<_, Vec<u8>>(1)?).unwrap()))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(provided.iter().any(|(purpose, body)| purpose == PURPOSE_FOUR_ITEMS
+        && body.contains("\nitems code name birth sex address\n")));
+    assert!(
+        provided.iter().any(|(purpose, body)| purpose == PURPOSE_FOUR_ITEMS
+            && body.contains("\nitems code address\n"))
+    );
+    assert_eq!(provided.iter().filter(|(purpose, _)| purpose == PURPOSE_RARE).count(), 3);
+
+    // A revoked and an expired certificate of the agency: refused in the handshake, recorded.
+    let root = running.dir.path();
+    let ca = network.ca_dir.clone();
+    let prefix = root.join("extra/agency-2");
+    std::fs::create_dir_all(prefix.parent().unwrap()).unwrap();
+    ok_with_ca(
+        root,
+        &[
+            "pki",
+            "issue",
+            "--ca",
+            p(&ca),
+            "--role",
+            "agency",
+            "--code",
+            "pension-service",
+            "--out",
+            p(&prefix),
+        ],
+    );
+    let second = agency_with(network, &prefix.with_extension("crt"), &prefix.with_extension("key"));
+    assert!(runtime.block_on(second.purposes()).unwrap().is_ok(), "a new certificate works");
+    ok_with_ca(
+        root,
+        &["pki", "revoke", "--ca", p(&ca), "--cert", p(&prefix.with_extension("crt"))],
+    );
+    // The node rereads the CRL about every second; a new client makes a new connection.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let again =
+            agency_with(network, &prefix.with_extension("crt"), &prefix.with_extension("key"));
+        if runtime.block_on(again.purposes()).is_err() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the revoked certificate still works");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let key = testbed::passphrases::read_key(root, &ca.join("ca.key")).unwrap();
+    let real_ca =
+        pki::Ca::load(&std::fs::read_to_string(ca.join("ca.crt")).unwrap(), &key).unwrap();
+    let day = Duration::from_secs(86_400);
+    let past = pki::Validity {
+        not_before: SystemTime::now() - 10 * day,
+        not_after: SystemTime::now() - day,
+    };
+    let identity = pki::Identity::agency("pension-service").unwrap();
+    let (cert, key) = real_ca.issue(&identity, &[], past).unwrap();
+    let expired = root.join("extra/agency-expired");
+    std::fs::write(expired.with_extension("crt"), cert).unwrap();
+    std::fs::write(expired.with_extension("key"), key.as_bytes()).unwrap();
+    let stale =
+        agency_with(network, &expired.with_extension("crt"), &expired.with_extension("key"));
+    assert!(runtime.block_on(stale.purposes()).is_err(), "an expired certificate is refused");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let handshakes: Vec<String> = running
+            .attempts()
+            .into_iter()
+            .filter(|(actor, outcome, _)| {
+                actor.starts_with("tcp:") && outcome.starts_with("tls-refused")
+            })
+            .map(|(_, outcome, _)| outcome)
+            .collect();
+        if handshakes.iter().any(|o| o.contains("revoked"))
+            && handshakes.iter().any(|o| o.contains("expired"))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "refused handshakes not recorded: {handshakes:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_deleted_or_altered_provision_record_is_found() {
+    let running = Running::start();
+    let (network, runtime) = (&running.network, &running.runtime);
+    let agency = testbed::setup::agency(network).unwrap();
+    for resident in running.residents(4) {
+        runtime
+            .block_on(agency.provide(&resident, PURPOSE_WHOLE, None))
+            .unwrap()
+            .expect("provided");
+    }
+    let tampered = |db: &rusqlite::Connection| -> Vec<String> {
+        db.prepare("SELECT detail FROM alerts WHERE kind = 'tampered' ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let db = running.node_db("national");
+    let before = tampered(&db).len();
+    let last: i64 = db
+        .query_row("SELECT max(idx) FROM records WHERE actor = ?1", [AGENCY], |r| r.get(0))
+        .unwrap();
+    // Root edits who a provision went to.
+    let body: Vec<u8> =
+        db.query_row("SELECT body FROM records WHERE idx = ?1", [last], |r| r.get(0)).unwrap();
+    let edited = String::from_utf8(body).unwrap().replace("pension-service", "pension-servicf");
+    db.execute(
+        "UPDATE records SET body = ?2 WHERE idx = ?1",
+        rusqlite::params![last, edited.into_bytes()],
+    )
+    .unwrap();
+    let found = wait_for(|| tampered(&db).len() > before, "the altered record");
+    assert!(
+        tampered(&db).iter().any(|d| d.contains(&format!("record {last} is not"))),
+        "{found:?}"
+    );
+    // Root deletes a provision record.
+    let before = tampered(&db).len();
+    db.execute("DELETE FROM records WHERE idx = ?1", [last - 1]).unwrap();
+    wait_for(|| tampered(&db).len() > before, "the deleted record");
+    assert!(
+        tampered(&db).iter().any(|d| d.contains("missing") || d.contains("private records for"))
+    );
+    drop(running.nodes);
+}
+
+/// Waits (polling what the node recorded) until `done`, for at most 30 seconds.
+fn wait_for(mut done: impl FnMut() -> bool, what: &str) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(30), "{what} was not found");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    started.elapsed()
+}
+
+/// The network's agency with other TLS files.
+fn agency_with(network: &Network, cert: &Path, key: &Path) -> client::agency::Agency {
+    let mut copy = network.clone();
+    copy.agency.cert = cert.to_path_buf();
+    copy.agency.key = key.to_path_buf();
+    testbed::setup::agency(&copy).unwrap()
+}
+
+/// `juki ARGS` with the CA key's passphrase, as the network's CA operator runs it.
+fn ok_with_ca(root: &Path, args: &[&str]) -> String {
+    let network = Network::load(root).unwrap();
+    let ca_key = network.ca_dir.join("ca.key");
+    let passphrase =
+        testbed::passphrases::Passphrases::load(root).unwrap().required(&ca_key).unwrap();
+    let output = support::juki()
+        .args(args)
+        .args(["--passphrase-env", "CA_PASSPHRASE"])
+        .env("CA_PASSPHRASE", passphrase.as_str())
+        .output()
+        .unwrap();
+    support::succeeded(args, output)
+}
