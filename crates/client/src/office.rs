@@ -15,7 +15,8 @@ use tlog::note::{Note, Signer};
 
 use registry_core::evidence::{self, TownTrust};
 use wire::api::{
-    CopyRequest, FreshCode, PendingChange, Proposed, ProvenRecord, RecordJson, Status, Submitted,
+    CopyRequest, Disclosure, DisclosureRequest, FreshCode, PendingChange, Proposed, ProvenRecord,
+    RecordJson, Status, Submitted,
 };
 use wire::documents::{CopyFile, VerifiedCopy, verify_copy};
 use wire::trust::TownKeys;
@@ -312,6 +313,34 @@ impl Clerk {
             return Err(Refused::of("status", &response).into());
         }
         Ok(serde_json::from_slice(&response.body)?)
+    }
+
+    /// A resident's disclosure for the period `[from, to)` (POSIX seconds): the record, its
+    /// evidence checked against the town's registration, and each node's provisions with their
+    /// receipts (checked by the caller against each node's provision log, whose keys the
+    /// network registers: `wire::api::ProvisionsDisclosed`).
+    pub async fn disclose(&self, code: ResidentCode, from: u64, to: u64) -> Result<Disclosure> {
+        let request = DisclosureRequest { resident: code.to_string(), from, to };
+        let response = self.console.post("/v1/disclosures", serde_json::to_vec(&request)?).await?;
+        let what = format!("disclosure of {code}");
+        if !response.status.is_success() {
+            return Err(Refused::of(what, &response).into());
+        }
+        let answer: Disclosure = serde_json::from_slice(&response.body)?;
+        let trust = self.trust(self.code)?;
+        let proven = evidence::parse(&answer.record.evidence)
+            .and_then(|receipts| evidence::verify(&receipts, trust))
+            .map_err(|e| Refused::bad_evidence(what.clone(), e))?;
+        if proven.change.record.resident_code != code
+            || RecordJson::of(&proven.change.record) != answer.record.record
+        {
+            return Err(Refused::bad_evidence(
+                what,
+                "the record is not the one its evidence proves",
+            )
+            .into());
+        }
+        Ok(answer)
     }
 }
 

@@ -122,6 +122,10 @@ pub enum LogCommand {
         /// The entry the receipt is for (default: the entry carried in the receipt).
         #[arg(long)]
         entry: Option<PathBuf>,
+        /// The log's entry is the juki commitment of the document (a juki registry event, a
+        /// provision record): its kind and SHA-256, never the document itself.
+        #[arg(long)]
+        commitment: bool,
     },
 }
 
@@ -219,9 +223,9 @@ pub fn run(command: LogCommand) -> Result<ExitCode> {
             let (policy, origin) = trust.policy()?;
             verify(&source, &policy, &origin, since.as_deref(), ca.as_deref())
         }
-        LogCommand::VerifyReceipt { file, trust, entry } => {
+        LogCommand::VerifyReceipt { file, trust, entry, commitment } => {
             let (policy, origin) = trust.policy()?;
-            verify_receipt(&file, &policy, &origin, entry.as_deref())
+            verify_receipt(&file, &policy, &origin, entry.as_deref(), commitment)
         }
     }
 }
@@ -559,6 +563,7 @@ fn verify_receipt(
     policy: &Policy,
     origin: &str,
     entry: Option<&Path>,
+    commitment: bool,
 ) -> Result<ExitCode> {
     let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let receipt =
@@ -570,9 +575,9 @@ fn verify_receipt(
         (None, Some(extra)) => extra.clone(),
         (None, None) => bail!("the receipt carries no entry; give the entry with --entry FILE"),
     };
-    let verified = receipt
-        .verify_origin(&leaf_hash(&entry), policy, origin)
-        .context("the receipt does not verify")?;
+    let leaf = if commitment { registry_core::evidence::leaf(&entry) } else { leaf_hash(&entry) };
+    let verified =
+        receipt.verify_origin(&leaf, policy, origin).context("the receipt does not verify")?;
     println!(
         "receipt verified: entry {} is in {origin} at size {}",
         receipt.index, verified.checkpoint.size

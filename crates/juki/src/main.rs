@@ -8,6 +8,7 @@ mod agency_cmd;
 mod bench;
 mod code_cmd;
 mod demo_cmd;
+mod disclose_cmd;
 mod key;
 mod log;
 mod logdir;
@@ -108,6 +109,10 @@ enum Command {
     /// a batch by code or by the four basic items.
     #[command(subcommand)]
     Agency(agency_cmd::AgencyCommand),
+    /// A resident's disclosure at their town's counter: the record and every provision of it
+    /// in a period, at the town, its prefecture and the national node, each with a receipt
+    /// that `juki log verify-receipt --commitment` checks.
+    Disclose(disclose_cmd::DiscloseArgs),
 }
 
 /// The system clock as events write it: the command line's one clock.
@@ -148,6 +153,7 @@ fn main() -> ExitCode {
         Command::Network(command) => network_cmd::run(command),
         Command::Purposes(command) => agency_cmd::run_purposes(command),
         Command::Agency(command) => agency_cmd::run_agency(command),
+        Command::Disclose(args) => disclose_cmd::run(args),
         Command::Alerts(args) => monitor_cmd::alerts(args),
         Command::Quarantine(command) => monitor_cmd::quarantine(command),
         Command::Drill(args) => monitor_cmd::drill(args),

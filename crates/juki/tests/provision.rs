@@ -329,3 +329,148 @@ fn ok_with_ca(root: &Path, args: &[&str]) -> String {
         .unwrap();
     support::succeeded(args, output)
 }
+
+#[test]
+fn a_disclosure_lists_exactly_the_provisions_made_and_every_receipt_verifies() {
+    let running = Running::start();
+    let (network, runtime, root) = (&running.network, &running.runtime, running.dir.path());
+    let agency = testbed::setup::agency(network).unwrap();
+    let clerk = testbed::setup::clerk(network, "204072").unwrap();
+    let residents = running.residents(2);
+    let (resident, other) = (&residents[0], &residents[1]);
+    let resident_code = registry_domain::ResidentCode::parse(resident).unwrap();
+    let disclose = |n: usize| {
+        // Until every record of the period is in a witnessed checkpoint.
+        let started = Instant::now();
+        loop {
+            let out = root.join(format!("disclosure-{n}-{}", started.elapsed().as_millis()));
+            let written = runtime
+                .block_on(testbed::disclosure::disclose(
+                    network,
+                    "204072",
+                    resident_code,
+                    0,
+                    u64::MAX,
+                    &out,
+                ))
+                .unwrap();
+            if written.pending == 0 {
+                return written;
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "records stay pending");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let before = disclose(0);
+
+    // A known sequence: three provisions of the resident to the agency, one of another
+    // resident, one refusal, and a clerk's lookup at the counter.
+    for purpose in [PURPOSE_WHOLE, PURPOSE_FOUR_ITEMS, PURPOSE_WHOLE] {
+        runtime.block_on(agency.provide(resident, purpose, None)).unwrap().expect("provided");
+    }
+    runtime.block_on(agency.provide(other, PURPOSE_WHOLE, None)).unwrap().expect("provided");
+    let refused = runtime.block_on(agency.provide(resident, "ZEIMU-CHOSA", None)).unwrap();
+    assert_eq!(code(&refused.expect_err("refused")), Code::PurposeNotHeld);
+    runtime.block_on(clerk.lookup(resident_code, "窓口での本人確認")).unwrap();
+
+    let after = disclose(1);
+    // What was disclosed before is disclosed again, unchanged.
+    for old in &before.provisions {
+        assert!(
+            after
+                .provisions
+                .iter()
+                .any(|p| p.origin == old.origin && p.index == old.index && p.record == old.record),
+            "provision {} of {} disappeared",
+            old.index,
+            old.node
+        );
+    }
+    let new: Vec<_> = after
+        .provisions
+        .iter()
+        .filter(|p| !before.provisions.iter().any(|o| o.origin == p.origin && o.index == p.index))
+        .collect();
+    let field = |record: &str, name: &str| {
+        record
+            .lines()
+            .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+            .map(str::to_owned)
+    };
+    let mut seen: Vec<(String, String, Option<String>)> = new
+        .iter()
+        .map(|p| (p.node.clone(), field(&p.record, "kind").unwrap(), field(&p.record, "purpose")))
+        .collect();
+    seen.sort();
+    let mut expected = vec![
+        ("urn:juki:national".to_owned(), "identity".to_owned(), Some(PURPOSE_WHOLE.to_owned())),
+        (
+            "urn:juki:national".to_owned(),
+            "identity".to_owned(),
+            Some(PURPOSE_FOUR_ITEMS.to_owned()),
+        ),
+        ("urn:juki:national".to_owned(), "identity".to_owned(), Some(PURPOSE_WHOLE.to_owned())),
+        (
+            "urn:juki:municipal:204072".to_owned(),
+            "lookup".to_owned(),
+            Some("窓口での本人確認".to_owned()),
+        ),
+        // The first disclosure is itself a read of the record, recorded at the town.
+        (
+            "urn:juki:municipal:204072".to_owned(),
+            "disclosure".to_owned(),
+            Some("開示 (the resident's own disclosure)".to_owned()),
+        ),
+    ];
+    expected.sort();
+    assert_eq!(seen, expected, "exactly the provisions made, no more and no fewer");
+    for p in &new {
+        assert_eq!(field(&p.record, "resident").as_deref(), Some(resident.as_str()));
+    }
+
+    // Every receipt verifies with the command a resident would run.
+    for provision in &after.provisions {
+        let policy = testbed::disclosure::provision_policy(network, &provision.origin).unwrap();
+        let (vkey, witness) = (policy.log_keys[0].to_string(), policy.witnesses[0].to_string());
+        let out = ok(&[
+            "log",
+            "verify-receipt",
+            "--commitment",
+            p(&provision.receipt),
+            "--vkey",
+            &vkey,
+            "--origin",
+            &provision.origin,
+            "--witness",
+            &witness,
+            "--quorum",
+            "1",
+        ]);
+        assert!(out.contains("receipt verified"), "{out}");
+    }
+    // A receipt whose record was altered does not.
+    let altered = root.join("altered.receipt");
+    let text = std::fs::read_to_string(&new[0].receipt).unwrap();
+    let mut receipt = tlog::receipt::Receipt::parse(text.as_bytes()).unwrap();
+    let record = String::from_utf8(receipt.extra.take().unwrap()).unwrap();
+    receipt.extra = Some(record.replace("\ntime ", "\ntime 1").into_bytes());
+    std::fs::write(&altered, receipt.to_bytes()).unwrap();
+    let policy = testbed::disclosure::provision_policy(network, &new[0].origin).unwrap();
+    support::fails(&[
+        "log",
+        "verify-receipt",
+        "--commitment",
+        p(&altered),
+        "--vkey",
+        &policy.log_keys[0].to_string(),
+        "--origin",
+        &new[0].origin,
+    ]);
+
+    // And the command at the counter writes the same disclosure.
+    let out_dir = root.join("disclosure-cli");
+    let printed =
+        ok(&["disclose", "--dir", p(root), "--town", "204072", "--out", p(&out_dir), resident]);
+    assert!(printed.contains("every receipt verified"), "{printed}");
+    assert!(out_dir.join("disclosure.txt").exists());
+}

@@ -226,7 +226,8 @@ impl Journal {
              WHERE actor IS NOT NULL AND time >= ?1 AND time < ?2
              GROUP BY actor, purpose ORDER BY actor, purpose",
         )?;
-        let rows = select.query_map(params![from as i64, to as i64], |r| {
+        let clamp = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+        let rows = select.query_map(params![clamp(from), clamp(to)], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -238,7 +239,8 @@ impl Journal {
             "SELECT idx, body FROM records WHERE resident = ?1 AND time >= ?2 AND time < ?3
              ORDER BY idx",
         )?;
-        let rows = select.query_map(params![resident, from as i64, to as i64], |r| {
+        let clamp = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
+        let rows = select.query_map(params![resident, clamp(from), clamp(to)], |r| {
             Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

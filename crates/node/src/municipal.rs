@@ -45,6 +45,8 @@ use crate::listeners::{Listener, Listeners};
 use crate::outbox::{TownLog, acknowledge, next_batch, send_batch};
 use crate::proof::{NotProven, Proven, gather, prove_gathered};
 use crate::task::{Backoff, lock, rounds};
+
+mod disclose;
 use wire::errors::Code;
 
 /// A municipal node's state.
@@ -777,6 +779,7 @@ pub fn office_routes() -> OpenApiRouter<Shared> {
         .routes(routes!(approve))
         .routes(routes!(fresh_code))
         .routes(routes!(lookup))
+        .routes(routes!(disclose::disclose))
         .routes(routes!(copy))
         .routes(routes!(move_out_certificate))
         .routes(routes!(activation_certificate))

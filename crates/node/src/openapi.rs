@@ -125,6 +125,7 @@ mod tests {
                 "POST /v1/pending/{id}/approve",
                 "POST /v1/codes",
                 "GET /v1/residents/{code}",
+                "POST /v1/disclosures",
                 "POST /v1/copies",
                 "GET /v1/move-outs/{code}",
                 "POST /v1/activations/{code}",
@@ -156,6 +157,7 @@ mod tests {
                 "POST /v1/provide",
                 "POST /v1/provide/batch",
                 "GET /v1/purposes",
+                "POST /v1/disclosures/provisions",
             ],
         );
         expect(
@@ -171,6 +173,7 @@ mod tests {
                 "POST /v1/provide",
                 "POST /v1/provide/batch",
                 "GET /v1/purposes",
+                "POST /v1/disclosures/provisions",
                 "GET /v1/quarantine",
                 "POST /v1/quarantine/release",
                 "POST /v1/code-blocks",

@@ -197,3 +197,30 @@ impl ProvisionMirror {
             .optional()?)
     }
 }
+
+/// A node's own records about `resident` with a time in `[from, to)`, each proven in its
+/// provision log (`tiles`, whose published checkpoint `vkey` signs for `origin`): the
+/// disclosure to the resident. Records beyond the published checkpoint are counted as pending.
+pub fn disclose(
+    journal: &crate::journal::Journal,
+    tiles: &TileDir,
+    vkey: &tlog::note::VerifierKey,
+    origin: &str,
+    node: &str,
+    request: &wire::api::DisclosureRequest,
+) -> Result<wire::api::ProvisionsDisclosed> {
+    let records = journal.records_about(&request.resident, request.from, request.to)?;
+    let size = crate::logs::published_size(tiles, vkey, origin)?;
+    let (proven, pending): (Vec<_>, Vec<_>) =
+        records.into_iter().partition(|(index, _)| *index < size);
+    let receipts = registry_store::dir::receipts(tiles, vkey, origin, &proven)?;
+    Ok(wire::api::ProvisionsDisclosed {
+        node: node.to_owned(),
+        origin: origin.to_owned(),
+        receipts: receipts
+            .iter()
+            .map(|r| String::from_utf8(r.to_bytes()))
+            .collect::<Result<_, _>>()?,
+        pending: pending.len() as u64,
+    })
+}

@@ -39,6 +39,7 @@ use crate::mirror::{Accepted, Forward, Mirror, Refused};
 use crate::outbox::{acknowledge, next_batch, send_batch};
 use crate::policy;
 
+mod disclose;
 mod provide;
 use crate::proof::NotProven;
 use crate::task::{Backoff, lock};
@@ -1098,7 +1099,8 @@ pub fn network_routes(national: bool) -> OpenApiRouter<Shared> {
         .routes(routes!(metrics))
         .routes(routes!(provide::provide))
         .routes(routes!(provide::provide_batch))
-        .routes(routes!(provide::purposes));
+        .routes(routes!(provide::purposes))
+        .routes(routes!(disclose::disclose));
     if !national {
         return routes;
     }

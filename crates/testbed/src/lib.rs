@@ -14,6 +14,7 @@ pub mod bench_lookup;
 pub mod bench_network;
 pub mod bench_registry;
 pub mod demo;
+pub mod disclosure;
 pub mod drill;
 pub mod passphrases;
 pub mod processes;

@@ -321,3 +321,40 @@ impl PurposeJson {
         }
     }
 }
+
+/// `POST /v1/disclosures` (office) and `POST /v1/disclosures/provisions` (a town's node at its
+/// upper tiers): the provisions of one resident's identity information in a period.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisclosureRequest {
+    /// The resident's 住民票コード.
+    pub resident: String,
+    /// From (POSIX seconds, inclusive).
+    pub from: u64,
+    /// To (POSIX seconds, exclusive).
+    pub to: u64,
+}
+
+/// The provisions one node recorded about a resident, each proven in its provision log.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct ProvisionsDisclosed {
+    /// The node that recorded them (identity URI).
+    pub node: String,
+    /// Its provision log's origin.
+    pub origin: String,
+    /// c2sp.org/tlog-proof receipts, each carrying the private record (`juki.provision/v1`,
+    /// with its salt) in `extra`; the log's entry is the record's commitment.
+    pub receipts: Vec<String>,
+    /// Records of the period not yet in a witnessed checkpoint (proven when asked again).
+    pub pending: u64,
+}
+
+/// `POST /v1/disclosures` (office): a resident's record and every provision of it in a period,
+/// at the town, its prefecture and the national node.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+pub struct Disclosure {
+    /// The resident's current record with its evidence.
+    pub record: ProvenRecord,
+    /// Each node's provisions of it.
+    pub provisions: Vec<ProvisionsDisclosed>,
+}
