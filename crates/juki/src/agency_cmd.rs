@@ -36,6 +36,20 @@ pub enum PurposesCommand {
         /// The signed catalogue.
         file: PathBuf,
     },
+    /// A node's provisions in one year (Japan time) per recipient and purpose, from its
+    /// provision records, signed with its node key for the operator to publish. No resident
+    /// appears in it.
+    Stats {
+        /// The node's directory (holding node.toml, node.db and node.key).
+        #[arg(long)]
+        node: PathBuf,
+        /// The year.
+        #[arg(long)]
+        year: u16,
+        /// Where to write the signed statistics (never overwritten); printed when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -94,6 +108,38 @@ pub fn run_purposes(command: PurposesCommand) -> Result<ExitCode> {
             file.write_all(&note.to_bytes())?;
             file.sync_all()?;
             println!("{} purposes signed by {}", catalogue.purposes.len(), signer.name());
+            Ok(ExitCode::SUCCESS)
+        }
+        PurposesCommand::Stats { node, year, out } => {
+            let config = node::config::NodeConfig::load(&node.join("node.toml"))?;
+            let journal = node::journal::Journal::open(&node.join(node::logs::NODE_DB))?;
+            let from = year_start(year)?;
+            let to = year_start(year + 1)?;
+            let stats = wire::provide::Stats {
+                node: config.identity()?.to_uri(),
+                year,
+                counts: journal.provision_counts(from, to)?,
+            };
+            let key = std::fs::read_to_string(node.join("node.key"))
+                .with_context(|| format!("cannot read {}", node.join("node.key").display()))?;
+            let signer = tlog::note::Signer::parse(key.trim())?;
+            let mut note = tlog::note::Note::new(stats.text())?;
+            note.sign(&signer)?;
+            match out {
+                Some(out) => {
+                    let mut file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .open(&out)
+                        .with_context(|| format!("cannot create {}", out.display()))?;
+                    file.write_all(&note.to_bytes())?;
+                    file.sync_all()?;
+                    for (to, purpose, n) in &stats.counts {
+                        println!("{n:>10}  {to}  {purpose}");
+                    }
+                }
+                None => std::io::stdout().write_all(&note.to_bytes())?,
+            }
             Ok(ExitCode::SUCCESS)
         }
         PurposesCommand::Show { file } => {
@@ -184,6 +230,14 @@ pub fn run_agency(command: AgencyCommand) -> Result<ExitCode> {
             }
         }
     }
+}
+
+/// The first POSIX second of `year` in Japan time.
+fn year_start(year: u16) -> Result<u64> {
+    let days = (1970..year)
+        .map(|y| if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) { 366 } else { 365 })
+        .sum::<u64>();
+    (days * 86_400).checked_sub(9 * 3600).context("a year before 1970")
 }
 
 /// The items named on the command line, or `None` for all the purpose may receive.

@@ -176,6 +176,21 @@ fn an_agency_is_refused_outside_its_catalogue_and_every_refusal_is_recorded() {
     );
     assert_eq!(provided.iter().filter(|(purpose, _)| purpose == PURPOSE_RARE).count(), 3);
 
+    // The year's statistics per agency and purpose, signed by the node, name no resident.
+    let year = japan_year();
+    let national = running.dir.path().join("nodes/national");
+    let stats = ok(&["purposes", "stats", "--node", p(&national), "--year", &year.to_string()]);
+    assert!(stats.starts_with("juki.provision-stats/v1\nnode urn:juki:national\n"), "{stats}");
+    let count = |purpose: &str| {
+        stats
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("count {AGENCY} {purpose} ")))
+            .and_then(|n| n.parse::<u64>().ok())
+    };
+    assert_eq!(count(PURPOSE_RARE), Some(3), "{stats}");
+    assert_eq!(count(PURPOSE_FOUR_ITEMS), Some(2), "{stats}");
+    assert!(!stats.contains(resident), "no resident in the statistics");
+
     // A revoked and an expired certificate of the agency: refused in the handshake, recorded.
     let root = running.dir.path();
     let ca = network.ca_dir.clone();
@@ -295,6 +310,22 @@ fn a_deleted_or_altered_provision_record_is_found() {
         tampered(&db).iter().any(|d| d.contains("missing") || d.contains("private records for"))
     );
     drop(running.nodes);
+}
+
+/// This year in Japan time.
+fn japan_year() -> u64 {
+    let now =
+        SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() + 9 * 3600;
+    let mut days = now / 86_400;
+    let mut year = 1970;
+    loop {
+        let length = if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) { 366 } else { 365 };
+        if days < length {
+            return year;
+        }
+        days -= length;
+        year += 1;
+    }
 }
 
 /// Waits (polling what the node recorded) until `done`, for at most 30 seconds.

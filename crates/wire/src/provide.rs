@@ -344,3 +344,31 @@ mod tests {
         assert!(Statement::parse(&swapped).is_err());
     }
 }
+
+/// The first line of a node's yearly provision statistics.
+pub const STATS_HEADER: &str = "juki.provision-stats/v1";
+
+/// A node's provisions in one year (Japan time) per agency and purpose, as its operator
+/// publishes them, signed with the node key. No resident appears in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stats {
+    /// The node (identity URI).
+    pub node: String,
+    /// The year.
+    pub year: u16,
+    /// `(recipient, purpose, provisions)`, sorted.
+    pub counts: Vec<(String, String, u64)>,
+}
+
+impl Stats {
+    /// The text to sign: a `count RECIPIENT PURPOSE N` line per pair. A purpose written at a
+    /// counter may hold spaces; the count is the last word.
+    pub fn text(&self) -> String {
+        let mut writer = Writer::new(STATS_HEADER);
+        writer.field("node", &self.node).field("year", self.year);
+        for (to, purpose, n) in &self.counts {
+            writer.field("count", format!("{to} {purpose} {n}"));
+        }
+        writer.finish()
+    }
+}
