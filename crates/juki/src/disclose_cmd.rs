@@ -49,17 +49,6 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn days_count_from_the_epoch() {
-        assert_eq!(super::days_from_civil(1970, 1, 1), 0);
-        assert_eq!(super::days_from_civil(2000, 3, 1), 11_017);
-        assert_eq!(super::days_from_civil(2026, 12, 5), 20_792);
-        assert_eq!(super::day_start("2026-12-05").unwrap(), 20_792 * 86_400 - 9 * 3600);
-    }
-}
-
 pub fn run(args: DiscloseArgs) -> Result<ExitCode> {
     let code = ResidentCode::parse(&args.resident)?;
     let from = args.from.as_deref().map(day_start).transpose()?.unwrap_or(0);
@@ -75,4 +64,15 @@ pub fn run(args: DiscloseArgs) -> Result<ExitCode> {
     print!("{}", testbed::disclosure::summary(&network, &written)?);
     println!("every receipt verified; written to {}", args.out.display());
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn days_count_from_the_epoch() {
+        assert_eq!(super::days_from_civil(1970, 1, 1), 0);
+        assert_eq!(super::days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(super::days_from_civil(2026, 12, 5), 20_792);
+        assert_eq!(super::day_start("2026-12-05").unwrap(), 20_792 * 86_400 - 9 * 3600);
+    }
 }

@@ -118,6 +118,9 @@ pub struct Response {
     pub server: ServerCert,
 }
 
+/// Where a streamed answer's body goes, chunk by chunk ([`Client::post_streamed`]).
+pub type BodySink<'a> = dyn FnMut(&[u8]) + Send + 'a;
+
 /// Why a call failed. URLs are shown without their query string.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -331,7 +334,7 @@ impl Client {
         body: Vec<u8>,
         content_type: &str,
         expect: &Expect,
-        sink: &mut (dyn FnMut(&[u8]) + Send),
+        sink: &mut BodySink<'_>,
     ) -> Result<Response, ClientError> {
         self.call_into(reqwest::Method::POST, url, Some((body, content_type)), expect, Some(sink))
             .await
@@ -353,7 +356,7 @@ impl Client {
         url: &str,
         body: Option<(Vec<u8>, &str)>,
         expect: &Expect,
-        mut sink: Option<&mut (dyn FnMut(&[u8]) + Send)>,
+        mut sink: Option<&mut BodySink<'_>>,
     ) -> Result<Response, ClientError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| ClientError::Url { url: url.to_owned(), reason: e.to_string() })?;

@@ -210,15 +210,6 @@ impl Journal {
         self.observe(time, actor, crate::behaviour::Act::Refused)
     }
 
-    /// Every attempt recorded, oldest first: `(time, actor, outcome, purpose)`.
-    pub fn attempts(&self) -> Result<Vec<(u64, String, String, Option<String>)>> {
-        let mut select =
-            self.conn.prepare("SELECT time, actor, outcome, purpose FROM attempts ORDER BY id")?;
-        let rows = select
-            .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Provisions per `(actor, purpose)` with a time in `[from, to)`: the yearly statistics.
     pub fn provision_counts(&self, from: u64, to: u64) -> Result<Vec<(String, String, u64)>> {
         let mut select = self.conn.prepare(
@@ -925,7 +916,6 @@ fn numbered_alert(r: &rusqlite::Row<'_>) -> rusqlite::Result<(u64, Alert)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tlog_store::entries::EntryReader as _;
 
     /// A refusal repeated within a minute is one alert counting its repeats; after the window,
     /// or with another detail, it is a new one; what concerns the node's integrity never folds.

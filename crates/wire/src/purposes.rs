@@ -218,7 +218,7 @@ impl Catalogue {
         let (_, issued) = field("issued")?;
         let issued = issued.parse().map_err(|_| bad("issued is not a number".into()))?;
         let blocks = (lines.len() - 2) / 7;
-        if (lines.len() - 2) % 7 != 0 {
+        if !(lines.len() - 2).is_multiple_of(7) {
             return Err(bad("every purpose is seven lines".into()));
         }
         if blocks > MAX_PURPOSES {
