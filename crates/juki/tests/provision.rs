@@ -120,6 +120,33 @@ fn an_agency_is_refused_outside_its_catalogue_and_every_refusal_is_recorded() {
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].error.as_ref().map(|e| e.code), Some(Code::ItemsNotAllowed));
 
+    // A batch from a CSV file, answered line by line in order, each checked by the client.
+    let csv = running.dir.path().join("codes.csv");
+    std::fs::write(
+        &csv,
+        format!("resident\n{}\n{}\n99999999999\n{}\n", codes[0], codes[1], codes[2]),
+    )
+    .unwrap();
+    let answered = ok(&[
+        "agency",
+        "batch",
+        "--dir",
+        p(running.dir.path()),
+        "--purpose",
+        PURPOSE_FOUR_ITEMS,
+        p(&csv),
+    ]);
+    let lines: Vec<serde_json::Value> =
+        answered.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4, "{answered}");
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["line"], i + 1);
+    }
+    assert_eq!(lines[0]["provided"]["record"]["resident"], codes[0].as_str());
+    assert_eq!(lines[1]["provided"]["record"]["resident"], codes[1].as_str());
+    assert_eq!(lines[2]["error"]["code"], "bad-request", "not a resident code: {}", lines[2]);
+    assert_eq!(lines[3]["provided"]["record"]["resident"], codes[2].as_str());
+
     // A code nobody holds: a miss, recorded.
     let nobody = registry_domain::ResidentCode::from_ten_digits(1_234_567_890).unwrap().to_string();
     assert!(!codes.contains(&nobody));
@@ -188,7 +215,7 @@ fn an_agency_is_refused_outside_its_catalogue_and_every_refusal_is_recorded() {
             .and_then(|n| n.parse::<u64>().ok())
     };
     assert_eq!(count(PURPOSE_RARE), Some(3), "{stats}");
-    assert_eq!(count(PURPOSE_FOUR_ITEMS), Some(2), "{stats}");
+    assert_eq!(count(PURPOSE_FOUR_ITEMS), Some(5), "two alone, three in the batch: {stats}");
     assert!(!stats.contains(resident), "no resident in the statistics");
 
     // A revoked and an expired certificate of the agency: refused in the handshake, recorded.
