@@ -249,6 +249,12 @@ impl Catalogue {
                 "no" => false,
                 _ => return Err(bad(format!("line {number}: search is yes or no"))),
             };
+            if search && !items.contains(&Item::Code) {
+                return Err(bad(format!(
+                    "line {number}: a purpose that may search must receive the code (the \
+                     candidates of a match are named by it)"
+                )));
+            }
             let (number, per_minute) = field("per-minute")?;
             let per_minute = per_minute
                 .parse()
@@ -358,6 +364,11 @@ mod tests {
             ),
             ("a purpose twice", text.replace("NENKIN-JUSHO", "NENKIN-GENKYO")),
             ("a control character", text.replacen("別表第一", "別表\u{7}第一", 1)),
+            (
+                "a search without the code",
+                text.replacen("search no", "search yes", 1)
+                    .replace("items code name address", "items name address"),
+            ),
         ];
         for (what, text) in cases {
             assert!(Catalogue::parse(&text).is_err(), "{what}");
