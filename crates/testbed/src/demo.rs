@@ -261,6 +261,27 @@ async fn scenario(network: &Network, residents: u64) -> bool {
         "the pension agency asks the national node for a resident's identity information",
         agency(network, &registered[2][0])
     );
+    let _ =
+        step!("the agency asks under a purpose it does not hold: refused and recorded", async {
+            let agency = crate::setup::agency(network)?;
+            let code = registered[2][0].resident_code.to_string();
+            match agency.provide(&code, "ZEIMU-CHOSA", None).await? {
+                Ok(_) => anyhow::bail!("served under a purpose the agency does not hold"),
+                Err(answer) => {
+                    let code = wire::errors::ErrorBody::parse(&answer.body).map(|b| b.code);
+                    anyhow::ensure!(
+                        code == Some(wire::errors::Code::PurposeNotHeld),
+                        "refused otherwise: {}",
+                        answer.text()
+                    );
+                    Ok(())
+                }
+            }
+        });
+    let _ = step!(
+        "the resident sees every provision of their record at 松本市's counter (disclosure)",
+        disclosure(network, registered[2][0].resident_code)
+    );
     if moved.is_ok() {
         let _ = step!(
             "the move notice (転入通知) is recorded at 下諏訪町",
@@ -423,6 +444,32 @@ async fn agency(network: &Network, resident: &registry_domain::IdentityRecordPar
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// A resident's disclosure at 松本市, once every provision of the record is in a witnessed
+/// checkpoint, written under the network's directory (`disclosures/`).
+async fn disclosure(network: &Network, code: registry_domain::ResidentCode) -> Result<()> {
+    let dir = network.dir()?.join("disclosures");
+    std::fs::create_dir_all(&dir)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for attempt in 0.. {
+        let out = dir.join(format!("{code}-{}-{attempt}", std::process::id()));
+        let written =
+            crate::disclosure::disclose(network, "202029", code, 0, u64::MAX, &out).await?;
+        if written.pending == 0 {
+            anyhow::ensure!(
+                written.provisions.iter().any(|p| p.node == "urn:juki:national"),
+                "the agency's provision is not disclosed"
+            );
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "provisions stay outside a witnessed checkpoint"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
 }
 
 /// Waits until a town's published checkpoint covers every event in its registry log.
