@@ -314,6 +314,68 @@ pub struct BatchLine {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use registry_domain::{
+        Address, ChangeInfo, ChangeReason, HistoryNumber, Name, NameReading, PersonName,
+        ResidentCode, Sex,
+    };
+
+    fn record() -> IdentityRecordParts {
+        IdentityRecordParts {
+            resident_code: ResidentCode::from_ten_digits(1_234_567_890).unwrap(),
+            name: Name::new(
+                PersonName::new("阿智 花子").unwrap(),
+                NameReading::new("アチ ハナコ").unwrap(),
+                None,
+            ),
+            birth_date: "2024-04-01".parse().unwrap(),
+            sex: Sex::Female,
+            address: Address::new("204072".parse().unwrap(), "大字智里3-1").unwrap(),
+            individual_number: None,
+            latest_change: ChangeInfo::new(ChangeReason::Birth, "2024-04-01".parse().unwrap()),
+            history_number: HistoryNumber::FIRST,
+            status: RecordStatus::Active,
+        }
+    }
+
+    #[test]
+    fn a_provided_record_holds_exactly_the_items_of_its_purpose() {
+        let r = record();
+        let all: BTreeSet<Item> = Item::ALL.into_iter().collect();
+        let whole = ProvidedRecord::of(&r, &all);
+        assert_eq!(whole.resident.as_deref(), Some("12345678903"));
+        assert_eq!(whole.status.as_deref(), Some("active"));
+        assert_eq!(whole.birth.as_deref(), Some("2024-04-01"));
+        assert_eq!(whole.sex.as_deref(), Some("2"));
+        assert_eq!(whole.municipality.as_deref(), Some("204072"));
+        assert_eq!(whole.reason.as_deref(), Some("birth"));
+        assert_eq!(whole.history.as_deref(), Some("1"));
+        assert!(whole.name.is_some() && whole.reading.is_some() && whole.address.is_some());
+        assert_eq!(whole.individual_number, None, "none recorded");
+        let narrow = ProvidedRecord::of(&r, &[Item::Code, Item::Address].into_iter().collect());
+        assert_eq!(
+            narrow,
+            ProvidedRecord {
+                resident: whole.resident.clone(),
+                municipality: whole.municipality.clone(),
+                address: whole.address.clone(),
+                ..ProvidedRecord::default()
+            }
+        );
+    }
+
+    #[test]
+    fn statistics_name_counts_and_no_resident() {
+        let stats = Stats {
+            node: "urn:juki:national".into(),
+            year: 2026,
+            counts: vec![("urn:juki:agency:pension-service".into(), "NENKIN-GENKYO".into(), 12)],
+        };
+        assert_eq!(
+            stats.text(),
+            "juki.provision-stats/v1\nnode urn:juki:national\nyear 2026\n\
+             count urn:juki:agency:pension-service NENKIN-GENKYO 12\n"
+        );
+    }
 
     #[test]
     fn a_statement_parses_back_with_only_its_items() {

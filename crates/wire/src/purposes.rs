@@ -217,8 +217,9 @@ impl Catalogue {
         };
         let (_, issued) = field("issued")?;
         let issued = issued.parse().map_err(|_| bad("issued is not a number".into()))?;
-        let blocks = (lines.len() - 2) / 7;
-        if !(lines.len() - 2).is_multiple_of(7) {
+        let body = lines.get(2..).unwrap_or_default();
+        let blocks = body.len() / 7;
+        if !body.len().is_multiple_of(7) {
             return Err(bad("every purpose is seven lines".into()));
         }
         if blocks > MAX_PURPOSES {
@@ -373,6 +374,28 @@ mod tests {
         for (what, text) in cases {
             assert!(Catalogue::parse(&text).is_err(), "{what}");
         }
+    }
+
+    #[test]
+    fn errors_name_their_line_and_the_count_is_bounded() {
+        let text = catalogue().text().replacen("search yes", "search maybe", 1);
+        let error = Catalogue::parse(&text).unwrap_err().to_string();
+        assert!(error.contains("line 7: search is yes or no"), "{error}");
+        let text = catalogue().text().replacen("agency urn:juki:agency:", "agency x", 1);
+        let error = Catalogue::parse(&text).unwrap_err().to_string();
+        assert!(error.contains("line 4:"), "{error}");
+        assert_eq!(Item::IndividualNumber.to_string(), "individual-number");
+        let many = |n: usize| {
+            let mut c = catalogue();
+            c.purposes = (0..n)
+                .map(|i| Purpose { code: format!("P-{i}"), ..catalogue().purposes[1].clone() })
+                .collect();
+            c
+        };
+        let most = many(MAX_PURPOSES);
+        assert_eq!(Catalogue::parse(&most.text()).unwrap().purposes.len(), MAX_PURPOSES);
+        let error = Catalogue::parse(&many(MAX_PURPOSES + 1).text()).unwrap_err().to_string();
+        assert!(error.contains("more than"), "{error}");
     }
 
     #[test]
