@@ -858,6 +858,8 @@ impl Hub {
                 source: Some(&from),
                 purpose,
                 time: hub.clock.unix(),
+                operator: None,
+                request: None,
             };
             lock(&hub.journal).record(&provision)?;
             Ok(())
@@ -1322,6 +1324,8 @@ async fn identity(
             source: None,
             purpose: &request.purpose,
             time: hub.clock.unix(),
+            operator: None,
+            request: None,
         };
         lock(&hub.journal).record(&provision)?;
         Ok(Json(ProvenRecord { record: RecordJson::of(record), evidence: proven.texts()? }))

@@ -164,6 +164,22 @@ codes! {
     NotServed = "not-served", Identity, status 403, alert no,
         "This node does not serve or mirror the town the request names.",
         "Ask the node that serves that town; check the node's `towns` configuration.";
+    /// A read of personal data that is not signed by an operator of this town.
+    UnsignedRead = "unsigned-read", Identity, status 401, alert warning,
+        "A read of personal data (a lookup, a copy, a search) came without a read request (`juki.read/v1`) signed by an operator key enrolled in this town: no signature, one that does not verify, a key the town never enrolled (another town's operator), or a request of another town. Nothing was read.",
+        "Sign the read with your own operator key (`juki resident show|search --key`, the clerk's client). A console reading without a clerk's signature is how a stolen console certificate looks: find out who used it.";
+    /// A read request signed by a revoked operator key.
+    RevokedReader = "revoked-reader", Identity, status 403, alert warning,
+        "The read request is signed by an operator key the town's registry revoked. Nothing was read.",
+        "Read with a key that is enrolled and not revoked. A revoked key still in use is how a departed clerk's key looks: find out who holds it.";
+    /// A read request whose time is too far from the node's clock.
+    StaleRead = "stale-read", Identity, status 422, alert notice,
+        "The read request was signed more than five minutes before or after the node's clock: a request is answered only while it is fresh, so a copied request cannot be used later. Nothing was read.",
+        "Sign the request again now; check the console's clock.";
+    /// A read request answered before.
+    ReadReplayed = "read-replayed", Identity, status 409, alert warning,
+        "The read request's nonce was already used: a signed request is answered once. Nothing was read.",
+        "Sign a new request for every read. A request sent again is how someone replaying a clerk's captured request looks: find out who sent it.";
     /// A signed event does not parse.
     MalformedEvent = "malformed-event", Rules, status 422, alert no,
         "The signed event does not parse as a juki event, or a field is out of its domain.",

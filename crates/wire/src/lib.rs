@@ -13,6 +13,7 @@
 //!   (its checkpoints, last alert, manifest digest, self-check and replication state).
 //! - `manifest`: a node's signed baseline, the SHA-256 of every file it runs from.
 //! - `lines`: the header and ordered `name value` lines of those small signed notes, read once.
+//! - `read`: a clerk's signed read request (`juki.read/v1`) and its checks.
 //! - `trust`: a town's registered keys, with which clients check the evidence of its records.
 //!
 //! Each route's path is versioned (`/v1/…`); a change that an old client could misread gets a
@@ -28,6 +29,7 @@ pub mod heartbeat;
 pub mod lines;
 pub mod manifest;
 pub mod quarantine;
+pub mod read;
 pub mod trust;
 
 pub use batch::{Batch, BatchError, CheckedBatch, MAX_BATCH_BYTES, Receipt, ReceiptError};
