@@ -2,7 +2,9 @@
 //! elsewhere, such as the admin's offline enrolments, and the approval queue) and an operator at
 //! it ([`Clerk`]). A clerk holds one operator's key — never two — signs
 //! each change at the "counter" and sends it to the town's node through the console's
-//! certificate. The node never sees an operator key. A sensitive change is proposed by one
+//! certificate. The node never sees an operator key. Every read — a lookup, a search, a copy —
+//! is a read request (`wire::read`) the clerk signs with that key, which the node checks and
+//! keeps in the provision record naming the clerk. A sensitive change is proposed by one
 //! operator and approved by a second person from their own session (the node's approval queue),
 //! so no process ever holds two people's keys. Every answer is decoded into its `wire` type; a
 //! refusal is a [`crate::Refused`] carrying the node's error body.

@@ -725,7 +725,7 @@ async fn cases(network: &Network) {
             let alerts = network.alerts("achi").await;
             refused(post(client, &achi_events, birth.clone()).await, 403, "wrong-peer");
             refused(get(client, &achi_status).await, 403, "wrong-peer");
-            let lookup = format!("{}/v1/residents/{code}?purpose=check", achi.api_url);
+            let lookup = format!("{}/v1/residents/{code}", achi.api_url);
             refused(get(client, &lookup).await, 403, "wrong-peer");
             let after = network.alerts("achi").await;
             new_alerts(&alerts, &after, 3, ("wrong-peer", who, "at the office API of 204072"));

@@ -7,7 +7,8 @@
 //! secret salt, so the provision log's tiles carry no personal data and no guessable hash,
 //! and a resident who is shown a record (salt included) can check it is in the log.
 //!
-//! The same database keeps what the node must remember across restarts: replication
+//! The same database keeps what the node must remember across restarts: the nonces of the
+//! clerks' read requests it answered (until those requests are stale anyway), replication
 //! acknowledgements (the durable outbox is the log itself, from the acknowledged size on),
 //! alerts (and how far each sink has taken them), the national node's quarantines, allocations
 //! and pending move notices.

@@ -4,7 +4,9 @@
 //! the prefecture from the durable outbox, asking the national node for code blocks.
 //!
 //! Every change goes through `Registry::submit`, the same core as the local CLI: the clerk's
-//! client signs, the node validates and appends.
+//! client signs, the node validates and appends. Every read of personal data is a clerk's signed
+//! read request (`wire::read`), checked before anything is read and kept, with the clerk's key,
+//! in the provision record of every resident provided, appended before the answer leaves.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -1012,7 +1014,7 @@ fn purpose(purpose: Option<String>) -> Result<String, ApiError> {
         Some(p) if !p.trim().is_empty() && p.len() <= 200 && !p.contains('\n') => Ok(p),
         _ => Err(ApiError::new(
             Code::PurposeRequired,
-            "every read needs a declared purpose (purpose=…, one line, at most 200 bytes)",
+            "every read needs a declared purpose (one line, at most 200 bytes)",
         )),
     }
 }

@@ -143,7 +143,7 @@ codes! {
     /// A read without a declared purpose.
     PurposeRequired = "purpose-required", Request, status 400, alert no,
         "Every read of identity information needs a declared purpose: one line, at most 200 bytes.",
-        "Send `purpose` with the request.";
+        "Declare the purpose: the `purpose` of a clerk's read request (`juki.read/v1`), of an agency's request.";
     /// No client certificate on a listener that demands one.
     NoPeer = "no-peer", Identity, status 401, alert no,
         "The connection carries no verified client certificate of the network.",
@@ -343,11 +343,11 @@ codes! {
         "Do not use the data. If a node sent it, that node (or the path to it) is compromised: report it with the answer kept as evidence.";
     /// Bulk reads by one actor.
     ReadBurst = "read-burst", Behaviour, status 0, alert warning,
-        "One actor (an agency, a console) read more records within a minute than `[behaviour] reads_per_minute` allows: how bulk harvesting looks. Every read was answered and recorded; this alert is raised once per minute of it.",
-        "Find out who uses the certificate and why; revoke it if the reads have no lawful purpose.";
+        "One actor (an agency, or a clerk at a town office: the operator key that signed the reads) read more records within a minute than `[behaviour] reads_per_minute` allows: how bulk harvesting looks. Every read was answered and recorded; this alert is raised once per minute of it.",
+        "Find out who uses the certificate or the operator key and why; revoke it if the reads have no lawful purpose.";
     /// Lookups of codes with no resident: guessing.
     CodeWalking = "code-walking", Behaviour, status 0, alert warning,
-        "One actor asked for more codes with no resident within a minute than `[behaviour] misses_per_minute` allows: how walking the code space looks. Every miss is recorded as an attempt.",
+        "One actor (an agency, or a clerk by the operator key that signed the lookups) asked for more codes with no resident within a minute than `[behaviour] misses_per_minute` allows: how walking the code space looks. Every miss is recorded as an attempt.",
         "Find out who uses the certificate; a lawful reader knows the codes it asks for.";
     /// Bulk changes by one actor.
     ChangeBurst = "change-burst", Behaviour, status 0, alert warning,
@@ -356,7 +356,7 @@ codes! {
     /// Reads or changes outside office hours.
     OffHours = "off-hours", Behaviour, status 0, alert warning,
         "A change, or `[behaviour] off_hours_reads` reads within an hour, outside the office hours `[behaviour] office_hours` and `office_days` (Japan time): how an insider browsing at night looks.",
-        "Ask the office who was on duty; if nobody was, treat the console's certificate as stolen.";
+        "Ask the office who was on duty (a read names the clerk's operator key); if nobody was, treat the key and the console's certificate as stolen.";
     /// Many refusals of one peer.
     RepeatedRefusals = "repeated-refusals", Behaviour, status 0, alert warning,
         "One peer was refused (bad signatures, a sensitive change with one signature, a wrong role) more often within a minute than `[behaviour] refusals_per_minute` allows: how someone probing with a stolen credential looks.",
