@@ -88,6 +88,11 @@ fn a_stolen_console_certificate_without_an_operator_key() {
 }
 
 #[test]
+fn a_stolen_console_certificate_reading_without_an_operator_key() {
+    drill("stolen-certificate-read", Verdict::BlockedAndDetected, Some(Code::UnsignedRead));
+}
+
+#[test]
 fn one_stolen_key_for_a_change_that_needs_two_people() {
     drill("one-key-for-two", Verdict::BlockedAndDetected, Some(Code::UnauthorisedEvent));
 }
