@@ -4,7 +4,8 @@
 //! real node processes. A read without a clerk's signature, by a revoked operator, by another
 //! town's operator, a replayed or a stale request: each refused by its code, recorded as an
 //! alert, nothing served. A wide-area copy is recorded at both towns naming the same clerk,
-//! and `juki resident show|search` leave the same records as the clerk's client.
+//! `juki resident show|search` leave the same records as the clerk's client, and an offline
+//! read of a stopped town's directory is recorded there and published when the node runs.
 
 mod support;
 
@@ -27,7 +28,7 @@ const MATSUMOTO: &str = "202029";
 /// A network built by `juki demo --exit` and started again. Fields drop in order: the nodes
 /// are stopped before their directory is removed.
 struct Running {
-    _nodes: Nodes,
+    nodes: Nodes,
     runtime: tokio::runtime::Runtime,
     network: Network,
     dir: tempfile::TempDir,
@@ -40,7 +41,7 @@ impl Running {
         testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
         let nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
         let network = nodes.network().clone();
-        Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), _nodes: nodes }
+        Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), nodes }
     }
 }
 
@@ -109,7 +110,7 @@ fn lookup_request(clerk: &Clerk, code: ResidentCode) -> wire::read::ReadRequest 
 
 #[test]
 fn every_office_read_is_signed_by_the_clerk_and_recorded_before_it_leaves() {
-    let running = Running::start();
+    let mut running = Running::start();
     let (root, network, runtime) = (running.dir.path(), &running.network, &running.runtime);
     let achi: Clerk = testbed::setup::clerk(network, ACHI).unwrap();
     let codes = residents(root, "achi", 3);
@@ -343,4 +344,58 @@ fn every_office_read_is_signed_by_the_clerk_and_recorded_before_it_leaves() {
     assert_eq!(code_of(&error), Some(Code::RevokedReader), "{error:#}");
     assert_eq!(provisions(root, "achi", code).len(), before, "nothing recorded or served");
     assert!(alerts(root, "achi").iter().any(|(kind, _, _)| kind == "revoked-reader"));
+
+    // Offline, for the registry directory's own administration: with 阿智村's node stopped, the
+    // clerk's read of its directory is recorded, naming her, in the directory's node.db, and the
+    // node publishes it, witnessed, when it runs again.
+    running.nodes.stop_one("achi");
+    let achi_dir = root.join("nodes/achi");
+    let entries = || -> u64 {
+        node_db(root, "achi")
+            .query_row("SELECT count(*) FROM log_entries", [], |r| r.get::<_, i64>(0))
+            .unwrap() as u64
+    };
+    let logged = entries();
+    let offline_code = codes[1];
+    let before = provisions(root, "achi", offline_code).len();
+    let args = [
+        "resident",
+        "show",
+        "--dir",
+        p(&achi_dir),
+        "--key",
+        p(&town.clerk_key),
+        "--purpose",
+        "住民票の照合",
+        "--code",
+        &offline_code.to_string(),
+    ]
+    .map(str::to_owned);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let shown = support::succeeded(
+        &args,
+        support::juki().args(&args).env("JUKI_PASSPHRASE", passphrase.as_str()).output().unwrap(),
+    );
+    assert!(shown.contains(&format!("resident-code {offline_code}")), "{shown}");
+    let records = provisions(root, "achi", offline_code);
+    assert_eq!(records.len(), before + 1);
+    let (kind, body) = records.last().unwrap();
+    assert_eq!(kind, "lookup");
+    assert_eq!(field(body, "to").as_deref(), Some("offline"));
+    assert_eq!(field(body, "operator").as_deref(), Some(clerk_vkey.as_str()));
+    assert_eq!(entries(), logged + 1, "one entry in the provision log");
+    running.nodes.start_one("achi").unwrap();
+    let checkpoint = achi_dir.join(node::logs::PROVISION_TILES).join("checkpoint");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let size: u64 = std::fs::read_to_string(&checkpoint)
+            .ok()
+            .and_then(|text| text.lines().nth(1).and_then(|l| l.parse().ok()))
+            .unwrap_or(0);
+        if size > logged {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the offline read is not published");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
