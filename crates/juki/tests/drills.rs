@@ -133,8 +133,9 @@ fn an_insider_s_bulk_lookups() {
 }
 
 /// An insider at 阿智村's console at night: ten lookups outside the office's hours are an
-/// `off-hours` alert about her operator key at the national node within five seconds. (The demo's counters are open
-/// day and night; here 阿智村 keeps an office's hours, placed twelve hours from now.)
+/// `off-hours` alert about her operator key at the national node within five seconds. (The
+/// demo's counters are open day and night; here 阿智村 keeps an office's hours, placed twelve
+/// hours from now.)
 #[test]
 fn an_insider_s_lookups_outside_office_hours() {
     let dir = tempfile::tempdir().unwrap();

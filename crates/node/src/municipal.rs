@@ -864,11 +864,14 @@ fn admit(town: &Town, body: &[u8], peer: &net::Peer) -> Result<Submitted, ApiErr
             Err(other) => return Err(anyhow::Error::from(other).into()),
         };
         town.appended.notify_one();
-        lock(&town.journal).observe(
-            town.clock.unix(),
-            &peer.identity.to_uri(),
-            crate::behaviour::Act::Change,
-        )?;
+        // A change is counted against the operator who signed it first (who proposed it), an
+        // event signed by no operator against the console that handed it in.
+        let actor = match &applied.effect {
+            Effect::Change { signers, .. } => signers.first().map(|k| k.name().to_owned()),
+            _ => None,
+        }
+        .unwrap_or_else(|| peer.identity.to_uri());
+        lock(&town.journal).observe(town.clock.unix(), &actor, crate::behaviour::Act::Change)?;
         let (kind, resident) = match &applied.effect {
             Effect::Genesis(_) => ("genesis", None),
             Effect::Enrol(_) => ("enrolment", None),

@@ -351,7 +351,7 @@ codes! {
         "Find out who uses the certificate; a lawful reader knows the codes it asks for.";
     /// Bulk changes by one actor.
     ChangeBurst = "change-burst", Behaviour, status 0, alert warning,
-        "One console recorded more changes within a minute than `[behaviour] changes_per_minute` allows.",
+        "One operator (the key that signed the changes first) recorded more changes within a minute than `[behaviour] changes_per_minute` allows.",
         "Check with the office what was being entered; a script behind a console is how an insider's mass edit looks.";
     /// Reads or changes outside office hours.
     OffHours = "off-hours", Behaviour, status 0, alert warning,
