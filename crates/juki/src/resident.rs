@@ -320,7 +320,7 @@ pub enum ResidentCommand {
 /// (`juki.read/v1`) signed with the reader's one operator key and recorded as a provision
 /// naming them before anything is shown.
 #[derive(clap::Args)]
-#[command(group(ArgGroup::new("place").required(true).args(["network", "dir"])))]
+#[command(group(ArgGroup::new("place").required(true).args(["network", "node", "dir"])))]
 pub struct Reading {
     /// The network directory (its network.json, as `juki demo` writes it): the read goes to
     /// the node of --town through its office API with the town's console certificate; the
@@ -328,9 +328,36 @@ pub struct Reading {
     /// against the town's registration.
     #[arg(long, value_name = "DIR", requires = "town")]
     network: Option<PathBuf>,
-    /// With --network: the town (its municipality code).
-    #[arg(long, value_name = "CODE", requires = "network")]
+    /// The town (its municipality code) whose office API is read, with --network or --node;
+    /// the node must present that town's certificate (urn:juki:municipal:CODE).
+    #[arg(long, value_name = "CODE")]
     town: Option<String>,
+    /// The town's office API, e.g. https://achi.example:8443, called with the console's
+    /// certificate as `juki office` calls it (--console-cert, --console-key, --ca, --crl); the
+    /// answer's evidence is checked against the town's registration (--registration).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires_all = ["town", "console_cert", "console_key", "ca", "registration"]
+    )]
+    node: Option<String>,
+    /// With --node: the console's certificate (urn:juki:console:CODE).
+    #[arg(long, value_name = "FILE", requires = "node")]
+    console_cert: Option<PathBuf>,
+    /// With --node: the console certificate's key.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    console_key: Option<PathBuf>,
+    /// With --node: the network's CA certificate.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    ca: Option<PathBuf>,
+    /// With --node: the CA's revocation list, to refuse a revoked node.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    crl: Option<PathBuf>,
+    /// With --node: the town's registration as the network registered it (JSON: municipality,
+    /// origin, vkey, witnesses, quorum, admin — one of `towns` in a network.json), with which
+    /// every record's evidence is checked.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    registration: Option<PathBuf>,
     /// A registry directory, for its own administration while no node serves it: your key
     /// must be an operator enrolled there and not revoked, and the read is recorded in the
     /// directory's provision journal (node.db), which the town's node publishes, witnessed,
@@ -917,12 +944,38 @@ impl Reading {
             bail!("--purpose is why you read, on one line of at most 200 bytes. Nothing was read");
         }
         let operator = load_operator_key(&self.key, "--key")?;
+        let office = |clerk| -> Result<Place> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            Ok(Place::Office(Box::new(clerk), runtime))
+        };
         if let (Some(network), Some(town)) = (&self.network, &self.town) {
             parse_municipality("--town", town)?;
             let network = testbed::setup::Network::load(network)?;
-            let clerk = testbed::setup::console_clerk(&network, town, operator)?;
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            return Ok(Place::Office(Box::new(clerk), runtime));
+            return office(testbed::setup::console_clerk(&network, town, operator)?);
+        }
+        if let (Some(url), Some(town), Some(cert), Some(key), Some(ca), Some(registration)) = (
+            &self.node,
+            &self.town,
+            &self.console_cert,
+            &self.console_key,
+            &self.ca,
+            &self.registration,
+        ) {
+            let town = parse_municipality("--town", town)?;
+            let text = std::fs::read_to_string(registration)
+                .with_context(|| format!("reading {}", registration.display()))?;
+            let keys: wire::trust::TownKeys = serde_json::from_str(&text).with_context(|| {
+                format!("{} is not a town's registration (JSON)", registration.display())
+            })?;
+            let files = net::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca: ca.clone(),
+                crl: self.crl.clone(),
+            };
+            let clerk = client::office::Clerk::new(town, url, &files, operator, &[keys])
+                .with_context(|| format!("the console of {}", describe(town)))?;
+            return office(clerk);
         }
         let dir = self.dir.as_ref().context("--network or --dir")?;
         let opened = RegistryDir::open(dir)?;

@@ -273,19 +273,33 @@ fn every_office_read_is_signed_by_the_clerk_and_recorded_before_it_leaves() {
     // `juki resident show` and `juki resident search` are the same signed, recorded reads.
     let passphrases = testbed::passphrases::Passphrases::load(root).unwrap();
     let passphrase = passphrases.required(&town.clerk_key).unwrap();
-    let cli = |args: &[&str]| {
-        let mut all = vec![
-            "resident",
-            args[0],
-            "--network",
-            p(root),
-            "--town",
-            ACHI,
-            "--key",
-            p(&town.clerk_key),
-            "--purpose",
-            "窓口での確認",
-        ];
+    // As `juki office` calls a node — its URL, the console's certificate, the CA — with the
+    // town's registration, or through a network directory.
+    let registration = running.dir.path().join("achi-registration.json");
+    let keys = network.towns.iter().find(|t| t.municipality == ACHI).unwrap();
+    std::fs::write(&registration, serde_json::to_vec(keys).unwrap()).unwrap();
+    let crl = network.ca_dir.join("crl.pem");
+    let by_console = [
+        "--node",
+        office.as_str(),
+        "--town",
+        ACHI,
+        "--console-cert",
+        p(&town.console.cert),
+        "--console-key",
+        p(&town.console.key),
+        "--ca",
+        p(&network.ca),
+        "--crl",
+        p(&crl),
+        "--registration",
+        p(&registration),
+    ];
+    let by_network = ["--network", p(root), "--town", ACHI];
+    let cli = |place: &[&str], args: &[&str]| {
+        let mut all = vec!["resident", args[0]];
+        all.extend_from_slice(place);
+        all.extend(["--key", p(&town.clerk_key), "--purpose", "窓口での確認"]);
         all.extend_from_slice(&args[1..]);
         support::succeeded(
             &all,
@@ -298,7 +312,7 @@ fn every_office_read_is_signed_by_the_clerk_and_recorded_before_it_leaves() {
     };
     let shown_code = codes[2];
     let before = provisions(root, "achi", shown_code).len();
-    let shown = cli(&["show", "--code", &shown_code.to_string()]);
+    let shown = cli(&by_console, &["show", "--code", &shown_code.to_string()]);
     assert!(shown.contains(&format!("resident-code {shown_code}")), "{shown}");
     let records = provisions(root, "achi", shown_code);
     assert_eq!(records.len(), before + 1);
@@ -312,7 +326,7 @@ fn every_office_read_is_signed_by_the_clerk_and_recorded_before_it_leaves() {
         .next()
         .unwrap()
         .to_owned();
-    let found = cli(&["search", "--reading", &reading, "--limit", "100"]);
+    let found = cli(&by_network, &["search", "--reading", &reading, "--limit", "100"]);
     assert!(found.lines().any(|l| l.starts_with(&shown_code.to_string())), "{found}");
     for line in found.lines() {
         let resident = ResidentCode::parse(line.split_whitespace().next().unwrap()).unwrap();
