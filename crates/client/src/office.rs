@@ -2,7 +2,9 @@
 //! elsewhere, such as the admin's offline enrolments, and the approval queue) and an operator at
 //! it ([`Clerk`]). A clerk holds one operator's key — never two — signs
 //! each change at the "counter" and sends it to the town's node through the console's
-//! certificate. The node never sees an operator key. A sensitive change is proposed by one
+//! certificate. The node never sees an operator key. Every read — a lookup, a search, a copy —
+//! is a read request (`wire::read`) the clerk signs with that key, which the node checks and
+//! keeps in the provision record naming the clerk. A sensitive change is proposed by one
 //! operator and approved by a second person from their own session (the node's approval queue),
 //! so no process ever holds two people's keys. Every answer is decoded into its `wire` type; a
 //! refusal is a [`crate::Refused`] carrying the node's error body.
@@ -19,6 +21,7 @@ use wire::api::{
     RecordJson, Status, Submitted,
 };
 use wire::documents::{CopyFile, VerifiedCopy, verify_copy};
+use wire::read::{ReadKind, ReadRequest};
 use wire::trust::TownKeys;
 
 use wire::errors::Code;
@@ -215,50 +218,144 @@ impl Clerk {
         Ok(ResidentCode::parse(&fresh.code)?)
     }
 
-    /// Looks a resident up (a logged provision).
+    /// A read request of `kind` by this clerk for `purpose`, stamped now with a fresh random
+    /// nonce; the caller names what is read (the resident, the keeper, the search).
+    pub fn read_request(&self, kind: ReadKind, purpose: &str) -> Result<ReadRequest> {
+        let time = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+        Ok(ReadRequest {
+            town: self.code,
+            operator: self.operator.verifier(),
+            kind,
+            resident: None,
+            keeper: None,
+            text: None,
+            birth: None,
+            limit: None,
+            purpose: purpose.to_owned(),
+            time,
+            nonce: read_nonce()?,
+        })
+    }
+
+    /// Signs a read request with this clerk's operator key: the signed note's bytes.
+    pub fn sign_read(&self, request: &ReadRequest) -> Result<Vec<u8>> {
+        Ok(request.sign(&self.operator)?)
+    }
+
+    /// Looks a resident up (a provision recorded by the node, naming this clerk) with a read
+    /// request signed now.
     pub async fn lookup(&self, code: ResidentCode, purpose: &str) -> Result<RecordJson> {
-        let response =
-            self.console.get(&format!("/v1/residents/{code}?purpose={}", encode(purpose))).await?;
+        Ok(RecordJson::of(&self.lookup_record(code, purpose).await?))
+    }
+
+    /// [`Clerk::lookup`], answering the whole record its evidence proves.
+    pub async fn lookup_record(
+        &self,
+        code: ResidentCode,
+        purpose: &str,
+    ) -> Result<IdentityRecordParts> {
+        let mut request = self.read_request(ReadKind::Lookup, purpose)?;
+        request.resident = Some(code);
+        self.lookup_signed(code, self.sign_read(&request)?).await
+    }
+
+    /// Looks a resident up with a read request signed already (`note`, sent exactly as it is),
+    /// checking the answer's evidence against the town's registration: the record it proves.
+    pub async fn lookup_signed(
+        &self,
+        code: ResidentCode,
+        note: Vec<u8>,
+    ) -> Result<IdentityRecordParts> {
+        let response = self.console.post(&format!("/v1/residents/{code}"), note).await?;
         let what = format!("lookup of {code}");
         if !response.status.is_success() {
             return Err(Refused::of(what, &response).into());
         }
         let answer: ProvenRecord = serde_json::from_slice(&response.body)?;
+        self.check(code, answer, &what)
+    }
+
+    /// Checks that `answer` is the record of `code` its evidence proves in this town's log;
+    /// returns that record.
+    fn check(
+        &self,
+        code: ResidentCode,
+        answer: ProvenRecord,
+        what: &str,
+    ) -> Result<IdentityRecordParts> {
         let trust = self.trust(self.code)?;
         let proven = evidence::parse(&answer.evidence)
             .and_then(|receipts| evidence::verify(&receipts, trust))
-            .map_err(|e| Refused::bad_evidence(what.clone(), e))?;
+            .map_err(|e| Refused::bad_evidence(what.to_owned(), e))?;
         if proven.change.record.resident_code != code
             || RecordJson::of(&proven.change.record) != answer.record
         {
             return Err(Refused::bad_evidence(
-                what,
+                what.to_owned(),
                 "the record is not the one its evidence proves",
             )
             .into());
         }
-        Ok(answer.record)
+        Ok(proven.change.record)
+    }
+
+    /// Searches the town's residents by a name or reading (or its beginning) and/or a date of
+    /// birth, at most `limit` (1 to 100) of them, with a read request signed now: every
+    /// resident found is a provision recorded by the node, naming this clerk, and every record
+    /// is checked against its evidence.
+    pub async fn search(
+        &self,
+        text: Option<&str>,
+        birth: Option<registry_domain::Date>,
+        limit: u32,
+        purpose: &str,
+    ) -> Result<Vec<IdentityRecordParts>> {
+        let mut request = self.read_request(ReadKind::Search, purpose)?;
+        request.text = text.map(str::to_owned);
+        request.birth = birth;
+        request.limit = Some(limit);
+        let response = self.console.post("/v1/searches", self.sign_read(&request)?).await?;
+        let what = "search".to_owned();
+        if !response.status.is_success() {
+            return Err(Refused::of(what, &response).into());
+        }
+        let found: Vec<ProvenRecord> = serde_json::from_slice(&response.body)?;
+        anyhow::ensure!(found.len() <= limit as usize, "the search answered more than its limit");
+        found
+            .into_iter()
+            .map(|answer| {
+                let code = ResidentCode::parse(&answer.record.resident)
+                    .map_err(|e| Refused::bad_evidence(what.clone(), e))?;
+                self.check(code, answer, &what)
+            })
+            .collect()
     }
 
     /// A certificate copy (住民票の写し), of this town's resident or, with `keeper`, another's,
-    /// checked against the keeping town's registration before it is returned.
+    /// with a read request signed now, checked against the keeping town's registration before
+    /// it is returned.
     pub async fn copy(
         &self,
         code: ResidentCode,
         keeper: Option<&str>,
         purpose: &str,
     ) -> Result<(CopyFile, VerifiedCopy)> {
-        let town = match keeper {
-            Some(keeper) => MunicipalityCode::parse(keeper)?,
-            None => self.code,
-        };
-        let trust = self.trust(town)?;
-        let request = CopyRequest {
-            resident: code.to_string(),
-            municipality: keeper.map(str::to_owned),
-            purpose: purpose.to_owned(),
-            requested_by: None,
-        };
+        let keeper = keeper.map(MunicipalityCode::parse).transpose()?.filter(|k| *k != self.code);
+        let mut request = self.read_request(ReadKind::Copy, purpose)?;
+        request.resident = Some(code);
+        request.keeper = keeper;
+        self.copy_signed(code, keeper, self.sign_read(&request)?).await
+    }
+
+    /// [`Clerk::copy`] with a read request signed already (`note`, sent exactly as it is).
+    pub async fn copy_signed(
+        &self,
+        code: ResidentCode,
+        keeper: Option<MunicipalityCode>,
+        note: Vec<u8>,
+    ) -> Result<(CopyFile, VerifiedCopy)> {
+        let trust = self.trust(keeper.unwrap_or(self.code))?;
+        let request = CopyRequest { request: String::from_utf8(note)? };
         let response = self.console.post("/v1/copies", serde_json::to_vec(&request)?).await?;
         let what = format!("copy of {code}");
         if !response.status.is_success() {
@@ -320,7 +417,12 @@ impl Clerk {
     /// receipts (checked by the caller against each node's provision log, whose keys the
     /// network registers: `wire::api::ProvisionsDisclosed`).
     pub async fn disclose(&self, code: ResidentCode, from: u64, to: u64) -> Result<Disclosure> {
-        let request = DisclosureRequest { resident: code.to_string(), from, to };
+        let mut read =
+            self.read_request(ReadKind::Disclosure, "開示 (the resident's own disclosure)")?;
+        read.resident = Some(code);
+        let signed = String::from_utf8(self.sign_read(&read)?)?;
+        let request =
+            DisclosureRequest { resident: code.to_string(), from, to, request: Some(signed) };
         let response = self.console.post("/v1/disclosures", serde_json::to_vec(&request)?).await?;
         let what = format!("disclosure of {code}");
         if !response.status.is_success() {
@@ -344,16 +446,11 @@ impl Clerk {
     }
 }
 
-fn encode(text: &str) -> String {
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// A fresh read-request nonce: 16 bytes from the system's random generator, in lower-case hex.
+pub fn read_nonce() -> Result<String> {
+    let mut nonce = [0u8; 16];
+    getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("no random nonce: {e}"))?;
+    Ok(nonce.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// A change recording `record` in `town`, stamped `time`.

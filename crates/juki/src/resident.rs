@@ -1,5 +1,9 @@
 //! `juki resident`: recording changes to residents' identity records (本人確認情報), and showing,
-//! listing and searching them.
+//! listing and searching them. Every read of personal data (`show`, `history`, `search`) is a
+//! read request (`juki.read/v1`) signed with the reader's operator key and recorded as a
+//! provision naming them before anything is shown: at a town's node through its office API
+//! (`--network`), or, for a registry directory's own administration while no node serves it
+//! (`--dir`), in the directory's provision journal, which the node publishes when it next runs.
 //!
 //! Every change is a `juki.change/v1` event carrying the whole record after the change, built
 //! here from the current record (read from the signed event that made it), signed by the
@@ -30,6 +34,7 @@ use zeroize::Zeroizing;
 
 use crate::registry_cmd::{describe, parse_municipality, refused, sign, submit, write_new};
 use registry_store::dir::RegistryDir;
+use wire::read::{ReadKind, ReadRequest};
 
 /// Who signs a change, where, and when it takes effect.
 #[derive(clap::Args)]
@@ -267,44 +272,105 @@ pub enum ResidentCommand {
         #[arg(value_name = "FILE")]
         proposal: PathBuf,
     },
-    /// Show a resident's current record.
+    /// Show a resident's current record: a read of personal data, signed with your operator
+    /// key and recorded as a provision naming you before anything is shown.
+    ///
+    /// Example: juki resident show --network NET --town 204072 --key tanaka.key --purpose
+    /// 窓口での本人確認 --code 20407200072
     Show {
-        /// The registry directory.
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        reading: Reading,
         /// The resident code.
         #[arg(long)]
         code: String,
     },
-    /// List every snapshot of a resident's record, oldest first (履歴).
+    /// List every snapshot of a resident's record, oldest first (履歴), from a registry
+    /// directory: a read of personal data, signed with your operator key and recorded as a
+    /// provision naming you (only offline, `--dir`: the office API serves current records).
     History {
-        /// The registry directory.
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        reading: Reading,
         /// The resident code.
         #[arg(long)]
         code: String,
     },
     /// Search residents by reading or name (width, kana and old kanji folded; a prefix
-    /// matches), and by date of birth.
-    #[command(group(ArgGroup::new("criteria").required(true).multiple(true).args(["reading", "name", "birth"])))]
+    /// matches), and by date of birth: a read of personal data, signed with your operator key;
+    /// every resident found is recorded as a provision naming you before anything is shown.
+    #[command(group(ArgGroup::new("criteria").required(true).multiple(true).args(["reading_text", "name", "birth"])))]
     Search {
-        /// The registry directory.
-        #[arg(long)]
-        dir: PathBuf,
+        #[command(flatten)]
+        reading: Reading,
         /// A reading (katakana or hiragana), or its beginning.
-        #[arg(long, conflicts_with = "name")]
-        reading: Option<String>,
+        #[arg(long = "reading", id = "reading_text", value_name = "TEXT", conflicts_with = "name")]
+        reading_text: Option<String>,
         /// A name, or its beginning.
         #[arg(long)]
         name: Option<String>,
         /// The date of birth, YYYY-MM-DD.
         #[arg(long, value_name = "DATE")]
         birth: Option<String>,
-        /// At most this many results.
+        /// At most this many results (1 to 100).
         #[arg(long, default_value_t = 50)]
-        limit: usize,
+        limit: u32,
     },
+}
+
+/// Where a read of personal data goes, who signs it and why. Every read is a read request
+/// (`juki.read/v1`) signed with the reader's one operator key and recorded as a provision
+/// naming them before anything is shown.
+#[derive(clap::Args)]
+#[command(group(ArgGroup::new("place").required(true).args(["network", "node", "dir"])))]
+pub struct Reading {
+    /// The network directory (its network.json, as `juki demo` writes it): the read goes to
+    /// the node of --town through its office API with the town's console certificate; the
+    /// node checks your signature and records the read, and the answer's evidence is checked
+    /// against the town's registration.
+    #[arg(long, value_name = "DIR", requires = "town")]
+    network: Option<PathBuf>,
+    /// The town (its municipality code) whose office API is read, with --network or --node;
+    /// the node must present that town's certificate (urn:juki:municipal:CODE).
+    #[arg(long, value_name = "CODE")]
+    town: Option<String>,
+    /// The town's office API, e.g. https://achi.example:8443, called with the console's
+    /// certificate as `juki office` calls it (--console-cert, --console-key, --ca, --crl); the
+    /// answer's evidence is checked against the town's registration (--registration).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires_all = ["town", "console_cert", "console_key", "ca", "registration"]
+    )]
+    node: Option<String>,
+    /// With --node: the console's certificate (urn:juki:console:CODE).
+    #[arg(long, value_name = "FILE", requires = "node")]
+    console_cert: Option<PathBuf>,
+    /// With --node: the console certificate's key.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    console_key: Option<PathBuf>,
+    /// With --node: the network's CA certificate.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    ca: Option<PathBuf>,
+    /// With --node: the CA's revocation list, to refuse a revoked node.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    crl: Option<PathBuf>,
+    /// With --node: the town's registration as the network registered it (JSON: municipality,
+    /// origin, vkey, witnesses, quorum, admin — one of `towns` in a network.json), with which
+    /// every record's evidence is checked.
+    #[arg(long, value_name = "FILE", requires = "node")]
+    registration: Option<PathBuf>,
+    /// A registry directory, for its own administration while no node serves it: your key
+    /// must be an operator enrolled there and not revoked, and the read is recorded in the
+    /// directory's provision journal (node.db), which the town's node publishes, witnessed,
+    /// when it next runs.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Your operator key file, the one key this command loads. Its passphrase comes from
+    /// JUKI_PASSPHRASE or a prompt.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// Why you read, on one line (at most 200 bytes): recorded with the read.
+    #[arg(long)]
+    purpose: String,
 }
 
 fn parse_code(text: &str) -> Result<ResidentCode> {
@@ -789,35 +855,63 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
             record_change(&mut registry, &signing, next, Some(code), None, &[])
         }
         ResidentCommand::Approve { dir, key, proposal } => approve(&dir, &key, &proposal),
-        ResidentCommand::Show { dir, code } => {
-            let dir = RegistryDir::open(&dir)?;
-            let registry = dir.registry()?;
+        ResidentCommand::Show { reading, code } => {
             let code = parse_code(&code)?;
-            let record = current_record(&registry, code)?;
+            let record = match reading.place()? {
+                Place::Office(clerk, runtime) => runtime
+                    .block_on(clerk.lookup_record(code, &reading.purpose))
+                    .map_err(|e| office_refused(e, "Nothing was read"))?,
+                Place::Offline(offline) => {
+                    let record = current_record(&offline.registry, code)?;
+                    offline.record(ReadKind::Lookup, &[code], &reading.purpose, None)?;
+                    record
+                }
+            };
             show(&record);
             Ok(ExitCode::SUCCESS)
         }
-        ResidentCommand::History { dir, code } => {
-            let dir = RegistryDir::open(&dir)?;
-            let registry = dir.registry()?;
+        ResidentCommand::History { reading, code } => {
             let code = parse_code(&code)?;
-            current_record(&registry, code)?;
-            for snapshot in registry.history(code)? {
+            let Place::Offline(offline) = reading.place()? else {
+                bail!(
+                    "the office API serves current records only: read a resident's history from \
+                     the registry directory (--dir) with your operator key"
+                );
+            };
+            current_record(&offline.registry, code)?;
+            let history = offline.registry.history(code)?;
+            offline.record(ReadKind::Lookup, &[code], &reading.purpose, Some("history"))?;
+            for snapshot in history {
                 println!("{}", history_line(&snapshot));
             }
             Ok(ExitCode::SUCCESS)
         }
-        ResidentCommand::Search { dir, reading, name, birth, limit } => {
-            let dir = RegistryDir::open(&dir)?;
-            let registry = dir.registry()?;
+        ResidentCommand::Search { reading, reading_text, name, birth, limit } => {
             let birth = birth.as_deref().map(|b| parse_date("--birth", b)).transpose()?;
-            let text = reading.or(name);
+            let text = reading_text.or(name);
             if let Some(text) = &text
                 && text.trim().is_empty()
             {
                 bail!("the search text is empty; give a name or reading, or its beginning");
             }
-            let found = registry.search(text.as_deref(), birth, limit)?;
+            if !(1..=wire::read::MAX_SEARCH).contains(&limit) {
+                bail!("--limit is 1 to {}", wire::read::MAX_SEARCH);
+            }
+            let found = match reading.place()? {
+                Place::Office(clerk, runtime) => runtime
+                    .block_on(clerk.search(text.as_deref(), birth, limit, &reading.purpose))
+                    .map_err(|e| office_refused(e, "Nothing was read"))?,
+                Place::Offline(offline) => {
+                    let found = offline.registry.search(text.as_deref(), birth, limit as usize)?;
+                    let codes: Vec<ResidentCode> = found.iter().map(|r| r.resident_code).collect();
+                    let mut search = offline.request(ReadKind::Search, &reading.purpose)?;
+                    search.text = text.clone();
+                    search.birth = birth;
+                    search.limit = Some(limit);
+                    offline.record_request(&search, &codes, "search")?;
+                    found
+                }
+            };
             if found.is_empty() {
                 eprintln!("no resident matches");
             }
@@ -834,6 +928,155 @@ pub fn run(command: ResidentCommand) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Where a read goes: a town's office API, or a registry directory no node serves.
+enum Place {
+    Office(Box<client::office::Clerk>, tokio::runtime::Runtime),
+    Offline(Box<Offline>),
+}
+
+impl Reading {
+    fn place(&self) -> Result<Place> {
+        let purpose = self.purpose.trim();
+        if purpose.is_empty() || self.purpose.len() > 200 || self.purpose.contains('\n') {
+            bail!("--purpose is why you read, on one line of at most 200 bytes. Nothing was read");
+        }
+        let operator = load_operator_key(&self.key, "--key")?;
+        let office = |clerk| -> Result<Place> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            Ok(Place::Office(Box::new(clerk), runtime))
+        };
+        if let (Some(network), Some(town)) = (&self.network, &self.town) {
+            parse_municipality("--town", town)?;
+            let network = testbed::setup::Network::load(network)?;
+            return office(testbed::setup::console_clerk(&network, town, operator)?);
+        }
+        if let (Some(url), Some(town), Some(cert), Some(key), Some(ca), Some(registration)) = (
+            &self.node,
+            &self.town,
+            &self.console_cert,
+            &self.console_key,
+            &self.ca,
+            &self.registration,
+        ) {
+            let town = parse_municipality("--town", town)?;
+            let text = std::fs::read_to_string(registration)
+                .with_context(|| format!("reading {}", registration.display()))?;
+            let keys: wire::trust::TownKeys = serde_json::from_str(&text).with_context(|| {
+                format!("{} is not a town's registration (JSON)", registration.display())
+            })?;
+            let files = net::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca: ca.clone(),
+                crl: self.crl.clone(),
+            };
+            let clerk = client::office::Clerk::new(town, url, &files, operator, &[keys])
+                .with_context(|| format!("the console of {}", describe(town)))?;
+            return office(clerk);
+        }
+        let dir = self.dir.as_ref().context("--network or --dir")?;
+        let opened = RegistryDir::open(dir)?;
+        let registry = opened.registry()?;
+        check_enrolled(&registry, "--key", &self.key, &operator)?;
+        let town = opened.municipality;
+        let identity = format!("urn:juki:municipal:{town}");
+        Ok(Place::Offline(Box::new(Offline {
+            journal: dir.join(node::logs::NODE_DB),
+            registry,
+            town,
+            identity,
+            operator,
+        })))
+    }
+}
+
+/// A read of a registry directory no node serves: signed with an enrolled operator's key and
+/// recorded, like every read at the office, in the directory's provision journal (`node.db`)
+/// before anything is shown; the town's node integrates, witnesses and publishes those records
+/// with its own when it next runs.
+struct Offline {
+    registry: Registry,
+    journal: PathBuf,
+    town: MunicipalityCode,
+    identity: String,
+    operator: Signer,
+}
+
+impl Offline {
+    fn request(&self, kind: ReadKind, purpose: &str) -> Result<ReadRequest> {
+        Ok(ReadRequest {
+            town: self.town,
+            operator: self.operator.verifier(),
+            kind,
+            resident: None,
+            keeper: None,
+            text: None,
+            birth: None,
+            limit: None,
+            purpose: purpose.to_owned(),
+            time: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs(),
+            nonce: client::office::read_nonce()?,
+        })
+    }
+
+    /// Records the read of `codes` (one request for the one resident of a lookup).
+    fn record(
+        &self,
+        kind: ReadKind,
+        codes: &[ResidentCode],
+        purpose: &str,
+        recorded_as: Option<&str>,
+    ) -> Result<()> {
+        let mut request = self.request(kind, purpose)?;
+        request.resident = codes.first().copied();
+        self.record_request(&request, codes, recorded_as.unwrap_or(kind.as_str()))
+    }
+
+    /// Signs `request` and records one provision of each of `codes` under it, each naming the
+    /// operator and carrying the signed request, the same rules deciding it as at the office.
+    fn record_request(
+        &self,
+        request: &ReadRequest,
+        codes: &[ResidentCode],
+        kind: &str,
+    ) -> Result<()> {
+        let note = request.sign(&self.operator)?;
+        let operators = self.registry.operators()?;
+        let read = wire::read::open_at_home(&note, self.town, &operators, request.time)
+            .map_err(|e| anyhow!("[{}] {e}. Nothing was read", e.code()))?;
+        let mut journal = node::journal::Journal::open(&self.journal)?;
+        let operator = read.request.operator.to_string();
+        let time = request.time;
+        for code in codes {
+            journal.record(&wire::documents::Provision {
+                kind,
+                resident: &code.to_string(),
+                by: &self.identity,
+                to: OFFLINE_READER,
+                source: None,
+                purpose: &read.request.purpose,
+                items: None,
+                time,
+                operator: Some(&operator),
+                request: Some(&read.note),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Whom a provision record of an offline read names as the requester: the operator's console
+/// is the registry directory itself, no certificate involved.
+const OFFLINE_READER: &str = "offline";
+
+/// The error for a node's refusal of a read, as the command line prints it (`[code] …`).
+fn office_refused(error: anyhow::Error, what: &str) -> anyhow::Error {
+    match error.downcast_ref::<client::Refused>() {
+        Some(refused) => anyhow!("{refused}. {what}"),
+        None => error,
     }
 }
 

@@ -88,6 +88,11 @@ fn a_stolen_console_certificate_without_an_operator_key() {
 }
 
 #[test]
+fn a_stolen_console_certificate_reading_without_an_operator_key() {
+    drill("stolen-certificate-read", Verdict::BlockedAndDetected, Some(Code::UnsignedRead));
+}
+
+#[test]
 fn one_stolen_key_for_a_change_that_needs_two_people() {
     drill("one-key-for-two", Verdict::BlockedAndDetected, Some(Code::UnauthorisedEvent));
 }
@@ -128,8 +133,9 @@ fn an_insider_s_bulk_lookups() {
 }
 
 /// An insider at 阿智村's console at night: ten lookups outside the office's hours are an
-/// `off-hours` alert at the national node within five seconds. (The demo's counters are open
-/// day and night; here 阿智村 keeps an office's hours, placed twelve hours from now.)
+/// `off-hours` alert about her operator key at the national node within five seconds. (The
+/// demo's counters are open day and night; here 阿智村 keeps an office's hours, placed twelve
+/// hours from now.)
 #[test]
 fn an_insider_s_lookups_outside_office_hours() {
     let dir = tempfile::tempdir().unwrap();
@@ -157,6 +163,11 @@ fn an_insider_s_lookups_outside_office_hours() {
     .unwrap();
     let national = network.node("national").unwrap().network_url.clone();
     let clerk = testbed::setup::clerk(&network, "204072").unwrap();
+    let clerk_name =
+        testbed::passphrases::load_signer(dir.path(), &network.town("204072").unwrap().clerk_key)
+            .unwrap()
+            .name()
+            .to_owned();
     let db = rusqlite::Connection::open(dir.path().join("nodes/achi/registry.db")).unwrap();
     let codes: Vec<String> = db
         .prepare("SELECT code FROM residents LIMIT 10")
@@ -176,7 +187,8 @@ fn an_insider_s_lookups_outside_office_hours() {
             let alerts = monitor.alerts(&national, "urn:juki:national", 0).await.unwrap();
             if let Some(alert) = alerts.iter().find(|a| a.kind == "off-hours") {
                 assert_eq!(alert.raised_by.as_deref(), Some("urn:juki:municipal:204072"));
-                assert_eq!(alert.peer, "urn:juki:console:204072");
+                // The clerk is the actor: her operator key, not the console she sat at.
+                assert_eq!(alert.peer, clerk_name);
                 return started.elapsed();
             }
             assert!(started.elapsed() < std::time::Duration::from_secs(30), "{alerts:?}");

@@ -725,7 +725,7 @@ async fn cases(network: &Network) {
             let alerts = network.alerts("achi").await;
             refused(post(client, &achi_events, birth.clone()).await, 403, "wrong-peer");
             refused(get(client, &achi_status).await, 403, "wrong-peer");
-            let lookup = format!("{}/v1/residents/{code}?purpose=check", achi.api_url);
+            let lookup = format!("{}/v1/residents/{code}", achi.api_url);
             refused(get(client, &lookup).await, 403, "wrong-peer");
             let after = network.alerts("achi").await;
             new_alerts(&alerts, &after, 3, ("wrong-peer", who, "at the office API of 204072"));
@@ -963,8 +963,8 @@ async fn cases(network: &Network) {
     }
 
     // 9. Malformed requests: a body that is not the route's JSON, a code that is not one, a
-    // read without a declared purpose. Each is a JSON error body with its code; nothing
-    // changes and nothing is an alert.
+    // clerk's signed read without a declared purpose. Each is a JSON error body with its code;
+    // nothing changes and nothing is an alert.
     {
         let console = network.console(ACHI);
         let alerts = network.alerts("achi").await;
@@ -976,9 +976,26 @@ async fn cases(network: &Network) {
             "bad-request",
         );
         let lookup = format!("{}/v1/residents/{code}", achi.api_url);
-        refused(get(&console, &lookup).await, 400, "purpose-required");
-        let bad_code = format!("{}/v1/residents/12345?purpose=check", achi.api_url);
-        refused(get(&console, &bad_code).await, 400, "bad-request");
+        let mut request = wire::read::ReadRequest {
+            town: MunicipalityCode::parse(ACHI).expect("a town"),
+            operator: achi_clerk.verifier(),
+            kind: wire::read::ReadKind::Lookup,
+            resident: Some(code),
+            keeper: None,
+            text: None,
+            birth: None,
+            limit: None,
+            purpose: " ".to_owned(),
+            time: now().unix(),
+            nonce: client::office::read_nonce().expect("a nonce"),
+        };
+        let signed = request.sign(&achi_clerk).expect("signed");
+        refused(post(&console, &lookup, signed.clone()).await, 400, "purpose-required");
+        request.purpose = "check".to_owned();
+        request.nonce = client::office::read_nonce().expect("a nonce");
+        let signed = request.sign(&achi_clerk).expect("signed");
+        let bad_code = format!("{}/v1/residents/12345", achi.api_url);
+        refused(post(&console, &bad_code, signed).await, 400, "bad-request");
         assert_eq!(network.alerts("achi").await, alerts, "a malformed request is no attack");
         assert_eq!(network.picture().await, picture, "nothing changed");
     }

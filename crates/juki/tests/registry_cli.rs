@@ -294,6 +294,42 @@ impl Town {
         error
     }
 
+    /// `juki resident SUBCOMMAND --dir D --key KEY --purpose … ARGS…` (a read), which must
+    /// succeed.
+    fn read(&self, subcommand: &str, key: &str, args: &[&str]) -> String {
+        let dir = self.dir();
+        let mut all = vec![
+            "resident",
+            subcommand,
+            "--dir",
+            p(&dir),
+            "--key",
+            key,
+            "--purpose",
+            "窓口での確認",
+        ];
+        all.extend_from_slice(args);
+        ok(&all)
+    }
+
+    /// The provision records of the directory's journal (`node.db`): `(kind, resident, body)`.
+    fn provisions(&self) -> Vec<(String, String, String)> {
+        let path = self.dir().join("node.db");
+        if !path.exists() {
+            return Vec::new();
+        }
+        let db = rusqlite::Connection::open(path).unwrap();
+        let mut select =
+            db.prepare("SELECT kind, resident, body FROM records ORDER BY idx").unwrap();
+        select
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, String::from_utf8(r.get::<_, Vec<u8>>(2)?).unwrap()))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    }
+
     fn events(&self) -> u64 {
         Registry::open(&self.dir().join("registry.db")).unwrap().event_count().unwrap()
     }
@@ -534,7 +570,7 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
     assert_eq!(field(&out, "cancelled"), "move-out 国内転出 of history 3");
     let out = town.two_people("cancel", &tanaka, &suzuki, &["--code", &ken]);
     assert_eq!(field(&out, "reason"), "cancellation-correction 異動の取消し（修正）");
-    let shown = town.resident("show", &["--code", &ken]);
+    let shown = town.read("show", &tanaka, &["--code", &ken]);
     assert!(shown.contains("birth 1990-02-03 (平成2年2月3日)"), "{shown}");
 
     // A resident-code change: a fresh code from the pool; the old one is gone for good.
@@ -542,11 +578,15 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
     let new_code = field(&out, "resident");
     assert_eq!(field(&out, "previous-code"), hanako);
     assert!(town.code_block().contains(&ResidentCode::parse(&new_code).unwrap().ten_digits()));
-    let error = fails(&["resident", "show", "--dir", p(&town.dir()), "--code", &hanako]);
+    let town_dir = town.dir();
+    let read = ["resident", "show", "--dir", p(&town_dir), "--key", &tanaka, "--purpose", "確認"];
+    let error = fails(&[&read[..], &["--code", &hanako]].concat());
     assert!(error.contains("no resident with this code"), "{error}");
 
-    // What a clerk sees.
-    let shown = town.resident("show", &["--code", &new_code]);
+    // What a clerk sees. Every read is signed with her key and recorded, naming her, in the
+    // directory's provision journal before anything is shown; the town's node publishes it.
+    let recorded = town.provisions().len();
+    let shown = town.read("show", &tanaka, &["--code", &new_code]);
     for expected in [
         "name 井原 花子",
         "reading イハラ　ハナコ",
@@ -560,7 +600,28 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
     ] {
         assert!(shown.contains(expected), "{expected:?} in {shown}");
     }
-    let history = town.resident("history", &["--code", &new_code]);
+    let provisions = town.provisions();
+    assert_eq!(provisions.len(), recorded + 1);
+    let (kind, resident, body) = provisions.last().unwrap();
+    assert_eq!((kind.as_str(), resident.as_str()), ("lookup", new_code.as_str()));
+    assert!(body.contains("\noperator op.204072.juki.local/tanaka+"), "{body}");
+    assert!(body.contains("\npurpose 窓口での確認\n"), "{body}");
+    assert!(body.contains("\nrequest juki.read/v1\\ntown 204072\\n"), "{body}");
+    assert!(body.contains("\\n\\n— op.204072.juki.local/tanaka "), "the signature: {body}");
+    // Without a key, with no purpose, or with a key the registry never enrolled: nothing shown,
+    // nothing recorded.
+    let no_key = ["resident", "show", "--dir", p(&town_dir), "--purpose", "確認", "--code"];
+    fails(&[&no_key[..], &[new_code.as_str()]].concat());
+    let blank = ["resident", "show", "--dir", p(&town_dir), "--key", &tanaka, "--purpose", " "];
+    let error = fails(&[&blank[..], &["--code", &new_code]].concat());
+    assert!(error.contains("--purpose"), "{error}");
+    let stranger = p(&town.file("stranger.key")).to_owned();
+    ok(&["key", "generate", "--name", "op.204072.juki.local/stranger", "--out", &stranger]);
+    let strange = ["resident", "show", "--dir", p(&town_dir), "--key", &stranger, "--purpose"];
+    let error = fails(&[&strange[..], &["確認", "--code", &new_code]].concat());
+    assert!(error.contains("not an operator enrolled"), "{error}");
+    assert_eq!(town.provisions().len(), recorded + 1);
+    let history = town.read("history", &tanaka, &["--code", &new_code]);
     let reasons: Vec<&str> =
         history.lines().map(|l| l.split_whitespace().nth(2).unwrap()).collect();
     assert_eq!(
@@ -568,17 +629,26 @@ fn a_day_in_achi_runs_through_the_cli_and_verifies_clean() {
         ["birth", "move-within", "former-surname-entry", "name-change", "resident-code-change"],
         "{history}"
     );
-    let dead = town.resident("show", &["--code", &grandfather]);
+    let dead = town.read("show", &tanaka, &["--code", &grandfather]);
     assert!(dead.contains("status closed (除票): death 死亡"), "{dead}");
     assert!(dead.contains("(昭和6年7月7日)"), "{dead}");
 
     // Search: hiragana finds the katakana reading; a prefix and a birth date narrow it.
-    let found = town.resident("search", &["--reading", "くまがい"]);
+    // A search is a read of every resident it finds: each is a provision record.
+    let found = town.read("search", &tanaka, &["--reading", "くまがい"]);
     assert_eq!(found.lines().count(), 1, "{found}");
     assert!(found.starts_with(&taro), "{found}");
-    let found = town.resident("search", &["--reading", "イハラ"]);
+    let recorded = town.provisions().len();
+    let found = town.read("search", &tanaka, &["--reading", "イハラ"]);
     assert_eq!(found.lines().count(), 2, "{found}");
-    let found = town.resident("search", &["--name", "井原", "--birth", "2025-04-01"]);
+    let provisions = town.provisions();
+    assert_eq!(provisions.len(), recorded + 2);
+    for (kind, resident, body) in &provisions[recorded..] {
+        assert_eq!(kind, "search");
+        assert!(found.contains(resident.as_str()), "{resident} in {found}");
+        assert!(body.contains("\\nkind search\\ntext イハラ\\n"), "{body}");
+    }
+    let found = town.read("search", &tanaka, &["--name", "井原", "--birth", "2025-04-01"]);
     assert_eq!(found.lines().count(), 1, "{found}");
     assert!(found.starts_with(&new_code), "{found}");
 
@@ -831,6 +901,12 @@ fn every_refusal_is_clear_and_records_nothing() {
     assert!(error.contains("was revoked"), "{error}");
     let error = town.two_people_refused("death", &tanaka, &sato, &["--code", &hanako]);
     assert!(error.contains(&format!("--key {sato}")) && error.contains("was revoked"), "{error}");
+    // Nor read anything.
+    let recorded = town.provisions().len();
+    let read = ["resident", "show", "--dir", &dir, "--key", &sato, "--purpose", "確認", "--code"];
+    let error = fails(&[&read[..], &[hanako.as_str()]].concat());
+    assert!(error.contains("was revoked"), "{error}");
+    assert_eq!(town.provisions().len(), recorded, "a refused read records nothing");
     let before = town.events();
     let again = town.fresh("revocation");
     revoke(&again);
@@ -1246,7 +1322,7 @@ fn a_move_between_two_towns_is_certified_moved_in_and_notified() {
     assert_eq!(field(&out, "resident"), hanako);
     assert_eq!(field(&out, "reason"), "move-in 国内転入");
     assert_eq!(field(&out, "moved-in-from"), "204072 阿智村 (長野県)");
-    let shown = matsumoto.resident("show", &["--code", &hanako]);
+    let shown = matsumoto.read("show", &clerk, &["--code", &hanako]);
     assert!(shown.contains("status active (住民)") && shown.contains("松本市中央1丁目"), "{shown}");
     let error = matsumoto.refused(
         "move-in",
@@ -1278,7 +1354,7 @@ fn a_move_between_two_towns_is_certified_moved_in_and_notified() {
     assert!(out.contains(&format!("move-in notice for resident {hanako} in 204072")), "{out}");
     assert!(out.contains("is complete"), "{out}");
     assert_eq!(achi.events(), before + 1);
-    let shown = achi.resident("show", &["--code", &hanako]);
+    let shown = achi.read("show", &tanaka, &["--code", &hanako]);
     assert!(shown.contains("status closed (除票): move-out 国内転出"), "{shown}");
     let error = fails(&args);
     assert!(error.contains("already recorded"), "{error}");

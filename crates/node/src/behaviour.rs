@@ -1,5 +1,6 @@
-//! Behaviour rules, pure: what one actor — a console, an agency, a peer address — does over
-//! time, judged against the node's `[behaviour]` limits. Fed observations (a time, an actor,
+//! Behaviour rules, pure: what one actor — a clerk (the operator key that signed a read or
+//! first signed a change at a town office, never the shared console certificate), a console
+//! (its refusals), an agency, a peer address — does over time, judged against the node's `[behaviour]` limits. Fed observations (a time, an actor,
 //! an act), it answers the alerts to raise; it reads no clock and touches nothing.
 //!
 //! - **read-burst**: more reads by one actor within a minute than `reads_per_minute` (an

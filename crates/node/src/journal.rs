@@ -7,7 +7,8 @@
 //! secret salt, so the provision log's tiles carry no personal data and no guessable hash,
 //! and a resident who is shown a record (salt included) can check it is in the log.
 //!
-//! The same database keeps what the node must remember across restarts: replication
+//! The same database keeps what the node must remember across restarts: the nonces of the
+//! clerks' read requests it answered (until those requests are stale anyway), replication
 //! acknowledgements (the durable outbox is the log itself, from the acknowledged size on),
 //! alerts (and how far each sink has taken them), the national node's quarantines, allocations
 //! and pending move notices.
@@ -100,6 +101,11 @@ CREATE TABLE IF NOT EXISTS custody (
     resident TEXT PRIMARY KEY NOT NULL,
     note BLOB NOT NULL
 ) STRICT;
+CREATE TABLE IF NOT EXISTS read_nonces (
+    nonce TEXT PRIMARY KEY NOT NULL,
+    expires INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS read_nonces_by_expiry ON read_nonces (expires);
 CREATE TABLE IF NOT EXISTS notices (
     move_in TEXT PRIMARY KEY NOT NULL,
     municipality TEXT NOT NULL,
@@ -282,6 +288,35 @@ impl Journal {
         let index = record_in(&tx, kind, resident, body)?;
         tx.commit()?;
         Ok(index)
+    }
+
+    /// Uses a read request's nonce: `true` the first time, `false` if it was used before and is
+    /// still kept. A nonce is kept until `expires` (POSIX seconds: when its request is stale
+    /// anyway); those expired at `now` are forgotten here.
+    pub fn use_nonce(&mut self, nonce: &str, expires: u64, now: u64) -> Result<bool> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM read_nonces WHERE expires < ?1", [now as i64])?;
+        let inserted = tx.execute(
+            "INSERT OR IGNORE INTO read_nonces (nonce, expires) VALUES (?1, ?2)",
+            params![nonce, expires as i64],
+        )?;
+        tx.commit()?;
+        Ok(inserted == 1)
+    }
+
+    /// The private provision records about `resident`, oldest first: `(index, kind, body)`.
+    pub fn records_of(&self, resident: &str) -> Result<Vec<(u64, String, String)>> {
+        let mut select = self
+            .conn
+            .prepare("SELECT idx, kind, body FROM records WHERE resident = ?1 ORDER BY idx")?;
+        let rows = select.query_map([resident], |r| {
+            Ok((
+                r.get::<_, i64>(0)? as u64,
+                r.get(1)?,
+                String::from_utf8_lossy(&r.get::<_, Vec<u8>>(2)?).into_owned(),
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Records a certificate the national key signed for `resident` in the issuance log and,
@@ -949,6 +984,20 @@ mod tests {
         assert!(counts.contains(&("wrong-peer".to_owned(), None, 6)), "{counts:?}");
     }
 
+    /// A read request's nonce is answered once while it is kept, and forgotten once expired.
+    #[test]
+    fn a_nonce_is_used_once_until_it_expires() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("node.db")).unwrap();
+        let nonce = "5f0c1e9a7d3b4c2a8e6f1d0b9a7c5e3f";
+        assert!(journal.use_nonce(nonce, 1300, 1000).unwrap());
+        assert!(!journal.use_nonce(nonce, 1300, 1001).unwrap());
+        assert!(!journal.use_nonce(nonce, 1300, 1300).unwrap());
+        assert!(journal.use_nonce("0".repeat(32).as_str(), 1600, 1300).unwrap());
+        // Expired: forgotten (its request would be stale anyway).
+        assert!(journal.use_nonce(nonce, 1700, 1301).unwrap());
+    }
+
     /// The question a public tile must not answer: "was resident X looked up by Y for Z?".
     #[test]
     fn a_provision_s_public_entry_cannot_be_confirmed_by_guessing() {
@@ -963,6 +1012,8 @@ mod tests {
             purpose: "窓口での本人確認",
             items: None,
             time: 1_795_512_600,
+            operator: Some("op.204072.achi.example/tanaka+1a2b3c4d+AQ"),
+            request: Some("juki.read/v1\ntown 204072\n\n— op.204072.achi.example/tanaka AAAA\n"),
         };
         let first = journal.record(&provision).unwrap();
         let second = journal.record(&provision).unwrap();

@@ -4,7 +4,9 @@
 //! the prefecture from the durable outbox, asking the national node for code blocks.
 //!
 //! Every change goes through `Registry::submit`, the same core as the local CLI: the clerk's
-//! client signs, the node validates and appends.
+//! client signs, the node validates and appends. Every read of personal data is a clerk's signed
+//! read request (`wire::read`), checked before anything is read and kept, with the clerk's key,
+//! in the provision record of every resident provided, appended before the answer leaves.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,9 +30,10 @@ use tlog_http::witness_client::WitnessSet;
 use wire::Batch;
 use wire::api::{
     BlockRequest, CopyRequest, FreshCode, FromSize, FromTown, PendingChange, Proposed,
-    ProvenRecord, PurposeQuery, Status, Submitted,
+    ProvenRecord, Status, Submitted,
 };
 use wire::documents::{CopyFile, Provision, RecordJson, copy_text};
+use wire::read::{ReadKind, ReadRefusal, SignedRead};
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -778,7 +781,8 @@ pub fn office_routes() -> OpenApiRouter<Shared> {
         .routes(routes!(propose, pending))
         .routes(routes!(approve))
         .routes(routes!(fresh_code))
-        .routes(routes!(lookup))
+        .routes(routes!(lookup, unsigned_lookup))
+        .routes(routes!(search))
         .routes(routes!(disclose::disclose))
         .routes(routes!(copy))
         .routes(routes!(move_out_certificate))
@@ -866,11 +870,14 @@ fn admit(town: &Town, body: &[u8], peer: &net::Peer) -> Result<Submitted, ApiErr
             Err(other) => return Err(anyhow::Error::from(other).into()),
         };
         town.appended.notify_one();
-        lock(&town.journal).observe(
-            town.clock.unix(),
-            &peer.identity.to_uri(),
-            crate::behaviour::Act::Change,
-        )?;
+        // A change is counted against the operator who signed it first (who proposed it), an
+        // event signed by no operator against the console that handed it in.
+        let actor = match &applied.effect {
+            Effect::Change { signers, .. } => signers.first().map(|k| k.name().to_owned()),
+            _ => None,
+        }
+        .unwrap_or_else(|| peer.identity.to_uri());
+        lock(&town.journal).observe(town.clock.unix(), &actor, crate::behaviour::Act::Change)?;
         let (kind, resident) = match &applied.effect {
             Effect::Genesis(_) => ("genesis", None),
             Effect::Enrol(_) => ("enrolment", None),
@@ -1016,70 +1023,203 @@ fn purpose(purpose: Option<String>) -> Result<String, ApiError> {
         Some(p) if !p.trim().is_empty() && p.len() <= 200 && !p.contains('\n') => Ok(p),
         _ => Err(ApiError::new(
             Code::PurposeRequired,
-            "every read needs a declared purpose (purpose=…, one line, at most 200 bytes)",
+            "every read needs a declared purpose (one line, at most 200 bytes)",
         )),
     }
 }
 
+impl Town {
+    /// Admits a clerk's signed read request at this town's office, before anything is read:
+    /// signed by the operator key it names, that key enrolled in this town's registry and not
+    /// revoked, fresh by the node's clock, its nonce never answered before. A refusal is
+    /// recorded as an alert about the console that sent it (and counted by the behaviour
+    /// rules). Runs on a blocking thread.
+    fn admit_read(&self, note: &[u8], peer: &net::Peer) -> Result<SignedRead, ApiError> {
+        let now = self.clock.unix();
+        let operators = lock(&self.registry).operators().map_err(anyhow::Error::from)?;
+        let opened = wire::read::open_at_home(note, self.code, &operators, now);
+        self.answer_once(opened, peer, now)
+    }
+
+    /// Uses an opened request's nonce; records any refusal as an alert about `peer`.
+    fn answer_once(
+        &self,
+        opened: Result<SignedRead, ReadRefusal>,
+        peer: &net::Peer,
+        now: u64,
+    ) -> Result<SignedRead, ApiError> {
+        let read = opened
+            .map_err(|refusal| self.refuse_read(refusal.code(), &refusal.to_string(), peer, now))?;
+        let expires = read.request.time + wire::read::FRESHNESS;
+        if lock(&self.journal).use_nonce(&read.request.nonce, expires, now)? {
+            return Ok(read);
+        }
+        let detail = format!(
+            "a read request signed by {} at {} was sent again (nonce {}): a request is answered \
+             once",
+            read.reader(),
+            read.request.time,
+            read.request.nonce
+        );
+        Err(self.refuse_read(Code::ReadReplayed, &detail, peer, now))
+    }
+
+    /// Records a refused read as an alert about `peer` and returns the refusal.
+    fn refuse_read(&self, code: Code, detail: &str, peer: &net::Peer, now: u64) -> ApiError {
+        let recorded = lock(&self.journal).alert(now, code, &peer.identity.to_uri(), detail);
+        if let Err(e) = recorded {
+            eprintln!("{}: recording a refused read failed: {e:#}", self.config.name);
+        }
+        ApiError::new(code, format!("{} read nothing: {detail}", self.code))
+    }
+
+    /// Records the provision of `code`'s record to the clerk whose signed request `read` is,
+    /// through `to` (the console, or the requesting town's node), before it leaves. Returns
+    /// its index in the provision log.
+    fn record_read(
+        &self,
+        kind: &str,
+        code: ResidentCode,
+        to: &str,
+        source: Option<&str>,
+        read: &SignedRead,
+    ) -> Result<u64, ApiError> {
+        let operator = read.request.operator.to_string();
+        let provision = Provision {
+            kind,
+            resident: &code.to_string(),
+            by: &self.identity.to_uri(),
+            to,
+            source,
+            purpose: &read.request.purpose,
+            items: None,
+            time: self.clock.unix(),
+            operator: Some(&operator),
+            request: Some(&read.note),
+        };
+        Ok(lock(&self.journal).record(&provision)?)
+    }
+}
+
+/// The request `read` must be of `kind` (and, for a lookup or a copy, of resident `code`).
+fn read_of(read: &SignedRead, kind: ReadKind, code: Option<ResidentCode>) -> Result<(), ApiError> {
+    if read.request.kind != kind || (code.is_some() && read.request.resident != code) {
+        return Err(ApiError::bad(format!(
+            "the signed read request is not a {}{}",
+            kind.as_str(),
+            if code.is_some() { " of the resident in the path" } else { "" }
+        )));
+    }
+    purpose(Some(read.request.purpose.clone())).map(|_| ())
+}
+
 #[utoipa::path(
-    get,
+    post,
     path = "/v1/residents/{code}",
     tag = "office",
-    summary = "Look a resident up (recorded in the provision log before the answer leaves)",
-    params(("code" = String, Path, description = "The resident's 住民票コード (11 digits)"), PurposeQuery),
+    summary = "Look a resident up with the clerk's signed read request (recorded in the provision log, naming the clerk, before the answer leaves)",
+    params(("code" = String, Path, description = "The resident's 住民票コード (11 digits)")),
+    request_body(content = String, content_type = "text/plain", description = "The clerk's read request (juki.read/v1, kind lookup, this resident), signed by their operator key, exactly as signed"),
     responses((status = 200, body = ProvenRecord, description = "The resident's current record and its evidence"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
 async fn lookup(
     State(town): State<Shared>,
     peer: net::Peer,
     Path(code): Path<String>,
-    QueryOf(query): QueryOf<PurposeQuery>,
+    body: Bytes,
 ) -> Result<Json<ProvenRecord>, ApiError> {
     clerk(&town, &peer)?;
     let code = parse_resident(&code)?;
-    let purpose = purpose(query.purpose)?;
     blocking(move || {
-        let proven = town.prove_for(&peer.identity.to_uri(), code)?;
-        let record = &proven.record;
-        let provision = Provision {
-            kind: "lookup",
-            resident: &code.to_string(),
-            by: &town.identity.to_uri(),
-            to: &peer.identity.to_uri(),
-            source: None,
-            purpose: &purpose,
-            items: None,
-            time: town.clock.unix(),
-        };
-        lock(&town.journal).record(&provision)?;
-        Ok(Json(ProvenRecord { record: RecordJson::of(record), evidence: proven.texts()? }))
+        let read = town.admit_read(&body, &peer)?;
+        read_of(&read, ReadKind::Lookup, Some(code))?;
+        let proven = town.prove_for(read.reader(), code)?;
+        town.record_read("lookup", code, &peer.identity.to_uri(), None, &read)?;
+        Ok(Json(ProvenRecord { record: RecordJson::of(&proven.record), evidence: proven.texts()? }))
+    })
+    .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/residents/{code}",
+    tag = "office",
+    summary = "Refused: a read without the clerk's signed request (unsigned-read, recorded as an alert)",
+    params(("code" = String, Path, description = "The resident's 住民票コード (11 digits)")),
+    responses((status = "4XX", body = ErrorBody, description = "Always `unsigned-read` (401): a lookup is a POST of the clerk's signed read request"), (status = "5XX", body = ErrorBody, description = "The node failed"))
+)]
+async fn unsigned_lookup(
+    State(town): State<Shared>,
+    peer: net::Peer,
+    Path(_code): Path<String>,
+) -> Result<Json<ProvenRecord>, ApiError> {
+    clerk(&town, &peer)?;
+    blocking(move || {
+        let refusal = ReadRefusal::Unsigned(
+            "a lookup without a clerk's signed read request (a GET); a lookup is a POST of \
+             juki.read/v1 signed by the clerk's operator key"
+                .to_owned(),
+        );
+        Err(town.refuse_read(refusal.code(), &refusal.to_string(), &peer, town.clock.unix()))
+    })
+    .await
+}
+
+#[utoipa::path(
+    post,
+    path = "/v1/searches",
+    tag = "office",
+    summary = "Search residents by name or reading and birth date with the clerk's signed read request (every resident returned is a provision record naming the clerk)",
+    request_body(content = String, content_type = "text/plain", description = "The clerk's read request (juki.read/v1, kind search), signed by their operator key, exactly as signed"),
+    responses((status = 200, body = Vec<ProvenRecord>, description = "The residents found (current records, at most the request's limit), each with its evidence"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+async fn search(
+    State(town): State<Shared>,
+    peer: net::Peer,
+    body: Bytes,
+) -> Result<Json<Vec<ProvenRecord>>, ApiError> {
+    clerk(&town, &peer)?;
+    blocking(move || {
+        let read = town.admit_read(&body, &peer)?;
+        read_of(&read, ReadKind::Search, None)?;
+        let request = &read.request;
+        let limit = request.limit.unwrap_or(1) as usize;
+        let found = lock(&town.registry)
+            .search(request.text.as_deref(), request.birth, limit)
+            .map_err(anyhow::Error::from)?;
+        // Every record is proven before any is recorded or served.
+        let proven = found
+            .iter()
+            .map(|record| town.prove_for(read.reader(), record.resident_code))
+            .collect::<Result<Vec<_>, _>>()?;
+        let to = peer.identity.to_uri();
+        let mut answer = Vec::with_capacity(proven.len());
+        for proven in proven {
+            town.record_read("search", proven.record.resident_code, &to, None, &read)?;
+            answer.push(ProvenRecord {
+                record: RecordJson::of(&proven.record),
+                evidence: proven.texts()?,
+            });
+        }
+        Ok(Json(answer))
     })
     .await
 }
 
 /// Issues a copy of one of this town's residents, with the record's evidence, once the node
-/// has checked what it is about to serve, and logs the provision first.
+/// has checked what it is about to serve, and records the provision — naming the clerk whose
+/// signed request `read` is — first.
 fn issue_copy(
     town: &Town,
     code: ResidentCode,
     to: &str,
-    purpose: &str,
     kind: &str,
+    read: &SignedRead,
 ) -> Result<CopyFile, ApiError> {
-    let proven = town.prove_for(to, code)?;
+    let proven = town.prove_for(read.reader(), code)?;
     let record = &proven.record;
     let time = town.clock.unix();
-    let provision = Provision {
-        kind,
-        resident: &code.to_string(),
-        by: &town.identity.to_uri(),
-        to,
-        source: None,
-        purpose,
-        items: None,
-        time,
-    };
-    let index = lock(&town.journal).record(&provision)?;
+    let index = town.record_read(kind, code, to, None, read)?;
     let copy = crate::logs::sign_text(
         copy_text(&town.code.to_string(), record, index, time),
         &town.node_key,
@@ -1094,7 +1234,7 @@ fn issue_copy(
     post,
     path = "/v1/copies",
     tag = "office",
-    summary = "Issue a certificate copy (住民票の写し), of this town's resident or, fetched from the keeping town, another's (広域交付)",
+    summary = "Issue a certificate copy (住民票の写し) with the clerk's signed read request, of this town's resident or, fetched from the keeping town, another's (広域交付)",
     request_body(content = CopyRequest),
     responses((status = 200, body = CopyFile, description = "The copy, signed by the keeping town's node key (juki.copy/v1), with the evidence of its record"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
@@ -1104,16 +1244,23 @@ async fn copy(
     JsonBody(request): JsonBody<CopyRequest>,
 ) -> Result<Json<CopyFile>, ApiError> {
     clerk(&town, &peer)?;
-    let code = parse_resident(&request.resident)?;
-    let purpose = purpose(Some(request.purpose.clone()))?;
-    let here = town.code.to_string();
-    let keeper = request.municipality.clone().unwrap_or_else(|| here.clone());
-    if keeper == here {
-        let to = peer.identity.to_uri();
-        return blocking(move || issue_copy(&town, code, &to, &purpose, "copy").map(Json)).await;
-    }
-    // 広域交付: fetch the copy from the town that keeps the record, verify its signature,
-    // and log the issuance here too.
+    let read = {
+        let (town, peer) = (town.clone(), peer.clone());
+        blocking(move || {
+            let read = town.admit_read(request.request.as_bytes(), &peer)?;
+            read_of(&read, ReadKind::Copy, None)?;
+            Ok(read)
+        })
+        .await?
+    };
+    let code = read.request.resident.ok_or_else(|| ApiError::bad("a copy names a resident"))?;
+    let to = peer.identity.to_uri();
+    let Some(keeper) = read.request.keeper.map(|k| k.to_string()) else {
+        return blocking(move || issue_copy(&town, code, &to, "copy", &read).map(Json)).await;
+    };
+    // 広域交付: the clerk's signed request goes to the town that keeps the record, verbatim;
+    // that town checks it, records its provision naming the clerk and signs the copy; this
+    // town verifies the copy and records its own provision naming the same clerk.
     let other = town
         .config
         .town(&keeper)
@@ -1121,12 +1268,7 @@ async fn copy(
             ApiError::new(Code::NotServed, format!("{keeper} is not a town this node knows"))
         })?
         .clone();
-    let forwarded = CopyRequest {
-        resident: code.to_string(),
-        municipality: None,
-        purpose: purpose.clone(),
-        requested_by: Some(peer.identity.to_uri()),
-    };
+    let forwarded = CopyRequest { request: read.note.clone() };
     let identity = pki::Identity::municipal(&other.code).map_err(|e| anyhow!(e))?.to_uri();
     let response = crate::http::post(
         &town.client,
@@ -1145,24 +1287,21 @@ async fn copy(
     let file: CopyFile = serde_json::from_slice(&response.body).map_err(|e| {
         ApiError::new(Code::PeerForged, format!("{keeper} did not send a copy: {e}"))
     })?;
-    if let Err(e) = wire::documents::verify_copy(&file, &trust) {
-        let detail = format!("a wide-area copy from {keeper} does not verify: {e}");
-        lock(&town.journal).alert(town.clock.unix(), Code::PeerForged, &identity, &detail)?;
-        return Err(ApiError::new(Code::PeerForged, detail));
+    match wire::documents::verify_copy(&file, &trust) {
+        Ok(verified) if verified.record.resident_code == code => {}
+        Ok(_) => {
+            let detail = format!("a wide-area copy from {keeper} is of another resident");
+            lock(&town.journal).alert(town.clock.unix(), Code::PeerForged, &identity, &detail)?;
+            return Err(ApiError::new(Code::PeerForged, detail));
+        }
+        Err(e) => {
+            let detail = format!("a wide-area copy from {keeper} does not verify: {e}");
+            lock(&town.journal).alert(town.clock.unix(), Code::PeerForged, &identity, &detail)?;
+            return Err(ApiError::new(Code::PeerForged, detail));
+        }
     }
-    let to = peer.identity.to_uri();
     blocking(move || {
-        let provision = Provision {
-            kind: "wide-area-copy",
-            resident: &code.to_string(),
-            by: &town.identity.to_uri(),
-            to: &to,
-            source: Some(identity.as_str()),
-            purpose: &purpose,
-            items: None,
-            time: town.clock.unix(),
-        };
-        lock(&town.journal).record(&provision)?;
+        town.record_read("wide-area-copy", code, &to, Some(identity.as_str()), &read)?;
         Ok(Json(file))
     })
     .await
@@ -1172,7 +1311,7 @@ async fn copy(
     post,
     path = "/v1/wide-area/copies",
     tag = "municipal-network",
-    summary = "Another town's node asks for a copy of one of this town's residents (広域交付)",
+    summary = "Another town's node forwards its clerk's signed request for a copy of one of this town's residents (広域交付)",
     request_body(content = CopyRequest),
     responses((status = 200, body = CopyFile, description = "The copy, signed by this town's node key, with the evidence of its record"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
 )]
@@ -1181,19 +1320,42 @@ async fn wide_area_copy(
     peer: net::Peer,
     JsonBody(request): JsonBody<CopyRequest>,
 ) -> Result<Json<CopyFile>, ApiError> {
-    if peer.identity.role != pki::Role::Municipal || peer.identity == town.identity {
-        return Err(ApiError::new(
-            Code::WrongPeer,
-            "wide-area copies are asked for by other towns' nodes",
-        ));
-    }
-    let code = parse_resident(&request.resident)?;
-    let purpose = purpose(Some(request.purpose))?;
-    let to = match request.requested_by {
-        Some(console) => format!("{} via {console}", peer.identity.to_uri()),
-        None => peer.identity.to_uri(),
+    let requester = match (&peer.identity.role, &peer.identity.code) {
+        (pki::Role::Municipal, Some(code)) if peer.identity != town.identity => {
+            MunicipalityCode::parse(code).map_err(|e| anyhow!(e))?
+        }
+        _ => {
+            return Err(ApiError::new(
+                Code::WrongPeer,
+                "wide-area copies are asked for by other towns' nodes",
+            ));
+        }
     };
-    blocking(move || issue_copy(&town, code, &to, &purpose, "wide-area-copy").map(Json)).await
+    blocking(move || {
+        // This town does not hold the requesting town's registry: it checks that the clerk's
+        // key signed the request it names, that the request is the requesting town's (which
+        // the peer's certificate proves) for a resident of this town, and that the key's name
+        // names that town; that the key is enrolled there and not revoked is what the
+        // requesting node checked, and both records name the clerk and that node.
+        let now = town.clock.unix();
+        let opened = wire::read::open_from(request.request.as_bytes(), requester, town.code, now)
+            .and_then(|read| {
+                let named = registry_store::dir::OperatorKeyName::parse(read.reader());
+                if named.is_some_and(|n| n.municipality == requester) {
+                    Ok(read)
+                } else {
+                    Err(ReadRefusal::Unsigned(format!(
+                        "the key {} is not named as an operator key of {requester}",
+                        read.reader()
+                    )))
+                }
+            });
+        let read = town.answer_once(opened, &peer, now)?;
+        read_of(&read, ReadKind::Copy, None)?;
+        let code = read.request.resident.ok_or_else(|| ApiError::bad("a copy names a resident"))?;
+        issue_copy(&town, code, &peer.identity.to_uri(), "wide-area-copy", &read).map(Json)
+    })
+    .await
 }
 
 #[utoipa::path(

@@ -126,6 +126,8 @@ mod tests {
                 "POST /v1/codes",
                 "GET /v1/residents/{code}",
                 "POST /v1/disclosures",
+                "POST /v1/residents/{code}",
+                "POST /v1/searches",
                 "POST /v1/copies",
                 "GET /v1/move-outs/{code}",
                 "POST /v1/activations/{code}",

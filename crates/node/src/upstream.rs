@@ -868,6 +868,8 @@ impl Hub {
                 purpose,
                 items: None,
                 time: hub.clock.unix(),
+                operator: None,
+                request: None,
             };
             lock(&hub.journal).record(&provision)?;
             Ok(())

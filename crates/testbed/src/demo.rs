@@ -135,6 +135,15 @@ pub fn run(args: DemoOptions) -> Result<ExitCode> {
             network.ca.display()
         );
     }
+    if let Ok(town) = network.town("204072") {
+        println!(
+            "  read as 阿智村's clerk (signed and recorded; the key's passphrase from the \
+             passphrases file in JUKI_PASSPHRASE): juki resident search --network {} --town \
+             204072 --key {} --purpose 確認 --reading ク",
+            args.dir.display(),
+            town.clerk_key.display()
+        );
+    }
     if args.exit {
         nodes.stop();
         return Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE });

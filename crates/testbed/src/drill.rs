@@ -48,6 +48,7 @@ enum Kind {
     ForgedCheckpoint,
     Fork,
     StolenCertificate,
+    StolenCertificateRead,
     OneKeyForTwo,
     ForeignTown,
     ReplayedBatch,
@@ -108,6 +109,11 @@ pub const DRILLS: &[Drill] = &[
         name: "stolen-certificate",
         attack: "a console's stolen TLS certificate, without an enrolled operator key, submits a change",
         kind: Kind::StolenCertificate,
+    },
+    Drill {
+        name: "stolen-certificate-read",
+        attack: "a console's stolen TLS certificate, without an enrolled operator key, looks a resident up",
+        kind: Kind::StolenCertificateRead,
     },
     Drill {
         name: "one-key-for-two",
@@ -408,6 +414,7 @@ pub async fn play(stage: &Stage, drill: Drill) -> Result<Played> {
         Kind::ForgedCheckpoint => forged_checkpoint(stage, mark).await?,
         Kind::Fork => fork(stage, mark).await?,
         Kind::StolenCertificate => stolen_certificate(stage, mark).await?,
+        Kind::StolenCertificateRead => stolen_certificate_read(stage, mark).await?,
         Kind::OneKeyForTwo => one_key_for_two(stage, mark).await?,
         Kind::ForeignTown => foreign_town(stage, mark).await?,
         Kind::ReplayedBatch => replayed_batch(stage, mark).await?,
@@ -634,6 +641,24 @@ async fn stolen_certificate(stage: &Stage, mark: u64) -> Result<Outcome> {
     let refused =
         stage.clerk()?.submit_note(note.to_bytes()).await.err().and_then(|e| refusal_code(&e));
     let alert = stage.until_alert(mark, &[Code::UnauthorisedEvent], started).await?;
+    Ok(blocked(refused, alert))
+}
+
+async fn stolen_certificate_read(stage: &Stage, mark: u64) -> Result<Outcome> {
+    // The attacker holds the console's certificate and signs the read with a key of their own
+    // (the 2003 audit's reader at a terminal): the town reads nothing for them.
+    let code = stage.a_resident()?;
+    let seed: [u8; 32] = std::array::from_fn(|i| i as u8 ^ 0xa5);
+    let attacker = tlog::note::Signer::from_seed(
+        &format!("op.{}.juki.local/intruder", TARGET.1),
+        tlog::note::KeyKind::Ed25519,
+        seed,
+    )?;
+    let intruder = crate::setup::console_clerk(&stage.network, TARGET.1, attacker)?;
+    let started = Instant::now();
+    let refused =
+        intruder.lookup(code, "address confirmation").await.err().and_then(|e| refusal_code(&e));
+    let alert = stage.until_alert(mark, &[Code::UnsignedRead], started).await?;
     Ok(blocked(refused, alert))
 }
 

@@ -933,6 +933,17 @@ fn operator(
     key: impl Fn(&TownOperators) -> &PathBuf,
 ) -> Result<client::office::Clerk> {
     let town: &TownOperators = network.town(code)?;
+    console_clerk(network, code, load_signer(&network.dir()?, key(town))?)
+}
+
+/// The operator holding `operator` at town `code`'s console, as the network directory
+/// describes the console (its certificate, the town's office API, every town's registration).
+pub fn console_clerk(
+    network: &Network,
+    code: &str,
+    operator: tlog::note::Signer,
+) -> Result<client::office::Clerk> {
+    let town: &TownOperators = network.town(code)?;
     let node = network
         .nodes
         .iter()
@@ -951,7 +962,7 @@ fn operator(
         registry_domain::MunicipalityCode::parse(code)?,
         &url,
         &files,
-        load_signer(&network.dir()?, key(town))?,
+        operator,
         &network.towns,
     )
 }

@@ -20,7 +20,8 @@ pub struct Submitted {
     pub resident: Option<String>,
 }
 
-/// `GET /v1/residents/{code}` (office): a resident's current record and its evidence.
+/// `POST /v1/residents/{code}` (office): a resident's current record and its evidence (also
+/// each resident a search, `POST /v1/searches`, finds).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
 pub struct ProvenRecord {
     /// The record, as the change in the evidence states it.
@@ -134,28 +135,15 @@ pub struct FreshCode {
     pub code: String,
 }
 
-/// The `purpose` query of a read (`GET /v1/residents/{code}?purpose=…`).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PurposeQuery {
-    /// Why the record is read: one line, at most 200 bytes.
-    pub purpose: Option<String>,
-}
-
 /// `POST /v1/copies` (office) and `POST /v1/wide-area/copies` (between towns): a request
-/// for a certificate copy (住民票の写し).
+/// for a certificate copy (住民票の写し): the clerk's signed read request, which the clerk's
+/// town forwards verbatim to the town that keeps the record when it is another (広域交付).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CopyRequest {
-    /// The resident.
-    pub resident: String,
-    /// The town that keeps the record, when it is another (広域交付).
-    #[serde(default)]
-    pub municipality: Option<String>,
-    /// Why.
-    pub purpose: String,
-    /// For a wide-area request between nodes: the console that asked.
-    #[serde(default)]
-    pub requested_by: Option<String>,
+    /// The clerk's read request (`juki.read/v1`, kind `copy`, naming the resident and, for
+    /// another town's resident, its `keeper`), signed by their operator key, exactly as signed.
+    pub request: String,
 }
 
 /// The `from` query of `GET /v1/move-outs/{code}?from=…`: the town moved out of.
@@ -333,6 +321,11 @@ pub struct DisclosureRequest {
     pub from: u64,
     /// To (POSIX seconds, exclusive).
     pub to: u64,
+    /// At the office API: the clerk's signed read request (`juki.read/v1`, kind
+    /// `disclosure`, this resident), exactly as signed. Between tiers the town's node asks
+    /// itself and sends none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
 }
 
 /// The provisions one node recorded about a resident, each proven in its provision log.

@@ -1,6 +1,8 @@
 //! What a node hands out and what it records when it does: the certificate copy of a resident's
 //! record (住民票の写し, `juki.copy/v1`, signed by the issuing town's node key) and the private
-//! provision record (`juki.provision/v1`) appended to the provision log before the copy leaves.
+//! provision record (`juki.provision/v1`) appended to the provision log before the copy leaves;
+//! a read at a town office names the clerk's operator key and keeps the clerk's signed read
+//! request (`crate::read`) in it.
 //! Texts use the registry events' `key value` format.
 
 use registry_core::evidence::{self, EvidenceError, TownTrust};
@@ -32,6 +34,12 @@ pub struct Provision<'a> {
     pub items: Option<&'a str>,
     /// POSIX seconds.
     pub time: u64,
+    /// For a read at a town office: the verifier key of the clerk's operator key that signed
+    /// the read request (its name is the key's name as the clerk's town enrolled it).
+    pub operator: Option<&'a str>,
+    /// For a read at a town office: the clerk's signed read request (`juki.read/v1`), exactly
+    /// as signed, so the record proves which clerk read whom under which purpose.
+    pub request: Option<&'a str>,
 }
 
 impl Provision<'_> {
@@ -50,6 +58,8 @@ impl Provision<'_> {
             .field("purpose", self.purpose)
             .optional("items", self.items)
             .field("time", self.time)
+            .optional("operator", self.operator)
+            .optional("request", self.request)
             .finish()
     }
 }

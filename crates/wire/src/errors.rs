@@ -143,7 +143,7 @@ codes! {
     /// A read without a declared purpose.
     PurposeRequired = "purpose-required", Request, status 400, alert no,
         "Every read of identity information needs a declared purpose: one line, at most 200 bytes.",
-        "Send `purpose` with the request.";
+        "Declare the purpose: the `purpose` of a clerk's read request (`juki.read/v1`), of an agency's request.";
     /// A provision request names a purpose the agency does not hold.
     PurposeNotHeld = "purpose-not-held", Identity, status 403, alert warning,
         "The request names a purpose the signed catalogue of lawful purposes does not list for this agency: an agency may ask only under the purposes the law grants it (別表).",
@@ -184,6 +184,22 @@ codes! {
     NotServed = "not-served", Identity, status 403, alert no,
         "This node does not serve or mirror the town the request names.",
         "Ask the node that serves that town; check the node's `towns` configuration.";
+    /// A read of personal data that is not signed by an operator of this town.
+    UnsignedRead = "unsigned-read", Identity, status 401, alert warning,
+        "A read of personal data (a lookup, a copy, a search) came without a read request (`juki.read/v1`) signed by an operator key enrolled in this town: no signature, one that does not verify, a key the town never enrolled (another town's operator), or a request of another town. Nothing was read.",
+        "Sign the read with your own operator key (`juki resident show|search --key`, the clerk's client). A console reading without a clerk's signature is how a stolen console certificate looks: find out who used it.";
+    /// A read request signed by a revoked operator key.
+    RevokedReader = "revoked-reader", Identity, status 403, alert warning,
+        "The read request is signed by an operator key the town's registry revoked. Nothing was read.",
+        "Read with a key that is enrolled and not revoked. A revoked key still in use is how a departed clerk's key looks: find out who holds it.";
+    /// A read request whose time is too far from the node's clock.
+    StaleRead = "stale-read", Identity, status 422, alert notice,
+        "The read request was signed more than five minutes before or after the node's clock: a request is answered only while it is fresh, so a copied request cannot be used later. Nothing was read.",
+        "Sign the request again now; check the console's clock.";
+    /// A read request answered before.
+    ReadReplayed = "read-replayed", Identity, status 409, alert warning,
+        "The read request's nonce was already used: a signed request is answered once. Nothing was read.",
+        "Sign a new request for every read. A request sent again is how someone replaying a clerk's captured request looks: find out who sent it.";
     /// A signed event does not parse.
     MalformedEvent = "malformed-event", Rules, status 422, alert no,
         "The signed event does not parse as a juki event, or a field is out of its domain.",
@@ -347,20 +363,20 @@ codes! {
         "Do not use the data. If a node sent it, that node (or the path to it) is compromised: report it with the answer kept as evidence.";
     /// Bulk reads by one actor.
     ReadBurst = "read-burst", Behaviour, status 0, alert warning,
-        "One actor (an agency, a console) read more records within a minute than `[behaviour] reads_per_minute` allows: how bulk harvesting looks. Every read was answered and recorded; this alert is raised once per minute of it.",
-        "Find out who uses the certificate and why; revoke it if the reads have no lawful purpose.";
+        "One actor (an agency, or a clerk at a town office: the operator key that signed the reads) read more records within a minute than `[behaviour] reads_per_minute` allows: how bulk harvesting looks. Every read was answered and recorded; this alert is raised once per minute of it.",
+        "Find out who uses the certificate or the operator key and why; revoke it if the reads have no lawful purpose.";
     /// Lookups of codes with no resident: guessing.
     CodeWalking = "code-walking", Behaviour, status 0, alert warning,
-        "One actor asked for more codes with no resident within a minute than `[behaviour] misses_per_minute` allows: how walking the code space looks. Every miss is recorded as an attempt.",
+        "One actor (an agency, or a clerk by the operator key that signed the lookups) asked for more codes with no resident within a minute than `[behaviour] misses_per_minute` allows: how walking the code space looks. Every miss is recorded as an attempt.",
         "Find out who uses the certificate; a lawful reader knows the codes it asks for.";
     /// Bulk changes by one actor.
     ChangeBurst = "change-burst", Behaviour, status 0, alert warning,
-        "One console recorded more changes within a minute than `[behaviour] changes_per_minute` allows.",
+        "One operator (the key that signed the changes first) recorded more changes within a minute than `[behaviour] changes_per_minute` allows.",
         "Check with the office what was being entered; a script behind a console is how an insider's mass edit looks.";
     /// Reads or changes outside office hours.
     OffHours = "off-hours", Behaviour, status 0, alert warning,
         "A change, or `[behaviour] off_hours_reads` reads within an hour, outside the office hours `[behaviour] office_hours` and `office_days` (Japan time): how an insider browsing at night looks.",
-        "Ask the office who was on duty; if nobody was, treat the console's certificate as stolen.";
+        "Ask the office who was on duty (a read names the clerk's operator key); if nobody was, treat the key and the console's certificate as stolen.";
     /// Many refusals of one peer.
     RepeatedRefusals = "repeated-refusals", Behaviour, status 0, alert warning,
         "One peer was refused (bad signatures, a sensitive change with one signature, a wrong role) more often within a minute than `[behaviour] refusals_per_minute` allows: how someone probing with a stolen credential looks.",

@@ -17,6 +17,7 @@
 //!   agency may ask, under which purpose, for which items, how often.
 //! - `provide`: an agency's requests (by 住民票コード, by the four basic items, in batches)
 //!   and the answers, each bound to the keeping town's witnessed log by a signed statement.
+//! - `read`: a clerk's signed read request (`juki.read/v1`) and its checks.
 //! - `trust`: a town's registered keys, with which clients check the evidence of its records.
 //!
 //! Each route's path is versioned (`/v1/…`); a change that an old client could misread gets a
@@ -34,6 +35,7 @@ pub mod manifest;
 pub mod provide;
 pub mod purposes;
 pub mod quarantine;
+pub mod read;
 pub mod trust;
 
 pub use batch::{Batch, BatchError, CheckedBatch, MAX_BATCH_BYTES, Receipt, ReceiptError};

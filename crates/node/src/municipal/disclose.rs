@@ -8,10 +8,11 @@ use anyhow::anyhow;
 use axum::Json;
 use axum::extract::State;
 use wire::api::{Disclosure, DisclosureRequest, ProvenRecord, ProvisionsDisclosed};
-use wire::documents::{Provision, RecordJson};
+use wire::documents::RecordJson;
 use wire::errors::{Code, ErrorBody};
+use wire::read::ReadKind;
 
-use super::{Shared, clerk, lock, parse_resident};
+use super::{Shared, clerk, lock, parse_resident, read_of};
 use crate::http::{ApiError, JsonBody, blocking};
 
 #[utoipa::path(
@@ -32,10 +33,21 @@ pub(super) async fn disclose(
     if request.from >= request.to {
         return Err(ApiError::bad("the period's start must come before its end"));
     }
-    let reader = peer.identity.to_uri();
+    // The clerk's signed request, checked before anything is read or asked for.
+    let read = {
+        let (town, peer) = (town.clone(), peer.clone());
+        let note = request.request.clone().unwrap_or_default().into_bytes();
+        blocking(move || {
+            let read = town.admit_read(&note, &peer)?;
+            read_of(&read, ReadKind::Disclosure, Some(code))?;
+            Ok(read)
+        })
+        .await?
+    };
     // The upper tiers' records first: the town's own, read last, then include everything
     // recorded until then.
-    let body = serde_json::to_vec(&request).map_err(|e| anyhow!(e))?;
+    let upward = DisclosureRequest { request: None, ..request.clone() };
+    let body = serde_json::to_vec(&upward).map_err(|e| anyhow!(e))?;
     let mut provisions = Vec::new();
     for upper in [town.upstream().clone(), town.national().clone()] {
         let url = upper.endpoint("/v1/disclosures/provisions")?;
@@ -63,7 +75,7 @@ pub(super) async fn disclose(
         provisions.push(disclosed);
     }
     blocking(move || {
-        let proven = town.prove_for(&reader, code)?;
+        let proven = town.prove_for(read.reader(), code)?;
         let own = {
             let journal = lock(&town.journal);
             crate::provisions::disclose(
@@ -76,18 +88,7 @@ pub(super) async fn disclose(
             )?
         };
         provisions.insert(0, own);
-        let resident = code.to_string();
-        let by = town.identity.to_uri();
-        lock(&town.journal).record(&Provision {
-            kind: "disclosure",
-            resident: &resident,
-            by: &by,
-            to: &reader,
-            source: None,
-            purpose: "開示 (the resident's own disclosure)",
-            items: None,
-            time: town.clock.unix(),
-        })?;
+        town.record_read("disclosure", code, &peer.identity.to_uri(), None, &read)?;
         Ok(Json(Disclosure {
             record: ProvenRecord {
                 record: RecordJson::of(&proven.record),

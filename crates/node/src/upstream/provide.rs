@@ -262,6 +262,8 @@ impl Hub {
             purpose: &purpose.code,
             items: Some(&items_line),
             time,
+            operator: None,
+            request: None,
         };
         let index = lock(&self.journal).record(&provision)?;
         let record = ProvidedRecord::of(&proven.record, items);
