@@ -2,7 +2,7 @@
 //! the canonical form it prints, and the matching keys are idempotent.
 
 use proptest::prelude::*;
-use registry_domain::fold::{fold_address, fold_for_match};
+use registry_domain::fold::{fold_address, fold_for_match, fold_name, fold_reading, parse_date};
 use registry_domain::{
     Address, ChangeReason, Date, IndividualNumber, MunicipalityCode, NameReading, PersonName,
     ResidentCode,
@@ -27,6 +27,17 @@ proptest! {
         prop_assert_eq!(fold_for_match(&key), key.clone());
         let key = fold_address(&s);
         prop_assert_eq!(fold_address(&key), key);
+        let key = fold_name(&s);
+        prop_assert_eq!(fold_name(&key), key);
+        let key = fold_reading(&s);
+        prop_assert_eq!(fold_reading(&key), key);
+    }
+
+    #[test]
+    fn stored_text_is_kept_as_given(s in "[\u{F900}-\u{FA6D}\u{3041}-\u{30FA}\u{3099}\u{4E00}-\u{4E20}]{1,12}") {
+        // No normalisation on storage: what a register holds comes back unchanged.
+        let name = PersonName::new(&s).unwrap();
+        prop_assert_eq!(name.as_str(), s.as_str());
     }
 
     #[test]
@@ -49,6 +60,7 @@ proptest! {
         let _ = s.parse::<ChangeReason>();
         let _ = PersonName::new(&s);
         let _ = NameReading::new(&s);
+        let _ = parse_date(&s);
     }
 
     #[test]

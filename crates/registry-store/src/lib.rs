@@ -610,8 +610,9 @@ impl Registry {
         indexes.into_iter().map(|idx| change_at(&self.conn, idx).map(|c| c.record)).collect()
     }
 
-    /// Residents whose name or reading matches `text` (folded for width, kana and old kanji),
-    /// optionally also by birth date; at most `limit`, current records only.
+    /// Residents whose name or reading matches `text` (folded for width, kana and old kanji;
+    /// the reading also for small kana and vowel length), optionally also by birth date; at
+    /// most `limit`, current records only.
     pub fn search(
         &self,
         text: Option<&str>,
@@ -619,20 +620,24 @@ impl Registry {
         limit: usize,
     ) -> Result<Vec<IdentityRecordParts>, StoreError> {
         let birth = birth.map(|b| b.to_string());
-        let codes: Vec<String> = match text.map(fold::fold_for_match) {
+        let codes: Vec<String> = match text {
             // A prefix of the folded name or reading, as two index range scans.
-            Some(key) => {
-                let end = format!("{key}\u{10FFFF}");
+            Some(text) => {
+                let (key, reading) = (fold::fold_for_match(text), fold::fold_reading(text));
+                let (end, reading_end) =
+                    (format!("{key}\u{10FFFF}"), format!("{reading}\u{10FFFF}"));
                 let mut select = self.conn.prepare_cached(
                     "SELECT code, reading_key FROM residents
-                       WHERE reading_key >= ?1 AND reading_key < ?2 AND (?3 IS NULL OR birth = ?3)
+                       WHERE reading_key >= ?5 AND reading_key < ?6 AND (?3 IS NULL OR birth = ?3)
                      UNION
                      SELECT code, reading_key FROM residents
                        WHERE name_key >= ?1 AND name_key < ?2 AND (?3 IS NULL OR birth = ?3)
                      ORDER BY 2, 1 LIMIT ?4",
                 )?;
                 select
-                    .query_map(params![key, end, birth, limit as i64], |r| r.get(0))?
+                    .query_map(params![key, end, birth, limit as i64, reading, reading_end], |r| {
+                        r.get(0)
+                    })?
                     .collect::<Result<_, _>>()?
             }
             None => {
@@ -1073,7 +1078,7 @@ impl ResidentRow {
             ("effective", Some(record.latest_change.date().to_string())),
             ("event_idx", Some(index.to_string())),
             ("name_key", Some(fold::fold_for_match(record.name.name().as_str()))),
-            ("reading_key", Some(fold::fold_for_match(record.name.reading().as_str()))),
+            ("reading_key", Some(fold::fold_reading(record.name.reading().as_str()))),
             ("address_key", Some(record.address.match_key())),
         ];
         debug_assert!(columns.iter().map(|c| c.0).eq(Self::COLUMNS));
