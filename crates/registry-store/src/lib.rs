@@ -657,6 +657,69 @@ impl Registry {
             .collect()
     }
 
+    /// Candidates for a four-item match ([`matching::rank`]): the active residents whose
+    /// `name_key` or `reading_key` starts with the query's, whose birth date is the query's, or
+    /// whose `address_key` starts with the query's (in the query's municipality, when it names
+    /// one) — a union of four index scans, each bounded by `limit`, so at most `4 × limit`
+    /// residents, each read from the signed event that made its current record, as
+    /// [`Registry::resident`] reads it. The national node asks each town's mirror and merges.
+    pub fn match_candidates(
+        &self,
+        keys: &matching::Keys,
+        limit: usize,
+    ) -> Result<Vec<(ResidentCode, IdentityRecordParts)>, StoreError> {
+        let end = |key: &str| format!("{key}\u{10FFFF}");
+        let name_end = end(&keys.name_key);
+        let reading_end = keys.reading_key.as_deref().map(end);
+        let address_end = keys.address_key.as_deref().map(end);
+        let birth = keys.birth.map(|b| b.to_string());
+        let municipality = keys.municipality.map(|m| m.to_string());
+        let mut select = self.conn.prepare_cached(
+            "SELECT code FROM (SELECT code FROM residents
+                 WHERE name_key >= ?1 AND name_key < ?2 AND status = 'active' LIMIT ?10)
+             UNION
+             SELECT code FROM (SELECT code FROM residents
+                 WHERE ?3 IS NOT NULL AND reading_key >= ?3 AND reading_key < ?4
+                   AND status = 'active' LIMIT ?10)
+             UNION
+             SELECT code FROM (SELECT code FROM residents
+                 WHERE ?5 IS NOT NULL AND birth = ?5 AND status = 'active' LIMIT ?10)
+             UNION
+             SELECT code FROM (SELECT code FROM residents
+                 WHERE ?6 IS NOT NULL AND address_key >= ?6 AND address_key < ?7
+                   AND (?8 IS NULL OR address_municipality = ?8) AND status = 'active'
+                 LIMIT ?10)
+             ORDER BY code LIMIT ?9",
+        )?;
+        let codes: Vec<String> = select
+            .query_map(
+                params![
+                    keys.name_key,
+                    name_end,
+                    keys.reading_key,
+                    reading_end,
+                    birth,
+                    keys.address_key,
+                    address_end,
+                    municipality,
+                    (limit * 4) as i64,
+                    limit as i64,
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(codes.len());
+        for text in codes {
+            let code = ResidentCode::parse(&text).map_err(|_| {
+                StoreError::Corrupt("the residents table holds a malformed resident code".into())
+            })?;
+            if let Some(record) = record_of(&self.conn, code)? {
+                out.push((code, record));
+            }
+        }
+        Ok(out)
+    }
+
     /// The operators, with their roles and whether they are revoked.
     pub fn operators(&self) -> Result<Vec<Operator>, StoreError> {
         SqlView::new(&self.conn, self.municipality).try_operators()
