@@ -18,6 +18,7 @@ use registry_domain::fold::{
 };
 use registry_domain::{Date, IdentityRecordParts, Sex};
 
+use crate::place::place;
 use crate::query::{Query, QueryAddress, QueryName};
 
 /// How one item of a query matched a candidate, from best to worst; serialised in kebab-case.
@@ -158,6 +159,13 @@ pub(crate) fn sex(query: Option<Sex>, registered: Sex) -> ItemMatch {
     }
 }
 
+/// Whether `whole` is `rest` after nothing but a place (prefecture, county, municipality).
+fn ends_with_rest(whole: &str, rest: &str) -> bool {
+    whole
+        .strip_suffix(rest)
+        .is_some_and(|prefix| prefix.is_empty() || place(prefix).rest.is_empty())
+}
+
 pub(crate) fn address(query: Option<&QueryAddress>, record: &IdentityRecordParts) -> ItemMatch {
     let Some(q) = query else { return ItemMatch::Missing };
     let registered = &record.address;
@@ -165,10 +173,10 @@ pub(crate) fn address(query: Option<&QueryAddress>, record: &IdentityRecordParts
         return ItemMatch::Differs;
     }
     let rest = registered.rest();
-    if q.typed.ends_with(&no_space(rest)) {
+    if ends_with_rest(&q.typed, &no_space(rest)) {
         return ItemMatch::Exact;
     }
-    if q.width.ends_with(&no_space(&fold_width(rest))) {
+    if ends_with_rest(&q.width, &no_space(&fold_width(rest))) {
         return ItemMatch::Folded;
     }
     let key = fold_address(rest);

@@ -20,6 +20,12 @@ fn normal(s: &str) -> String {
     fold_kanji(&fold_width(s)).chars().filter(|c| !c.is_whitespace()).collect()
 }
 
+/// Every municipality with its name as [`normal`] writes it, computed once.
+fn names() -> &'static [(MunicipalityCode, String)] {
+    static NAMES: std::sync::OnceLock<Vec<(MunicipalityCode, String)>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| MunicipalityCode::all().map(|m| (m, normal(m.name()))).collect())
+}
+
 /// Splits `address` into its municipality and the rest.
 pub(crate) fn place(address: &str) -> Place {
     let text = normal(address);
@@ -48,12 +54,12 @@ pub(crate) fn place(address: &str) -> Place {
 /// The longest municipality name `text` starts with (within `prefecture` if known).
 fn municipality_at(text: &str, prefecture: Option<PrefectureCode>) -> Option<Place> {
     let mut best: Option<(usize, Vec<MunicipalityCode>)> = None;
-    for m in MunicipalityCode::all() {
+    for (m, name) in names() {
+        let m = *m;
         if prefecture.is_some_and(|p| m.prefecture() != p) {
             continue;
         }
-        let name = normal(m.name());
-        if name.is_empty() || !text.starts_with(&name) {
+        if name.is_empty() || !text.starts_with(name.as_str()) {
             continue;
         }
         match &mut best {

@@ -96,7 +96,8 @@ fn score(items: &Items) -> f64 {
             weight += w;
         }
     }
-    if weight == 0.0 { 0.0 } else { sum / weight }
+    // Three decimals: enough to order, and what the answer prints.
+    if weight == 0.0 { 0.0 } else { (sum / weight * 1000.0).round() / 1000.0 }
 }
 
 /// Whether nothing speaks against the candidate and enough speaks for it (module notes).
