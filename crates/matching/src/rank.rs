@@ -155,3 +155,142 @@ pub fn rank(
         scored.into_iter().map(|(c, _)| c).filter(|c| c.score > 0.0).take(MAX_CANDIDATES).collect();
     Ranked { best, candidates }
 }
+
+#[cfg(test)]
+mod tests {
+    use registry_domain::{
+        Address, ChangeInfo, ChangeReason, Date, HistoryNumber, Name, NameReading, PersonName,
+        RecordStatus, Sex,
+    };
+
+    use super::*;
+
+    fn person(
+        ten: u64,
+        name: &str,
+        reading: &str,
+        birth: &str,
+        sex: Sex,
+        address: &str,
+    ) -> (ResidentCode, IdentityRecordParts) {
+        let code = ResidentCode::from_ten_digits(ten).unwrap();
+        let birth = Date::parse(birth).unwrap();
+        let record = IdentityRecordParts {
+            resident_code: code,
+            name: Name::new(
+                PersonName::new(name).unwrap(),
+                NameReading::new(reading).unwrap(),
+                None,
+            ),
+            birth_date: birth,
+            sex,
+            address: Address::new("204072".parse().unwrap(), address).unwrap(),
+            individual_number: None,
+            latest_change: ChangeInfo::new(ChangeReason::Birth, birth),
+            history_number: HistoryNumber::FIRST,
+            status: RecordStatus::Active,
+        };
+        (code, record)
+    }
+
+    fn query(name: &str, birth: &str, sex: &str, address: &str) -> Query {
+        Query::parse(name, None, birth, sex, address).unwrap()
+    }
+
+    fn twins() -> Vec<(ResidentCode, IdentityRecordParts)> {
+        vec![
+            person(1, "林　翔太", "ハヤシ　ショウタ", "2001-04-01", Sex::Male, "大字智里5番地"),
+            person(2, "林　大翔", "ハヤシ　ヒロト", "2001-04-01", Sex::Male, "大字智里5番地"),
+            person(3, "林　翔太", "ハヤシ　ショウタ", "1970-08-08", Sex::Male, "大字智里5番地"),
+        ]
+    }
+
+    #[test]
+    fn scores() {
+        let people = twins();
+        let all = rank(&query("林　翔太", "2001-04-01", "1", "大字智里5番地"), people.clone());
+        assert_eq!(all.candidates[0].score, 1.0);
+        // Sex and address not asked: the name folded and the birth date, (0.4 × 0.97 + 0.3) / 0.7.
+        let r = rank(&query("林 翔太", "2001-04-01", "", ""), people.clone());
+        assert_eq!(r.candidates[0].score, 1.0, "a space is not a difference");
+        let r = rank(&query("ﾊﾔｼ ｼｮｳﾀ", "2001-04-01", "", ""), people.clone());
+        assert_eq!(r.candidates[0].items.name, ItemMatch::Folded);
+        assert_eq!(r.candidates[0].score, 0.983);
+        // Nothing agrees with anybody: no candidate at all.
+        let r = rank(&query("鈴木　一", "1999-09-09", "2", "大字駒場1番地"), people);
+        assert_eq!(r, Ranked { best: None, candidates: vec![] });
+    }
+
+    #[test]
+    fn twins_and_namesakes_are_told_apart_or_left_open() {
+        let people = twins();
+        let code = |i: usize| people[i].0;
+        let r = rank(&query("林　大翔", "2001-04-01", "男", "阿智村智里5"), people.clone());
+        assert_eq!(r.best, Some(code(1)));
+        assert_eq!(r.candidates[1].code, code(0), "the twin second");
+        assert_eq!(r.candidates[1].items.name, ItemMatch::Differs);
+        // A third twin nobody registered.
+        let r = rank(&query("林　蓮", "2001-04-01", "男", "阿智村智里5"), people.clone());
+        assert_eq!(r.best, None);
+        // The father and the son share name and address: without the birth date, nobody.
+        let r = rank(&query("林　翔太", "", "男", "阿智村智里5"), people.clone());
+        assert_eq!(r.best, None);
+        assert_eq!(r.candidates.len(), 3);
+        // With it, the one born then.
+        let r = rank(&query("林　翔太", "S45.8.8", "", ""), people.clone());
+        assert_eq!(r.best, Some(code(2)));
+        // The surname alone names nobody.
+        let r = rank(&query("林", "2001-04-01", "男", "阿智村智里5"), people.clone());
+        assert_eq!(r.best, None);
+        assert_eq!(r.candidates[0].items.name, ItemMatch::Partial);
+        // A birth date one day off is a look-alike, not the person.
+        let r = rank(&query("林　翔太", "2001-04-02", "男", "阿智村智里5"), people.clone());
+        assert_eq!(r.best, None);
+        assert_eq!(r.candidates[0].items.birth, ItemMatch::Partial);
+        // Given twice, counted once.
+        let doubled: Vec<_> = people.iter().chain(people.iter()).cloned().collect();
+        let r = rank(&query("林　大翔", "2001-04-01", "男", "阿智村智里5"), doubled);
+        assert_eq!(r.candidates.len(), 3);
+        assert_eq!(r.best, Some(code(1)));
+    }
+
+    #[test]
+    fn the_best_must_be_consistent_and_clearly_ahead() {
+        // The one consistent candidate (its address agrees only up to the number) is behind
+        // one that differs only by sex: nobody is named.
+        let people = vec![
+            person(1, "森　茂", "モリ　シゲル", "1950-01-01", Sex::Male, "大字智里5番地3"),
+            person(2, "森　茂", "モリ　シゲル", "1950-01-01", Sex::Female, "大字智里5番地"),
+        ];
+        let r = rank(&query("森　茂", "1950-01-01", "男", "阿智村智里5"), people.clone());
+        let items: Vec<_> = r.candidates.iter().map(|c| (c.code, c.score, c.items)).collect();
+        assert_eq!(r.best, None, "{items:?}");
+        // Without the look-alike, the consistent one is named.
+        let r = rank(&query("森　茂", "1950-01-01", "男", "阿智村智里5"), people[..1].to_vec());
+        assert_eq!(r.best, Some(people[0].0));
+        // The name and the address agree, the birth date is not asked: enough.
+        let r = rank(&query("森　茂", "", "", "阿智村智里5番地3"), people.clone());
+        assert_eq!(r.best, Some(people[0].0));
+        // The name and a partly agreeing address are not enough without the birth date.
+        let r = rank(&query("森　茂", "", "", "阿智村智里5番地4"), people[..1].to_vec());
+        assert_eq!(r.best, None);
+    }
+
+    #[test]
+    fn at_most_max_candidates_best_first() {
+        let people: Vec<_> = (0..25)
+            .map(|i| {
+                let birth = format!("19{:02}-01-01", 50 + i);
+                person(100 + i, "森　茂", "モリ　シゲル", &birth, Sex::Male, "大字智里5番地")
+            })
+            .collect();
+        let r = rank(&query("森　茂", "1960-01-01", "男", ""), people.clone());
+        assert_eq!(r.candidates.len(), MAX_CANDIDATES);
+        assert_eq!(r.best, Some(people[10].0));
+        assert!(r.candidates.windows(2).all(|w| w[0].score >= w[1].score));
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["match"], people[10].0.to_string());
+        assert_eq!(json["candidates"][0]["items"]["birth"], "exact");
+        assert_eq!(json["candidates"][1]["items"]["birth"], "partial");
+    }
+}
