@@ -53,22 +53,18 @@ pub(crate) fn place(address: &str) -> Place {
 
 /// The longest municipality name `text` starts with (within `prefecture` if known).
 fn municipality_at(text: &str, prefecture: Option<PrefectureCode>) -> Option<Place> {
-    let mut best: Option<(usize, Vec<MunicipalityCode>)> = None;
-    for (m, name) in names() {
-        let m = *m;
-        if prefecture.is_some_and(|p| m.prefecture() != p) {
-            continue;
-        }
-        if name.is_empty() || !text.starts_with(name.as_str()) {
-            continue;
-        }
-        match &mut best {
-            Some((len, codes)) if *len == name.len() => codes.push(m),
-            Some((len, _)) if *len > name.len() => {}
-            _ => best = Some((name.len(), vec![m])),
-        }
-    }
-    let (len, codes) = best?;
+    let matches: Vec<(usize, MunicipalityCode)> = names()
+        .iter()
+        .filter(|(m, name)| {
+            prefecture.is_none_or(|p| m.prefecture() == p)
+                && !name.is_empty()
+                && text.starts_with(name.as_str())
+        })
+        .map(|(m, name)| (name.len(), *m))
+        .collect();
+    let len = matches.iter().map(|&(len, _)| len).max()?;
+    let codes: Vec<MunicipalityCode> =
+        matches.iter().filter(|&&(l, _)| l == len).map(|&(_, m)| m).collect();
     let rest = text[len..].to_owned();
     // A name shared by several municipalities names none of them.
     let municipality = (codes.len() == 1).then(|| codes[0]);

@@ -273,6 +273,15 @@ mod tests {
     }
 
     #[test]
+    fn address_length() {
+        let at_most = format!("阿智村智里{}", "1".repeat(MAX_ADDRESS_CHARS - 5));
+        assert!(Query::parse("山田", None, "", "", &at_most).is_ok());
+        let longer = format!("{at_most}1");
+        let e = Query::parse("山田", None, "", "", &longer).unwrap_err();
+        assert_eq!(e.code(), "bad-address");
+    }
+
+    #[test]
     fn keys() {
         let q = Query::parse(
             "髙橋　﨑子",
@@ -288,6 +297,8 @@ mod tests {
         assert_eq!(k.birth, Some("1975-03-04".parse().unwrap()));
         assert_eq!(k.address_key.as_deref(), Some("智里3-1"));
         assert_eq!(k.municipality, Some("204072".parse().unwrap()));
+        let kanji = Query::parse("山田 太郎", None, "1975-03-04", "", "").unwrap().keys();
+        assert_eq!(kanji.reading_key, None, "no reading to look up");
         let kana = Query::parse("ヤマダ タロウ", None, "1975-03-04", "", "").unwrap().keys();
         assert_eq!(kana.reading_key.as_deref(), Some("ヤマダタロ"));
         assert_eq!(kana.address_key, None);
