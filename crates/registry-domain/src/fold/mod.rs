@@ -126,9 +126,10 @@ pub fn fold_name(s: &str) -> String {
 /// NFC. So 「髙橋　﨑子」 and 「高橋崎子」 share a key, as do 「ﾀｶﾊｼ ｻｷｺ」, 「たかはし さきこ」 and
 /// 「タカハシ・サキコ」. Small and large kana stay distinct here (see [`fold_reading`]).
 pub fn fold_for_match(s: &str) -> String {
-    let folded: String =
-        fold_name(s).chars().filter(|&c| !is_variation_selector(c)).map(fold_kanji_char).collect();
-    crate::text::into_nfc(folded.chars().map(fold_kanji_char).collect())
+    // The table maps every compatibility ideograph, so NFC after it has none left to merge.
+    crate::text::into_nfc(
+        fold_name(s).chars().filter(|&c| !is_variation_selector(c)).map(fold_kanji_char).collect(),
+    )
 }
 
 #[cfg(test)]

@@ -9,6 +9,14 @@ fn kanji_table_is_sorted_and_one_step() {
     for &(variant, representative) in KANJI_VARIANTS {
         assert_ne!(variant, representative);
         assert_eq!(fold_kanji_char(representative), representative, "{representative} is final");
+        assert!(!is_compatibility_ideograph(representative), "{representative} survives NFC");
+    }
+    // Every compatibility ideograph that NFC would replace is in the table.
+    for c in ('\u{F900}'..='\u{FAFF}').chain('\u{2F800}'..='\u{2FA1F}') {
+        let nfc: String = c.to_string().nfc().collect();
+        if nfc != c.to_string() {
+            assert_ne!(fold_kanji_char(c), c, "U+{:04X}", u32::from(c));
+        }
     }
 }
 
