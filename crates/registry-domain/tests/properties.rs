@@ -13,7 +13,8 @@ use registry_domain::{
 fn japanese_text() -> impl Strategy<Value = String> {
     let alphabet: Vec<char> = "0123456789０１２３４５６７８９〇一二三四五六七八九十百千壱弐参拾\
          丁目番地号のノーｰ-‐－―−字大中央霞が関ヶケ宮日町 　\t・\u{3099}\u{309A}\u{FF9E}\
-         かきがぎカキガギｶｷﾞﾊﾟはぱ髙﨑澤邊齋龍高崎沢辺斎竜aAzZ\u{E0100}\u{301}"
+         かきがぎカキガギｶｷﾞﾊﾟはぱ髙﨑澤邊齋龍高崎沢辺斎竜aAzZ\u{E0100}\u{301}\
+         アイウエオァィゥェォッャュョヮヵヶーヽヾヴヂヅヲヰヱワｳｰぁゔ＝=ㇰ\u{FA19}神"
         .chars()
         .collect();
     proptest::collection::vec(proptest::sample::select(alphabet), 0..24)

@@ -127,19 +127,30 @@ pub fn fold_reading(s: &str) -> String {
                     spelled.push(voiced(p));
                 }
             }
-            _ => spelled.push(same_sound(full_size(c))),
+            _ => spelled.push(full_size(c)),
         }
         i += 1;
     }
+    // Full-size kana may compose with a following voiced mark (ヶ + ゛ is ゲ): compose, then
+    // spell alike what sounds alike.
+    let spelled: Vec<char> = crate::text::into_nfc(spelled.into_iter().collect())
+        .chars()
+        .map(|c| if c == 'ヴ' { 'ブ' } else { same_sound(c) })
+        .collect();
     let mut out = String::with_capacity(base.len());
     let mut last_vowel: Option<char> = None;
+    let mut dropped = false;
     for c in spelled {
-        if c == 'ー' && last_vowel.is_some() {
+        if matches!(c, '\u{3099}' | '\u{309A}') {
+            // A voiced mark left standing belongs to the character before it, kept or dropped.
+            if !dropped {
+                out.push(c);
+            }
             continue;
         }
-        if let Some(v) = last_vowel
-            && lengthens(v, c)
-        {
+        dropped =
+            (c == 'ー' && last_vowel.is_some()) || last_vowel.is_some_and(|v| lengthens(v, c));
+        if dropped {
             continue;
         }
         last_vowel = vowel(c).or(match c {
