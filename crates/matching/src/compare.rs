@@ -27,7 +27,8 @@ use crate::query::{Query, QueryAddress, QueryName};
 )]
 #[serde(rename_all = "kebab-case")]
 pub enum ItemMatch {
-    /// The same as registered.
+    /// The same as registered: the same characters (white space aside), the same date in any
+    /// notation, the same sex.
     Exact,
     /// The same after width and kana folding (全角/半角, ひらがな/カタカナ, spaces).
     Folded,

@@ -72,6 +72,10 @@ fn is_kanji(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}' | '\u{3400}'..='\u{4DBF}' | '々')
 }
 
+fn is_kana(c: char) -> bool {
+    matches!(c, '\u{3041}'..='\u{3096}' | '\u{30A1}'..='\u{30FA}')
+}
+
 /// Markers that, after a number, separate it from the next: longest first.
 const NUMBER_MARKERS: [&str; 4] = ["丁目", "番地", "番", "号"];
 
@@ -87,8 +91,8 @@ const NUMBER_MARKERS: [&str; 4] = ["丁目", "番地", "番", "号"];
 /// 3. After a number, 丁目, 番地, 番 and 号 become `-`; so does の or ノ between numbers, and
 ///    any hyphen or dash (‐ ‑ ‒ – — ― − ﹣ ─, or ー between numbers).
 /// 4. A `-` survives only between two digits; leading zeros of numbers are dropped.
-/// 5. ヶ, ヵ, ケ, が and ガ between two kanji become ケ; の and ノ between two kanji become ノ
-///    (霞が関 = 霞ヶ関 = 霞ケ関, 丸の内 = 丸ノ内).
+/// 5. ヶ, ヵ, ケ, が and ガ before a kanji and after a kanji or kana become ケ; の and ノ there
+///    become ノ (霞が関 = 霞ヶ関 = 霞ケ関, ひばりが丘 = ひばりヶ丘, 丸の内 = 丸ノ内).
 ///
 /// So 「三丁目4番5号」, 「3-4-5」, 「３丁目４－５」, 「三丁目四番地五」 and 「3丁目4番地の5」
 /// all give `3-4-5`, and 「4番5号 メゾン101」 gives `4-5メゾン101`.
@@ -153,7 +157,8 @@ fn address_pass(s: &str) -> String {
             out.push('-');
         } else if matches!(c, 'ヶ' | 'ヵ' | 'ケ' | 'が' | 'ガ' | 'の' | 'ノ')
             && i > 0
-            && is_kanji(chars[i - 1]) // as written: 三ヶ日 counts although 三 became 3
+            // As written: 三ヶ日 counts although 三 became 3; ひばりが丘 as well as 霞が関.
+            && (is_kanji(chars[i - 1]) || is_kana(chars[i - 1]))
             && chars.get(i + 1).is_some_and(|&n| is_kanji(n))
         {
             out.push(if matches!(c, 'の' | 'ノ') { 'ノ' } else { 'ケ' });

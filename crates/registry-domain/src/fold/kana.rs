@@ -153,10 +153,7 @@ pub fn fold_reading(s: &str) -> String {
         if dropped {
             continue;
         }
-        last_vowel = vowel(c).or(match c {
-            'ア' | 'イ' | 'ウ' | 'エ' | 'オ' => Some(c),
-            _ => None,
-        });
+        last_vowel = vowel(c);
         out.push(c);
     }
     out

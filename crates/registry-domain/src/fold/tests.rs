@@ -389,6 +389,8 @@ fn date_notations() {
         ("明治45年7月29日", "1912-07-29"),
         ("M45.7.29", "1912-07-29"),
         ("2000-02-29", "2000-02-29"),
+        ("1975-12-31", "1975-12-31"),
+        ("1975/1/31", "1975-01-31"),
     ];
     for (input, want) in cases {
         assert_eq!(parse_date(input).map(|d| d.to_string()).as_deref(), Ok(want), "{input:?}");
@@ -406,10 +408,56 @@ fn date_notations() {
         ("1975-02-30", E::NoSuchDay),
         ("19751301", E::NoSuchDay),
         ("昭和50年3月4日生", E::Notation),
+        ("元999/1/1", E::Notation),
+        ("S100.1.1", E::Notation),
+        ("1975/268/4", E::NoSuchDay),
+        ("1975/4/287", E::NoSuchDay),
         ("1975-03-04 12:00", E::Notation),
     ];
     for (input, want) in bad {
         assert_eq!(parse_date(input), Err(*want), "{input:?}");
     }
     assert!(!DateNotationError::Notation.to_string().contains("1975-03-05"));
+}
+
+/// (small or old kana, the kana it folds with in a reading): every entry of the tables.
+#[test]
+fn reading_kana_one_by_one() {
+    let small = "ァアィイゥウェエォオッツャヤュユョヨヮワヵカヶケ\
+                 ㇰクㇱシㇲスㇳトㇴヌㇵハㇶヒㇷフㇸヘㇹホㇺムㇻラㇼリㇽルㇾレㇿロ\
+                 ヂジヅズヲオヰイヱエヷバヸビヹベヺボ";
+    let chars: Vec<char> = small.chars().collect();
+    for pair in chars.chunks(2) {
+        let (from, to) = (pair[0].to_string(), pair[1].to_string());
+        assert_eq!(fold_reading(&from), to, "{from}");
+    }
+    let cases = [
+        ("ヴァ", "バ"),
+        ("ヴィ", "ビ"),
+        ("ヴ", "ブ"),
+        ("ヴェ", "ベ"),
+        ("ヴォ", "ボ"),
+        ("アア", "ア"),
+    ];
+    for (from, to) in cases {
+        assert_eq!(fold_reading(from), to, "{from}");
+    }
+}
+
+/// (address, its key): the edges of the notation rules.
+#[test]
+fn address_key_edges() {
+    let cases = [
+        ("ひばりが丘1-2", "ひばりケ丘1-2"),
+        ("ひばりヶ丘一丁目2番", "ひばりケ丘1-2"),
+        ("丸のうち1", "丸のうち1"),
+        ("原の3", "原の3"),
+        ("智里0", "智里0"),
+        ("0", "0"),
+        ("007", "7"),
+        ("3-0", "3-0"),
+    ];
+    for (address, key) in cases {
+        assert_eq!(fold_address(address), key, "{address:?}");
+    }
 }
