@@ -13,6 +13,7 @@ mod key;
 mod log;
 mod logdir;
 mod manifest_cmd;
+mod match_cmd;
 mod monitor_cmd;
 mod network_cmd;
 mod office_cmd;
@@ -60,6 +61,9 @@ enum Command {
     /// Sign operators' enrolments and revocations offline (admin key), and list the operators.
     #[command(subcommand)]
     Operator(registry_cmd::OperatorCommand),
+    /// Find residents by the four basic items (name, birth date, sex, address), offline over a
+    /// registry directory: requests as CSV or JSON Lines, one JSON answer per line.
+    Match(match_cmd::MatchArgs),
     /// Record changes to residents' records, and show, list and search them.
     #[command(subcommand)]
     Resident(resident::ResidentCommand),
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
         Command::CodeBlock(command) => registry_cmd::run_code_block(command),
         Command::Operator(command) => registry_cmd::run_operator(command),
         Command::Move(command) => registry_cmd::run_move(command),
+        Command::Match(args) => match_cmd::run(args),
         Command::Resident(command) => resident::run(command),
         Command::Office(command) => office_cmd::run(command),
         Command::Registry(command) => registry_cmd::run_registry(command),

@@ -25,7 +25,8 @@
 //!
 //! Parsing is strict and canonical: fields appear once each in the order given here, values are
 //! in their one escaped form, and every value must already be in the canonical form its domain
-//! type would give it (a name in NFC, a date as `YYYY-MM-DD`, …). So the signed bytes are the
+//! type would give it (a name trimmed and otherwise exactly as registered, a date as
+//! `YYYY-MM-DD`, …). So the signed bytes are the
 //! only bytes that mean this event, and the node stores and serves those bytes, never a
 //! re-encoding.
 
@@ -74,7 +75,7 @@ pub enum EventError {
         reason: String,
     },
     /// A field's value is valid but not written in its canonical form.
-    #[error("the field {0:?} is not in canonical form (e.g. not NFC, or padded)")]
+    #[error("the field {0:?} is not in canonical form (e.g. padded with spaces)")]
     NotCanonical(&'static str),
     /// The text is none of the event types.
     #[error("not a juki event: the first line names no known event type")]

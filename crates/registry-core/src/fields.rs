@@ -7,7 +7,8 @@
 //! name 山田 太郎
 //! ```
 //!
-//! A key is lower-case ASCII letters, digits and `-`. A value is UTF-8 text in NFC after one
+//! A key is lower-case ASCII letters, digits and `-`. A value is UTF-8 text, never normalised
+//! (a name keeps the code points it was registered with), after one
 //! space; it may be empty. Because a signed note may hold no control character but the line
 //! feed, and a line feed ends the field, a value escapes exactly three things: `\` as `\\`, a
 //! line feed as `\n` and a tab as `\t`. No other escape exists, any other control character is
@@ -45,7 +46,7 @@ pub enum FieldsError {
         /// 1-based line number.
         line: usize,
     },
-    /// A value has a control character, a bad escape, or is not in NFC.
+    /// A value has a control character or a bad escape.
     #[error("line {line} ({key}): {reason}")]
     BadValue {
         /// 1-based line number.

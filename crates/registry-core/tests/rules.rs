@@ -189,6 +189,18 @@ fn events_round_trip_through_their_text() {
     let text = event.to_text();
     assert!(text.starts_with("juki.change/v1\nmunicipality 204072\n"), "{text}");
     assert_eq!(Event::parse(&text).unwrap(), event);
+    // A name keeps the code points it was registered with: the compatibility ideograph
+    // 神 U+FA19 and a decomposed ガ survive the text, and differ from 神 U+795E and ガ.
+    for (written, other) in [("\u{FA19}田 一", "\u{795E}田 一"), ("カ\u{3099}ク 一", "ガク 一")]
+    {
+        let Event::Change(mut c) = event.clone() else { unreachable!() };
+        c.record.name =
+            Name::new(PersonName::new(written).unwrap(), c.record.name.reading().clone(), None);
+        let parsed = Event::parse(&Event::Change(c.clone()).to_text()).unwrap();
+        let Event::Change(parsed) = parsed else { unreachable!() };
+        assert_eq!(parsed.record.name.name().as_str(), written);
+        assert_ne!(parsed.record.name.name(), &PersonName::new(other).unwrap());
+    }
     let enrol = Event::Enrolment(Enrolment {
         municipality: achi(),
         operator: town.clerk.verifier(),

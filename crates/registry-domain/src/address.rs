@@ -1,7 +1,7 @@
 //! 住所 (address): a municipality code plus the rest of the address as written.
 //!
-//! The rest (町名, 番地, 方書 …) is free text cleaned like a name (`text.rs`): NFC, trimmed,
-//! 1..=200 characters, no control or invisible characters. It is stored as written; matching
+//! The rest (町名, 番地, 方書 …) is free text cleaned like a name (`text.rs`): as registered,
+//! trimmed, 1..=200 characters, no control or invisible characters. It is stored as written; matching
 //! uses [`Address::match_key`], which folds notation variants (see [`crate::fold::fold_address`]).
 //! Errors never repeat the address.
 
@@ -27,7 +27,7 @@ pub enum AddressError {
     /// Longer than the cap.
     #[error("the address after the municipality is {chars} characters long; at most {max} are allowed", max = Address::MAX_CHARS)]
     TooLong {
-        /// Its length in characters (after NFC and trimming).
+        /// Its length in characters (after trimming).
         chars: usize,
     },
     /// A control or invisible formatting character.
@@ -47,7 +47,7 @@ impl Address {
     /// The most characters the part after the municipality may have.
     pub const MAX_CHARS: usize = 200;
 
-    /// An address in `municipality`; `rest` is normalised (NFC, trimmed) and validated.
+    /// An address in `municipality`; `rest` is trimmed and validated, and kept as given.
     pub fn new(municipality: MunicipalityCode, rest: &str) -> Result<Self, AddressError> {
         let rest = text::clean(rest, Self::MAX_CHARS).map_err(|e| match e {
             TextError::Empty => AddressError::Empty,

@@ -30,6 +30,7 @@ mod resident_code;
 mod sex;
 mod table;
 mod text;
+mod variants;
 
 pub use address::{Address, AddressError};
 pub use date::{Date, DateError, Era, Wareki, WarekiError};

@@ -1,13 +1,14 @@
 //! 氏名 (name), its reading in katakana (フリガナ), and 旧氏 (a former surname) with its reading.
 //!
-//! A [`PersonName`] is any text a family register may hold, stored in NFC and trimmed (see
-//! `text.rs`): non-empty, at most [`PersonName::MAX_CHARS`] characters, no control or invisible
+//! A [`PersonName`] is any text a family register may hold, stored exactly as registered, only
+//! trimmed (see `text.rs`; no Unicode normalisation, so the compatibility ideograph 神 U+FA19
+//! stays U+FA19): non-empty, at most [`PersonName::MAX_CHARS`] characters, no control or invisible
 //! characters. Kanji variants are kept exactly as given; matching folds them (see
 //! [`crate::fold`]).
 //!
 //! A [`NameReading`] is full-width katakana only: the katakana letters ァ..ヺ (U+30A1..U+30FA,
 //! small kana and ヴ included), the iteration marks ヽヾ, the prolonged sound mark ー, the middle
-//! dot ・ (for foreign names), the small katakana extensions ㇰ..ㇿ (U+31F0..U+31FF, for Ainu
+//! dot ・ (for foreign names), the combining voiced marks U+3099 and U+309A (a decomposed ガ), the small katakana extensions ㇰ..ㇿ (U+31F0..U+31FF, for Ainu
 //! names), and at most one space between family and given name. Input may separate them with an
 //! ASCII space or an ideographic space; the stored form always uses the ideographic space
 //! U+3000, as a 住民票 prints it (ヤマダ　タロウ). Hiragana, half-width katakana and Latin
@@ -21,7 +22,8 @@ use std::str::FromStr;
 
 use crate::text::{self, TextError};
 
-/// A name as written (氏名 or a 旧氏): NFC, trimmed, 1..=100 characters, nothing invisible.
+/// A name as registered (氏名 or a 旧氏): trimmed, 1..=100 characters, nothing invisible, the
+/// code points otherwise as given.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PersonName(String);
 
@@ -34,7 +36,7 @@ pub enum PersonNameError {
     /// Longer than the cap.
     #[error("the name (氏名) is {chars} characters long; at most {max} are allowed", max = PersonName::MAX_CHARS)]
     TooLong {
-        /// Its length in characters (after NFC and trimming).
+        /// Its length in characters (after trimming).
         chars: usize,
     },
     /// A control or invisible formatting character.
@@ -54,7 +56,7 @@ impl PersonName {
     /// The most characters a name may have.
     pub const MAX_CHARS: usize = 100;
 
-    /// Normalises (NFC, trim) and validates a name.
+    /// Trims and validates a name; the code points are kept as given.
     pub fn new(input: &str) -> Result<Self, PersonNameError> {
         text::clean(input, Self::MAX_CHARS).map(Self).map_err(|e| match e {
             TextError::Empty => PersonNameError::Empty,
@@ -120,7 +122,8 @@ pub enum NameReadingError {
 }
 
 fn is_reading_char(c: char) -> bool {
-    matches!(c, '\u{30A1}'..='\u{30FA}' | 'ー' | '・' | 'ヽ' | 'ヾ' | '\u{31F0}'..='\u{31FF}')
+    // The combining (semi-)voiced sound marks U+3099 and U+309A, as a decomposed ガ or パ has.
+    matches!(c, '\u{30A1}'..='\u{30FA}' | 'ー' | '・' | 'ヽ' | 'ヾ' | '\u{31F0}'..='\u{31FF}' | '\u{3099}' | '\u{309A}')
 }
 
 fn char_kind(c: char) -> &'static str {
@@ -139,7 +142,7 @@ impl NameReading {
     /// The most characters a reading may have.
     pub const MAX_CHARS: usize = 100;
 
-    /// Normalises (NFC, trim, the space to U+3000) and validates a reading.
+    /// Trims, writes the space as U+3000 and validates a reading; the kana are kept as given.
     pub fn new(input: &str) -> Result<Self, NameReadingError> {
         let cleaned = text::clean(input, usize::MAX).map_err(|e| match e {
             TextError::Empty => NameReadingError::Empty,
@@ -256,7 +259,9 @@ mod tests {
             ("髙橋　﨑子", "髙橋　﨑子"), // variants kept as written
             ("斉\u{E0103}藤　一", "斉\u{E0103}藤　一"),
             ("SMITH JOHN", "SMITH JOHN"),
-            ("か\u{3099}", "が"), // NFC
+            ("か\u{3099}", "か\u{3099}"), // as given: not normalised
+            ("\u{FA19}田　一", "\u{FA19}田　一"), // a compatibility ideograph stays itself
+            ("﨑山　花", "﨑山　花"),
             ("一", "一"),
         ];
         for (input, stored) in cases {
@@ -295,7 +300,7 @@ mod tests {
             ("スミス・ジョン", "スミス・ジョン"),
             ("ヴァレリー　ジョー", "ヴァレリー　ジョー"),
             ("キョウコ", "キョウコ"),
-            ("カ\u{3099}ク", "ガク"), // decomposed voiced mark composes under NFC
+            ("カ\u{3099}ク", "カ\u{3099}ク"), // a combining voiced mark is kept as given
             ("ㇰㇱ", "ㇰㇱ"),
         ];
         for (input, stored) in cases {

@@ -1,8 +1,11 @@
-//! Shared cleaning of free text (names, addresses): NFC, trimmed, bounded, nothing invisible.
+//! Shared cleaning of free text (names, addresses): trimmed, bounded, nothing invisible, and
+//! otherwise exactly as registered.
 //!
-//! Text is normalised to NFC (DESIGN §4), so that the same name typed with a decomposed kana
-//! (カ + U+3099) and a precomposed one (ガ) is stored identically, then trimmed of white space at
-//! both ends (ideographic space U+3000 included). It must then be non-empty, at most a given
+//! Text is not normalised: a family register keeps characters that Unicode normalisation would
+//! merge (the CJK compatibility ideograph 神 U+FA19, which NFC turns into 神 U+795E), so the
+//! record keeps the code points it was given, and only the matching keys normalise
+//! ([`crate::fold`]). Text is trimmed of white space at both ends (ideographic space U+3000
+//! included). It must then be non-empty, at most a given
 //! number of characters, and free of control characters (line breaks, tabs, NUL) and of
 //! invisible formatting characters (zero-width spaces and joiners, bidirectional overrides,
 //! byte-order marks) that would let two records look identical while differing. Ideographic
@@ -10,12 +13,7 @@
 
 use unicode_normalization::{IsNormalized, UnicodeNormalization as _, is_nfc_quick};
 
-/// `text` in NFC. Most text already is, and the quick check says so without normalising.
-pub(crate) fn nfc(text: &str) -> String {
-    into_nfc(text.to_owned())
-}
-
-/// [`nfc`] of an owned string, which is returned as it is when it already is NFC.
+/// An owned string in NFC, which is returned as it is when it already is NFC.
 pub(crate) fn into_nfc(text: String) -> String {
     if is_nfc_quick(text.chars()) == IsNormalized::Yes { text } else { text.nfc().collect() }
 }
@@ -44,10 +42,9 @@ pub(crate) fn is_forbidden(c: char) -> bool {
         )
 }
 
-/// NFC, trimmed, non-empty, at most `max_chars`, nothing forbidden.
+/// Trimmed, non-empty, at most `max_chars`, nothing forbidden; not normalised.
 pub(crate) fn clean(input: &str, max_chars: usize) -> Result<String, TextError> {
-    let nfc = nfc(input);
-    let text = nfc.trim();
+    let text = input.trim();
     if text.is_empty() {
         return Err(TextError::Empty);
     }
@@ -68,7 +65,9 @@ mod tests {
     #[test]
     fn cleaning() {
         assert_eq!(clean("  山田　太郎　", 10).as_deref(), Ok("山田　太郎"));
-        assert_eq!(clean("\u{3000}カ\u{3099}\u{3000}", 10).as_deref(), Ok("ガ"));
+        // Stored as given: no normalisation, compatibility ideographs and decomposed kana kept.
+        assert_eq!(clean("\u{3000}カ\u{3099}\u{3000}", 10).as_deref(), Ok("カ\u{3099}"));
+        assert_eq!(clean("\u{FA19}田", 10).as_deref(), Ok("\u{FA19}田"));
         assert_eq!(clean(" \u{3000}\t", 10), Err(TextError::Empty));
         assert_eq!(clean("", 10), Err(TextError::Empty));
         assert_eq!(clean("あいう", 2), Err(TextError::TooLong { chars: 3 }));

@@ -2,7 +2,7 @@
 //! the canonical form it prints, and the matching keys are idempotent.
 
 use proptest::prelude::*;
-use registry_domain::fold::{fold_address, fold_for_match};
+use registry_domain::fold::{fold_address, fold_for_match, fold_name, fold_reading, parse_date};
 use registry_domain::{
     Address, ChangeReason, Date, IndividualNumber, MunicipalityCode, NameReading, PersonName,
     ResidentCode,
@@ -13,7 +13,8 @@ use registry_domain::{
 fn japanese_text() -> impl Strategy<Value = String> {
     let alphabet: Vec<char> = "0123456789０１２３４５６７８９〇一二三四五六七八九十百千壱弐参拾\
          丁目番地号のノーｰ-‐－―−字大中央霞が関ヶケ宮日町 　\t・\u{3099}\u{309A}\u{FF9E}\
-         かきがぎカキガギｶｷﾞﾊﾟはぱ髙﨑澤邊齋龍高崎沢辺斎竜aAzZ\u{E0100}\u{301}"
+         かきがぎカキガギｶｷﾞﾊﾟはぱ髙﨑澤邊齋龍高崎沢辺斎竜aAzZ\u{E0100}\u{301}\
+         アイウエオァィゥェォッャュョヮヵヶーヽヾヴヂヅヲヰヱワｳｰぁゔ＝=ㇰ\u{FA19}神"
         .chars()
         .collect();
     proptest::collection::vec(proptest::sample::select(alphabet), 0..24)
@@ -27,6 +28,17 @@ proptest! {
         prop_assert_eq!(fold_for_match(&key), key.clone());
         let key = fold_address(&s);
         prop_assert_eq!(fold_address(&key), key);
+        let key = fold_name(&s);
+        prop_assert_eq!(fold_name(&key), key);
+        let key = fold_reading(&s);
+        prop_assert_eq!(fold_reading(&key), key);
+    }
+
+    #[test]
+    fn stored_text_is_kept_as_given(s in "[\u{F900}-\u{FA6D}\u{3041}-\u{30FA}\u{3099}\u{4E00}-\u{4E20}]{1,12}") {
+        // No normalisation on storage: what a register holds comes back unchanged.
+        let name = PersonName::new(&s).unwrap();
+        prop_assert_eq!(name.as_str(), s.as_str());
     }
 
     #[test]
@@ -49,6 +61,7 @@ proptest! {
         let _ = s.parse::<ChangeReason>();
         let _ = PersonName::new(&s);
         let _ = NameReading::new(&s);
+        let _ = parse_date(&s);
     }
 
     #[test]

@@ -610,8 +610,9 @@ impl Registry {
         indexes.into_iter().map(|idx| change_at(&self.conn, idx).map(|c| c.record)).collect()
     }
 
-    /// Residents whose name or reading matches `text` (folded for width, kana and old kanji),
-    /// optionally also by birth date; at most `limit`, current records only.
+    /// Residents whose name or reading matches `text` (folded for width, kana and old kanji;
+    /// the reading also for small kana and vowel length), optionally also by birth date; at
+    /// most `limit`, current records only.
     pub fn search(
         &self,
         text: Option<&str>,
@@ -619,20 +620,24 @@ impl Registry {
         limit: usize,
     ) -> Result<Vec<IdentityRecordParts>, StoreError> {
         let birth = birth.map(|b| b.to_string());
-        let codes: Vec<String> = match text.map(fold::fold_for_match) {
+        let codes: Vec<String> = match text {
             // A prefix of the folded name or reading, as two index range scans.
-            Some(key) => {
-                let end = format!("{key}\u{10FFFF}");
+            Some(text) => {
+                let (key, reading) = (fold::fold_for_match(text), fold::fold_reading(text));
+                let (end, reading_end) =
+                    (format!("{key}\u{10FFFF}"), format!("{reading}\u{10FFFF}"));
                 let mut select = self.conn.prepare_cached(
                     "SELECT code, reading_key FROM residents
-                       WHERE reading_key >= ?1 AND reading_key < ?2 AND (?3 IS NULL OR birth = ?3)
+                       WHERE reading_key >= ?5 AND reading_key < ?6 AND (?3 IS NULL OR birth = ?3)
                      UNION
                      SELECT code, reading_key FROM residents
                        WHERE name_key >= ?1 AND name_key < ?2 AND (?3 IS NULL OR birth = ?3)
                      ORDER BY 2, 1 LIMIT ?4",
                 )?;
                 select
-                    .query_map(params![key, end, birth, limit as i64], |r| r.get(0))?
+                    .query_map(params![key, end, birth, limit as i64, reading, reading_end], |r| {
+                        r.get(0)
+                    })?
                     .collect::<Result<_, _>>()?
             }
             None => {
@@ -650,6 +655,69 @@ impl Registry {
             .filter_map(|code| ResidentCode::parse(&code).ok())
             .filter_map(|code| record_of(&self.conn, code).transpose())
             .collect()
+    }
+
+    /// Candidates for a four-item match ([`matching::rank`]): the active residents whose
+    /// `name_key` or `reading_key` starts with the query's, whose birth date is the query's, or
+    /// whose `address_key` starts with the query's (in the query's municipality, when it names
+    /// one) — a union of four index scans, each bounded by `limit`, so at most `4 × limit`
+    /// residents, each read from the signed event that made its current record, as
+    /// [`Registry::resident`] reads it. The national node asks each town's mirror and merges.
+    pub fn match_candidates(
+        &self,
+        keys: &matching::Keys,
+        limit: usize,
+    ) -> Result<Vec<(ResidentCode, IdentityRecordParts)>, StoreError> {
+        let end = |key: &str| format!("{key}\u{10FFFF}");
+        let name_end = end(&keys.name_key);
+        let reading_end = keys.reading_key.as_deref().map(end);
+        let address_end = keys.address_key.as_deref().map(end);
+        let birth = keys.birth.map(|b| b.to_string());
+        let municipality = keys.municipality.map(|m| m.to_string());
+        let mut select = self.conn.prepare_cached(
+            "SELECT code FROM (SELECT code FROM residents
+                 WHERE name_key >= ?1 AND name_key < ?2 AND status = 'active' LIMIT ?10)
+             UNION
+             SELECT code FROM (SELECT code FROM residents
+                 WHERE ?3 IS NOT NULL AND reading_key >= ?3 AND reading_key < ?4
+                   AND status = 'active' LIMIT ?10)
+             UNION
+             SELECT code FROM (SELECT code FROM residents
+                 WHERE ?5 IS NOT NULL AND birth = ?5 AND status = 'active' LIMIT ?10)
+             UNION
+             SELECT code FROM (SELECT code FROM residents
+                 WHERE ?6 IS NOT NULL AND address_key >= ?6 AND address_key < ?7
+                   AND (?8 IS NULL OR address_municipality = ?8) AND status = 'active'
+                 LIMIT ?10)
+             ORDER BY code LIMIT ?9",
+        )?;
+        let codes: Vec<String> = select
+            .query_map(
+                params![
+                    keys.name_key,
+                    name_end,
+                    keys.reading_key,
+                    reading_end,
+                    birth,
+                    keys.address_key,
+                    address_end,
+                    municipality,
+                    (limit * 4) as i64,
+                    limit as i64,
+                ],
+                |r| r.get(0),
+            )?
+            .collect::<Result<_, _>>()?;
+        let mut out = Vec::with_capacity(codes.len());
+        for text in codes {
+            let code = ResidentCode::parse(&text).map_err(|_| {
+                StoreError::Corrupt("the residents table holds a malformed resident code".into())
+            })?;
+            if let Some(record) = record_of(&self.conn, code)? {
+                out.push((code, record));
+            }
+        }
+        Ok(out)
     }
 
     /// The operators, with their roles and whether they are revoked.
@@ -1073,7 +1141,7 @@ impl ResidentRow {
             ("effective", Some(record.latest_change.date().to_string())),
             ("event_idx", Some(index.to_string())),
             ("name_key", Some(fold::fold_for_match(record.name.name().as_str()))),
-            ("reading_key", Some(fold::fold_for_match(record.name.reading().as_str()))),
+            ("reading_key", Some(fold::fold_reading(record.name.reading().as_str()))),
             ("address_key", Some(record.address.match_key())),
         ];
         debug_assert!(columns.iter().map(|c| c.0).eq(Self::COLUMNS));

@@ -176,6 +176,43 @@ fn a_day_applies_and_verifies_clean() {
     assert_eq!(found, vec![records[1].clone()]);
 }
 
+/// Four-item matching over the store: candidates by any indexed key, the closed record left
+/// out, and the matcher naming the one person the query describes.
+#[test]
+fn match_candidates_fetch_by_every_key() {
+    let (f, records) = day();
+    let codes = |keys: &matching::Keys| -> Vec<ResidentCode> {
+        f.registry.match_candidates(keys, 10).unwrap().into_iter().map(|(c, _)| c).collect()
+    };
+    // 熊谷 二郎, asked with old kanji, hiragana and a 和暦 date.
+    let query = matching::Query::parse(
+        "熊谷　二郎",
+        Some("くまがい じろう"),
+        "令和8年11月20日",
+        "男",
+        "長野県下伊那郡阿智村大字智里一二三四番地",
+    )
+    .unwrap();
+    let found = codes(&query.keys());
+    assert!(found.contains(&records[1].resident_code), "{found:?}");
+    assert!(!found.contains(&records[2].resident_code), "a closed record is no candidate");
+    let ranked = matching::rank(&query, f.registry.match_candidates(&query.keys(), 10).unwrap());
+    assert_eq!(ranked.best, Some(records[1].resident_code));
+    // Each key alone finds its residents.
+    let by_reading =
+        matching::Query::parse("くまがい いちろう", None, "", "", "駒場5").unwrap().keys();
+    assert_eq!(codes(&by_reading), vec![records[0].resident_code]);
+    let by_address = matching::Query::parse("誰か", None, "", "", "阿智村智里1234").unwrap().keys();
+    assert_eq!(codes(&by_address), vec![records[1].resident_code]);
+    let by_birth = matching::Query::parse("誰か", None, "2026-11-20", "", "").unwrap().keys();
+    let mut both = vec![records[0].resident_code, records[1].resident_code];
+    both.sort();
+    assert_eq!(codes(&by_birth), both);
+    let elsewhere =
+        matching::Query::parse("誰か", None, "", "", "北海道札幌市中央区智里1234").unwrap();
+    assert_eq!(codes(&elsewhere.keys()), vec![], "another municipality's address");
+}
+
 #[test]
 fn a_refused_event_changes_nothing() {
     let (mut f, records) = day();
