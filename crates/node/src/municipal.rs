@@ -60,6 +60,8 @@ pub struct Town {
     /// built (and the witnesses asked) without holding up the counter.
     integrator: Mutex<rusqlite::Connection>,
     journal: Mutex<Journal>,
+    /// Records provisions in `node.db`'s provision log, many requests to one commit.
+    recorder: crate::journal::Recorder,
     /// The registry log's key: signs its checkpoints, copies and batch checkpoints.
     node_key: Signer,
     /// Its verifier key.
@@ -169,6 +171,9 @@ impl Town {
         tlog_store::entries::configure(&integrator)?;
         let mut journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
         journal.watch_with(config.behaviour.clone())?;
+        // The thread ends with the node: when the last handle is dropped.
+        let (recorder, _) =
+            crate::journal::Recorder::start(&config.dir.join(crate::logs::NODE_DB))?;
         let key_path = config.dir.join(&dir.config.key);
         let node_key = tlog_store::keys::load_log_signer(&key_path, &config.origin)?;
         let registry_signer = dir.signer()?;
@@ -216,6 +221,7 @@ impl Town {
             registry: Mutex::new(registry),
             integrator: Mutex::new(integrator),
             journal: Mutex::new(journal),
+            recorder,
             vkey: node_key.verifier(),
             node_key,
             registry_signer,
@@ -1051,7 +1057,7 @@ async fn lookup(
             items: None,
             time: town.clock.unix(),
         };
-        lock(&town.journal).record(&provision)?;
+        town.recorder.record(&provision)?;
         Ok(Json(ProvenRecord { record: RecordJson::of(record), evidence: proven.texts()? }))
     })
     .await
@@ -1079,7 +1085,7 @@ fn issue_copy(
         items: None,
         time,
     };
-    let index = lock(&town.journal).record(&provision)?;
+    let index = town.recorder.record(&provision)?;
     let copy = crate::logs::sign_text(
         copy_text(&town.code.to_string(), record, index, time),
         &town.node_key,
@@ -1162,7 +1168,7 @@ async fn copy(
             items: None,
             time: town.clock.unix(),
         };
-        lock(&town.journal).record(&provision)?;
+        town.recorder.record(&provision)?;
         Ok(Json(file))
     })
     .await

@@ -63,6 +63,8 @@ pub struct Hub {
     /// Move notices whose delivery fails: since when, and whether that was alerted.
     failing_notices: Mutex<BTreeMap<String, (Instant, bool)>>,
     journal: Mutex<Journal>,
+    /// Records provisions in `node.db`'s provision log, many requests to one commit.
+    recorder: crate::journal::Recorder,
     /// Taken by a batch that moves someone in (national node): it is applied alone, so that
     /// the check that nobody is active in two towns sees a settled picture. Other batches of
     /// different towns are applied in parallel, each under its mirror's lock.
@@ -117,6 +119,9 @@ impl Hub {
         keyfile::private::create_dir_all(&config.dir)?;
         let mut journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
         journal.watch_with(config.behaviour.clone())?;
+        // The thread ends with the node: when the last handle is dropped.
+        let (recorder, _) =
+            crate::journal::Recorder::start(&config.dir.join(crate::logs::NODE_DB))?;
         let national = config.national_key();
         let mut mirrors = BTreeMap::new();
         let mut provision_mirrors = BTreeMap::new();
@@ -162,6 +167,7 @@ impl Hub {
             arrived,
             failing_notices: Mutex::new(BTreeMap::new()),
             journal: Mutex::new(journal),
+            recorder,
             apply: Mutex::new(()),
             node_key,
             provision_signer,
@@ -869,7 +875,7 @@ impl Hub {
                 items: None,
                 time: hub.clock.unix(),
             };
-            lock(&hub.journal).record(&provision)?;
+            hub.recorder.record(&provision)?;
             Ok(())
         })
         .await

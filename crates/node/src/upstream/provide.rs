@@ -263,7 +263,7 @@ impl Hub {
             items: Some(&items_line),
             time,
         };
-        let index = lock(&self.journal).record(&provision)?;
+        let index = self.recorder.record(&provision)?;
         let record = ProvidedRecord::of(&proven.record, items);
         let statement = Statement {
             node,
