@@ -200,10 +200,23 @@ impl Hub {
     ) -> Result<Option<crate::proof::Proven>, ApiError> {
         let mut found: Option<crate::proof::Proven> = None;
         for (town, mirror) in &self.mirrors {
-            let proven = match lock(mirror).prove(code) {
+            // The events are read under the mirror's lock; the proving (receipts against the
+            // witnessed checkpoint, the evidence's checks) runs without it, so that lookups of
+            // one town run side by side.
+            let gathered = {
+                let mirror = lock(mirror);
+                crate::proof::gather(&mirror.registry, code).map(|events| (events, mirror.prover()))
+            };
+            let proven = match gathered.and_then(|(events, prover)| prover.prove(events, code)) {
                 Ok(proven) => proven,
                 Err(NotProven::NoResident) => continue,
-                Err(other) => return Err(self.unproven(town, other)),
+                // A batch applied meanwhile may have replaced the tiles that proof read: prove
+                // again under the lock, where nothing moves, before concluding anything.
+                Err(_) => match lock(mirror).prove(code) {
+                    Ok(proven) => proven,
+                    Err(NotProven::NoResident) => continue,
+                    Err(other) => return Err(self.unproven(town, other)),
+                },
             };
             if found.is_none() || proven.record.status == RecordStatus::Active {
                 found = Some(proven);
