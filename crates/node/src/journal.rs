@@ -858,6 +858,15 @@ fn add_column(conn: &Connection, table: &str, column: &str, declaration: &str) -
     Ok(())
 }
 
+/// Another connection to `node.db` at `path` (which [`Journal::open`] made), to read the
+/// provision log's entries without the journal: integrating them into tiles, say.
+pub fn connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open the node database {}", path.display()))?;
+    entries::configure(&conn)?;
+    Ok(conn)
+}
+
 /// A provision record, salted and written out, with what `records` keeps beside it (who
 /// received it, under which purpose, when).
 struct Salted {
@@ -921,9 +930,7 @@ impl Recorder {
     /// Starts the recording thread on a new connection to `node.db` at `path` (which
     /// [`Journal::open`] made). The thread ends when every handle is dropped.
     pub fn start(path: &Path) -> Result<(Recorder, std::thread::JoinHandle<()>)> {
-        let conn = Connection::open(path)
-            .with_context(|| format!("cannot open the node database {}", path.display()))?;
-        entries::configure(&conn)?;
+        let conn = connection(path)?;
         let (queue, queued) = std::sync::mpsc::channel::<Queued>();
         let handle = std::thread::Builder::new()
             .name("provision-recorder".into())

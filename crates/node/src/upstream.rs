@@ -65,6 +65,8 @@ pub struct Hub {
     journal: Mutex<Journal>,
     /// Records provisions in `node.db`'s provision log, many requests to one commit.
     recorder: crate::journal::Recorder,
+    /// `node.db` again, from which the provision log is integrated into its tiles.
+    provision_entries: Mutex<rusqlite::Connection>,
     /// Taken by a batch that moves someone in (national node): it is applied alone, so that
     /// the check that nobody is active in two towns sees a settled picture. Other batches of
     /// different towns are applied in parallel, each under its mirror's lock.
@@ -168,6 +170,9 @@ impl Hub {
             failing_notices: Mutex::new(BTreeMap::new()),
             journal: Mutex::new(journal),
             recorder,
+            provision_entries: Mutex::new(crate::journal::connection(
+                &config.dir.join(crate::logs::NODE_DB),
+            )?),
             apply: Mutex::new(()),
             node_key,
             provision_signer,
@@ -315,12 +320,14 @@ impl Hub {
     /// Integrates the provision log; its checkpoint is published only once the witness quorum
     /// has cosigned it.
     fn integrate(&self) -> Result<()> {
-        let journal = lock(&self.journal);
+        // On a connection of its own: the witnesses' round trip and the tiles' writes do not
+        // hold up the requests that need the journal meanwhile.
+        let entries = lock(&self.provision_entries);
         let mut cosign = |integration: &tlog_store::integrate::Integration| {
             self.runtime.block_on(self.witnesses.cosign(&self.provision_tiles, integration))
         };
         tlog_store::integrate::integrate(
-            &*journal,
+            &*entries,
             &self.provision_tiles,
             &self.provision_signer,
             &mut cosign,
