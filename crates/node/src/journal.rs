@@ -895,10 +895,8 @@ impl Salted {
 
     /// Appends it inside `tx` (see [`record_in`]); returns its index.
     fn append_in(&self, tx: &rusqlite::Transaction<'_>) -> Result<u64> {
-        let index = record_in(tx, &self.kind, Some(&self.resident), &self.body)?;
-        tx.prepare_cached("UPDATE records SET actor = ?2, purpose = ?3, time = ?4 WHERE idx = ?1")?
-            .execute(params![index as i64, self.actor, self.purpose, self.time as i64])?;
-        Ok(index)
+        let to = To { actor: &self.actor, purpose: &self.purpose, time: self.time };
+        record_to_in(tx, &self.kind, Some(&self.resident), &self.body, Some(to))
     }
 }
 
@@ -1008,9 +1006,39 @@ fn record_in(
     resident: Option<&str>,
     body: &[u8],
 ) -> Result<u64> {
+    record_to_in(tx, kind, resident, body, None)
+}
+
+/// Who received a provision, under which purpose, when: the `records` columns quotas,
+/// statistics and disclosures read.
+struct To<'a> {
+    actor: &'a str,
+    purpose: &'a str,
+    time: u64,
+}
+
+/// [`record_in`], with who received it (one row written whole).
+fn record_to_in(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    resident: Option<&str>,
+    body: &[u8],
+    to: Option<To<'_>>,
+) -> Result<u64> {
     let index = entries::append_in(tx, &[&registry_store::commitment(body)])?;
-    tx.prepare_cached("INSERT INTO records (idx, kind, resident, body) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![index as i64, kind, resident, body])?;
+    tx.prepare_cached(
+        "INSERT INTO records (idx, kind, resident, body, actor, purpose, time)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        index as i64,
+        kind,
+        resident,
+        body,
+        to.as_ref().map(|to| to.actor),
+        to.as_ref().map(|to| to.purpose),
+        to.as_ref().map(|to| to.time as i64)
+    ])?;
     Ok(index)
 }
 

@@ -364,6 +364,11 @@ async fn measure(
         );
         runs.push(lookups);
     }
+    println!(
+        "  (load average over the last minute, every process of this machine: {}; the network's \
+         other nodes and witness, and anything else running here, share these cores)",
+        load_average()
+    );
     println!();
 
     // The batch.
@@ -633,6 +638,14 @@ async fn matches(
     }
     let p = |q| Duration::from_micros(latency.value_at_quantile(q));
     Ok((Ok((p(0.5), p(0.99), latency.len())), given))
+}
+
+/// The machine's load average over the last minute, from `/proc/loadavg`.
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// CPU seconds (user + system) process `pid` has used, from `/proc`.
