@@ -10,7 +10,7 @@
 //! items, with the node's signed statement and the proof of the event they come from (see
 //! `wire::provide`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::anyhow;
 use axum::Json;
@@ -374,30 +374,7 @@ pub(super) async fn provide_batch(
         )));
     }
     let (send, receive) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(64);
-    tokio::task::spawn_blocking(move || {
-        for (number, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let line_number = number as u64 + 1;
-            let mut answer =
-                BatchLine { line: line_number, provided: None, matched: None, error: None };
-            let outcome = serde_json::from_str::<ProvideRequest>(line)
-                .map_err(|e| ApiError::bad(format!("line {line_number} is not a request: {e}")))
-                .and_then(|request| hub.provide(&agency, request));
-            match outcome {
-                Ok(Answer::Provided(provided)) => answer.provided = Some(provided),
-                Ok(Answer::Matched(matched)) => answer.matched = Some(matched),
-                Err(error) => answer.error = Some(error.body()),
-            }
-            let mut bytes = serde_json::to_vec(&answer).unwrap_or_default();
-            bytes.push(b'\n');
-            if send.blocking_send(Ok(bytes)).is_err() {
-                // The agency went away: what was answered is recorded; the rest is not read.
-                return;
-            }
-        }
-    });
+    tokio::task::spawn_blocking(move || answer_lines(&hub, &agency, &text, &send));
     let stream = futures_util::stream::unfold(receive, |mut receive| async move {
         receive.recv().await.map(|line| (line, receive))
     });
@@ -406,6 +383,92 @@ pub(super) async fn provide_batch(
         axum::body::Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// Threads answering the lines of one batch: their provisions share the provision log's
+/// commits, as separate requests do.
+const BATCH_WORKERS: usize = 8;
+/// How far ahead of the last line sent a batch's lines are answered.
+const BATCH_AHEAD: usize = 64;
+
+/// Answers each line of a batch and sends the answers in request order. Several lines are
+/// answered at once, each recorded before its answer is sent; when the agency goes away,
+/// no further line is taken (the lines already answered are recorded, the rest not read).
+fn answer_lines(
+    hub: &Hub,
+    agency: &str,
+    text: &str,
+    send: &tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let lines: Vec<(u64, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(number, line)| (number as u64 + 1, line))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let sent = std::sync::Mutex::new(0usize);
+    let moved = std::sync::Condvar::new();
+    std::thread::scope(|scope| {
+        let (done, answered) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
+        for _ in 0..BATCH_WORKERS.min(lines.len()) {
+            let done = done.clone();
+            let (lines, next, stop, sent, moved) = (&lines, &next, &stop, &sent, &moved);
+            scope.spawn(move || {
+                loop {
+                    let at = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(number, line)) = lines.get(at) else { return };
+                    // Not too far ahead of what the agency has taken.
+                    let mut taken = lock(sent);
+                    while at >= *taken + BATCH_AHEAD && !stop.load(Ordering::Relaxed) {
+                        taken = moved.wait(taken).unwrap_or_else(|e| e.into_inner());
+                    }
+                    drop(taken);
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if done.send((at, answer_line(hub, agency, number, line))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done);
+        let mut waiting = BTreeMap::new();
+        let mut count = 0usize;
+        for (at, bytes) in answered.iter() {
+            waiting.insert(at, bytes);
+            while let Some(bytes) = waiting.remove(&count) {
+                if send.blocking_send(Ok(bytes)).is_err() {
+                    // The agency went away.
+                    stop.store(true, Ordering::Relaxed);
+                    moved.notify_all();
+                    return;
+                }
+                count += 1;
+                *lock(&sent) = count;
+                moved.notify_all();
+            }
+        }
+    });
+}
+
+/// One line of a batch, answered: its `BatchLine` as JSON, with its newline.
+fn answer_line(hub: &Hub, agency: &str, number: u64, line: &str) -> Vec<u8> {
+    let mut answer = BatchLine { line: number, provided: None, matched: None, error: None };
+    let outcome = serde_json::from_str::<ProvideRequest>(line)
+        .map_err(|e| ApiError::bad(format!("line {number} is not a request: {e}")))
+        .and_then(|request| hub.provide(agency, request));
+    match outcome {
+        Ok(Answer::Provided(provided)) => answer.provided = Some(provided),
+        Ok(Answer::Matched(matched)) => answer.matched = Some(matched),
+        Err(error) => answer.error = Some(error.body()),
+    }
+    let mut bytes = serde_json::to_vec(&answer).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
 }
 
 #[utoipa::path(
