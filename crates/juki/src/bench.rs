@@ -95,6 +95,42 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Provision figures: lookups by 住民票コード per second and p50/p99 latency at the national
+    /// node over mutual-TLS HTTP with keep-alive (every provision durably recorded), a streamed
+    /// batch, the four-item search where the node serves it, beside `pgbench -S` against the
+    /// local PostgreSQL in the same run. About four minutes; `--quick` well under one.
+    Provision {
+        /// A short run: fewer residents, 3 s per figure, a small batch, pgbench at scale 5.
+        #[arg(long)]
+        quick: bool,
+        /// Residents loaded across the three towns [default: 6000; --quick: 600].
+        #[arg(long)]
+        residents: Option<u64>,
+        /// Concurrent client connections, each one request at a time, kept alive.
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        /// Seconds each lookup figure is measured, after 1 s of warm-up [default: 20; --quick: 3].
+        #[arg(long)]
+        seconds: Option<u64>,
+        /// Lines of the batch (0: skip it) [default: 5000; --quick: 1000].
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Four-item searches measured, when the node serves them (0: skip).
+        #[arg(long, default_value_t = 200)]
+        matches: usize,
+        /// `pgbench -i -s` scale (0: no pgbench) [default: 100; --quick: 5].
+        #[arg(long)]
+        pg_scale: Option<u32>,
+        /// `pgbench -T` seconds [default: 20; --quick: 3].
+        #[arg(long)]
+        pg_seconds: Option<u64>,
+        /// `pgbench -c` clients.
+        #[arg(long, default_value_t = 8)]
+        pg_clients: usize,
+        /// Where to build the network (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
@@ -139,5 +175,32 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             openssl_seconds,
             dir,
         }),
+        BenchCommand::Provision {
+            quick,
+            residents,
+            connections,
+            seconds,
+            batch,
+            matches,
+            pg_scale,
+            pg_seconds,
+            pg_clients,
+            dir,
+        } => {
+            let pick = |given: Option<u64>, normal: u64, short: u64| {
+                given.unwrap_or(if quick { short } else { normal })
+            };
+            testbed::bench_provision::run(testbed::bench_provision::Options {
+                residents: pick(residents, 6_000, 600),
+                connections,
+                seconds: pick(seconds, 20, 3),
+                batch: pick(batch.map(|b| b as u64), 5_000, 1_000) as usize,
+                matches: if quick { matches.min(50) } else { matches },
+                pg_scale: pick(pg_scale.map(u64::from), 100, 5) as u32,
+                pg_seconds: pick(pg_seconds, 20, 3),
+                pg_clients,
+                dir,
+            })
+        }
     }
 }

@@ -147,6 +147,40 @@ fn an_agency_is_refused_outside_its_catalogue_and_every_refusal_is_recorded() {
     assert_eq!(lines[2]["error"]["code"], "bad-request", "not a resident code: {}", lines[2]);
     assert_eq!(lines[3]["provided"]["record"]["resident"], codes[2].as_str());
 
+    // A search by the four items, as an agency clerk types them: the registered person is a
+    // candidate, and each code named is a recorded provision.
+    let (name, birth, sex, address): (String, String, i64, String) = {
+        let db =
+            rusqlite::Connection::open(running.dir.path().join("nodes/achi/registry.db")).unwrap();
+        db.query_row(
+            "SELECT name, birth, sex, address FROM residents WHERE code = ?1",
+            [resident],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap()
+    };
+    let search = ProvideRequest {
+        purpose: PURPOSE_FOUR_ITEMS.into(),
+        items: None,
+        resident: None,
+        query: Some(FourItems {
+            name: name.replace(' ', "　"),
+            reading: String::new(),
+            birth: birth.replace('-', "/"),
+            sex: sex.to_string(),
+            address,
+        }),
+    };
+    let mut lines = Vec::new();
+    runtime.block_on(agency.batch(&[search], |line| lines.push(line))).unwrap().expect("a batch");
+    let matched = lines[0].matched.as_ref().unwrap_or_else(|| panic!("a match: {:?}", lines[0]));
+    assert!(matched.candidates.iter().any(|c| c.code == resident), "{matched:?}");
+    let match_records = matched.candidates.len() as u64 + u64::from(matched.provided.is_some());
+    if let Some(provided) = &matched.provided {
+        let code = provided.record.resident.as_deref().unwrap();
+        assert!(matched.candidates.iter().any(|c| c.code == code));
+    }
+
     // A code nobody holds: a miss, recorded.
     let nobody = registry_domain::ResidentCode::from_ten_digits(1_234_567_890).unwrap().to_string();
     assert!(!codes.contains(&nobody));
@@ -215,7 +249,11 @@ fn an_agency_is_refused_outside_its_catalogue_and_every_refusal_is_recorded() {
             .and_then(|n| n.parse::<u64>().ok())
     };
     assert_eq!(count(PURPOSE_RARE), Some(3), "{stats}");
-    assert_eq!(count(PURPOSE_FOUR_ITEMS), Some(5), "two alone, three in the batch: {stats}");
+    assert_eq!(
+        count(PURPOSE_FOUR_ITEMS),
+        Some(5 + match_records),
+        "two alone, three in the batch, the match's: {stats}"
+    );
     assert!(!stats.contains(resident), "no resident in the statistics");
 
     // A revoked and an expired certificate of the agency: refused in the handshake, recorded.

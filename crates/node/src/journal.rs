@@ -177,15 +177,9 @@ impl Journal {
     /// Appends a record to the provision log, salted with a fresh secret so that its public
     /// commitment cannot be confirmed by guessing; durable when this returns. Returns its index.
     pub fn record(&mut self, provision: &wire::documents::Provision<'_>) -> Result<u64> {
-        let mut salt = [0u8; 32];
-        getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random salt: {e}"))?;
-        let body = provision.to_text(&salt);
+        let record = Salted::of(provision)?;
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let index = record_in(&tx, provision.kind, Some(provision.resident), body.as_bytes())?;
-        tx.execute(
-            "UPDATE records SET actor = ?2, purpose = ?3, time = ?4 WHERE idx = ?1",
-            params![index as i64, provision.to, provision.purpose, provision.time as i64],
-        )?;
+        let index = record.append_in(&tx)?;
         tx.commit()?;
         Ok(index)
     }
@@ -248,6 +242,15 @@ impl Journal {
     /// the number of records must be the log's size. Returns what differs (indexes only, never
     /// a record's content): a record deleted, altered or added behind the log's back.
     pub fn verify_records(&self, from: u64, to: u64) -> Result<Vec<String>> {
+        // One read snapshot: the recorder appends on a connection of its own, and a record
+        // committed between two of these reads must not look like one added behind the log.
+        let snapshot = self.conn.unchecked_transaction()?;
+        let findings = self.verify_records_in(from, to);
+        snapshot.finish()?;
+        findings
+    }
+
+    fn verify_records_in(&self, from: u64, to: u64) -> Result<Vec<String>> {
         let mut findings = Vec::new();
         let size = self.conn.entry_count()?;
         let kept: u64 =
@@ -890,6 +893,146 @@ fn add_column(conn: &Connection, table: &str, column: &str, declaration: &str) -
     Ok(())
 }
 
+/// Another connection to `node.db` at `path` (which [`Journal::open`] made), to read the
+/// provision log's entries without the journal: integrating them into tiles, say.
+pub fn connection(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)
+        .with_context(|| format!("cannot open the node database {}", path.display()))?;
+    entries::configure(&conn)?;
+    Ok(conn)
+}
+
+/// A provision record, salted and written out, with what `records` keeps beside it (who
+/// received it, under which purpose, when).
+struct Salted {
+    kind: String,
+    resident: String,
+    body: Vec<u8>,
+    actor: String,
+    purpose: String,
+    time: u64,
+}
+
+impl Salted {
+    /// The record of `provision`, salted with a fresh secret.
+    fn of(provision: &wire::documents::Provision<'_>) -> Result<Salted> {
+        let mut salt = [0u8; 32];
+        getrandom::fill(&mut salt).map_err(|e| anyhow::anyhow!("no random salt: {e}"))?;
+        Ok(Salted {
+            kind: provision.kind.to_owned(),
+            resident: provision.resident.to_owned(),
+            body: provision.to_text(&salt).into_bytes(),
+            actor: provision.to.to_owned(),
+            purpose: provision.purpose.to_owned(),
+            time: provision.time,
+        })
+    }
+
+    /// Appends it inside `tx` (see [`record_in`]); returns its index.
+    fn append_in(&self, tx: &rusqlite::Transaction<'_>) -> Result<u64> {
+        let to = To { actor: &self.actor, purpose: &self.purpose, time: self.time };
+        record_to_in(tx, &self.kind, Some(&self.resident), &self.body, Some(to))
+    }
+}
+
+/// The most records one transaction of the [`Recorder`] takes; bounds any one commit.
+pub const RECORDER_BATCH: usize = 4096;
+
+/// One writer's records waiting for the recorder, and where its answer goes.
+struct Queued {
+    records: Vec<Salted>,
+    reply: std::sync::mpsc::SyncSender<std::result::Result<Vec<u64>, String>>,
+}
+
+/// Group commit for the provision log: many writers, one transaction (one fsync) per batch.
+///
+/// A thread owns a connection of its own to `node.db`; it takes every record queued, appends
+/// them all in one `IMMEDIATE` transaction (each as [`Journal::record`] appends one), commits
+/// with `synchronous = FULL`, and only then answers each writer with its record's index. While
+/// a commit is in flight new records queue up, so the batch grows with the load and one fsync
+/// serves all of it. The journal's own connection writes the same log (allocations,
+/// certificates): SQLite's write lock serialises the two, each waiting its busy timeout, and
+/// every index is the log's size inside the transaction that appends it, so indexes stay
+/// dense whichever connection writes.
+#[derive(Clone)]
+pub struct Recorder {
+    queue: std::sync::mpsc::Sender<Queued>,
+}
+
+impl Recorder {
+    /// Starts the recording thread on a new connection to `node.db` at `path` (which
+    /// [`Journal::open`] made). The thread ends when every handle is dropped.
+    pub fn start(path: &Path) -> Result<(Recorder, std::thread::JoinHandle<()>)> {
+        let conn = connection(path)?;
+        let (queue, queued) = std::sync::mpsc::channel::<Queued>();
+        let handle = std::thread::Builder::new()
+            .name("provision-recorder".into())
+            .spawn(move || {
+                let mut conn = conn;
+                while let Ok(first) = queued.recv() {
+                    let mut batch = vec![first];
+                    let mut count = batch[0].records.len();
+                    while count < RECORDER_BATCH {
+                        match queued.try_recv() {
+                            Ok(next) => {
+                                count += next.records.len();
+                                batch.push(next);
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    match append_all(&mut conn, &batch) {
+                        Ok(indexes) => {
+                            for (writer, indexes) in batch.iter().zip(indexes) {
+                                let _ = writer.reply.send(Ok(indexes));
+                            }
+                        }
+                        Err(error) => {
+                            // Nothing of the batch was committed; every writer in it is told.
+                            let message = format!("{error:#}");
+                            for writer in &batch {
+                                let _ = writer.reply.send(Err(message.clone()));
+                            }
+                        }
+                    }
+                }
+            })
+            .context("starting the provision recorder")?;
+        Ok((Recorder { queue }, handle))
+    }
+
+    /// Appends a record of `provision` to the provision log, salted as [`Journal::record`]
+    /// salts it; returns its index once the transaction holding it has committed (durable).
+    pub fn record(&self, provision: &wire::documents::Provision<'_>) -> Result<u64> {
+        let indexes = self.record_all(vec![Salted::of(provision)?])?;
+        indexes.first().copied().context("the recorder answered without an index")
+    }
+
+    fn record_all(&self, records: Vec<Salted>) -> Result<Vec<u64>> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        let stopped = || anyhow::anyhow!("the provision recorder has stopped");
+        self.queue.send(Queued { records, reply }).map_err(|_| stopped())?;
+        match answer.recv().map_err(|_| stopped())? {
+            Ok(indexes) => Ok(indexes),
+            Err(message) => Err(anyhow::anyhow!("recording provisions failed: {message}")),
+        }
+    }
+}
+
+/// Appends every record of `batch` in one `IMMEDIATE` transaction and commits it; returns each
+/// writer's indexes.
+fn append_all(conn: &mut Connection, batch: &[Queued]) -> Result<Vec<Vec<u64>>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut indexes = Vec::with_capacity(batch.len());
+    for writer in batch {
+        indexes.push(
+            writer.records.iter().map(|record| record.append_in(&tx)).collect::<Result<_>>()?,
+        );
+    }
+    tx.commit()?;
+    Ok(indexes)
+}
+
 /// Appends a record to the provision log inside `tx`: its commitment as the public entry, the
 /// record itself in `records`. Returns its index.
 fn record_in(
@@ -898,11 +1041,39 @@ fn record_in(
     resident: Option<&str>,
     body: &[u8],
 ) -> Result<u64> {
+    record_to_in(tx, kind, resident, body, None)
+}
+
+/// Who received a provision, under which purpose, when: the `records` columns quotas,
+/// statistics and disclosures read.
+struct To<'a> {
+    actor: &'a str,
+    purpose: &'a str,
+    time: u64,
+}
+
+/// [`record_in`], with who received it (one row written whole).
+fn record_to_in(
+    tx: &rusqlite::Transaction<'_>,
+    kind: &str,
+    resident: Option<&str>,
+    body: &[u8],
+    to: Option<To<'_>>,
+) -> Result<u64> {
     let index = entries::append_in(tx, &[&registry_store::commitment(body)])?;
-    tx.execute(
-        "INSERT INTO records (idx, kind, resident, body) VALUES (?1, ?2, ?3, ?4)",
-        params![index as i64, kind, resident, body],
-    )?;
+    tx.prepare_cached(
+        "INSERT INTO records (idx, kind, resident, body, actor, purpose, time)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        index as i64,
+        kind,
+        resident,
+        body,
+        to.as_ref().map(|to| to.actor),
+        to.as_ref().map(|to| to.purpose),
+        to.as_ref().map(|to| to.time as i64)
+    ])?;
     Ok(index)
 }
 
@@ -996,6 +1167,82 @@ mod tests {
         assert!(journal.use_nonce("0".repeat(32).as_str(), 1600, 1300).unwrap());
         // Expired: forgotten (its request would be stale anyway).
         assert!(journal.use_nonce(nonce, 1700, 1301).unwrap());
+    }
+
+    /// Writers recording at once through the recorder, while the journal's own connection
+    /// appends to the same log: every index is distinct, the log is dense, every record is
+    /// the one its entry commits to, and each writer's record is at the index it was told.
+    #[test]
+    fn concurrent_recorders_get_distinct_dense_indexes_committed_to_by_their_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.db");
+        let journal = std::sync::Arc::new(std::sync::Mutex::new(Journal::open(&path).unwrap()));
+        let (recorder, handle) = Recorder::start(&path).unwrap();
+        let (writers, each) = (8u64, 40u64);
+        let threads: Vec<_> = (0..writers)
+            .map(|w| {
+                let (recorder, journal) = (recorder.clone(), journal.clone());
+                std::thread::spawn(move || {
+                    let mut told = Vec::new();
+                    for i in 0..each {
+                        let agency = format!("urn:juki:agency:writer-{w}");
+                        let resident = format!("{:011}", w * 1000 + i);
+                        let provision = wire::documents::Provision {
+                            kind: "identity",
+                            resident: &resident,
+                            by: "urn:juki:national",
+                            to: &agency,
+                            source: None,
+                            purpose: "NENKIN-GENKYO",
+                            items: Some("code name"),
+                            time: 1_795_512_600 + i,
+                            operator: None,
+                            request: None,
+                        };
+                        told.push((recorder.record(&provision).unwrap(), resident, agency));
+                        // Another writer of the same log, on the journal's connection.
+                        if i % 10 == 0 {
+                            let note = format!("allocation {w} {i}");
+                            journal
+                                .lock()
+                                .unwrap()
+                                .append("code-block", None, note.as_bytes())
+                                .unwrap();
+                        }
+                    }
+                    told
+                })
+            })
+            .collect();
+        let told: Vec<(u64, String, String)> =
+            threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        drop(recorder);
+        handle.join().unwrap();
+        let journal = journal.lock().unwrap();
+        let size = journal.entry_count().unwrap();
+        let allocations = writers * each.div_ceil(10);
+        assert_eq!(size, writers * each + allocations);
+        let mut indexes: Vec<u64> = told.iter().map(|(index, _, _)| *index).collect();
+        indexes.sort_unstable();
+        indexes.dedup();
+        assert_eq!(indexes.len() as u64, writers * each, "every writer told a distinct index");
+        assert!(indexes.iter().all(|&index| index < size));
+        assert_eq!(journal.verify_records(0, size).unwrap(), Vec::<String>::new());
+        for (index, resident, agency) in told {
+            let (kept, actor, purpose): (String, String, String) = journal
+                .conn
+                .query_row(
+                    "SELECT resident, actor, purpose FROM records WHERE idx = ?1",
+                    [index as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .unwrap();
+            assert_eq!((kept, actor, purpose), (resident, agency, "NENKIN-GENKYO".to_owned()));
+        }
+        assert_eq!(
+            journal.provided_since("urn:juki:agency:writer-3", "NENKIN-GENKYO", 0).unwrap(),
+            each
+        );
     }
 
     /// The question a public tile must not answer: "was resident X looked up by Y for Z?".

@@ -5,6 +5,7 @@
 //! before anything is committed.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use registry_core::evidence::TownTrust;
@@ -34,13 +35,33 @@ pub struct Mirror {
     /// The town as it was registered with the network: what its checkpoints must carry (the
     /// node key's signature and the witness quorum) and the admin key its genesis must name,
     /// never taken from the town's first batch.
-    pub trust: TownTrust,
+    pub trust: Arc<TownTrust>,
     /// The replica.
     pub registry: Registry,
     /// The replica's tiles; their checkpoint is the town's own, as received.
     pub tiles: TileDir,
     /// Receipts made against that checkpoint, for the next proofs.
-    pub receipts: ReceiptCache,
+    pub receipts: Arc<ReceiptCache>,
+}
+
+/// What proving a record of a mirror needs besides its registry, so that a record whose
+/// events were gathered under the mirror's lock is proven without it (see `Mirror::prover`).
+pub struct Prover {
+    tiles: TileDir,
+    receipts: Arc<ReceiptCache>,
+    trust: Arc<TownTrust>,
+}
+
+impl Prover {
+    /// Proves resident `code`'s record from its `events` ([`crate::proof::gather`]ed from the
+    /// replica), against the town's witnessed checkpoint the tiles hold now.
+    pub fn prove(
+        &self,
+        events: Vec<registry_store::LoggedEvent>,
+        code: registry_domain::ResidentCode,
+    ) -> Result<crate::proof::Proven, crate::proof::NotProven> {
+        crate::proof::prove_gathered(events, &self.tiles, &self.receipts, &self.trust, code)
+    }
 }
 
 /// What became of an accepted batch.
@@ -145,7 +166,7 @@ impl Mirror {
         } else {
             Registry::create(&path, code, national)?
         };
-        let trust = town.keys().trust()?;
+        let trust = Arc::new(town.keys().trust()?);
         Ok(Mirror {
             code,
             origin: town.origin.clone(),
@@ -153,7 +174,7 @@ impl Mirror {
             trust,
             registry,
             tiles,
-            receipts: ReceiptCache::default(),
+            receipts: Arc::new(ReceiptCache::default()),
         })
     }
 
@@ -164,6 +185,15 @@ impl Mirror {
         code: registry_domain::ResidentCode,
     ) -> Result<crate::proof::Proven, crate::proof::NotProven> {
         crate::proof::prove(&self.registry, &self.tiles, &self.receipts, &self.trust, code)
+    }
+
+    /// What proving a record needs besides the replica, to prove without the mirror's lock.
+    pub fn prover(&self) -> Prover {
+        Prover {
+            tiles: self.tiles.clone(),
+            receipts: self.receipts.clone(),
+            trust: self.trust.clone(),
+        }
     }
 
     /// The evidence of the change that opened resident `code`'s record here with the national

@@ -63,6 +63,8 @@ pub struct Town {
     /// built (and the witnesses asked) without holding up the counter.
     integrator: Mutex<rusqlite::Connection>,
     journal: Mutex<Journal>,
+    /// Records provisions in `node.db`'s provision log, many requests to one commit.
+    recorder: crate::journal::Recorder,
     /// The registry log's key: signs its checkpoints, copies and batch checkpoints.
     node_key: Signer,
     /// Its verifier key.
@@ -172,6 +174,9 @@ impl Town {
         tlog_store::entries::configure(&integrator)?;
         let mut journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
         journal.watch_with(config.behaviour.clone())?;
+        // The thread ends with the node: when the last handle is dropped.
+        let (recorder, _) =
+            crate::journal::Recorder::start(&config.dir.join(crate::logs::NODE_DB))?;
         let key_path = config.dir.join(&dir.config.key);
         let node_key = tlog_store::keys::load_log_signer(&key_path, &config.origin)?;
         let registry_signer = dir.signer()?;
@@ -219,6 +224,7 @@ impl Town {
             registry: Mutex::new(registry),
             integrator: Mutex::new(integrator),
             journal: Mutex::new(journal),
+            recorder,
             vkey: node_key.verifier(),
             node_key,
             registry_signer,
@@ -1097,7 +1103,7 @@ impl Town {
             operator: Some(&operator),
             request: Some(&read.note),
         };
-        Ok(lock(&self.journal).record(&provision)?)
+        Ok(self.recorder.record(&provision)?)
     }
 }
 

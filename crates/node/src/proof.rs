@@ -118,7 +118,7 @@ fn prove_events(
         NotProven::Internal(anyhow::anyhow!("the town's registration names no log key"))
     })?;
     let receipts = registry_store::dir::receipts_with(tiles, vkey, &trust.origin, &events, cache)?;
-    match evidence::verify(&receipts, trust) {
+    match evidence::verify_with(&receipts, trust, cache.checked()) {
         Ok(proven) => Ok(Proven { record: proven.change.record, receipts }),
         Err(e) => Err(NotProven::Tampered(e.to_string())),
     }

@@ -63,6 +63,10 @@ pub struct Hub {
     /// Move notices whose delivery fails: since when, and whether that was alerted.
     failing_notices: Mutex<BTreeMap<String, (Instant, bool)>>,
     journal: Mutex<Journal>,
+    /// Records provisions in `node.db`'s provision log, many requests to one commit.
+    recorder: crate::journal::Recorder,
+    /// `node.db` again, from which the provision log is integrated into its tiles.
+    provision_entries: Mutex<rusqlite::Connection>,
     /// Taken by a batch that moves someone in (national node): it is applied alone, so that
     /// the check that nobody is active in two towns sees a settled picture. Other batches of
     /// different towns are applied in parallel, each under its mirror's lock.
@@ -117,6 +121,9 @@ impl Hub {
         keyfile::private::create_dir_all(&config.dir)?;
         let mut journal = Journal::open(&config.dir.join(crate::logs::NODE_DB))?;
         journal.watch_with(config.behaviour.clone())?;
+        // The thread ends with the node: when the last handle is dropped.
+        let (recorder, _) =
+            crate::journal::Recorder::start(&config.dir.join(crate::logs::NODE_DB))?;
         let national = config.national_key();
         let mut mirrors = BTreeMap::new();
         let mut provision_mirrors = BTreeMap::new();
@@ -162,6 +169,10 @@ impl Hub {
             arrived,
             failing_notices: Mutex::new(BTreeMap::new()),
             journal: Mutex::new(journal),
+            recorder,
+            provision_entries: Mutex::new(crate::journal::connection(
+                &config.dir.join(crate::logs::NODE_DB),
+            )?),
             apply: Mutex::new(()),
             node_key,
             provision_signer,
@@ -309,12 +320,14 @@ impl Hub {
     /// Integrates the provision log; its checkpoint is published only once the witness quorum
     /// has cosigned it.
     fn integrate(&self) -> Result<()> {
-        let journal = lock(&self.journal);
+        // On a connection of its own: the witnesses' round trip and the tiles' writes do not
+        // hold up the requests that need the journal meanwhile.
+        let entries = lock(&self.provision_entries);
         let mut cosign = |integration: &tlog_store::integrate::Integration| {
             self.runtime.block_on(self.witnesses.cosign(&self.provision_tiles, integration))
         };
         tlog_store::integrate::integrate(
-            &*journal,
+            &*entries,
             &self.provision_tiles,
             &self.provision_signer,
             &mut cosign,
@@ -871,7 +884,7 @@ impl Hub {
                 operator: None,
                 request: None,
             };
-            lock(&hub.journal).record(&provision)?;
+            hub.recorder.record(&provision)?;
             Ok(())
         })
         .await
@@ -1100,6 +1113,7 @@ pub fn network_routes(national: bool) -> OpenApiRouter<Shared> {
         .routes(routes!(heartbeat))
         .routes(routes!(metrics))
         .routes(routes!(provide::provide))
+        .routes(routes!(provide::provide_match))
         .routes(routes!(provide::provide_batch))
         .routes(routes!(provide::purposes))
         .routes(routes!(disclose::disclose));

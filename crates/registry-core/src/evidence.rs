@@ -182,45 +182,161 @@ pub fn town_of(receipts: &[Receipt]) -> Option<MunicipalityCode> {
 /// genesis, with room for a note signed by more operators.
 pub const MAX_RECEIPTS: usize = 16;
 
+/// Signature checks that passed, kept by a verifier that checks many records of one town
+/// (a node proving each record before it serves it), so that the Ed25519 arithmetic over the
+/// same inputs is not repeated: a witnessed checkpoint, by its exact bytes (its size and root
+/// as they were verified), and a note signed by one key — the genesis and the enrolments, by
+/// the admin key —, by the SHA-256 of its exact bytes and the key. Only identical inputs are
+/// skipped; every inclusion proof, every leaf recomputed from its event's bytes, the chain of
+/// authority and the change's own signatures are checked on every call. Keep one per town:
+/// a checkpoint is remembered under the `TownTrust` it was verified with.
+#[derive(Debug, Default)]
+pub struct Checked {
+    kept: std::sync::Mutex<CheckedKept>,
+}
+
+#[derive(Debug, Default)]
+struct CheckedKept {
+    /// Checkpoints verified, newest last: exact bytes, origin verified under, size, root.
+    checkpoints: Vec<(Vec<u8>, String, u64, Hash)>,
+    /// (SHA-256 of a note's bytes, the key's text) that passed.
+    signed: std::collections::HashSet<(Hash, String)>,
+    /// Genesis and enrolment events as parsed from their notes, by the SHA-256 of the note's
+    /// bytes (parsing one parses the key it names, which decompresses the key's point).
+    authority: std::collections::HashMap<Hash, Event>,
+}
+
+impl Checked {
+    /// Checkpoints kept (a town's checkpoint changes with each batch; old ones are dropped).
+    const CHECKPOINTS: usize = 4;
+    /// Signed notes kept (a town's genesis and enrolments: a few dozen).
+    const SIGNED: usize = 4096;
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, CheckedKept> {
+        self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn checkpoint(&self, bytes: &[u8], origin: &str) -> Option<(u64, Hash)> {
+        let kept = self.kept();
+        kept.checkpoints
+            .iter()
+            .find(|(b, o, _, _)| b == bytes && o == origin)
+            .map(|(_, _, size, root)| (*size, *root))
+    }
+
+    fn keep_checkpoint(&self, bytes: &[u8], origin: &str, size: u64, root: Hash) {
+        let mut kept = self.kept();
+        if kept.checkpoints.len() >= Self::CHECKPOINTS {
+            kept.checkpoints.remove(0);
+        }
+        kept.checkpoints.push((bytes.to_vec(), origin.to_owned(), size, root));
+    }
+
+    fn authority(&self, note: &[u8]) -> Option<Event> {
+        self.kept().authority.get(&tlog::hash::sha256(note)).cloned()
+    }
+
+    fn keep_authority(&self, note: &[u8], event: &Event) {
+        if matches!(event, Event::Genesis(_) | Event::Enrolment(_)) {
+            let mut kept = self.kept();
+            if kept.authority.len() >= Self::SIGNED {
+                kept.authority.clear();
+            }
+            kept.authority.insert(tlog::hash::sha256(note), event.clone());
+        }
+    }
+
+    fn signed_by(&self, note: &[u8], key: &VerifierKey) -> bool {
+        let id = (tlog::hash::sha256(note), key.to_string());
+        if self.kept().signed.contains(&id) {
+            return true;
+        }
+        if !signed_by(note, key) {
+            return false;
+        }
+        let mut kept = self.kept();
+        if kept.signed.len() >= Self::SIGNED {
+            kept.signed.clear();
+        }
+        kept.signed.insert(id);
+        true
+    }
+}
+
 /// Verifies evidence for a record of `trust`'s town: see the module documentation.
 pub fn verify(receipts: &[Receipt], trust: &TownTrust) -> Result<ProvenChange, EvidenceError> {
+    verify_checked(receipts, trust, None)
+}
+
+/// [`verify`], skipping the signature checks `checked` holds as passed and keeping those that
+/// pass (see [`Checked`]).
+pub fn verify_with(
+    receipts: &[Receipt],
+    trust: &TownTrust,
+    checked: &Checked,
+) -> Result<ProvenChange, EvidenceError> {
+    verify_checked(receipts, trust, Some(checked))
+}
+
+fn verify_checked(
+    receipts: &[Receipt],
+    trust: &TownTrust,
+    remembered: Option<&Checked>,
+) -> Result<ProvenChange, EvidenceError> {
+    let signed = |note: &[u8], key: &VerifierKey| match remembered {
+        Some(checked) => checked.signed_by(note, key),
+        None => signed_by(note, key),
+    };
     if receipts.is_empty() || receipts.len() > MAX_RECEIPTS {
         return Err(EvidenceError::Count(receipts.len()));
     }
     let mut events = Vec::with_capacity(receipts.len());
     // The receipts of one answer usually share one checkpoint: its signatures are checked once,
     // and each further receipt under the same bytes checks only its inclusion proof.
-    let mut checked: Vec<(&[u8], tlog::checkpoint::VerifiedCheckpoint)> = Vec::new();
+    let mut checked: Vec<(&[u8], u64, Hash)> = Vec::new();
     for (position, receipt) in receipts.iter().enumerate() {
         let note = receipt.extra.as_deref().ok_or(EvidenceError::NoEvent(position))?;
         let leaf = leaf(note);
         let not_in_log = |error| EvidenceError::NotInLog { index: receipt.index, error };
-        let size = match checked.iter().find(|(bytes, _)| *bytes == receipt.checkpoint) {
-            Some((_, verified)) => {
-                let checkpoint = &verified.checkpoint;
-                tlog::merkle::verify_inclusion(
-                    &leaf,
-                    receipt.index,
-                    checkpoint.size,
-                    &receipt.proof,
-                    &checkpoint.root,
-                )
-                .map_err(|e| not_in_log(ReceiptError::Inclusion(e)))?;
-                checkpoint.size
+        let known = checked
+            .iter()
+            .find(|(bytes, _, _)| *bytes == receipt.checkpoint)
+            .map(|(_, size, root)| (*size, *root))
+            .or_else(|| {
+                let kept = remembered?.checkpoint(&receipt.checkpoint, &trust.origin)?;
+                checked.push((&receipt.checkpoint, kept.0, kept.1));
+                Some(kept)
+            });
+        let size = match known {
+            Some((size, root)) => {
+                tlog::merkle::verify_inclusion(&leaf, receipt.index, size, &receipt.proof, &root)
+                    .map_err(|e| not_in_log(ReceiptError::Inclusion(e)))?;
+                size
             }
             None => {
                 let verified = receipt
                     .verify_origin(&leaf, &trust.policy, &trust.origin)
                     .map_err(not_in_log)?;
-                let size = verified.checkpoint.size;
-                checked.push((&receipt.checkpoint, verified));
+                let (size, root) = (verified.checkpoint.size, verified.checkpoint.root);
+                if let Some(remembered) = remembered {
+                    remembered.keep_checkpoint(&receipt.checkpoint, &trust.origin, size, root);
+                }
+                checked.push((&receipt.checkpoint, size, root));
                 size
             }
         };
-        let parsed = note::Note::parse(note)
-            .map_err(|e| EvidenceError::BadEvent { index: receipt.index, detail: e.to_string() })?;
-        let event = Event::parse(parsed.text())
-            .map_err(|e| EvidenceError::BadEvent { index: receipt.index, detail: e.to_string() })?;
+        let event = match remembered.and_then(|checked| checked.authority(note)) {
+            Some(event) => event,
+            None => {
+                let bad = |detail: String| EvidenceError::BadEvent { index: receipt.index, detail };
+                let parsed = note::Note::parse(note).map_err(|e| bad(e.to_string()))?;
+                let event = Event::parse(parsed.text()).map_err(|e| bad(e.to_string()))?;
+                if let Some(checked) = remembered {
+                    checked.keep_authority(note, &event);
+                }
+                event
+            }
+        };
         events.push((receipt.index, note, event, size));
     }
 
@@ -229,7 +345,7 @@ pub fn verify(receipts: &[Receipt], trust: &TownTrust) -> Result<ProvenChange, E
         *index == 0
             && matches!(event, Event::Genesis(g)
                 if g.municipality == trust.municipality && g.admin == trust.admin)
-            && signed_by(note, &trust.admin)
+            && signed(note, &trust.admin)
     });
     if !genesis {
         return Err(EvidenceError::Genesis);
@@ -239,7 +355,7 @@ pub fn verify(receipts: &[Receipt], trust: &TownTrust) -> Result<ProvenChange, E
     let mut operators: Vec<(VerifierKey, Role, u64)> = Vec::new();
     for (index, note, event, _) in &events {
         if let Event::Enrolment(enrolment) = event {
-            if enrolment.municipality != trust.municipality || !signed_by(note, &trust.admin) {
+            if enrolment.municipality != trust.municipality || !signed(note, &trust.admin) {
                 return Err(EvidenceError::Enrolment(*index));
             }
             operators.push((enrolment.operator.clone(), enrolment.role, *index));

@@ -255,8 +255,36 @@ fn death_evidence() -> Vec<Receipt> {
     TOWN.evidence(&[DEATH, CLERK, SUPERVISOR, GENESIS])
 }
 
+/// A verifier that has already checked the town's valid evidence: its checkpoint, genesis and
+/// enrolments are remembered as verified.
+fn warmed() -> evidence::Checked {
+    let checked = evidence::Checked::default();
+    evidence::verify_with(&birth_evidence(), &trust(), &checked).unwrap();
+    evidence::verify_with(&death_evidence(), &trust(), &checked).unwrap();
+    checked
+}
+
+/// Why `receipts` are refused, by `verify` and, the same, by `verify_with` remembering what
+/// valid evidence of the town passed: no refusal is skipped by remembering.
 fn refusal(receipts: &[Receipt]) -> EvidenceError {
-    evidence::verify(receipts, &trust()).expect_err("must be refused")
+    let error = evidence::verify(receipts, &trust()).expect_err("must be refused");
+    let remembering = evidence::verify_with(receipts, &trust(), &warmed())
+        .expect_err("must be refused with the checks remembered");
+    assert_eq!(remembering, error);
+    error
+}
+
+#[test]
+fn remembering_checks_proves_what_verify_proves() {
+    let checked = warmed();
+    for receipts in
+        [birth_evidence(), death_evidence(), TOWN.evidence(&[OTHER_BIRTH, CLERK, GENESIS])]
+    {
+        assert_eq!(
+            evidence::verify_with(&receipts, &trust(), &checked).unwrap(),
+            evidence::verify(&receipts, &trust()).unwrap()
+        );
+    }
 }
 
 fn not_in_log(index: u64, error: &EvidenceError) -> bool {

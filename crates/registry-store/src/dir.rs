@@ -198,6 +198,8 @@ pub fn receipts(
 #[derive(Debug, Default)]
 pub struct ReceiptCache {
     kept: std::sync::Mutex<Option<Kept>>,
+    /// The signature checks of the town's evidence that passed (see `evidence::Checked`).
+    checked: registry_core::evidence::Checked,
 }
 
 /// What a [`ReceiptCache`] holds: one checkpoint, as published and opened, and proofs of
@@ -217,6 +219,12 @@ impl ReceiptCache {
 
     fn kept(&self) -> std::sync::MutexGuard<'_, Option<Kept>> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The signature checks of this town's evidence that passed, for
+    /// `evidence::verify_with`.
+    pub fn checked(&self) -> &registry_core::evidence::Checked {
+        &self.checked
     }
 }
 

@@ -244,6 +244,9 @@ pub struct Registry {
     /// The database's `data_version` as this connection last saw it: it changes when another
     /// connection commits ([`Registry::written_by_others`]).
     data_version: i64,
+    /// Operators' keys as parsed from their text (parsing one decompresses its point, which
+    /// every proof would otherwise repeat for every operator of the town).
+    parsed_keys: std::sync::Mutex<std::collections::HashMap<String, VerifierKey>>,
 }
 
 impl Registry {
@@ -267,7 +270,13 @@ impl Registry {
         )?;
         save_frontier(&conn, &Frontier::new())?;
         let data_version = data_version(&conn)?;
-        Ok(Registry { conn, municipality, national: national.clone(), data_version })
+        Ok(Registry {
+            conn,
+            municipality,
+            national: national.clone(),
+            data_version,
+            parsed_keys: Default::default(),
+        })
     }
 
     /// Opens an existing registry database.
@@ -293,7 +302,7 @@ impl Registry {
         let national = VerifierKey::parse(&meta("national")?)
             .map_err(|e| StoreError::Corrupt(format!("meta national key: {e}")))?;
         let data_version = data_version(&conn)?;
-        Ok(Registry { conn, municipality, national, data_version })
+        Ok(Registry { conn, municipality, national, data_version, parsed_keys: Default::default() })
     }
 
     /// Another connection to the same database, configured as this one.
@@ -548,6 +557,21 @@ impl Registry {
         self.evidence_events_of(idx, note)
     }
 
+    /// An operator's key from its text in `operators`, parsed once.
+    fn parsed_key(&self, vkey: &str) -> Result<VerifierKey, StoreError> {
+        let mut parsed = self.parsed_keys.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(key) = parsed.get(vkey) {
+            return Ok(key.clone());
+        }
+        let key = VerifierKey::parse(vkey)
+            .map_err(|e| StoreError::Corrupt(format!("an operator's key does not parse: {e}")))?;
+        if parsed.len() >= 4096 {
+            parsed.clear();
+        }
+        parsed.insert(vkey.to_owned(), key.clone());
+        Ok(key)
+    }
+
     fn evidence_events_of(&self, idx: u64, note: Vec<u8>) -> Result<Vec<LoggedEvent>, StoreError> {
         let mut events = vec![(idx, note)];
         let mut select = self.conn.prepare_cached("SELECT vkey, enrolled_idx FROM operators")?;
@@ -556,9 +580,7 @@ impl Registry {
         let mut known = tlog::note::Verifiers::new();
         let mut enrolled = Vec::with_capacity(operators.len());
         for (vkey, enrolled_idx) in operators {
-            let key = VerifierKey::parse(&vkey).map_err(|e| {
-                StoreError::Corrupt(format!("an operator's key does not parse: {e}"))
-            })?;
+            let key = self.parsed_key(&vkey)?;
             enrolled.push((*key.public_key(), enrolled_idx));
             known.push(key);
         }

@@ -289,7 +289,12 @@ pub(crate) fn openssl_verify_rate(seconds: u64) -> Result<f64> {
         .context("no Ed25519 verify/s figure in openssl speed's output")
 }
 
-fn birth(town: MunicipalityCode, code: ResidentCode, i: u64, clerk: &Signer) -> Result<Vec<u8>> {
+pub(crate) fn birth(
+    town: MunicipalityCode,
+    code: ResidentCode,
+    i: u64,
+    clerk: &Signer,
+) -> Result<Vec<u8>> {
     let record = synthetic(code, town, i, ChangeReason::Birth, None)?;
     node::logs::sign_text(Event::Change(change(town, record)).to_text(), clerk)
 }
@@ -642,14 +647,14 @@ async fn wait_answers(
 
 /// Fresh resident codes of a town, in order from its code blocks (only this benchmark draws
 /// codes in its network).
-struct Codes {
+pub(crate) struct Codes {
     blocks: Vec<(u64, u64)>,
     block: usize,
     next: u64,
 }
 
 impl Codes {
-    fn of(db: &Path) -> Result<Codes> {
+    pub(crate) fn of(db: &Path) -> Result<Codes> {
         let conn =
             rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
                 .with_context(|| format!("opening {}", db.display()))?;
@@ -660,12 +665,12 @@ impl Codes {
         Ok(Codes { blocks, block: 0, next: 0 })
     }
 
-    fn remaining(&self) -> u64 {
+    pub(crate) fn remaining(&self) -> u64 {
         let here = self.blocks.get(self.block).map_or(0, |b| b.1 - self.next);
         here + self.blocks.iter().skip(self.block + 1).map(|b| b.1).sum::<u64>()
     }
 
-    fn next(&mut self) -> Result<ResidentCode> {
+    pub(crate) fn next(&mut self) -> Result<ResidentCode> {
         while let Some(&(first, count)) = self.blocks.get(self.block) {
             if self.next < count {
                 self.next += 1;

@@ -12,6 +12,7 @@ pub mod bench_detection;
 pub mod bench_log;
 pub mod bench_lookup;
 pub mod bench_network;
+pub mod bench_provision;
 pub mod bench_registry;
 pub mod demo;
 pub mod disclosure;

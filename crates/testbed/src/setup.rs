@@ -306,6 +306,12 @@ fn field<'a>(output: &'a str, key: &str) -> Result<&'a str> {
 
 /// Creates the network in `dir` (which must not hold one yet).
 pub fn create(dir: &Path) -> Result<Network> {
+    create_with(dir, catalogue(now_unix()))
+}
+
+/// [`create`], with `purposes` as the catalogue the national administrator signs for the
+/// upper tiers (a benchmark raises the rates, so that it measures the node, not the limit).
+pub fn create_with(dir: &Path, purposes: wire::purposes::Catalogue) -> Result<Network> {
     let dir = std::path::absolute(dir)?;
     if dir.join("network.json").exists() {
         bail!("{} already holds a network", dir.display());
@@ -683,7 +689,7 @@ pub fn create(dir: &Path) -> Result<Network> {
     // The upper tiers provide identity information under the catalogue of purposes the
     // national administrator signs.
     let catalogue_text = creds.join("monitor/purposes.txt");
-    std::fs::write(&catalogue_text, catalogue(now_unix()).text())?;
+    std::fs::write(&catalogue_text, purposes.text())?;
     for config in
         configs.iter_mut().filter(|c| matches!(c.role, NodeRole::National | NodeRole::Prefecture))
     {
@@ -830,7 +836,7 @@ pub const MANIFEST: &str = "manifest";
 pub const CATALOGUE: &str = "purposes.note";
 
 /// Now, in POSIX seconds (when the catalogue is issued).
-fn now_unix() -> u64 {
+pub(crate) fn now_unix() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 

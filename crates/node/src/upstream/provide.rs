@@ -10,7 +10,7 @@
 //! items, with the node's signed statement and the proof of the event they come from (see
 //! `wire::provide`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::anyhow;
 use axum::Json;
@@ -29,6 +29,10 @@ use crate::quota::{Over, Quotas};
 
 /// Most lines one batch may hold.
 pub const MAX_BATCH_LINES: usize = 100_000;
+/// Most candidates fetched from each town for one match.
+const MATCH_CANDIDATES: usize = 50;
+/// Most candidates an answer names (each a provision of its code).
+const MATCH_SHOWN: usize = 5;
 /// Most bytes one batch may hold.
 pub const MAX_BATCH_BYTES: usize = 32 << 20;
 
@@ -180,16 +184,98 @@ impl Hub {
         }
     }
 
-    /// Matches the four items against every town here and provides the confident match.
+    /// Matches the four items against every town here: the candidates, best first, each
+    /// returned code recorded as a provision of it, and the confident match provided.
     fn provide_match(
         &self,
-        _agency: &str,
-        _purpose: &Purpose,
-        _items: &BTreeSet<Item>,
-        _query: &wire::provide::FourItems,
-        _time: u64,
+        agency: &str,
+        purpose: &Purpose,
+        items: &BTreeSet<Item>,
+        asked: &wire::provide::FourItems,
+        time: u64,
     ) -> Result<Answer, ApiError> {
-        Err(ApiError::bad("searching by the four items is not served by this node"))
+        let reading = (!asked.reading.trim().is_empty()).then_some(asked.reading.as_str());
+        let query =
+            matching::Query::parse(&asked.name, reading, &asked.birth, &asked.sex, &asked.address)
+                .map_err(|e| {
+                    if let Err(failed) = lock(&self.journal).refused(
+                        time,
+                        agency,
+                        Code::BadRequest,
+                        Some(&purpose.code),
+                    ) {
+                        return failed.into();
+                    }
+                    ApiError::bad(format!("the four items: {e}"))
+                })?;
+        let keys = query.keys();
+        // Every town's candidates; a person who moved is one candidate, their active record.
+        let mut found: std::collections::BTreeMap<
+            ResidentCode,
+            registry_domain::IdentityRecordParts,
+        > = std::collections::BTreeMap::new();
+        for mirror in self.mirrors.values() {
+            let candidates = lock(mirror)
+                .registry
+                .match_candidates(&keys, MATCH_CANDIDATES)
+                .map_err(|e| anyhow!("the candidates of a match: {e}"))?;
+            for (code, record) in candidates {
+                let keep = match found.get(&code) {
+                    None => true,
+                    Some(kept) => kept.status != RecordStatus::Active,
+                };
+                if keep {
+                    found.insert(code, record);
+                }
+            }
+        }
+        let ranked = matching::rank(&query, found);
+        let node = self.identity.to_uri();
+        let mut candidates = Vec::new();
+        for candidate in ranked.candidates.iter().take(MATCH_SHOWN) {
+            // A code handed out is a provision of it, recorded like any other.
+            let resident = candidate.code.to_string();
+            lock(&self.journal).record(&Provision {
+                kind: "match-candidate",
+                resident: &resident,
+                by: &node,
+                to: agency,
+                source: None,
+                purpose: &purpose.code,
+                items: Some("code"),
+                time,
+                operator: None,
+                request: None,
+            })?;
+            let items = serde_json::to_value(&candidate.items)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, v)| (k, v.as_str().unwrap_or_default().to_owned()))
+                .collect();
+            candidates.push(wire::provide::MatchedCandidate {
+                code: resident,
+                score: candidate.score,
+                items,
+            });
+        }
+        let provided = match ranked.best {
+            Some(best) => match self.find_proven(best)? {
+                Some(proven) => {
+                    lock(&self.journal).observe(time, agency, crate::behaviour::Act::Read)?;
+                    Some(self.provided(agency, purpose, items, &proven, time)?)
+                }
+                None => None,
+            },
+            None => {
+                // No confident match is a miss: recorded and counted, like a code that is
+                // nobody's.
+                lock(&self.journal).missed(time, agency)?;
+                None
+            }
+        };
+        Ok(Answer::Matched(wire::provide::Matched { provided, candidates }))
     }
 
     /// The record of `code` where the resident is active (else the latest closed one), proven
@@ -200,10 +286,23 @@ impl Hub {
     ) -> Result<Option<crate::proof::Proven>, ApiError> {
         let mut found: Option<crate::proof::Proven> = None;
         for (town, mirror) in &self.mirrors {
-            let proven = match lock(mirror).prove(code) {
+            // The events are read under the mirror's lock; the proving (receipts against the
+            // witnessed checkpoint, the evidence's checks) runs without it, so that lookups of
+            // one town run side by side.
+            let gathered = {
+                let mirror = lock(mirror);
+                crate::proof::gather(&mirror.registry, code).map(|events| (events, mirror.prover()))
+            };
+            let proven = match gathered.and_then(|(events, prover)| prover.prove(events, code)) {
                 Ok(proven) => proven,
                 Err(NotProven::NoResident) => continue,
-                Err(other) => return Err(self.unproven(town, other)),
+                // A batch applied meanwhile may have replaced the tiles that proof read: prove
+                // again under the lock, where nothing moves, before concluding anything.
+                Err(_) => match lock(mirror).prove(code) {
+                    Ok(proven) => proven,
+                    Err(NotProven::NoResident) => continue,
+                    Err(other) => return Err(self.unproven(town, other)),
+                },
             };
             if found.is_none() || proven.record.status == RecordStatus::Active {
                 found = Some(proven);
@@ -265,7 +364,7 @@ impl Hub {
             operator: None,
             request: None,
         };
-        let index = lock(&self.journal).record(&provision)?;
+        let index = self.recorder.record(&provision)?;
         let record = ProvidedRecord::of(&proven.record, items);
         let statement = Statement {
             node,
@@ -294,6 +393,7 @@ impl Hub {
 /// One request's answer.
 pub(super) enum Answer {
     Provided(Provided),
+    // Made by the four-item search, which this node does not serve yet.
     Matched(wire::provide::Matched),
 }
 
@@ -336,6 +436,34 @@ pub(super) async fn provide(
 
 #[utoipa::path(
     post,
+    path = "/v1/provide/match",
+    tag = "provision",
+    summary = "An agency asks by the four basic items (氏名, 生年月日, 性別, 住所) under a purpose that may search: the ranked candidates and the confident match, provided",
+    request_body(content = ProvideRequest),
+    responses((status = 200, body = wire::provide::Matched, description = "The candidates, best first, with how each item matched (each code named is a recorded provision), and the confident match's items with their statement and proof"), (status = "4XX", body = ErrorBody, description = "A refusal: its code is in docs/ERRORS.md; it is recorded"), (status = "5XX", body = ErrorBody, description = "The node or a node it needs failed"))
+)]
+pub(super) async fn provide_match(
+    State(hub): State<Shared>,
+    peer: net::Peer,
+    JsonBody(request): JsonBody<ProvideRequest>,
+) -> Result<Json<wire::provide::Matched>, ApiError> {
+    blocking(move || {
+        let agency = agency_of(&hub, &peer)?;
+        if request.query.is_none() {
+            return Err(ApiError::bad(
+                "a match names `query`, the four basic items; a lookup by code goes to /v1/provide",
+            ));
+        }
+        match hub.provide(&agency, request)? {
+            Answer::Matched(matched) => Ok(Json(matched)),
+            Answer::Provided(_) => Err(anyhow!("a match answered with a lookup").into()),
+        }
+    })
+    .await
+}
+
+#[utoipa::path(
+    post,
     path = "/v1/provide/batch",
     tag = "provision",
     summary = "An agency's batch: JSON Lines of provision requests (by code or by the four items), answered as a stream of JSON Lines in request order",
@@ -363,30 +491,7 @@ pub(super) async fn provide_batch(
         )));
     }
     let (send, receive) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(64);
-    tokio::task::spawn_blocking(move || {
-        for (number, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            let line_number = number as u64 + 1;
-            let mut answer =
-                BatchLine { line: line_number, provided: None, matched: None, error: None };
-            let outcome = serde_json::from_str::<ProvideRequest>(line)
-                .map_err(|e| ApiError::bad(format!("line {line_number} is not a request: {e}")))
-                .and_then(|request| hub.provide(&agency, request));
-            match outcome {
-                Ok(Answer::Provided(provided)) => answer.provided = Some(provided),
-                Ok(Answer::Matched(matched)) => answer.matched = Some(matched),
-                Err(error) => answer.error = Some(error.body()),
-            }
-            let mut bytes = serde_json::to_vec(&answer).unwrap_or_default();
-            bytes.push(b'\n');
-            if send.blocking_send(Ok(bytes)).is_err() {
-                // The agency went away: what was answered is recorded; the rest is not read.
-                return;
-            }
-        }
-    });
+    tokio::task::spawn_blocking(move || answer_lines(&hub, &agency, &text, &send));
     let stream = futures_util::stream::unfold(receive, |mut receive| async move {
         receive.recv().await.map(|line| (line, receive))
     });
@@ -395,6 +500,92 @@ pub(super) async fn provide_batch(
         axum::body::Body::from_stream(stream),
     )
         .into_response())
+}
+
+/// Threads answering the lines of one batch: their provisions share the provision log's
+/// commits, as separate requests do.
+const BATCH_WORKERS: usize = 8;
+/// How far ahead of the last line sent a batch's lines are answered.
+const BATCH_AHEAD: usize = 64;
+
+/// Answers each line of a batch and sends the answers in request order. Several lines are
+/// answered at once, each recorded before its answer is sent; when the agency goes away,
+/// no further line is taken (the lines already answered are recorded, the rest not read).
+fn answer_lines(
+    hub: &Hub,
+    agency: &str,
+    text: &str,
+    send: &tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let lines: Vec<(u64, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(number, line)| (number as u64 + 1, line))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let sent = std::sync::Mutex::new(0usize);
+    let moved = std::sync::Condvar::new();
+    std::thread::scope(|scope| {
+        let (done, answered) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
+        for _ in 0..BATCH_WORKERS.min(lines.len()) {
+            let done = done.clone();
+            let (lines, next, stop, sent, moved) = (&lines, &next, &stop, &sent, &moved);
+            scope.spawn(move || {
+                loop {
+                    let at = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&(number, line)) = lines.get(at) else { return };
+                    // Not too far ahead of what the agency has taken.
+                    let mut taken = lock(sent);
+                    while at >= *taken + BATCH_AHEAD && !stop.load(Ordering::Relaxed) {
+                        taken = moved.wait(taken).unwrap_or_else(|e| e.into_inner());
+                    }
+                    drop(taken);
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if done.send((at, answer_line(hub, agency, number, line))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done);
+        let mut waiting = BTreeMap::new();
+        let mut count = 0usize;
+        for (at, bytes) in answered.iter() {
+            waiting.insert(at, bytes);
+            while let Some(bytes) = waiting.remove(&count) {
+                if send.blocking_send(Ok(bytes)).is_err() {
+                    // The agency went away.
+                    stop.store(true, Ordering::Relaxed);
+                    moved.notify_all();
+                    return;
+                }
+                count += 1;
+                *lock(&sent) = count;
+                moved.notify_all();
+            }
+        }
+    });
+}
+
+/// One line of a batch, answered: its `BatchLine` as JSON, with its newline.
+fn answer_line(hub: &Hub, agency: &str, number: u64, line: &str) -> Vec<u8> {
+    let mut answer = BatchLine { line: number, provided: None, matched: None, error: None };
+    let outcome = serde_json::from_str::<ProvideRequest>(line)
+        .map_err(|e| ApiError::bad(format!("line {number} is not a request: {e}")))
+        .and_then(|request| hub.provide(agency, request));
+    match outcome {
+        Ok(Answer::Provided(provided)) => answer.provided = Some(provided),
+        Ok(Answer::Matched(matched)) => answer.matched = Some(matched),
+        Err(error) => answer.error = Some(error.body()),
+    }
+    let mut bytes = serde_json::to_vec(&answer).unwrap_or_default();
+    bytes.push(b'\n');
+    bytes
 }
 
 #[utoipa::path(
