@@ -247,7 +247,7 @@ impl Hub {
                 operator: None,
                 request: None,
             })?;
-            let items = serde_json::to_value(&candidate.items)
+            let items = serde_json::to_value(candidate.items)
                 .ok()
                 .and_then(|v| v.as_object().cloned())
                 .unwrap_or_default()
