@@ -234,10 +234,7 @@ pub fn run_agency(command: AgencyCommand) -> Result<ExitCode> {
 
 /// The first POSIX second of `year` in Japan time.
 fn year_start(year: u16) -> Result<u64> {
-    let days = (1970..year)
-        .map(|y| if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) { 366 } else { 365 })
-        .sum::<u64>();
-    (days * 86_400).checked_sub(9 * 3600).context("a year before 1970")
+    crate::disclose_cmd::day_start(&format!("{year:04}-01-01"))
 }
 
 /// The items named on the command line, or `None` for all the purpose may receive.

@@ -32,7 +32,7 @@ pub struct DiscloseArgs {
 }
 
 /// The first POSIX second of a Japan-time day written `YYYY-MM-DD`.
-fn day_start(text: &str) -> Result<u64> {
+pub fn day_start(text: &str) -> Result<u64> {
     let date = registry_domain::Date::parse(text)
         .with_context(|| format!("{text:?} is not a date: write it as YYYY-MM-DD"))?;
     let days = days_from_civil(i64::from(date.year()), date.month().into(), date.day().into());

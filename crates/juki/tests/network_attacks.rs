@@ -12,40 +12,13 @@ use std::path::Path;
 use client::office::Clerk;
 use registry_core::event::{Change, Enrolment, Event, Role};
 use registry_domain::ResidentCode;
-use support::{ok, p};
-use testbed::processes::Nodes;
+use support::{Running, ok, p};
 use testbed::setup::Network;
 use tlog::note::Note;
 use wire::errors::Code;
 
 const ACHI: &str = "204072";
 const MATSUMOTO: &str = "202029";
-
-/// A network built by `juki demo --exit` and started again, as an attacker finds it running.
-/// Fields drop in order: the nodes are stopped before their directory is removed.
-struct Running {
-    nodes: Nodes,
-    runtime: tokio::runtime::Runtime,
-    network: Network,
-    dir: tempfile::TempDir,
-}
-
-impl Running {
-    fn start() -> Running {
-        Running::start_with(|_| {})
-    }
-
-    /// [`Running::start`], with `prepare` run on the network's directory before its nodes start.
-    fn start_with(prepare: impl FnOnce(&Path)) -> Running {
-        let dir = tempfile::tempdir().unwrap();
-        ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
-        prepare(dir.path());
-        testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
-        let nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
-        let network = nodes.network().clone();
-        Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), nodes }
-    }
-}
 
 /// The code of a refusal, whether the node or the client itself refused.
 fn code_of(error: &anyhow::Error) -> Option<Code> {

@@ -14,9 +14,7 @@ use std::path::Path;
 use client::office::Clerk;
 use registry_core::event::{Event, Revocation};
 use registry_domain::{MunicipalityCode, ResidentCode};
-use support::{ok, p};
-use testbed::processes::Nodes;
-use testbed::setup::Network;
+use support::{Running, p};
 use tlog::note::Note;
 use wire::errors::Code;
 use wire::read::ReadKind;
@@ -24,26 +22,6 @@ use wire::read::ReadKind;
 const ACHI: &str = "204072";
 const SHIMOSUWA: &str = "203611";
 const MATSUMOTO: &str = "202029";
-
-/// A network built by `juki demo --exit` and started again. Fields drop in order: the nodes
-/// are stopped before their directory is removed.
-struct Running {
-    nodes: Nodes,
-    runtime: tokio::runtime::Runtime,
-    network: Network,
-    dir: tempfile::TempDir,
-}
-
-impl Running {
-    fn start() -> Running {
-        let dir = tempfile::tempdir().unwrap();
-        ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
-        testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
-        let nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
-        let network = nodes.network().clone();
-        Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), nodes }
-    }
-}
 
 /// The code of a refusal.
 fn code_of(error: &anyhow::Error) -> Option<Code> {

@@ -10,8 +10,7 @@ mod support;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
-use support::{ok, p};
-use testbed::processes::Nodes;
+use support::{Running, ok, p};
 use testbed::setup::{Network, PURPOSE_FOUR_ITEMS, PURPOSE_NARROW, PURPOSE_RARE, PURPOSE_WHOLE};
 use wire::errors::{Code, ErrorBody};
 use wire::provide::{FourItems, ProvideRequest};
@@ -19,25 +18,21 @@ use wire::purposes::Item;
 
 const AGENCY: &str = "urn:juki:agency:pension-service";
 
-/// A network built by `juki demo --exit` and started again. Fields drop in order.
-struct Running {
-    nodes: Nodes,
-    runtime: tokio::runtime::Runtime,
-    network: Network,
-    dir: tempfile::TempDir,
+/// The demo's network running, with every tier agreeing.
+fn start() -> Running {
+    let running = Running::start();
+    ok(&["network", "agree", "--dir", p(running.dir.path())]);
+    running
 }
 
-impl Running {
-    fn start() -> Running {
-        let dir = tempfile::tempdir().unwrap();
-        ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
-        testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
-        let nodes = Nodes::start(&Network::load(dir.path()).unwrap()).unwrap();
-        let network = nodes.network().clone();
-        ok(&["network", "agree", "--dir", p(dir.path())]);
-        Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), nodes }
-    }
+/// What the tests read of the running network's databases.
+trait Databases {
+    fn node_db(&self, node: &str) -> rusqlite::Connection;
+    fn residents(&self, n: usize) -> Vec<String>;
+    fn attempts(&self) -> Vec<(String, String, Option<String>)>;
+}
 
+impl Databases for Running {
     fn node_db(&self, node: &str) -> rusqlite::Connection {
         let path = self.dir.path().join("nodes").join(node).join("node.db");
         let db = rusqlite::Connection::open(path).unwrap();
@@ -78,7 +73,7 @@ fn code(answer: &net::Answer) -> Code {
 
 #[test]
 fn an_agency_is_refused_outside_its_catalogue_and_every_refusal_is_recorded() {
-    let running = Running::start();
+    let running = start();
     let (network, runtime) = (&running.network, &running.runtime);
     let agency = testbed::setup::agency(network).unwrap();
     let codes = running.residents(3);
@@ -331,7 +326,7 @@ fn an_agency_is_refused_outside_its_catalogue_and_every_refusal_is_recorded() {
 
 #[test]
 fn a_deleted_or_altered_provision_record_is_found() {
-    let running = Running::start();
+    let running = start();
     let (network, runtime) = (&running.network, &running.runtime);
     let agency = testbed::setup::agency(network).unwrap();
     for resident in running.residents(4) {
@@ -428,7 +423,7 @@ fn ok_with_ca(root: &Path, args: &[&str]) -> String {
 
 #[test]
 fn a_disclosure_lists_exactly_the_provisions_made_and_every_receipt_verifies() {
-    let running = Running::start();
+    let running = start();
     let (network, runtime, root) = (&running.network, &running.runtime, running.dir.path());
     let agency = testbed::setup::agency(network).unwrap();
     let clerk = testbed::setup::clerk(network, "204072").unwrap();

@@ -277,6 +277,11 @@ impl Catalogue {
         Ok(Catalogue { issued, purposes })
     }
 
+    /// The purpose `code` of `agency`, if the catalogue lists it.
+    pub fn held(&self, agency: &str, code: &str) -> Option<&Purpose> {
+        self.purposes.iter().find(|p| p.code == code && p.agency == agency)
+    }
+
     /// The purpose `code` of `agency`, if it may receive `items` (and search, when asked to).
     pub fn permit(
         &self,
@@ -285,19 +290,23 @@ impl Catalogue {
         items: &BTreeSet<Item>,
         search: bool,
     ) -> Result<&Purpose, Denied> {
-        let purpose = self
-            .purposes
-            .iter()
-            .find(|p| p.code == code && p.agency == agency)
-            .ok_or(Denied::NotHeld)?;
-        let beyond: BTreeSet<Item> = items.difference(&purpose.items).copied().collect();
+        let purpose = self.held(agency, code).ok_or(Denied::NotHeld)?;
+        purpose.allows(items, search)?;
+        Ok(purpose)
+    }
+}
+
+impl Purpose {
+    /// Whether the purpose may receive `items` (and search, when asked to).
+    pub fn allows(&self, items: &BTreeSet<Item>, search: bool) -> Result<(), Denied> {
+        let beyond: BTreeSet<Item> = items.difference(&self.items).copied().collect();
         if !beyond.is_empty() {
             return Err(Denied::Items(beyond));
         }
-        if search && !purpose.search {
+        if search && !self.search {
             return Err(Denied::NoSearch);
         }
-        Ok(purpose)
+        Ok(())
     }
 }
 

@@ -53,3 +53,31 @@ pub fn fails(args: &[&str]) -> String {
 pub fn p(path: &Path) -> &str {
     path.to_str().expect("test paths are UTF-8")
 }
+
+/// A network built by `juki demo --exit` (30 residents, no drills) and started again, as an
+/// attacker or an agency finds it running. Fields drop in order: the nodes are stopped before
+/// their directory is removed.
+pub struct Running {
+    pub nodes: testbed::processes::Nodes,
+    pub runtime: tokio::runtime::Runtime,
+    pub network: testbed::setup::Network,
+    pub dir: tempfile::TempDir,
+}
+
+impl Running {
+    pub fn start() -> Running {
+        Running::start_with(|_| {})
+    }
+
+    /// [`Running::start`], with `prepare` run on the network's directory before its nodes start.
+    pub fn start_with(prepare: impl FnOnce(&Path)) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        ok(&["demo", "--dir", p(dir.path()), "--residents", "30", "--exit", "--no-drills"]);
+        prepare(dir.path());
+        testbed::use_binary(env!("CARGO_BIN_EXE_juki"));
+        let network = testbed::setup::Network::load(dir.path()).unwrap();
+        let nodes = testbed::processes::Nodes::start(&network).unwrap();
+        let network = nodes.network().clone();
+        Running { dir, network, runtime: tokio::runtime::Runtime::new().unwrap(), nodes }
+    }
+}

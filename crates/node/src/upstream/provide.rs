@@ -121,38 +121,32 @@ impl Hub {
                 ));
             }
         };
-        let held = catalogue
-            .purposes
-            .iter()
-            .find(|p| p.code == request.purpose && p.agency == agency)
-            .ok_or_else(|| {
-                refuse(
-                    Code::PurposeNotHeld,
-                    format!(
-                        "{agency} holds no purpose {:?} in the catalogue issued at {}",
-                        request.purpose.chars().take(40).collect::<String>(),
-                        catalogue.issued
-                    ),
-                )
-            })?;
-        let wanted = request.items.unwrap_or_else(|| held.items.clone());
+        let purpose = catalogue.held(agency, &request.purpose).ok_or_else(|| {
+            refuse(
+                Code::PurposeNotHeld,
+                format!(
+                    "{agency} holds no purpose {:?} in the catalogue issued at {}",
+                    request.purpose.chars().take(40).collect::<String>(),
+                    catalogue.issued
+                ),
+            )
+        })?;
+        let wanted = request.items.unwrap_or_else(|| purpose.items.clone());
         let search = matches!(asked, Asked::Query(_));
-        let purpose = catalogue.permit(agency, &request.purpose, &wanted, search).map_err(
-            |denied| match denied {
-                Denied::NotHeld => refuse(Code::PurposeNotHeld, "purpose not held".into()),
-                Denied::Items(beyond) => refuse(
-                    Code::ItemsNotAllowed,
-                    format!("purpose {} may not receive: {}", request.purpose, items_text(&beyond)),
+        purpose.allows(&wanted, search).map_err(|denied| match denied {
+            Denied::NotHeld => refuse(Code::PurposeNotHeld, "purpose not held".into()),
+            Denied::Items(beyond) => refuse(
+                Code::ItemsNotAllowed,
+                format!("purpose {} may not receive: {}", request.purpose, items_text(&beyond)),
+            ),
+            Denied::NoSearch => refuse(
+                Code::ItemsNotAllowed,
+                format!(
+                    "purpose {} may not search by the four basic items; ask by 住民票コード",
+                    request.purpose
                 ),
-                Denied::NoSearch => refuse(
-                    Code::ItemsNotAllowed,
-                    format!(
-                        "purpose {} may not search by the four basic items; ask by 住民票コード",
-                        request.purpose
-                    ),
-                ),
-            },
-        )?;
+            ),
+        })?;
         let admitted = lock(&self.provider.quotas).admit(agency, purpose, time, |since| {
             lock(&self.journal)
                 .provided_since(agency, &purpose.code, since)
