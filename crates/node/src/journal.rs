@@ -941,7 +941,41 @@ pub const RECORDER_BATCH: usize = 4096;
 /// One writer's records waiting for the recorder, and where its answer goes.
 struct Queued {
     records: Vec<Salted>,
-    reply: std::sync::mpsc::SyncSender<std::result::Result<Vec<u64>, String>>,
+    reply: tokio::sync::oneshot::Sender<std::result::Result<Vec<u64>, String>>,
+}
+
+/// A provision record queued for the [`Recorder`]: its index once the transaction holding it
+/// has committed, awaited ([`Recording::durable`]) or waited for ([`Recording::wait`]).
+#[must_use = "a provision is recorded only once its recording is durable"]
+pub struct Recording {
+    answer: tokio::sync::oneshot::Receiver<std::result::Result<Vec<u64>, String>>,
+}
+
+impl Recording {
+    /// The record's index, once durable (for async callers: no thread waits meanwhile).
+    pub async fn durable(self) -> Result<u64> {
+        Recording::index(self.answer.await)
+    }
+
+    /// The record's index, once durable, blocking this thread (never call it on an async
+    /// runtime's thread).
+    pub fn wait(self) -> Result<u64> {
+        Recording::index(self.answer.blocking_recv())
+    }
+
+    fn index(
+        answer: std::result::Result<
+            std::result::Result<Vec<u64>, String>,
+            tokio::sync::oneshot::error::RecvError,
+        >,
+    ) -> Result<u64> {
+        match answer.map_err(|_| anyhow::anyhow!("the provision recorder has stopped"))? {
+            Ok(indexes) => {
+                indexes.first().copied().context("the recorder answered without an index")
+            }
+            Err(message) => Err(anyhow::anyhow!("recording provisions failed: {message}")),
+        }
+    }
 }
 
 /// Group commit for the provision log: many writers, one transaction (one fsync) per batch.
@@ -983,14 +1017,14 @@ impl Recorder {
                     }
                     match append_all(&mut conn, &batch) {
                         Ok(indexes) => {
-                            for (writer, indexes) in batch.iter().zip(indexes) {
+                            for (writer, indexes) in batch.into_iter().zip(indexes) {
                                 let _ = writer.reply.send(Ok(indexes));
                             }
                         }
                         Err(error) => {
                             // Nothing of the batch was committed; every writer in it is told.
                             let message = format!("{error:#}");
-                            for writer in &batch {
+                            for writer in batch {
                                 let _ = writer.reply.send(Err(message.clone()));
                             }
                         }
@@ -1003,19 +1037,20 @@ impl Recorder {
 
     /// Appends a record of `provision` to the provision log, salted as [`Journal::record`]
     /// salts it; returns its index once the transaction holding it has committed (durable).
+    /// Blocks this thread (never call it on an async runtime's thread; see [`Recorder::enqueue`]).
     pub fn record(&self, provision: &wire::documents::Provision<'_>) -> Result<u64> {
-        let indexes = self.record_all(vec![Salted::of(provision)?])?;
-        indexes.first().copied().context("the recorder answered without an index")
+        self.enqueue(provision)?.wait()
     }
 
-    fn record_all(&self, records: Vec<Salted>) -> Result<Vec<u64>> {
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        let stopped = || anyhow::anyhow!("the provision recorder has stopped");
-        self.queue.send(Queued { records, reply }).map_err(|_| stopped())?;
-        match answer.recv().map_err(|_| stopped())? {
-            Ok(indexes) => Ok(indexes),
-            Err(message) => Err(anyhow::anyhow!("recording provisions failed: {message}")),
-        }
+    /// Queues a record of `provision`, salted as [`Journal::record`] salts it, without
+    /// waiting: the answer that names it must not leave before [`Recording::durable`].
+    pub fn enqueue(&self, provision: &wire::documents::Provision<'_>) -> Result<Recording> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let records = vec![Salted::of(provision)?];
+        self.queue
+            .send(Queued { records, reply })
+            .map_err(|_| anyhow::anyhow!("the provision recorder has stopped"))?;
+        Ok(Recording { answer })
     }
 }
 

@@ -65,6 +65,9 @@ pub struct Hub {
     journal: Mutex<Journal>,
     /// Records provisions in `node.db`'s provision log, many requests to one commit.
     recorder: crate::journal::Recorder,
+    /// Provision requests judged and proven at once (the rest wait without a thread): about
+    /// two per core keeps the cores busy without a thread per connection.
+    provision_slots: tokio::sync::Semaphore,
     /// `node.db` again, from which the provision log is integrated into its tiles.
     provision_entries: Mutex<rusqlite::Connection>,
     /// Taken by a batch that moves someone in (national node): it is applied alone, so that
@@ -170,6 +173,9 @@ impl Hub {
             failing_notices: Mutex::new(BTreeMap::new()),
             journal: Mutex::new(journal),
             recorder,
+            provision_slots: tokio::sync::Semaphore::new(
+                2 * std::thread::available_parallelism().map_or(1, |n| n.get()),
+            ),
             provision_entries: Mutex::new(crate::journal::connection(
                 &config.dir.join(crate::logs::NODE_DB),
             )?),

@@ -187,9 +187,13 @@ pub const MAX_RECEIPTS: usize = 16;
 /// same inputs is not repeated: a witnessed checkpoint, by its exact bytes (its size and root
 /// as they were verified), and a note signed by one key — the genesis and the enrolments, by
 /// the admin key —, by the SHA-256 of its exact bytes and the key. Only identical inputs are
-/// skipped; every inclusion proof, every leaf recomputed from its event's bytes, the chain of
-/// authority and the change's own signatures are checked on every call. Keep one per town:
-/// a checkpoint is remembered under the `TownTrust` it was verified with.
+/// skipped; every inclusion proof, every leaf recomputed from its event's bytes and the chain
+/// of authority are checked on every call. A change's own signatures are remembered too, as
+/// the keys that verified, by the SHA-256 of the change's exact bytes and of the keys it was
+/// opened with (a key enrolled later changes that digest), for the most recently proven
+/// changes only (two generations of [`Checked::CHANGES`]): a node proving a record it proved
+/// recently repeats no curve arithmetic, and any other record costs one check per signature.
+/// Keep one per town: a checkpoint is remembered under the `TownTrust` it was verified with.
 #[derive(Debug, Default)]
 pub struct Checked {
     kept: std::sync::Mutex<CheckedKept>,
@@ -204,6 +208,10 @@ struct CheckedKept {
     /// Genesis and enrolment events as parsed from their notes, by the SHA-256 of the note's
     /// bytes (parsing one parses the key it names, which decompresses the key's point).
     authority: std::collections::HashMap<Hash, Event>,
+    /// The keys whose signatures on a change verified, by (SHA-256 of the change's note,
+    /// SHA-256 of the keys it was opened with): the newer generation and the older one.
+    changes: std::collections::HashMap<(Hash, Hash), Vec<VerifierKey>>,
+    changes_older: std::collections::HashMap<(Hash, Hash), Vec<VerifierKey>>,
 }
 
 impl Checked {
@@ -211,6 +219,8 @@ impl Checked {
     const CHECKPOINTS: usize = 4;
     /// Signed notes kept (a town's genesis and enrolments: a few dozen).
     const SIGNED: usize = 4096;
+    /// Changes whose signers are kept, per generation (about 200 bytes each).
+    pub const CHANGES: usize = 1 << 16;
 
     fn kept(&self) -> std::sync::MutexGuard<'_, CheckedKept> {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
@@ -244,6 +254,35 @@ impl Checked {
             }
             kept.authority.insert(tlog::hash::sha256(note), event.clone());
         }
+    }
+
+    /// The keys of `known` whose signatures on the change `note` verify, as [`note::open`]
+    /// finds them (none when it carries no signature by a known key); remembered for these
+    /// exact bytes and keys.
+    fn change_signers(
+        &self,
+        note: &[u8],
+        known: &Verifiers,
+    ) -> Result<Vec<VerifierKey>, NoteError> {
+        let mut keys = Vec::new();
+        for key in known.keys() {
+            keys.extend_from_slice(key.to_string().as_bytes());
+            keys.push(b'\n');
+        }
+        let id = (tlog::hash::sha256(note), tlog::hash::sha256(&keys));
+        {
+            let kept = self.kept();
+            if let Some(signers) = kept.changes.get(&id).or_else(|| kept.changes_older.get(&id)) {
+                return Ok(signers.clone());
+            }
+        }
+        let signers = opened_signers(note, known)?;
+        let mut kept = self.kept();
+        if kept.changes.len() >= Self::CHANGES {
+            kept.changes_older = std::mem::take(&mut kept.changes);
+        }
+        kept.changes.insert(id, signers.clone());
+        Ok(signers)
     }
 
     fn signed_by(&self, note: &[u8], key: &VerifierKey) -> bool {
@@ -368,22 +407,18 @@ fn verify_checked(
         return Err(EvidenceError::NotAChange(*index));
     }
     let known: Verifiers = operators.iter().map(|(key, _, _)| key.clone()).collect();
-    let opened = match note::open(note, &known) {
-        Ok(opened) => Some(opened),
-        Err(NoteError::NotSigned) => None,
-        Err(e) => {
-            return Err(EvidenceError::BadEvent { index: *index, detail: e.to_string() });
-        }
-    };
+    let verified = match remembered {
+        Some(checked) => checked.change_signers(note, &known),
+        None => opened_signers(note, &known),
+    }
+    .map_err(|e| EvidenceError::BadEvent { index: *index, detail: e.to_string() })?;
     // One per person: keys enrolled under one name are one person.
     let mut seen = BTreeSet::new();
     let mut seen_keys = BTreeSet::new();
     let mut signers = Vec::new();
-    for verified in opened.iter().flat_map(|o| o.verified()) {
-        let (key, role, enrolled) = operators
-            .iter()
-            .find(|(key, _, _)| *key == verified.key)
-            .expect("opened with these keys");
+    for verified in &verified {
+        let (key, role, enrolled) =
+            operators.iter().find(|(key, _, _)| key == verified).expect("opened with these keys");
         if enrolled >= index {
             return Err(EvidenceError::EnrolledAfter {
                 key: key.name().to_owned(),
@@ -439,6 +474,16 @@ pub fn verify_national(
         return Err(bad("it is not signed by the national key".into()));
     }
     Ok((receipt.index, event))
+}
+
+/// The keys of `known` whose signatures on `note` verify (each once, in signature order), or
+/// none when it carries no signature by a known key; [`note::open`]'s error for anything else.
+fn opened_signers(note: &[u8], known: &Verifiers) -> Result<Vec<VerifierKey>, NoteError> {
+    match note::open(note, known) {
+        Ok(opened) => Ok(opened.verified().iter().map(|v| v.key.clone()).collect()),
+        Err(NoteError::NotSigned) => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
 }
 
 fn signed_by(note: &[u8], key: &VerifierKey) -> bool {

@@ -258,7 +258,7 @@ impl Hub {
             Some(best) => match self.find_proven(best)? {
                 Some(proven) => {
                     lock(&self.journal).observe(time, agency, crate::behaviour::Act::Read)?;
-                    Some(self.provided(agency, purpose, items, &proven, time)?)
+                    Some(self.provided(agency, purpose, items, &proven, time)?.wait(self)?)
                 }
                 None => None,
             },
@@ -313,7 +313,7 @@ impl Hub {
         items: &BTreeSet<Item>,
         code: ResidentCode,
         time: u64,
-    ) -> Result<Provided, ApiError> {
+    ) -> Result<Unsigned, ApiError> {
         let Some(proven) = self.find_proven(code)? else {
             // A miss is an attempt: recorded, and counted (code walking).
             lock(&self.journal).missed(time, agency)?;
@@ -323,7 +323,8 @@ impl Hub {
         self.provided(agency, purpose, items, &proven, time)
     }
 
-    /// Records the provision of `proven`'s `items` and builds its answer.
+    /// Queues the record of the provision of `proven`'s `items` and builds its answer, which
+    /// is signed (and may leave) once that record is durable ([`Unsigned`]).
     fn provided(
         &self,
         agency: &str,
@@ -331,7 +332,7 @@ impl Hub {
         items: &BTreeSet<Item>,
         proven: &crate::proof::Proven,
         time: u64,
-    ) -> Result<Provided, ApiError> {
+    ) -> Result<Unsigned, ApiError> {
         let change =
             proven.receipts.first().ok_or_else(|| anyhow!("a proof without its change"))?;
         let event = change.extra.as_deref().ok_or_else(|| anyhow!("a change without its event"))?;
@@ -358,11 +359,12 @@ impl Hub {
             operator: None,
             request: None,
         };
-        let index = self.recorder.record(&provision)?;
+        let recording = self.recorder.enqueue(&provision)?;
         let record = ProvidedRecord::of(&proven.record, items);
         let statement = Statement {
             node,
-            provision: index,
+            // The record's index, known once it is durable.
+            provision: 0,
             to: agency.to_owned(),
             purpose: purpose.code.clone(),
             time,
@@ -372,21 +374,66 @@ impl Hub {
             kind,
             record: record.clone(),
         };
-        let signed = crate::logs::sign_text(statement.text(), &self.node_key)?;
         let proof = tlog::receipt::Receipt { extra: None, ..change.clone() };
         let whole = Item::ALL.iter().all(|item| items.contains(item));
-        Ok(Provided {
+        Ok(Unsigned {
+            recording,
+            statement,
             record,
-            statement: String::from_utf8(signed).map_err(anyhow::Error::from)?,
             proof: String::from_utf8(proof.to_bytes()).map_err(anyhow::Error::from)?,
             evidence: if whole { proven.texts()? } else { Vec::new() },
         })
     }
 }
 
+/// A provision decided and proven, its record queued in the provision log: the answer, which
+/// names that record in its signed statement and so is signed only once the record is
+/// durable — nothing leaves before its provision is recorded.
+pub(super) struct Unsigned {
+    recording: crate::journal::Recording,
+    statement: Statement,
+    record: ProvidedRecord,
+    proof: String,
+    evidence: Vec<String>,
+}
+
+impl Unsigned {
+    /// The answer, once its record is durable (no thread waits meanwhile).
+    pub(super) async fn durable(self, hub: &Hub) -> Result<Provided, ApiError> {
+        let Unsigned { recording, statement, record, proof, evidence } = self;
+        let index = recording.durable().await?;
+        Unsigned::sign(hub, statement, index, record, proof, evidence)
+    }
+
+    /// The answer, once its record is durable, blocking this thread (a batch's workers).
+    fn wait(self, hub: &Hub) -> Result<Provided, ApiError> {
+        let Unsigned { recording, statement, record, proof, evidence } = self;
+        let index = recording.wait()?;
+        Unsigned::sign(hub, statement, index, record, proof, evidence)
+    }
+
+    fn sign(
+        hub: &Hub,
+        mut statement: Statement,
+        index: u64,
+        record: ProvidedRecord,
+        proof: String,
+        evidence: Vec<String>,
+    ) -> Result<Provided, ApiError> {
+        statement.provision = index;
+        let signed = crate::logs::sign_text(statement.text(), &hub.node_key)?;
+        Ok(Provided {
+            record,
+            statement: String::from_utf8(signed).map_err(anyhow::Error::from)?,
+            proof,
+            evidence,
+        })
+    }
+}
+
 /// One request's answer.
 pub(super) enum Answer {
-    Provided(Provided),
+    Provided(Unsigned),
     // Made by the four-item search, which this node does not serve yet.
     Matched(wire::provide::Matched),
 }
@@ -415,17 +462,24 @@ pub(super) async fn provide(
     peer: net::Peer,
     JsonBody(request): JsonBody<ProvideRequest>,
 ) -> Result<Json<Provided>, ApiError> {
-    blocking(move || {
-        let agency = agency_of(&hub, &peer)?;
-        if request.query.is_some() {
-            return Err(ApiError::bad("a search by the four items goes to /v1/provide/match"));
-        }
-        match hub.provide(&agency, request)? {
-            Answer::Provided(provided) => Ok(Json(provided)),
-            Answer::Matched(_) => Err(anyhow!("a lookup by code answered with a match").into()),
-        }
-    })
-    .await
+    // Judging and proving read the databases, on a blocking thread, a few at a time; the
+    // wait for the record's commit holds neither a thread nor a slot.
+    let unsigned = {
+        let _slot = hub.provision_slots.acquire().await.map_err(anyhow::Error::from)?;
+        let hub = hub.clone();
+        blocking(move || {
+            let agency = agency_of(&hub, &peer)?;
+            if request.query.is_some() {
+                return Err(ApiError::bad("a search by the four items goes to /v1/provide/match"));
+            }
+            match hub.provide(&agency, request)? {
+                Answer::Provided(unsigned) => Ok(unsigned),
+                Answer::Matched(_) => Err(anyhow!("a lookup by code answered with a match").into()),
+            }
+        })
+        .await?
+    };
+    unsigned.durable(&hub).await.map(Json)
 }
 
 #[utoipa::path(
@@ -573,7 +627,10 @@ fn answer_line(hub: &Hub, agency: &str, number: u64, line: &str) -> Vec<u8> {
         .map_err(|e| ApiError::bad(format!("line {number} is not a request: {e}")))
         .and_then(|request| hub.provide(agency, request));
     match outcome {
-        Ok(Answer::Provided(provided)) => answer.provided = Some(provided),
+        Ok(Answer::Provided(unsigned)) => match unsigned.wait(hub) {
+            Ok(provided) => answer.provided = Some(provided),
+            Err(error) => answer.error = Some(error.body()),
+        },
         Ok(Answer::Matched(matched)) => answer.matched = Some(matched),
         Err(error) => answer.error = Some(error.body()),
     }
