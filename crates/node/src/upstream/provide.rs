@@ -171,9 +171,9 @@ impl Hub {
             }
         }
         match asked {
-            Asked::Code(code) => {
-                self.provide_code(agency, purpose, &wanted, code, time).map(Answer::Provided)
-            }
+            Asked::Code(code) => self
+                .provide_code(agency, purpose, &wanted, code, time)
+                .map(|u| Answer::Provided(Box::new(u))),
             Asked::Query(query) => self.provide_match(agency, purpose, &wanted, &query, time),
         }
     }
@@ -433,7 +433,7 @@ impl Unsigned {
 
 /// One request's answer.
 pub(super) enum Answer {
-    Provided(Unsigned),
+    Provided(Box<Unsigned>),
     // Made by the four-item search, which this node does not serve yet.
     Matched(wire::provide::Matched),
 }
@@ -473,7 +473,7 @@ pub(super) async fn provide(
                 return Err(ApiError::bad("a search by the four items goes to /v1/provide/match"));
             }
             match hub.provide(&agency, request)? {
-                Answer::Provided(unsigned) => Ok(unsigned),
+                Answer::Provided(unsigned) => Ok(*unsigned),
                 Answer::Matched(_) => Err(anyhow!("a lookup by code answered with a match").into()),
             }
         })
