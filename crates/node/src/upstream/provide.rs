@@ -269,7 +269,7 @@ impl Hub {
                 None
             }
         };
-        Ok(Answer::Matched(wire::provide::Matched { provided, candidates }))
+        Ok(Answer::Matched(Box::new(wire::provide::Matched { provided, candidates })))
     }
 
     /// The record of `code` where the resident is active (else the latest closed one), proven
@@ -435,7 +435,7 @@ impl Unsigned {
 pub(super) enum Answer {
     Provided(Box<Unsigned>),
     // Made by the four-item search, which this node does not serve yet.
-    Matched(wire::provide::Matched),
+    Matched(Box<wire::provide::Matched>),
 }
 
 /// The agency's verified identity, or the refusal (and alert) of any other peer.
@@ -503,7 +503,7 @@ pub(super) async fn provide_match(
             ));
         }
         match hub.provide(&agency, request)? {
-            Answer::Matched(matched) => Ok(Json(matched)),
+            Answer::Matched(matched) => Ok(Json(*matched)),
             Answer::Provided(_) => Err(anyhow!("a match answered with a lookup").into()),
         }
     })
@@ -631,7 +631,7 @@ fn answer_line(hub: &Hub, agency: &str, number: u64, line: &str) -> Vec<u8> {
             Ok(provided) => answer.provided = Some(provided),
             Err(error) => answer.error = Some(error.body()),
         },
-        Ok(Answer::Matched(matched)) => answer.matched = Some(matched),
+        Ok(Answer::Matched(matched)) => answer.matched = Some(*matched),
         Err(error) => answer.error = Some(error.body()),
     }
     let mut bytes = serde_json::to_vec(&answer).unwrap_or_default();
