@@ -95,6 +95,24 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Federation figures: the national node fed by many municipal nodes at once (each a task
+    /// of this process with its own keys, registry, log and tiles) at the busiest hour's rate
+    /// of changes (derived from the year's moves and printed), and the time from a town's
+    /// acknowledgement to the national replica's commit (p50/p99).
+    Federation {
+        /// Municipal nodes.
+        #[arg(long, default_value_t = 200)]
+        towns: usize,
+        /// Changes per second across the towns [default: the busiest hour's, as printed].
+        #[arg(long)]
+        rate: Option<f64>,
+        /// How long the load runs, in seconds.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Where to build the towns (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Provision figures: lookups by 住民票コード per second and p50/p99 latency at the national
     /// node over mutual-TLS HTTP with keep-alive (every provision durably recorded), a streamed
     /// batch, the four-item search where the node serves it, beside `pgbench -S` against the
@@ -175,6 +193,14 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             openssl_seconds,
             dir,
         }),
+        BenchCommand::Federation { towns, rate, seconds, dir } => {
+            testbed::bench_federation::run(testbed::bench_federation::Options {
+                towns,
+                rate,
+                seconds,
+                dir,
+            })
+        }
         BenchCommand::Provision {
             quick,
             residents,

@@ -336,15 +336,27 @@ struct BuiltTown {
     size: u64,
 }
 
-/// Builds `count` births of `municipality` under `dir` (not counted): its registry, its signed
-/// log and tiles, and the batches of `batch` events its node sends.
-fn build_town(
+/// A town's registry as its node founds it: the genesis by its admin key, one clerk's
+/// enrolment, and a code block from `first` (`count` codes, at most one block) signed by
+/// `national`; every key derived from the municipality's code.
+pub(crate) struct Founded {
+    pub town: Registry,
+    pub clerk: Signer,
+    /// The node key, as the checkpoints' signer, and its verifier.
+    pub signer: NoteSigner,
+    pub vkey: tlog::note::VerifierKey,
+    pub admin: tlog::note::VerifierKey,
+    pub origin: String,
+}
+
+/// Founds a town's registry in `dir` (see [`Founded`]).
+pub(crate) fn found_town(
     dir: &Path,
     municipality: MunicipalityCode,
+    first: u64,
     count: u64,
     national: &Signer,
-    batch: usize,
-) -> Result<BuiltTown> {
+) -> Result<Founded> {
     std::fs::create_dir_all(dir)?;
     let now = crate::synthetic::now();
     let origin = format!("bench.juki.test/registry/{municipality}");
@@ -365,7 +377,6 @@ fn build_town(
     )?;
     let node_key = Signer::from_seed(&origin, KeyKind::Ed25519, seed(4))?;
     let mut town = Registry::create(&dir.join("town.db"), municipality, &national.verifier())?;
-    let first = 1_000_000_000u64;
     let setup = [
         node::logs::sign_text(
             Event::Genesis(Genesis { municipality, admin: admin.verifier(), time: now }).to_text(),
@@ -385,7 +396,7 @@ fn build_town(
             Event::CodeBlock(CodeBlock {
                 municipality,
                 first,
-                count: (count + 1).min(registry_core::event::MAX_BLOCK),
+                count: count.min(registry_core::event::MAX_BLOCK),
                 time: now,
             })
             .to_text(),
@@ -395,6 +406,29 @@ fn build_town(
     for note in &setup {
         town.submit(note, now)?;
     }
+    Ok(Founded {
+        town,
+        clerk,
+        vkey: node_key.verifier(),
+        signer: NoteSigner::new(node_key)?,
+        admin: admin.verifier(),
+        origin,
+    })
+}
+
+/// Builds `count` births of `municipality` under `dir` (not counted): its registry, its signed
+/// log and tiles, and the batches of `batch` events its node sends.
+fn build_town(
+    dir: &Path,
+    municipality: MunicipalityCode,
+    count: u64,
+    national: &Signer,
+    batch: usize,
+) -> Result<BuiltTown> {
+    let first = 1_000_000_000u64;
+    let Founded { mut town, clerk, signer, vkey, admin, origin } =
+        found_town(dir, municipality, first, count + 1, national)?;
+    let now = crate::synthetic::now();
     let births: Vec<Vec<u8>> = {
         use rayon::prelude::*;
         (0..count)
@@ -411,7 +445,6 @@ fn build_town(
         }
     }
     let tiles = TileDir::new(dir.join("town-tlog"));
-    let signer = NoteSigner::new(Signer::from_seed(&origin, KeyKind::Ed25519, seed(4))?)?;
     // As the municipal node integrates: in steps of one batch, each step's checkpoint kept.
     let mut journal = node::journal::Journal::open(&dir.join("town-node.db"))?;
     let steps = tlog_store::integrate::integrate_in_steps(
@@ -426,13 +459,8 @@ fn build_town(
     }
     let size = steps.last().map_or(0, |step| step.size);
     // The municipal node's own batch source, over the town's registry and published tiles.
-    let mut source = TownLog {
-        registry: &town,
-        journal: &journal,
-        tiles,
-        origin: &origin,
-        vkey: node_key.verifier(),
-    };
+    let mut source =
+        TownLog { registry: &town, journal: &journal, tiles, origin: &origin, vkey: vkey.clone() };
     let mut batches: Vec<Batch> = Vec::new();
     let mut acked = 0;
     while let Some(next) = next_batch(&municipality.to_string(), &mut source, acked, batch)? {
@@ -443,9 +471,9 @@ fn build_town(
     let entry = node::config::Town {
         code: municipality.to_string(),
         origin,
-        vkey: node_key.verifier().to_string(),
+        vkey: vkey.clone().to_string(),
         url: "https://127.0.0.1:9".into(),
-        admin: admin.verifier().to_string(),
+        admin: admin.to_string(),
         witnesses: Vec::new(),
         quorum: 0,
         provisions: String::new(),

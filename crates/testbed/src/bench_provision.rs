@@ -649,7 +649,7 @@ fn load_average() -> String {
 }
 
 /// CPU seconds (user + system) process `pid` has used, from `/proc`.
-fn cpu_seconds(pid: u32) -> Result<f64> {
+pub(crate) fn cpu_seconds(pid: u32) -> Result<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading the CPU time of process {pid}"))?;
     // The fields after the command, which is in parentheses and may hold spaces.

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bench_detection;
+pub mod bench_federation;
 pub mod bench_log;
 pub mod bench_lookup;
 pub mod bench_network;
