@@ -113,6 +113,37 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Scale figures: a national node holding millions of residents (SQLite replicas): the
+    /// bulk load with every signature verified, disk per resident, and, from a fresh process,
+    /// the serving memory, proven lookup latency and whole-log verification time.
+    Scale {
+        /// Residents across the towns.
+        #[arg(long, default_value_t = 10_000_000)]
+        residents: u64,
+        /// Towns they live in.
+        #[arg(long, default_value_t = 20)]
+        towns: usize,
+        /// Proven lookups of random residents measured.
+        #[arg(long, default_value_t = 20_000)]
+        lookups: usize,
+        /// Skip the whole-log verification.
+        #[arg(long)]
+        no_verify: bool,
+        /// Where to build (default: a temporary directory, removed afterwards).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
+    /// The serving half of `juki bench scale`, in a process of its own (its memory is a
+    /// node's); prints its figures as JSON.
+    #[command(hide = true)]
+    ScaleProbe {
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        #[arg(long)]
+        lookups: usize,
+        #[arg(long)]
+        no_verify: bool,
+    },
     /// Provision figures: lookups by 住民票コード per second and p50/p99 latency at the national
     /// node over mutual-TLS HTTP with keep-alive (every provision durably recorded), a streamed
     /// batch, the four-item search where the node serves it, beside `pgbench -S` against the
@@ -200,6 +231,18 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
                 seconds,
                 dir,
             })
+        }
+        BenchCommand::Scale { residents, towns, lookups, no_verify, dir } => {
+            testbed::bench_scale::run(testbed::bench_scale::Options {
+                residents,
+                towns,
+                lookups,
+                verify: !no_verify,
+                dir,
+            })
+        }
+        BenchCommand::ScaleProbe { dir, lookups, no_verify } => {
+            testbed::bench_scale::probe(&dir, lookups, !no_verify)
         }
         BenchCommand::Provision {
             quick,

@@ -326,14 +326,14 @@ struct InProcess {
 
 /// A town's log built for the in-process figures: its signed births, and the batches its node
 /// would send for them.
-struct BuiltTown {
-    municipality: MunicipalityCode,
+pub(crate) struct BuiltTown {
+    pub(crate) municipality: MunicipalityCode,
     /// The node's entry for it (origin, node key).
-    entry: node::config::Town,
+    pub(crate) entry: node::config::Town,
     clerk: Signer,
     births: Vec<Vec<u8>>,
     batches: Vec<Batch>,
-    size: u64,
+    pub(crate) size: u64,
 }
 
 /// A town's registry as its node founds it: the genesis by its admin key, one clerk's
@@ -418,14 +418,14 @@ pub(crate) fn found_town(
 
 /// Builds `count` births of `municipality` under `dir` (not counted): its registry, its signed
 /// log and tiles, and the batches of `batch` events its node sends.
-fn build_town(
+pub(crate) fn build_town(
     dir: &Path,
     municipality: MunicipalityCode,
+    first: u64,
     count: u64,
     national: &Signer,
     batch: usize,
 ) -> Result<BuiltTown> {
-    let first = 1_000_000_000u64;
     let Founded { mut town, clerk, signer, vkey, admin, origin } =
         found_town(dir, municipality, first, count + 1, national)?;
     let now = crate::synthetic::now();
@@ -483,7 +483,11 @@ fn build_town(
 }
 
 /// Applies a town's batches to its replica, as the national node does.
-fn accept_all(mirror: &mut Mirror, town: &BuiltTown, journal: &Mutex<Journal>) -> Result<()> {
+pub(crate) fn accept_all(
+    mirror: &mut Mirror,
+    town: &BuiltTown,
+    journal: &Mutex<Journal>,
+) -> Result<()> {
     for batch in &town.batches {
         match mirror.accept(batch, journal) {
             Ok(Accepted::Applied { .. }) => {}
@@ -514,6 +518,7 @@ fn in_process(dir: &Path, options: &Options, bound: f64, bound_name: &str) -> Re
             build_town(
                 &dir.join(name),
                 MunicipalityCode::parse(code)?,
+                1_000_000_000,
                 share,
                 &national,
                 options.batch,
@@ -523,6 +528,7 @@ fn in_process(dir: &Path, options: &Options, bound: f64, bound_name: &str) -> Re
     let single = build_town(
         &dir.join("single"),
         MunicipalityCode::parse(TOWNS[0].1)?,
+        1_000_000_000,
         count,
         &national,
         options.batch,

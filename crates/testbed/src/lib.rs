@@ -15,6 +15,7 @@ pub mod bench_lookup;
 pub mod bench_network;
 pub mod bench_provision;
 pub mod bench_registry;
+pub mod bench_scale;
 pub mod demo;
 pub mod disclosure;
 pub mod drill;

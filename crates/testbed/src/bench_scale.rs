@@ -1,0 +1,313 @@
+//! `juki bench scale`: a national node holding millions of residents on the embedded engine:
+//! how fast it loads them (every signature verified), the disk each resident takes, the
+//! memory a node serving them needs, a proven lookup's latency at that size, and how long
+//! verifying every log from its first entry takes.
+//!
+//! The towns' logs are made here, town after town (not counted): real signed births applied
+//! by the town's rules, integrated into tiles under checkpoints signed by the town's node key,
+//! cut into the batches its node sends (`bench_network::build_town`). The national node's
+//! replica of each town then applies them (`Mirror::accept`, the node's own batch path: the
+//! checkpoint, the consistency proof, every event's signature, the enrolment chain and the
+//! rules, one transaction per batch, the tiles): that is the load, timed. Each town's own
+//! files are removed once its replica holds them.
+//!
+//! The serving figures come from a fresh process (`juki bench scale-probe`), so that its memory
+//! is a node's, not the loader's: it opens every replica as the national node does, proves
+//! random residents of random towns as it does before it answers (`Mirror::prove`: the
+//! record's events, their receipts against the town's checkpoint, the evidence's checks),
+//! reports its resident set (RSS, and its peak), then replays and verifies every replica from
+//! its first entry (`Registry::verify`).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, ensure};
+use hdrhistogram::Histogram;
+use registry_domain::{MunicipalityCode, ResidentCode};
+use serde::{Deserialize, Serialize};
+use tlog::note::{KeyKind, Signer, VerifierKey};
+
+use node::journal::Journal;
+use node::mirror::Mirror;
+
+use crate::bench_log::{line, rate, tempfile_dir};
+use crate::bench_network::{accept_all, build_town};
+
+/// The issue's targets at 10 M residents.
+const TARGET_RSS_MIB: f64 = 2048.0;
+const TARGET_P99: Duration = Duration::from_millis(10);
+const TARGET_LOAD: f64 = 50_000.0;
+
+/// The replicas' files under the national node's directory.
+const MIRRORS: &str = "mirrors";
+/// What the probe needs to find the replicas and their residents.
+const TOWNS_FILE: &str = "towns.json";
+
+/// `juki bench scale`'s options.
+pub struct Options {
+    /// Residents across all towns.
+    pub residents: u64,
+    /// Towns they live in.
+    pub towns: usize,
+    /// Proven lookups measured by the probe.
+    pub lookups: usize,
+    /// Whether the probe verifies every replica from its first entry.
+    pub verify: bool,
+    /// Where to build (default: a temporary directory, removed afterwards).
+    pub dir: Option<PathBuf>,
+}
+
+/// One replicated town, as the probe finds it.
+#[derive(Serialize, Deserialize)]
+struct Replicated {
+    entry: node::config::Town,
+    first: u64,
+    count: u64,
+}
+
+/// What the national node's directory holds.
+#[derive(Serialize, Deserialize)]
+struct Towns {
+    national: String,
+    towns: Vec<Replicated>,
+}
+
+/// What the probe measured.
+#[derive(Serialize, Deserialize)]
+pub struct Probe {
+    opened_s: f64,
+    lookups: usize,
+    p50_us: u64,
+    p99_us: u64,
+    p999_us: u64,
+    rss_mib: f64,
+    peak_mib: f64,
+    verified_s: Option<f64>,
+    differences: u64,
+}
+
+pub fn run(options: Options) -> Result<ExitCode> {
+    ensure!(
+        options.towns >= 1 && options.residents >= options.towns as u64,
+        "fewer residents than towns"
+    );
+    let temp;
+    let root = match &options.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            ensure!(std::fs::read_dir(dir)?.next().is_none(), "{} is not empty", dir.display());
+            std::path::absolute(dir)?
+        }
+        None => {
+            temp = tempfile_dir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    println!(
+        "juki bench scale: a national node with {} residents in {} towns (SQLite), in {}",
+        options.residents,
+        options.towns,
+        root.display()
+    );
+    let national = Signer::from_seed("national.bench.juki.test", KeyKind::Ed25519, [1; 32])?;
+    let national_dir = root.join("national");
+    std::fs::create_dir_all(&national_dir)?;
+    let journal = Mutex::new(Journal::open(&national_dir.join("node.db"))?);
+    let all = MunicipalityCode::all().len();
+    ensure!(options.towns <= all, "--towns can be at most {all}");
+    let codes: Vec<MunicipalityCode> =
+        MunicipalityCode::all().step_by(all / options.towns).take(options.towns).collect();
+
+    let mut loading = Duration::ZERO;
+    let mut preparing = Duration::ZERO;
+    let mut towns = Vec::with_capacity(codes.len());
+    let mut loaded = 0u64;
+    for (t, municipality) in codes.iter().enumerate() {
+        let count = options.residents / options.towns as u64
+            + u64::from((t as u64) < options.residents % options.towns as u64);
+        // Codes unique nationwide: each town its own block.
+        let first = 1_000_000_000 + t as u64 * registry_core::event::MAX_BLOCK;
+        let town_dir = root.join("town");
+        let started = Instant::now();
+        let built = build_town(&town_dir, *municipality, first, count, &national, 4096)?;
+        preparing += started.elapsed();
+        let started = Instant::now();
+        let mut mirror =
+            Mirror::open(&national_dir.join(MIRRORS), &built.entry, &national.verifier())?;
+        accept_all(&mut mirror, &built, &journal)?;
+        loading += started.elapsed();
+        ensure!(
+            mirror.registry.log_size()? == built.size,
+            "the replica of {municipality} is short"
+        );
+        loaded += count;
+        towns.push(Replicated { entry: built.entry.clone(), first, count });
+        drop(mirror);
+        drop(built);
+        std::fs::remove_dir_all(&town_dir)?;
+        eprintln!(
+            "  … {}/{} towns, {loaded} residents loaded ({:.0}/s loading, {:.0} s preparing the \
+             towns' logs, not counted)",
+            t + 1,
+            codes.len(),
+            rate(loaded, loading),
+            preparing.as_secs_f64()
+        );
+    }
+    let record = Towns { national: national.verifier().to_string(), towns };
+    std::fs::write(national_dir.join(TOWNS_FILE), serde_json::to_vec_pretty(&record)?)?;
+    let load_rate = rate(loaded, loading);
+    let bytes = du(&national_dir)?;
+
+    println!();
+    line(
+        "bulk load (Mirror::accept, every signature verified)",
+        load_rate,
+        "residents/s",
+        &format!(
+            "{loaded} in {:.0} s; target ≥ {TARGET_LOAD:.0}/s: {}",
+            loading.as_secs_f64(),
+            if load_rate >= TARGET_LOAD { "met" } else { "NOT MET" }
+        ),
+    );
+    line(
+        "disk per resident",
+        bytes as f64 / loaded as f64,
+        "bytes",
+        &format!(
+            "{:.2} GiB in all: replicas' databases and tiles, and the node database",
+            bytes as f64 / (1u64 << 30) as f64
+        ),
+    );
+
+    // The serving figures, from a fresh process.
+    eprintln!("  … probing: a fresh process opens the replicas and proves random residents");
+    let exe = std::env::current_exe()?;
+    let mut probe = std::process::Command::new(exe);
+    probe.args(["bench", "scale-probe", "--dir"]).arg(&national_dir);
+    probe.args(["--lookups", &options.lookups.to_string()]);
+    if !options.verify {
+        probe.arg("--no-verify");
+    }
+    let output = probe.stderr(std::process::Stdio::inherit()).output()?;
+    ensure!(output.status.success(), "the probe failed: {}", output.status);
+    let probe: Probe = serde_json::from_slice(&output.stdout).context("the probe's answer")?;
+    line("opening every replica", probe.opened_s * 1e3, "ms", "as the national node starts");
+    line(
+        "proven lookup by code (Mirror::prove)",
+        probe.p99_us as f64 / 1e3,
+        "ms p99",
+        &format!(
+            "p50 {:.2} ms, p99.9 {:.2} ms over {} random residents; target p99 < {} ms: {}",
+            probe.p50_us as f64 / 1e3,
+            probe.p999_us as f64 / 1e3,
+            probe.lookups,
+            TARGET_P99.as_millis(),
+            if Duration::from_micros(probe.p99_us) < TARGET_P99 { "met" } else { "NOT MET" }
+        ),
+    );
+    line(
+        "memory of the serving process (RSS)",
+        probe.rss_mib,
+        "MiB",
+        &format!(
+            "peak {:.0} MiB; target < {TARGET_RSS_MIB:.0} MiB: {}",
+            probe.peak_mib,
+            if probe.peak_mib < TARGET_RSS_MIB { "met" } else { "NOT MET" }
+        ),
+    );
+    if let Some(seconds) = probe.verified_s {
+        line(
+            "whole-log verification (Registry::verify, every replica)",
+            seconds,
+            "s",
+            &format!("{:.0} events/s; {} differences", loaded as f64 / seconds, probe.differences),
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `juki bench scale-probe`: opens the replicas under `dir`, proves `lookups` random
+/// residents, reports its memory, and verifies every replica (unless `verify` is false);
+/// prints a [`Probe`] as JSON.
+pub fn probe(dir: &Path, lookups: usize, verify: bool) -> Result<ExitCode> {
+    let towns: Towns = serde_json::from_slice(&std::fs::read(dir.join(TOWNS_FILE))?)?;
+    let national = VerifierKey::parse(&towns.national)?;
+    let started = Instant::now();
+    let mirrors: Vec<Mirror> = towns
+        .towns
+        .iter()
+        .map(|town| Mirror::open(&dir.join(MIRRORS), &town.entry, &national))
+        .collect::<Result<_>>()?;
+    let opened_s = started.elapsed().as_secs_f64();
+    let mut latency = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let mut random = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        random ^= random << 13;
+        random ^= random >> 7;
+        random ^= random << 17;
+        random
+    };
+    for _ in 0..lookups {
+        let t = (next() % mirrors.len() as u64) as usize;
+        let town = &towns.towns[t];
+        let code = ResidentCode::from_ten_digits(town.first + next() % town.count)?;
+        let asked = Instant::now();
+        let proven = mirrors[t].prove(code).map_err(|e| anyhow::anyhow!("proving {t}: {e:?}"))?;
+        latency.record(asked.elapsed().as_micros().max(1) as u64)?;
+        ensure!(proven.record.resident_code == code, "another resident proven");
+    }
+    let (rss_mib, peak_mib) = memory()?;
+    let (verified_s, differences) = if verify {
+        let started = Instant::now();
+        let mut differences = 0u64;
+        for (t, mirror) in mirrors.iter().enumerate() {
+            differences += mirror.registry.verify()?.len() as u64;
+            eprintln!("  … verified {}/{} replicas", t + 1, mirrors.len());
+        }
+        (Some(started.elapsed().as_secs_f64()), differences)
+    } else {
+        (None, 0)
+    };
+    let probe = Probe {
+        opened_s,
+        lookups,
+        p50_us: latency.value_at_quantile(0.5),
+        p99_us: latency.value_at_quantile(0.99),
+        p999_us: latency.value_at_quantile(0.999),
+        rss_mib,
+        peak_mib,
+        verified_s,
+        differences,
+    };
+    println!("{}", serde_json::to_string(&probe)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// This process's resident set and its peak, in MiB (`/proc/self/status`).
+fn memory() -> Result<(f64, f64)> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let field = |name: &str| -> Result<f64> {
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .with_context(|| format!("no {name} in /proc/self/status"))?;
+        let kib: f64 =
+            line.split_whitespace().nth(1).context("a field without a value")?.parse()?;
+        Ok(kib / 1024.0)
+    };
+    Ok((field("VmRSS:")?, field("VmHWM:")?))
+}
+
+/// The bytes of every file under `dir`.
+fn du(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() { du(&entry.path())? } else { meta.len() };
+    }
+    Ok(total)
+}
