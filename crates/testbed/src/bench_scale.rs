@@ -124,33 +124,65 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let mut preparing = Duration::ZERO;
     let mut towns = Vec::with_capacity(codes.len());
     let mut loaded = 0u64;
-    for (t, municipality) in codes.iter().enumerate() {
-        let count = options.residents / options.towns as u64
-            + u64::from((t as u64) < options.residents % options.towns as u64);
-        // Codes unique nationwide: each town its own block.
-        let first = 1_000_000_000 + t as u64 * registry_core::event::MAX_BLOCK;
-        let town_dir = root.join("town");
+    // As many towns at once as there are cores: the national node applies the batches of
+    // different towns in parallel, each under its replica's lock.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let numbered: Vec<(usize, MunicipalityCode)> = codes.iter().copied().enumerate().collect();
+    for group in numbered.chunks(cores) {
         let started = Instant::now();
-        let built = build_town(&town_dir, *municipality, first, count, &national, 4096)?;
+        let mut built = Vec::with_capacity(group.len());
+        for &(t, municipality) in group {
+            let count = options.residents / options.towns as u64
+                + u64::from((t as u64) < options.residents % options.towns as u64);
+            // Codes unique nationwide: each town its own block.
+            let first = 1_000_000_000 + t as u64 * registry_core::event::MAX_BLOCK;
+            let town_dir = root.join(format!("town-{t}"));
+            built.push((
+                town_dir.clone(),
+                first,
+                count,
+                build_town(&town_dir, municipality, first, count, &national, 4096)?,
+            ));
+        }
         preparing += started.elapsed();
         let started = Instant::now();
-        let mut mirror =
-            Mirror::open(&national_dir.join(MIRRORS), &built.entry, &national.verifier())?;
-        accept_all(&mut mirror, &built, &journal)?;
+        std::thread::scope(|scope| -> Result<()> {
+            let running: Vec<_> = built
+                .iter()
+                .map(|(_, _, _, town)| {
+                    let (journal, national_dir, national) = (&journal, &national_dir, &national);
+                    scope.spawn(move || -> Result<()> {
+                        let mut mirror = Mirror::open(
+                            &national_dir.join(MIRRORS),
+                            &town.entry,
+                            &national.verifier(),
+                        )?;
+                        accept_all(&mut mirror, town, journal)?;
+                        ensure!(
+                            mirror.registry.log_size()? == town.size,
+                            "the replica of {} is short",
+                            town.municipality
+                        );
+                        Ok(())
+                    })
+                })
+                .collect();
+            for handle in running {
+                handle.join().map_err(|_| anyhow::anyhow!("a loading thread panicked"))??;
+            }
+            Ok(())
+        })?;
         loading += started.elapsed();
-        ensure!(
-            mirror.registry.log_size()? == built.size,
-            "the replica of {municipality} is short"
-        );
-        loaded += count;
-        towns.push(Replicated { entry: built.entry.clone(), first, count });
-        drop(mirror);
-        drop(built);
-        std::fs::remove_dir_all(&town_dir)?;
+        for (town_dir, first, count, town) in built {
+            loaded += count;
+            towns.push(Replicated { entry: town.entry.clone(), first, count });
+            drop(town);
+            std::fs::remove_dir_all(&town_dir)?;
+        }
         eprintln!(
             "  … {}/{} towns, {loaded} residents loaded ({:.0}/s loading, {:.0} s preparing the \
              towns' logs, not counted)",
-            t + 1,
+            towns.len(),
             codes.len(),
             rate(loaded, loading),
             preparing.as_secs_f64()
