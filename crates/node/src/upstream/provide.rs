@@ -298,7 +298,13 @@ impl Hub {
                     Err(other) => return Err(self.unproven(town, other)),
                 },
             };
-            if found.is_none() || proven.record.status == RecordStatus::Active {
+            // A code is active in one town at most (the mirrors apply a move-in only with the
+            // signer's certificate, which custody gives out once): the active record ends the
+            // search.
+            if proven.record.status == RecordStatus::Active {
+                return Ok(Some(proven));
+            }
+            if found.is_none() {
                 found = Some(proven);
             }
         }
