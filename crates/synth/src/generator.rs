@@ -5,6 +5,8 @@
 //! Every other draw (sex, given name, birth date) is the person's own, so the ages of a household
 //! do not form a family: a simplification that keeps the age pyramid exact.
 
+use std::borrow::Cow;
+
 use registry_domain::{
     Address, ChangeInfo, ChangeReason, Date, HistoryNumber, IdentityRecordParts, MunicipalityCode,
     Name, NameReading, PersonName, RecordStatus, ResidentCode, Sex,
@@ -32,7 +34,7 @@ pub struct Generator {
     seed: u64,
     as_of: i64,
     tables: &'static Tables,
-    streets: Vec<&'static str>,
+    streets: Cow<'static, [&'static str]>,
     rural: bool,
 }
 
@@ -106,14 +108,17 @@ impl Generator {
         if calendar::years_before(as_of, oldest + 1).is_none() {
             return Err(SynthError::Date);
         }
-        let mut streets = tables.towns.get(&town.number()).cloned().unwrap_or_default();
-        if streets.is_empty() {
-            // A designated city as a whole: the town names of its wards.
-            let prefix = format!("{} ", town.name());
-            for ward in MunicipalityCode::all().filter(|w| w.name().starts_with(&prefix)) {
-                streets.extend(tables.towns.get(&ward.number()).into_iter().flatten());
+        let streets = match tables.towns.get(&town.number()) {
+            Some(own) => Cow::Borrowed(own.as_slice()),
+            None => {
+                // A designated city as a whole: the town names of its wards.
+                let prefix = format!("{} ", town.name());
+                let wards = MunicipalityCode::all().filter(|w| w.name().starts_with(&prefix));
+                Cow::Owned(
+                    wards.flat_map(|w| tables.towns.get(&w.number())).flatten().copied().collect(),
+                )
             }
-        }
+        };
         let name = town.name();
         let rural = name.ends_with('町') || name.ends_with('村');
         Ok(Generator { town, seed, as_of: calendar::days(as_of), tables, streets, rural })
