@@ -21,6 +21,7 @@ mod passphrase;
 mod pki_cmd;
 mod registry_cmd;
 mod resident;
+mod synth_cmd;
 mod witness_cmd;
 
 use std::process::ExitCode;
@@ -90,6 +91,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: std::path::PathBuf,
     },
+    /// Make a realistic synthetic population for any set of municipalities: registry
+    /// directories whose residents are signed births, or JSON Lines.
+    Synth(synth_cmd::SynthArgs),
     /// Build and run a whole network on this machine and play a day of a town's work.
     Demo(demo_cmd::DemoArgs),
     /// Drive a network built by `juki demo`: load it with registrations, check every tier agrees.
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
         Command::Manifest(command) => manifest_cmd::run(command),
         Command::Serve { config } => serve(&config),
         Command::Demo(args) => demo_cmd::run(args),
+        Command::Synth(args) => synth_cmd::run(args),
         Command::Network(command) => network_cmd::run(command),
         Command::Purposes(command) => agency_cmd::run_purposes(command),
         Command::Agency(command) => agency_cmd::run_agency(command),

@@ -13,63 +13,20 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, bail, ensure};
 use registry_core::event::{Change, CodeBlock, Enrolment, Event, Genesis, Role};
 use registry_core::time::Timestamp;
-use registry_domain::{
-    Address, ChangeInfo, ChangeReason, Date, HistoryNumber, IdentityRecordParts, MunicipalityCode,
-    Name, NameReading, PersonName, RecordStatus, ResidentCode, Sex,
-};
+use registry_domain::{ChangeReason, MunicipalityCode, ResidentCode};
 use registry_store::Registry;
 use tlog::note::{KeyKind, Note, Signer};
 
 use crate::bench_log::{line, rate, tempfile_dir};
 
-const KANA: [&str; 40] = [
-    "ア", "イ", "ウ", "エ", "オ", "カ", "キ", "ク", "ケ", "コ", "サ", "シ", "ス", "セ", "ソ", "タ",
-    "チ", "ツ", "テ", "ト", "ナ", "ニ", "ヌ", "ネ", "ノ", "ハ", "ヒ", "フ", "ヘ", "ホ", "マ", "ミ",
-    "ム", "メ", "モ", "ヤ", "ユ", "ヨ", "ラ", "リ",
-];
-const KANJI: [&str; 40] = [
-    "山", "田", "川", "中", "村", "木", "林", "森", "本", "井", "石", "松", "竹", "原", "野", "上",
-    "下", "小", "大", "高", "長", "藤", "佐", "鈴", "伊", "加", "吉", "清", "斎", "池", "岡", "島",
-    "谷", "橋", "西", "東", "北", "南", "花", "子",
-];
-
-/// A synthetic person's (name, reading) from a number: three syllables each for the family
-/// and given names, so readings are nearly unique.
-fn person(i: u64) -> (String, String) {
-    let digit = |k: u32| (i / 40u64.pow(k) % 40) as usize;
-    let reading = format!(
-        "{}{}{}\u{3000}{}{}{}",
-        KANA[digit(0)],
-        KANA[digit(1)],
-        KANA[digit(2)],
-        KANA[digit(3)],
-        KANA[digit(4)],
-        KANA[digit(5)]
-    );
-    let name =
-        format!("{}{} {}{}", KANJI[digit(0)], KANJI[digit(1)], KANJI[digit(2)], KANJI[digit(3)]);
-    (name, reading)
-}
-
+/// The `i`-th synthetic resident of `municipality` (see `crate::synthetic`), born under `code`.
 pub(crate) fn birth(
     municipality: MunicipalityCode,
     code: ResidentCode,
     i: u64,
     time: Timestamp,
 ) -> Result<Event> {
-    let (name, reading) = person(i);
-    let born = Date::new(1930 + (i % 95) as u16, 1 + (i % 12) as u8, 1 + (i % 28) as u8)?;
-    let record = IdentityRecordParts {
-        resident_code: code,
-        name: Name::new(PersonName::new(&name)?, NameReading::new(&reading)?, None),
-        birth_date: born,
-        sex: Sex::from_code(1 + (i % 2) as u8)?,
-        address: Address::new(municipality, &format!("大字智里 {}番地", i % 5000 + 1))?,
-        individual_number: None,
-        latest_change: ChangeInfo::new(ChangeReason::Birth, born),
-        history_number: HistoryNumber::new(1)?,
-        status: RecordStatus::Active,
-    };
+    let record = crate::synthetic::synthetic(code, municipality, i, ChangeReason::Birth, None)?;
     Ok(Event::Change(Change {
         municipality,
         record,
@@ -218,11 +175,13 @@ pub fn run(residents: u64, batch: usize) -> Result<ExitCode> {
     }
     by_code.sort();
     let mut by_reading = Vec::with_capacity(10_000);
+    let people = crate::synthetic::generator(municipality)?;
     for k in 0..10_000u64 {
         let i = k.wrapping_mul(40_503) % residents;
-        let (_, reading) = person(i);
+        let person = people.person(i)?;
+        let reading = person.name.reading().as_str();
         let start = Instant::now();
-        let found = registry.search(Some(&reading), None, 10)?;
+        let found = registry.search(Some(reading), None, 10)?;
         by_reading.push(start.elapsed());
         ensure!(!found.is_empty(), "reading {i} not found");
     }

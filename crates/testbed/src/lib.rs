@@ -2,7 +2,8 @@
 //! it as an administrator would, with the `juki` binary itself (`setup`), running its nodes as
 //! real processes and stopping them (`processes`), the passphrases of its sealed keys
 //! (`passphrases`), the demo's day (`demo`), the network tools
-//! `load`, `agree` and `compare` (`tools`), synthetic residents (`synthetic`), and the
+//! `load`, `agree` and `compare` (`tools`), synthetic residents (`synthetic`, from the `synth` crate), `juki synth`'s registry
+//! directories and JSON Lines (`populate`), and the
 //! benchmarks (`bench_log`, `bench_registry`, `bench_lookup`, `bench_network`).
 //!
 //! Nothing here is part of a node: a node never imports this crate.
@@ -20,6 +21,7 @@ pub mod demo;
 pub mod disclosure;
 pub mod drill;
 pub mod passphrases;
+pub mod populate;
 pub mod processes;
 pub mod setup;
 pub mod synthetic;

@@ -1,22 +1,27 @@
-//! Synthetic residents for the demo, the network tools and the benchmarks: a record's name,
-//! reading, birth date, sex and address derived from a number.
+//! Synthetic residents for the demo, the network tools and the benchmarks: the `i`-th resident
+//! of a town as the `synth` crate makes it (real surname frequencies, given names by sex, the
+//! census age pyramid, households, addresses in the town's own 町名), always the same for the
+//! same town and number.
 
 use anyhow::Result;
-use registry_domain::{
-    Address, ChangeInfo, ChangeReason, Date, HistoryNumber, IdentityRecordParts, MunicipalityCode,
-    Name, NameReading, PersonName, RecordStatus, ResidentCode, Sex,
-};
+use registry_domain::{ChangeReason, Date, IdentityRecordParts, MunicipalityCode, ResidentCode};
 
-const KANA: [&str; 20] = [
-    "ア", "イ", "ウ", "エ", "オ", "カ", "キ", "ク", "ケ", "コ", "サ", "シ", "ス", "セ", "ソ", "タ",
-    "チ", "ツ", "テ", "ト",
-];
-const KANJI: [&str; 20] = [
-    "山", "田", "川", "中", "村", "木", "林", "森", "本", "井", "石", "松", "竹", "原", "野", "上",
-    "下", "小", "大", "高",
-];
+/// The seed every synthetic resident of the demo, the tools and the benchmarks is drawn with.
+pub const SEED: u64 = 0x6a75_6b69;
 
-/// A synthetic resident's record: name, reading, birth date and sex from a number.
+/// The day ages are counted at: fixed, so a resident is the same whenever it is made, and in
+/// the past, so every birth date precedes the changes that record it.
+pub fn as_of() -> Date {
+    Date::new(2025, 10, 1).unwrap_or_else(|_| unreachable!("a valid date"))
+}
+
+/// The generator of `town`'s synthetic residents.
+pub fn generator(town: MunicipalityCode) -> Result<synth::Generator> {
+    Ok(synth::Generator::new(town, SEED, as_of())?)
+}
+
+/// A synthetic resident's record: the `i`-th resident of `town`, under `code`, first recorded
+/// by a change of `reason` on `date` (the birth date if none).
 pub fn synthetic(
     code: ResidentCode,
     town: MunicipalityCode,
@@ -24,29 +29,7 @@ pub fn synthetic(
     reason: ChangeReason,
     date: Option<Date>,
 ) -> Result<IdentityRecordParts> {
-    let d = |k: u32| (i / 20u64.pow(k) % 20) as usize;
-    let reading = format!(
-        "{}{}{}\u{3000}{}{}{}",
-        KANA[d(0)],
-        KANA[d(1)],
-        KANA[d(2)],
-        KANA[d(3)],
-        KANA[d(4)],
-        KANA[(d(0) + d(5)) % 20]
-    );
-    let name = format!("{}{} {}{}", KANJI[d(0)], KANJI[d(1)], KANJI[d(2)], KANJI[d(3)]);
-    let born = Date::new(1935 + (i % 88) as u16, 1 + (i % 12) as u8, 1 + (i % 28) as u8)?;
-    Ok(IdentityRecordParts {
-        resident_code: code,
-        name: Name::new(PersonName::new(&name)?, NameReading::new(&reading)?, None),
-        birth_date: born,
-        sex: Sex::from_code(1 + (i % 2) as u8)?,
-        address: Address::new(town, &format!("{}番地{}", 1 + i % 3000, 1 + i % 7))?,
-        individual_number: None,
-        latest_change: ChangeInfo::new(reason, date.unwrap_or(born)),
-        history_number: HistoryNumber::new(1)?,
-        status: RecordStatus::Active,
-    })
+    Ok(generator(town)?.person(i)?.record(code, reason, date))
 }
 
 /// A change recording `record` in `town`, stamped by the system clock.
