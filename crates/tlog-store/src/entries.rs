@@ -21,6 +21,16 @@ pub trait EntryReader {
     fn read_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error>;
 }
 
+/// A log's entries that can be appended to, whatever the engine: SQLite
+/// ([`SqliteEntries`]) or PostgreSQL ([`crate::postgres::PostgresEntries`]). Both pass one
+/// conformance suite (`tests/conformance.rs`).
+pub trait EntryStore: EntryReader {
+    /// Appends `entries` in one transaction and returns the index of the first once they are
+    /// durable. An empty batch appends nothing; a batch with an entry over 65,535 bytes is
+    /// refused whole.
+    fn append(&mut self, entries: &[&[u8]]) -> Result<u64, Error>;
+}
+
 /// The schema of the entries table. Safe to run on every open.
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS log_entries (
     idx INTEGER PRIMARY KEY NOT NULL CHECK (idx >= 0),
@@ -135,6 +145,17 @@ impl SqliteEntries {
     /// Appends entries in one transaction and returns the index of the first once they are
     /// durable. An empty batch appends nothing.
     pub fn append(&mut self, entries: &[&[u8]]) -> Result<u64, Error> {
+        EntryStore::append(self, entries)
+    }
+
+    /// The underlying connection, for callers that keep other tables beside the entries.
+    pub fn connection(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+}
+
+impl EntryStore for SqliteEntries {
+    fn append(&mut self, entries: &[&[u8]]) -> Result<u64, Error> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -142,11 +163,6 @@ impl SqliteEntries {
         let first = append_in(&tx, entries)?;
         tx.commit().map_err(Error::sqlite("committing an append"))?;
         Ok(first)
-    }
-
-    /// The underlying connection, for callers that keep other tables beside the entries.
-    pub fn connection(&mut self) -> &mut Connection {
-        &mut self.conn
     }
 }
 

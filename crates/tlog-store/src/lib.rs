@@ -17,6 +17,7 @@ pub mod entries;
 pub mod group_commit;
 pub mod integrate;
 pub mod keys;
+pub mod postgres;
 pub mod source;
 pub mod tiledir;
 pub mod verify;
@@ -33,6 +34,14 @@ pub enum Error {
         context: String,
         /// The database's error.
         source: rusqlite::Error,
+    },
+    /// A PostgreSQL operation failed.
+    #[error("{context}: {source}")]
+    Postgres {
+        /// What was being done.
+        context: String,
+        /// The server's or the driver's error.
+        source: ::postgres::Error,
     },
     /// A file operation failed.
     #[error("{action} {}: {source}", path.display())]
@@ -88,6 +97,11 @@ impl Error {
     /// An adapter for `map_err` that names what was being done.
     pub(crate) fn sqlite(context: &'static str) -> impl FnOnce(rusqlite::Error) -> Error {
         move |source| Error::Sqlite { context: context.to_owned(), source }
+    }
+
+    /// An adapter for `map_err` on PostgreSQL operations.
+    pub(crate) fn postgres(context: &'static str) -> impl FnOnce(::postgres::Error) -> Error {
+        move |source| Error::Postgres { context: context.to_owned(), source }
     }
 
     /// An adapter for `map_err` on file operations.

@@ -1,0 +1,176 @@
+//! Log entries in PostgreSQL: the same store as [`crate::entries::SqliteEntries`], on a
+//! database server, for the upper tiers.
+//!
+//! One table, `log_entries(idx, entry)`, made by the versioned migrations under
+//! `migrations/postgres/` (recorded in `schema_migrations`, each applied once, in order, in its
+//! own transaction). An append takes the table's `SHARE ROW EXCLUSIVE` lock, which conflicts
+//! with itself and not with readers, so appenders on different connections queue and every
+//! index is the log's size inside the transaction that writes it: dense, never overlapping. A
+//! committed append is durable (the server's `synchronous_commit`, on by default; a node checks
+//! it at open, since `off` would acknowledge what a crash can lose).
+//!
+//! The client is `postgres`, the blocking face of `tokio-postgres`: call it from a thread of
+//! its own, never from an async runtime's thread.
+
+use postgres::{Client, NoTls};
+use tlog::tile::MAX_ENTRY_SIZE;
+
+use crate::Error;
+use crate::entries::{EntryReader, EntryStore};
+
+/// The migrations, in order: (version, SQL).
+const MIGRATIONS: &[(i32, &str)] =
+    &[(1, include_str!("../migrations/postgres/0001_log_entries.sql"))];
+
+/// A log's entries in a PostgreSQL database.
+pub struct PostgresEntries {
+    // Behind a lock so that reads (`&self`) may use the connection too.
+    client: std::sync::Mutex<Client>,
+}
+
+impl PostgresEntries {
+    /// Connects to `url` (a `postgres://` URL), refuses a server that would acknowledge a
+    /// commit before it is durable, and applies the migrations not yet applied.
+    pub fn open(url: &str) -> Result<PostgresEntries, Error> {
+        let mut client = Client::connect(url, NoTls).map_err(Error::postgres("connecting"))?;
+        let synchronous: String = client
+            .query_one("SHOW synchronous_commit", &[])
+            .map_err(Error::postgres("reading synchronous_commit"))?
+            .get(0);
+        if synchronous == "off" {
+            return Err(Error::Config(
+                "the PostgreSQL server runs with synchronous_commit = off, so an acknowledged \
+                 append could be lost in a crash; set it to on"
+                    .into(),
+            ));
+        }
+        migrate(&mut client)?;
+        Ok(PostgresEntries { client: std::sync::Mutex::new(client) })
+    }
+
+    fn client(&self) -> std::sync::MutexGuard<'_, Client> {
+        self.client.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The migrations applied, in order.
+    pub fn migrations(&self) -> Result<Vec<i32>, Error> {
+        Ok(self
+            .client()
+            .query("SELECT version FROM schema_migrations ORDER BY version", &[])
+            .map_err(Error::postgres("reading the migrations"))?
+            .iter()
+            .map(|row| row.get(0))
+            .collect())
+    }
+}
+
+/// Applies every migration not yet recorded, each in its own transaction with its record.
+fn migrate(client: &mut Client) -> Result<(), Error> {
+    // Two nodes (or connections) migrating one database at once: the second waits for the
+    // first, then finds every migration recorded. A session lock, since `CREATE TABLE IF NOT
+    // EXISTS` itself races.
+    client
+        .batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        .map_err(Error::postgres("taking the migration lock"))?;
+    let migrated = migrate_locked(client);
+    let unlocked = client
+        .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+        .map_err(Error::postgres("releasing the migration lock"));
+    migrated.and(unlocked)
+}
+
+/// The advisory lock key migrations hold ("juki" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6a75_6b69;
+
+fn migrate_locked(client: &mut Client) -> Result<(), Error> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version INTEGER PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+             )",
+        )
+        .map_err(Error::postgres("creating schema_migrations"))?;
+    for (version, sql) in MIGRATIONS {
+        let mut tx = client.transaction().map_err(Error::postgres("starting a migration"))?;
+        let applied = tx
+            .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
+            .map_err(Error::postgres("reading schema_migrations"))?
+            .is_some();
+        if !applied {
+            tx.batch_execute(sql).map_err(Error::postgres("applying a migration"))?;
+            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
+                .map_err(Error::postgres("recording a migration"))?;
+        }
+        tx.commit().map_err(Error::postgres("committing a migration"))?;
+    }
+    Ok(())
+}
+
+fn count(client: &mut impl postgres::GenericClient) -> Result<u64, Error> {
+    let max: Option<i64> = client
+        .query_one("SELECT max(idx) FROM log_entries", &[])
+        .map_err(Error::postgres("counting entries"))?
+        .get(0);
+    Ok(max.map_or(0, |m| m as u64 + 1))
+}
+
+impl EntryReader for PostgresEntries {
+    fn entry_count(&self) -> Result<u64, Error> {
+        count(&mut *self.client())
+    }
+
+    fn read_entries(&self, start: u64, end: u64) -> Result<Vec<Vec<u8>>, Error> {
+        let mut client = self.client();
+        if start > end {
+            return Err(Error::Range { start, end, count: count(&mut *client)? });
+        }
+        let rows = client
+            .query(
+                "SELECT idx, entry FROM log_entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+                &[&(start as i64), &(end as i64)],
+            )
+            .map_err(Error::postgres("reading entries"))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let idx: i64 = row.get(0);
+            if idx as u64 != start + out.len() as u64 {
+                return Err(Error::Corrupt(format!(
+                    "the entries table has a gap: entry {} is missing",
+                    start + out.len() as u64
+                )));
+            }
+            out.push(row.get(1));
+        }
+        if out.len() as u64 != end - start {
+            return Err(Error::Range { start, end, count: count(&mut *client)? });
+        }
+        Ok(out)
+    }
+}
+
+impl EntryStore for PostgresEntries {
+    fn append(&mut self, entries: &[&[u8]]) -> Result<u64, Error> {
+        if let Some((index, entry)) =
+            entries.iter().enumerate().find(|(_, e)| e.len() > MAX_ENTRY_SIZE)
+        {
+            return Err(Error::EntryTooLarge { index, size: entry.len() });
+        }
+        let mut client = self.client();
+        let mut tx = client.transaction().map_err(Error::postgres("starting an append"))?;
+        tx.batch_execute("LOCK TABLE log_entries IN SHARE ROW EXCLUSIVE MODE")
+            .map_err(Error::postgres("locking the entries"))?;
+        let first = count(&mut tx)?;
+        if !entries.is_empty() {
+            let indexes: Vec<i64> = (0..entries.len()).map(|k| (first + k as u64) as i64).collect();
+            let bodies: Vec<&[u8]> = entries.to_vec();
+            tx.execute(
+                "INSERT INTO log_entries (idx, entry) SELECT * FROM unnest($1::BIGINT[], $2::BYTEA[])",
+                &[&indexes, &bodies],
+            )
+            .map_err(Error::postgres("inserting entries"))?;
+        }
+        tx.commit().map_err(Error::postgres("committing an append"))?;
+        Ok(first)
+    }
+}
