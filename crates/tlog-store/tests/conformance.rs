@@ -34,7 +34,7 @@ impl Engine for Sqlite {
     }
 }
 
-/// The marker `.ci/run` looks for: a PostgreSQL case that did not run.
+/// The line a PostgreSQL case prints when it does not run.
 const SKIPPED: &str = "skipped: JUKI_TEST_PG_URL not set";
 
 /// A database of its own on the test server, dropped when the case ends.
@@ -51,7 +51,9 @@ impl Postgres {
                 "JUKI_TEST_PG_REQUIRED is set but JUKI_TEST_PG_URL is not: the PostgreSQL \
                  conformance case {case} cannot run"
             );
-            println!("{SKIPPED} (PostgreSQL conformance: {case})");
+            // Written past the test harness's capture, so that the skip shows in `cargo test`.
+            let line = format!("{SKIPPED} (PostgreSQL conformance: {case})\n");
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
             return None;
         };
         if let Some(ran) = std::env::var_os("JUKI_TEST_PG_RAN") {
