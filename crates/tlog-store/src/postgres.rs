@@ -3,7 +3,7 @@
 //!
 //! One table, `log_entries(idx, entry)`, made by the versioned migrations under
 //! `migrations/postgres/` (recorded in `schema_migrations`, each applied once, in order, in its
-//! own transaction). An append takes the table's `SHARE ROW EXCLUSIVE` lock, which conflicts
+//! own transaction, by `store::postgres::migrate`). An append takes the table's `SHARE ROW EXCLUSIVE` lock, which conflicts
 //! with itself and not with readers, so appenders on different connections queue and every
 //! index is the log's size inside the transaction that writes it: dense, never overlapping. A
 //! committed append is durable (the server's `synchronous_commit`, on by default; a node checks
@@ -12,14 +12,14 @@
 //! The client is `postgres`, the blocking face of `tokio-postgres`: call it from a thread of
 //! its own, never from an async runtime's thread.
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 use tlog::tile::MAX_ENTRY_SIZE;
 
 use crate::Error;
 use crate::entries::{EntryReader, EntryStore};
 
 /// The migrations, in order: (version, SQL).
-const MIGRATIONS: &[(i32, &str)] =
+const MIGRATIONS: &[store::Migration] =
     &[(1, include_str!("../migrations/postgres/0001_log_entries.sql"))];
 
 /// A log's entries in a PostgreSQL database.
@@ -32,19 +32,8 @@ impl PostgresEntries {
     /// Connects to `url` (a `postgres://` URL), refuses a server that would acknowledge a
     /// commit before it is durable, and applies the migrations not yet applied.
     pub fn open(url: &str) -> Result<PostgresEntries, Error> {
-        let mut client = Client::connect(url, NoTls).map_err(Error::postgres("connecting"))?;
-        let synchronous: String = client
-            .query_one("SHOW synchronous_commit", &[])
-            .map_err(Error::postgres("reading synchronous_commit"))?
-            .get(0);
-        if synchronous == "off" {
-            return Err(Error::Config(
-                "the PostgreSQL server runs with synchronous_commit = off, so an acknowledged \
-                 append could be lost in a crash; set it to on"
-                    .into(),
-            ));
-        }
-        migrate(&mut client)?;
+        let mut client = store::postgres::connect(url)?;
+        store::postgres::migrate(&mut client, COMPONENT, MIGRATIONS)?;
         Ok(PostgresEntries { client: std::sync::Mutex::new(client) })
     }
 
@@ -54,58 +43,12 @@ impl PostgresEntries {
 
     /// The migrations applied, in order.
     pub fn migrations(&self) -> Result<Vec<i32>, Error> {
-        Ok(self
-            .client()
-            .query("SELECT version FROM schema_migrations ORDER BY version", &[])
-            .map_err(Error::postgres("reading the migrations"))?
-            .iter()
-            .map(|row| row.get(0))
-            .collect())
+        Ok(store::postgres::applied(&mut self.client(), COMPONENT)?)
     }
 }
 
-/// Applies every migration not yet recorded, each in its own transaction with its record.
-fn migrate(client: &mut Client) -> Result<(), Error> {
-    // Two nodes (or connections) migrating one database at once: the second waits for the
-    // first, then finds every migration recorded. A session lock, since `CREATE TABLE IF NOT
-    // EXISTS` itself races.
-    client
-        .batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-        .map_err(Error::postgres("taking the migration lock"))?;
-    let migrated = migrate_locked(client);
-    let unlocked = client
-        .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
-        .map_err(Error::postgres("releasing the migration lock"));
-    migrated.and(unlocked)
-}
-
-/// The advisory lock key migrations hold ("juki" in ASCII).
-const MIGRATION_LOCK: i64 = 0x6a75_6b69;
-
-fn migrate_locked(client: &mut Client) -> Result<(), Error> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version INTEGER PRIMARY KEY,
-                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-             )",
-        )
-        .map_err(Error::postgres("creating schema_migrations"))?;
-    for (version, sql) in MIGRATIONS {
-        let mut tx = client.transaction().map_err(Error::postgres("starting a migration"))?;
-        let applied = tx
-            .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
-            .map_err(Error::postgres("reading schema_migrations"))?
-            .is_some();
-        if !applied {
-            tx.batch_execute(sql).map_err(Error::postgres("applying a migration"))?;
-            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
-                .map_err(Error::postgres("recording a migration"))?;
-        }
-        tx.commit().map_err(Error::postgres("committing a migration"))?;
-    }
-    Ok(())
-}
+/// The name this store's migrations are recorded under in `schema_migrations`.
+const COMPONENT: &str = "tlog-store";
 
 fn count(client: &mut impl postgres::GenericClient) -> Result<u64, Error> {
     let max: Option<i64> = client
