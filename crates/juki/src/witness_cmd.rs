@@ -70,8 +70,12 @@ fn storage(parsed: &Config, base: &Path) -> Result<Storage> {
         (Some(url), None) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             Ok(Storage::Postgres(url.to_owned()))
         }
-        (Some(url), Some(_)) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-            bail!("the witness configuration names both a PostgreSQL `storage` and a SQLite `state`; keep one")
+        (Some(url), Some(_))
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
+        {
+            bail!(
+                "the witness configuration names both a PostgreSQL `storage` and a SQLite `state`; keep one"
+            )
         }
         (Some(_), _) => bail!("`storage` must be \"sqlite\" or a postgres:// URL"),
     }

@@ -9,6 +9,9 @@
 //! committed append is durable (the server's `synchronous_commit`, on by default; a node checks
 //! it at open, since `off` would acknowledge what a crash can lose).
 //!
+//! Batches of [`COPY_FROM`] entries or more go in by binary `COPY`, smaller ones by one
+//! `INSERT` of two arrays.
+//!
 //! The client is `postgres`, the blocking face of `tokio-postgres`: call it from a thread of
 //! its own, never from an async runtime's thread.
 
@@ -92,6 +95,27 @@ impl EntryReader for PostgresEntries {
     }
 }
 
+/// From this many entries on, an append streams them with a binary `COPY` (no statement to
+/// parse, no arrays to build on the server) instead of one `INSERT … unnest(…)`: group commit
+/// makes batches this large under load, and bulk loads are.
+pub const COPY_FROM: usize = 256;
+
+/// Streams `entries`, numbered from `first`, into `log_entries` with `COPY … (FORMAT binary)`.
+fn copy_in(tx: &mut postgres::Transaction<'_>, first: u64, entries: &[&[u8]]) -> Result<(), Error> {
+    use postgres::binary_copy::BinaryCopyInWriter;
+    use postgres::types::Type;
+    let sink = tx
+        .copy_in("COPY log_entries (idx, entry) FROM STDIN (FORMAT binary)")
+        .map_err(Error::postgres("starting a copy of entries"))?;
+    let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::BYTEA]);
+    for (k, entry) in entries.iter().enumerate() {
+        let index = (first + k as u64) as i64;
+        writer.write(&[&index, entry]).map_err(Error::postgres("copying entries"))?;
+    }
+    writer.finish().map_err(Error::postgres("finishing a copy of entries"))?;
+    Ok(())
+}
+
 impl EntryStore for PostgresEntries {
     fn append(&mut self, entries: &[&[u8]]) -> Result<u64, Error> {
         if let Some((index, entry)) =
@@ -104,7 +128,9 @@ impl EntryStore for PostgresEntries {
         tx.batch_execute("LOCK TABLE log_entries IN SHARE ROW EXCLUSIVE MODE")
             .map_err(Error::postgres("locking the entries"))?;
         let first = count(&mut tx)?;
-        if !entries.is_empty() {
+        if entries.len() >= COPY_FROM {
+            copy_in(&mut tx, first, entries)?;
+        } else if !entries.is_empty() {
             let indexes: Vec<i64> = (0..entries.len()).map(|k| (first + k as u64) as i64).collect();
             let bodies: Vec<&[u8]> = entries.to_vec();
             tx.execute(

@@ -117,6 +117,30 @@ fn an_oversized_entry_refuses_its_whole_batch(engine: &impl Engine) {
     assert_eq!(store.append(&[largest.as_slice()]).unwrap(), 1);
 }
 
+/// Batches large enough for PostgreSQL's binary `COPY` path, between small ones.
+fn large_batches_round_trip(engine: &impl Engine) {
+    let mut store = engine.open();
+    let all: Vec<Vec<u8>> = (0..3_005).map(entry).collect();
+    assert_eq!(store.append(&refs(&all[..2])).unwrap(), 0);
+    assert_eq!(store.append(&refs(&all[2..2_002])).unwrap(), 2);
+    assert_eq!(store.append(&refs(&all[2_002..2_003])).unwrap(), 2_002);
+    // A large batch with one oversized entry is refused whole.
+    let mut bad: Vec<Vec<u8>> = all[2_003..3_003].to_vec();
+    bad[999] = vec![0u8; 65_536];
+    assert!(matches!(
+        store.append(&refs(&bad)),
+        Err(Error::EntryTooLarge { index: 999, size: 65_536 })
+    ));
+    assert_eq!(store.entry_count().unwrap(), 2_003);
+    assert_eq!(store.append(&refs(&all[2_003..3_005])).unwrap(), 2_003);
+    assert_eq!(store.read_entries(0, 3_005).unwrap(), all);
+    // Binary entries, every byte value, and the largest allowed, through the large path too.
+    let binary: Vec<Vec<u8>> =
+        (0..300).map(|i| if i == 7 { vec![0xff; 65_535] } else { (0..=255u8).collect() }).collect();
+    assert_eq!(store.append(&refs(&binary)).unwrap(), 3_005);
+    assert_eq!(store.read_entries(3_005, 3_305).unwrap(), binary);
+}
+
 fn entries_survive_a_reopen(engine: &impl Engine) {
     {
         let mut store = engine.open();
@@ -201,7 +225,7 @@ fn acknowledged_appends_survive_a_killed_process(engine: &impl Engine) {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut acknowledged = BTreeMap::new();
-    let mut record = |line: &str| {
+    let record = |acknowledged: &mut BTreeMap<u64, Vec<u8>>, line: &str| {
         if let Some(ack) = line.strip_prefix("acknowledged ") {
             let (index, body) = ack.split_once(' ').unwrap();
             acknowledged.insert(index.parse::<u64>().unwrap(), body.as_bytes().to_vec());
@@ -209,13 +233,13 @@ fn acknowledged_appends_survive_a_killed_process(engine: &impl Engine) {
     };
     while acknowledged.len() < 300 {
         let line = lines.next().expect("the child appends until it is killed").unwrap();
-        record(&line);
+        record(&mut acknowledged, &line);
     }
     child.kill().unwrap();
     child.wait().unwrap();
     // Whatever it printed before it died had been acknowledged.
     for line in lines {
-        record(&line.unwrap());
+        record(&mut acknowledged, &line.unwrap());
     }
     let mut store = engine.open();
     let count = store.entry_count().unwrap();
@@ -236,7 +260,9 @@ fn acknowledged_appends_survive_a_killed_process(engine: &impl Engine) {
 fn crash_child() {
     let location = std::env::var(CHILD_VAR).expect("run by a crash case");
     let committer = match location.split_once(':') {
-        Some(("sqlite", path)) => GroupCommitter::start(SqliteEntries::open(path.as_ref()).unwrap()).0,
+        Some(("sqlite", path)) => {
+            GroupCommitter::start(SqliteEntries::open(path.as_ref()).unwrap()).0
+        }
         Some(("postgres", url)) => GroupCommitter::start(PostgresEntries::open(url).unwrap()).0,
         _ => panic!("unknown store location {location}"),
     };
@@ -288,6 +314,13 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn large_batches_round_trip() {
+                if let Some(e) = engine("large") {
+                    super::large_batches_round_trip(&e);
+                }
+            }
+
+            #[test]
             fn entries_survive_a_reopen() {
                 if let Some(e) = engine("reopen") {
                     super::entries_survive_a_reopen(&e);
@@ -329,5 +362,9 @@ fn postgres_migrations_are_recorded_once() {
     let second = engine.open();
     assert_eq!(first.migrations().unwrap(), vec![1]);
     assert_eq!(second.migrations().unwrap(), vec![1]);
-    assert_eq!(second.read_entries(0, 1).unwrap(), vec![b"kept".to_vec()], "migrating again kept the rows");
+    assert_eq!(
+        second.read_entries(0, 1).unwrap(),
+        vec![b"kept".to_vec()],
+        "migrating again kept the rows"
+    );
 }

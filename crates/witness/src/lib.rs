@@ -138,7 +138,6 @@ impl Witness {
         Ok(Witness { signer, logs: trusted, state })
     }
 
-
     /// The witness's verifier key.
     pub fn vkey(&self) -> VerifierKey {
         self.signer.verifier()
@@ -231,34 +230,34 @@ fn trusted_logs(
     signer: &Signer,
     logs: &[LogConfig],
 ) -> Result<HashMap<String, Verifiers>, WitnessError> {
-        if signer.kind() != KeyKind::Cosignature {
-            return Err(WitnessError::Config(
+    if signer.kind() != KeyKind::Cosignature {
+        return Err(WitnessError::Config(
                 "the witness key must be a cosignature key (generate it with `juki key generate --witness`)"
                     .into(),
             ));
+    }
+    let mut trusted = HashMap::new();
+    for log in logs {
+        if log.vkeys.is_empty() {
+            return Err(WitnessError::Config(format!("log {} has no vkeys", log.origin)));
         }
-        let mut trusted = HashMap::new();
-        for log in logs {
-            if log.vkeys.is_empty() {
-                return Err(WitnessError::Config(format!("log {} has no vkeys", log.origin)));
+        let mut verifiers = Verifiers::new();
+        for vkey in &log.vkeys {
+            let key = VerifierKey::parse(vkey).map_err(|e| {
+                WitnessError::Config(format!("log {}: bad vkey {vkey:?}: {e}", log.origin))
+            })?;
+            if key.kind() != KeyKind::Ed25519 {
+                return Err(WitnessError::Config(format!(
+                    "log {}: {vkey} is not an Ed25519 log key",
+                    log.origin
+                )));
             }
-            let mut verifiers = Verifiers::new();
-            for vkey in &log.vkeys {
-                let key = VerifierKey::parse(vkey).map_err(|e| {
-                    WitnessError::Config(format!("log {}: bad vkey {vkey:?}: {e}", log.origin))
-                })?;
-                if key.kind() != KeyKind::Ed25519 {
-                    return Err(WitnessError::Config(format!(
-                        "log {}: {vkey} is not an Ed25519 log key",
-                        log.origin
-                    )));
-                }
-                verifiers.push(key);
-            }
-            if trusted.insert(log.origin.clone(), verifiers).is_some() {
-                return Err(WitnessError::Config(format!("log {} is listed twice", log.origin)));
-            }
+            verifiers.push(key);
         }
+        if trusted.insert(log.origin.clone(), verifiers).is_some() {
+            return Err(WitnessError::Config(format!("log {} is listed twice", log.origin)));
+        }
+    }
     Ok(trusted)
 }
 

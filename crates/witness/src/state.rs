@@ -77,7 +77,11 @@ pub(crate) fn check_advance(
     if let Some((size, _)) = expected
         && next.size < size
     {
-        return Err(WitnessError::Regression { origin: origin.to_owned(), from: size, to: next.size });
+        return Err(WitnessError::Regression {
+            origin: origin.to_owned(),
+            from: size,
+            to: next.size,
+        });
     }
     Ok(())
 }

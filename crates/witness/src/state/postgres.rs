@@ -77,7 +77,15 @@ impl WitnessState for PostgresState {
             Some((old_size, old_root)) => self.client().execute(
                 "UPDATE witness_latest SET size = $2, root = $3, checkpoint = $4, cosigned_at = $5
                  WHERE origin = $1 AND size = $6 AND root = $7",
-                &[&origin, &size, &root, &next.checkpoint, &at, &(old_size as i64), &old_root.0.as_slice()],
+                &[
+                    &origin,
+                    &size,
+                    &root,
+                    &next.checkpoint,
+                    &at,
+                    &(old_size as i64),
+                    &old_root.0.as_slice(),
+                ],
             )?,
         };
         Ok(changed == 1)
