@@ -271,10 +271,26 @@ fn sealed_keys_need_their_passphrase() {
     assert!(error.contains("already exists"), "{error}");
 }
 
-/// The witness: cosigns a growing log through `juki log checkpoint`, keeps its state across a
-/// restart, and refuses a fork of the same log, so the fork is never published.
+/// The witness, its state in SQLite: cosigns a growing log through `juki log checkpoint`, keeps
+/// its state across a restart, and refuses a fork of the same log, so the fork is never
+/// published.
 #[test]
 fn witnessed_checkpoints_and_a_refused_fork() {
+    witnessed_checkpoints_and_a_refused_fork_with("state = \"witness.db\"");
+}
+
+/// The same, with the witness's state in a PostgreSQL database of the test's own
+/// (`storage = "postgres://…"`; skipped without `JUKI_TEST_PG_URL`).
+#[test]
+fn witnessed_checkpoints_and_a_refused_fork_on_postgres() {
+    let Some(database) = store::test_database::TestDatabase::new("juki_witness_serve") else {
+        return;
+    };
+    witnessed_checkpoints_and_a_refused_fork_with(&format!("storage = \"{}\"", database.url()));
+}
+
+/// The witness scenario, with `storage_line` choosing where the witness keeps its state.
+fn witnessed_checkpoints_and_a_refused_fork_with(storage_line: &str) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let log_key = root.join("log.key");
@@ -296,7 +312,7 @@ fn witnessed_checkpoints_and_a_refused_fork() {
     std::fs::write(
         &config,
         format!(
-            "key = \"witness.key\"\nlisten = \"127.0.0.1:0\"\nstate = \"witness.db\"\n\n[[log]]\norigin = \"{origin}\"\nvkeys = [\"{vkey}\"]\n"
+            "key = \"witness.key\"\nlisten = \"127.0.0.1:0\"\n{storage_line}\n\n[[log]]\norigin = \"{origin}\"\nvkeys = [\"{vkey}\"]\n"
         ),
     )
     .unwrap();

@@ -9,6 +9,8 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::Error;
+use crate::entries::EntryStore;
+#[cfg(test)]
 use crate::entries::SqliteEntries;
 
 /// The most entries one transaction takes; bounds the latency of any one commit.
@@ -26,8 +28,11 @@ pub struct GroupCommitter {
 }
 
 impl GroupCommitter {
-    /// Starts the committing thread, which owns `store` until every handle is dropped.
-    pub fn start(mut store: SqliteEntries) -> (GroupCommitter, thread::JoinHandle<()>) {
+    /// Starts the committing thread, which owns `store` (any engine's) until every handle is
+    /// dropped.
+    pub fn start<S: EntryStore + Send + 'static>(
+        mut store: S,
+    ) -> (GroupCommitter, thread::JoinHandle<()>) {
         let (queue, requests) = mpsc::channel::<Request>();
         let handle = thread::Builder::new()
             .name("tlog-group-commit".into())

@@ -43,6 +43,9 @@ pub enum Error {
         /// The server's or the driver's error.
         source: ::postgres::Error,
     },
+    /// Connecting to or migrating a database failed.
+    #[error(transparent)]
+    Store(#[from] store::Error),
     /// A file operation failed.
     #[error("{action} {}: {source}", path.display())]
     Io {

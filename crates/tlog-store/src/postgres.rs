@@ -3,23 +3,26 @@
 //!
 //! One table, `log_entries(idx, entry)`, made by the versioned migrations under
 //! `migrations/postgres/` (recorded in `schema_migrations`, each applied once, in order, in its
-//! own transaction). An append takes the table's `SHARE ROW EXCLUSIVE` lock, which conflicts
+//! own transaction, by `store::postgres::migrate`). An append takes the table's `SHARE ROW EXCLUSIVE` lock, which conflicts
 //! with itself and not with readers, so appenders on different connections queue and every
 //! index is the log's size inside the transaction that writes it: dense, never overlapping. A
 //! committed append is durable (the server's `synchronous_commit`, on by default; a node checks
 //! it at open, since `off` would acknowledge what a crash can lose).
 //!
+//! Batches of [`COPY_FROM`] entries or more go in by binary `COPY`, smaller ones by one
+//! `INSERT` of two arrays.
+//!
 //! The client is `postgres`, the blocking face of `tokio-postgres`: call it from a thread of
 //! its own, never from an async runtime's thread.
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 use tlog::tile::MAX_ENTRY_SIZE;
 
 use crate::Error;
 use crate::entries::{EntryReader, EntryStore};
 
 /// The migrations, in order: (version, SQL).
-const MIGRATIONS: &[(i32, &str)] =
+const MIGRATIONS: &[store::Migration] =
     &[(1, include_str!("../migrations/postgres/0001_log_entries.sql"))];
 
 /// A log's entries in a PostgreSQL database.
@@ -32,19 +35,8 @@ impl PostgresEntries {
     /// Connects to `url` (a `postgres://` URL), refuses a server that would acknowledge a
     /// commit before it is durable, and applies the migrations not yet applied.
     pub fn open(url: &str) -> Result<PostgresEntries, Error> {
-        let mut client = Client::connect(url, NoTls).map_err(Error::postgres("connecting"))?;
-        let synchronous: String = client
-            .query_one("SHOW synchronous_commit", &[])
-            .map_err(Error::postgres("reading synchronous_commit"))?
-            .get(0);
-        if synchronous == "off" {
-            return Err(Error::Config(
-                "the PostgreSQL server runs with synchronous_commit = off, so an acknowledged \
-                 append could be lost in a crash; set it to on"
-                    .into(),
-            ));
-        }
-        migrate(&mut client)?;
+        let mut client = store::postgres::connect(url)?;
+        store::postgres::migrate(&mut client, COMPONENT, MIGRATIONS)?;
         Ok(PostgresEntries { client: std::sync::Mutex::new(client) })
     }
 
@@ -54,58 +46,12 @@ impl PostgresEntries {
 
     /// The migrations applied, in order.
     pub fn migrations(&self) -> Result<Vec<i32>, Error> {
-        Ok(self
-            .client()
-            .query("SELECT version FROM schema_migrations ORDER BY version", &[])
-            .map_err(Error::postgres("reading the migrations"))?
-            .iter()
-            .map(|row| row.get(0))
-            .collect())
+        Ok(store::postgres::applied(&mut self.client(), COMPONENT)?)
     }
 }
 
-/// Applies every migration not yet recorded, each in its own transaction with its record.
-fn migrate(client: &mut Client) -> Result<(), Error> {
-    // Two nodes (or connections) migrating one database at once: the second waits for the
-    // first, then finds every migration recorded. A session lock, since `CREATE TABLE IF NOT
-    // EXISTS` itself races.
-    client
-        .batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
-        .map_err(Error::postgres("taking the migration lock"))?;
-    let migrated = migrate_locked(client);
-    let unlocked = client
-        .batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
-        .map_err(Error::postgres("releasing the migration lock"));
-    migrated.and(unlocked)
-}
-
-/// The advisory lock key migrations hold ("juki" in ASCII).
-const MIGRATION_LOCK: i64 = 0x6a75_6b69;
-
-fn migrate_locked(client: &mut Client) -> Result<(), Error> {
-    client
-        .batch_execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                 version INTEGER PRIMARY KEY,
-                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
-             )",
-        )
-        .map_err(Error::postgres("creating schema_migrations"))?;
-    for (version, sql) in MIGRATIONS {
-        let mut tx = client.transaction().map_err(Error::postgres("starting a migration"))?;
-        let applied = tx
-            .query_opt("SELECT 1 FROM schema_migrations WHERE version = $1", &[version])
-            .map_err(Error::postgres("reading schema_migrations"))?
-            .is_some();
-        if !applied {
-            tx.batch_execute(sql).map_err(Error::postgres("applying a migration"))?;
-            tx.execute("INSERT INTO schema_migrations (version) VALUES ($1)", &[version])
-                .map_err(Error::postgres("recording a migration"))?;
-        }
-        tx.commit().map_err(Error::postgres("committing a migration"))?;
-    }
-    Ok(())
-}
+/// The name this store's migrations are recorded under in `schema_migrations`.
+const COMPONENT: &str = "tlog-store";
 
 fn count(client: &mut impl postgres::GenericClient) -> Result<u64, Error> {
     let max: Option<i64> = client
@@ -149,6 +95,27 @@ impl EntryReader for PostgresEntries {
     }
 }
 
+/// From this many entries on, an append streams them with a binary `COPY` (no statement to
+/// parse, no arrays to build on the server) instead of one `INSERT … unnest(…)`: group commit
+/// makes batches this large under load, and bulk loads are.
+pub const COPY_FROM: usize = 256;
+
+/// Streams `entries`, numbered from `first`, into `log_entries` with `COPY … (FORMAT binary)`.
+fn copy_in(tx: &mut postgres::Transaction<'_>, first: u64, entries: &[&[u8]]) -> Result<(), Error> {
+    use postgres::binary_copy::BinaryCopyInWriter;
+    use postgres::types::Type;
+    let sink = tx
+        .copy_in("COPY log_entries (idx, entry) FROM STDIN (FORMAT binary)")
+        .map_err(Error::postgres("starting a copy of entries"))?;
+    let mut writer = BinaryCopyInWriter::new(sink, &[Type::INT8, Type::BYTEA]);
+    for (k, entry) in entries.iter().enumerate() {
+        let index = (first + k as u64) as i64;
+        writer.write(&[&index, entry]).map_err(Error::postgres("copying entries"))?;
+    }
+    writer.finish().map_err(Error::postgres("finishing a copy of entries"))?;
+    Ok(())
+}
+
 impl EntryStore for PostgresEntries {
     fn append(&mut self, entries: &[&[u8]]) -> Result<u64, Error> {
         if let Some((index, entry)) =
@@ -161,7 +128,9 @@ impl EntryStore for PostgresEntries {
         tx.batch_execute("LOCK TABLE log_entries IN SHARE ROW EXCLUSIVE MODE")
             .map_err(Error::postgres("locking the entries"))?;
         let first = count(&mut tx)?;
-        if !entries.is_empty() {
+        if entries.len() >= COPY_FROM {
+            copy_in(&mut tx, first, entries)?;
+        } else if !entries.is_empty() {
             let indexes: Vec<i64> = (0..entries.len()).map(|k| (first + k as u64) as i64).collect();
             let bodies: Vec<&[u8]> = entries.to_vec();
             tx.execute(

@@ -3,9 +3,19 @@
 //! `JUKI_TEST_PG_URL` names). Without that variable the PostgreSQL cases say they were skipped
 //! and pass, unless `JUKI_TEST_PG_REQUIRED` is set, as `.ci/run` sets it: then a case that
 //! cannot run fails. Each PostgreSQL case that ran appends its name to the file
-//! `JUKI_TEST_PG_RAN` names, which `.ci/run` counts.
+//! `JUKI_TEST_PG_RAN` names, which `.ci/run` counts (see `store::test_database`).
+//!
+//! Covered: round trip, ranges outside the log, an oversized entry refusing its batch, reopen,
+//! concurrent appenders on their own connections and through one group committer, migrations
+//! applied once, and a child process killed in the middle of its appends: every append it was
+//! told was durable survives, and the store reopens dense and appendable.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+
+use store::test_database::TestDatabase;
+use tlog_store::group_commit::GroupCommitter;
 
 use tlog_store::Error;
 use tlog_store::entries::{EntryReader as _, EntryStore, SqliteEntries};
@@ -15,6 +25,8 @@ use tlog_store::postgres::PostgresEntries;
 trait Engine {
     type Store: EntryStore + Send + 'static;
     fn open(&self) -> Self::Store;
+    /// How a child process names this store: `sqlite:PATH` or `postgres:URL`.
+    fn location(&self) -> String;
 }
 
 struct Sqlite {
@@ -32,64 +44,29 @@ impl Engine for Sqlite {
     fn open(&self) -> SqliteEntries {
         SqliteEntries::open(&self.dir.path().join("entries.db")).unwrap()
     }
+    fn location(&self) -> String {
+        format!("sqlite:{}", self.dir.path().join("entries.db").display())
+    }
 }
-
-/// The line a PostgreSQL case prints when it does not run.
-const SKIPPED: &str = "skipped: JUKI_TEST_PG_URL not set";
 
 /// A database of its own on the test server, dropped when the case ends.
 struct Postgres {
-    server: String,
-    database: String,
+    database: TestDatabase,
 }
 
 impl Postgres {
     fn new(case: &str) -> Option<Postgres> {
-        let Ok(server) = std::env::var("JUKI_TEST_PG_URL") else {
-            assert!(
-                std::env::var_os("JUKI_TEST_PG_REQUIRED").is_none(),
-                "JUKI_TEST_PG_REQUIRED is set but JUKI_TEST_PG_URL is not: the PostgreSQL \
-                 conformance case {case} cannot run"
-            );
-            // Written past the test harness's capture, so that the skip shows in `cargo test`.
-            let line = format!("{SKIPPED} (PostgreSQL conformance: {case})\n");
-            let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
-            return None;
-        };
-        if let Some(ran) = std::env::var_os("JUKI_TEST_PG_RAN") {
-            use std::io::Write as _;
-            let mut file = std::fs::OpenOptions::new().create(true).append(true).open(ran).unwrap();
-            writeln!(file, "tlog-store {case}").unwrap();
-        }
-        let database = format!("juki_test_{case}_{}", std::process::id());
-        let mut admin = postgres::Client::connect(&server, postgres::NoTls)
-            .expect("connecting to JUKI_TEST_PG_URL");
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)")).unwrap();
-        admin.batch_execute(&format!("CREATE DATABASE {database}")).unwrap();
-        Some(Postgres { server, database })
-    }
-
-    fn url(&self) -> String {
-        // The server's URL with its database replaced by this case's.
-        let (base, _) = self.server.rsplit_once('/').expect("a postgres:// URL with a database");
-        let query = self.server.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
-        format!("{base}/{}{query}", self.database)
+        TestDatabase::new(&format!("entries_{case}")).map(|database| Postgres { database })
     }
 }
 
 impl Engine for Postgres {
     type Store = PostgresEntries;
     fn open(&self) -> PostgresEntries {
-        PostgresEntries::open(&self.url()).unwrap()
+        PostgresEntries::open(&self.database.url()).unwrap()
     }
-}
-
-impl Drop for Postgres {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = postgres::Client::connect(&self.server, postgres::NoTls) {
-            let _ = admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.database));
-        }
+    fn location(&self) -> String {
+        format!("postgres:{}", self.database.url())
     }
 }
 
@@ -140,6 +117,30 @@ fn an_oversized_entry_refuses_its_whole_batch(engine: &impl Engine) {
     assert_eq!(store.append(&[largest.as_slice()]).unwrap(), 1);
 }
 
+/// Batches large enough for PostgreSQL's binary `COPY` path, between small ones.
+fn large_batches_round_trip(engine: &impl Engine) {
+    let mut store = engine.open();
+    let all: Vec<Vec<u8>> = (0..3_005).map(entry).collect();
+    assert_eq!(store.append(&refs(&all[..2])).unwrap(), 0);
+    assert_eq!(store.append(&refs(&all[2..2_002])).unwrap(), 2);
+    assert_eq!(store.append(&refs(&all[2_002..2_003])).unwrap(), 2_002);
+    // A large batch with one oversized entry is refused whole.
+    let mut bad: Vec<Vec<u8>> = all[2_003..3_003].to_vec();
+    bad[999] = vec![0u8; 65_536];
+    assert!(matches!(
+        store.append(&refs(&bad)),
+        Err(Error::EntryTooLarge { index: 999, size: 65_536 })
+    ));
+    assert_eq!(store.entry_count().unwrap(), 2_003);
+    assert_eq!(store.append(&refs(&all[2_003..3_005])).unwrap(), 2_003);
+    assert_eq!(store.read_entries(0, 3_005).unwrap(), all);
+    // Binary entries, every byte value, and the largest allowed, through the large path too.
+    let binary: Vec<Vec<u8>> =
+        (0..300).map(|i| if i == 7 { vec![0xff; 65_535] } else { (0..=255u8).collect() }).collect();
+    assert_eq!(store.append(&refs(&binary)).unwrap(), 3_005);
+    assert_eq!(store.read_entries(3_005, 3_305).unwrap(), binary);
+}
+
 fn entries_survive_a_reopen(engine: &impl Engine) {
     {
         let mut store = engine.open();
@@ -176,6 +177,111 @@ fn concurrent_appenders_get_dense_distinct_indexes(engine: &(impl Engine + Sync)
     assert_eq!(read, written, "every append is stored once, at its own index");
 }
 
+fn group_committed_appends_are_acknowledged_at_their_own_index(engine: &impl Engine) {
+    const WRITERS: usize = 8;
+    const EACH: usize = 100;
+    let (committer, handle) = GroupCommitter::start(engine.open());
+    let acknowledged: Vec<(u64, Vec<u8>)> = std::thread::scope(|scope| {
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let committer = committer.clone();
+                scope.spawn(move || {
+                    (0..EACH)
+                        .map(|i| {
+                            let body = format!("writer {w} entry {i}").into_bytes();
+                            (committer.append(vec![body.clone()]).unwrap(), body)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        writers.into_iter().flat_map(|w| w.join().unwrap()).collect()
+    });
+    drop(committer);
+    handle.join().unwrap();
+    let store = engine.open();
+    assert_eq!(store.entry_count().unwrap(), (WRITERS * EACH) as u64);
+    let indexes: BTreeSet<u64> = acknowledged.iter().map(|(index, _)| *index).collect();
+    assert_eq!(indexes.len(), WRITERS * EACH, "no two appends acknowledged at one index");
+    for (index, body) in acknowledged {
+        assert_eq!(store.read_entries(index, index + 1).unwrap(), vec![body]);
+    }
+}
+
+/// The variable naming the store a child process appends to until it is killed.
+const CHILD_VAR: &str = "JUKI_ENTRIES_CRASH_CHILD";
+
+/// Runs this test binary again as a child whose writers append through a group committer in a
+/// loop, printing each append once it is acknowledged; kills it (SIGKILL) once it has reported
+/// enough, then checks that every acknowledged append is there, at its index, and that the
+/// store reopens dense and takes the next append.
+fn acknowledged_appends_survive_a_killed_process(engine: &impl Engine) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .env(CHILD_VAR, engine.location())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut acknowledged = BTreeMap::new();
+    let record = |acknowledged: &mut BTreeMap<u64, Vec<u8>>, line: &str| {
+        if let Some(ack) = line.strip_prefix("acknowledged ") {
+            let (index, body) = ack.split_once(' ').unwrap();
+            acknowledged.insert(index.parse::<u64>().unwrap(), body.as_bytes().to_vec());
+        }
+    };
+    while acknowledged.len() < 300 {
+        let line = lines.next().expect("the child appends until it is killed").unwrap();
+        record(&mut acknowledged, &line);
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Whatever it printed before it died had been acknowledged.
+    for line in lines {
+        record(&mut acknowledged, &line.unwrap());
+    }
+    let mut store = engine.open();
+    let count = store.entry_count().unwrap();
+    let last = *acknowledged.keys().next_back().unwrap();
+    assert!(count > last, "entry {last} was acknowledged but the log holds {count}");
+    let all = store.read_entries(0, count).unwrap();
+    for (index, body) in &acknowledged {
+        assert_eq!(&all[*index as usize], body, "acknowledged entry {index}");
+    }
+    let distinct: BTreeSet<&Vec<u8>> = all.iter().collect();
+    assert_eq!(distinct.len(), all.len(), "no entry stored twice");
+    assert_eq!(store.append(&[b"after the crash".as_slice()]).unwrap(), count);
+}
+
+/// The child process of [`acknowledged_appends_survive_a_killed_process`].
+#[test]
+#[ignore = "the child process of the crash cases, run by them"]
+fn crash_child() {
+    let location = std::env::var(CHILD_VAR).expect("run by a crash case");
+    let committer = match location.split_once(':') {
+        Some(("sqlite", path)) => {
+            GroupCommitter::start(SqliteEntries::open(path.as_ref()).unwrap()).0
+        }
+        Some(("postgres", url)) => GroupCommitter::start(PostgresEntries::open(url).unwrap()).0,
+        _ => panic!("unknown store location {location}"),
+    };
+    std::thread::scope(|scope| {
+        for w in 0..4 {
+            let committer = committer.clone();
+            scope.spawn(move || {
+                for i in 0.. {
+                    let body = format!("writer-{w}-entry-{i}");
+                    let index = committer.append(vec![body.clone().into_bytes()]).unwrap();
+                    // One write per line, so that writers' lines do not interleave.
+                    let line = format!("acknowledged {index} {body}\n");
+                    print!("{line}");
+                }
+            });
+        }
+    });
+}
+
 /// Every case, for one engine.
 macro_rules! conformance {
     ($engine:ident, $module:ident) => {
@@ -208,9 +314,30 @@ macro_rules! conformance {
             }
 
             #[test]
+            fn large_batches_round_trip() {
+                if let Some(e) = engine("large") {
+                    super::large_batches_round_trip(&e);
+                }
+            }
+
+            #[test]
             fn entries_survive_a_reopen() {
                 if let Some(e) = engine("reopen") {
                     super::entries_survive_a_reopen(&e);
+                }
+            }
+
+            #[test]
+            fn group_committed_appends_are_acknowledged_at_their_own_index() {
+                if let Some(e) = engine("group_commit") {
+                    super::group_committed_appends_are_acknowledged_at_their_own_index(&e);
+                }
+            }
+
+            #[test]
+            fn acknowledged_appends_survive_a_killed_process() {
+                if let Some(e) = engine("crash") {
+                    super::acknowledged_appends_survive_a_killed_process(&e);
                 }
             }
 
@@ -230,8 +357,14 @@ conformance!(Postgres, postgres_engine);
 #[test]
 fn postgres_migrations_are_recorded_once() {
     let Some(engine) = Postgres::new("migrations") else { return };
-    let first = engine.open();
+    let mut first = engine.open();
+    first.append(&[b"kept".as_slice()]).unwrap();
     let second = engine.open();
     assert_eq!(first.migrations().unwrap(), vec![1]);
     assert_eq!(second.migrations().unwrap(), vec![1]);
+    assert_eq!(
+        second.read_entries(0, 1).unwrap(),
+        vec![b"kept".to_vec()],
+        "migrating again kept the rows"
+    );
 }

@@ -1,10 +1,12 @@
 //! A transparency-log witness (c2sp.org/tlog-witness v1.0.0).
 //!
 //! The witness keeps, for each log it is configured to watch, the latest checkpoint it cosigned.
-//! An `add-checkpoint` request is decided by the pure `tlog::witness::decide` against that state
-//! inside one SQLite `BEGIN IMMEDIATE` transaction, and the new state is committed before the
-//! cosignature is returned: two racing requests cannot both pass the check, and a cosigned
-//! checkpoint is never forgotten by a restart.
+//! An `add-checkpoint` request is decided by the pure `tlog::witness::decide` against that state,
+//! and the new state is committed by a compare-and-swap from exactly the state decided on before
+//! the cosignature is returned: of two racing requests one advances and the other decides again
+//! against the state the first left, and a cosigned checkpoint is never forgotten by a restart.
+//! The state lives behind the [`state::WitnessState`] trait, in SQLite (the default) or in
+//! PostgreSQL.
 //!
 //! A checkpoint validly signed by the log with the size of the one cosigned but another root
 //! is proof that the log forked: it is kept as evidence (once per checkpoint). Other refusals
@@ -12,9 +14,11 @@
 //! and keeping those would let anyone fill the witness's disk.
 #![forbid(unsafe_code)]
 
+pub mod state;
+
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -22,7 +26,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use state::{Cosigned, WitnessState};
 use tlog::Hash;
 use tlog::note::{KeyKind, Signer, VerifierKey, Verifiers};
 use tlog::witness::{AddCheckpoint, MAX_BODY_SIZE, Refusal, decide, response_body};
@@ -36,6 +40,47 @@ pub enum WitnessError {
     /// The state database failed.
     #[error("witness state database: {0}")]
     Database(#[from] rusqlite::Error),
+    /// The PostgreSQL state database failed.
+    #[error("witness state database: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// Connecting to or migrating the state database failed.
+    #[error("witness state database: {0}")]
+    Store(#[from] store::Error),
+    /// A value does not fit the state (a size or time beyond 2^63 - 1).
+    #[error("witness state: {0}")]
+    OutOfRange(String),
+    /// An advance to a smaller tree than the one cosigned was asked for.
+    #[error("witness state: log {origin} cannot go back from size {from} to {to}")]
+    Regression {
+        /// The log.
+        origin: String,
+        /// The size cosigned.
+        from: u64,
+        /// The smaller size asked for.
+        to: u64,
+    },
+    /// The state holds what it cannot (a damaged database).
+    #[error("witness state is corrupt: {0}")]
+    Corrupt(String),
+}
+
+/// Where the witness keeps its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    /// A SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database (its `postgres://` URL).
+    Postgres(String),
+}
+
+impl Storage {
+    /// Opens the state this names.
+    pub fn open(&self) -> Result<Box<dyn WitnessState>, WitnessError> {
+        Ok(match self {
+            Storage::Sqlite(path) => Box::new(state::sqlite::SqliteState::open(path)?),
+            Storage::Postgres(url) => Box::new(state::postgres::PostgresState::open(url)?),
+        })
+    }
 }
 
 /// One log the witness watches.
@@ -48,29 +93,11 @@ pub struct LogConfig {
     pub vkeys: Vec<String>,
 }
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS latest (
-    origin TEXT PRIMARY KEY NOT NULL,
-    size INTEGER NOT NULL CHECK (size >= 0),
-    root BLOB NOT NULL CHECK (length(root) = 32),
-    checkpoint BLOB NOT NULL,
-    cosigned_at INTEGER NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS evidence (
-    id INTEGER PRIMARY KEY,
-    origin TEXT NOT NULL,
-    checkpoint BLOB NOT NULL,
-    reason TEXT NOT NULL,
-    received_at INTEGER NOT NULL,
-    UNIQUE (origin, checkpoint)
-) STRICT;
-";
-
 /// A witness: its cosigning key, the logs it trusts, and its state.
 pub struct Witness {
     signer: Signer,
     logs: HashMap<String, Verifiers>,
-    db: Mutex<Connection>,
+    state: Box<dyn WitnessState>,
 }
 
 /// An HTTP answer: status, content type and body.
@@ -85,54 +112,30 @@ pub struct Answer {
 }
 
 impl Witness {
-    /// Opens (creating if needed) the state database at `state` for a witness signing with
-    /// `signer` (a cosignature key) and trusting `logs`.
+    /// Opens (creating if needed) the SQLite state database at `state` for a witness signing
+    /// with `signer` (a cosignature key) and trusting `logs`.
     pub fn open(signer: Signer, logs: &[LogConfig], state: &Path) -> Result<Witness, WitnessError> {
-        if signer.kind() != KeyKind::Cosignature {
-            return Err(WitnessError::Config(
-                "the witness key must be a cosignature key (generate it with `juki key generate --witness`)"
-                    .into(),
-            ));
-        }
-        let mut trusted = HashMap::new();
-        for log in logs {
-            if log.vkeys.is_empty() {
-                return Err(WitnessError::Config(format!("log {} has no vkeys", log.origin)));
-            }
-            let mut verifiers = Verifiers::new();
-            for vkey in &log.vkeys {
-                let key = VerifierKey::parse(vkey).map_err(|e| {
-                    WitnessError::Config(format!("log {}: bad vkey {vkey:?}: {e}", log.origin))
-                })?;
-                if key.kind() != KeyKind::Ed25519 {
-                    return Err(WitnessError::Config(format!(
-                        "log {}: {vkey} is not an Ed25519 log key",
-                        log.origin
-                    )));
-                }
-                verifiers.push(key);
-            }
-            if trusted.insert(log.origin.clone(), verifiers).is_some() {
-                return Err(WitnessError::Config(format!("log {} is listed twice", log.origin)));
-            }
-        }
-        keyfile::private::prepare_file(state).map_err(|e| {
-            WitnessError::Config(format!(
-                "cannot create the state database {} readable by its owner alone: {e}",
-                state.display()
-            ))
-        })?;
-        let conn = Connection::open(state)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(WitnessError::Config(format!(
-                "the state database refused WAL mode (it is in {mode} mode)"
-            )));
-        }
-        conn.execute_batch("PRAGMA synchronous = FULL;")?;
-        conn.execute_batch(SCHEMA)?;
-        Ok(Witness { signer, logs: trusted, db: Mutex::new(conn) })
+        Witness::open_in(signer, logs, &Storage::Sqlite(state.to_path_buf()))
+    }
+
+    /// As [`Witness::open`], with the state in `storage` (SQLite or PostgreSQL).
+    pub fn open_in(
+        signer: Signer,
+        logs: &[LogConfig],
+        storage: &Storage,
+    ) -> Result<Witness, WitnessError> {
+        let trusted = trusted_logs(&signer, logs)?;
+        Ok(Witness { signer, logs: trusted, state: storage.open()? })
+    }
+
+    /// A witness with its state in `state` (any engine).
+    pub fn with_state(
+        signer: Signer,
+        logs: &[LogConfig],
+        state: Box<dyn WitnessState>,
+    ) -> Result<Witness, WitnessError> {
+        let trusted = trusted_logs(&signer, logs)?;
+        Ok(Witness { signer, logs: trusted, state })
     }
 
     /// The witness's verifier key.
@@ -142,18 +145,12 @@ impl Witness {
 
     /// The latest cosigned (size, root) for an origin.
     pub fn latest(&self, origin: &str) -> Result<Option<(u64, Hash)>, WitnessError> {
-        let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
-        read_latest(&db, origin)
+        self.state.latest(origin)
     }
 
     /// The number of evidence records kept for an origin.
     pub fn evidence_count(&self, origin: &str) -> Result<u64, WitnessError> {
-        let db = self.db.lock().unwrap_or_else(|e| e.into_inner());
-        let count: i64 =
-            db.query_row("SELECT count(*) FROM evidence WHERE origin = ?1", [origin], |r| {
-                r.get(0)
-            })?;
-        Ok(count as u64)
+        self.state.evidence_count(origin)
     }
 
     /// Answers an `add-checkpoint` request received at `now` (POSIX seconds).
@@ -185,55 +182,83 @@ impl Witness {
         let Some(trusted) = self.logs.get(&origin) else {
             return Ok(refused(Refusal::UnknownOrigin));
         };
-        let mut db = self.db.lock().unwrap_or_else(|e| e.into_inner());
-        let tx = db.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let latest = read_latest(&tx, &origin)?;
-        match decide(&request, trusted, latest) {
-            Ok(accepted) => {
-                let cosignature = accepted
-                    .cosign(&self.signer, now.max(1))
-                    .map_err(|e| WitnessError::Config(format!("cosigning failed: {e}")))?;
-                tx.execute(
-                    "INSERT INTO latest (origin, size, root, checkpoint, cosigned_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (origin) DO UPDATE SET size = ?2, root = ?3, checkpoint = ?4,
-                     cosigned_at = ?5",
-                    params![
-                        origin,
-                        accepted.checkpoint.size as i64,
-                        accepted.checkpoint.root.0.as_slice(),
-                        request.checkpoint,
-                        now as i64
-                    ],
-                )?;
-                tx.commit()?;
-                Ok(Answer {
-                    status: 200,
-                    content_type: tlog::witness::TEXT_CONTENT_TYPE,
-                    body: response_body(&[cosignature]),
-                })
-            }
-            Err(refusal) => {
-                if let Some((size, root)) = latest
-                    && matches!(refusal.status(), 409 | 422)
-                    && forks(&request.checkpoint, size, &root)
-                {
-                    tx.execute(
-                        "INSERT OR IGNORE INTO evidence (origin, checkpoint, reason, received_at)
-                         VALUES (?1, ?2, ?3, ?4)",
-                        params![
-                            origin,
-                            request.checkpoint,
-                            format!("a second tree of size {size} with another root"),
-                            now as i64
-                        ],
-                    )?;
-                    tx.commit()?;
+        // Decide against the state read, and advance only from exactly that state; if another
+        // request advanced it meanwhile, decide again against what it left.
+        loop {
+            let latest = self.state.latest(&origin)?;
+            match decide(&request, trusted, latest) {
+                Ok(accepted) => {
+                    let cosignature = accepted
+                        .cosign(&self.signer, now.max(1))
+                        .map_err(|e| WitnessError::Config(format!("cosigning failed: {e}")))?;
+                    let next = Cosigned {
+                        size: accepted.checkpoint.size,
+                        root: accepted.checkpoint.root,
+                        checkpoint: &request.checkpoint,
+                        cosigned_at: now,
+                    };
+                    if !self.state.advance(&origin, latest, &next)? {
+                        continue;
+                    }
+                    return Ok(Answer {
+                        status: 200,
+                        content_type: tlog::witness::TEXT_CONTENT_TYPE,
+                        body: response_body(&[cosignature]),
+                    });
                 }
-                Ok(refused(refusal))
+                Err(refusal) => {
+                    if let Some((size, root)) = latest
+                        && matches!(refusal.status(), 409 | 422)
+                        && forks(&request.checkpoint, size, &root)
+                    {
+                        self.state.keep_evidence(
+                            &origin,
+                            &request.checkpoint,
+                            &format!("a second tree of size {size} with another root"),
+                            now,
+                        )?;
+                    }
+                    return Ok(refused(refusal));
+                }
             }
         }
     }
+}
+
+/// Checks the witness's key and parses the keys of the logs it trusts.
+fn trusted_logs(
+    signer: &Signer,
+    logs: &[LogConfig],
+) -> Result<HashMap<String, Verifiers>, WitnessError> {
+    if signer.kind() != KeyKind::Cosignature {
+        return Err(WitnessError::Config(
+                "the witness key must be a cosignature key (generate it with `juki key generate --witness`)"
+                    .into(),
+            ));
+    }
+    let mut trusted = HashMap::new();
+    for log in logs {
+        if log.vkeys.is_empty() {
+            return Err(WitnessError::Config(format!("log {} has no vkeys", log.origin)));
+        }
+        let mut verifiers = Verifiers::new();
+        for vkey in &log.vkeys {
+            let key = VerifierKey::parse(vkey).map_err(|e| {
+                WitnessError::Config(format!("log {}: bad vkey {vkey:?}: {e}", log.origin))
+            })?;
+            if key.kind() != KeyKind::Ed25519 {
+                return Err(WitnessError::Config(format!(
+                    "log {}: {vkey} is not an Ed25519 log key",
+                    log.origin
+                )));
+            }
+            verifiers.push(key);
+        }
+        if trusted.insert(log.origin.clone(), verifiers).is_some() {
+            return Err(WitnessError::Config(format!("log {} is listed twice", log.origin)));
+        }
+    }
+    Ok(trusted)
 }
 
 /// Whether a checkpoint (whose log signature has verified) has the cosigned size but another
@@ -243,21 +268,6 @@ fn forks(note: &[u8], size: u64, root: &Hash) -> bool {
         .ok()
         .and_then(|note| tlog::checkpoint::Checkpoint::parse(note.text()).ok())
         .is_some_and(|c| c.size == size && c.root != *root)
-}
-
-fn read_latest(conn: &Connection, origin: &str) -> Result<Option<(u64, Hash)>, WitnessError> {
-    let row: Option<(i64, Vec<u8>)> = conn
-        .query_row("SELECT size, root FROM latest WHERE origin = ?1", [origin], |row| {
-            Ok((row.get(0)?, row.get(1)?))
-        })
-        .optional()?;
-    row.map(|(size, root)| {
-        let root = Hash::from_slice(&root).ok_or_else(|| {
-            WitnessError::Config(format!("stored root for {origin} is not 32 bytes"))
-        })?;
-        Ok((size as u64, root))
-    })
-    .transpose()
 }
 
 /// The witness's HTTP API: `POST <prefix>/add-checkpoint`.
