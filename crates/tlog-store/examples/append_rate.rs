@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use tlog_store::entries::{EntryReader as _, EntryStore, SqliteEntries};
+use tlog_store::entries::{EntryStore, SqliteEntries};
 use tlog_store::group_commit::GroupCommitter;
 use tlog_store::postgres::PostgresEntries;
 
