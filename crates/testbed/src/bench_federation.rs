@@ -35,7 +35,7 @@ use node::journal::Journal;
 use node::mirror::{Accepted, Mirror};
 use node::outbox::{TownLog, next_batch};
 
-use crate::bench_log::{line, tempfile_dir};
+use crate::bench_log::line;
 use crate::bench_network::{Founded, birth, found_town};
 
 /// The targets: at least this many towns, and this p99 from acknowledgement to the
@@ -105,6 +105,14 @@ impl Town {
             bail!("a birth was refused: {refusal}");
         }
         let acknowledged = Instant::now();
+        self.publish(national_journal)?;
+        Ok(acknowledged.elapsed())
+    }
+
+    /// What the town's node does with what it recorded: integrates its log under a checkpoint
+    /// signed by its node key, makes the batch from the last size acknowledged, and sends it
+    /// up (the prefecture's replica, then the national one).
+    fn publish(&mut self, national_journal: &Mutex<Journal>) -> Result<()> {
         let integration = tlog_store::integrate::integrate(
             &*self.founded.town.connection(),
             &self.tiles,
@@ -124,9 +132,8 @@ impl Town {
             vkey: self.founded.vkey.clone(),
         };
         let batch = next_batch(&self.municipality.to_string(), &mut source, self.acked, 4096)?
-            .context("nothing to send after a change")?;
-        self.relay(&batch, national_journal)?;
-        Ok(acknowledged.elapsed())
+            .context("the town has nothing to send")?;
+        self.relay(&batch, national_journal)
     }
 
     /// The prefecture's replica applies `batch`, then the national node's.
@@ -151,18 +158,8 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let (busiest, why) = busiest_rate();
     let rate = options.rate.unwrap_or(busiest);
     ensure!(rate > 0.0, "--rate must be positive");
-    let temp;
-    let root = match &options.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            ensure!(std::fs::read_dir(dir)?.next().is_none(), "{} is not empty", dir.display());
-            std::path::absolute(dir)?
-        }
-        None => {
-            temp = tempfile_dir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let work = crate::bench_log::work_dir(options.dir.as_deref())?;
+    let root = work.path.clone();
     println!(
         "juki bench federation: {} municipal nodes feeding the national node, in {}",
         options.towns,
@@ -233,7 +230,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             acked: 0,
         };
         // The founding events reach the national replica before the load starts.
-        town.publish_founding(&national_journal)?;
+        town.publish(&national_journal)?;
         towns.push(Mutex::new(town));
         if (t + 1) % 50 == 0 {
             eprintln!("  … {} towns founded", t + 1);
@@ -347,31 +344,4 @@ pub fn run(options: Options) -> Result<ExitCode> {
         if met { "met" } else { "NOT MET" }
     );
     Ok(ExitCode::SUCCESS)
-}
-
-impl Town {
-    /// Publishes the founding events and has the national replica apply them.
-    fn publish_founding(&mut self, national_journal: &Mutex<Journal>) -> Result<()> {
-        let integration = tlog_store::integrate::integrate(
-            &*self.founded.town.connection(),
-            &self.tiles,
-            &self.founded.signer,
-            &mut tlog_store::integrate::without_witnesses,
-        )?;
-        self.journal.keep_checkpoint(
-            &self.founded.origin,
-            integration.size,
-            &integration.checkpoint,
-        )?;
-        let mut source = TownLog {
-            registry: &self.founded.town,
-            journal: &self.journal,
-            tiles: self.tiles.clone(),
-            origin: &self.founded.origin,
-            vkey: self.founded.vkey.clone(),
-        };
-        let batch = next_batch(&self.municipality.to_string(), &mut source, 0, 4096)?
-            .context("a founded town has nothing to send")?;
-        self.relay(&batch, national_journal)
-    }
 }

@@ -60,18 +60,8 @@ fn sha256_limits() -> (f64, f64) {
 /// figure, in `dir` (default: a temporary directory, removed afterwards).
 pub fn run(total: u64, writers: usize, dir: Option<std::path::PathBuf>) -> Result<ExitCode> {
     ensure!(total >= 10_000, "--entries must be at least 10000");
-    let temp;
-    let root = match dir {
-        Some(dir) => {
-            std::fs::create_dir_all(&dir)?;
-            ensure!(std::fs::read_dir(&dir)?.next().is_none(), "{} is not empty", dir.display());
-            dir
-        }
-        None => {
-            temp = tempfile_dir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let work = work_dir(dir.as_deref())?;
+    let root = work.path.clone();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("juki bench log: {total} entries of 256 bytes, {cores} cores, in {}", root.display());
 
@@ -205,6 +195,29 @@ pub fn run(total: u64, writers: usize, dir: Option<std::path::PathBuf>) -> Resul
         ),
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where a benchmark builds: `dir`, which must be empty (made if missing), or a temporary
+/// directory removed when this is dropped.
+pub struct WorkDir {
+    /// The directory, absolute.
+    pub path: std::path::PathBuf,
+    _temp: Option<TempDir>,
+}
+
+/// The [`WorkDir`] of a benchmark given `--dir` or not.
+pub fn work_dir(dir: Option<&std::path::Path>) -> Result<WorkDir> {
+    match dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            ensure!(std::fs::read_dir(dir)?.next().is_none(), "{} is not empty", dir.display());
+            Ok(WorkDir { path: std::path::absolute(dir)?, _temp: None })
+        }
+        None => {
+            let temp = tempfile_dir()?;
+            Ok(WorkDir { path: temp.path().to_path_buf(), _temp: Some(temp) })
+        }
+    }
 }
 
 pub fn tempfile_dir() -> Result<TempDir> {

@@ -42,7 +42,7 @@ use node::mirror::{Accepted, Mirror};
 use node::outbox::{TownLog, next_batch};
 use wire::Batch;
 
-use crate::bench_log::{line, rate, tempfile_dir};
+use crate::bench_log::{line, rate};
 use crate::processes::Nodes;
 use crate::setup::{Network, TOWNS};
 use crate::synthetic::{change, synthetic};
@@ -77,18 +77,8 @@ pub fn run(options: Options) -> Result<ExitCode> {
     ensure!(options.rate > 0.0 && options.seconds > 0, "--rate and --seconds must be positive");
     ensure!((1..=100_000).contains(&options.batch), "--batch must be 1..=100000");
     ensure!(!options.poll.is_zero(), "--poll-ms must be positive");
-    let temp;
-    let root = match &options.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            ensure!(std::fs::read_dir(dir)?.next().is_none(), "{} is not empty", dir.display());
-            std::path::absolute(dir)?
-        }
-        None => {
-            temp = tempfile_dir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let work = crate::bench_log::work_dir(options.dir.as_deref())?;
+    let root = work.path.clone();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("juki bench network: {cores} cores, in {}", root.display());
     println!();

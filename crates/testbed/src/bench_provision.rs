@@ -24,7 +24,7 @@ use anyhow::{Context as _, Result, bail, ensure};
 use hdrhistogram::Histogram;
 use wire::provide::{BatchLine, FourItems, ProvideRequest};
 
-use crate::bench_log::{line, rate, tempfile_dir};
+use crate::bench_log::{line, rate};
 use crate::processes::Nodes;
 use crate::setup::{Network, PURPOSE_FOUR_ITEMS, PURPOSE_WHOLE, TOWNS};
 
@@ -82,18 +82,8 @@ pub fn run(options: Options) -> Result<ExitCode> {
         options.connections >= 1 && options.seconds >= 1,
         "--connections and --seconds must be positive"
     );
-    let temp;
-    let root = match &options.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            ensure!(std::fs::read_dir(dir)?.next().is_none(), "{} is not empty", dir.display());
-            std::path::absolute(dir)?
-        }
-        None => {
-            temp = tempfile_dir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let work = crate::bench_log::work_dir(options.dir.as_deref())?;
+    let root = work.path.clone();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("juki bench provision: {cores} cores, in {}", root.display());
     println!();

@@ -32,7 +32,7 @@ use tlog::note::{KeyKind, Signer, VerifierKey};
 use node::journal::Journal;
 use node::mirror::Mirror;
 
-use crate::bench_log::{line, rate, tempfile_dir};
+use crate::bench_log::{line, rate};
 use crate::bench_network::{accept_all, build_town};
 
 /// The targets at 10 M residents.
@@ -93,18 +93,8 @@ pub fn run(options: Options) -> Result<ExitCode> {
         options.towns >= 1 && options.residents >= options.towns as u64,
         "fewer residents than towns"
     );
-    let temp;
-    let root = match &options.dir {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)?;
-            ensure!(std::fs::read_dir(dir)?.next().is_none(), "{} is not empty", dir.display());
-            std::path::absolute(dir)?
-        }
-        None => {
-            temp = tempfile_dir()?;
-            temp.path().to_path_buf()
-        }
-    };
+    let work = crate::bench_log::work_dir(options.dir.as_deref())?;
+    let root = work.path.clone();
     println!(
         "juki bench scale: a national node with {} residents in {} towns (SQLite), in {}",
         options.residents,
