@@ -102,6 +102,12 @@ pub struct NodeConfig {
     /// SQLite is found this way, within one pass).
     #[serde(default = "default_verify_every")]
     pub verify_every_ms: u64,
+    /// How often (milliseconds) a prefecture or national node integrates its own provision
+    /// log, has the witnesses cosign it and publishes its checkpoint. Each provision is
+    /// durable in the log before its answer leaves; this is only how soon it is also in a
+    /// published, witnessed checkpoint (a disclosure waits for that).
+    #[serde(default = "default_provision_publish")]
+    pub provision_publish_ms: u64,
     /// National administrators' verifier keys: a release of a quarantined town must be signed
     /// by one of them (national node).
     #[serde(default)]
@@ -191,6 +197,10 @@ fn default_watch() -> u64 {
 
 fn default_verify_every() -> u64 {
     120_000
+}
+
+fn default_provision_publish() -> u64 {
+    1_000
 }
 
 /// TLS files.

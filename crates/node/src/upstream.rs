@@ -1612,13 +1612,20 @@ pub async fn run(
         let hub = hub.clone();
         tasks.push(tokio::spawn(async move {
             let mut backoff = Backoff::new(interval);
+            // The provision log is published every `provision_publish_ms`: each publication
+            // rewrites its partial tiles and asks the witnesses, whatever it adds.
+            let publish_every = Duration::from_millis(hub.config.provision_publish_ms);
+            let mut published: Option<Instant> = None;
             loop {
-                let integrated = {
-                    let hub = hub.clone();
-                    tokio::task::spawn_blocking(move || hub.integrate()).await
-                };
-                if let Ok(Err(e)) = integrated {
-                    eprintln!("{}: provision log: {e:#}", hub.config.name);
+                if published.is_none_or(|at| at.elapsed() >= publish_every) {
+                    published = Some(Instant::now());
+                    let integrated = {
+                        let hub = hub.clone();
+                        tokio::task::spawn_blocking(move || hub.integrate()).await
+                    };
+                    if let Ok(Err(e)) = integrated {
+                        eprintln!("{}: provision log: {e:#}", hub.config.name);
+                    }
                 }
                 let delay = match hub.deliver_notices().await {
                     Ok(()) => backoff.reset(),

@@ -198,8 +198,35 @@ pub fn receipts(
 #[derive(Debug, Default)]
 pub struct ReceiptCache {
     kept: std::sync::Mutex<Option<Kept>>,
+    /// The checkpoint file's bytes as last read, with the stamp of the file they were read
+    /// from: a lookup asks the file system for the stamp alone (one `stat`) and reads the file
+    /// again only when it was replaced or changed.
+    read: std::sync::Mutex<Option<(FileStamp, Vec<u8>)>>,
     /// The signature checks of the town's evidence that passed (see `evidence::Checked`).
     checked: registry_core::evidence::Checked,
+}
+
+/// Which file a path named when it was looked at, and its state: another file put in its
+/// place (a rename), or the file changed, gives another stamp.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct FileStamp {
+    #[cfg(unix)]
+    device_and_inode: (u64, u64),
+    len: u64,
+    modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    fn of(metadata: &std::fs::Metadata) -> FileStamp {
+        #[cfg(unix)]
+        use std::os::unix::fs::MetadataExt as _;
+        FileStamp {
+            #[cfg(unix)]
+            device_and_inode: (metadata.dev(), metadata.ino()),
+            len: metadata.len(),
+            modified: metadata.modified().ok(),
+        }
+    }
 }
 
 /// What a [`ReceiptCache`] holds: one checkpoint, as published and opened, and proofs of
@@ -221,6 +248,27 @@ impl ReceiptCache {
         self.kept.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The checkpoint published in `tiles`, read again only when its file's stamp changed
+    /// (a checkpoint is replaced by a rename, so each new one is a new file).
+    fn checkpoint(&self, tiles: &TileDir) -> Result<Option<Vec<u8>>> {
+        let path = tiles.checkpoint_path();
+        let stamp = match std::fs::metadata(&path) {
+            Ok(metadata) => FileStamp::of(&metadata),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(_) => return Ok(tiles.read_checkpoint()?),
+        };
+        let mut read = self.read.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((kept, bytes)) = read.as_ref()
+            && *kept == stamp
+        {
+            return Ok(Some(bytes.clone()));
+        }
+        let Some(bytes) = tiles.read_checkpoint()? else { return Ok(None) };
+        // Stamped before the read: a replacement in between is read again next time.
+        *read = Some((stamp, bytes.clone()));
+        Ok(Some(bytes))
+    }
+
     /// The signature checks of this town's evidence that passed, for
     /// `evidence::verify_with`.
     pub fn checked(&self) -> &registry_core::evidence::Checked {
@@ -238,7 +286,7 @@ pub fn receipts_with(
     cache: &ReceiptCache,
 ) -> Result<Vec<Receipt>> {
     use tlog_store::integrate::CheckpointVerifier as _;
-    let Some(checkpoint) = tiles.read_checkpoint()? else {
+    let Some(checkpoint) = cache.checkpoint(tiles)? else {
         return receipts(tiles, vkey, origin, events);
     };
     // The checkpoint's size, and the proofs kept for it.
@@ -369,6 +417,25 @@ pub fn national_key_name(origin: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_kept_checkpoint_is_read_again_whenever_its_file_is_replaced_or_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let tiles = TileDir::new(dir.path());
+        let cache = ReceiptCache::default();
+        assert_eq!(cache.checkpoint(&tiles).unwrap(), None);
+        tiles.write_checkpoint(b"first\n").unwrap();
+        assert_eq!(cache.checkpoint(&tiles).unwrap().unwrap(), b"first\n");
+        assert_eq!(cache.checkpoint(&tiles).unwrap().unwrap(), b"first\n");
+        // Replaced by a rename, as a log publishes: same length, other bytes.
+        tiles.write_checkpoint(b"other\n").unwrap();
+        assert_eq!(cache.checkpoint(&tiles).unwrap().unwrap(), b"other\n");
+        // Rewritten in place by someone else, longer.
+        std::fs::write(tiles.checkpoint_path(), b"in place, longer\n").unwrap();
+        assert_eq!(cache.checkpoint(&tiles).unwrap().unwrap(), b"in place, longer\n");
+        std::fs::remove_file(tiles.checkpoint_path()).unwrap();
+        assert_eq!(cache.checkpoint(&tiles).unwrap(), None);
+    }
 
     #[test]
     fn operator_key_names_are_read_back() {

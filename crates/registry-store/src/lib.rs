@@ -514,8 +514,16 @@ impl Registry {
         &self,
         code: ResidentCode,
     ) -> Result<Option<Vec<LoggedEvent>>, StoreError> {
+        // One read transaction for its few statements: one snapshot, and the WAL's read lock
+        // taken once instead of once per statement.
+        let snapshot =
+            self.conn.is_autocommit().then(|| self.conn.unchecked_transaction()).transpose()?;
         let Some((idx, note)) = current_note(&self.conn, code)? else { return Ok(None) };
-        self.evidence_events_of(idx, note).map(Some)
+        let events = self.evidence_events_of(idx, note)?;
+        if let Some(snapshot) = snapshot {
+            snapshot.commit()?;
+        }
+        Ok(Some(events))
     }
 
     /// The log index of the latest change of resident `code` that carried a certificate of the

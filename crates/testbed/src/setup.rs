@@ -623,6 +623,7 @@ pub fn create_with(dir: &Path, purposes: wire::purposes::Catalogue) -> Result<Ne
             heartbeat_missing_ms: 10_000,
             watch_ms: 200,
             verify_every_ms: 60_000,
+            provision_publish_ms: 1_000,
             witnesses: Vec::new(),
             witness_quorum: 0,
             administrators: Vec::new(),
