@@ -2,7 +2,8 @@
 //! the agency's certificate: its purposes, requests by 住民票コード, by the four basic items,
 //! and batches with progress.
 //!
-//! Every answer is checked before its items are used: the node's signed statement must state
+//! Every answer is checked before its items are used: the node's statement, sealed in a batch
+//! it signed (`wire::provide::Seal`), must state
 //! exactly the items answered, to this agency, under the purpose asked, and its proof must
 //! place the event it names in the keeping town's witnessed log. When the answer carries the
 //! event's whole evidence (a purpose that may receive every item), the record is checked end to
@@ -180,9 +181,12 @@ impl Agency {
     /// Checks an answer: the statement, its proof, and the evidence when it comes with one.
     pub fn check(&self, provided: &Provided, request: &ProvideRequest) -> Result<()> {
         let what = "a provision";
-        let opened = tlog::note::open(provided.statement.as_bytes(), &self.node_key)
-            .map_err(|e| bad(what, format!("the statement is not signed by {}: {e}", self.node)))?;
-        let statement = Statement::parse(opened.text())
+        // The statement's exact bytes are in a batch the node signed.
+        provided
+            .seal
+            .verify(&provided.statement, &self.node, &self.node_key)
+            .map_err(|e| bad(what, e.to_string()))?;
+        let statement = Statement::parse(&provided.statement)
             .map_err(|e| bad(what, format!("the statement does not parse: {e}")))?;
         if statement.record != provided.record {
             return Err(bad(what, "the items answered are not the ones the statement states"));

@@ -194,11 +194,18 @@ fn an_agency_is_never_handed_a_record_the_town_did_not_sign() {
     edited["evidence"][0] = forge_first_event(&honest["evidence"][0]).into();
     let mut elsewhere = narrow.clone();
     elsewhere["proof"] = neighbour["proof"].clone();
+    // The statement's text edited where nothing else repeats it (its time): only its seal
+    // says it is not what the node signed.
+    let mut restated = narrow.clone();
+    let statement = narrow["statement"].as_str().unwrap();
+    let time = statement.lines().find(|l| l.starts_with("time ")).unwrap();
+    restated["statement"] = statement.replacen(time, "time 1", 1).into();
     for (what, lie) in [
         ("another address", moved),
         ("another resident's answer", neighbour.clone()),
         ("an edited event", edited),
         ("another event's proof", elsewhere),
+        ("an edited statement under its seal", restated),
     ] {
         let url = runtime.block_on(fake_national(&national_files(network), lie));
         let national = network.node("national").unwrap();
@@ -211,7 +218,8 @@ fn an_agency_is_never_handed_a_record_the_town_did_not_sign() {
             &network.towns,
         )
         .unwrap();
-        let purpose = if what == "another event's proof" { "NENKIN-JUSHO" } else { whole };
+        let narrower = ["another event's proof", "an edited statement under its seal"];
+        let purpose = if narrower.contains(&what) { "NENKIN-JUSHO" } else { whole };
         let refused =
             runtime.block_on(lied_to.provide(&code.to_string(), purpose, None)).expect_err(what);
         assert_eq!(code_of(&refused), Some(Code::BadEvidence), "{what}: {refused:#}");

@@ -75,6 +75,8 @@ pub struct Hub {
     /// different towns are applied in parallel, each under its mirror's lock.
     apply: Mutex<()>,
     node_key: Signer,
+    /// Signs the provision statements, many to a signature.
+    sealer: provide::Sealer,
     provision_signer: NoteSigner,
     provision_tiles: TileDir,
     /// The witnesses that cosign the provision log's checkpoints before they are published.
@@ -164,7 +166,13 @@ impl Hub {
             .keys()
             .map(|code| (code.clone(), crate::crosscheck::TownWatch::new(0)))
             .collect();
+        let sealer = provide::Sealer::start(
+            &tokio::runtime::Handle::current(),
+            config.identity()?.to_uri(),
+            tlog_store::keys::load_log_signer(&key_path, &config.origin)?,
+        );
         Ok(Hub {
+            sealer,
             identity: config.identity()?,
             mirrors,
             provision_mirrors,

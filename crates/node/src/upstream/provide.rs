@@ -19,7 +19,9 @@ use axum::response::{IntoResponse, Response};
 use registry_domain::{RecordStatus, ResidentCode};
 use wire::documents::Provision;
 use wire::errors::{Code, ErrorBody};
-use wire::provide::{BatchLine, ProvideRequest, Provided, ProvidedRecord, Statement};
+use wire::provide::{
+    BatchLine, ProvideRequest, Provided, ProvidedRecord, Seal, Statement, StatementBatch,
+};
 use wire::purposes::{Catalogue, Denied, Item, Purpose, items_text};
 
 use super::{Hub, Shared, lock};
@@ -404,36 +406,97 @@ pub(super) struct Unsigned {
 }
 
 impl Unsigned {
-    /// The answer, once its record is durable (no thread waits meanwhile).
+    /// The answer, once its record is durable and its statement sealed (no thread waits
+    /// meanwhile).
     pub(super) async fn durable(self, hub: &Hub) -> Result<Provided, ApiError> {
-        let Unsigned { recording, statement, record, proof, evidence } = self;
-        let index = recording.durable().await?;
-        Unsigned::sign(hub, statement, index, record, proof, evidence)
+        let Unsigned { recording, mut statement, record, proof, evidence } = self;
+        statement.provision = recording.durable().await?;
+        let text = statement.text();
+        let seal = hub.sealer.seal(text.clone())?.await.map_err(|_| sealer_stopped())??;
+        Ok(Provided { record, statement: text, seal, proof, evidence })
     }
 
-    /// The answer, once its record is durable, blocking this thread (a batch's workers).
+    /// The answer, once its record is durable and its statement sealed, blocking this thread
+    /// (a batch's workers).
     fn wait(self, hub: &Hub) -> Result<Provided, ApiError> {
-        let Unsigned { recording, statement, record, proof, evidence } = self;
-        let index = recording.wait()?;
-        Unsigned::sign(hub, statement, index, record, proof, evidence)
+        let Unsigned { recording, mut statement, record, proof, evidence } = self;
+        statement.provision = recording.wait()?;
+        let text = statement.text();
+        let seal =
+            hub.sealer.seal(text.clone())?.blocking_recv().map_err(|_| sealer_stopped())??;
+        Ok(Provided { record, statement: text, seal, proof, evidence })
+    }
+}
+
+fn sealer_stopped() -> ApiError {
+    anyhow!("the statement sealer has stopped").into()
+}
+
+/// A statement waiting for its seal, and where the seal goes.
+type ToSeal = (String, tokio::sync::oneshot::Sender<Result<Seal, ApiError>>);
+
+/// Signs statements in batches (see `wire::provide`): a task takes every statement waiting,
+/// builds their tree, signs one `juki.provided-batch/v1` note with the node's key and gives
+/// each statement its seal. While it signs, new statements wait, so a batch grows with the
+/// load and one signature serves all of it; alone, a statement is a batch of one.
+pub(super) struct Sealer {
+    queue: tokio::sync::mpsc::UnboundedSender<ToSeal>,
+}
+
+impl Sealer {
+    /// The most statements one batch takes.
+    const BATCH: usize = 4096;
+
+    /// Starts the sealing task on `runtime`, signing as `node` (its identity URI) with `key`.
+    pub(super) fn start(
+        runtime: &tokio::runtime::Handle,
+        node: String,
+        key: tlog::note::Signer,
+    ) -> Sealer {
+        let (queue, mut waiting) = tokio::sync::mpsc::unbounded_channel::<ToSeal>();
+        runtime.spawn(async move {
+            let mut batch = Vec::new();
+            while waiting.recv_many(&mut batch, Sealer::BATCH).await > 0 {
+                // The answers one commit made durable were woken together: let them run and
+                // queue their statements before this batch is cut.
+                tokio::task::yield_now().await;
+                while batch.len() < Sealer::BATCH {
+                    match waiting.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let taken = std::mem::take(&mut batch);
+                Sealer::seal_batch(&node, &key, taken);
+            }
+        });
+        Sealer { queue }
     }
 
-    fn sign(
-        hub: &Hub,
-        mut statement: Statement,
-        index: u64,
-        record: ProvidedRecord,
-        proof: String,
-        evidence: Vec<String>,
-    ) -> Result<Provided, ApiError> {
-        statement.provision = index;
-        let signed = crate::logs::sign_text(statement.text(), &hub.node_key)?;
-        Ok(Provided {
-            record,
-            statement: String::from_utf8(signed).map_err(anyhow::Error::from)?,
-            proof,
-            evidence,
-        })
+    /// Queues `statement` (its text) for sealing; its seal arrives on the receiver.
+    fn seal(
+        &self,
+        statement: String,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Seal, ApiError>>, ApiError> {
+        let (reply, sealed) = tokio::sync::oneshot::channel();
+        self.queue.send((statement, reply)).map_err(|_| sealer_stopped())?;
+        Ok(sealed)
+    }
+
+    /// Signs one batch and answers each of its statements.
+    fn seal_batch(node: &str, key: &tlog::note::Signer, batch: Vec<ToSeal>) {
+        let texts: Vec<&str> = batch.iter().map(|(text, _)| text.as_str()).collect();
+        let (signed, tree) = StatementBatch::of(node, &texts);
+        let note = crate::logs::sign_text(signed.text(), key)
+            .map_err(|e| e.to_string())
+            .and_then(|note| String::from_utf8(note).map_err(|e| e.to_string()));
+        for (index, (_, reply)) in batch.into_iter().enumerate() {
+            let seal = note
+                .clone()
+                .and_then(|note| Seal::new(note, index as u64, &tree))
+                .map_err(|e| anyhow!("sealing a statement: {e}").into());
+            let _ = reply.send(seal);
+        }
     }
 }
 
@@ -663,4 +726,33 @@ pub(super) async fn purposes(
         ))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn statements_queued_together_are_sealed_by_one_signature_and_each_verifies() {
+        let node = "urn:juki:national";
+        let key =
+            tlog::note::Signer::from_seed(node, tlog::note::KeyKind::Ed25519, [3; 32]).unwrap();
+        let keys: tlog::note::Verifiers = [key.verifier()].into_iter().collect();
+        let sealer = Sealer::start(&tokio::runtime::Handle::current(), node.to_owned(), key);
+        let texts: Vec<String> =
+            (0..50).map(|i| format!("juki.provided/v1\nprovision {i}\n")).collect();
+        let waiting: Vec<_> = texts.iter().map(|t| sealer.seal(t.clone()).unwrap()).collect();
+        let mut batches = std::collections::BTreeSet::new();
+        for (text, sealed) in texts.iter().zip(waiting) {
+            let seal = sealed.await.unwrap().unwrap();
+            seal.verify(text, node, &keys).unwrap();
+            assert!(seal.verify(&texts[0].replace('0', "00"), node, &keys).is_err());
+            batches.insert(seal.batch);
+        }
+        // Queued before the sealer ran: one batch, one signature.
+        assert_eq!(batches.len(), 1);
+        let batch = batches.into_iter().next().unwrap();
+        let opened = tlog::note::open(batch.as_bytes(), &keys).unwrap();
+        assert_eq!(StatementBatch::parse(opened.text()).unwrap().size, 50);
+    }
 }
