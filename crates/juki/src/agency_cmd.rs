@@ -148,14 +148,16 @@ pub fn run_purposes(command: PurposesCommand) -> Result<ExitCode> {
             let catalogue = Catalogue::parse(note.text())?;
             println!("issued {}", catalogue.issued);
             for p in &catalogue.purposes {
+                let within: Vec<String> = p.within.iter().map(ToString::to_string).collect();
                 println!(
-                    "{:<16} {:<36} search {:<3} {:>7}/min {:>9}/day  {}  ({})",
+                    "{:<16} {:<36} search {:<3} {:>7}/min {:>9}/day  {}  within {}  ({})",
                     p.code,
                     p.agency,
                     if p.search { "yes" } else { "no" },
                     p.per_minute,
                     p.per_day,
                     wire::purposes::items_text(&p.items),
+                    if within.is_empty() { "Japan".to_owned() } else { within.join(" ") },
                     p.law
                 );
             }
@@ -173,13 +175,19 @@ pub fn run_agency(command: AgencyCommand) -> Result<ExitCode> {
                 Ok(purposes) => {
                     for p in purposes {
                         let items: Vec<&str> = p.items.iter().map(|i| i.as_str()).collect();
+                        let within = if p.within.is_empty() {
+                            "Japan".to_owned()
+                        } else {
+                            p.within.join(" ")
+                        };
                         println!(
-                            "{:<16} search {:<3} {:>7}/min {:>9}/day  {}  ({})",
+                            "{:<16} search {:<3} {:>7}/min {:>9}/day  {}  within {}  ({})",
                             p.code,
                             if p.search { "yes" } else { "no" },
                             p.per_minute,
                             p.per_day,
                             items.join(" "),
+                            within,
                             p.law
                         );
                     }

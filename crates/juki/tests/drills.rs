@@ -128,6 +128,11 @@ fn an_agency_walking_the_code_space() {
 }
 
 #[test]
+fn an_agency_reading_outside_its_purpose_s_jurisdiction() {
+    drill("out-of-jurisdiction", Verdict::BlockedAndDetected, Some(Code::OutOfJurisdiction));
+}
+
+#[test]
 fn an_insider_s_bulk_lookups() {
     drill("insider-bulk", Verdict::Detected, Some(Code::ReadBurst));
 }

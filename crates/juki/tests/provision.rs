@@ -1,7 +1,8 @@
 //! Identity provision to an agency against a running network of real node processes, tried as
 //! an agency fishing beyond its purposes would: a purpose it does not hold, items its purpose
 //! may not receive, a search its purpose may not make, more than its rate and its daily
-//! quota, a revoked and an expired certificate. Each is refused with its code and recorded at
+//! quota, a resident outside its purpose's jurisdiction, a revoked and an expired certificate.
+//! Each is refused with its code and recorded at
 //! the national node; misses are recorded too. And root on the national node deleting or
 //! altering a provision record is found.
 
@@ -11,7 +12,9 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use support::{Running, ok, p};
-use testbed::setup::{Network, PURPOSE_FOUR_ITEMS, PURPOSE_NARROW, PURPOSE_RARE, PURPOSE_WHOLE};
+use testbed::setup::{
+    Network, PURPOSE_FOUR_ITEMS, PURPOSE_LOCAL, PURPOSE_NARROW, PURPOSE_RARE, PURPOSE_WHOLE,
+};
 use wire::errors::{Code, ErrorBody};
 use wire::provide::{FourItems, ProvideRequest};
 use wire::purposes::Item;
@@ -29,6 +32,7 @@ fn start() -> Running {
 trait Databases {
     fn node_db(&self, node: &str) -> rusqlite::Connection;
     fn residents(&self, n: usize) -> Vec<String>;
+    fn residents_of(&self, town: &str, n: usize) -> Vec<String>;
     fn attempts(&self) -> Vec<(String, String, Option<String>)>;
 }
 
@@ -42,7 +46,12 @@ impl Databases for Running {
 
     /// Active residents of 阿智村.
     fn residents(&self, n: usize) -> Vec<String> {
-        let path = self.dir.path().join("nodes/achi/registry.db");
+        self.residents_of("achi", n)
+    }
+
+    /// Active residents of the town whose node is `town`.
+    fn residents_of(&self, town: &str, n: usize) -> Vec<String> {
+        let path = self.dir.path().join("nodes").join(town).join("registry.db");
         let db = rusqlite::Connection::open(path).unwrap();
         db.busy_timeout(Duration::from_secs(10)).unwrap();
         let mut select = db
@@ -176,6 +185,37 @@ fn an_agency_is_refused_outside_its_catalogue_and_every_refusal_is_recorded() {
         assert!(matched.candidates.iter().any(|c| c.code == code));
     }
 
+    // A purpose for 松本市's residents alone: 阿智村's resident is refused, recorded and
+    // alerted at the national node (naming neither the resident nor their town), and a
+    // search under it never names them; 松本市's resident is provided.
+    assert_eq!(code(&refused(PURPOSE_LOCAL, None)), Code::OutOfJurisdiction);
+    let local = running.residents_of("matsumoto", 1);
+    let record = runtime
+        .block_on(agency.provide(&local[0], PURPOSE_LOCAL, None))
+        .unwrap()
+        .expect("a resident of the purpose's town is provided");
+    assert!(record.address.is_some() && record.birth.is_none());
+    let outside = ProvideRequest {
+        purpose: PURPOSE_LOCAL.into(),
+        items: None,
+        resident: None,
+        query: Some(FourItems { name: name.clone(), birth: birth.clone(), ..FourItems::default() }),
+    };
+    let mut lines = Vec::new();
+    runtime.block_on(agency.batch(&[outside], |line| lines.push(line))).unwrap().expect("a batch");
+    let matched = lines[0].matched.as_ref().unwrap_or_else(|| panic!("a match: {:?}", lines[0]));
+    assert!(!matched.candidates.iter().any(|c| c.code == resident), "{matched:?}");
+    let alerts: Vec<String> = running
+        .node_db("national")
+        .prepare("SELECT detail FROM alerts WHERE kind = 'out-of-jurisdiction'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(!alerts.is_empty(), "the refusal is an alert");
+    assert!(alerts.iter().all(|d| !d.contains(resident) && !d.contains("204072")), "{alerts:?}");
+
     // A code nobody holds: a miss, recorded.
     let nobody = registry_domain::ResidentCode::from_ten_digits(1_234_567_890).unwrap().to_string();
     assert!(!codes.contains(&nobody));
@@ -205,6 +245,7 @@ fn an_agency_is_refused_outside_its_catalogue_and_every_refusal_is_recorded() {
         ("no-resident", None),
         ("rate-limited", Some(PURPOSE_NARROW)),
         ("quota-exceeded", Some(PURPOSE_RARE)),
+        ("out-of-jurisdiction", Some(PURPOSE_LOCAL)),
     ] {
         assert!(
             attempts

@@ -205,11 +205,41 @@ impl Journal {
         code: wire::errors::Code,
         purpose: Option<&str>,
     ) -> Result<()> {
+        self.attempt(time, actor, code, purpose)?;
+        self.observe(time, actor, crate::behaviour::Act::Refused)
+    }
+
+    /// [`Journal::refused`], for a refusal that is an alert about `actor` too: recorded as an
+    /// attempt and as an alert with `detail` (which names no resident), and counted once by
+    /// the behaviour rules as a refusal.
+    pub fn refused_alerted(
+        &mut self,
+        time: u64,
+        actor: &str,
+        code: wire::errors::Code,
+        purpose: Option<&str>,
+        detail: &str,
+    ) -> Result<()> {
+        self.attempt(time, actor, code, purpose)?;
+        // The alert counts the refusal of a peer as it records it; any other, count here.
+        if !counts_as_refusal(code) {
+            self.observe(time, actor, crate::behaviour::Act::Refused)?;
+        }
+        self.alert(time, code, actor, detail)
+    }
+
+    fn attempt(
+        &mut self,
+        time: u64,
+        actor: &str,
+        code: wire::errors::Code,
+        purpose: Option<&str>,
+    ) -> Result<()> {
         self.conn.execute(
             "INSERT INTO attempts (time, actor, outcome, purpose) VALUES (?1, ?2, ?3, ?4)",
             params![time as i64, actor, code.as_str(), purpose],
         )?;
-        self.observe(time, actor, crate::behaviour::Act::Refused)
+        Ok(())
     }
 
     /// Provisions per `(actor, purpose)` with a time in `[from, to)`: the yearly statistics.
@@ -520,7 +550,7 @@ impl Journal {
         detail: &str,
     ) -> Result<u64> {
         // A refusal of a peer counts towards its repeated refusals.
-        if matches!(kind.family(), wire::errors::Family::Identity | wire::errors::Family::Rules)
+        if counts_as_refusal(kind)
             && let Some(watch) = self.watch.as_mut()
         {
             let findings = watch.observe(time, peer, crate::behaviour::Act::Refused);
@@ -882,6 +912,12 @@ impl RecordCheck {
     }
 }
 
+/// Whether an alert of `kind` is a refusal of a peer, which the behaviour rules count towards
+/// its repeated refusals when the alert is recorded.
+fn counts_as_refusal(kind: wire::errors::Code) -> bool {
+    matches!(kind.family(), wire::errors::Family::Identity | wire::errors::Family::Rules)
+}
+
 /// Adds `column` to `table` unless a newer node made it already.
 fn add_column(conn: &Connection, table: &str, column: &str, declaration: &str) -> Result<()> {
     let present: bool = conn.query_row(
@@ -1203,6 +1239,46 @@ mod tests {
         assert_eq!(alerts.iter().map(|a| a.repeats).sum::<u64>(), 3);
         let counts = journal.alert_counts().unwrap();
         assert!(counts.contains(&("wrong-peer".to_owned(), None, 6)), "{counts:?}");
+    }
+
+    /// A refusal that is an alert too is recorded as an attempt and as one alert counting its
+    /// repeats, and counted once towards the peer's repeated refusals.
+    #[test]
+    fn a_refusal_alerted_is_an_attempt_and_an_alert_counted_once() {
+        use wire::errors::Code;
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::open(&dir.path().join("node.db")).unwrap();
+        journal.watch_with(crate::behaviour::Rules::default()).unwrap();
+        let agency = "urn:juki:agency:nagano-prefecture";
+        let detail = "a resident outside the purpose's jurisdiction";
+        let refuse = |journal: &mut Journal, t: u64| {
+            journal
+                .refused_alerted(t, agency, Code::OutOfJurisdiction, Some("KENZEI"), detail)
+                .unwrap()
+        };
+        let per_minute = crate::behaviour::Rules::default().refusals_per_minute;
+        for t in 0..u64::from(per_minute) {
+            refuse(&mut journal, 1000 + t);
+        }
+        let kinds = |journal: &Journal| -> Vec<(String, u64)> {
+            journal.alerts().unwrap().into_iter().map(|a| (a.kind, a.repeats)).collect()
+        };
+        assert_eq!(
+            kinds(&journal),
+            vec![("out-of-jurisdiction".to_owned(), u64::from(per_minute) - 1)],
+            "as many refusals as the rule allows: one alert, no repeated-refusals"
+        );
+        let attempts: i64 = journal
+            .conn
+            .query_row(
+                "SELECT count(*) FROM attempts WHERE actor = ?1 AND outcome = ?2 AND purpose = ?3",
+                params![agency, "out-of-jurisdiction", "KENZEI"],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(attempts, i64::from(per_minute));
+        refuse(&mut journal, 1000 + u64::from(per_minute));
+        assert!(kinds(&journal).iter().any(|(kind, _)| kind == "repeated-refusals"));
     }
 
     /// A read request's nonce is answered once while it is kept, and forgotten once expired.

@@ -87,6 +87,7 @@ mod tests {
             search: false,
             per_minute,
             per_day,
+            within: Vec::new(),
         }
     }
 

@@ -207,6 +207,17 @@ impl MunicipalityCode {
         PrefectureCode(self.row().1)
     }
 
+    /// Whether `town` is this municipality or, for a designated city as a whole (札幌市
+    /// 011002), one of its wards (札幌市 中央区 011011): the table names a ward after its city.
+    pub fn contains(self, town: MunicipalityCode) -> bool {
+        if self == town {
+            return true;
+        }
+        let city = self.name();
+        town.prefecture() == self.prefecture()
+            && town.name().strip_prefix(city).is_some_and(|ward| ward.starts_with(' '))
+    }
+
     /// Every municipality and ward in the table, in code order.
     pub fn all() -> impl ExactSizeIterator<Item = Self> {
         (0..MUNICIPALITIES.len() as u16).map(Self)
@@ -269,6 +280,22 @@ mod tests {
             assert_eq!(MunicipalityCode::from_number(m.number()), Ok(m));
             assert_eq!(code.parse::<MunicipalityCode>(), Ok(m));
         }
+    }
+
+    #[test]
+    fn a_designated_city_contains_its_wards_and_nothing_else_does() {
+        let m = |code: &str| MunicipalityCode::parse(code).unwrap();
+        let sapporo = m("011002");
+        assert!(sapporo.contains(sapporo));
+        assert!(sapporo.contains(m("011011")), "札幌市 中央区");
+        assert!(!m("011011").contains(sapporo), "a ward does not contain its city");
+        assert!(!m("011011").contains(m("011029")), "nor another ward");
+        assert!(!sapporo.contains(m("141011")), "横浜市 鶴見区");
+        assert!(m("141003").contains(m("141011")));
+        assert!(m("204072").contains(m("204072")));
+        assert!(!m("204072").contains(m("202029")));
+        let wards = MunicipalityCode::all().filter(|w| sapporo.contains(*w)).count();
+        assert_eq!(wards, 11, "札幌市 and its ten wards");
     }
 
     #[test]

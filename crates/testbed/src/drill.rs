@@ -56,6 +56,7 @@ enum Kind {
     NoCertificate,
     AgencyBulk,
     CodeWalking,
+    OutOfJurisdiction,
     InsiderBulk,
 }
 
@@ -149,6 +150,11 @@ pub const DRILLS: &[Drill] = &[
         name: "code-walking",
         attack: "an agency asks for 40 sequential resident codes, most of which nobody holds",
         kind: Kind::CodeWalking,
+    },
+    Drill {
+        name: "out-of-jurisdiction",
+        attack: "an agency asks, under a purpose for 松本市's residents alone, for a resident of 阿智村",
+        kind: Kind::OutOfJurisdiction,
     },
     Drill {
         name: "insider-bulk",
@@ -422,6 +428,7 @@ pub async fn play(stage: &Stage, drill: Drill) -> Result<Played> {
         Kind::NoCertificate => no_certificate(stage, mark).await?,
         Kind::AgencyBulk => agency_reads(stage, mark, false).await?,
         Kind::CodeWalking => agency_reads(stage, mark, true).await?,
+        Kind::OutOfJurisdiction => outside_jurisdiction(stage, mark).await?,
         Kind::InsiderBulk => insider_reads(stage, mark).await?,
     };
     stage.settled().await.context("the town does not settle after the drill")?;
@@ -876,6 +883,21 @@ async fn agency_reads(stage: &Stage, mark: u64, walking: bool) -> Result<Outcome
     }
     let alert = stage.until_alert(mark, &[expected], started).await?;
     Ok(detected(alert, &[expected]))
+}
+
+async fn outside_jurisdiction(stage: &Stage, mark: u64) -> Result<Outcome> {
+    let agency = crate::setup::agency(&stage.network)?;
+    let resident = codes(stage, 1, 0)?.into_iter().next().context("a resident of the town")?;
+    let started = Instant::now();
+    let refused = match agency.provide(&resident, crate::setup::PURPOSE_LOCAL, None).await? {
+        Ok(_) => {
+            let why = "a resident outside the purpose's jurisdiction was provided";
+            return Ok((Verdict::Missed(why.into()), None, None));
+        }
+        Err(answer) => wire::errors::ErrorBody::parse(&answer.body).map(|b| b.code),
+    };
+    let alert = stage.until_alert(mark, &[Code::OutOfJurisdiction], started).await?;
+    Ok(blocked(refused, alert))
 }
 
 async fn insider_reads(stage: &Stage, mark: u64) -> Result<Outcome> {

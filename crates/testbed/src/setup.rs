@@ -1004,9 +1004,13 @@ pub const PURPOSE_FOUR_ITEMS: &str = "NENKIN-JUSHO";
 pub const PURPOSE_NARROW: &str = "NENKIN-SHOKAI";
 /// A purpose with a small daily quota (three a day).
 pub const PURPOSE_RARE: &str = "KYOSAI-SHIBO";
+/// A purpose whose jurisdiction is one town: a pension office's own area, 松本市 alone.
+pub const PURPOSE_LOCAL: &str = "NENKIN-MATSUMOTO";
+/// The town whose residents [`PURPOSE_LOCAL`] concerns (松本市).
+pub const PURPOSE_LOCAL_TOWN: &str = "202029";
 
 /// The catalogue of purposes the national administrator signs for the network: the pension
-/// service's four purposes.
+/// service's five purposes, one of them for 松本市's residents alone.
 pub fn catalogue(issued: u64) -> wire::purposes::Catalogue {
     use wire::purposes::{Item, Purpose};
     let agency = "urn:juki:agency:pension-service".to_owned();
@@ -1021,6 +1025,7 @@ pub fn catalogue(issued: u64) -> wire::purposes::Catalogue {
                 search: true,
                 per_minute: 100_000,
                 per_day: 10_000_000,
+                within: Vec::new(),
             },
             Purpose {
                 code: PURPOSE_FOUR_ITEMS.into(),
@@ -1032,6 +1037,7 @@ pub fn catalogue(issued: u64) -> wire::purposes::Catalogue {
                 search: true,
                 per_minute: 100_000,
                 per_day: 10_000_000,
+                within: Vec::new(),
             },
             Purpose {
                 code: PURPOSE_NARROW.into(),
@@ -1041,15 +1047,30 @@ pub fn catalogue(issued: u64) -> wire::purposes::Catalogue {
                 search: false,
                 per_minute: 5,
                 per_day: 100_000,
+                within: Vec::new(),
             },
             Purpose {
                 code: PURPOSE_RARE.into(),
-                agency,
+                agency: agency.clone(),
                 law: "住民基本台帳法 別表第一 第九十四号 (共済組合の年金給付: 死亡の確認)".into(),
                 items: [Item::Code, Item::Status, Item::Change].into_iter().collect(),
                 search: false,
                 per_minute: 1000,
                 per_day: 3,
+                within: Vec::new(),
+            },
+            Purpose {
+                code: PURPOSE_LOCAL.into(),
+                agency,
+                law: "住民基本台帳法 別表第一 第九十二号 (国民年金法による年金である給付の支給: 松本年金事務所の管轄)".into(),
+                items: [Item::Code, Item::Name, Item::Address].into_iter().collect(),
+                search: true,
+                per_minute: 1000,
+                per_day: 100_000,
+                within: vec![wire::purposes::Place::Municipality(
+                    registry_domain::MunicipalityCode::parse(PURPOSE_LOCAL_TOWN)
+                        .expect("a municipality code"),
+                )],
             },
         ],
     }

@@ -294,6 +294,10 @@ pub struct PurposeJson {
     pub per_minute: u32,
     /// Requests per day (Japan time).
     pub per_day: u32,
+    /// Whose records it concerns: the residents of these places alone (two-digit prefecture
+    /// codes, six-digit municipality codes); absent for a nationwide purpose.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub within: Vec<String>,
 }
 
 impl PurposeJson {
@@ -306,6 +310,7 @@ impl PurposeJson {
             search: purpose.search,
             per_minute: purpose.per_minute,
             per_day: purpose.per_day,
+            within: purpose.within.iter().map(ToString::to_string).collect(),
         }
     }
 }

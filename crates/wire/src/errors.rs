@@ -152,6 +152,10 @@ codes! {
     ItemsNotAllowed = "items-not-allowed", Identity, status 403, alert warning,
         "The request asks for items of identity information, or for a search by the four basic items, that its purpose may not receive: matching data beyond its purpose is what the law forbids.",
         "Ask only for the items your purpose lists (`juki agency purposes`), by 住民票コード if it may not search. The refusal is recorded.";
+    /// A provision request for a resident outside its purpose's jurisdiction.
+    OutOfJurisdiction = "out-of-jurisdiction", Identity, status 403, alert warning,
+        "The request asks for a resident whose record a town outside its purpose's jurisdiction keeps (`within` in the signed catalogue of lawful purposes): a prefecture's or a municipality's own business may receive identity information of its own residents alone. Nothing of the record was provided, and a search names no candidate outside the jurisdiction.",
+        "Ask only for residents of the places your purpose lists (`juki agency purposes`); a resident who moved away is no longer one of them. If the work needs others, the national administrator must sign a catalogue that grants it. The refusal is recorded.";
     /// An agency asks faster than its purpose's rate.
     RateLimited = "rate-limited", Availability, status 429, alert notice,
         "The agency asked under this purpose faster than the catalogue's per-minute rate allows.",

@@ -4,8 +4,11 @@
 //! Every request is judged before anything is read: the agency's certificate (the handshake
 //! already refused a revoked or expired one), its purpose in the catalogue, the items and
 //! search that purpose allows, its rate and daily quota. A refusal is recorded as an attempt
-//! (who, when, which code, which purpose) and counted by the behaviour rules. A lookup that
-//! finds nobody is recorded as a miss. A provision is recorded in the provision log before
+//! (who, when, which code, which purpose) and counted by the behaviour rules. Whose record it
+//! is can only be judged once it is found: a resident whose record a town outside the
+//! purpose's jurisdiction (`within`) keeps is refused (`out-of-jurisdiction`, recorded and
+//! alerted, nothing of the record provided), and a search ranks and names only the
+//! jurisdiction's candidates. A lookup that finds nobody is recorded as a miss. A provision is recorded in the provision log before
 //! the answer leaves, with the purpose and the items provided; the answer carries only those
 //! items, with the node's signed statement and the proof of the event they come from (see
 //! `wire::provide`).
@@ -225,10 +228,30 @@ impl Hub {
                 }
             }
         }
+        // Only the purpose's jurisdiction is searched: a candidate whose record a town outside
+        // it keeps is never ranked, named or recorded, so a search does not reveal them.
+        found.retain(|_, record| purpose.covers(record.address.municipality()));
         let ranked = matching::rank(&query, found);
+        // The confident match, proven; one whose record has left the jurisdiction since its
+        // candidates were read is not named either.
+        let mut left = None;
+        let best = match ranked.best {
+            Some(best) => match self.find_proven(best)? {
+                Some(proven) if purpose.covers(proven.record.address.municipality()) => {
+                    Some(proven)
+                }
+                Some(_) => {
+                    left = Some(best);
+                    None
+                }
+                None => None,
+            },
+            None => None,
+        };
         let node = self.identity.to_uri();
         let mut candidates = Vec::new();
-        for candidate in ranked.candidates.iter().take(MATCH_SHOWN) {
+        for candidate in ranked.candidates.iter().filter(|c| Some(c.code) != left).take(MATCH_SHOWN)
+        {
             // A code handed out is a provision of it, recorded like any other.
             let resident = candidate.code.to_string();
             lock(&self.journal).record(&Provision {
@@ -256,15 +279,13 @@ impl Hub {
                 items,
             });
         }
-        let provided = match ranked.best {
-            Some(best) => match self.find_proven(best)? {
-                Some(proven) => {
-                    lock(&self.journal).observe(time, agency, crate::behaviour::Act::Read)?;
-                    Some(self.provided(agency, purpose, items, &proven, time)?.wait(self)?)
-                }
-                None => None,
-            },
-            None => {
+        let provided = match (ranked.best, best) {
+            (_, Some(proven)) => {
+                lock(&self.journal).observe(time, agency, crate::behaviour::Act::Read)?;
+                Some(self.provided(agency, purpose, items, &proven, time)?.wait(self)?)
+            }
+            (Some(_), None) => None,
+            (None, _) => {
                 // No confident match is a miss: recorded and counted, like a code that is
                 // nobody's.
                 lock(&self.journal).missed(time, agency)?;
@@ -327,8 +348,43 @@ impl Hub {
             lock(&self.journal).missed(time, agency)?;
             return Err(ApiError::new(Code::NoResident, format!("no resident {code}")));
         };
+        if !purpose.covers(proven.record.address.municipality()) {
+            return Err(self.out_of_jurisdiction(agency, purpose, time));
+        }
         lock(&self.journal).observe(time, agency, crate::behaviour::Act::Read)?;
         self.provided(agency, purpose, items, &proven, time)
+    }
+
+    /// Refuses a request under `purpose` for a resident whose record a town outside its
+    /// jurisdiction keeps: nothing of the record is provided or recorded as provided; the
+    /// refusal is an attempt and an alert about the agency, which names neither the resident
+    /// nor their town.
+    fn out_of_jurisdiction(&self, agency: &str, purpose: &Purpose, time: u64) -> ApiError {
+        let detail = format!(
+            "{agency} asked under purpose {} for a resident outside the purpose's jurisdiction",
+            purpose.code
+        );
+        let recorded = lock(&self.journal).refused_alerted(
+            time,
+            agency,
+            Code::OutOfJurisdiction,
+            Some(&purpose.code),
+            &detail,
+        );
+        if let Err(e) = recorded {
+            return e.into();
+        }
+        let places: Vec<String> =
+            purpose.within.iter().map(|place| format!("{place} {}", place.name())).collect();
+        ApiError::new(
+            Code::OutOfJurisdiction,
+            format!(
+                "purpose {} concerns the residents of {} alone; the resident asked for is not one \
+                 of them, and nothing of their record was provided",
+                purpose.code,
+                places.join(", ")
+            ),
+        )
     }
 
     /// Queues the record of the provision of `proven`'s `items` and builds its answer, which
