@@ -8,9 +8,11 @@
 //! - [`postgres::connect`]: a connection that refuses a server which would acknowledge a commit
 //!   before it is durable;
 //! - [`test_database`]: a PostgreSQL database of its own for one test case, for the
-//!   conformance suites.
+//!   conformance suites;
+//! - [`crash`]: the conformance suites' killed-process crash case.
 #![forbid(unsafe_code)]
 
+pub mod crash;
 pub mod postgres;
 pub mod sqlite;
 pub mod test_database;

@@ -11,8 +11,6 @@
 //! told was durable survives, and the store reopens dense and appendable.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
 
 use store::test_database::TestDatabase;
 use tlog_store::group_commit::GroupCommitter;
@@ -216,31 +214,14 @@ const CHILD_VAR: &str = "JUKI_ENTRIES_CRASH_CHILD";
 /// enough, then checks that every acknowledged append is there, at its index, and that the
 /// store reopens dense and takes the next append.
 fn acknowledged_appends_survive_a_killed_process(engine: &impl Engine) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD_VAR, engine.location())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut acknowledged = BTreeMap::new();
-    let record = |acknowledged: &mut BTreeMap<u64, Vec<u8>>, line: &str| {
+    store::crash::kill_child_once("crash_child", CHILD_VAR, &engine.location(), |line| {
         if let Some(ack) = line.strip_prefix("acknowledged ") {
             let (index, body) = ack.split_once(' ').unwrap();
             acknowledged.insert(index.parse::<u64>().unwrap(), body.as_bytes().to_vec());
         }
-    };
-    while acknowledged.len() < 300 {
-        let line = lines.next().expect("the child appends until it is killed").unwrap();
-        record(&mut acknowledged, &line);
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // Whatever it printed before it died had been acknowledged.
-    for line in lines {
-        record(&mut acknowledged, &line.unwrap());
-    }
+        acknowledged.len() >= 300
+    });
     let mut store = engine.open();
     let count = store.entry_count().unwrap();
     let last = *acknowledged.keys().next_back().unwrap();

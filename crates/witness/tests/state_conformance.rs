@@ -8,9 +8,7 @@
 //! input changing nothing, evidence kept once, state across a reopen, migrations applied once,
 //! and a child process killed while it advances: every advance it reported survives.
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::Barrier;
 
 use store::test_database::TestDatabase;
@@ -216,29 +214,13 @@ const CHILD_VAR: &str = "JUKI_WITNESS_CRASH_CHILD";
 /// advance once it is committed; kills it (SIGKILL) once it has reported enough, and checks
 /// that the state reopens with at least the last advance reported.
 fn reported_advances_survive_a_killed_process(engine: &impl Engine) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
-        .env(CHILD_VAR, engine.location())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut reported = 0u64;
-    while reported < 100 {
-        let line = lines.next().expect("the child reports advances until it is killed").unwrap();
+    store::crash::kill_child_once("crash_child", CHILD_VAR, &engine.location(), |line| {
         if let Some(size) = line.strip_prefix("advanced ") {
-            reported = size.parse().unwrap();
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    // What it printed before it died was committed before it was printed.
-    for line in lines {
-        if let Some(size) = line.unwrap().strip_prefix("advanced ") {
             reported = reported.max(size.parse().unwrap());
         }
-    }
+        reported >= 100
+    });
     let state = engine.open();
     let (size, root_hash) = state.latest(ORIGIN).unwrap().expect("the state survived");
     assert!(size >= reported, "reported size {reported} but the state holds {size}");
