@@ -1029,20 +1029,45 @@ impl Recording {
 /// certificates): SQLite's write lock serialises the two, each waiting its busy timeout, and
 /// every index is the log's size inside the transaction that appends it, so indexes stay
 /// dense whichever connection writes.
+///
+/// Its commits never copy the WAL back into the database (its connection's automatic
+/// checkpoints are off): a second thread, on a connection of its own, checkpoints `PASSIVE`ly
+/// every [`CHECKPOINT_EVERY`] — without waiting for the writer or taking its lock —, so that no
+/// writer waits for a checkpoint's copying and fsync. (Under load, the automatic checkpoint of
+/// every thousand pages ran many times a second inside a commit that answers were waiting
+/// for.) The checkpointer ends with the recording thread.
 #[derive(Clone)]
 pub struct Recorder {
     queue: std::sync::mpsc::Sender<Queued>,
+    checkpointed: std::sync::Arc<std::sync::Mutex<Option<WalCheckpoint>>>,
 }
+
+/// What one of the [`Recorder`]'s checkpoints found: the WAL's frames, and how many of them
+/// are now in the database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalCheckpoint {
+    pub frames: u64,
+    pub copied: u64,
+}
+
+/// How often the [`Recorder`]'s checkpointer copies the WAL into `node.db`.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Recorder {
     /// Starts the recording thread on a new connection to `node.db` at `path` (which
     /// [`Journal::open`] made). The thread ends when every handle is dropped.
     pub fn start(path: &Path) -> Result<(Recorder, std::thread::JoinHandle<()>)> {
         let conn = connection(path)?;
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0")
+            .context("turning the recorder's automatic checkpoints off")?;
+        let checkpointed = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let stop = Recorder::start_checkpointer(connection(path)?, checkpointed.clone())?;
         let (queue, queued) = std::sync::mpsc::channel::<Queued>();
         let handle = std::thread::Builder::new()
             .name("provision-recorder".into())
             .spawn(move || {
+                // Dropped when this thread ends, which ends the checkpointer.
+                let _stop = stop;
                 let mut conn = conn;
                 let mut last_commit: Option<std::time::Instant> = None;
                 while let Ok(first) = queued.recv() {
@@ -1083,7 +1108,43 @@ impl Recorder {
                 }
             })
             .context("starting the provision recorder")?;
-        Ok((Recorder { queue }, handle))
+        Ok((Recorder { queue, checkpointed }, handle))
+    }
+
+    /// Starts the thread that checkpoints `node.db` on `conn` every [`CHECKPOINT_EVERY`] until
+    /// the sender it returns is dropped, keeping what each pass found in `checkpointed`.
+    fn start_checkpointer(
+        conn: Connection,
+        checkpointed: std::sync::Arc<std::sync::Mutex<Option<WalCheckpoint>>>,
+    ) -> Result<std::sync::mpsc::Sender<()>> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("node-db-checkpointer".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    // PASSIVE copies what no reader still needs, waiting for nobody; a pass
+                    // that finds another checkpoint running (SQLITE_BUSY) leaves it to the next.
+                    let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                        Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, i64>(2)?))
+                    });
+                    if let Ok((0, frames, copied)) = pass {
+                        let found = WalCheckpoint {
+                            frames: u64::try_from(frames).unwrap_or(0),
+                            copied: u64::try_from(copied).unwrap_or(0),
+                        };
+                        *checkpointed.lock().unwrap_or_else(|e| e.into_inner()) = Some(found);
+                    }
+                }
+            })
+            .context("starting the node database's checkpointer")?;
+        Ok(stop)
+    }
+
+    /// What the checkpointer's last pass found (`None` before its first).
+    pub fn last_checkpoint(&self) -> Option<WalCheckpoint> {
+        *self.checkpointed.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Appends a record of `provision` to the provision log, salted as [`Journal::record`]
@@ -1293,6 +1354,59 @@ mod tests {
         assert!(journal.use_nonce("0".repeat(32).as_str(), 1600, 1300).unwrap());
         // Expired: forgotten (its request would be stale anyway).
         assert!(journal.use_nonce(nonce, 1700, 1301).unwrap());
+    }
+
+    /// The recorder's commits never checkpoint; its checkpointer thread copies the WAL into
+    /// the database behind them, and catches up once the writing stops.
+    #[test]
+    fn the_recorder_s_checkpointer_copies_the_wal_its_commits_leave() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.db");
+        let _journal = Journal::open(&path).unwrap();
+        let (recorder, handle) = Recorder::start(&path).unwrap();
+        let recordings: Vec<Recording> = (0..2000u64)
+            .map(|i| {
+                let resident = format!("{:011}", 10_000_000 + i * 7919);
+                recorder
+                    .enqueue(&wire::documents::Provision {
+                        kind: "identity",
+                        resident: &resident,
+                        by: "urn:juki:national",
+                        to: "urn:juki:agency:pension-service",
+                        source: None,
+                        purpose: "NENKIN-GENKYO",
+                        items: Some("code name"),
+                        time: 1_795_512_600 + i,
+                        operator: None,
+                        request: None,
+                    })
+                    .unwrap()
+            })
+            .collect();
+        for recording in recordings {
+            recording.wait().unwrap();
+        }
+        // The checkpointer reports each pass; wait for one that found the WAL all copied.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let caught_up = loop {
+            match recorder.last_checkpoint() {
+                Some(pass) if pass.frames > 0 && pass.copied == pass.frames => break pass,
+                _ if std::time::Instant::now() > deadline => {
+                    panic!("no checkpoint copied the WAL: {:?}", recorder.last_checkpoint())
+                }
+                _ => std::thread::sleep(CHECKPOINT_EVERY),
+            }
+        };
+        assert!(caught_up.frames >= 2, "{caught_up:?}");
+        // A reader of the database alone (the WAL set aside) sees every record.
+        drop(recorder);
+        handle.join().unwrap();
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(&path, &copy).unwrap();
+        let conn = Connection::open(&copy).unwrap();
+        let records: i64 =
+            conn.query_row("SELECT count(*) FROM records", [], |r| r.get(0)).unwrap();
+        assert_eq!(records, 2000);
     }
 
     /// Writers recording at once through the recorder, while the journal's own connection
