@@ -1356,6 +1356,27 @@ mod tests {
         assert!(journal.use_nonce(nonce, 1700, 1301).unwrap());
     }
 
+    /// A national node's provision of `resident`'s code and name to `agency`, `second`s into
+    /// the tests' day.
+    fn identity_provision<'a>(
+        resident: &'a str,
+        agency: &'a str,
+        second: u64,
+    ) -> wire::documents::Provision<'a> {
+        wire::documents::Provision {
+            kind: "identity",
+            resident,
+            by: "urn:juki:national",
+            to: agency,
+            source: None,
+            purpose: "NENKIN-GENKYO",
+            items: Some("code name"),
+            time: 1_795_512_600 + second,
+            operator: None,
+            request: None,
+        }
+    }
+
     /// The recorder's commits never checkpoint; its checkpointer thread copies the WAL into
     /// the database behind them, and catches up once the writing stops.
     #[test]
@@ -1367,20 +1388,8 @@ mod tests {
         let recordings: Vec<Recording> = (0..2000u64)
             .map(|i| {
                 let resident = format!("{:011}", 10_000_000 + i * 7919);
-                recorder
-                    .enqueue(&wire::documents::Provision {
-                        kind: "identity",
-                        resident: &resident,
-                        by: "urn:juki:national",
-                        to: "urn:juki:agency:pension-service",
-                        source: None,
-                        purpose: "NENKIN-GENKYO",
-                        items: Some("code name"),
-                        time: 1_795_512_600 + i,
-                        operator: None,
-                        request: None,
-                    })
-                    .unwrap()
+                let agency = "urn:juki:agency:pension-service";
+                recorder.enqueue(&identity_provision(&resident, agency, i)).unwrap()
             })
             .collect();
         for recording in recordings {
@@ -1427,18 +1436,7 @@ mod tests {
                     for i in 0..each {
                         let agency = format!("urn:juki:agency:writer-{w}");
                         let resident = format!("{:011}", w * 1000 + i);
-                        let provision = wire::documents::Provision {
-                            kind: "identity",
-                            resident: &resident,
-                            by: "urn:juki:national",
-                            to: &agency,
-                            source: None,
-                            purpose: "NENKIN-GENKYO",
-                            items: Some("code name"),
-                            time: 1_795_512_600 + i,
-                            operator: None,
-                            request: None,
-                        };
+                        let provision = identity_provision(&resident, &agency, i);
                         told.push((recorder.record(&provision).unwrap(), resident, agency));
                         // Another writer of the same log, on the journal's connection.
                         if i % 10 == 0 {
