@@ -61,6 +61,7 @@ fn the_demo_day_ends_with_every_tier_agreeing() {
         "register 90 synthetic residents",
         "a move from 下諏訪町 to 阿智村",
         "a wide-area copy (広域交付)",
+        "the agency asks for the resident who moved",
         "every tier agrees",
         "the move notice (転入通知) is recorded at 下諏訪町",
         "the mirrors hold exactly the towns' events and residents",

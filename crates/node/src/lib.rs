@@ -46,6 +46,7 @@ pub mod provisions;
 pub mod publication;
 pub mod quota;
 pub mod report;
+pub mod residence;
 pub mod selfcheck;
 pub mod signer;
 pub mod task;

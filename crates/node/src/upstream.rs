@@ -54,6 +54,10 @@ pub struct Hub {
     config: Arc<NodeConfig>,
     identity: pki::Identity,
     mirrors: BTreeMap<String, Mutex<Mirror>>,
+    /// The towns of `mirrors`, in its order: a [`crate::residence::TownSlot`] is a position here.
+    slots: Vec<String>,
+    /// Which towns' replicas hold each resident code, so that a lookup reads only those.
+    residence: std::sync::RwLock<crate::residence::Residence>,
     /// Verified copies of the towns' provision logs, for towns whose provision key is known.
     provision_mirrors: BTreeMap<String, Mutex<crate::provisions::ProvisionMirror>>,
     /// When each town's last batch arrived (pushed or pulled).
@@ -159,6 +163,14 @@ impl Hub {
                 .collect::<Result<Vec<_>>>()?,
             config.witness_quorum,
         )?;
+        let slots: Vec<String> = mirrors.keys().cloned().collect();
+        let mut held = Vec::new();
+        for (slot, mirror) in mirrors.values().enumerate() {
+            let slot = crate::residence::TownSlot::try_from(slot)
+                .map_err(|_| anyhow::anyhow!("more towns than a node can mirror"))?;
+            lock(mirror).registry.each_resident_code(|code| held.push((code, slot)))?;
+        }
+        let residence = crate::residence::Residence::build(held);
         let arrived =
             mirrors.keys().map(|code| (code.clone(), tokio::sync::Notify::new())).collect();
         // Every town's first heartbeat is awaited from now.
@@ -175,6 +187,8 @@ impl Hub {
             sealer,
             identity: config.identity()?,
             mirrors,
+            slots,
+            residence: std::sync::RwLock::new(residence),
             provision_mirrors,
             heard: Mutex::new(BTreeMap::new()),
             arrived,
@@ -509,6 +523,9 @@ impl Hub {
             }
             Err(Refused::Internal(e)) => return Err(e.into()),
         };
+        if applied {
+            self.note_residents(&batch.municipality, batch, &mirror)?;
+        }
         drop(mirror);
         if applied {
             lock(&self.heard).insert(batch.municipality.clone(), Instant::now());
@@ -520,6 +537,35 @@ impl Hub {
             }
         }
         self.answer(origin, applied, size, root)
+    }
+
+    /// Notes in the residence index the codes of the records `batch`, just applied to
+    /// `town`'s replica (`mirror`, still locked, so that no lookup reads the replica's new
+    /// records before they are indexed and misses them), created: its changes' codes. Were an
+    /// event not to parse here (the replica verified and applied it), the town's codes are
+    /// read again from the replica, so that the index never lacks one.
+    fn note_residents(&self, town: &str, batch: &Batch, mirror: &Mirror) -> Result<()> {
+        let Some(slot) = self.slots.iter().position(|t| t == town) else { return Ok(()) };
+        let slot = crate::residence::TownSlot::try_from(slot)?;
+        let (mut codes, mut unparsed) = (Vec::new(), false);
+        for text in &batch.events {
+            let event = tlog::note::Note::parse(text.as_bytes())
+                .ok()
+                .and_then(|note| registry_core::event::Event::parse(note.text()).ok());
+            match event {
+                Some(registry_core::event::Event::Change(change)) => {
+                    codes.push(change.record.resident_code)
+                }
+                Some(_) => {}
+                None => unparsed = true,
+            }
+        }
+        let mut residence = self.residence.write().unwrap_or_else(|e| e.into_inner());
+        codes.into_iter().for_each(|code| residence.insert(code, slot));
+        if unparsed {
+            mirror.registry.each_resident_code(|code| residence.insert(code, slot))?;
+        }
+        Ok(())
     }
 
     /// The answer to a batch of log `origin`: applied or held, up to `size` with `root`, with

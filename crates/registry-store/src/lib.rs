@@ -626,6 +626,20 @@ impl Registry {
         )
     }
 
+    /// Calls `each` with the code of every resident this registry holds a record of (active
+    /// or closed), in no particular order.
+    pub fn each_resident_code(&self, mut each: impl FnMut(ResidentCode)) -> Result<(), StoreError> {
+        let mut select = self.conn.prepare("SELECT code FROM residents")?;
+        let mut rows = select.query([])?;
+        while let Some(row) = rows.next()? {
+            let text: String = row.get(0)?;
+            let code = ResidentCode::parse(&text)
+                .map_err(|e| StoreError::Corrupt(format!("a resident code does not parse: {e}")))?;
+            each(code);
+        }
+        Ok(())
+    }
+
     /// The current record of a resident, read from the signed event that made it.
     pub fn resident(&self, code: ResidentCode) -> Result<Option<IdentityRecordParts>, StoreError> {
         record_of(&self.conn, code)

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
-use registry_domain::{Address, ChangeReason, ResidentCode};
+use registry_domain::{Address, ChangeReason, MunicipalityCode, ResidentCode};
 
 use client::office::Clerk;
 
@@ -270,6 +270,13 @@ async fn scenario(network: &Network, residents: u64) -> bool {
         "the pension agency asks the national node for a resident's identity information",
         agency(network, &registered[2][0])
     );
+    if let Ok(code) = &moved {
+        let _ = step!(
+            "the agency asks for the resident who moved: the national node answers with their \
+             active record at 阿智村, not the closed one at 下諏訪町",
+            moved_record(network, *code, achi.code)
+        );
+    }
     let _ =
         step!("the agency asks under a purpose it does not hold: refused and recorded", async {
             let agency = crate::setup::agency(network)?;
@@ -451,6 +458,33 @@ async fn agency(network: &Network, resident: &registry_domain::IdentityRecordPar
                 answer.text()
             ),
         }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The agency's answer for `code`, a resident who moved to `town`, once the national node
+/// has the move-in: the record active there (the replica of the town they left still holds
+/// their closed record).
+async fn moved_record(network: &Network, code: ResidentCode, town: MunicipalityCode) -> Result<()> {
+    let agency = crate::setup::agency(network)?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let answer = agency.provide(&code.to_string(), crate::setup::PURPOSE_WHOLE, None).await?;
+        let (status, municipality) = match &answer {
+            Ok(record) => (record.status.clone(), record.municipality.clone()),
+            Err(_) => (None, None),
+        };
+        if status.as_deref() == Some("active")
+            && municipality.as_deref() == Some(town.to_string().as_str())
+        {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "after 30 s the national node still answers for the resident who moved: {:?} at {:?}",
+            status,
+            municipality
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

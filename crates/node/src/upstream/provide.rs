@@ -346,7 +346,22 @@ impl Hub {
     /// it would have to wait for one, or to prove again under one, under [`Locks::Never`].
     fn find_proven_taking(&self, code: ResidentCode, locks: Locks) -> Result<Found, ApiError> {
         let mut found: Option<crate::proof::Proven> = None;
-        for (town, mirror) in &self.mirrors {
+        // Only the towns whose replicas hold a record of the code (the index never lacks one).
+        let towns = match locks {
+            Locks::Wait => self.residence.read().unwrap_or_else(|e| e.into_inner()).towns(code),
+            Locks::Never => match self.residence.try_read() {
+                Ok(residence) => residence.towns(code),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => {
+                    poisoned.into_inner().towns(code)
+                }
+                Err(std::sync::TryLockError::WouldBlock) => return Ok(Found::Busy),
+            },
+        };
+        let replicas = towns.into_iter().filter_map(|slot| {
+            let town = self.slots.get(usize::from(slot))?;
+            Some((town, self.mirrors.get(town)?))
+        });
+        for (town, mirror) in replicas {
             // The events are read under the mirror's lock; the proving (receipts against the
             // witnessed checkpoint, the evidence's checks) runs without it, so that lookups of
             // one town run side by side.
