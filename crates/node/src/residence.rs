@@ -119,6 +119,10 @@ mod tests {
         residence.insert(code(1_234_567_890), 1);
         assert_eq!(residence.towns(code(1_234_567_890)), vec![1, 3, 7]);
         assert_eq!(residence.len(), 4);
+        assert!(!residence.is_empty());
+        // The first town's slot is 0, in the sorted bulk as in the recent entries.
+        let built = Residence::build([(code(1_234_567_890), 0), (code(1_234_567_890), 5)]);
+        assert_eq!(built.towns(code(1_234_567_890)), vec![0, 5]);
     }
 
     #[test]
