@@ -26,13 +26,13 @@ mod witness_cmd;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand};
+
 /// Every process of the network is this binary; its many threads allocate and free small
 /// buffers on every request, which glibc's allocator serves slower than mimalloc (see
 /// docs/ARCHITECTURE.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-use clap::{Parser, Subcommand};
 
 /// juki: a resident registry network built on tamper-evident logs.
 #[derive(Parser)]

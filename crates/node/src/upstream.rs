@@ -545,7 +545,8 @@ impl Hub {
     /// event not to parse here (the replica verified and applied it), the town's codes are
     /// read again from the replica, so that the index never lacks one.
     fn note_residents(&self, town: &str, batch: &Batch, mirror: &Mirror) -> Result<()> {
-        let Some(slot) = self.slots.iter().position(|t| t == town) else { return Ok(()) };
+        // `slots` holds the mirrors' codes in their map's (sorted) order.
+        let Ok(slot) = self.slots.binary_search_by(|t| t.as_str().cmp(town)) else { return Ok(()) };
         let slot = crate::residence::TownSlot::try_from(slot)?;
         let (mut codes, mut unparsed) = (Vec::new(), false);
         for text in &batch.events {

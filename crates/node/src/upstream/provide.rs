@@ -116,6 +116,31 @@ impl Locks {
             },
         }
     }
+
+    /// `rwlock`'s read guard; `None` when a writer holds it and these locks never wait.
+    fn read<T>(self, rwlock: &std::sync::RwLock<T>) -> Option<std::sync::RwLockReadGuard<'_, T>> {
+        match self {
+            Locks::Wait => Some(rwlock.read().unwrap_or_else(|e| e.into_inner())),
+            Locks::Never => match rwlock.try_read() {
+                Ok(guard) => Some(guard),
+                Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            },
+        }
+    }
+}
+
+/// The provisions `agency` received under `purpose` since `since`, as the quota counts them
+/// (a count that cannot be read admits nothing more today).
+fn used_since(
+    journal: &crate::journal::Journal,
+    agency: &str,
+    purpose: &Purpose,
+    since: u64,
+) -> u32 {
+    journal
+        .provided_since(agency, &purpose.code, since)
+        .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX))
 }
 
 /// What the search of the mirrors for a code found.
@@ -187,9 +212,7 @@ impl Hub {
             ),
         })?;
         let admitted = lock(&self.provider.quotas).admit(agency, purpose, time, |since| {
-            lock(&self.journal)
-                .provided_since(agency, &purpose.code, since)
-                .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX))
+            used_since(&lock(&self.journal), agency, purpose, since)
         });
         match admitted {
             Ok(()) => {}
@@ -347,15 +370,8 @@ impl Hub {
     fn find_proven_taking(&self, code: ResidentCode, locks: Locks) -> Result<Found, ApiError> {
         let mut found: Option<crate::proof::Proven> = None;
         // Only the towns whose replicas hold a record of the code (the index never lacks one).
-        let towns = match locks {
-            Locks::Wait => self.residence.read().unwrap_or_else(|e| e.into_inner()).towns(code),
-            Locks::Never => match self.residence.try_read() {
-                Ok(residence) => residence.towns(code),
-                Err(std::sync::TryLockError::Poisoned(poisoned)) => {
-                    poisoned.into_inner().towns(code)
-                }
-                Err(std::sync::TryLockError::WouldBlock) => return Ok(Found::Busy),
-            },
+        let Some(towns) = locks.read(&self.residence).map(|residence| residence.towns(code)) else {
+            return Ok(Found::Busy);
         };
         let replicas = towns.into_iter().filter_map(|slot| {
             let town = self.slots.get(usize::from(slot))?;
@@ -424,11 +440,7 @@ impl Hub {
         let mut quotas = Locks::Never.take(&self.provider.quotas)?;
         let mut journal = Locks::Never.take(&self.journal)?;
         quotas
-            .admit(&agency, purpose, time, |since| {
-                journal
-                    .provided_since(&agency, &purpose.code, since)
-                    .map_or(u32::MAX, |n| u32::try_from(n).unwrap_or(u32::MAX))
-            })
+            .admit(&agency, purpose, time, |since| used_since(&journal, &agency, purpose, since))
             .ok()?;
         drop(quotas);
         let observed = journal.observe(time, &agency, crate::behaviour::Act::Read);
