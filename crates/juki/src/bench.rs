@@ -8,6 +8,31 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Subcommand;
 
+/// `juki bench`: every benchmark and one table, or one benchmark with its own options.
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    command: Option<BenchCommand>,
+    /// A short run: every benchmark at a small size (about three minutes in all).
+    #[arg(long, global = true)]
+    quick: bool,
+    /// Only these benchmarks, comma-separated (log, registry, lookup, detection, network,
+    /// federation, scale, provision) [default: every one].
+    #[arg(long, value_delimiter = ',', value_parser = parse_bench)]
+    only: Vec<testbed::bench_suite::Bench>,
+    /// Where the run's figures go as JSON.
+    #[arg(long, default_value = "juki-bench.json")]
+    json: std::path::PathBuf,
+}
+
+fn parse_bench(name: &str) -> Result<testbed::bench_suite::Bench, String> {
+    testbed::bench_suite::Bench::parse(name).ok_or_else(|| {
+        let names: Vec<&str> = testbed::bench_suite::Bench::ALL.iter().map(|b| b.name()).collect();
+        format!("no benchmark `{name}`: choose from {}", names.join(", "))
+    })
+}
+
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// Transparency-log figures: durable appends, integration, proofs, whole-tree verification,
@@ -147,11 +172,9 @@ pub enum BenchCommand {
     /// Provision figures: lookups by 住民票コード per second and p50/p99 latency at the national
     /// node over mutual-TLS HTTP with keep-alive (every provision durably recorded), a streamed
     /// batch, the four-item search where the node serves it, beside `pgbench -S` against the
-    /// local PostgreSQL in the same run. About four minutes; `--quick` well under one.
+    /// local PostgreSQL in the same run. About four minutes; `--quick` well under one (fewer
+    /// residents, 3 s per figure, a small batch, pgbench at scale 5).
     Provision {
-        /// A short run: fewer residents, 3 s per figure, a small batch, pgbench at scale 5.
-        #[arg(long)]
-        quick: bool,
         /// Residents loaded across the three towns [default: 6000; --quick: 600].
         #[arg(long)]
         residents: Option<u64>,
@@ -161,6 +184,10 @@ pub enum BenchCommand {
         /// Seconds each lookup figure is measured, after 1 s of warm-up [default: 20; --quick: 3].
         #[arg(long)]
         seconds: Option<u64>,
+        /// Lookups per second offered by the open loop, whose p99 is judged against the
+        /// target (0: skip it).
+        #[arg(long, default_value_t = 10_000.0)]
+        open_rate: f64,
         /// Lines of the batch (0: skip it) [default: 5000; --quick: 1000].
         #[arg(long)]
         batch: Option<usize>,
@@ -182,7 +209,15 @@ pub enum BenchCommand {
     },
 }
 
-pub fn run(command: BenchCommand) -> Result<ExitCode> {
+pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    let quick = args.quick;
+    let Some(command) = args.command else {
+        return testbed::bench_suite::run(testbed::bench_suite::Options {
+            quick,
+            only: args.only,
+            json: args.json,
+        });
+    };
     match command {
         BenchCommand::Log { entries, writers, dir } => {
             testbed::bench_log::run(entries, writers, dir)
@@ -245,10 +280,10 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
             testbed::bench_scale::probe(&dir, lookups, !no_verify)
         }
         BenchCommand::Provision {
-            quick,
             residents,
             connections,
             seconds,
+            open_rate,
             batch,
             matches,
             pg_scale,
@@ -263,6 +298,7 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
                 residents: pick(residents, 6_000, 600),
                 connections,
                 seconds: pick(seconds, 20, 3),
+                open_rate,
                 batch: pick(batch.map(|b| b as u64), 5_000, 1_000) as usize,
                 matches: if quick { matches.min(50) } else { matches },
                 pg_scale: pick(pg_scale.map(u64::from), 100, 5) as u32,

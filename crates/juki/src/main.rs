@@ -53,9 +53,9 @@ enum Command {
     /// Run a transparency-log witness.
     #[command(subcommand)]
     Witness(witness_cmd::WitnessCommand),
-    /// Measure this machine and juki's hot paths.
-    #[command(subcommand)]
-    Bench(bench::BenchCommand),
+    /// Measure juki's hot paths beside this machine's peers: every benchmark and one table
+    /// (and JSON), or one benchmark with its own options.
+    Bench(bench::BenchArgs),
     /// Create a municipality's registry.
     #[command(subcommand)]
     Init(registry_cmd::InitCommand),

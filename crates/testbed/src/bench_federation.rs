@@ -35,8 +35,8 @@ use node::journal::Journal;
 use node::mirror::{Accepted, Mirror};
 use node::outbox::{TownLog, next_batch};
 
-use crate::bench_log::line;
 use crate::bench_network::{Founded, birth, found_town};
+use crate::figures::{Aim, Target, goal, line};
 
 /// The targets: at least this many towns, and this p99 from acknowledgement to the
 /// national replica.
@@ -337,11 +337,24 @@ pub fn run(options: Options) -> Result<ExitCode> {
         late.as_secs_f64() * 1e3,
         cpu / elapsed.as_secs_f64()
     );
-    let met = towns.len() >= TARGET_TOWNS && p(0.99) < TARGET_P99 && rate >= busiest;
-    println!(
-        "  target: ≥ {TARGET_TOWNS} towns at ≥ the busiest hour's rate with p99 < {} ms: {}",
-        TARGET_P99.as_millis(),
-        if met { "met" } else { "NOT MET" }
+    // The target holds for at least 200 towns at the busiest hour's rate or more.
+    let judged = towns.len() >= TARGET_TOWNS && rate >= busiest;
+    goal(
+        &format!("  p99 acknowledgement → national, {} towns", towns.len()),
+        p(0.99).as_secs_f64() * 1e3,
+        "ms",
+        &format!("at {rate:.1} changes/s (the busiest hour: {busiest:.1}/s)"),
+        if judged {
+            Aim::of(13, Target::Below(TARGET_P99.as_secs_f64() * 1e3))
+        } else {
+            Aim::default()
+        },
     );
+    if !judged {
+        println!(
+            "  (the target, p99 < {} ms, is judged with ≥ {TARGET_TOWNS} towns at ≥ the busiest hour's rate)",
+            TARGET_P99.as_millis()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }

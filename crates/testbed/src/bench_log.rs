@@ -1,10 +1,10 @@
 //! `juki bench log`: durable appends, integration, proofs and whole-tree verification, beside
-//! this machine's SHA-256 rate measured in the same run, and the helpers every benchmark
-//! prints with (this machine is shared and noisy, so ratios mean more than absolute numbers).
+//! this machine's SHA-256 rate measured in the same run (this machine is shared and noisy, so
+//! ratios mean more than absolute numbers), and where every benchmark builds (`work_dir`).
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Result, ensure};
 use tlog::hash::{Hash, leaf_hash, node_hash};
@@ -17,13 +17,7 @@ use tlog_store::source::TileHashReader;
 use tlog_store::tiledir::TileDir;
 use tlog_store::verify::verify_tree;
 
-pub fn rate(count: u64, elapsed: Duration) -> f64 {
-    count as f64 / elapsed.as_secs_f64().max(1e-9)
-}
-
-pub fn line(name: &str, value: f64, unit: &str, note: &str) {
-    println!("{name:<44} {value:>14.0} {unit:<12} {note}");
-}
+use crate::figures::{Aim, Target, goal, line, rate};
 
 fn entry(i: u64) -> Vec<u8> {
     let mut e = vec![0u8; 256];
@@ -97,11 +91,12 @@ pub fn run(total: u64, writers: usize, dir: Option<std::path::PathBuf>) -> Resul
     let group_elapsed = start.elapsed();
     drop(committer);
     handle.join().map_err(|_| anyhow::anyhow!("the commit thread panicked"))?;
-    line(
+    goal(
         &format!("durable append, {writers} writers, 1 entry each"),
         rate(group_count, group_elapsed),
         "entries/s",
-        "group commit, fsync'd (target >= 10,000)",
+        "group commit, fsync'd",
+        Aim::of(2, Target::AtLeast(10_000.0)),
     );
 
     // Durable appends in batches, as `juki log append` sends them.
@@ -185,14 +180,12 @@ pub fn run(total: u64, writers: usize, dir: Option<std::path::PathBuf>) -> Resul
     let start = Instant::now();
     verify_tree(&tiles, done.size, &done.root, &mut |_| {})?;
     let verify_rate = rate(done.size, start.elapsed());
-    line(
+    goal(
         "whole-tree verification from a directory",
         verify_rate,
         "leaves/s",
-        &format!(
-            "{:.0}% of the SHA-256 bound (target >= 2,000,000)",
-            100.0 * verify_rate / verify_bound
-        ),
+        &format!("{:.0}% of the SHA-256 bound", 100.0 * verify_rate / verify_bound),
+        Aim::of(2, Target::AtLeast(2_000_000.0)),
     );
     Ok(ExitCode::SUCCESS)
 }

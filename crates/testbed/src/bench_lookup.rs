@@ -34,9 +34,10 @@ use tlog::receipt::Receipt;
 use tlog_store::integrate::{Integration, NoteSigner, integrate};
 use tlog_store::tiledir::TileDir;
 
-use crate::bench_log::{line, rate, tempfile_dir};
-use crate::bench_network::{note_open_rate, openssl_verify_rate};
+use crate::bench_log::tempfile_dir;
+use crate::bench_network::note_open_rate;
 use crate::bench_registry::{birth, percentile, signed};
+use crate::figures::{line, rate};
 
 /// `juki bench lookup`'s options.
 pub struct Options {
@@ -57,12 +58,22 @@ struct Figures {
 }
 
 impl Figures {
+    /// Prints the row, and records its rate and p99 for `juki bench`'s table (not printed
+    /// again).
     fn print(&self, name: &str, note: &str) {
         println!(
             "{name:<44} {:>10.0} {:>9.1} {:>9.1}   {note}",
             self.rate,
             micros(self.p50),
             micros(self.p99)
+        );
+        let name = name.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
+        crate::figures::record_only(name, self.rate, "lookups/s", note);
+        crate::figures::record_only(
+            &format!("{name}, p99"),
+            micros(self.p99),
+            "µs",
+            &format!("p50 {:.1} µs", micros(self.p50)),
         );
     }
 }
@@ -263,7 +274,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
     );
 
     // The bound.
-    let openssl = openssl_verify_rate(options.openssl_seconds);
+    let openssl = crate::peers::openssl_ed25519_verify(options.openssl_seconds);
     match &openssl {
         Ok(verify) => line(
             "Ed25519 verify, openssl speed (1 core)",

@@ -42,7 +42,7 @@ use node::mirror::{Accepted, Mirror};
 use node::outbox::{TownLog, next_batch};
 use wire::Batch;
 
-use crate::bench_log::{line, rate};
+use crate::figures::{Aim, Peer, Target, goal, line, rate};
 use crate::processes::Nodes;
 use crate::setup::{Network, TOWNS};
 use crate::synthetic::{change, synthetic};
@@ -85,7 +85,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
 
     // 1. The bound.
     println!("the bound: Ed25519 verifications on this machine");
-    let openssl = openssl_verify_rate(options.openssl_seconds);
+    let openssl = crate::peers::openssl_ed25519_verify(options.openssl_seconds);
     match &openssl {
         Ok(verify) => line(
             "Ed25519 verify, openssl speed (1 core)",
@@ -183,20 +183,28 @@ pub fn run(options: Options) -> Result<ExitCode> {
         ("national ingest, end to end", e2e),
     ] {
         if let Some((figure, bound)) = figure {
-            println!(
-                "  {what:<46} {figure:>9.0}/s  target >= {TARGET_INGEST:.0}/s: {}  ({:.2}× {bound_name}, target >= {TARGET_RATIO}×)",
-                if figure >= TARGET_INGEST { "met" } else { "NOT MET" },
-                figure / bound
+            goal(
+                &format!("  {what}"),
+                figure,
+                "changes/s",
+                "every signature verified, committed",
+                Aim::of(4, Target::AtLeast(TARGET_INGEST)).and_versus(Peer::OpensslEd25519Verify),
+            );
+            goal(
+                &format!("  {what}, × {bound_name}"),
+                figure / bound,
+                "×",
+                "measured in this run",
+                Aim::of(10, Target::AtLeast(TARGET_RATIO)),
             );
         }
     }
-    println!(
-        "  {:<46} {:>8.1} ms  target < {} ms at {} changes/s: {}",
-        "p99 propagation town → national",
+    goal(
+        "  p99 propagation town → national",
         ms(propagation.p99),
-        TARGET_P99.as_millis(),
-        options.rate,
-        if propagation.p99 < TARGET_P99 { "met" } else { "NOT MET" }
+        "ms",
+        &format!("at {} changes/s", options.rate),
+        Aim::of(4, Target::Below(TARGET_P99.as_secs_f64() * 1e3)),
     );
     if let Some(p) = &in_process {
         println!();
@@ -262,23 +270,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 /// `openssl speed -seconds N ed25519`: the verify/s column of the Ed25519 line.
-pub(crate) fn openssl_verify_rate(seconds: u64) -> Result<f64> {
-    let output = std::process::Command::new("openssl")
-        .args(["speed", "-seconds", &seconds.to_string(), "ed25519"])
-        .stdin(std::process::Stdio::null())
-        .output()
-        .context("openssl is not available; continuing without its figure")?;
-    ensure!(output.status.success(), "openssl speed failed: {}", output.status);
-    let text = String::from_utf8_lossy(&output.stdout);
-    // "                              sign    verify    sign/s verify/s"
-    // " 253 bits EdDSA (Ed25519)   0.0000s   0.0001s  32750.5  12155.6"
-    text.lines()
-        .find(|l| l.contains("(Ed25519)"))
-        .and_then(|l| l.split_whitespace().last())
-        .and_then(|v| v.parse::<f64>().ok())
-        .context("no Ed25519 verify/s figure in openssl speed's output")
-}
-
 pub(crate) fn birth(
     town: MunicipalityCode,
     code: ResidentCode,
@@ -1122,7 +1113,7 @@ fn end_to_end(
         );
 
         // Prefecture → national.
-        around.push(openssl_verify_rate(options.openssl_seconds).ok());
+        around.push(crate::peers::openssl_ed25519_verify(options.openssl_seconds).ok());
         procs.start_one("national")?;
         // Restarted: at the address it reports now.
         let network = procs.network().clone();
@@ -1138,7 +1129,7 @@ fn end_to_end(
         watch.until(&sizes, Duration::from_secs(600), "the national node did not catch up").await?;
         let done = Instant::now();
         let (series, polls, per_poll) = watch.finish().await?;
-        around.push(openssl_verify_rate(options.openssl_seconds).ok());
+        around.push(crate::peers::openssl_ed25519_verify(options.openssl_seconds).ok());
         let national_rate = catch_up_rate(&series, &base, &sizes);
         let restart_rate = rate(options.ingest, done - restarted);
         anyhow::Ok((

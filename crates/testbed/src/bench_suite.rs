@@ -1,0 +1,247 @@
+//! `juki bench` without a benchmark's name: every benchmark of every issue, one after another
+//! in this process, at sizes fixed here (`--quick`: a short run of each), beside the peers
+//! measured once at the start of the same run; then one table of every figure with each
+//! issue's target and whether it was met, and the same as JSON.
+//!
+//! A benchmark that fails is reported in the table and the run goes on: one broken figure
+//! should not hide the others. The run's exit status says whether every benchmark ran.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result};
+
+use crate::figures::{BenchRun, Report};
+use crate::peers::PgbenchOptions;
+
+/// The rate the provision benchmark's open loop offers: issue 12's target.
+const TARGET_OPEN_RATE: f64 = 10_000.0;
+
+/// The benchmarks, in the order the suite runs them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bench {
+    Log,
+    Registry,
+    Lookup,
+    Detection,
+    Network,
+    Federation,
+    Scale,
+    Provision,
+}
+
+impl Bench {
+    pub const ALL: [Bench; 8] = [
+        Bench::Log,
+        Bench::Registry,
+        Bench::Lookup,
+        Bench::Detection,
+        Bench::Network,
+        Bench::Federation,
+        Bench::Scale,
+        Bench::Provision,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bench::Log => "log",
+            Bench::Registry => "registry",
+            Bench::Lookup => "lookup",
+            Bench::Detection => "detection",
+            Bench::Network => "network",
+            Bench::Federation => "federation",
+            Bench::Scale => "scale",
+            Bench::Provision => "provision",
+        }
+    }
+
+    /// The benchmark named `name`.
+    pub fn parse(name: &str) -> Option<Bench> {
+        Bench::ALL.into_iter().find(|b| b.name() == name)
+    }
+
+    /// What it measures at the suite's sizes, said before it starts.
+    fn plan(self, quick: bool) -> &'static str {
+        match (self, quick) {
+            (Bench::Log, false) => "1,000,000 entries",
+            (Bench::Log, true) => "100,000 entries",
+            (Bench::Registry, false) => "1,000,000 residents",
+            (Bench::Registry, true) => "20,000 residents",
+            (Bench::Lookup, false) => "100,000 residents, 10,000 lookups per figure",
+            (Bench::Lookup, true) => "10,000 residents, 2,000 lookups per figure",
+            (Bench::Detection, false) => "1,000,000 residents, 10 edits",
+            (Bench::Detection, true) => "20,000 residents, 3 edits",
+            (Bench::Network, false) => "50 changes/s for 20 s, 60,000 births ingested",
+            (Bench::Network, true) => "50 changes/s for 4 s, 6,000 births ingested",
+            (Bench::Federation, false) => "200 towns for 60 s at the busiest hour's rate",
+            (Bench::Federation, true) => "200 towns for 5 s at the busiest hour's rate",
+            (Bench::Scale, false) => "1,000,000 residents in 20 towns (10 M: `juki bench scale`)",
+            (Bench::Scale, true) => "40,000 residents in 4 towns",
+            (Bench::Provision, false) => "6,000 residents, 20 s per lookup figure",
+            (Bench::Provision, true) => "600 residents, 3 s per lookup figure",
+        }
+    }
+
+    fn run(self, quick: bool) -> Result<ExitCode> {
+        let pick = |normal: u64, short: u64| if quick { short } else { normal };
+        match self {
+            Bench::Log => crate::bench_log::run(pick(1_000_000, 100_000), 64, None),
+            Bench::Registry => crate::bench_registry::run(pick(1_000_000, 20_000), 1_000),
+            Bench::Lookup => crate::bench_lookup::run(crate::bench_lookup::Options {
+                residents: pick(100_000, 10_000),
+                lookups: pick(10_000, 2_000) as usize,
+                openssl_seconds: pick(3, 1),
+            }),
+            Bench::Detection => crate::bench_detection::run(crate::bench_detection::Options {
+                residents: pick(1_000_000, 20_000),
+                edits: pick(10, 3) as usize,
+                watch: Duration::from_millis(200),
+                verify_every: Duration::from_secs(pick(120, 5)),
+            }),
+            Bench::Network => crate::bench_network::run(crate::bench_network::Options {
+                rate: 50.0,
+                seconds: pick(20, 4),
+                ingest: pick(60_000, 6_000),
+                replicate: pick(60_000, 6_000),
+                batch: 4096,
+                poll: Duration::from_millis(5),
+                openssl_seconds: pick(3, 1),
+                dir: None,
+            }),
+            Bench::Federation => crate::bench_federation::run(crate::bench_federation::Options {
+                towns: 200,
+                rate: None,
+                seconds: pick(60, 5),
+                dir: None,
+            }),
+            Bench::Scale => crate::bench_scale::run(crate::bench_scale::Options {
+                residents: pick(1_000_000, 40_000),
+                towns: pick(20, 4) as usize,
+                lookups: pick(20_000, 2_000) as usize,
+                verify: true,
+                dir: None,
+            }),
+            Bench::Provision => crate::bench_provision::run(crate::bench_provision::Options {
+                residents: pick(6_000, 600),
+                connections: 32,
+                seconds: pick(20, 3),
+                open_rate: TARGET_OPEN_RATE,
+                batch: pick(5_000, 1_000) as usize,
+                matches: pick(200, 50) as usize,
+                // The suite measured pgbench as a peer already.
+                pg_scale: 0,
+                pg_seconds: 0,
+                pg_clients: 8,
+                dir: None,
+            }),
+        }
+    }
+}
+
+/// `juki bench`'s options.
+pub struct Options {
+    /// The short run.
+    pub quick: bool,
+    /// The benchmarks to run (empty: every one).
+    pub only: Vec<Bench>,
+    /// Where the JSON goes.
+    pub json: PathBuf,
+}
+
+/// Runs the suite; prints progress, every benchmark's lines, then the table; writes the JSON.
+pub fn run(options: Options) -> Result<ExitCode> {
+    let benches: Vec<Bench> =
+        if options.only.is_empty() { Bench::ALL.to_vec() } else { options.only.clone() };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started = Instant::now();
+    let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    println!(
+        "juki bench{}: {} benchmarks ({}), {cores} cores, load average {}",
+        if options.quick { " --quick" } else { "" },
+        benches.len(),
+        benches.iter().map(|b| b.name()).collect::<Vec<_>>().join(", "),
+        load_average().map_or_else(|| "unknown".into(), |l| format!("{l:.2}"))
+    );
+    println!();
+    println!("== [0/{}] peers, measured once for the whole run", benches.len());
+    let peers = crate::peers::measure_all(
+        if options.quick { 1 } else { 3 },
+        if options.quick {
+            PgbenchOptions { scale: 5, seconds: 3, clients: 8 }
+        } else {
+            PgbenchOptions { scale: 100, seconds: 20, clients: 8 }
+        },
+    );
+    let mut report = Report {
+        quick: options.quick,
+        started_unix,
+        cores,
+        peers,
+        benches: vec![],
+        figures: vec![],
+    };
+    for (i, bench) in benches.iter().enumerate() {
+        println!();
+        println!(
+            "== [{}/{}] {} ({}); {:.0} s into the run",
+            i + 1,
+            benches.len(),
+            bench.name(),
+            bench.plan(options.quick),
+            started.elapsed().as_secs_f64()
+        );
+        let began = Instant::now();
+        let outcome = bench.run(options.quick);
+        let seconds = began.elapsed().as_secs_f64();
+        let failed = match outcome {
+            Ok(code) if code == ExitCode::SUCCESS => None,
+            Ok(code) => Some(format!("ended with {code:?}")),
+            Err(e) => Some(format!("{e:#}")),
+        };
+        if let Some(why) = &failed {
+            println!("!! {} failed after {seconds:.0} s: {why}", bench.name());
+        }
+        report.figures.extend(crate::figures::take(bench.name()));
+        report.benches.push(BenchRun {
+            name: bench.name().into(),
+            seconds,
+            failed,
+            load_average: load_average(),
+        });
+    }
+    println!();
+    println!(
+        "== every figure, {:.0} s in all (this machine is shared: the load average after each \
+         benchmark is in the JSON)",
+        started.elapsed().as_secs_f64()
+    );
+    print!("{}", report.table());
+    let json = serde_json::to_vec_pretty(&report)?;
+    std::fs::write(&options.json, json)
+        .with_context(|| format!("writing {}", options.json.display()))?;
+    println!("the same as JSON: {}", options.json.display());
+    let failed = report.benches.iter().filter(|b| b.failed.is_some()).count();
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The machine's load average over the last minute (`/proc/loadavg`).
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().and_then(|v| v.parse().ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bench_is_named_once_and_parses_back() {
+        for bench in Bench::ALL {
+            assert_eq!(Bench::parse(bench.name()), Some(bench));
+            assert!(!bench.plan(true).is_empty() && !bench.plan(false).is_empty());
+        }
+        assert_eq!(Bench::parse("nope"), None);
+    }
+}
