@@ -17,8 +17,8 @@ pub struct BenchArgs {
     /// A short run: every benchmark at a small size (about three minutes in all).
     #[arg(long, global = true)]
     quick: bool,
-    /// Only these benchmarks, comma-separated (log, registry, lookup, detection, network,
-    /// federation, scale, provision) [default: every one].
+    /// Only these benchmarks, comma-separated (log, registry, lookup, matching, detection,
+    /// drills, network, federation, scale, provision) [default: every one].
     #[arg(long, value_delimiter = ',', value_parser = parse_bench)]
     only: Vec<testbed::bench_suite::Bench>,
     /// Where the run's figures go as JSON.
@@ -72,6 +72,15 @@ pub enum BenchCommand {
         /// Seconds `openssl speed` runs.
         #[arg(long, default_value_t = 3)]
         openssl_seconds: u64,
+    },
+    /// Matching figures: the four-item matcher's recall and precision over its labelled
+    /// queries against their whole population, and queries ranked per second.
+    Matching,
+    /// Drill figures: the auditors' attacks against a network of real processes, the time from
+    /// each attack to its alert at the national node, and how many drills passed.
+    Drills {
+        /// Only these drills (default: every one).
+        names: Vec<String>,
     },
     /// Detection figures: the time from a direct edit of a town's registry database to the
     /// self-check's alerts, and the self-check's CPU cost while nothing happens.
@@ -231,6 +240,11 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
                 lookups,
                 openssl_seconds,
             })
+        }
+        BenchCommand::Matching => testbed::bench_matching::run(),
+        BenchCommand::Drills { names } => {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            testbed::bench_drills::run(&names)
         }
         BenchCommand::Detection { residents, edits, watch_ms, verify_every } => {
             testbed::bench_detection::run(testbed::bench_detection::Options {

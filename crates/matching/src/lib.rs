@@ -16,9 +16,11 @@
 //! - `place`: reading the prefecture, county and municipality off the front of an address.
 //! - `compare`: each item of a query against a record, as an [`ItemMatch`].
 //! - `rank`: the score, the order and the confidence rule.
+//! - [`evaluation`]: recall and precision over a labelled set of queries and a population.
 #![forbid(unsafe_code)]
 
 mod compare;
+pub mod evaluation;
 mod place;
 mod query;
 mod rank;

@@ -32,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use tlog::note::{KeyKind, Signer, VerifierKey};
 
 use node::journal::Journal;
-use node::residence::{Residence, TownSlot};
 use node::mirror::Mirror;
+use node::residence::{Residence, TownSlot};
 
 use crate::bench_network::{accept_all, build_town};
 use crate::figures::{Aim, Target, goal, line, rate};

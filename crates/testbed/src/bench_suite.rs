@@ -24,7 +24,9 @@ pub enum Bench {
     Log,
     Registry,
     Lookup,
+    Matching,
     Detection,
+    Drills,
     Network,
     Federation,
     Scale,
@@ -32,11 +34,13 @@ pub enum Bench {
 }
 
 impl Bench {
-    pub const ALL: [Bench; 8] = [
+    pub const ALL: [Bench; 10] = [
         Bench::Log,
         Bench::Registry,
         Bench::Lookup,
+        Bench::Matching,
         Bench::Detection,
+        Bench::Drills,
         Bench::Network,
         Bench::Federation,
         Bench::Scale,
@@ -48,7 +52,9 @@ impl Bench {
             Bench::Log => "log",
             Bench::Registry => "registry",
             Bench::Lookup => "lookup",
+            Bench::Matching => "matching",
             Bench::Detection => "detection",
+            Bench::Drills => "drills",
             Bench::Network => "network",
             Bench::Federation => "federation",
             Bench::Scale => "scale",
@@ -70,6 +76,9 @@ impl Bench {
             (Bench::Registry, true) => "20,000 residents",
             (Bench::Lookup, false) => "100,000 residents, 10,000 lookups per figure",
             (Bench::Lookup, true) => "10,000 residents, 2,000 lookups per figure",
+            (Bench::Matching, _) => "the labelled queries against their whole population",
+            (Bench::Drills, false) => "every drill against a network of real processes",
+            (Bench::Drills, true) => "three drills against a network of real processes",
             (Bench::Detection, false) => "1,000,000 residents, 10 edits",
             (Bench::Detection, true) => "20,000 residents, 3 edits",
             (Bench::Network, false) => "50 changes/s for 20 s, 60,000 births ingested",
@@ -93,6 +102,10 @@ impl Bench {
                 lookups: pick(10_000, 2_000) as usize,
                 openssl_seconds: pick(3, 1),
             }),
+            Bench::Matching => crate::bench_matching::run(),
+            Bench::Drills => {
+                crate::bench_drills::run(if quick { &crate::bench_drills::QUICK } else { &[] })
+            }
             Bench::Detection => crate::bench_detection::run(crate::bench_detection::Options {
                 residents: pick(1_000_000, 20_000),
                 edits: pick(10, 3) as usize,

@@ -92,6 +92,20 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// A figure not yet labelled with its benchmark.
+    fn new(name: &str, value: f64, unit: &str, note: &str, aim: Aim) -> Figure {
+        Figure {
+            bench: String::new(),
+            name: name.trim().to_owned(),
+            value,
+            unit: unit.to_owned(),
+            note: note.to_owned(),
+            issue: aim.issue,
+            target: aim.target,
+            versus: aim.versus,
+        }
+    }
+
     /// Whether it met its target (None: it has none).
     pub fn met(&self) -> Option<bool> {
         self.target.map(|t| t.met(self.value))
@@ -121,16 +135,7 @@ pub fn line(name: &str, value: f64, unit: &str, note: &str) {
 
 /// Records a figure a benchmark printed in a form of its own.
 pub fn record_only(name: &str, value: f64, unit: &str, note: &str) {
-    record(Figure {
-        bench: String::new(),
-        name: name.trim().to_owned(),
-        value,
-        unit: unit.to_owned(),
-        note: note.to_owned(),
-        issue: None,
-        target: None,
-        versus: None,
-    });
+    record(Figure::new(name, value, unit, note, Aim::default()));
 }
 
 /// What [`goal`] records besides the line: the issue, its target, the peer compared with.
@@ -166,16 +171,7 @@ pub fn goal(name: &str, value: f64, unit: &str, note: &str, aim: Aim) {
         None => String::new(),
     };
     print_line(name, value, unit, &format!("{note}{verdict}"));
-    record(Figure {
-        bench: String::new(),
-        name: name.trim().to_owned(),
-        value,
-        unit: unit.to_owned(),
-        note: note.to_owned(),
-        issue: aim.issue,
-        target: aim.target,
-        versus: aim.versus,
-    });
+    record(Figure::new(name, value, unit, note, aim));
 }
 
 fn print_line(name: &str, value: f64, unit: &str, note: &str) {
@@ -276,19 +272,14 @@ impl Report {
             );
         }
         for figure in &self.figures {
-            let target = match (figure.target, figure.issue) {
-                (Some(target), Some(issue)) => format!(
-                    "#{issue} {} {}",
-                    target.text(),
-                    if target.met(figure.value) { "met" } else { "NOT MET" }
-                ),
-                (Some(target), None) => format!(
-                    "{} {}",
-                    target.text(),
-                    if target.met(figure.value) { "met" } else { "NOT MET" }
-                ),
-                _ => String::new(),
-            };
+            let target = figure
+                .target
+                .map(|target| {
+                    let issue = figure.issue.map(|i| format!("#{i} ")).unwrap_or_default();
+                    let verdict = if target.met(figure.value) { "met" } else { "NOT MET" };
+                    format!("{issue}{} {verdict}", target.text())
+                })
+                .unwrap_or_default();
             let versus = figure
                 .versus
                 .and_then(|peer| self.peer(peer).map(|p| (peer, p)))
@@ -362,13 +353,7 @@ mod tests {
     fn the_table_gives_each_target_a_verdict_and_each_peer_a_ratio() {
         let figure = |name: &str, value: f64, aim: Aim| Figure {
             bench: "provision".into(),
-            name: name.into(),
-            value,
-            unit: "lookups/s".into(),
-            note: String::new(),
-            issue: aim.issue,
-            target: aim.target,
-            versus: aim.versus,
+            ..Figure::new(name, value, "lookups/s", "", aim)
         };
         let report = Report {
             quick: true,

@@ -10,9 +10,11 @@
 #![forbid(unsafe_code)]
 
 pub mod bench_detection;
+pub mod bench_drills;
 pub mod bench_federation;
 pub mod bench_log;
 pub mod bench_lookup;
+pub mod bench_matching;
 pub mod bench_network;
 pub mod bench_provision;
 pub mod bench_registry;

@@ -13,9 +13,13 @@ use crate::figures::{Peer, PeerFigure, line};
 
 /// `openssl speed -seconds N ed25519`: Ed25519 verifications per second on one core.
 pub fn openssl_ed25519_verify(seconds: u64) -> Result<f64> {
-    let text = openssl_speed(&["-seconds", &seconds.to_string(), "ed25519"])?;
-    // "                              sign    verify    sign/s verify/s"
-    // " 253 bits EdDSA (Ed25519)   0.0000s   0.0001s  32750.5  12155.6"
+    ed25519_verify_rate(&openssl_speed(&["-seconds", &seconds.to_string(), "ed25519"])?)
+}
+
+/// The verify/s figure of `openssl speed ed25519`'s output:
+/// `" 253 bits EdDSA (Ed25519)   0.0000s   0.0001s  32750.5  12155.6"` (sign, verify, sign/s,
+/// verify/s).
+fn ed25519_verify_rate(text: &str) -> Result<f64> {
     text.lines()
         .find(|l| l.contains("(Ed25519)"))
         .and_then(|l| l.split_whitespace().last())
@@ -25,9 +29,12 @@ pub fn openssl_ed25519_verify(seconds: u64) -> Result<f64> {
 
 /// `openssl speed -seconds N -bytes 8192 sha256`: bytes hashed per second on one core.
 pub fn openssl_sha256(seconds: u64) -> Result<f64> {
-    let text = openssl_speed(&["-seconds", &seconds.to_string(), "-bytes", "8192", "sha256"])?;
-    // "The 'numbers' are in 1000s of bytes per second processed."
-    // "sha256         1547195.73k"
+    sha256_rate(&openssl_speed(&["-seconds", &seconds.to_string(), "-bytes", "8192", "sha256"])?)
+}
+
+/// The bytes per second of `openssl speed -bytes N sha256`'s output, whose figures are in
+/// thousands of bytes per second: `"sha256         1547195.73k"`.
+fn sha256_rate(text: &str) -> Result<f64> {
     text.lines()
         .find(|l| l.starts_with("sha256"))
         .and_then(|l| l.split_whitespace().last())
@@ -179,4 +186,26 @@ pub fn measure_all(seconds: u64, pg: PgbenchOptions) -> Vec<PeerFigure> {
     // The peers' own lines are not juki's figures.
     let _ = crate::figures::take("peers");
     peers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openssl_speed_figures_are_read_from_its_output() {
+        let ed25519 = "Doing 253 bits sign Ed25519 ops for 1s: 32750 253 bits Ed25519 signs in 1.00s\n\
+                       version: 3.0.19\n\
+                       \x20                             sign    verify    sign/s verify/s\n\
+                       \x20253 bits EdDSA (Ed25519)   0.0000s   0.0001s  32750.5  12155.6\n";
+        assert_eq!(ed25519_verify_rate(ed25519).unwrap(), 12155.6);
+        let sha256 = "The 'numbers' are in 1000s of bytes per second processed.\n\
+                      type           8192 bytes\n\
+                      sha256         1547195.73k\n";
+        assert_eq!(sha256_rate(sha256).unwrap(), 1_547_195_730.0);
+        // Another program's output, or a figure without its unit, is no figure.
+        assert!(ed25519_verify_rate("sha256 1.0k").is_err());
+        assert!(sha256_rate("sha256         1547195.73\n").is_err());
+        assert!(sha256_rate(ed25519).is_err());
+    }
 }
