@@ -115,6 +115,12 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let journal = Mutex::new(Journal::open(&national_dir.join("node.db"))?);
     let all = MunicipalityCode::all().len();
     ensure!(options.towns <= all, "--towns can be at most {all}");
+    ensure!(
+        options.residents / options.towns as u64 + 2 <= registry_core::event::MAX_BLOCK
+            && 1_000_000_000 + options.residents + 2 * options.towns as u64 <= 9_999_999_999,
+        "too many residents for one code block per town: at most {} a town",
+        registry_core::event::MAX_BLOCK - 2
+    );
     let codes: Vec<MunicipalityCode> =
         MunicipalityCode::all().step_by(all / options.towns).take(options.towns).collect();
 
@@ -132,8 +138,10 @@ pub fn run(options: Options) -> Result<ExitCode> {
         for &(t, municipality) in group {
             let count = options.residents / options.towns as u64
                 + u64::from((t as u64) < options.residents % options.towns as u64);
-            // Codes unique nationwide: each town its own block.
-            let first = 1_000_000_000 + t as u64 * registry_core::event::MAX_BLOCK;
+            // Codes unique nationwide: each town its own block, one town's residents (and the
+            // one code `build_town` keeps spare) apart, all within the ten-digit range.
+            let stride = options.residents / options.towns as u64 + 2;
+            let first = 1_000_000_000 + t as u64 * stride;
             let town_dir = root.join(format!("town-{t}"));
             built.push((
                 town_dir.clone(),
