@@ -143,7 +143,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
             clients: options.pg_clients,
         })
     } else {
-        Err(anyhow::anyhow!("skipped (--pg-scale 0)"))
+        Err(anyhow::anyhow!("skipped (--pg-scale 0; `juki bench` measures it once as a peer)"))
     };
     println!();
 
