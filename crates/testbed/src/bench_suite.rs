@@ -12,8 +12,44 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
 
+use crate::bench_drills::QUICK as QUICK_DRILLS;
 use crate::figures::{BenchRun, Report};
 use crate::peers::PgbenchOptions;
+
+/// A size in the whole run and in the short one (`--quick`).
+#[derive(Clone, Copy)]
+struct Size {
+    full: u64,
+    quick: u64,
+}
+
+impl Size {
+    const fn of(full: u64, quick: u64) -> Size {
+        Size { full, quick }
+    }
+
+    fn at(self, quick: bool) -> u64 {
+        if quick { self.quick } else { self.full }
+    }
+}
+
+/// The sizes the suite runs each benchmark at, said before it starts (`Bench::plan`) and
+/// given to it (`Bench::run`).
+const LOG_ENTRIES: Size = Size::of(1_000_000, 100_000);
+const REGISTRY_RESIDENTS: Size = Size::of(1_000_000, 20_000);
+const LOOKUP_RESIDENTS: Size = Size::of(100_000, 10_000);
+const LOOKUP_LOOKUPS: Size = Size::of(10_000, 2_000);
+const DETECTION_RESIDENTS: Size = Size::of(1_000_000, 20_000);
+const DETECTION_EDITS: Size = Size::of(10, 3);
+const NETWORK_RATE: f64 = 50.0;
+const NETWORK_SECONDS: Size = Size::of(20, 4);
+const NETWORK_BIRTHS: Size = Size::of(60_000, 6_000);
+const FEDERATION_TOWNS: usize = 200;
+const FEDERATION_SECONDS: Size = Size::of(60, 5);
+const SCALE_RESIDENTS: Size = Size::of(1_000_000, 40_000);
+const SCALE_TOWNS: Size = Size::of(20, 4);
+const PROVISION_RESIDENTS: Size = Size::of(6_000, 600);
+const PROVISION_SECONDS: Size = Size::of(20, 3);
 
 /// The rate the provision benchmark's open loop offers: issue 12's target.
 const TARGET_OPEN_RATE: f64 = 10_000.0;
@@ -68,77 +104,92 @@ impl Bench {
     }
 
     /// What it measures at the suite's sizes, said before it starts.
-    fn plan(self, quick: bool) -> &'static str {
-        match (self, quick) {
-            (Bench::Log, false) => "1,000,000 entries",
-            (Bench::Log, true) => "100,000 entries",
-            (Bench::Registry, false) => "1,000,000 residents",
-            (Bench::Registry, true) => "20,000 residents",
-            (Bench::Lookup, false) => "100,000 residents, 10,000 lookups per figure",
-            (Bench::Lookup, true) => "10,000 residents, 2,000 lookups per figure",
-            (Bench::Matching, _) => "the labelled queries against their whole population",
-            (Bench::Drills, false) => "every drill against a network of real processes",
-            (Bench::Drills, true) => "three drills against a network of real processes",
-            (Bench::Detection, false) => "1,000,000 residents, 10 edits",
-            (Bench::Detection, true) => "20,000 residents, 3 edits",
-            (Bench::Network, false) => "50 changes/s for 20 s, 60,000 births ingested",
-            (Bench::Network, true) => "50 changes/s for 4 s, 6,000 births ingested",
-            (Bench::Federation, false) => "200 towns for 60 s at the busiest hour's rate",
-            (Bench::Federation, true) => "200 towns for 5 s at the busiest hour's rate",
-            (Bench::Scale, false) => "1,000,000 residents in 20 towns (10 M: `juki bench scale`)",
-            (Bench::Scale, true) => "40,000 residents in 4 towns",
-            (Bench::Provision, false) => "6,000 residents, 20 s per lookup figure",
-            (Bench::Provision, true) => "600 residents, 3 s per lookup figure",
+    fn plan(self, quick: bool) -> String {
+        let n = |size: Size| crate::figures::number(size.at(quick) as f64);
+        match self {
+            Bench::Log => format!("{} entries", n(LOG_ENTRIES)),
+            Bench::Registry => format!("{} residents", n(REGISTRY_RESIDENTS)),
+            Bench::Lookup => format!(
+                "{} residents, {} lookups per figure",
+                n(LOOKUP_RESIDENTS),
+                n(LOOKUP_LOOKUPS)
+            ),
+            Bench::Matching => "the labelled queries against their whole population".into(),
+            Bench::Drills if quick => {
+                format!("{} drills against a network of real processes", QUICK_DRILLS.len())
+            }
+            Bench::Drills => "every drill against a network of real processes".into(),
+            Bench::Detection => {
+                format!("{} residents, {} edits", n(DETECTION_RESIDENTS), n(DETECTION_EDITS))
+            }
+            Bench::Network => format!(
+                "{NETWORK_RATE} changes/s for {} s, {} births ingested",
+                n(NETWORK_SECONDS),
+                n(NETWORK_BIRTHS)
+            ),
+            Bench::Federation => format!(
+                "{FEDERATION_TOWNS} towns for {} s at the busiest hour's rate",
+                n(FEDERATION_SECONDS)
+            ),
+            Bench::Scale => format!(
+                "{} residents in {} towns (10 M: `juki bench scale`)",
+                n(SCALE_RESIDENTS),
+                n(SCALE_TOWNS)
+            ),
+            Bench::Provision => format!(
+                "{} residents, {} s per lookup figure",
+                n(PROVISION_RESIDENTS),
+                n(PROVISION_SECONDS)
+            ),
         }
     }
 
     fn run(self, quick: bool) -> Result<ExitCode> {
         let pick = |normal: u64, short: u64| if quick { short } else { normal };
+        let at = |size: Size| size.at(quick);
         match self {
-            Bench::Log => crate::bench_log::run(pick(1_000_000, 100_000), 64, None),
-            Bench::Registry => crate::bench_registry::run(pick(1_000_000, 20_000), 1_000),
+            Bench::Log => crate::bench_log::run(at(LOG_ENTRIES), 64, None),
+            Bench::Registry => crate::bench_registry::run(at(REGISTRY_RESIDENTS), 1_000),
             Bench::Lookup => crate::bench_lookup::run(crate::bench_lookup::Options {
-                residents: pick(100_000, 10_000),
-                lookups: pick(10_000, 2_000) as usize,
+                residents: at(LOOKUP_RESIDENTS),
+                lookups: at(LOOKUP_LOOKUPS) as usize,
                 openssl_seconds: pick(3, 1),
             }),
             Bench::Matching => crate::bench_matching::run(),
-            Bench::Drills => {
-                crate::bench_drills::run(if quick { &crate::bench_drills::QUICK } else { &[] })
-            }
+            Bench::Drills => crate::bench_drills::run(if quick { &QUICK_DRILLS } else { &[] }),
             Bench::Detection => crate::bench_detection::run(crate::bench_detection::Options {
-                residents: pick(1_000_000, 20_000),
-                edits: pick(10, 3) as usize,
+                residents: at(DETECTION_RESIDENTS),
+                edits: at(DETECTION_EDITS) as usize,
                 watch: Duration::from_millis(200),
                 verify_every: Duration::from_secs(pick(120, 5)),
             }),
             Bench::Network => crate::bench_network::run(crate::bench_network::Options {
-                rate: 50.0,
-                seconds: pick(20, 4),
-                ingest: pick(60_000, 6_000),
-                replicate: pick(60_000, 6_000),
+                rate: NETWORK_RATE,
+                seconds: at(NETWORK_SECONDS),
+                ingest: at(NETWORK_BIRTHS),
+                replicate: at(NETWORK_BIRTHS),
                 batch: 4096,
                 poll: Duration::from_millis(5),
                 openssl_seconds: pick(3, 1),
                 dir: None,
             }),
             Bench::Federation => crate::bench_federation::run(crate::bench_federation::Options {
-                towns: 200,
+                towns: FEDERATION_TOWNS,
                 rate: None,
-                seconds: pick(60, 5),
+                seconds: at(FEDERATION_SECONDS),
                 dir: None,
             }),
             Bench::Scale => crate::bench_scale::run(crate::bench_scale::Options {
-                residents: pick(1_000_000, 40_000),
-                towns: pick(20, 4) as usize,
+                residents: at(SCALE_RESIDENTS),
+                towns: at(SCALE_TOWNS) as usize,
                 lookups: pick(20_000, 2_000) as usize,
                 verify: true,
                 dir: None,
             }),
             Bench::Provision => crate::bench_provision::run(crate::bench_provision::Options {
-                residents: pick(6_000, 600),
+                residents: at(PROVISION_RESIDENTS),
                 connections: 32,
-                seconds: pick(20, 3),
+                seconds: at(PROVISION_SECONDS),
                 open_rate: TARGET_OPEN_RATE,
                 batch: pick(5_000, 1_000) as usize,
                 matches: pick(200, 50) as usize,
